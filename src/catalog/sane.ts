@@ -1,0 +1,17 @@
+import { helperService, PortSpec } from "./schema-helpers";
+import { single, type ServiceDefinition } from "./types";
+
+export const schema = helperService("sane", { dataPorts: PortSpec.optional() });
+
+export const definition: ServiceDefinition = {
+  service: "sane",
+  title: "SANE network scanner daemon",
+  control: () => [{ protocol: "tcp", ports: single(6566), label: "control" }],
+  data: { field: "dataPorts", protocol: "tcp", label: "scan data", direction: "inbound" },
+  helper: {
+    helpers: [{ type: "sane", protocol: "tcp", objectSuffix: "helper" }],
+    module: "nf_conntrack_sane",
+    ipv4Only: false,
+  },
+  serverSettings: (data) => (data ? [`saned.conf: data_portrange = ${data.from} - ${data.to}`] : []),
+};

@@ -1,0 +1,17 @@
+import { helperService } from "./schema-helpers";
+import { single, type ServiceDefinition } from "./types";
+
+export const schema = helperService("snmp", {});
+
+export const definition: ServiceDefinition = {
+  service: "snmp",
+  title: "SNMP agent",
+  control: () => [{ protocol: "udp", ports: single(161), label: "agent" }],
+  helper: {
+    helpers: [{ type: "snmp", protocol: "udp", objectSuffix: "helper" }],
+    module: "nf_conntrack_snmp",
+    natModule: "nf_nat_snmp_basic",
+    ipv4Only: true,
+  },
+  serverSettings: () => ["snmpd: agentAddress udp:161, and restrict communities/users to the same sources"],
+};

@@ -1,0 +1,63 @@
+import type { PortRange, Protocol } from "../model/ports";
+
+/** A kernel conntrack helper as nft names it in `ct helper` objects and `ct helper "x"` matches. */
+export interface KernelHelper {
+  /** nft `type "..."` of the helper object, and the name `ct helper "..."` matches. */
+  readonly type: string;
+  readonly protocol: Protocol;
+  /** Suffix of the helper object's name, e.g. `ftp` gives object `<exposure>-ftp`. */
+  readonly objectSuffix: string;
+}
+
+export interface HelperFacts {
+  readonly helpers: readonly KernelHelper[];
+  readonly module: string;
+  readonly natModule?: string;
+  /** pptp, irc, netbios-ns and snmp helpers exist only for IPv4. */
+  readonly ipv4Only: boolean;
+}
+
+/** One control opening, before `ports` overrides and per-exposure fields are applied. */
+export interface ControlPort {
+  readonly protocol: Protocol;
+  readonly ports: readonly PortRange[];
+  readonly label: string;
+  /** A fixed control is not moved by the exposure's `ports` (H.323 RAS has its own `rasPorts`). */
+  readonly fixed?: boolean;
+  /** The server also sends new packets from this port (SIP requests to phones): allowed out when output is restricted. */
+  readonly outbound?: boolean;
+}
+
+/** A data range the service needs open instead of a helper's expectations. */
+export interface DataRange {
+  readonly field: string;
+  readonly protocol: Protocol;
+  readonly label: string;
+  /**
+   * inbound: peers open connections to this range (FTP passive, RTP);
+   * outbound: the server sends first from this range, and replies come back as established (TFTP).
+   */
+  readonly direction: "inbound" | "outbound";
+  /** The server also sends from this range (RTP both ways): allowed out when output is restricted. */
+  readonly bidirectional?: boolean;
+}
+
+/**
+ * Everything the planner needs to know about one protocol. A service file describes facts;
+ * it does not render anything.
+ */
+export interface ServiceDefinition {
+  readonly service: string;
+  readonly title: string;
+  /** Control ports for a given exposure (SIP's depend on `transport`, H.323's on `rasPorts`). */
+  readonly control: (exposure: Record<string, unknown>) => ControlPort[];
+  readonly data?: DataRange;
+  /** Extra IP protocols that must pass (PPTP's GRE). */
+  readonly ipProtocols?: readonly ("gre")[];
+  readonly helper?: HelperFacts;
+  /** What a server must be set to so it stays inside the declared ranges. */
+  readonly serverSettings: (data: PortRange | undefined) => string[];
+  readonly notes?: readonly string[];
+}
+
+export const single = (port: number): PortRange[] => [{ from: port, to: port }];

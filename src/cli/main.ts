@@ -1,0 +1,50 @@
+#!/usr/bin/env node
+import { EXIT } from "./exit-codes";
+import { type Io, processIo } from "./io";
+import { UsageError } from "./policy-file";
+import { RENDER_HELP, renderCommand } from "./render";
+
+type Command = { summary: string; help: string; run: (argv: string[], io: Io) => Promise<number> };
+
+/** Commands register here; later ones (probe, apply, diff, remove) add themselves the same way. */
+export const commands: Record<string, Command> = {
+  render: { summary: "show the table, sysctl.d and modprobe.d a policy renders (no host contacted)", help: RENDER_HELP, run: renderCommand },
+};
+
+function mainHelp(): string {
+  const lines = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(8)} ${c.summary}`);
+  return `Usage: hardened-nftables <command> [options]\n\nCommands:\n${lines.join("\n")}\n\nRun 'hardened-nftables <command> --help' for a command's options.\n`;
+}
+
+export async function main(argv: string[], io: Io = processIo): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === "--help" || name === "-h" || name === "help") {
+    io.out(mainHelp());
+    return name ? EXIT.ok : EXIT.invalidPolicy;
+  }
+  const command = commands[name];
+  if (!command) {
+    io.err(`unknown command "${name}"\n\n${mainHelp()}`);
+    return EXIT.invalidPolicy;
+  }
+  try {
+    return await command.run(rest, io);
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    if (err instanceof UsageError || code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" || code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE" || code === "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL") {
+      io.err(`${(err as Error).message}\n\n${command.help}`);
+      return EXIT.invalidPolicy;
+    }
+    throw err;
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      process.stderr.write(`error: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,98 @@
+import { parseArgs } from "node:util";
+import { checkInScratchNamespace } from "../local/nft-check";
+import { parsePolicy } from "../model/validate";
+import { type Artefacts, KernelSupportError, renderPolicy } from "../render";
+import { managedPaths } from "../render/paths";
+import { DEFAULT_KERNEL, profileForKernel } from "../render/profile";
+import { EXIT } from "./exit-codes";
+import { readPolicyFile, UsageError } from "./policy-file";
+import type { Io } from "./io";
+
+export const RENDER_HELP = `Usage: hardened-nftables render --policy FILE [--kernel X.Y] [--format text|json] [--check]
+
+Renders the nftables table, the sysctl.d file and the modprobe.d file a policy would push,
+with an explanation per exposure. Nothing is contacted.
+
+  --policy FILE     policy as JSON or YAML (same schema as the TypeScript API)
+  --table NAME      table name when the policy has none (default: hardened)
+  --kernel X.Y      target kernel (default ${DEFAULT_KERNEL}, i.e. any kernel >= 6.0); below 6.0 the
+                    helper sysctl and module parameter are written
+  --format F        text (default) or json: {"nft","sysctl","modprobe","explain"}
+  --check           load the table with the real nft in a throwaway network namespace (root)
+
+Exit codes: 0 ok, 2 invalid policy or arguments, 3 nft rejected the output.
+`;
+
+function textReport(artefacts: Artefacts): string {
+  const paths = managedPaths(artefacts.table);
+  const out: string[] = [];
+  out.push(`### nftables: ${paths.nft}`, artefacts.nft);
+  out.push(`### sysctl.d: ${paths.sysctl}`, artefacts.sysctl);
+  out.push(`### modprobe.d: ${paths.modprobe}`, artefacts.modprobe);
+  out.push("### explanation");
+  for (const e of artefacts.explain) {
+    out.push(`${e.exposure} (${e.service}, helper ${e.helper})`);
+    for (const o of e.opens) out.push(`  opens: ${o}`);
+    out.push(`  why: ${e.why}`);
+    for (const s of e.serverSettings) out.push(`  set on the server: ${s}`);
+    for (const n of e.notes) out.push(`  note: ${n}`);
+  }
+  for (const w of artefacts.warnings) out.push(`warning: ${w}`);
+  return `${out.join("\n")}\n`;
+}
+
+export async function renderCommand(argv: string[], io: Io): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      policy: { type: "string" },
+      table: { type: "string" },
+      kernel: { type: "string" },
+      format: { type: "string", default: "text" },
+      check: { type: "boolean", default: false },
+      help: { type: "boolean", short: "h", default: false },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    io.out(RENDER_HELP);
+    return EXIT.ok;
+  }
+  if (!values.policy) throw new UsageError("--policy: required");
+  if (values.format !== "text" && values.format !== "json") throw new UsageError(`--format: expected text or json, got "${values.format}"`);
+  let profile;
+  try {
+    profile = profileForKernel(values.kernel ?? DEFAULT_KERNEL);
+  } catch (err) {
+    throw new UsageError(`--kernel: ${(err as Error).message.replace(/^kernel: /, "")}`);
+  }
+  const parsed = parsePolicy(readPolicyFile(values.policy));
+  if (!parsed.ok) {
+    io.err(`invalid policy ${values.policy}:\n${parsed.errors.map((e) => `  ${e}`).join("\n")}\n`);
+    return EXIT.invalidPolicy;
+  }
+  let artefacts: Artefacts;
+  try {
+    artefacts = renderPolicy(parsed.value, { profile, table: values.table });
+  } catch (err) {
+    if (err instanceof KernelSupportError) {
+      io.err(`invalid policy for kernel ${profile.kernel}: ${err.message}\n`);
+      return EXIT.invalidPolicy;
+    }
+    throw err;
+  }
+  if (values.format === "json") {
+    io.out(`${JSON.stringify({ nft: artefacts.nft, sysctl: artefacts.sysctl, modprobe: artefacts.modprobe, explain: artefacts.explain }, null, 2)}\n`);
+  } else {
+    io.out(textReport(artefacts));
+  }
+  if (values.check) {
+    const result = await checkInScratchNamespace(artefacts.nft);
+    if (!result.ok) {
+      io.err(`nft rejected the rendered table:\n${result.error}\n${result.line ? `offending line ${result.line}: ${result.lineText}\n` : ""}`);
+      return EXIT.nftRejected;
+    }
+    io.err(`nft accepted table inet ${artefacts.table} (checked in a throwaway network namespace on this kernel)\n`);
+  }
+  return EXIT.ok;
+}

@@ -1,0 +1,193 @@
+import { z } from "zod";
+import { CatalogExposureSchema, serviceDefinition } from "../catalog";
+import { Comment, commonFields, ExposureName, PortList, Sources } from "../catalog/schema-helpers";
+import { type PortRange, type Protocol, formatRanges, rangesOverlap } from "./ports";
+
+export const CustomExposureSchema = z.strictObject({
+  service: z.literal("custom").optional(),
+  name: ExposureName,
+  protocol: z.enum(["tcp", "udp"]),
+  ports: PortList,
+  sources: commonFields.sources,
+  comment: commonFields.comment,
+  helper: z.literal("none", { error: "\"scoped\" needs a kernel conntrack helper; custom exposures have none" }).default("none"),
+});
+
+export const ExposureSchema = z.union([CatalogExposureSchema, CustomExposureSchema]);
+
+const TABLE_NAME = /^[a-zA-Z][a-zA-Z0-9_-]{0,63}$/;
+
+/** Words nft's scanner reads as keywords where a table name is expected. */
+const NFT_KEYWORDS = new Set([
+  "ip", "ip6", "inet", "arp", "bridge", "netdev", "table", "chain", "set", "map", "rule", "element", "flowtable",
+  "counter", "quota", "limit", "ct", "meta", "tcp", "udp", "icmp", "icmpv6", "add", "delete", "insert", "replace",
+  "create", "flush", "list", "reset", "describe", "export", "import", "monitor", "destroy", "define", "include",
+  "accept", "drop", "reject", "continue", "return", "jump", "goto", "queue", "log", "type", "hook", "policy",
+  "priority", "device", "devices", "comment", "handle", "position", "index", "elements", "flags", "timeout",
+  "synproxy", "secmark", "tunnel", "last", "all", "vmap", "counters", "quotas", "limits", "ruleset", "tables",
+  "chains", "sets", "maps", "meters", "flowtables", "helpers", "helper", "th", "sctp", "dccp", "udplite", "esp",
+  "ah", "comp", "vlan", "ether", "ipsec", "rt", "fib", "osf", "socket", "numgen", "jhash", "symhash", "notrack",
+  "dup", "fwd", "snat", "dnat", "masquerade", "redirect", "to", "at", "in", "out", "new", "established",
+  "related", "invalid", "untracked", "state", "mark", "label", "dynamic", "constant", "interval", "timeout",
+  "auto-merge", "size", "gre", "gretap", "geneve", "vxlan", "hbh", "rt0", "rt2", "srh", "frag", "dst", "mh",
+  "length", "version", "id", "saddr", "daddr", "sport", "dport", "protocol", "nexthdr", "hoplimit", "ttl",
+]);
+
+export const TableName = z
+  .string()
+  .regex(TABLE_NAME, { error: "must start with a letter and use only letters, digits, _ and -, at most 64 characters" })
+  .refine((name) => !NFT_KEYWORDS.has(name.toLowerCase()), { error: "is an nft keyword; choose another table name" });
+
+const RATE = /^[1-9][0-9]{0,5}\/(second|minute|hour|day)$/;
+export const Rate = z.string().regex(RATE, { error: "must look like 10/second, 30/minute, 100/hour or 1000/day" });
+
+const LOG_PREFIX = /^[A-Za-z0-9 ._:()/=#-]{1,48}$/;
+
+export const OutputAllowSchema = z.strictObject({
+  name: ExposureName,
+  protocol: z.enum(["tcp", "udp"]),
+  ports: PortList,
+  destinations: Sources.optional(),
+  comment: Comment.optional(),
+});
+
+export const PolicyFields = {
+  table: TableName.optional(),
+  exposures: z.array(ExposureSchema),
+  allowNothing: z.boolean().default(false),
+  forward: z.strictObject({ policy: z.enum(["drop", "accept"]).default("drop") }).default({ policy: "drop" }),
+  output: z
+    .strictObject({
+      policy: z.enum(["accept", "drop"]).default("accept"),
+      allow: z.array(OutputAllowSchema).default([]),
+    })
+    .default({ policy: "accept", allow: [] }),
+  icmp: z
+    .strictObject({ echo: z.boolean().default(true), echoRate: Rate.default("10/second") })
+    .default({ echo: true, echoRate: "10/second" }),
+  log: z
+    .strictObject({
+      dropped: z.boolean().default(false),
+      rate: Rate.default("5/minute"),
+      prefix: z
+        .string()
+        .regex(LOG_PREFIX, { error: "must be 1-48 characters of letters, digits, space and ._:()/=#-" })
+        .optional(),
+    })
+    .default({ dropped: false, rate: "5/minute" }),
+  conntrack: z
+    .strictObject({ max: z.number().int().min(1024, { error: "is below 1024" }).max(67_108_864, { error: "is above 67108864" }).optional() })
+    .default({}),
+  dhcpv6Client: z.boolean().default(true),
+};
+
+export const PolicySchema = z.strictObject(PolicyFields).superRefine((policy, ctx) => {
+  for (const problem of crossChecks(policy)) ctx.addIssue({ code: "custom", path: problem.path, message: problem.message });
+});
+
+export type Policy = z.output<typeof PolicySchema>;
+export type PolicyInput = z.input<typeof PolicySchema>;
+export type Exposure = z.output<typeof ExposureSchema>;
+export type ExposureInput = z.input<typeof ExposureSchema>;
+export type CustomExposure = z.output<typeof CustomExposureSchema>;
+export type OutputAllow = z.output<typeof OutputAllowSchema>;
+
+export interface ControlOpening {
+  protocol: Protocol;
+  ports: PortRange[];
+  label: string;
+  /** The server also sends new packets from these ports (allowed out when output is restricted). */
+  outbound?: boolean;
+}
+
+export function isCustom(exposure: Exposure): exposure is CustomExposure {
+  return exposure.service === undefined || exposure.service === "custom";
+}
+
+/** Control openings after `ports` overrides: the single place that decides which ports a control uses. */
+export function controlOpenings(exposure: Exposure): ControlOpening[] {
+  if (isCustom(exposure)) return [{ protocol: exposure.protocol, ports: exposure.ports, label: "ports" }];
+  const definition = serviceDefinition(exposure.service);
+  const controls = definition.control(exposure as Record<string, unknown>);
+  return controls.map((control) => {
+    const overridden = exposure.ports !== undefined && !control.fixed;
+    return { protocol: control.protocol, ports: overridden ? exposure.ports! : [...control.ports], label: control.label, outbound: control.outbound };
+  });
+}
+
+export function exposureService(exposure: Exposure): string {
+  return isCustom(exposure) ? "custom" : exposure.service;
+}
+
+/** The id every rule, set and helper object of an exposure is named after. */
+export function exposureIds(exposures: readonly Exposure[]): string[] {
+  const counts = new Map<string, number>();
+  return exposures.map((exposure) => {
+    const base = exposure.name ?? exposureService(exposure);
+    const seen = (counts.get(base) ?? 0) + 1;
+    counts.set(base, seen);
+    return seen === 1 ? base : `${base}-${seen}`;
+  });
+}
+
+interface Problem {
+  path: (string | number)[];
+  message: string;
+}
+
+function crossChecks(policy: z.output<z.ZodObject<typeof PolicyFields>>): Problem[] {
+  const problems: Problem[] = [];
+  const { exposures } = policy;
+  if (exposures.length === 0 && !policy.allowNothing) {
+    problems.push({
+      path: ["exposures"],
+      message: "is empty; set allowNothing: true to render a table that opens nothing (SSH included)",
+    });
+  }
+
+  const explicitNames = new Map<string, number>();
+  exposures.forEach((exposure, index) => {
+    if (!exposure.name) return;
+    const first = explicitNames.get(exposure.name);
+    if (first !== undefined) {
+      problems.push({ path: ["exposures", index, "name"], message: `"${exposure.name}" is already used by exposures[${first}]` });
+    } else explicitNames.set(exposure.name, index);
+  });
+  const ids = exposureIds(exposures);
+  ids.forEach((id, index) => {
+    const clash = explicitNames.get(id);
+    if (clash !== undefined && clash !== index && !exposures[index]!.name) {
+      problems.push({ path: ["exposures", index], message: `its generated name "${id}" clashes with exposures[${clash}].name; give it a name` });
+    }
+  });
+
+  const seenControls: { index: number; protocol: Protocol; ports: PortRange[]; helper: string }[] = [];
+  exposures.forEach((exposure, index) => {
+    const helper = exposure.helper ?? "none";
+    for (const control of controlOpenings(exposure)) {
+      for (const earlier of seenControls) {
+        if (earlier.protocol !== control.protocol || earlier.helper === helper) continue;
+        const overlap = rangesOverlap(earlier.ports, control.ports);
+        if (overlap) {
+          problems.push({
+            path: ["exposures", index, "ports"],
+            message: `${control.protocol}/${formatRanges([overlap])} is also exposed by exposures[${earlier.index}] with helper "${earlier.helper}"; one port cannot have two helper modes`,
+          });
+        }
+      }
+      seenControls.push({ index, protocol: control.protocol, ports: control.ports, helper });
+    }
+  });
+
+  exposures.forEach((exposure, index) => {
+    if (isCustom(exposure) || exposure.helper !== "scoped") return;
+    const definition = serviceDefinition(exposure.service);
+    if (definition.helper?.ipv4Only && exposure.sources && exposure.sources.every((s) => s.family === "ipv6")) {
+      problems.push({
+        path: ["exposures", index, "sources"],
+        message: `the ${exposure.service} helper exists only for IPv4, and every source is IPv6; use helper "none" or add IPv4 sources`,
+      });
+    }
+  });
+  return problems;
+}

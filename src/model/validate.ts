@@ -1,0 +1,119 @@
+import type { z } from "zod";
+import { serviceNames } from "../catalog";
+import { PolicySchema, type Policy } from "./policy";
+
+export type Parsed<T> = { ok: true; value: T } | { ok: false; errors: string[] };
+
+/** Thrown where a caller wants an exception; `errors` holds one line per problem. */
+export class PolicyError extends Error {
+  readonly code = "invalid-policy";
+  constructor(readonly errors: string[]) {
+    super(`invalid policy:\n${errors.map((e) => `  ${e}`).join("\n")}`);
+    this.name = "PolicyError";
+  }
+}
+
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = "";
+  for (const key of path) {
+    if (typeof key === "number") out += `[${key}]`;
+    else out += out === "" ? String(key) : `.${String(key)}`;
+  }
+  return out;
+}
+
+function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
+  let current = root;
+  for (const key of path) {
+    if (current === null || typeof current !== "object") return undefined;
+    current = (current as Record<PropertyKey, unknown>)[key as string];
+  }
+  return current;
+}
+
+function describe(value: unknown): string {
+  if (value === undefined) return "nothing";
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "a list";
+  return typeof value === "object" ? "an object" : `${typeof value} ${JSON.stringify(value)}`;
+}
+
+/** Turns zod issues into one `path: problem` line each, picking the union branch the user meant. */
+export function formatIssues(issues: readonly z.core.$ZodIssue[], input: unknown, prefix: readonly PropertyKey[] = []): string[] {
+  const lines: string[] = [];
+  for (const issue of issues) {
+    const path = [...prefix, ...issue.path];
+    const where = formatPath(path) || "policy";
+    if ((issue.code === "invalid_type" || issue.code === "invalid_union") && valueAt(input, path) === undefined && path.length > 0) {
+      lines.push(`${where}: is required`);
+      continue;
+    }
+    switch (issue.code) {
+      case "invalid_union": {
+        const branches = issue.errors;
+        if ((issue as { note?: string }).note === "No matching discriminator") {
+          lines.push(`${where}: unknown service ${JSON.stringify(valueAt(input, path))} (known: ${serviceNames.join(", ")}; or give name, protocol and ports for a custom exposure)`);
+          break;
+        }
+        if (branches.length === 2 && isExposurePath(path)) {
+          const value = valueAt(input, path);
+          if (value === null || typeof value !== "object" || Array.isArray(value)) {
+            lines.push(`${where}: expected an object with a service (or name, protocol and ports), got ${describe(value)}`);
+            break;
+          }
+          const service = (value as Record<string, unknown>).service;
+          const branch = service !== undefined && service !== "custom" ? branches[0]! : branches[1]!;
+          lines.push(...formatIssues(branch, input, path));
+          break;
+        }
+        lines.push(...formatIssues(likeliestBranch(branches), input, path));
+        break;
+      }
+      case "unrecognized_keys":
+        for (const key of issue.keys) lines.push(`${formatPath([...path, key])}: unknown field`);
+        break;
+      case "invalid_type":
+        if (valueAt(input, path) === undefined) lines.push(`${where}: is required`);
+        else lines.push(`${where}: expected ${issue.expected}, got ${describe(valueAt(input, path))}`);
+        break;
+      case "invalid_value":
+        if (/^Invalid (input|option): /.test(issue.message)) {
+          lines.push(`${where}: ${issue.message.replace(/^Invalid (input|option): /, "")}, got ${describe(valueAt(input, path))}`);
+        } else lines.push(`${where}: ${issue.message}`);
+        break;
+      default:
+        lines.push(`${where}: ${issue.message}`);
+    }
+  }
+  return [...new Set(lines)];
+}
+
+/** The branch that got past the type check: the one whose problems are about the value, not its type. */
+function likeliestBranch(branches: readonly (readonly z.core.$ZodIssue[])[]): readonly z.core.$ZodIssue[] {
+  let best = branches[0] ?? [];
+  let bestScore = Number.POSITIVE_INFINITY;
+  for (const branch of branches) {
+    const score = branch.filter((i) => i.path.length === 0 && i.code === "invalid_type").length * 100 + branch.length;
+    if (score < bestScore) {
+      best = branch;
+      bestScore = score;
+    }
+  }
+  return best;
+}
+
+function isExposurePath(path: readonly PropertyKey[]): boolean {
+  return path.length === 2 && path[0] === "exposures" && typeof path[1] === "number";
+}
+
+export function parsePolicy(input: unknown): Parsed<Policy> {
+  const result = PolicySchema.safeParse(input);
+  if (result.success) return { ok: true, value: result.data };
+  return { ok: false, errors: formatIssues(result.error.issues, input) };
+}
+
+export function assertPolicy(input: unknown): Policy {
+  const parsed = parsePolicy(input);
+  if (!parsed.ok) throw new PolicyError(parsed.errors);
+  return parsed.value;
+}

@@ -1,0 +1,66 @@
+import { createHash } from "node:crypto";
+import type { Policy } from "../model/policy";
+import { assertPolicy } from "../model/validate";
+import { type Explanation, type Plan, planPolicy } from "../plan/plan";
+import { type RenderedTable, renderNftables } from "./nftables";
+import { renderModprobe } from "./modprobe";
+import { DEFAULT_PROFILE, type HostProfile, kernelProblems } from "./profile";
+import { renderSysctl, sysctlSettings } from "./sysctl";
+
+export interface Artefacts {
+  readonly table: string;
+  readonly nft: string;
+  readonly sysctl: string;
+  readonly modprobe: string;
+  /** Keys the sysctl file sets, for applying live and reading back. */
+  readonly sysctlSettings: readonly [string, string][];
+  readonly ruleLines: readonly string[];
+  readonly explain: readonly Explanation[];
+  readonly warnings: readonly string[];
+  readonly profile: HostProfile;
+  /** sha256 over the three files: equal hashes mean nothing to push. */
+  readonly hash: string;
+  readonly rendered: RenderedTable;
+}
+
+export class KernelSupportError extends Error {
+  readonly code = "unsupported-kernel";
+  constructor(readonly problems: string[]) {
+    super(problems.join("; "));
+    this.name = "KernelSupportError";
+  }
+}
+
+export function renderPlan(plan: Plan, profile: HostProfile = DEFAULT_PROFILE): Artefacts {
+  const rendered = renderNftables(plan);
+  const problems = kernelProblems(profile, rendered.helpers.length > 0);
+  if (problems.length > 0) throw new KernelSupportError(problems);
+  const sysctl = renderSysctl(plan, profile);
+  const modprobe = renderModprobe(plan, profile);
+  const hash = createHash("sha256").update(rendered.text).update("\0").update(sysctl).update("\0").update(modprobe).digest("hex");
+  return {
+    table: plan.table,
+    nft: rendered.text,
+    sysctl,
+    modprobe,
+    sysctlSettings: sysctlSettings(plan, profile),
+    ruleLines: rendered.ruleLines,
+    explain: plan.exposures.map((e) => e.explanation),
+    warnings: plan.warnings,
+    profile,
+    hash,
+    rendered,
+  };
+}
+
+/** policy (already validated) -> artefacts. Pure: the same input gives byte-identical output. */
+export function renderPolicy(policy: Policy, options: { profile?: HostProfile; table?: string } = {}): Artefacts {
+  return renderPlan(planPolicy(policy, options.table), options.profile);
+}
+
+/** Validates raw input first; throws PolicyError naming every bad field. */
+export function render(input: unknown, options: { profile?: HostProfile; table?: string } = {}): Artefacts {
+  return renderPolicy(assertPolicy(input), options);
+}
+
+export { DEFAULT_PROFILE, profileForKernel, type HostProfile } from "./profile";
