@@ -234,12 +234,18 @@ function killGroup(pid: number | undefined, sig: NodeJS.Signals): void {
   }
 }
 
+/** true while the pid exists and is not a zombie (a crashed owner may linger unreaped) */
 function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
+    if ((e as NodeJS.ErrnoException).code !== "EPERM") return false;
+  }
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+  } catch {
+    return false;
   }
 }
 
@@ -429,9 +435,16 @@ function leftoverSlots(): Set<number> {
 const liveSlots = new Map<number, { sshd: Map<string, ChildProcess> }>();
 let handlersInstalled = false;
 
+/** Does this process (or, for persistent labs, anybody) still own the slot? Guards against
+ * tearing down a slot that a reaper already took over and that may since belong to another lab. */
+function ownsSlot(slot: number, persistent: boolean): boolean {
+  return fs.existsSync(path.join(slotDir(slot), persistent ? "owner.persistent" : `owner.${process.pid}`));
+}
+
 function cleanupAllSync(): void {
   for (const slot of [...liveSlots.keys()]) {
     liveSlots.delete(slot);
+    if (!ownsSlot(slot, false)) continue;
     teardownSync(slot);
     releaseSlotSync(slot);
   }
@@ -924,10 +937,11 @@ function materialize(d: LabDesc): Lab {
       if (destroyed) return;
       destroyed = true;
       liveSlots.delete(d.slot);
-      await teardown(d.slot);
-      for (const c of state.sshd.values()) killGroup(c.pid, "SIGKILL");
+      const owned = ownsSlot(d.slot, d.persistent);
+      if (owned) await teardown(d.slot);
+      for (const c of state.sshd.values()) if (c.exitCode === null && c.signalCode === null) killGroup(c.pid, "SIGKILL");
       state.sshd.clear();
-      releaseSlotSync(d.slot);
+      if (owned) releaseSlotSync(d.slot);
     },
   };
   return lab;
@@ -975,4 +989,21 @@ export async function createLab(opts: CreateLabOptions): Promise<Lab> {
     releaseSlotSync(slot);
     throw e;
   }
+}
+
+/** Re-attach to an existing lab by slot (used by the sandbox CLI); undefined if it does not exist. */
+export function openLab(slot: number): Lab | undefined {
+  let d: LabDesc;
+  try {
+    d = JSON.parse(fs.readFileSync(path.join(slotDir(slot), "lab.json"), "utf8")) as LabDesc;
+  } catch {
+    return undefined;
+  }
+  return materialize(d);
+}
+
+/** Is sshd of this host answering with an SSH banner on both addresses? */
+export async function sshdAnswers(host: Pick<LabHost, "ipv4" | "ipv6" | "sshPort">, timeoutMs = 2000): Promise<boolean> {
+  const [a, b] = await Promise.all([tcpProbe(host.ipv4, host.sshPort, timeoutMs), tcpProbe(host.ipv6, host.sshPort, timeoutMs)]);
+  return a && b;
 }
