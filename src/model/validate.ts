@@ -44,7 +44,8 @@ export function formatIssues(issues: readonly z.core.$ZodIssue[], input: unknown
   for (const issue of issues) {
     const path = [...prefix, ...issue.path];
     const where = formatPath(path) || "policy";
-    if ((issue.code === "invalid_type" || issue.code === "invalid_union") && valueAt(input, path) === undefined && path.length > 0) {
+    const missing = ["invalid_type", "invalid_union", "invalid_value"].includes(issue.code);
+    if (missing && valueAt(input, path) === undefined && path.length > 0) {
       lines.push(`${where}: is required`);
       continue;
     }
@@ -93,13 +94,19 @@ function likeliestBranch(branches: readonly (readonly z.core.$ZodIssue[])[]): re
   let best = branches[0] ?? [];
   let bestScore = Number.POSITIVE_INFINITY;
   for (const branch of branches) {
-    const score = branch.filter((i) => i.path.length === 0 && i.code === "invalid_type").length * 100 + branch.length;
+    const score = branch.filter((i) => i.path.length === 0 && isTypeMismatch(i)).length * 100 + branch.length;
     if (score < bestScore) {
       best = branch;
       bestScore = score;
     }
   }
   return best;
+}
+
+function isTypeMismatch(issue: z.core.$ZodIssue): boolean {
+  if (issue.code === "invalid_type") return true;
+  if (issue.code !== "invalid_union") return false;
+  return issue.errors.every((branch) => branch.some((i) => i.path.length === 0 && isTypeMismatch(i)));
 }
 
 function isExposurePath(path: readonly PropertyKey[]): boolean {

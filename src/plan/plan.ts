@@ -28,8 +28,9 @@ export interface Opening {
   readonly chain: "input" | "output";
   readonly kind: "new" | "helper" | "related";
   readonly protocol: "tcp" | "udp" | "gre";
-  /** Destination ports for input, source ports for output; empty = any port. */
+  /** Destination ports for input, source ports for output unless portSide says otherwise; empty = any port. */
   readonly ports: readonly PortRange[];
+  readonly portSide?: "dport" | "sport";
   readonly peers: Peers;
   /** Restricts an opening to one family where a helper exists only for IPv4. */
   readonly family?: Family;
@@ -233,7 +234,7 @@ export function planPolicy(policy: Policy, fallbackTable = DEFAULT_TABLE): Plan 
         const { peers, sets } = peersFor(id, allow.destinations);
         return {
           sets,
-          openings: [{ chain: "output" as const, kind: "new" as const, protocol: allow.protocol, ports: allow.ports, peers, comment: commentFor(id, `to ${allow.protocol}/${formatRanges(allow.ports)}`, allow.comment) }],
+          openings: [{ chain: "output" as const, kind: "new" as const, protocol: allow.protocol, ports: allow.ports, portSide: "dport" as const, peers, comment: commentFor(id, `to ${allow.protocol}/${formatRanges(allow.ports)}`, allow.comment) }],
         };
       })
     : [];

@@ -13,7 +13,7 @@ export function renderModprobe(plan: Plan, profile: HostProfile): string {
     lines.push("# Automatic helper assignment off from the moment nf_conntrack loads.");
     lines.push("options nf_conntrack nf_conntrack_helper=0");
   }
-  lines.push("# Helper modules no scoped exposure needs are refused. No ports= option: it renames helpers.");
+  lines.push("# Helper modules no scoped exposure needs are refused. Never a 'ports' option: it renames helpers.");
   for (const module of deniedModules(plan)) lines.push(`install ${module} /bin/false`);
   if (plan.neededModules.length > 0) lines.push(`# Allowed for scoped exposures: ${plan.neededModules.join(", ")}`);
   return `${lines.join("\n")}\n`;

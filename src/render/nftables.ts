@@ -34,7 +34,7 @@ function portMatch(protocol: "tcp" | "udp", direction: "dport" | "sport", ports:
 
 function l4Match(opening: Opening): string {
   if (opening.protocol === "gre") return "meta l4proto gre";
-  return portMatch(opening.protocol, opening.chain === "input" ? "dport" : "sport", opening.ports);
+  return portMatch(opening.protocol, opening.portSide ?? (opening.chain === "input" ? "dport" : "sport"), opening.ports);
 }
 
 /** The address matches an opening expands to: one per family it admits, or none for "anyone". */

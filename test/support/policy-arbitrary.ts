@@ -1,0 +1,42 @@
+import fc from "fast-check";
+
+const port = fc.integer({ min: 1, max: 65535 });
+const range = fc.tuple(port, port).map(([a, b]) => (a === b ? a : `${Math.min(a, b)}-${Math.max(a, b)}`));
+const v4 = fc.tuple(fc.ipV4(), fc.integer({ min: 0, max: 32 })).map(([a, l]) => `${a}/${l}`);
+const v6 = fc.tuple(fc.ipV6(), fc.integer({ min: 0, max: 128 })).map(([a, l]) => `${a}/${l}`);
+const sources = fc.option(fc.array(fc.oneof(v4, v4, v6), { minLength: 1, maxLength: 12 }), { nil: undefined });
+const comment = fc.option(fc.stringMatching(/^[A-Za-z0-9 .,:_()-]{0,40}$/), { nil: undefined });
+const helper = fc.constantFrom("none", "scoped");
+
+const withCommon = <T extends Record<string, unknown>>(base: fc.Arbitrary<T>) =>
+  fc.record({ base, sources, comment, ports: fc.option(fc.oneof(range, fc.array(range, { minLength: 1, maxLength: 3 })), { nil: undefined }) }).map(
+    ({ base: b, sources: s, comment: c, ports: p }) => ({ ...b, ...(s ? { sources: s } : {}), ...(c ? { comment: c } : {}), ...(p !== undefined ? { ports: p } : {}) }),
+  );
+
+const plain = fc.constantFrom("ssh", "http", "smtp", "submission", "imaps", "ntp", "dns").map((service) => ({ service }));
+const exposure = fc.oneof(
+  withCommon(plain),
+  withCommon(fc.record({ service: fc.constant("https"), http3: fc.boolean() })),
+  withCommon(fc.record({ service: fc.constant("ftp"), helper, passivePorts: range })),
+  withCommon(fc.record({ service: fc.constant("tftp"), helper, dataPorts: range })),
+  withCommon(fc.record({ service: fc.constant("sip"), helper, transport: fc.constantFrom("udp", "tcp", "both"), rtpPorts: range })),
+  withCommon(fc.record({ service: fc.constant("h323"), helper, mediaPorts: range })),
+  withCommon(fc.record({ service: fc.constantFrom("pptp", "netbios-ns", "snmp"), helper })),
+  withCommon(fc.record({ service: fc.constant("irc"), helper, dccPorts: range })),
+  withCommon(fc.record({ service: fc.constantFrom("sane", "amanda"), helper, dataPorts: range })),
+  withCommon(fc.record({ name: fc.stringMatching(/^[a-z][a-z0-9]{0,8}$/), protocol: fc.constantFrom("tcp", "udp"), ports: range })),
+);
+
+/** Random policies; many are valid, and callers filter with parsePolicy. */
+export const policyArbitrary = fc.record({
+  table: fc.stringMatching(/^[a-z][a-z0-9_]{2,12}$/).map((t) => `t_${t}`),
+  exposures: fc.array(exposure, { minLength: 1, maxLength: 6 }),
+  forward: fc.record({ policy: fc.constantFrom("drop", "accept") }),
+  output: fc.record({
+    policy: fc.constantFrom("accept", "drop"),
+    allow: fc.array(fc.record({ name: fc.stringMatching(/^[a-z][a-z0-9]{0,6}$/), protocol: fc.constantFrom("tcp", "udp"), ports: range }), { maxLength: 2 }),
+  }),
+  icmp: fc.record({ echo: fc.boolean() }),
+  log: fc.record({ dropped: fc.boolean() }),
+  conntrack: fc.record({ max: fc.option(fc.integer({ min: 1024, max: 1 << 22 }), { nil: undefined }) }),
+});
