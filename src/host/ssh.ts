@@ -387,11 +387,10 @@ function forwardOut(bastion: Client, target: Hop, proxy: Hop): Promise<Duplex> {
           reject(e);
         } else resolve(stream);
       });
-    } catch (err) {
-      // "Not connected": the bastion is gone.
+    } catch {
+      // ssh2 throws "Not connected": the bastion is gone.
       const e = new Error(`proxy ${hostPort(proxy)} is not connected`);
       (e as { code?: string }).code = "ECONNRESET";
-      void err;
       reject(e);
     }
   });

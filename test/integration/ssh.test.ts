@@ -98,19 +98,33 @@ describe.runIf(requireRoot("ssh", ["ip", "sshd", "ssh-keygen", "ssh-agent", "ssh
 
   it("reuses one connection for many steps (round trips are cheap: TCP_NODELAY)", async () => {
     await withSession(rootConn(h1), async (s) => {
-      const t0 = performance.now();
-      for (let i = 0; i < 10; i++) expect((await s.run("true")).code).toBe(0);
-      timings.roundTripAvgOf10 = Math.round((performance.now() - t0) / 10);
+      const times: number[] = [];
+      for (let i = 0; i < 10; i++) {
+        const t0 = performance.now();
+        expect((await s.run("true")).code).toBe(0);
+        times.push(performance.now() - t0);
+      }
+      const median = times.sort((a, b) => a - b)[5] ?? 0;
+      timings.roundTripMedianOf10 = Math.round(median);
       expect(s.stats).toEqual({ connections: 1, roundTrips: 10 });
-      // generous bound: without TCP_NODELAY each exec takes ~90 ms (Nagle + delayed ACK)
-      expect(timings.roundTripAvgOf10).toBeLessThan(60);
+      // generous bound: without TCP_NODELAY each exec takes ~90 ms (Nagle + delayed ACK), with it ~5 ms
+      expect(median).toBeLessThan(45);
     });
   });
 
-  it("reports exit code, stdout and stderr separately", async () => {
+  it("reports exit code, stdout and stderr separately; a script that ignores stdin is fine", async () => {
     await withSession(rootConn(h1), async (s) => {
       const r = await s.run("echo out; echo err >&2; exit 3");
       expect(r).toEqual({ code: 3, stdout: "out\n", stderr: "err\n" });
+      expect(await s.run("exit 0", { stdin: randomBytes(4 * 1024 * 1024) })).toEqual({ code: 0, stdout: "", stderr: "" });
+      expect((await s.run("kill -TERM $$")).code).toBe(128 + 15);
+    });
+  });
+
+  it("connects over IPv6", async () => {
+    await withSession(conn({ host: h1.ipv6, privateKey: h1.root.privateKey, hostKey: h1.hostKey }), async (s) => {
+      expect(s.target).toBe(`root@[${h1.ipv6}]:22`);
+      expect((await s.run('echo "$SSH_CONNECTION"')).stdout.split(" ")[2]).toBe(h1.ipv6);
     });
   });
 
