@@ -78,8 +78,17 @@ function pinned(host: LabHost): string {
 const netnsList = (): string => spawnSync("ip", ["netns", "list"], { encoding: "utf8" }).stdout;
 const linkList = (): string => spawnSync("ip", ["-o", "link", "show"], { encoding: "utf8" }).stdout;
 
-/** everything a lab may leave behind, for one slot */
-function leftovers(slot: number): string[] {
+/**
+ * Everything a lab may leave behind, for one slot. `formerOwner`: the pid that owned the lab; if the
+ * slot now belongs to somebody else (a concurrent vitest run reused the number), nothing is ours.
+ */
+function leftovers(slot: number, formerOwner = process.pid): string[] {
+  try {
+    const owners = fs.readdirSync(slotDir(slot)).filter((e) => e.startsWith("owner."));
+    if (owners.length > 0 && !owners.includes(`owner.${formerOwner}`)) return [];
+  } catch {
+    /* no slot dir */
+  }
   const found: string[] = [];
   for (const l of netnsList().split("\n")) if (new RegExp(`^hnft-${slot}-h\\d+\\b`).test(l)) found.push(`netns ${l}`);
   for (const l of linkList().split("\n")) {
@@ -100,7 +109,7 @@ function leftovers(slot: number): string[] {
 }
 
 /** a separate process that creates a lab and reports it, then waits (to be killed) */
-function labInChild(hosts: number, then: "wait" | "exit" = "wait"): Promise<{ child: ChildProcess; slot: number; sshdPids: number[] }> {
+function labInChild(hosts: number, then: "wait" | "exit" = "wait"): Promise<{ child: ChildProcess; pid: number; slot: number; sshdPids: number[] }> {
   const code = `
     const { createLab } = require(${JSON.stringify(LAB_MODULE)});
     const fs = require("node:fs");
@@ -121,13 +130,21 @@ function labInChild(hosts: number, then: "wait" | "exit" = "wait"): Promise<{ ch
       const line = out.split("\n")[0];
       if (out.includes("\n") && line) {
         const r = JSON.parse(line) as { slot: number; sshdPids: number[] };
-        resolve({ child, ...r });
+        resolve({ child, pid: child.pid!, ...r });
       }
     });
     child.on("exit", (c) => {
       if (!out.includes("\n")) reject(new Error(`child exited ${c}: ${err}`));
     });
   });
+}
+
+function readOr(file: string, fallback: string): string {
+  try {
+    return fs.readFileSync(file, "utf8");
+  } catch {
+    return fallback;
+  }
 }
 
 const exited = (child: ChildProcess): Promise<void> =>
@@ -309,15 +326,26 @@ describe.runIf(requireRoot("lab", ["ip", "sshd", "nft"]))("test lab (real sshd i
     const children = await Promise.all([labInChild(2), labInChild(1), labInChild(1)]);
     const slots = children.map((c) => c.slot);
     expect(new Set([...slots, lab.slot]).size).toBe(4);
+    for (const c of children) expect(leftovers(c.slot, c.pid).length).toBeGreaterThan(0);
     for (const c of children) c.child.kill("SIGKILL");
     await Promise.all(children.map((c) => exited(c.child)));
-    // crashed: nothing ran its cleanup, sshd keeps running
+    // crashed: nothing ran its cleanup, its sshd keeps running (unless a concurrent test run's
+    // cleanupStaleLabs was quicker than us, which is the point of it)
+    const reapedElsewhere = (c: { slot: number; pid: number }): boolean => {
+      try {
+        return !fs.readdirSync(slotDir(c.slot)).includes(`owner.${c.pid}`); // a reaper renamed it first
+      } catch {
+        return true;
+      }
+    };
     for (const c of children) {
-      expect(leftovers(c.slot).length).toBeGreaterThan(0);
-      for (const pid of c.sshdPids) expect(fs.existsSync(`/proc/${pid}`)).toBe(true);
+      for (const pid of c.sshdPids) {
+        const alive = !/\) Z /.test(readOr(`/proc/${pid}/stat`, ") Z "));
+        expect(alive || reapedElsewhere(c)).toBe(true);
+      }
     }
     await cleanupStaleLabs();
-    for (const c of children) expect(leftovers(c.slot)).toEqual([]);
+    for (const c of children) expect(leftovers(c.slot, c.pid)).toEqual([]);
     // our own live lab is untouched
     expect(leftovers(lab.slot).length).toBeGreaterThan(0);
     expect(await sshdAnswers(lab.hosts[0]!)).toBe(true);
@@ -331,20 +359,48 @@ describe.runIf(requireRoot("lab", ["ip", "sshd", "nft"]))("test lab (real sshd i
     fs.renameSync(path.join(dir, `owner.${process.pid}`), path.join(dir, `owner.${deadPid}`));
     fs.writeFileSync(path.join(dir, `owner.${deadPid}`), JSON.stringify({ pid: deadPid, start: "1", persistent: false, label: "x", created: "" }));
     await cleanupStaleLabs();
-    expect(leftovers(victim.slot)).toEqual([]);
+    expect(leftovers(victim.slot, deadPid)).toEqual([]);
     await victim.destroy(); // no longer ours: a no-op, must not throw
+  });
+
+  it("reaps an ownerless slot dir older than the grace period and orphaned resources without a slot dir", async () => {
+    const claimFree = (): number => {
+      for (;;) {
+        const n = 1 + Math.floor(Math.random() * 250);
+        try {
+          fs.mkdirSync(slotDir(n));
+          return n;
+        } catch {
+          /* taken */
+        }
+      }
+    };
+    const ownerless = claimFree();
+    fs.mkdirSync(path.join(slotDir(ownerless), "h1"));
+    const old = new Date(Date.now() - 120_000);
+    fs.utimesSync(slotDir(ownerless), old, old);
+
+    // an orphan: bridge + netns + overlay of a slot whose dir is gone (e.g. /run wiped)
+    const orphan = claimFree();
+    const made = spawnSync("sh", ["-c", `ip link add hnftbr${orphan} type bridge && ip netns add hnft-${orphan}-h1 && mkdir -p /etc/netns/hnft-${orphan}-h1`]);
+    expect(made.status).toBe(0);
+    fs.rmdirSync(slotDir(orphan)); // (from here on a concurrent test run may reap it first: fine)
+
+    await cleanupStaleLabs();
+    expect(fs.existsSync(slotDir(ownerless))).toBe(false);
+    expect(leftovers(orphan)).toEqual([]);
   });
 
   it("a process that exits or is terminated without destroy() cleans up its labs", async () => {
     const exiting = await labInChild(1, "exit");
     await exited(exiting.child);
-    expect(await eventually(() => leftovers(exiting.slot).length === 0)).toBe(true);
+    expect(await eventually(() => leftovers(exiting.slot, exiting.pid).length === 0)).toBe(true);
 
     const terminated = await labInChild(1, "wait");
     terminated.child.kill("SIGTERM");
     await exited(terminated.child);
     expect(terminated.child.signalCode).toBe("SIGTERM"); // still dies by the signal
-    expect(leftovers(terminated.slot)).toEqual([]);
+    expect(leftovers(terminated.slot, terminated.pid)).toEqual([]);
   });
 
   it("leaves no trash in the lab root", () => {

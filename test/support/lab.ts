@@ -19,7 +19,6 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import * as net from "node:net";
 import * as path from "node:path";
-import { utils as ssh2utils } from "ssh2";
 
 export interface ExecResult {
   code: number;
@@ -318,8 +317,19 @@ function ownerState(dir: string): OwnerState {
     } catch {
       rec = undefined;
     }
-    const pid = rec?.pid ?? Number(file.slice("owner.".length));
-    if (!Number.isInteger(pid) || pid <= 0) return { kind: "dead", file };
+    // the file name is authoritative for owner.<pid>; the content adds the start time
+    const named = Number(file.slice("owner.".length));
+    const pid = Number.isInteger(named) && named > 0 ? named : rec?.pid;
+    if (pid === undefined || !Number.isInteger(pid) || pid <= 0) {
+      // owner.claim being written, or left by a reaper that died right after claiming
+      let age = Infinity;
+      try {
+        age = Date.now() - fs.statSync(path.join(dir, file)).mtimeMs;
+      } catch {
+        /* renamed meanwhile */
+      }
+      return age < OWNERLESS_GRACE_MS ? { kind: "alive" } : { kind: "dead", file };
+    }
     if (!pidAlive(pid)) return { kind: "dead", file };
     const start = procStartTime(pid);
     if (rec?.start !== undefined && start !== undefined && start !== rec.start) return { kind: "dead", file }; // pid recycled
@@ -336,8 +346,8 @@ function ensureLabRoot(): void {
 /** Atomically claim a free slot: mkdir succeeds for exactly one process. */
 function allocateSlot(rec: OwnerRecord): number {
   ensureLabRoot();
-  // Start at a pid-dependent offset so parallel workers rarely contend for the same numbers.
-  const offset = process.pid % MAX_SLOT;
+  // Random start: parallel workers rarely contend, and a just-freed number is rarely reused at once.
+  const offset = Math.floor(Math.random() * MAX_SLOT);
   for (let k = 0; k < MAX_SLOT; k++) {
     const slot = ((offset + k) % MAX_SLOT) + 1;
     const dir = slotDir(slot);
@@ -375,18 +385,18 @@ function releaseSlotSync(slot: number): void {
 function teardownScript(slot: number): string {
   return `
 s=${slot}
-for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E "^hnft-$s-h[0-9]+$"); do
-  for try in 1 2 3 4 5 6 7 8 9 10; do
-    pids=$(ip netns pids "$ns" 2>/dev/null)
-    [ -z "$pids" ] && break
-    kill -9 $pids 2>/dev/null
-    sleep 0.02
-  done
-  ip netns del "$ns" 2>/dev/null
+nss=$(ip netns list 2>/dev/null | awk '{print $1}' | grep -E "^hnft-$s-h[0-9]+$")
+for try in 1 2 3 4 5 6 7 8 9 10; do
+  pids=$(for ns in $nss; do ip netns pids "$ns" 2>/dev/null; done)
+  [ -z "$pids" ] && break
+  kill -9 $pids 2>/dev/null
+  sleep 0.01
 done
+for ns in $nss; do ip netns del "$ns" 2>/dev/null & done
 for l in $(ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | cut -d@ -f1 | grep -E "^(hnftbr$s|hnft\${s}h[0-9]+)$"); do
-  ip link del "$l" 2>/dev/null
+  ip link del "$l" 2>/dev/null &
 done
+wait
 rm -rf /etc/netns/hnft-$s-h*
 true
 `;
@@ -490,10 +500,17 @@ export async function cleanupStaleLabs(): Promise<void> {
     try {
       if (st.kind === "dead") {
         fs.renameSync(path.join(dir, st.file), path.join(dir, ownerFileName(me)));
-        fs.writeFileSync(path.join(dir, ownerFileName(me)), JSON.stringify(me));
+        writeOwner(dir, me); // atomic replace of the content (start time of this process)
       } else {
-        // ownerless and old: claim with an exclusive create
-        fs.writeFileSync(path.join(dir, ownerFileName(me)), JSON.stringify(me), { flag: "wx" });
+        // ownerless and old: claim with an exclusive create of a fixed name; whoever creates it
+        // second (after the first renamed it away) sees the first one's owner file and backs off
+        const claim = path.join(dir, "owner.claim");
+        fs.writeFileSync(claim, JSON.stringify(me), { flag: "wx" });
+        if (fs.readdirSync(dir).filter((f) => f.startsWith("owner.")).length !== 1) {
+          fs.rmSync(claim, { force: true });
+          continue;
+        }
+        fs.renameSync(claim, path.join(dir, ownerFileName(me)));
       }
     } catch {
       continue; // someone else is reaping it
@@ -576,12 +593,15 @@ function operatorIds(): { uid: number; gid: number } {
   return { uid: id, gid: id };
 }
 
-function genKey(keyPath: string, comment: string): { privateKey: string; publicKey: string } {
-  const k = ssh2utils.generateKeyPairSync("ed25519", { comment });
-  fs.writeFileSync(keyPath, k.private, { mode: 0o600 });
-  const publicKey = k.public.trim().split(/\s+/).slice(0, 2).join(" ");
-  fs.writeFileSync(`${keyPath}.pub`, `${publicKey} ${comment}\n`, { mode: 0o644 });
-  return { privateKey: k.private, publicKey };
+/**
+ * ed25519 key pair via ssh-keygen. (Not ssh2's utils.generateKeyPairSync: it drops a leading zero
+ * byte of the key, so ~1 key in 150 is rejected by OpenSSH with "error in libcrypto".)
+ */
+async function genKey(keyPath: string, comment: string): Promise<{ privateKey: string; publicKey: string }> {
+  await run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", keyPath], { timeoutMs: 20_000 });
+  fs.chmodSync(keyPath, 0o600);
+  const publicKey = fs.readFileSync(`${keyPath}.pub`, "utf8").trim().split(/\s+/).slice(0, 2).join(" ");
+  return { privateKey: fs.readFileSync(keyPath, "utf8"), publicKey };
 }
 
 /** Replace or append a line keyed by its first colon field. */
@@ -967,14 +987,21 @@ export async function createLab(opts: CreateLabOptions): Promise<Lab> {
   try {
     const ids = operatorIds();
     const d = describeLab(slot, n, label, persistent, ids);
-    for (const h of d.hosts) {
-      fs.mkdirSync(h.dir, { mode: 0o755 });
-      fs.mkdirSync(path.join(h.dir, "keys"), { mode: 0o700 });
-      h.hostKey = genKey(path.join(h.dir, "keys", "ssh_host_ed25519_key"), `${h.name}@hnft-lab`).publicKey;
-      h.root.publicKey = genKey(h.root.keyPath, `root-${h.name}@hnft-lab`).publicKey;
-      h.operator.publicKey = genKey(h.operator.keyPath, `${OPERATOR_USER}-${h.name}@hnft-lab`).publicKey;
-      writeHostFiles(h, ids);
-    }
+    await Promise.all(
+      d.hosts.map(async (h) => {
+        fs.mkdirSync(h.dir, { mode: 0o755 });
+        fs.mkdirSync(path.join(h.dir, "keys"), { mode: 0o700 });
+        const [hostKey, rootKey, opKey] = await Promise.all([
+          genKey(path.join(h.dir, "keys", "ssh_host_ed25519_key"), `${h.name}@hnft-lab`),
+          genKey(h.root.keyPath, `root-${h.name}@hnft-lab`),
+          genKey(h.operator.keyPath, `${OPERATOR_USER}-${h.name}@hnft-lab`),
+        ]);
+        h.hostKey = hostKey.publicKey;
+        h.root.publicKey = rootKey.publicKey;
+        h.operator.publicKey = opKey.publicKey;
+        writeHostFiles(h, ids);
+      }),
+    );
     fs.writeFileSync(d.knownHostsPath, d.hosts.map((h) => `${h.ipv4} ${h.hostKey}\n${h.ipv6} ${h.hostKey}\n`).join(""), {
       mode: 0o644,
     });
