@@ -3,7 +3,7 @@ import type { Policy } from "../model/policy";
 import { assertPolicy } from "../model/validate";
 import { type Explanation, type Plan, planPolicy } from "../plan/plan";
 import { type RenderedTable, renderNftables } from "./nftables";
-import { renderModprobe } from "./modprobe";
+import { deniedModules, renderModprobe } from "./modprobe";
 import { DEFAULT_PROFILE, type HostProfile, kernelProblems } from "./profile";
 import { renderSysctl, sysctlSettings } from "./sysctl";
 
@@ -18,6 +18,8 @@ export interface Artefacts {
   readonly explain: readonly Explanation[];
   readonly warnings: readonly string[];
   readonly profile: HostProfile;
+  /** Helper modules the modprobe.d file refuses; observe reports any that are loaded. */
+  readonly deniedModules: readonly string[];
   /** sha256 over the three files: equal hashes mean nothing to push. */
   readonly hash: string;
   readonly rendered: RenderedTable;
@@ -48,6 +50,7 @@ export function renderPlan(plan: Plan, profile: HostProfile = DEFAULT_PROFILE): 
     explain: plan.exposures.map((e) => e.explanation),
     warnings: plan.warnings,
     profile,
+    deniedModules: deniedModules(plan),
     hash,
     rendered,
   };

@@ -3,14 +3,29 @@ export interface ManagedPaths {
   readonly nft: string;
   readonly sysctl: string;
   readonly modprobe: string;
+  /** systemd unit that loads the persisted table at boot, and its enablement link. */
+  readonly unit: string;
+  readonly unitLink: string;
+  /** What the last committed apply recorded (hash, listing): /var/lib by default. */
   readonly stateDir: string;
+  /** Lock and the armed transaction: /run by default, so a reboot forgets them. */
+  readonly runDir: string;
 }
 
-export function managedPaths(table: string): ManagedPaths {
+export interface PathOverrides {
+  readonly stateRoot?: string;
+  readonly runRoot?: string;
+}
+
+export function managedPaths(table: string, overrides: PathOverrides = {}): ManagedPaths {
+  const unitName = `hardened-nftables-${table}.service`;
   return {
     nft: `/etc/hardened-nftables/${table}.nft`,
     sysctl: `/etc/sysctl.d/60-hardened-nftables-${table}.conf`,
     modprobe: `/etc/modprobe.d/hardened-nftables-${table}.conf`,
-    stateDir: `/var/lib/hardened-nftables/${table}`,
+    unit: `/etc/systemd/system/${unitName}`,
+    unitLink: `/etc/systemd/system/sysinit.target.wants/${unitName}`,
+    stateDir: `${overrides.stateRoot ?? "/var/lib/hardened-nftables"}/${table}`,
+    runDir: overrides.runRoot ?? "/run/hardened-nftables",
   };
 }

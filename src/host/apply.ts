@@ -1,0 +1,168 @@
+import { randomBytes } from "node:crypto";
+import type { Connection } from "../model/connection";
+import { type Artefacts, renderPolicy } from "../render";
+import { managedPaths, type ManagedPaths, type PathOverrides } from "../render/paths";
+import { renderUnit } from "../render/systemd";
+import { assertPolicy } from "../model/validate";
+import { locateNftError } from "../local/nft-check";
+import { HostOperationError, LockoutRolledBackError, NftRejectedError } from "./errors";
+import { type HostFacts, probeSession } from "./probe";
+import { runStep } from "./remote";
+import { HostSession, type SessionStats } from "./ssh";
+
+export interface HostOptions {
+  /** Where state and the lock live on the host (tests point them into a per-host /etc). */
+  readonly paths?: PathOverrides;
+  readonly onLog?: (line: string) => void;
+}
+
+export interface ApplyOptions extends HostOptions {
+  /** Seconds the host waits for proof of access before it restores the previous state. */
+  readonly confirmTimeoutSeconds?: number;
+  /** Seconds to wait for another run's lock on the same host and table. */
+  readonly lockWaitSeconds?: number;
+}
+
+export interface ApplyResult {
+  readonly target: string;
+  /** false: the host already matched; nothing was written and the table was not reloaded. */
+  readonly changed: boolean;
+  readonly hash: string;
+  readonly facts: HostFacts;
+  readonly artefacts: Artefacts;
+  /** Connections whose helper the policy no longer allows, deleted after commit. */
+  readonly flushedConnections: number;
+  readonly warnings: readonly string[];
+  /** SSH connections and round trips this apply used (the confirming connection included). */
+  readonly stats: SessionStats;
+}
+
+export const DEFAULT_CONFIRM_TIMEOUT = 30;
+
+export function pathParams(table: string, paths: ManagedPaths): Record<string, string> {
+  return {
+    table,
+    stateDir: paths.stateDir,
+    runDir: paths.runDir,
+    nftPath: paths.nft,
+    sysctlPath: paths.sysctl,
+    modprobePath: paths.modprobe,
+    unitPath: paths.unit,
+    unitLink: paths.unitLink,
+  };
+}
+
+export function sysctlParam(artefacts: Artefacts): string {
+  return artefacts.sysctlSettings.map(([k, v]) => `${k} ${v}\n`).join("");
+}
+
+function addStats(a: SessionStats, b: SessionStats): SessionStats {
+  return { connections: a.connections + b.connections, roundTrips: a.roundTrips + b.roundTrips };
+}
+
+/**
+ * Applies rendered artefacts on an open session: check on the target kernel, back up, arm the
+ * on-host rollback, apply, prove access over a NEW connection, commit. The artefacts must have
+ * been rendered with this host's profile (see applyPolicy).
+ */
+export async function applyOnSession(
+  session: HostSession,
+  connection: Connection,
+  artefacts: Artefacts,
+  facts: HostFacts,
+  options: ApplyOptions = {},
+): Promise<Omit<ApplyResult, "stats"> & { confirmStats: SessionStats }> {
+  const table = artefacts.table;
+  const paths = managedPaths(table, options.paths);
+  const confirmTimeout = options.confirmTimeoutSeconds ?? DEFAULT_CONFIRM_TIMEOUT;
+  const token = randomBytes(12).toString("hex");
+  const unit = facts.init.startsWith("systemd") ? renderUnit(table, paths, facts.nftBinary) : undefined;
+  const files: Record<string, string> = { nft: artefacts.nft, sysctl: artefacts.sysctl, modprobe: artefacts.modprobe, ...(unit ? { unit } : {}) };
+  const allowedHelpers = [...new Set(artefacts.rendered.helpers.map((h) => h.type))].join(" ");
+  const log = options.onLog ?? (() => undefined);
+
+  const out = await runStep(session, {
+    main: "apply",
+    params: {
+      ...pathParams(table, paths),
+      token,
+      hash: artefacts.hash,
+      confirmTimeout: String(confirmTimeout),
+      lockWait: String(options.lockWaitSeconds ?? confirmTimeout + 60),
+      allowedHelpers,
+      sysctl: sysctlParam(artefacts),
+    },
+    files,
+  });
+  const nftLines = out.stdout.split("\n").filter((l) => l.startsWith("nft: ")).map((l) => l.slice(5)).join("\n");
+  const base = { target: session.target, hash: artefacts.hash, facts, artefacts, warnings: out.warnings };
+  switch (out.status) {
+    case "unchanged":
+      log(`${session.target}: unchanged`);
+      return { ...base, changed: false, flushedConnections: 0, confirmStats: { connections: 0, roundTrips: 0 } };
+    case "rejected":
+    case "apply-failed": {
+      const located = locateNftError(nftLines, artefacts.nft);
+      throw new NftRejectedError(session.target, nftLines, located.line, located.lineText);
+    }
+    case "busy":
+      throw new HostOperationError(session.target, `another run holds the lock for table ${table}; try again`);
+    case "armed":
+      break;
+    default:
+      throw new HostOperationError(session.target, `apply step ended unexpectedly (exit ${out.code}): ${session.redact(out.stderr.trim())}`);
+  }
+  log(`${session.target}: applied, rollback armed for ${confirmTimeout}s; proving access with a new connection`);
+
+  const confirmParams = { ...pathParams(table, paths), token, wait: String(confirmTimeout + 30) };
+  let confirmStats: SessionStats = { connections: 0, roundTrips: 0 };
+  let verdict = "";
+  let failure = "";
+  try {
+    const fresh = await HostSession.open({ ...connection, dialErrorLimit: Math.min(connection.dialErrorLimit, 3), perDialTimeout: Math.min(connection.perDialTimeout || 10, 10) });
+    try {
+      const confirmed = await runStep(fresh, { main: "confirm", params: { ...confirmParams, mode: "confirm" } });
+      verdict = confirmed.status;
+    } finally {
+      confirmStats = fresh.stats;
+      await fresh.close();
+    }
+  } catch (err) {
+    failure = (err as Error).message;
+  }
+  if (!verdict) {
+    log(`${session.target}: a new connection failed (${failure}); waiting for the host to roll back`);
+    try {
+      const waited = await runStep(session, { main: "confirm", params: { ...confirmParams, mode: "wait" } });
+      verdict = waited.status;
+    } catch (err) {
+      throw new LockoutRolledBackError(session.target, `a new SSH connection failed (${failure}); the host rolls back by itself within ${confirmTimeout}s (${(err as Error).message})`);
+    }
+  }
+  if (verdict.startsWith("committed")) {
+    const flushed = Number(/flushed=(\d+)/.exec(verdict)?.[1] ?? "0");
+    const warnings = /no-conntrack-tool/.test(verdict) ? [...out.warnings, "conntrack tool missing: connections that carry a helper were not flushed"] : out.warnings;
+    return { ...base, warnings, changed: true, flushedConnections: flushed, confirmStats };
+  }
+  if (verdict.startsWith("rolled-back")) throw new LockoutRolledBackError(session.target, failure ? `a new SSH connection failed: ${failure}` : "not confirmed in time");
+  throw new HostOperationError(session.target, `apply did not finish: ${verdict || failure}`);
+}
+
+export interface ApplyPolicyOptions extends ApplyOptions {
+  readonly table?: string;
+}
+
+/** Validates, probes, renders with the host's own profile and applies: one connection plus the proof. */
+export async function applyPolicy(connection: Connection, policyInput: unknown, options: ApplyPolicyOptions = {}): Promise<ApplyResult> {
+  const policy = assertPolicy(policyInput);
+  const session = await HostSession.open(connection, { onLog: options.onLog });
+  try {
+    const facts = await probeSession(session);
+    const artefacts = renderPolicy(policy, { profile: facts.profile, table: options.table });
+    const result = await applyOnSession(session, connection, artefacts, facts, options);
+    const { confirmStats, ...rest } = result;
+    return { ...rest, stats: addStats(session.stats, confirmStats) };
+  } finally {
+    await session.close();
+  }
+}

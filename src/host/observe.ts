@@ -1,0 +1,147 @@
+import type { Connection } from "../model/connection";
+import { assertPolicy } from "../model/validate";
+import { type Artefacts, renderPolicy } from "../render";
+import { managedPaths } from "../render/paths";
+import { renderUnit } from "../render/systemd";
+import { pathParams, sysctlParam, type HostOptions } from "./apply";
+import { diffTables, type TableDiff } from "./drift";
+import { HostOperationError } from "./errors";
+import { type HostFacts, probeSession } from "./probe";
+import { runStep } from "./remote";
+import { HostSession, type SessionStats } from "./ssh";
+
+export interface FileDrift {
+  readonly name: string;
+  readonly path: string;
+  readonly status: "changed" | "missing" | "unexpected";
+  readonly added: readonly string[];
+  readonly removed: readonly string[];
+}
+
+export interface DriftReport extends TableDiff {
+  readonly target: string;
+  readonly table: string;
+  /** Nothing differs: table, files, sysctls and helper modules are as the policy renders them. */
+  readonly inSync: boolean;
+  readonly tablePresent: boolean;
+  readonly files: readonly FileDrift[];
+  readonly sysctls: readonly { key: string; expected: string; actual: string }[];
+  /** Helper modules loaded although the policy denies them (unload or reboot to clear). */
+  readonly loadedDeniedModules: readonly string[];
+  /** Hash the last committed apply recorded; differs from desiredHash when the policy changed since. */
+  readonly appliedHash?: string;
+  readonly desiredHash: string;
+  /** A rollback guardian is waiting for confirmation right now. */
+  readonly armed: boolean;
+  readonly facts: HostFacts;
+  readonly stats: SessionStats;
+}
+
+function lineDiff(expected: string, actual: string): { added: string[]; removed: string[] } {
+  const e = expected.split("\n");
+  const a = actual.split("\n");
+  return { added: a.filter((l) => !e.includes(l)), removed: e.filter((l) => !a.includes(l)) };
+}
+
+/** Reads the host once (probe and observe: two round trips on one connection) and compares. */
+export async function observeOnSession(session: HostSession, artefacts: Artefacts, facts: HostFacts, options: HostOptions = {}): Promise<Omit<DriftReport, "stats">> {
+  const paths = managedPaths(artefacts.table, options.paths);
+  const out = await runStep(session, {
+    main: "observe",
+    params: { ...pathParams(artefacts.table, paths), sysctl: sysctlParam(artefacts) },
+    files: { nft: artefacts.nft },
+  });
+  if (out.code !== 0) throw new HostOperationError(session.target, `observe failed: ${session.redact(out.stderr.trim())}`);
+  const s = out.sections;
+  if (!s["desired-json"]?.trim()) throw new HostOperationError(session.target, "could not load the candidate into a throwaway namespace on the host (unshare -n and nft needed)");
+  const table = diffTables(s["desired-json"] ?? "", s["desired-text"] ?? "", s["live-json"] ?? "", s["live-text"] ?? "");
+
+  const expectedFiles: Record<string, { path: string; content?: string }> = {
+    nft: { path: paths.nft, content: artefacts.nft },
+    sysctl: { path: paths.sysctl, content: artefacts.sysctl },
+    modprobe: { path: paths.modprobe, content: artefacts.modprobe },
+    unit: { path: paths.unit, content: facts.init.startsWith("systemd") ? renderUnit(artefacts.table, paths, facts.nftBinary) : undefined },
+  };
+  const files: FileDrift[] = [];
+  for (const [name, expected] of Object.entries(expectedFiles)) {
+    const present = s[`file ${name} present`];
+    if (present === undefined) {
+      if (expected.content !== undefined) files.push({ name, path: expected.path, status: "missing", added: [], removed: [] });
+      continue;
+    }
+    const actual = Buffer.from(present.trim(), "base64").toString("utf8");
+    if (expected.content === undefined) files.push({ name, path: expected.path, status: "unexpected", added: [], removed: [] });
+    else if (actual !== expected.content) files.push({ name, path: expected.path, status: "changed", ...lineDiff(expected.content, actual) });
+  }
+
+  const live = new Map((s.sysctl ?? "").split("\n").filter(Boolean).map((l) => l.split(" ") as [string, string]));
+  const sysctls = artefacts.sysctlSettings
+    .filter(([key]) => live.get(key) !== "-")
+    .filter(([key, value]) => live.get(key) !== value)
+    .map(([key, value]) => ({ key, expected: value, actual: live.get(key) ?? "?" }));
+
+  const denied = artefacts.deniedModules;
+  const loaded = (s.modules ?? "").split("\n").map((m) => m.trim()).filter(Boolean);
+  const loadedDeniedModules = loaded.filter((m) => denied.includes(m));
+  const appliedHash = (s.recorded ?? "").trim() || undefined;
+
+  const tableDrift = table.rules.added.length + table.rules.removed.length + table.rules.changed.length + table.chains.length + table.sets.length + table.helpers.length;
+  const inSync = table.livePresent && tableDrift === 0 && files.length === 0 && sysctls.length === 0 && loadedDeniedModules.length === 0;
+  const { livePresent, ...tableParts } = table;
+  return {
+    target: session.target,
+    table: artefacts.table,
+    inSync,
+    tablePresent: livePresent,
+    ...tableParts,
+    files,
+    sysctls,
+    loadedDeniedModules,
+    appliedHash,
+    desiredHash: artefacts.hash,
+    armed: (s.armed ?? "").trim() === "yes",
+    facts,
+  };
+}
+
+export interface ObserveOptions extends HostOptions {
+  readonly table?: string;
+}
+
+export async function observePolicy(connection: Connection, policyInput: unknown, options: ObserveOptions = {}): Promise<DriftReport> {
+  const policy = assertPolicy(policyInput);
+  const session = await HostSession.open(connection, { onLog: options.onLog });
+  try {
+    const facts = await probeSession(session);
+    const artefacts = renderPolicy(policy, { profile: facts.profile, table: options.table });
+    const report = await observeOnSession(session, artefacts, facts, options);
+    return { ...report, stats: session.stats };
+  } finally {
+    await session.close();
+  }
+}
+
+/** Human-readable lines for a report: `+` live but not declared, `-` declared but not live, `~` changed. */
+export function formatDrift(report: Pick<DriftReport, "target" | "table" | "inSync" | "tablePresent" | "rules" | "chains" | "sets" | "helpers" | "files" | "sysctls" | "loadedDeniedModules">): string[] {
+  if (report.inSync) return [`${report.target}: table inet ${report.table} in sync`];
+  const lines = [`${report.target}: table inet ${report.table} drifted`];
+  if (!report.tablePresent) lines.push("  table missing");
+  for (const r of report.rules.added) lines.push(`  + ${r.chain}: ${r.text}`);
+  for (const r of report.rules.removed) lines.push(`  - ${r.chain}: ${r.text}`);
+  for (const r of report.rules.changed) lines.push(`  ~ ${r.chain}: ${r.before}\n      now: ${r.after}`);
+  for (const c of report.chains) lines.push(`  chain ${c.name}: ${c.change}`);
+  for (const set of report.sets) {
+    lines.push(`  set ${set.name}${set.change ? ` (${set.change})` : ""}`);
+    for (const e of set.added) lines.push(`    + ${e}`);
+    for (const e of set.removed) lines.push(`    - ${e}`);
+  }
+  for (const h of report.helpers) lines.push(`  ct helper ${h.name}: ${h.change}`);
+  for (const f of report.files) {
+    lines.push(`  file ${f.path}: ${f.status}`);
+    for (const l of f.added) lines.push(`    + ${l}`);
+    for (const l of f.removed) lines.push(`    - ${l}`);
+  }
+  for (const s of report.sysctls) lines.push(`  sysctl ${s.key}: expected ${s.expected}, live ${s.actual}`);
+  for (const m of report.loadedDeniedModules) lines.push(`  module ${m}: loaded although denied`);
+  return lines;
+}

@@ -1,0 +1,56 @@
+import type { HostProfile } from "../render/profile";
+import { runStep } from "./remote";
+import type { HostSession } from "./ssh";
+import { HostOperationError } from "./errors";
+
+export interface HostFacts {
+  readonly kernel: string;
+  /** e.g. "1.0.6", from `nft --version`. */
+  readonly nftVersion: string;
+  readonly nftBinary: string;
+  readonly helperSysctl: boolean;
+  readonly helperModuleParam: boolean;
+  readonly netfilter: "builtin" | "modular" | "unknown";
+  readonly loadedHelperModules: readonly string[];
+  /** How the persisted table loads at boot: a systemd unit where /etc/systemd exists. */
+  readonly init: "systemd" | "systemd-offline" | "openrc" | "none";
+  /** Every table on the host, this project's and others' (docker, fail2ban, kube...): reported, never touched. */
+  readonly tables: readonly string[];
+  readonly tools: readonly string[];
+  readonly profile: HostProfile;
+}
+
+const REQUIRED_TOOLS = ["flock", "setsid", "tar", "cmp"];
+
+export function factsFromOutput(values: Readonly<Record<string, string>>, tables: string): HostFacts {
+  const kernel = values.kernel ?? "";
+  const version = /v(\d+\.\d+(?:\.\d+)?)/.exec(values.nft ?? "")?.[1] ?? "";
+  return {
+    kernel,
+    nftVersion: version,
+    nftBinary: values.nftPath ?? "",
+    helperSysctl: values.helperSysctl === "yes",
+    helperModuleParam: values.helperParam === "yes",
+    netfilter: (["builtin", "modular"].includes(values.netfilter ?? "") ? values.netfilter : "unknown") as HostFacts["netfilter"],
+    loadedHelperModules: (values.helperModules ?? "").split(/\s+/).filter(Boolean),
+    init: (values.init ?? "none") as HostFacts["init"],
+    tables: tables.split("\n").map((t) => t.trim()).filter(Boolean),
+    tools: (values.tools ?? "").split(/\s+/).filter(Boolean),
+    profile: {
+      kernel: kernel.replace(/^(\d+\.\d+).*$/, "$1"),
+      helperSysctl: values.helperSysctl === "yes",
+      helperModuleParam: values.helperParam === "yes",
+    },
+  };
+}
+
+export async function probeSession(session: HostSession): Promise<HostFacts> {
+  const out = await runStep(session, { main: "probe", params: {} });
+  if (out.code !== 0) throw new HostOperationError(session.target, `probe failed: ${session.redact(out.stderr.trim())}`);
+  const facts = factsFromOutput(out.values, out.sections.tables ?? "");
+  if (out.values.uid !== "0") throw new HostOperationError(session.target, "host steps need root: log in as root or set sudo: true with passwordless sudo");
+  if (!facts.nftBinary) throw new HostOperationError(session.target, "nft is not installed (Debian/Ubuntu: apt-get install nftables)");
+  const missing = REQUIRED_TOOLS.filter((t) => !facts.tools.includes(t));
+  if (missing.length > 0) throw new HostOperationError(session.target, `missing tools on the host: ${missing.join(", ")} (util-linux, tar, diffutils)`);
+  return facts;
+}

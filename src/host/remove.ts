@@ -1,0 +1,38 @@
+import type { Connection } from "../model/connection";
+import { managedPaths } from "../render/paths";
+import { pathParams, type HostOptions } from "./apply";
+import { HostOperationError } from "./errors";
+import { runStep } from "./remote";
+import { HostSession, type SessionStats } from "./ssh";
+
+export interface RemoveResult {
+  readonly target: string;
+  /** What was deleted: the table, files, enablement link, an armed guardian. */
+  readonly removed: readonly string[];
+  readonly stats: SessionStats;
+}
+
+/**
+ * Deletes the project's table, its files, its state and any armed rollback, and nothing else.
+ * The helper stays off: the live sysctl keeps its value until reboot, and kernels >= 6.0 have
+ * no automatic assignment to turn back on.
+ */
+export async function removeOnSession(session: HostSession, table: string, options: HostOptions & { lockWaitSeconds?: number } = {}): Promise<string[]> {
+  const out = await runStep(session, {
+    main: "remove",
+    params: { ...pathParams(table, managedPaths(table, options.paths)), lockWait: String(options.lockWaitSeconds ?? 90) },
+  });
+  if (out.status === "busy") throw new HostOperationError(session.target, `another run holds the lock for table ${table}`);
+  if (out.status !== "removed") throw new HostOperationError(session.target, `remove failed (exit ${out.code}): ${session.redact(out.stderr.trim())}`);
+  return out.stdout.split("\n").filter((l) => l.startsWith("removed ")).map((l) => l.slice("removed ".length));
+}
+
+export async function removeTable(connection: Connection, table: string, options: HostOptions & { lockWaitSeconds?: number } = {}): Promise<RemoveResult> {
+  const session = await HostSession.open(connection, { onLog: options.onLog });
+  try {
+    const removed = await removeOnSession(session, table, options);
+    return { target: session.target, removed, stats: session.stats };
+  } finally {
+    await session.close();
+  }
+}

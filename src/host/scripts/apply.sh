@@ -1,0 +1,88 @@
+# One transaction: lock, check on this kernel, no-op when nothing differs, back up, arm the
+# guardian (rollback unless confirmed), apply. Persisting happens only after confirmation.
+B=$1
+. "$B/lib.sh"
+load_common_params
+token=$(param token); require_name "$token" token
+hash=$(param hash); require_name "$hash" hash
+confirm_timeout=$(param confirmTimeout); require_number "$confirm_timeout" confirmTimeout
+lock_wait=$(param lockWait); require_number "$lock_wait" lockWait
+
+mkdir -p "$run_dir" "$state_dir"
+exec 9>"$lock"
+if ! flock -w "$lock_wait" 9; then echo "hnft-status busy"; exit 75; fi
+
+if ! nft -c -f "$B/files/nft" 2>"$B/nft.err"; then
+  echo "hnft-status rejected"
+  sed 's/^/nft: /' "$B/nft.err"
+  exit 3
+fi
+
+nft -s list table inet "$table" >"$B/live.listing" 2>/dev/null || rm -f "$B/live.listing"
+
+unchanged=yes
+[ "$(cat "$state_dir/applied.hash" 2>/dev/null)" = "$hash" ] || unchanged=no
+if [ $unchanged = yes ]; then
+  [ -f "$B/live.listing" ] && cmp -s "$B/live.listing" "$state_dir/applied.listing" || unchanged=no
+fi
+if [ $unchanged = yes ]; then
+  managed_files | while read -r name path; do
+    if [ -f "$B/files/$name" ]; then cmp -s "$B/files/$name" "$path" || echo differs; fi
+  done >"$B/files.cmp"
+  [ -s "$B/files.cmp" ] && unchanged=no
+fi
+if [ $unchanged = yes ] && [ -f "$B/params/sysctl" ]; then
+  while read -r key value; do
+    p=$(sysctl_path "$key")
+    [ -e "$p" ] || continue
+    [ "$(cat "$p")" = "$value" ] || echo differs
+  done <"$B/params/sysctl" >"$B/sysctl.cmp"
+  [ -s "$B/sysctl.cmp" ] && unchanged=no
+fi
+if [ $unchanged = yes ]; then echo "hnft-status unchanged"; exit 0; fi
+
+rm -rf "$txn"
+mkdir -p "$txn/backup" "$txn/new" "$txn/params"
+echo "$token" >"$txn/token"
+if [ -f "$B/live.listing" ]; then
+  { echo "table inet $table"; echo "delete table inet $table"; cat "$B/live.listing"; } >"$txn/backup/table.nft"
+fi
+managed_files | while read -r name path; do
+  if [ -f "$path" ]; then cp -p "$path" "$txn/backup/$name"; else : >"$txn/backup/$name.absent"; fi
+done
+: >"$txn/backup/sysctl"
+if [ -f "$B/params/sysctl" ]; then
+  while read -r key value; do
+    p=$(sysctl_path "$key")
+    [ -e "$p" ] && echo "$key $(cat "$p")" >>"$txn/backup/sysctl"
+  done <"$B/params/sysctl"
+fi
+if [ -d "$state_dir" ]; then cp -rp "$state_dir" "$txn/backup/state"; fi
+cp "$B/files/"* "$txn/new/"
+cp "$B/params/"* "$txn/params/"
+cp "$B/lib.sh" "$B/guardian.sh" "$txn/"
+
+# The guardian inherits fd 9, so it holds the host lock until it has committed or rolled back.
+setsid sh "$txn/guardian.sh" "$txn" </dev/null >"$txn/guardian.log" 2>&1 &
+echo $! >"$txn/guardian.pid"
+
+if ! nft -f "$txn/new/nft" 2>"$B/nft.err"; then
+  : >"$txn/abort"
+  echo "hnft-status apply-failed"
+  sed 's/^/nft: /' "$B/nft.err"
+  exit 3
+fi
+for name in sysctl modprobe; do
+  [ -f "$txn/new/$name" ] || continue
+  case $name in sysctl) dest=$sysctl_file ;; modprobe) dest=$modprobe_file ;; esac
+  install_file "$txn/new/$name" "$dest"
+done
+if [ -f "$B/params/sysctl" ]; then
+  while read -r key value; do
+    p=$(sysctl_path "$key")
+    if [ -e "$p" ]; then
+      echo "$value" >"$p" 2>/dev/null || echo "hnft-warning sysctl $key could not be set live (read-only here)"
+    fi
+  done <"$B/params/sysctl"
+fi
+echo "hnft-status armed"

@@ -1,0 +1,32 @@
+# Reads what is live, in one round trip: the table (JSON and text), the candidate as this host's
+# nft decompiles it (loaded into a throwaway network namespace), the managed files, sysctls, modules.
+B=$1
+. "$B/lib.sh"
+load_common_params
+section live-json
+nft -s -j list table inet "$table" 2>/dev/null
+section live-text
+nft -s list table inet "$table" 2>/dev/null
+if [ -f "$B/files/nft" ]; then
+  section desired-json
+  unshare -n sh -c 'nft -f "$1" && nft -s -j list table inet "$2"' sh "$B/files/nft" "$table" 2>/dev/null
+  section desired-text
+  unshare -n sh -c 'nft -f "$1" && nft -s list table inet "$2"' sh "$B/files/nft" "$table" 2>/dev/null
+fi
+managed_files | while read -r name path; do
+  if [ -f "$path" ]; then section "file $name present"; base64 -w 0 "$path"; echo; else section "file $name missing"; fi
+done
+section sysctl
+if [ -f "$B/params/sysctl" ]; then
+  while read -r key value; do
+    p=$(sysctl_path "$key")
+    if [ -e "$p" ]; then echo "$key $(cat "$p")"; else echo "$key -"; fi
+  done <"$B/params/sysctl"
+fi
+section modules
+[ -r /proc/modules ] && awk '$1 ~ /^nf_(conntrack|nat)_/ {print $1}' /proc/modules
+section recorded
+cat "$state_dir/applied.hash" 2>/dev/null; echo
+section armed
+guardian_alive && echo yes || echo no
+section end
