@@ -287,6 +287,24 @@ describe.runIf(requireRoot("lab", ["ip", "sshd", "nft"]))("test lab (real sshd i
     expect(await sshdAnswers(h3)).toBe(true);
   });
 
+  it("a lab host works as a jump host (TCP forwarding) to another lab host", async () => {
+    const [h1, h2] = [lab.hosts[0]!, lab.hosts[1]!];
+    const base = sshArgs(lab.knownHostsPath, ["-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-o", "IdentityAgent=none"]);
+    const jump = ["ssh", ...base, "-i", h1.operator.keyPath, "-W", "[%h]:%p", `${h1.operator.user}@${h1.ipv4}`].join(" ");
+    const r = await exec("ssh", [...base, "-o", `ProxyCommand=${jump}`, "-i", h2.root.keyPath, `root@${h2.ipv6}`, "ip -o -4 addr show dev eth0"]);
+    expect(r.stderr).toBe("");
+    expect(r.stdout).toContain(`${h2.ipv4}/24`);
+  });
+
+  it("nftables rulesets are per host", async () => {
+    const [h1, h2] = [lab.hosts[0]!, lab.hosts[1]!];
+    await h1.sh("nft add table inet hnft_lab_probe");
+    expect((await h1.sh("nft list tables")).stdout).toContain("hnft_lab_probe");
+    expect((await h2.sh("nft list tables")).stdout).not.toContain("hnft_lab_probe");
+    expect(spawnSync("nft", ["list", "tables"], { encoding: "utf8" }).stdout).not.toContain("hnft_lab_probe");
+    await h1.sh("nft delete table inet hnft_lab_probe");
+  });
+
   it("sh(): exit codes, stdin, allowFail, timeouts kill the whole process group", async () => {
     const h = lab.hosts[2]!;
     const ok = await h.sh("cat; echo err >&2", { stdin: "in\n" });
