@@ -34,7 +34,9 @@ fi
 if [ $unchanged = yes ] && [ -f "$B/params/sysctl" ]; then
   while read -r key value; do
     p=$(sysctl_path "$key")
-    [ -e "$p" ] || continue
+    # Absent, or read-only here (e.g. nf_conntrack_max in a container's network namespace):
+    # no apply can change it, so it must not make every apply a change. Applying warns about it.
+    [ -w "$p" ] || continue
     [ "$(cat "$p")" = "$value" ] || echo differs
   done <"$B/params/sysctl" >"$B/sysctl.cmp"
   [ -s "$B/sysctl.cmp" ] && unchanged=no

@@ -20,7 +20,8 @@ section sysctl
 if [ -f "$B/params/sysctl" ]; then
   while read -r key value; do
     p=$(sysctl_path "$key")
-    if [ -e "$p" ]; then echo "$key $(cat "$p")"; else echo "$key -"; fi
+    # "-": absent, or read-only here (a container's network namespace): not drift, apply cannot set it.
+    if [ -w "$p" ]; then echo "$key $(cat "$p")"; else echo "$key -"; fi
   done <"$B/params/sysctl"
 fi
 section modules
