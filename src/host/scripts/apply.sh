@@ -52,11 +52,11 @@ fi
 managed_files | while read -r name path; do
   if [ -f "$path" ]; then cp -p "$path" "$txn/backup/$name"; else : >"$txn/backup/$name.absent"; fi
 done
-: >"$txn/backup/sysctl"
+: >"$txn/backup/sysctl.live" # live values; backup/sysctl is the sysctl.d file
 if [ -f "$B/params/sysctl" ]; then
   while read -r key value; do
     p=$(sysctl_path "$key")
-    [ -e "$p" ] && echo "$key $(cat "$p")" >>"$txn/backup/sysctl"
+    [ -e "$p" ] && echo "$key $(cat "$p")" >>"$txn/backup/sysctl.live"
   done <"$B/params/sysctl"
 fi
 if [ -d "$state_dir" ]; then cp -rp "$state_dir" "$txn/backup/state"; fi

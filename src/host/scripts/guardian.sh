@@ -18,7 +18,7 @@ rollback() {
   done
   while read -r key value; do
     echo "$value" >"$(sysctl_path "$key")" 2>/dev/null
-  done <"$txn/backup/sysctl"
+  done <"$txn/backup/sysctl.live"
   rm -rf "$state_dir"
   if [ -d "$txn/backup/state" ]; then cp -rp "$txn/backup/state" "$state_dir"; fi
   echo "rolled-back" >"$txn/result.tmp" && mv "$txn/result.tmp" "$txn/result"
