@@ -5,4 +5,6 @@ export const EXIT = {
   nftRejected: 3,
   rolledBack: 4,
   connection: 5,
+  /** A host step failed for another reason: not root, sudo refused, nft missing, lock held. */
+  hostFailed: 6,
 } as const;

@@ -2,6 +2,10 @@
 import { EXIT } from "./exit-codes";
 import { type Io, processIo } from "./io";
 import { UsageError } from "./policy-file";
+import { APPLY_HELP, applyCommand } from "./apply";
+import { DIFF_HELP, diffCommand } from "./diff";
+import { PROBE_HELP, probeCommand } from "./probe";
+import { REMOVE_HELP, removeCommand } from "./remove";
 import { RENDER_HELP, renderCommand } from "./render";
 
 type Command = { summary: string; help: string; run: (argv: string[], io: Io) => Promise<number> };
@@ -9,6 +13,10 @@ type Command = { summary: string; help: string; run: (argv: string[], io: Io) =>
 /** Commands register here; later ones (probe, apply, diff, remove) add themselves the same way. */
 export const commands: Record<string, Command> = {
   render: { summary: "show the table, sysctl.d and modprobe.d a policy renders (no host contacted)", help: RENDER_HELP, run: renderCommand },
+  probe: { summary: "print what a host has (kernel, nft, helper knobs, tables) as JSON; changes nothing", help: PROBE_HELP, run: probeCommand },
+  apply: { summary: "push a policy to a host; rolls back by itself unless a new SSH connection gets in", help: APPLY_HELP, run: applyCommand },
+  diff: { summary: "compare a host with a policy (exit 1 on drift); changes nothing", help: DIFF_HELP, run: diffCommand },
+  remove: { summary: "delete this project's table, files and state from a host (nothing else)", help: REMOVE_HELP, run: removeCommand },
 };
 
 function mainHelp(): string {

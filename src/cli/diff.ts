@@ -1,0 +1,54 @@
+import { parseArgs } from "node:util";
+import { formatDrift, observePolicy } from "../host/observe";
+import { redact } from "../model/connection";
+import { EXIT } from "./exit-codes";
+import { COMMON_HELP, EXIT_HELP, onHost, prepare, TABLE_HELP, TABLE_HOST_OPTIONS } from "./host-command";
+import type { Io } from "./io";
+import { UsageError } from "./policy-file";
+
+export const DIFF_HELP = `Usage: hardened-nftables diff --policy FILE --host [USER@]ADDR[:PORT] --host-key KEY [--identity KEYFILE]
+                             [--table NAME] [--format text|json] [options]
+
+Compares the host with what the policy renders for its kernel: the live table rule by rule (the
+candidate is loaded into a throwaway namespace on the host, so both sides come from the same nft),
+the persisted files, the sysctls and the helper modules. Changes nothing.
+Lines: "+" live but not declared, "-" declared but not live, "~" changed.
+
+  --format F                  text (default) or json (the whole drift report)
+
+${TABLE_HELP}
+
+${COMMON_HELP}
+
+${EXIT_HELP}
+`;
+
+export async function diffCommand(argv: string[], io: Io): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: { ...TABLE_HOST_OPTIONS, format: { type: "string", default: "text" } },
+    strict: true,
+  });
+  if (values.help) {
+    io.out(DIFF_HELP);
+    return EXIT.ok;
+  }
+  if (values.format !== "text" && values.format !== "json") throw new UsageError(`--format: expected text or json, got "${values.format}"`);
+  const prepared = prepare(values, io, { policy: "required" });
+  if (typeof prepared === "number") return prepared;
+  const { connection, policyInput, table, hostOptions } = prepared;
+  const format = values.format;
+  return onHost(io, connection, async () => {
+    const report = await observePolicy(connection, policyInput, { ...hostOptions, table });
+    const text =
+      format === "json"
+        ? JSON.stringify(report, null, 2)
+        : [
+            ...formatDrift(report),
+            ...(report.armed ? ["  note: an apply is waiting for confirmation right now (its rollback is armed)"] : []),
+            ...(report.appliedHash && report.appliedHash !== report.desiredHash ? [`  note: the last committed apply was of another policy (hash ${report.appliedHash})`] : []),
+          ].join("\n");
+    io.out(`${redact(text, connection)}\n`);
+    return report.inSync ? EXIT.ok : EXIT.drift;
+  });
+}

@@ -1,0 +1,184 @@
+/**
+ * What the host commands (probe, apply, diff, remove) share beyond the connection flags: the
+ * policy and table flags, --state-root/--run-root, validation of everything before any
+ * connection, and the mapping of host-layer errors to exit codes.
+ */
+import { HostOperationError, LockoutRolledBackError, NftRejectedError } from "../host/errors";
+import type { HostOptions } from "../host/apply";
+import { ConnectionError, HostKeyMismatchError } from "../host/ssh";
+import { type Connection, redact } from "../model/connection";
+import { type Policy, TableName } from "../model/policy";
+import { parsePolicy, PolicyError } from "../model/validate";
+import { DEFAULT_TABLE } from "../plan/plan";
+import { KernelSupportError } from "../render";
+import type { PathOverrides } from "../render/paths";
+import { CONNECTION_HELP, CONNECTION_OPTIONS, type ConnectionFlagValues, connectionFromFlags } from "./connection-flags";
+import { EXIT } from "./exit-codes";
+import type { Io } from "./io";
+import { readPolicyFile, UsageError } from "./policy-file";
+
+/** Options of every host command: the connection, -v and --help. */
+export const BASE_HOST_OPTIONS = {
+  ...CONNECTION_OPTIONS,
+  verbose: { type: "boolean", short: "v", default: false },
+  help: { type: "boolean", short: "h", default: false },
+} as const;
+
+/** Options of the commands that act on a policy's table (apply, diff, remove). */
+export const TABLE_HOST_OPTIONS = {
+  ...BASE_HOST_OPTIONS,
+  policy: { type: "string" },
+  table: { type: "string" },
+  "state-root": { type: "string" },
+  "run-root": { type: "string" },
+} as const;
+
+export const TABLE_HELP = `Policy and host paths:
+  --policy FILE               policy as JSON or YAML (same schema as the TypeScript API)
+  --table NAME                table name when the policy has none (default: ${DEFAULT_TABLE})
+  --state-root DIR            where the host records the last committed apply
+                              (default /var/lib/hardened-nftables)
+  --run-root DIR              where the host keeps the lock and an armed transaction
+                              (default /run/hardened-nftables)`;
+
+export const COMMON_HELP = `${CONNECTION_HELP}
+
+Output:
+  -v, --verbose               progress lines on stderr (never contain secrets)
+  -h, --help                  this text`;
+
+export const EXIT_HELP = `Exit codes: 0 done (or nothing to change), 1 drift (diff only), 2 invalid policy or arguments
+(nothing contacted), 3 nft rejected the table (host unchanged), 4 rolled back (the new ruleset
+would have locked you out), 5 connection or host-key failure, 6 a host step failed (not root,
+sudo refused, nft missing, lock held by another run).`;
+
+export interface HostFlagValues extends ConnectionFlagValues {
+  verbose?: boolean;
+  policy?: string;
+  table?: string;
+  "state-root"?: string;
+  "run-root"?: string;
+}
+
+export interface Prepared {
+  readonly connection: Connection;
+  /** Present when --policy was given: the validated policy, and the input it came from. */
+  readonly policy?: Policy;
+  /** The policy file's content as read (the host API validates it again itself). */
+  readonly policyInput?: unknown;
+  /** The table the command acts on: the policy's, else --table, else the default. */
+  readonly table: string;
+  readonly hostOptions: HostOptions;
+}
+
+export interface PrepareRules {
+  /** "required": --policy must be given; "table-or-policy": --policy or --table; "none": neither is used. */
+  readonly policy: "required" | "table-or-policy" | "none";
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+const HOST_PATH = /^\/[A-Za-z0-9_./-]*$/;
+
+function checkRoot(flag: string, value: string | undefined, errors: string[]): string | undefined {
+  if (value === undefined) return undefined;
+  if (!HOST_PATH.test(value) || value.split("/").includes("..")) {
+    errors.push(`${flag}: must be an absolute path of letters, digits, _ . / and - without "..", got "${value}"`);
+    return undefined;
+  }
+  return value.length > 1 ? value.replace(/\/+$/, "") : value;
+}
+
+/**
+ * Validates the policy, the table, the host paths and the connection, all before any network
+ * activity. Prints every problem (policy problems named by field, the rest by flag) and returns
+ * the exit code 2, or returns what the command needs.
+ */
+export function prepare(values: HostFlagValues, io: Io, rules: PrepareRules): Prepared | number {
+  if (rules.policy === "required" && values.policy === undefined) throw new UsageError("--policy: required");
+  if (rules.policy === "table-or-policy" && values.policy === undefined && values.table === undefined) {
+    throw new UsageError("--policy or --table: one is required (the table to remove)");
+  }
+  if (values.host === undefined) throw new UsageError("--host: required ([USER@]ADDR[:PORT])");
+
+  const argErrors: string[] = [];
+  let policy: Policy | undefined;
+  let policyErrors: string[] = [];
+  let policyInput: unknown;
+  if (values.policy !== undefined) {
+    policyInput = readPolicyFile(values.policy);
+    const parsed = parsePolicy(policyInput);
+    if (parsed.ok) policy = parsed.value;
+    else policyErrors = parsed.errors;
+  }
+  if (values.table !== undefined) {
+    const t = TableName.safeParse(values.table);
+    if (!t.success) argErrors.push(`--table: ${t.error.issues[0]?.message ?? "invalid table name"}`);
+    else if (policy?.table !== undefined && policy.table !== values.table) {
+      argErrors.push(`--table: the policy names table "${policy.table}"; --table "${values.table}" would be ignored (drop one of them)`);
+    }
+  }
+  const paths: PathOverrides = {};
+  const stateRoot = checkRoot("--state-root", values["state-root"], argErrors);
+  const runRoot = checkRoot("--run-root", values["run-root"], argErrors);
+  const connection = connectionFromFlags(values, { env: rules.env });
+  if (!connection.ok) argErrors.push(...connection.errors);
+
+  if (policyErrors.length > 0) io.err(`invalid policy ${values.policy}:\n${policyErrors.map((e) => `  ${e}`).join("\n")}\n`);
+  if (argErrors.length > 0) io.err(`invalid arguments:\n${argErrors.map((e) => `  ${e}`).join("\n")}\n`);
+  if (policyErrors.length > 0 || argErrors.length > 0 || !connection.ok) return EXIT.invalidPolicy;
+
+  const conn = connection.value;
+  const onLog = values.verbose ? (line: string) => io.err(`${redact(line, conn)}\n`) : undefined;
+  return {
+    connection: conn,
+    policy,
+    policyInput,
+    table: policy?.table ?? values.table ?? DEFAULT_TABLE,
+    hostOptions: {
+      paths: { ...paths, ...(stateRoot ? { stateRoot } : {}), ...(runRoot ? { runRoot } : {}) },
+      ...(onLog ? { onLog } : {}),
+    },
+  };
+}
+
+/**
+ * Runs a host operation and turns its failure into the documented exit code, with a message
+ * that has been redacted against the connection's secrets.
+ */
+export async function onHost(io: Io, connection: Connection, operation: () => Promise<number>): Promise<number> {
+  try {
+    return await operation();
+  } catch (err) {
+    return reportHostError(err, io, connection);
+  }
+}
+
+export function reportHostError(err: unknown, io: Io, connection: Connection): number {
+  const say = (text: string) => io.err(`${redact(text, connection).replace(/\n*$/, "")}\n`);
+  if (err instanceof NftRejectedError) {
+    say(err.message);
+    return EXIT.nftRejected;
+  }
+  if (err instanceof LockoutRolledBackError) {
+    say(`the new ruleset would lock you out; rolled back\n  ${err.target}: ${err.reason}`);
+    return EXIT.rolledBack;
+  }
+  if (err instanceof HostKeyMismatchError || err instanceof ConnectionError) {
+    say(err.message);
+    return EXIT.connection;
+  }
+  if (err instanceof KernelSupportError) {
+    say(`invalid policy for this host's kernel:\n${err.problems.map((p) => `  ${p}`).join("\n")}`);
+    return EXIT.invalidPolicy;
+  }
+  if (err instanceof PolicyError) {
+    say(err.message);
+    return EXIT.invalidPolicy;
+  }
+  if (err instanceof HostOperationError) {
+    say(err.message);
+    return EXIT.hostFailed;
+  }
+  say(`error: ${err instanceof Error ? err.message : String(err)}`);
+  return EXIT.hostFailed;
+}
