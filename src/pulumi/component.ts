@@ -1,0 +1,203 @@
+import * as pulumi from "@pulumi/pulumi";
+import { type ConnectionInput, parseConnection, redact } from "../model/connection";
+import type { PolicyInput } from "../model/policy";
+import { PolicyError, parsePolicy } from "../model/validate";
+import { renderPolicy } from "../render";
+import { contentLines } from "./live";
+import { describeTarget, tableNameFor } from "./names";
+import { HostTable } from "./resource";
+import type { HostPaths, ProbedProfile } from "./types";
+import { providerVersion } from "./version";
+
+/** `T` with every field, element and nested field a `pulumi.Input`. */
+export type DeepInput<T> = T extends string | number | boolean | null | undefined
+  ? pulumi.Input<T>
+  : T extends readonly (infer E)[]
+    ? pulumi.Input<DeepInput<E>[]>
+    : T extends object
+      ? pulumi.Input<{ [K in keyof T]: DeepInput<T[K]> }>
+      : pulumi.Input<T>;
+
+type PolicyFields = Omit<PolicyInput, "table">;
+
+/** The connection: `@pulumi/command`'s remote.ConnectionArgs fields, plus `insecureIgnoreHostKey` and `sudo`. */
+export type ConnectionArgs = DeepInput<ConnectionInput>;
+
+export type HostFirewallArgs = { [K in keyof PolicyFields]: DeepInput<PolicyFields[K]> } & {
+  /** How to reach the host over SSH. password, privateKey and privateKeyPassword are stored as secrets. */
+  connection: ConnectionArgs;
+  /** Name of the `table inet` this component owns. Default: the resource name, made a safe nft identifier. */
+  table?: pulumi.Input<string>;
+  /** Where state and the lock live on the host; defaults /var/lib/hardened-nftables and /run/hardened-nftables. */
+  hostPaths?: DeepInput<HostPaths>;
+  /** Seconds the host waits for a new SSH connection to prove access before it rolls back (default 30). */
+  confirmTimeoutSeconds?: pulumi.Input<number>;
+};
+
+/** Invalid arguments: `errors` holds one `path: problem` line each; the message lists them all. */
+export class HostFirewallArgsError extends PolicyError {
+  constructor(resourceName: string, errors: string[]) {
+    super(errors);
+    this.name = "HostFirewallArgsError";
+    this.message = `HostFirewall "${resourceName}": invalid arguments:\n${errors.map((e) => `  ${e}`).join("\n")}`;
+  }
+}
+
+/** Outputs and Promises anywhere inside `value`? (Then validation waits for the values.) */
+function hasEventualValues(value: unknown, depth = 0): boolean {
+  if (pulumi.Output.isInstance(value)) return true;
+  if (value instanceof Promise) return true;
+  if (depth > 32 || value === null || typeof value !== "object") return false;
+  return Object.values(value as object).some((v) => hasEventualValues(v, depth + 1));
+}
+
+const POLICY_KEYS = ["exposures", "allowNothing", "forward", "output", "icmp", "log", "conntrack", "dhcpv6Client"] as const;
+
+interface Plain {
+  policy: Record<string, unknown>;
+  table: string;
+  connection: Record<string, unknown>;
+}
+
+/** Every `path: problem` line of the arguments (policy, table, connection); never contains a secret. */
+export function argumentErrors(plain: Plain): string[] {
+  const errors: string[] = [];
+  const policy = parsePolicy({ ...plain.policy, table: plain.table });
+  if (!policy.ok) errors.push(...policy.errors);
+  const connection = parseConnection(plain.connection);
+  if (!connection.ok) errors.push(...connection.errors);
+  return errors.map((e) => redact(e, plain.connection));
+}
+
+function policyPart(args: HostFirewallArgs): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const key of POLICY_KEYS) if (args[key] !== undefined) out[key] = args[key];
+  return out;
+}
+
+/**
+ * The connection as one secret: password, privateKey and privateKeyPassword (its proxy's too)
+ * never reach the state or a preview in clear text. `target` carries the non-secret identity.
+ */
+function secretConnection(connection: ConnectionArgs): pulumi.Output<unknown> {
+  return pulumi.secret(pulumi.output(connection as pulumi.Input<unknown>)) as pulumi.Output<unknown>;
+}
+
+/**
+ * A host's firewall: one hardened `table inet` plus its sysctl.d/modprobe.d files, on one host
+ * reached over SSH, applied with an on-host rollback and checked for drift on refresh.
+ *
+ * The policy is validated before anything is registered: a plain-value policy in the constructor
+ * (a bad one throws here, naming every field), one built from Outputs as soon as its values are
+ * known. No host is contacted by the program itself; the dynamic provider does that during
+ * `pulumi up` (apply) and `pulumi refresh` (observe).
+ */
+export class HostFirewall extends pulumi.ComponentResource {
+  /** Name of the table inet the component owns. */
+  public readonly table: pulumi.Output<string>;
+  /** `user@host:port` (and ` via` the proxy). */
+  public readonly target: pulumi.Output<string>;
+  /** The whole nft file (rendered in the program: known at preview). */
+  public readonly renderedTable: pulumi.Output<string>;
+  /** One line per rule, set element, helper object and chain policy (rendered in the program). */
+  public readonly ruleLines: pulumi.Output<string[]>;
+  /** The sysctl.d file as applied (rendered for the host's probed kernel). */
+  public readonly sysctlConf: pulumi.Output<string>;
+  /** The modprobe.d file as applied (rendered for the host's probed kernel). */
+  public readonly modprobeConf: pulumi.Output<string>;
+  /** What the provider learned from the host: kernel, `uname -r`, nft version, helper switches. */
+  public readonly hostProfile: pulumi.Output<ProbedProfile>;
+  /** sha256 of the applied table + sysctl.d + modprobe.d files. */
+  public readonly appliedHash: pulumi.Output<string>;
+  /** false after a refresh found drift that an apply would repair. */
+  public readonly inSync: pulumi.Output<boolean>;
+  /** Drift found by the last refresh, one line per difference ([] after an apply). */
+  public readonly drift: pulumi.Output<string[]>;
+  /** One line: "... in sync" or "... drifted: 1 rule(s) added; ...". */
+  public readonly driftSummary: pulumi.Output<string>;
+  /** Warnings of the last apply (e.g. conntrack tool missing). */
+  public readonly warnings: pulumi.Output<string[]>;
+  /** The dynamic resource that carries the host state. */
+  public readonly hostTable: HostTable;
+
+  constructor(name: string, args: HostFirewallArgs, opts: pulumi.ComponentResourceOptions = {}) {
+    // Validate before anything is registered: a bad plain policy never reaches the engine.
+    const plain = !hasEventualValues(args);
+    const defaultTable = tableNameFor(name);
+    if (plain) {
+      const errors = argumentErrors({
+        policy: policyPart(args),
+        table: (args.table as string | undefined) ?? defaultTable,
+        connection: args.connection as Record<string, unknown>,
+      });
+      if (errors.length > 0) throw new HostFirewallArgsError(name, errors);
+    }
+    super("hardened-nftables:index:HostFirewall", name, {}, opts);
+
+    const resolved = pulumi.output({ policy: policyPart(args), table: args.table ?? defaultTable, connection: args.connection as pulumi.Input<Record<string, unknown>> });
+    const checked = resolved.apply((v) => {
+      const value = v as unknown as Plain;
+      if (!plain) {
+        const errors = argumentErrors(value);
+        if (errors.length > 0) throw new HostFirewallArgsError(name, errors);
+      }
+      const parsed = parsePolicy({ ...value.policy, table: value.table });
+      if (!parsed.ok) throw new HostFirewallArgsError(name, parsed.errors);
+      const artefacts = renderPolicy(parsed.value, { table: value.table });
+      return {
+        table: value.table,
+        policy: value.policy,
+        nft: artefacts.nft,
+        ruleLines: [...artefacts.ruleLines],
+        sysctlLines: contentLines(artefacts.sysctl),
+        modprobeLines: contentLines(artefacts.modprobe),
+      };
+    });
+    const target = pulumi.output(args.connection as pulumi.Input<Record<string, unknown>>).apply((c) => describeTarget(c as Parameters<typeof describeTarget>[0]));
+
+    this.hostTable = new HostTable(
+      `${name}-table`,
+      {
+        version: providerVersion(),
+        table: checked.table,
+        target,
+        connection: secretConnection(args.connection),
+        policy: checked.policy,
+        ruleLines: checked.ruleLines,
+        sysctlLines: checked.sysctlLines,
+        modprobeLines: checked.modprobeLines,
+        ...(args.hostPaths !== undefined ? { hostPaths: args.hostPaths as pulumi.Input<HostPaths> } : {}),
+        ...(args.confirmTimeoutSeconds !== undefined ? { confirmTimeoutSeconds: args.confirmTimeoutSeconds } : {}),
+      },
+      { parent: this },
+    );
+
+    this.table = checked.table;
+    this.target = target;
+    this.renderedTable = checked.nft;
+    this.ruleLines = checked.ruleLines;
+    this.sysctlConf = this.hostTable.sysctlLines.apply((l) => `${l.join("\n")}\n`);
+    this.modprobeConf = this.hostTable.modprobeLines.apply((l) => `${l.join("\n")}\n`);
+    this.hostProfile = this.hostTable.hostProfile;
+    this.appliedHash = this.hostTable.appliedHash;
+    this.inSync = this.hostTable.inSync;
+    this.drift = this.hostTable.drift;
+    this.driftSummary = this.hostTable.driftSummary;
+    this.warnings = this.hostTable.warnings;
+
+    this.registerOutputs({
+      table: this.table,
+      target: this.target,
+      renderedTable: this.renderedTable,
+      ruleLines: this.ruleLines,
+      sysctlConf: this.sysctlConf,
+      modprobeConf: this.modprobeConf,
+      hostProfile: this.hostProfile,
+      appliedHash: this.appliedHash,
+      inSync: this.inSync,
+      drift: this.drift,
+      driftSummary: this.driftSummary,
+      warnings: this.warnings,
+    });
+  }
+}

@@ -1,0 +1,328 @@
+/**
+ * The dynamic provider's implementation: what the thin serialized provider (provider.ts)
+ * `require`s from dist/pulumi/provider-impl.js and delegates to.
+ *
+ * - check: validates the policy and the connection (one failure per `path: problem` line), and
+ *   renders the rule lines and the sysctl.d/modprobe.d lines shown by `pulumi preview --diff`.
+ * - diff: host or port changed -> replace (delete first: it may be the same machine under another
+ *   address); table renamed -> replace; rule lines, files, version, connection or a drift recorded
+ *   by the last refresh -> update.
+ * - create/update: the safe apply of the host layer (probe, render with the host's own kernel
+ *   profile, nft check on the host, on-host rollback unless a NEW connection confirms, persist).
+ * - read: observe; returns the live rule lines and files as the new inputs (ReadResult.inputs) so
+ *   the next preview shows drift and wants an update that removes it.
+ * - delete: removes the table, its files and its state.
+ *
+ * Every error leaving this module is passed through redact() with the resource's connection:
+ * no password, private key or passphrase can appear in what the engine prints.
+ *
+ * Deliberately free of @pulumi/pulumi: the provider process loads only this, the host layer and
+ * the renderer.
+ */
+import type { CheckFailure, CheckResult, CreateResult, DiffResult, ReadResult, UpdateResult } from "@pulumi/pulumi/dynamic";
+import { type Connection, parseConnection, redact } from "../model/connection";
+import { parsePolicy } from "../model/validate";
+import type { Policy } from "../model/policy";
+import { type Artefacts, DEFAULT_PROFILE, type HostProfile, renderPolicy } from "../render";
+import { applyOnSession } from "../host/apply";
+import { formatDrift, observeOnSession, type DriftReport } from "../host/observe";
+import { type HostFacts, probeSession } from "../host/probe";
+import { removeOnSession } from "../host/remove";
+import { ConnectionError, type HostSession } from "../host/ssh";
+import { acquire, type Lease, withPooledSession } from "./sessions";
+import { contentLines, liveFileLines, liveRuleLines } from "./live";
+import { describeTarget, machineOf } from "./names";
+import {
+  containsUnknown,
+  type HostPaths,
+  type HostTableInputs,
+  type HostTableOutputs,
+  INPUT_KEYS,
+  type ProbedProfile,
+} from "./types";
+
+type Props = Record<string, unknown>;
+
+// ---------------------------------------------------------------- helpers
+
+/** Rethrow `err` with every secret of `connection` redacted (message and stack). */
+function sanitized(err: unknown, connection: unknown): Error {
+  const e = err instanceof Error ? err : new Error(String(err));
+  const out = new Error(redact(e.message, connection));
+  out.name = e.name;
+  const code = (e as { code?: unknown }).code;
+  if (code !== undefined) (out as { code?: unknown }).code = code;
+  out.stack = `${out.name}: ${out.message}`;
+  return out;
+}
+
+async function guarded<T>(connection: unknown, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw sanitized(err, connection);
+  }
+}
+
+function connectionOf(props: Props): Connection {
+  const parsed = parseConnection(props.connection);
+  if (!parsed.ok) throw new Error(`invalid connection:\n  ${parsed.errors.join("\n  ")}`);
+  return parsed.value;
+}
+
+function policyOf(props: Props): Policy {
+  const parsed = parsePolicy({ ...(props.policy as object), table: props.table });
+  if (!parsed.ok) throw new Error(`invalid policy:\n  ${parsed.errors.join("\n  ")}`);
+  return parsed.value;
+}
+
+function renderProfile(recorded: unknown): HostProfile {
+  const p = recorded as Partial<ProbedProfile> | undefined;
+  if (p && typeof p.kernel === "string" && typeof p.helperSysctl === "boolean" && typeof p.helperModuleParam === "boolean") {
+    return { kernel: p.kernel, helperSysctl: p.helperSysctl, helperModuleParam: p.helperModuleParam };
+  }
+  return DEFAULT_PROFILE;
+}
+
+function probedProfile(facts: HostFacts): ProbedProfile {
+  return {
+    kernel: facts.profile.kernel,
+    kernelRelease: facts.kernel,
+    nftVersion: facts.nftVersion,
+    helperSysctl: facts.profile.helperSysctl,
+    helperModuleParam: facts.profile.helperModuleParam,
+  };
+}
+
+function hostOptions(props: Props): { paths?: HostPaths; confirmTimeoutSeconds?: number } {
+  const paths = props.hostPaths as HostPaths | undefined;
+  const timeout = props.confirmTimeoutSeconds;
+  return {
+    ...(paths && (paths.stateRoot || paths.runRoot) ? { paths } : {}),
+    ...(typeof timeout === "number" ? { confirmTimeoutSeconds: timeout } : {}),
+  };
+}
+
+function pickInputs(props: Props): Props {
+  const out: Props = {};
+  for (const key of INPUT_KEYS) if (props[key] !== undefined) out[key] = props[key];
+  return out;
+}
+
+const sameJson = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+
+const HOST_PATH = /^\/[A-Za-z0-9._/-]*$/;
+
+/**
+ * A session that has just answered a probe. A reused session that fails is replaced by a fresh
+ * one (the probe only reads, so running it again is harmless).
+ */
+async function probedLease(connection: Connection): Promise<{ lease: Lease; facts: HostFacts }> {
+  const lease = await acquire(connection);
+  try {
+    return { lease, facts: await probeSession(lease.session) };
+  } catch (err) {
+    if (err instanceof ConnectionError) lease.discard();
+    lease.release();
+    if (!(err instanceof ConnectionError) || !lease.reused) throw err;
+  }
+  const fresh = await acquire(connection);
+  try {
+    return { lease: fresh, facts: await probeSession(fresh.session) };
+  } catch (err) {
+    if (err instanceof ConnectionError) fresh.discard();
+    fresh.release();
+    throw err;
+  }
+}
+
+function applyOutputs(inputs: Props, artefacts: Artefacts, facts: HostFacts, warnings: readonly string[]): HostTableOutputs {
+  return {
+    ...(pickInputs(inputs) as unknown as HostTableInputs),
+    ruleLines: [...artefacts.ruleLines],
+    sysctlLines: contentLines(artefacts.sysctl),
+    modprobeLines: contentLines(artefacts.modprobe),
+    drift: [],
+    hostProfile: probedProfile(facts),
+    appliedHash: artefacts.hash,
+    inSync: true,
+    driftSummary: `${describeTarget(inputs.connection as object)}: table inet ${artefacts.table} in sync`,
+    warnings: [...warnings],
+  };
+}
+
+// ---------------------------------------------------------------- provider methods
+
+export async function check(olds: Props | undefined, news: Props): Promise<CheckResult> {
+  const failures: CheckFailure[] = [];
+  const inputs: Props = { ...news, drift: [] };
+  delete inputs.hostProfile;
+  const recorded = olds?.hostProfile;
+  if (recorded && !containsUnknown(recorded) && renderProfile(recorded) !== DEFAULT_PROFILE) inputs.hostProfile = recorded;
+
+  if (!containsUnknown(news.policy) && !containsUnknown(news.table)) {
+    const parsed = parsePolicy({ ...(news.policy as object), table: news.table });
+    if (!parsed.ok) {
+      for (const reason of parsed.errors) failures.push({ property: "policy", reason });
+    } else {
+      try {
+        const artefacts = renderPolicy(parsed.value, { profile: renderProfile(inputs.hostProfile), table: parsed.value.table });
+        inputs.ruleLines = [...artefacts.ruleLines];
+        inputs.sysctlLines = contentLines(artefacts.sysctl);
+        inputs.modprobeLines = contentLines(artefacts.modprobe);
+      } catch (err) {
+        failures.push({ property: "policy", reason: (err as Error).message });
+      }
+    }
+  }
+  if (!containsUnknown(news.connection)) {
+    const parsed = parseConnection(news.connection);
+    if (!parsed.ok) for (const reason of parsed.errors) failures.push({ property: "connection", reason });
+    else inputs.target = describeTarget(parsed.value);
+  }
+  const paths = news.hostPaths as Record<string, unknown> | undefined;
+  if (paths !== undefined && !containsUnknown(paths)) {
+    for (const key of Object.keys(paths)) {
+      const value = paths[key];
+      if (key !== "stateRoot" && key !== "runRoot") failures.push({ property: "hostPaths", reason: `hostPaths.${key}: unknown field` });
+      else if (value !== undefined && (typeof value !== "string" || !HOST_PATH.test(value) || value.includes(".."))) {
+        failures.push({ property: "hostPaths", reason: `hostPaths.${key}: must be an absolute path of letters, digits and . _ - /` });
+      }
+    }
+  }
+  const timeout = news.confirmTimeoutSeconds;
+  if (timeout !== undefined && !containsUnknown(timeout) && (typeof timeout !== "number" || !Number.isInteger(timeout) || timeout < 5 || timeout > 600)) {
+    failures.push({ property: "confirmTimeoutSeconds", reason: "confirmTimeoutSeconds: must be a whole number of seconds between 5 and 600" });
+  }
+  // Reasons never carry secrets (parseConnection redacts), but make sure.
+  return { inputs, failures: failures.map((f) => ({ property: f.property, reason: redact(f.reason, news.connection) })) };
+}
+
+export async function diff(_id: string, olds: Props, news: Props): Promise<DiffResult> {
+  const oldConn = (olds.connection ?? {}) as Record<string, unknown>;
+  const newConn = news.connection as Record<string, unknown> | string | undefined;
+  const replaces: string[] = [];
+  let deleteBeforeReplace = false;
+
+  const newMachineUnknown = containsUnknown(newConn) || (typeof newConn === "object" && (containsUnknown(newConn.host) || containsUnknown(newConn.port)));
+  if (newMachineUnknown || (typeof newConn === "object" && machineOf(oldConn) !== machineOf(newConn))) {
+    replaces.push("connection", "target");
+    deleteBeforeReplace = true;
+  }
+  if (containsUnknown(news.table) || olds.table !== news.table) replaces.push("table");
+  if (containsUnknown(news)) return { changes: true, replaces, deleteBeforeReplace };
+
+  let changes = replaces.length > 0;
+  changes ||= olds.version !== news.version;
+  changes ||= !sameJson(olds.ruleLines, news.ruleLines);
+  changes ||= olds.inSync === false;
+  changes ||= !sameJson(oldConn, newConn);
+  changes ||= !sameJson(olds.hostPaths, news.hostPaths);
+  if (!changes) {
+    // The files depend on the kernel: compare what the policy renders for the host's recorded profile.
+    const artefacts = renderPolicy(policyOf(news), { profile: renderProfile(olds.hostProfile), table: news.table as string });
+    changes = !sameJson(olds.sysctlLines, contentLines(artefacts.sysctl)) || !sameJson(olds.modprobeLines, contentLines(artefacts.modprobe));
+  }
+  return { changes, replaces, deleteBeforeReplace };
+}
+
+async function apply(inputs: Props): Promise<HostTableOutputs> {
+  const connection = connectionOf(inputs);
+  const policy = policyOf(inputs);
+  const { lease, facts } = await probedLease(connection);
+  try {
+    const artefacts = renderPolicy(policy, { profile: facts.profile, table: policy.table });
+    const result = await applyOnSession(lease.session, connection, artefacts, facts, hostOptions(inputs));
+    return applyOutputs(inputs, artefacts, facts, result.warnings);
+  } catch (err) {
+    if (err instanceof ConnectionError) lease.discard();
+    throw err;
+  } finally {
+    lease.release();
+  }
+}
+
+export function create(inputs: Props): Promise<CreateResult> {
+  return guarded(inputs.connection, async () => {
+    const outs = await apply(inputs);
+    return { id: `${machineOf(inputs.connection as object)}/inet/${outs.table}`, outs };
+  });
+}
+
+export function update(_id: string, _olds: Props, news: Props): Promise<UpdateResult> {
+  return guarded(news.connection, async () => ({ outs: await apply(news) }));
+}
+
+/** One-line summary of a drift report. */
+function summary(report: DriftReport): string {
+  if (report.inSync) return `${report.target}: table inet ${report.table} in sync`;
+  const parts: string[] = [];
+  if (!report.tablePresent) parts.push("table missing");
+  const { added, removed, changed } = report.rules;
+  if (added.length) parts.push(`${added.length} rule(s) added`);
+  if (removed.length) parts.push(`${removed.length} rule(s) missing`);
+  if (changed.length) parts.push(`${changed.length} rule(s) changed`);
+  if (report.chains.length) parts.push(`${report.chains.length} chain change(s)`);
+  if (report.sets.length) parts.push(`${report.sets.length} set(s) changed`);
+  if (report.helpers.length) parts.push(`${report.helpers.length} helper object change(s)`);
+  if (report.files.length) parts.push(`file(s) ${report.files.map((f) => `${f.path} ${f.status}`).join(", ")}`);
+  if (report.sysctls.length) parts.push(`sysctl ${report.sysctls.map((s) => `${s.key}=${s.actual} (want ${s.expected})`).join(", ")}`);
+  if (report.loadedDeniedModules.length) parts.push(`denied module(s) loaded: ${report.loadedDeniedModules.join(", ")} (unload or reboot)`);
+  return `${report.target}: table inet ${report.table} drifted: ${parts.join("; ")}`;
+}
+
+/** Drift an apply repairs. A denied helper module already loaded is reported, but no apply can unload it. */
+function repairable(report: DriftReport): boolean {
+  const r = report.rules;
+  return (
+    !report.tablePresent ||
+    r.added.length + r.removed.length + r.changed.length + report.chains.length + report.sets.length + report.helpers.length > 0 ||
+    report.files.length > 0 ||
+    report.sysctls.length > 0
+  );
+}
+
+export function read(id: string, props: Props): Promise<ReadResult> {
+  return guarded(props.connection, async () => {
+    const connection = connectionOf(props);
+    const policy = policyOf(props);
+    const { lease, facts } = await probedLease(connection);
+    let report: DriftReport;
+    let artefacts: Artefacts;
+    try {
+      artefacts = renderPolicy(policy, { profile: facts.profile, table: policy.table });
+      report = { ...(await observeOnSession(lease.session, artefacts, facts, hostOptions(props))), stats: lease.session.stats };
+    } catch (err) {
+      if (err instanceof ConnectionError) lease.discard();
+      throw err;
+    } finally {
+      lease.release();
+    }
+    const fileDrift = (name: string) => report.files.find((f) => f.name === name);
+    const live: Props = {
+      ...props,
+      ruleLines: liveRuleLines(artefacts.ruleLines, report),
+      sysctlLines: liveFileLines(contentLines(artefacts.sysctl), fileDrift("sysctl")),
+      modprobeLines: liveFileLines(contentLines(artefacts.modprobe), fileDrift("modprobe")),
+      drift: report.inSync ? [] : formatDrift(report),
+      hostProfile: probedProfile(facts),
+      appliedHash: report.appliedHash ?? "",
+      inSync: !repairable(report),
+      driftSummary: summary(report),
+      warnings: (props.warnings as string[] | undefined) ?? [],
+    };
+    return { id, props: live, inputs: pickInputs(live) };
+  });
+}
+
+export function delete_(_id: string, props: Props): Promise<void> {
+  return guarded(props.connection, async () => {
+    const connection = connectionOf(props);
+    await withPooledSession(connection, (session: HostSession) => removeOnSession(session, props.table as string, hostOptions(props)), {
+      retryable: true,
+    });
+  });
+}
+
+export { delete_ as delete };
+export { closeAllSessions } from "./sessions";

@@ -1,0 +1,62 @@
+import * as pulumi from "@pulumi/pulumi";
+import { hostTableProvider } from "./provider";
+import type { HostPaths, ProbedProfile } from "./types";
+
+/** Type token: pulumi-nodejs:dynamic/hardened-nftables:HostTable (module and type are part of the URN). */
+export const HOST_TABLE_MODULE = "hardened-nftables";
+export const HOST_TABLE_TYPE = "HostTable";
+
+export interface HostTableArgs {
+  version: pulumi.Input<string>;
+  table: pulumi.Input<string>;
+  target: pulumi.Input<string>;
+  connection: pulumi.Input<unknown>;
+  policy: pulumi.Input<unknown>;
+  ruleLines: pulumi.Input<pulumi.Input<string>[]>;
+  sysctlLines: pulumi.Input<pulumi.Input<string>[]>;
+  modprobeLines: pulumi.Input<pulumi.Input<string>[]>;
+  hostPaths?: pulumi.Input<HostPaths>;
+  confirmTimeoutSeconds?: pulumi.Input<number>;
+}
+
+/**
+ * One nftables table on one host, managed by the dynamic provider (see provider-impl.ts).
+ * Used by {@link HostFirewall}; usable on its own with inputs the component would compute.
+ */
+export class HostTable extends pulumi.dynamic.Resource {
+  declare public readonly version: pulumi.Output<string>;
+  declare public readonly table: pulumi.Output<string>;
+  declare public readonly target: pulumi.Output<string>;
+  declare public readonly ruleLines: pulumi.Output<string[]>;
+  declare public readonly sysctlLines: pulumi.Output<string[]>;
+  declare public readonly modprobeLines: pulumi.Output<string[]>;
+  declare public readonly drift: pulumi.Output<string[]>;
+  declare public readonly hostProfile: pulumi.Output<ProbedProfile>;
+  declare public readonly appliedHash: pulumi.Output<string>;
+  declare public readonly inSync: pulumi.Output<boolean>;
+  declare public readonly driftSummary: pulumi.Output<string>;
+  declare public readonly warnings: pulumi.Output<string[]>;
+
+  constructor(name: string, args: HostTableArgs, opts: pulumi.CustomResourceOptions = {}) {
+    super(
+      hostTableProvider,
+      name,
+      {
+        ...args,
+        drift: [],
+        // Outputs: declared on the class and passed as undefined (pulumi/pulumi#13983).
+        hostProfile: undefined,
+        appliedHash: undefined,
+        inSync: undefined,
+        driftSummary: undefined,
+        warnings: undefined,
+      },
+      {
+        ...opts,
+        additionalSecretOutputs: [...new Set([...(opts.additionalSecretOutputs ?? []), "connection"])],
+      },
+      HOST_TABLE_MODULE,
+      HOST_TABLE_TYPE,
+    );
+  }
+}

@@ -1,0 +1,81 @@
+/** Shapes of the dynamic resource's inputs and outputs (plain JSON, as the engine passes them). */
+import type { ConnectionInput } from "../model/connection";
+import type { PolicyInput } from "../model/policy";
+
+/** Where state and the lock live on the host; defaults /var/lib/hardened-nftables and /run/hardened-nftables. */
+export interface HostPaths {
+  readonly stateRoot?: string;
+  readonly runRoot?: string;
+}
+
+/** What the provider learned about the host when it last probed it. */
+export interface ProbedProfile {
+  /** "major.minor": what the sysctl.d/modprobe.d rendering depends on. */
+  readonly kernel: string;
+  /** `uname -r` as the host reports it. */
+  readonly kernelRelease: string;
+  readonly nftVersion: string;
+  readonly helperSysctl: boolean;
+  readonly helperModuleParam: boolean;
+}
+
+export interface HostTableInputs {
+  /** Package version + hash of the compiled code: a change forces an update. */
+  readonly version: string;
+  readonly table: string;
+  /** `user@host:port` (and ` via user@bastion:port`): shown in previews, never secret material. */
+  readonly target: string;
+  /** The whole connection; stored as a secret. */
+  readonly connection: ConnectionInput;
+  /** The policy as written (without `table`). */
+  readonly policy: Omit<PolicyInput, "table">;
+  /** One line per rule, set element, helper object and chain policy. */
+  readonly ruleLines: readonly string[];
+  /** The sysctl.d file, line by line. */
+  readonly sysctlLines: readonly string[];
+  /** The modprobe.d file, line by line. */
+  readonly modprobeLines: readonly string[];
+  /** Desired: []. A refresh writes the live drift here, so the next preview shows it going away. */
+  readonly drift: readonly string[];
+  readonly hostPaths?: HostPaths;
+  readonly confirmTimeoutSeconds?: number;
+  /** Recorded by a refresh; check() renders the sysctl/modprobe preview lines with it. */
+  readonly hostProfile?: ProbedProfile;
+}
+
+export interface HostTableOutputs extends HostTableInputs {
+  readonly hostProfile: ProbedProfile;
+  /** sha256 of the applied files (the host's record after an apply; what a refresh read back). */
+  readonly appliedHash: string;
+  /** Nothing an apply would change differs on the host. */
+  readonly inSync: boolean;
+  /** One line: "in sync", or what drifted. */
+  readonly driftSummary: string;
+  readonly warnings: readonly string[];
+}
+
+/** Keys of {@link HostTableInputs}: what read() writes back as the stored inputs. */
+export const INPUT_KEYS = [
+  "version",
+  "table",
+  "target",
+  "connection",
+  "policy",
+  "ruleLines",
+  "sysctlLines",
+  "modprobeLines",
+  "drift",
+  "hostPaths",
+  "confirmTimeoutSeconds",
+  "hostProfile",
+] as const satisfies readonly (keyof HostTableInputs)[];
+
+/** The placeholder the engine passes for values not known yet (during preview). */
+export const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+
+export function containsUnknown(value: unknown): boolean {
+  if (value === UNKNOWN) return true;
+  if (Array.isArray(value)) return value.some(containsUnknown);
+  if (value && typeof value === "object") return Object.values(value).some(containsUnknown);
+  return false;
+}
