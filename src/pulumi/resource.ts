@@ -27,6 +27,8 @@ export class HostTable extends pulumi.dynamic.Resource {
   declare public readonly version: pulumi.Output<string>;
   declare public readonly table: pulumi.Output<string>;
   declare public readonly target: pulumi.Output<string>;
+  /** The connection as stored: always a secret output (additionalSecretOutputs). */
+  declare public readonly connection: pulumi.Output<unknown>;
   declare public readonly ruleLines: pulumi.Output<string[]>;
   declare public readonly sysctlLines: pulumi.Output<string[]>;
   declare public readonly modprobeLines: pulumi.Output<string[]>;

@@ -1,0 +1,167 @@
+import { execFileSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+import { beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { spawnSync } from "node:child_process";
+import { HostFirewall, HostFirewallArgsError } from "../../src/pulumi/component";
+import { providerVersion } from "../../src/pulumi/version";
+import { render } from "../../src/render";
+
+interface Registered {
+  type: string;
+  name: string;
+  inputs: Record<string, unknown>;
+}
+
+const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+let registered: Registered[] = [];
+let privateKey = "";
+const HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl";
+
+beforeAll(() => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hnft-key-"));
+  execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", path.join(dir, "k")]);
+  privateKey = fs.readFileSync(path.join(dir, "k"), "utf8");
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+beforeEach(() => {
+  registered = [];
+});
+
+beforeAll(async () => {
+  await pulumi.runtime.setMocks(
+    {
+      newResource: (args) => {
+        registered.push({ type: args.type, name: args.name, inputs: args.inputs });
+        return { id: `${args.name}-id`, state: args.inputs };
+      },
+      call: (args) => args.inputs,
+    },
+    "hnft",
+    "test",
+    false,
+  );
+});
+
+const settle = <T>(o: pulumi.Output<T>) => new Promise<T>((resolve) => o.apply(resolve));
+const connection = () => ({ host: "198.51.100.7", privateKey, hostKey: HOST_KEY });
+
+describe("HostFirewall under mocks", () => {
+  it("registers the component and one dynamic HostTable with the rendered inputs", async () => {
+    const fw = new HostFirewall("Web 1!", {
+      connection: connection(),
+      exposures: [{ service: "ssh" }, { service: "ftp", passivePorts: "50000-50100" }],
+      hostPaths: { stateRoot: "/etc/hardened-nftables/.state" },
+    });
+    await settle(fw.hostTable.urn);
+    const expected = render({ exposures: [{ service: "ssh" }, { service: "ftp", passivePorts: "50000-50100" }] }, { table: "Web-1" });
+
+    expect(registered.map((r) => [r.type, r.name])).toEqual([
+      ["hardened-nftables:index:HostFirewall", "Web 1!"],
+      ["pulumi-nodejs:dynamic/hardened-nftables:HostTable", "Web 1!-table"],
+    ]);
+    const inputs = registered[1]!.inputs;
+    expect(inputs.table).toBe("Web-1");
+    expect(inputs.target).toBe("root@198.51.100.7:22");
+    expect(inputs.version).toBe(providerVersion());
+    expect(inputs.version).toMatch(/^0\.1\.0\+[0-9a-f]{12}$/);
+    expect(inputs.ruleLines).toEqual(expected.ruleLines);
+    expect(inputs.sysctlLines).toEqual(expected.sysctl.trimEnd().split("\n"));
+    expect(inputs.modprobeLines).toEqual(expected.modprobe.trimEnd().split("\n"));
+    expect(inputs.drift).toEqual([]);
+    expect(inputs.policy).toEqual({ exposures: [{ service: "ssh" }, { service: "ftp", passivePorts: "50000-50100" }] });
+    expect(inputs.hostPaths).toEqual({ stateRoot: "/etc/hardened-nftables/.state" });
+    expect(await settle(fw.renderedTable)).toBe(expected.nft);
+    expect(await settle(fw.ruleLines)).toEqual(expected.ruleLines);
+    expect(await settle(fw.table)).toBe("Web-1");
+  });
+
+  it("serializes a thin provider into __provider: only a require of the compiled module", async () => {
+    const fw = new HostFirewall("thin", { connection: connection(), exposures: [{ service: "ssh" }] });
+    await settle(fw.hostTable.urn);
+    const text = registered[1]!.inputs.__provider as string;
+    expect(text).toContain('"pulumi-hardened-nftables/dist/pulumi/provider-impl.js"');
+    expect(text).toMatch(/check: __f\d+, diff: __f\d+, create: __f\d+, read: __f\d+, update: __f\d+, delete: __f\d+/);
+    expect(text).not.toContain("PRIVATE KEY");
+    expect(text.length).toBeLessThan(5000);
+  });
+
+  it("stores the connection as a secret (input and output)", async () => {
+    const fw = new HostFirewall("secret", { connection: { ...connection(), password: "hunter2-hunter2" }, exposures: [{ service: "ssh" }] });
+    await settle(fw.hostTable.urn);
+    const raw = registered[1]!.inputs.connection as Record<string, unknown>;
+    expect(raw[SECRET_SIG]).toBeDefined();
+    expect(await fw.hostTable.connection.isSecret).toBe(true);
+    expect(await fw.target.isSecret).toBe(false);
+    expect(JSON.stringify(registered[1]!.inputs.target)).not.toContain("hunter2");
+  });
+
+  it("an invalid plain policy throws in the constructor with every field path, and registers nothing", () => {
+    let error: unknown;
+    try {
+      new HostFirewall("bad", {
+        connection: { host: "198.51.100.7:22", password: "hunter2-hunter2", insecureIgnoreHostKey: true },
+        exposures: [{ service: "ssh" }, { service: "ftp", passivePorts: "51000-50000" }],
+        log: { rate: "often" },
+      });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(HostFirewallArgsError);
+    const message = (error as Error).message;
+    expect(message).toContain("exposures[1].passivePorts: range 51000-50000 is reversed");
+    expect(message).toContain("log.rate: must look like");
+    expect(message).toContain("connection.host: must not include a port");
+    expect(message).not.toContain("hunter2");
+    expect((error as HostFirewallArgsError).errors.length).toBe(3);
+    expect(registered).toEqual([]);
+  });
+
+  it("a policy built from Outputs is validated when its values are known (and fails the program)", () => {
+    // Under the real CLI the rejected Output fails the program with this message. Vitest would
+    // count the rejection as an unhandled error, so this runs the compiled package in plain Node.
+    const script = `
+      const pulumi = require("@pulumi/pulumi");
+      const types = [];
+      pulumi.runtime.setMocks({ newResource: (a) => { types.push(a.type); return { id: "x", state: a.inputs }; }, call: (a) => a.inputs }, "hnft", "test", false);
+      const errors = new Set();
+      process.on("unhandledRejection", (e) => errors.add(String(e && e.message)));
+      const { HostFirewall } = require("./dist/pulumi");
+      new HostFirewall("later", {
+        connection: { host: "198.51.100.7", password: "hunter2-hunter2", insecureIgnoreHostKey: true },
+        exposures: [{ service: "ssh" }, { service: "ftp", passivePorts: pulumi.output("9-2") }],
+      });
+      setTimeout(() => { console.log(JSON.stringify({ types, errors: [...errors] })); process.exit(0); }, 1500);
+    `;
+    const r = spawnSync(process.execPath, ["-e", script], { cwd: path.resolve(__dirname, "../.."), encoding: "utf8", timeout: 30_000 });
+    const out = JSON.parse(r.stdout.trim().split("\n").pop() ?? "{}") as { types: string[]; errors: string[] };
+    expect(out.errors.join("\n")).toContain("exposures[1].passivePorts: range 9-2 is reversed");
+    expect(out.errors.join("\n")).not.toContain("hunter2");
+    expect(out.types).toEqual(["hardened-nftables:index:HostFirewall"]);
+  });
+
+  it("accepts Inputs everywhere and renders the same table", async () => {
+    const fw = new HostFirewall("inputs", {
+      connection: pulumi.output(connection()),
+      table: pulumi.output("web"),
+      exposures: pulumi.output([{ service: "ssh" as const, sources: [pulumi.output("203.0.113.0/24")] }]),
+      output: { policy: pulumi.output("drop" as const) },
+    });
+    await settle(fw.hostTable.urn);
+    const expected = render({ table: "web", exposures: [{ service: "ssh", sources: ["203.0.113.0/24"] }], output: { policy: "drop" } });
+    expect(registered[1]!.inputs.ruleLines).toEqual(expected.ruleLines);
+    expect(registered[1]!.inputs.table).toBe("web");
+  });
+
+  it("derives a safe default table name from the resource name", async () => {
+    const { tableNameFor } = await import("../../src/pulumi/names");
+    expect(tableNameFor("web-1")).toBe("web-1");
+    expect(tableNameFor("fw/db.prod")).toBe("fw-db-prod");
+    expect(tableNameFor("1st")).toBe("hnft-1st");
+    expect(tableNameFor("ip")).toBe("hnft-ip");
+    expect(tableNameFor("x".repeat(80))).toHaveLength(64);
+  });
+});

@@ -1,0 +1,162 @@
+import { execFileSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { check, diff } from "../../src/pulumi/provider-impl";
+import { liveFileLines, liveRuleLines } from "../../src/pulumi/live";
+import { UNKNOWN } from "../../src/pulumi/types";
+import { render } from "../../src/render";
+import { profileForKernel } from "../../src/render/profile";
+
+let privateKey = "";
+const HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl";
+
+beforeAll(() => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hnft-key-"));
+  execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", path.join(dir, "k")]);
+  privateKey = fs.readFileSync(path.join(dir, "k"), "utf8");
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+const policy = { exposures: [{ service: "ssh" }, { service: "ftp", passivePorts: "50000-50100" }] };
+
+function news(extra: Record<string, unknown> = {}) {
+  return {
+    version: "0.1.0+abc",
+    table: "web",
+    target: "root@198.51.100.7:22",
+    connection: { host: "198.51.100.7", privateKey, hostKey: HOST_KEY },
+    policy,
+    ruleLines: [],
+    sysctlLines: [],
+    modprobeLines: [],
+    drift: [],
+    ...extra,
+  };
+}
+
+/** Outputs as create() would store them for a host with `kernel`. */
+async function outputsFor(kernel: string, extra: Record<string, unknown> = {}) {
+  const checked = (await check(undefined, news())).inputs as Record<string, unknown>;
+  const a = render({ ...policy, table: "web" }, { profile: profileForKernel(kernel) });
+  return {
+    ...checked,
+    sysctlLines: a.sysctl.trimEnd().split("\n"),
+    modprobeLines: a.modprobe.trimEnd().split("\n"),
+    hostProfile: { ...profileForKernel(kernel), kernelRelease: `${kernel}.0-1-amd64`, nftVersion: "1.0.6" },
+    appliedHash: a.hash,
+    inSync: true,
+    driftSummary: "in sync",
+    warnings: [],
+    ...extra,
+  };
+}
+
+describe("provider check", () => {
+  it("renders rule lines and default-profile files, and fills the target", async () => {
+    const result = await check(undefined, news({ target: "whatever" }));
+    expect(result.failures).toEqual([]);
+    const inputs = result.inputs as Record<string, unknown>;
+    const expected = render({ ...policy, table: "web" });
+    expect(inputs.ruleLines).toEqual(expected.ruleLines);
+    expect(inputs.sysctlLines).toEqual(expected.sysctl.trimEnd().split("\n"));
+    expect(inputs.target).toBe("root@198.51.100.7:22");
+    expect(inputs.hostProfile).toBeUndefined();
+  });
+
+  it("renders files with the kernel profile a refresh recorded", async () => {
+    const olds = { hostProfile: { ...profileForKernel("5.10"), kernelRelease: "5.10.0-30-amd64", nftVersion: "0.9.8" } };
+    const inputs = (await check(olds, news())).inputs as Record<string, unknown>;
+    expect(inputs.sysctlLines).toContain("net.netfilter.nf_conntrack_helper = 0");
+    expect(inputs.hostProfile).toEqual(olds.hostProfile);
+  });
+
+  it("reports every problem with its path, never a secret", async () => {
+    const result = await check(undefined, news({
+      policy: { exposures: [{ service: "ssh" }, { service: "ftp", passivePorts: "9-2" }] },
+      connection: { host: "198.51.100.7", password: "hunter2-hunter2" },
+      hostPaths: { stateRoot: "relative/path" },
+      confirmTimeoutSeconds: 1,
+    }));
+    expect(result.failures).toEqual([
+      { property: "policy", reason: "exposures[1].passivePorts: range 9-2 is reversed" },
+      { property: "connection", reason: "connection.hostKey: required (pin the host's public key) unless insecureIgnoreHostKey is true" },
+      { property: "hostPaths", reason: "hostPaths.stateRoot: must be an absolute path of letters, digits and . _ - /" },
+      { property: "confirmTimeoutSeconds", reason: "confirmTimeoutSeconds: must be a whole number of seconds between 5 and 600" },
+    ]);
+    expect(JSON.stringify(result.failures)).not.toContain("hunter2");
+  });
+
+  it("leaves unknown values (preview) alone", async () => {
+    const result = await check(undefined, news({ policy: { exposures: [{ service: "ssh", sources: [UNKNOWN] }] }, connection: UNKNOWN, ruleLines: UNKNOWN }));
+    expect(result.failures).toEqual([]);
+    expect((result.inputs as Record<string, unknown>).ruleLines).toBe(UNKNOWN);
+  });
+});
+
+describe("provider diff", () => {
+  it("no change when the host matches (files compared for the host's own kernel)", async () => {
+    const olds = await outputsFor("5.10");
+    const checked = (await check({}, news())).inputs as Record<string, unknown>;
+    expect(await diff("id", olds, checked)).toEqual({ changes: false, replaces: [], deleteBeforeReplace: false });
+  });
+
+  it("a rule change, a version change, a connection change or recorded drift want an update", async () => {
+    const olds = await outputsFor("6.1");
+    const more = (await check({}, news({ policy: { exposures: [...policy.exposures, { service: "http" }] } }))).inputs as Record<string, unknown>;
+    expect(await diff("id", olds, more)).toMatchObject({ changes: true, replaces: [] });
+    const same = (await check({}, news())).inputs as Record<string, unknown>;
+    expect(await diff("id", olds, { ...same, version: "0.2.0+def" })).toMatchObject({ changes: true, replaces: [] });
+    expect(await diff("id", { ...olds, inSync: false }, same)).toMatchObject({ changes: true, replaces: [] });
+    const rekeyed = (await check({}, news({ connection: { host: "198.51.100.7", password: "x-y-z-w", hostKey: HOST_KEY } }))).inputs as Record<string, unknown>;
+    expect(await diff("id", olds, rekeyed)).toMatchObject({ changes: true, replaces: [] });
+  });
+
+  it("another host or port replaces, deleting first; a renamed table replaces", async () => {
+    const olds = await outputsFor("6.1");
+    const moved = (await check({}, news({ connection: { host: "198.51.100.8", privateKey, hostKey: HOST_KEY } }))).inputs as Record<string, unknown>;
+    expect(await diff("id", olds, moved)).toEqual({ changes: true, replaces: ["connection", "target"], deleteBeforeReplace: true });
+    const renamed = (await check({}, news({ table: "web2" }))).inputs as Record<string, unknown>;
+    expect(await diff("id", olds, renamed)).toEqual({ changes: true, replaces: ["table"], deleteBeforeReplace: false });
+    expect(await diff("id", olds, { ...renamed, table: "web", connection: UNKNOWN })).toMatchObject({ changes: true, deleteBeforeReplace: true });
+  });
+});
+
+describe("live lines from a drift report", () => {
+  const desired = render({ table: "t", exposures: [{ service: "ssh", sources: ["198.51.100.0/24"] }, { service: "ftp", helper: "scoped", passivePorts: "50000-50100" }] }).ruleLines;
+  const none = { added: [], removed: [], changed: [] };
+
+  it("in sync: the desired lines; table missing: nothing", () => {
+    expect(liveRuleLines(desired, { tablePresent: true, rules: none, chains: [], sets: [], helpers: [] })).toEqual(desired);
+    expect(liveRuleLines(desired, { tablePresent: false, rules: none, chains: [], sets: [], helpers: [] })).toEqual([]);
+  });
+
+  it("adds, removes and changes rules, set elements, chain policies and helpers", () => {
+    const live = liveRuleLines(desired, {
+      tablePresent: true,
+      rules: {
+        added: [{ chain: "input", text: "tcp dport 8080 accept" }],
+        removed: [{ chain: "input", text: 'ct state invalid drop comment "invalid"', comment: "invalid" }],
+        changed: [{ chain: "input", before: 'ct state established accept comment "established"', after: 'ct state established,related accept comment "established"' }],
+      },
+      chains: [{ name: "input", change: "policy drop -> accept" }],
+      sets: [{ name: "ssh_v4", added: ["0.0.0.0/0"], removed: ["198.51.100.0/24"] }],
+      helpers: [{ name: "ftp-helper", change: "missing" }],
+    });
+    expect(live).toContain("chain input: tcp dport 8080 accept");
+    expect(live).not.toContain('chain input: ct state invalid drop comment "invalid"');
+    expect(live).toContain('chain input: ct state established,related accept comment "established"');
+    expect(live).toContain("chain input: policy accept");
+    expect(live).toContain("set ssh_v4: 0.0.0.0/0");
+    expect(live).not.toContain("set ssh_v4: 198.51.100.0/24");
+    expect(live.some((l) => l.startsWith("ct helper ftp-helper"))).toBe(false);
+    expect(live[live.length - 1]).toBe("chain input: tcp dport 8080 accept");
+  });
+
+  it("files: missing -> [], changed -> desired minus removed plus added", () => {
+    expect(liveFileLines(["a", "b"], undefined)).toEqual(["a", "b"]);
+    expect(liveFileLines(["a", "b"], { name: "sysctl", path: "/x", status: "missing", added: [], removed: [] })).toEqual([]);
+    expect(liveFileLines(["a", "b"], { name: "sysctl", path: "/x", status: "changed", added: ["c"], removed: ["a"] })).toEqual(["b", "c"]);
+  });
+});
