@@ -94,8 +94,8 @@ describe("HostFirewall under mocks", () => {
     await settle(fw.hostTable.urn);
     const raw = registered[1]!.inputs.connection as Record<string, unknown>;
     expect(raw[SECRET_SIG]).toBeDefined();
-    expect(await fw.hostTable.connection.isSecret).toBe(true);
-    expect(await fw.target.isSecret).toBe(false);
+    expect(await pulumi.isSecret(fw.hostTable.connection)).toBe(true);
+    expect(await pulumi.isSecret(fw.target)).toBe(false);
     expect(JSON.stringify(registered[1]!.inputs.target)).not.toContain("hunter2");
   });
 
