@@ -1,0 +1,292 @@
+/**
+ * Packet path: the rate of new TCP connections to an exposed port through
+ *   (a) no firewall,
+ *   (b) the ruleset this project renders, its allow list an interval set of 0 / 1,000 / 10,000 prefixes,
+ *   (c) the same allow list hand-written one rule per prefix (`ip saddr X tcp dport P accept`,
+ *       what iptables-style tools produce), after `iif lo accept` and `ct state established,related accept`.
+ *
+ * Two namespaces joined by one veth pair (nothing else: no bridge, no route to the outside):
+ *   hnftb-<pid>-srv  198.19.255.1  acceptd (accept + close), the ruleset under test
+ *   hnftb-<pid>-cli  198.19.255.2  connload (non-blocking connects; each completed handshake is
+ *                                   counted and reset), plus 198.19.255.200, a source outside the list
+ * The client's address is the highest address in the allow list, so it is the last set element
+ * and matches the last of the per-prefix rules. Runs are interleaved (every variant once per
+ * round) and the median of the rounds is reported.
+ */
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { render } from "../src/render";
+import { background, exec, killGroup, median, onCleanup, prefixes, round, sleep, tempDir, type Background, type Log } from "./util";
+
+export interface PacketOptions {
+  sizes: number[];
+  rounds: number;
+  warmupSeconds: number;
+  durationSeconds: number;
+  concurrency: number;
+  /** taskset: client on CPU 0, server on CPU 1 */
+  pin: boolean;
+  log: Log;
+}
+
+export interface PacketRun {
+  rate: number;
+  connections: number;
+  failed: number;
+  accepted?: number;
+  /** busy share (user+system+softirq) of each CPU and the share stolen by the hypervisor, during the run */
+  cpu: { busy: number[]; steal: number[] };
+}
+
+export interface PacketVariant {
+  id: string;
+  kind: "none" | "rendered" | "per-rule";
+  prefixes: number;
+  /** rules in the input chain (after nft loaded it) */
+  rules: number;
+  /** set elements in the allow set (rendered) */
+  setElements: number;
+  runs: PacketRun[];
+  medianRate: number;
+  minRate: number;
+  maxRate: number;
+  /** median rate / median rate without a firewall */
+  ratioToNone: number;
+  /** a connect from 198.19.255.200 (outside the list) completed? (must be false with a list) */
+  outsiderAdmitted: boolean;
+  nftLoadMs: number;
+}
+
+export interface PacketResult {
+  method: Record<string, string | number | boolean>;
+  variants: PacketVariant[];
+}
+
+const PORT = 8080;
+const SERVER = "198.19.255.1";
+const CLIENT = "198.19.255.2";
+const OUTSIDER = "198.19.255.200";
+const MAX_CONNECTIONS_PER_RUN = 20_000_000;
+
+/** The allow list of `n` prefixes: n-1 generated ones below the client, then the client itself. */
+export function allowList(n: number): string[] {
+  if (n === 0) return [];
+  return [...prefixes(n - 1), `${CLIENT}/32`];
+}
+
+export function renderedRuleset(n: number): string {
+  const list = allowList(n);
+  const artefacts = render({
+    table: "bench",
+    exposures: [{ name: "bench", protocol: "tcp", ports: PORT, ...(list.length > 0 ? { sources: list } : {}) }],
+  });
+  return artefacts.nft;
+}
+
+export function perRuleRuleset(n: number): string {
+  const list = allowList(n);
+  const rules = list.length === 0 ? [`\t\ttcp dport ${PORT} accept`] : list.map((p) => `\t\tip saddr ${p} tcp dport ${PORT} accept`);
+  return [
+    "table inet handwritten",
+    "delete table inet handwritten",
+    "table inet handwritten {",
+    "\tchain input {",
+    "\t\ttype filter hook input priority filter; policy drop;",
+    '\t\tiif "lo" accept',
+    "\t\tct state established,related accept",
+    ...rules,
+    "\t}",
+    "}",
+    "",
+  ].join("\n");
+}
+
+async function compile(dir: string): Promise<{ acceptd: string; connload: string }> {
+  const out = { acceptd: path.join(dir, "acceptd"), connload: path.join(dir, "connload") };
+  for (const name of ["acceptd", "connload"] as const) {
+    await exec("cc", ["-O2", "-Wall", "-o", out[name], path.join(__dirname, "packet", `${name}.c`)], { timeoutMs: 60_000 });
+  }
+  return out;
+}
+
+/** Per-CPU counters from /proc/stat: [busy, steal, total] jiffies. */
+function cpuTimes(): { busy: number; steal: number; total: number }[] {
+  return fs
+    .readFileSync("/proc/stat", "utf8")
+    .split("\n")
+    .filter((l) => /^cpu\d+ /.test(l))
+    .map((l) => {
+      const f = l.trim().split(/\s+/).slice(1).map(Number);
+      const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = f;
+      return { busy: user + nice + system + irq + softirq, steal, total: user + nice + system + idle + iowait + irq + softirq + steal };
+    });
+}
+
+/** Namespaces hnftb-<pid>-* whose creating process is gone (a crashed run). */
+async function sweepStale(log: Log): Promise<void> {
+  let names: string[] = [];
+  try {
+    names = fs.readdirSync("/run/netns");
+  } catch {
+    return;
+  }
+  for (const ns of names) {
+    const m = /^hnftb-(\d+)-(srv|cli)$/.exec(ns);
+    if (!m) continue;
+    const pid = Number(m[1]);
+    let alive = true;
+    try {
+      process.kill(pid, 0);
+    } catch {
+      alive = false;
+    }
+    if (alive && pid !== process.pid) continue;
+    log(`packet: removing stale namespace ${ns}`);
+    await exec("ip", ["netns", "del", ns], { timeoutMs: 30_000, allowFail: true });
+  }
+}
+
+export async function runPacketPath(opts: PacketOptions): Promise<PacketResult> {
+  const { log } = opts;
+  await sweepStale(log);
+  const work = tempDir("hnft-bench-packet-");
+  const bin = await compile(work);
+  const srv = `hnftb-${process.pid}-srv`;
+  const cli = `hnftb-${process.pid}-cli`;
+  const nsExec = (ns: string, args: string[], timeoutMs = 60_000, input?: string) =>
+    exec("ip", ["netns", "exec", ns, ...args], { timeoutMs, ...(input !== undefined ? { input } : {}) });
+
+  let server: Background | undefined;
+  const removeNamespaces = (): void => {
+    // synchronous: also runs from the exit and signal handlers (deleting a namespace deletes its veth)
+    killGroup(server?.pid, "SIGKILL");
+    for (const ns of [srv, cli]) spawnSync("ip", ["netns", "del", ns], { stdio: "ignore", timeout: 30_000 });
+  };
+  const unregister = onCleanup(removeNamespaces);
+  try {
+    const setup = [
+      `ip netns add ${srv}`,
+      `ip netns add ${cli}`,
+      `ip link add eth0 netns ${srv} type veth peer name eth0 netns ${cli}`,
+      `ip -n ${srv} addr add ${SERVER}/24 dev eth0`,
+      `ip -n ${cli} addr add ${CLIENT}/24 dev eth0`,
+      `ip -n ${cli} addr add ${OUTSIDER}/24 dev eth0`,
+      ...[srv, cli].flatMap((ns) => [`ip -n ${ns} link set lo up`, `ip -n ${ns} link set eth0 up`]),
+      `ip netns exec ${srv} sysctl -qw net.core.somaxconn=65535 net.ipv4.tcp_max_syn_backlog=65535`,
+      `ip netns exec ${cli} sysctl -qw net.ipv4.ip_local_port_range="1024 65535"`,
+    ];
+    await exec("sh", ["-ec", setup.join("\n")], { timeoutMs: 60_000 });
+    const pin = (cpu: number): string[] => (opts.pin ? ["taskset", "-c", String(cpu)] : []);
+    const limitSeconds = 3600;
+    server = background("ip", ["netns", "exec", srv, ...pin(1), bin.acceptd, SERVER, String(PORT), String(limitSeconds)], (limitSeconds + 10) * 1000);
+    let ready = false;
+    for (let i = 0; i < 100 && !ready; i++) {
+      const probe = await nsExec(cli, [bin.connload, SERVER, String(PORT), "1", "0", "0.2", "1"], 10_000).catch(() => undefined);
+      ready = probe !== undefined && (JSON.parse(probe.stdout) as { total: number }).total === 1;
+      if (!ready) await sleep(50);
+    }
+    if (!ready) throw new Error("packet: the server did not come up");
+
+    // the variants, their rulesets written once
+    const specs: { id: string; kind: PacketVariant["kind"]; prefixes: number; file?: string }[] = [{ id: "none", kind: "none", prefixes: 0 }];
+    for (const kind of ["rendered", "per-rule"] as const) {
+      for (const n of opts.sizes) {
+        const file = path.join(work, `${kind}-${n}.nft`);
+        fs.writeFileSync(file, kind === "rendered" ? renderedRuleset(n) : perRuleRuleset(n));
+        specs.push({ id: `${kind}-${n}`, kind, prefixes: n, file });
+      }
+    }
+    const variants = new Map<string, PacketVariant>();
+    const hasConntrackTool = (await exec("sh", ["-c", "command -v conntrack"], { timeoutMs: 5000, allowFail: true })).code === 0;
+
+    const load = async (spec: (typeof specs)[number]): Promise<number> => {
+      await nsExec(srv, ["nft", "flush", "ruleset"]);
+      if (hasConntrackTool) await nsExec(srv, ["conntrack", "-F"], 30_000).catch(() => undefined);
+      if (!spec.file) return 0;
+      const started = performance.now();
+      await nsExec(srv, ["nft", "-f", spec.file], 120_000);
+      return performance.now() - started;
+    };
+
+    // verify every variant once: loads, counts, admits the client, refuses the outsider
+    for (const spec of specs) {
+      const loadMs = await load(spec);
+      const listing = spec.file ? (await nsExec(srv, ["nft", "list", "ruleset"], 60_000)).stdout : "";
+      const inputChain = /chain input \{([\s\S]*?)\n\t\}/.exec(listing)?.[1] ?? "";
+      const rules = inputChain.split("\n").filter((l) => /\S/.test(l) && !/^\s*type filter hook/.test(l)).length;
+      const setElements = spec.kind === "rendered" && spec.prefixes > 0 ? (/elements = \{([\s\S]*?)\}/.exec(listing)?.[1] ?? "").split(",").filter((e) => /\S/.test(e)).length : 0;
+      const inside = JSON.parse((await nsExec(cli, [bin.connload, SERVER, String(PORT), "1", "0", "0.3", "1", CLIENT], 10_000)).stdout) as { total: number };
+      const outside = JSON.parse((await nsExec(cli, [bin.connload, SERVER, String(PORT), "1", "0", "0.3", "1", OUTSIDER], 10_000)).stdout) as { total: number };
+      if (inside.total !== 1) throw new Error(`packet: ${spec.id}: the client could not connect through its own allow list`);
+      if (spec.prefixes > 0 && outside.total !== 0) throw new Error(`packet: ${spec.id}: a source outside the allow list got through`);
+      if (spec.kind === "rendered" && spec.prefixes > 0 && setElements !== spec.prefixes) throw new Error(`packet: ${spec.id}: the set holds ${setElements} elements, expected ${spec.prefixes}`);
+      log(`packet: ${spec.id}: loaded in ${round(loadMs, 0)} ms, ${rules} input rules${setElements ? `, ${setElements} set elements` : ""}`);
+      variants.set(spec.id, {
+        id: spec.id,
+        kind: spec.kind,
+        prefixes: spec.prefixes,
+        rules,
+        setElements,
+        runs: [],
+        medianRate: 0,
+        minRate: 0,
+        maxRate: 0,
+        ratioToNone: 0,
+        outsiderAdmitted: outside.total !== 0,
+        nftLoadMs: round(loadMs, 1),
+      });
+    }
+
+    for (let r = 1; r <= opts.rounds; r++) {
+      for (const spec of specs) {
+        await load(spec);
+        await sleep(200);
+        const before = cpuTimes();
+        const res = await nsExec(
+          cli,
+          [...pin(0), bin.connload, SERVER, String(PORT), String(opts.concurrency), String(opts.warmupSeconds), String(opts.durationSeconds), String(MAX_CONNECTIONS_PER_RUN)],
+          (opts.warmupSeconds + opts.durationSeconds + 30) * 1000,
+        );
+        const after = cpuTimes();
+        const out = JSON.parse(res.stdout) as { rate: number; connections: number; failed: number };
+        const cpu = {
+          busy: after.map((a, i) => round((a.busy - before[i]!.busy) / Math.max(1, a.total - before[i]!.total), 2)),
+          steal: after.map((a, i) => round((a.steal - before[i]!.steal) / Math.max(1, a.total - before[i]!.total), 2)),
+        };
+        variants.get(spec.id)!.runs.push({ rate: round(out.rate, 0), connections: out.connections, failed: out.failed, cpu });
+        log(`packet: round ${r}/${opts.rounds} ${spec.id}: ${round(out.rate, 0)} conn/s (cpu busy ${cpu.busy.join("/")}, steal ${cpu.steal.join("/")})`);
+      }
+    }
+    await nsExec(srv, ["nft", "flush", "ruleset"]);
+    const stopped = await server.stop();
+    const accepted = Number(/"accepted":(\d+)/.exec(stopped.stdout)?.[1] ?? NaN);
+
+    const none = median(variants.get("none")!.runs.map((x) => x.rate));
+    for (const v of variants.values()) {
+      const rates = v.runs.map((x) => x.rate);
+      v.medianRate = round(median(rates), 0);
+      v.minRate = Math.min(...rates);
+      v.maxRate = Math.max(...rates);
+      v.ratioToNone = round(v.medianRate / none, 3);
+    }
+    return {
+      method: {
+        server: "acceptd (C, one blocking accept4()+close() loop)",
+        client: `connload (C, epoll, ${opts.concurrency} connects in flight, each completed handshake counted then closed with RST)`,
+        concurrency: opts.concurrency,
+        warmupSeconds: opts.warmupSeconds,
+        durationSeconds: opts.durationSeconds,
+        rounds: opts.rounds,
+        pinned: opts.pin ? "client taskset CPU 0, server taskset CPU 1" : "not pinned",
+        serverAccepted: accepted,
+        topology: "two network namespaces joined by one veth pair; server 198.19.255.1, client 198.19.255.2 (+198.19.255.200 outside the list)",
+      },
+      variants: [...variants.values()],
+    };
+  } finally {
+    if (server) await server.stop().catch(() => undefined);
+    removeNamespaces();
+    unregister();
+  }
+}

@@ -1,0 +1,266 @@
+/**
+ * Shared by the benchmarks: bounded child processes, cleanup on exit and on signals, statistics,
+ * address generators (198.18.0.0/15 and 2001:2::/48 only) and a description of the machine.
+ */
+import { spawn, spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+
+export const REPO = path.resolve(__dirname, "..");
+let dist = path.join(REPO, "dist");
+
+/**
+ * The built library the child processes load. Other engineers rebuild dist/ while they test, so
+ * the benchmark first takes a private copy (under bench/results/, whose *.tmp entries git ignores;
+ * inside the repo so that node_modules resolves) and removes it at exit.
+ */
+export function snapshotDist(): string {
+  const copy = path.join(REPO, "bench", "results", `dist-${process.pid}.tmp`);
+  fs.rmSync(copy, { recursive: true, force: true });
+  fs.mkdirSync(path.dirname(copy), { recursive: true });
+  onCleanup(() => fs.rmSync(copy, { recursive: true, force: true }));
+  fs.cpSync(path.join(REPO, "dist"), copy, { recursive: true });
+  for (const f of ["index.js", "host/index.js", "host/scripts/apply.sh"]) {
+    if (!fs.existsSync(path.join(copy, f))) throw new Error(`dist/${f} is missing: run npm run build first`);
+  }
+  dist = copy;
+  return copy;
+}
+
+export function distDir(): string {
+  return dist;
+}
+
+export interface ExecResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+  /** wall time from spawn to exit, milliseconds */
+  ms: number;
+}
+
+export interface ExecOptions {
+  input?: string | Buffer;
+  timeoutMs: number;
+  allowFail?: boolean;
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+}
+
+/** Runs a command in its own process group; the whole group is killed when the time limit passes. */
+export function exec(cmd: string, args: readonly string[], opts: ExecOptions): Promise<ExecResult> {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const child = spawn(cmd, args, { stdio: ["pipe", "pipe", "pipe"], detached: true, env: opts.env ?? process.env, cwd: opts.cwd });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      killGroup(child.pid, "SIGKILL");
+    }, opts.timeoutMs);
+    child.stdout.on("data", (d: Buffer) => out.push(d));
+    child.stderr.on("data", (d: Buffer) => err.push(d));
+    child.stdin.on("error", () => undefined);
+    child.on("error", (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    child.on("close", (code, signal) => {
+      clearTimeout(timer);
+      const res: ExecResult = {
+        code: code ?? (signal ? 128 + (os.constants.signals[signal] ?? 0) : 255),
+        stdout: Buffer.concat(out).toString("utf8"),
+        stderr: Buffer.concat(err).toString("utf8"),
+        ms: performance.now() - started,
+      };
+      const line = [cmd, ...args].join(" ").slice(0, 200);
+      if (timedOut) return reject(new Error(`timed out after ${opts.timeoutMs} ms: ${line}\n${res.stderr.slice(-2000)}`));
+      if (res.code !== 0 && !opts.allowFail) return reject(new Error(`exit ${res.code}: ${line}\n${(res.stderr || res.stdout).slice(-3000)}`));
+      resolve(res);
+    });
+    child.stdin.end(opts.input ?? "");
+  });
+}
+
+export function killGroup(pid: number | undefined, sig: NodeJS.Signals): void {
+  if (!pid) return;
+  try {
+    process.kill(-pid, sig);
+  } catch {
+    try {
+      process.kill(pid, sig);
+    } catch {
+      /* gone */
+    }
+  }
+}
+
+/** A child that runs until stopped (a server); bounded by its own time limit as well. */
+export interface Background {
+  pid: number;
+  exited: Promise<ExecResult>;
+  stop(): Promise<ExecResult>;
+}
+
+export function background(cmd: string, args: readonly string[], limitMs: number): Background {
+  const started = performance.now();
+  const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"], detached: true });
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  child.stdout.on("data", (d: Buffer) => out.push(d));
+  child.stderr.on("data", (d: Buffer) => err.push(d));
+  child.on("error", () => undefined);
+  const limit = setTimeout(() => killGroup(child.pid, "SIGKILL"), limitMs);
+  const pid = child.pid ?? -1;
+  const unregister = onCleanup(() => killGroup(pid, "SIGKILL"));
+  const exited = new Promise<ExecResult>((resolve) => {
+    child.on("close", (code, signal) => {
+      clearTimeout(limit);
+      unregister();
+      resolve({
+        code: code ?? (signal ? 128 + (os.constants.signals[signal] ?? 0) : 255),
+        stdout: Buffer.concat(out).toString("utf8"),
+        stderr: Buffer.concat(err).toString("utf8"),
+        ms: performance.now() - started,
+      });
+    });
+  });
+  return {
+    pid,
+    exited,
+    stop: async () => {
+      killGroup(pid, "SIGTERM");
+      const hard = setTimeout(() => killGroup(pid, "SIGKILL"), 2000);
+      const r = await exited;
+      clearTimeout(hard);
+      return r;
+    },
+  };
+}
+
+// ---------------------------------------------------------------- cleanup on exit and signals
+
+/** Synchronous cleanups: run on normal exit, on SIGINT/SIGTERM/SIGHUP and on an uncaught error. */
+const cleanups = new Set<() => void>();
+let installed = false;
+
+export function onCleanup(fn: () => void): () => void {
+  cleanups.add(fn);
+  if (!installed) {
+    installed = true;
+    process.on("exit", runCleanups);
+    for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+      const handler = (): void => {
+        runCleanups();
+        process.removeListener(sig, handler);
+        if (process.listenerCount(sig) === 0) process.kill(process.pid, sig);
+      };
+      process.on(sig, handler);
+    }
+  }
+  return () => cleanups.delete(fn);
+}
+
+export function runCleanups(): void {
+  for (const fn of [...cleanups].reverse()) {
+    cleanups.delete(fn);
+    try {
+      fn();
+    } catch {
+      /* keep cleaning */
+    }
+  }
+}
+
+/** A private temporary directory, removed at exit whatever happens. */
+export function tempDir(prefix: string): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  onCleanup(() => fs.rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+// ---------------------------------------------------------------- statistics
+
+export function median(xs: readonly number[]): number {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+export const round = (x: number, digits = 1): number => (Number.isFinite(x) ? Number(x.toFixed(digits)) : x);
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+// ---------------------------------------------------------------- addresses
+
+/**
+ * `n` distinct, non-overlapping, non-adjacent IPv4 prefixes from 198.18.0.0/15, in ascending
+ * order, mixing /32, /31 and /30 (one every 8 addresses: 198.18.0.0 .. about 198.19.56.0 for 10,000).
+ * `v6Every` > 0 replaces every v6Every-th one by an IPv6 prefix from 2001:2::/48.
+ */
+export function prefixes(n: number, v6Every = 0): string[] {
+  const base = (198 << 24) | (18 << 16);
+  const out: string[] = [];
+  for (let i = 0; i < n; i++) {
+    if (v6Every > 0 && i % v6Every === v6Every - 1) {
+      out.push(`2001:2:0:${(i >> 8).toString(16)}:${(i & 0xff).toString(16)}::/80`);
+      continue;
+    }
+    const a = (base + i * 8) >>> 0;
+    const len = [32, 31, 30][i % 3]!;
+    out.push(`${a >>> 24}.${(a >>> 16) & 255}.${(a >>> 8) & 255}.${a & 255}/${len}`);
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- machine
+
+export interface MachineInfo {
+  date: string;
+  host: string;
+  kernel: string;
+  cpus: number;
+  cpuModel: string;
+  memoryGiB: number;
+  /** `uptime` output: load averages (other engineers' test runs share the machine) */
+  uptime: string;
+  loadavg: number[];
+  versions: Record<string, string>;
+}
+
+function firstLine(cmd: string, args: string[]): string {
+  const r = spawnSync(cmd, args, { encoding: "utf8", timeout: 10_000 });
+  return `${r.stdout ?? ""}${r.stderr ?? ""}`.trim().split("\n")[0] ?? "";
+}
+
+export function machineInfo(): MachineInfo {
+  return {
+    date: new Date().toISOString(),
+    host: os.hostname(),
+    kernel: os.release(),
+    cpus: os.cpus().length,
+    cpuModel: os.cpus()[0]?.model ?? "?",
+    memoryGiB: round(os.totalmem() / 2 ** 30, 1),
+    uptime: firstLine("uptime", []),
+    loadavg: os.loadavg().map((x) => round(x, 2)),
+    versions: {
+      node: process.version,
+      nft: firstLine("nft", ["--version"]),
+      openssh: firstLine("ssh", ["-V"]),
+      ansible: firstLine("ansible-playbook", ["--version"]),
+    },
+  };
+}
+
+export function uptime(): string {
+  return firstLine("uptime", []);
+}
+
+export function which(cmd: string): string | undefined {
+  const r = spawnSync("sh", ["-c", `command -v "$1"`, "sh", cmd], { encoding: "utf8" });
+  return r.status === 0 ? r.stdout.trim() : undefined;
+}
+
+export type Log = (line: string) => void;
