@@ -6,4 +6,4 @@ export { render, renderPolicy, renderPlan, KernelSupportError, type Artefacts } 
 export { profileForKernel, DEFAULT_PROFILE, type HostProfile } from "./render/profile";
 export { managedPaths } from "./render/paths";
 export { checkInScratchNamespace } from "./local/nft-check";
-export { HostFirewall, HostFirewallArgsError, HostTable, type HostFirewallArgs, type ConnectionArgs, type HostPaths, type ProbedProfile } from "./pulumi";
+export { HostFirewall, HostFirewallArgsError, HostTable, type HostFirewallArgs, type ConnectionArgs, type ExposureArgs, type HostPaths, type ProbedProfile } from "./pulumi";

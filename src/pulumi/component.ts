@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { type ConnectionInput, parseConnection, redact } from "../model/connection";
-import type { PolicyInput } from "../model/policy";
+import type { ExposureInput, PolicyInput } from "../model/policy";
 import { PolicyError, parsePolicy } from "../model/validate";
 import { renderPolicy } from "../render";
 import { contentLines } from "./live";
@@ -19,6 +19,9 @@ export type DeepInput<T> = T extends string | number | boolean | null | undefine
       : pulumi.Input<T>;
 
 type PolicyFields = Omit<PolicyInput, "table">;
+
+/** One exposure (a catalog service or a custom port exposure), every field an Input. */
+export type ExposureArgs = DeepInput<ExposureInput>;
 
 /** The connection: `@pulumi/command`'s remote.ConnectionArgs fields, plus `insecureIgnoreHostKey` and `sudo`. */
 export type ConnectionArgs = DeepInput<ConnectionInput>;
@@ -75,13 +78,6 @@ function policyPart(args: HostFirewallArgs): Record<string, unknown> {
   return out;
 }
 
-/**
- * The connection as one secret: password, privateKey and privateKeyPassword (its proxy's too)
- * never reach the state or a preview in clear text. `target` carries the non-secret identity.
- */
-function secretConnection(connection: ConnectionArgs): pulumi.Output<unknown> {
-  return pulumi.secret(pulumi.output(connection as pulumi.Input<unknown>)) as pulumi.Output<unknown>;
-}
 
 /**
  * A host's firewall: one hardened `table inet` plus its sysctl.d/modprobe.d files, on one host
@@ -134,13 +130,13 @@ export class HostFirewall extends pulumi.ComponentResource {
     }
     super("hardened-nftables:index:HostFirewall", name, {}, opts);
 
-    const resolved = pulumi.output({ policy: policyPart(args), table: args.table ?? defaultTable, connection: args.connection as pulumi.Input<Record<string, unknown>> });
-    const checked = resolved.apply((v) => {
-      const value = v as unknown as Plain;
-      if (!plain) {
-        const errors = argumentErrors(value);
-        if (errors.length > 0) throw new HostFirewallArgsError(name, errors);
-      }
+    // Policy and connection resolve separately: a secret in the connection must not make the
+    // rendered table (or anything derived from the policy) secret.
+    const resolvedPolicy = pulumi.output({ policy: policyPart(args), table: args.table ?? defaultTable }) as unknown as pulumi.Output<{
+      policy: Record<string, unknown>;
+      table: string;
+    }>;
+    const checked = resolvedPolicy.apply((value) => {
       const parsed = parsePolicy({ ...value.policy, table: value.table });
       if (!parsed.ok) throw new HostFirewallArgsError(name, parsed.errors);
       const artefacts = renderPolicy(parsed.value, { table: value.table });
@@ -153,7 +149,14 @@ export class HostFirewall extends pulumi.ComponentResource {
         modprobeLines: contentLines(artefacts.modprobe),
       };
     });
-    const target = pulumi.output(args.connection as pulumi.Input<Record<string, unknown>>).apply((c) => describeTarget(c as Parameters<typeof describeTarget>[0]));
+    const connection = pulumi.output(args.connection as pulumi.Input<Record<string, unknown>>) as unknown as pulumi.Output<Record<string, unknown>>;
+    const checkedConnection = pulumi.secret(connection).apply((c) => {
+      const parsed = parseConnection(c);
+      if (!parsed.ok) throw new HostFirewallArgsError(name, parsed.errors.map((e) => redact(e, c)));
+      return c;
+    });
+    // Built from host, port and user only (describeTarget): safe to show even when the connection is secret.
+    const target: pulumi.Output<string> = pulumi.unsecret(connection.apply((c) => describeTarget(c)));
 
     this.hostTable = new HostTable(
       `${name}-table`,
@@ -161,7 +164,7 @@ export class HostFirewall extends pulumi.ComponentResource {
         version: providerVersion(),
         table: checked.table,
         target,
-        connection: secretConnection(args.connection),
+        connection: checkedConnection,
         policy: checked.policy,
         ruleLines: checked.ruleLines,
         sysctlLines: checked.sysctlLines,

@@ -1,4 +1,4 @@
-export { HostFirewall, HostFirewallArgsError, argumentErrors, type HostFirewallArgs, type ConnectionArgs, type DeepInput } from "./component";
+export { HostFirewall, HostFirewallArgsError, argumentErrors, type HostFirewallArgs, type ConnectionArgs, type DeepInput, type ExposureArgs } from "./component";
 export { HostTable, HOST_TABLE_MODULE, HOST_TABLE_TYPE, type HostTableArgs } from "./resource";
 export { hostTableProvider } from "./provider";
 export { providerVersion } from "./version";
