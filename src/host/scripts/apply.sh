@@ -43,7 +43,9 @@ if [ $unchanged = yes ] && [ -f "$B/params/sysctl" ]; then
 fi
 if [ $unchanged = yes ]; then echo "hnft-status unchanged"; exit 0; fi
 
-rm -rf "$txn"
+# The previous run's confirming step may not have read its verdict yet: keep that transaction.
+rm -rf "$txn.prev"
+if [ -d "$txn" ]; then mv "$txn" "$txn.prev"; fi
 mkdir -p "$txn/backup" "$txn/new" "$txn/params"
 echo "$token" >"$txn/token"
 if [ -f "$B/live.listing" ]; then

@@ -5,6 +5,7 @@ B=$txn
 . "$txn/lib.sh"
 load_common_params
 timeout=$(param confirmTimeout); require_number "$timeout" confirmTimeout
+token=$(cat "$txn/token")
 start=$(date +%s)
 
 rollback() {
@@ -58,7 +59,7 @@ commit() {
 }
 
 while :; do
-  if [ -f "$txn/confirm" ]; then commit; exit 0; fi
+  if [ -f "$txn/confirm.$token" ]; then commit; exit 0; fi
   if [ -f "$txn/abort" ]; then break; fi
   now=$(date +%s)
   [ $((now - start)) -ge "$timeout" ] && break

@@ -12,5 +12,5 @@ managed_files | while read -r name path; do
   [ -f "$path" ] && rm -f "$path" && echo "removed $path"
 done
 [ -L "$unit_link" ] && rm -f "$unit_link" && echo "removed $unit_link"
-rm -rf "$state_dir" "$txn"
+rm -rf "$state_dir" "$txn" "$txn.prev"
 echo "hnft-status removed"
