@@ -469,7 +469,8 @@ export async function runFleet(opts: FleetOptions): Promise<FleetResult> {
           const counts: { connections: number; sessions: number }[][] = [];
           let changedHosts = 0;
           let invocations = 0;
-          for (let k = 0; k < opts.repeats; k++) {
+          const repeats = variant === "defaults" ? 1 : opts.repeats;
+          for (let k = 0; k < repeats; k++) {
             const off = sshdLogSizes(hosts);
             const r = await runAnsible(setup, lab, hosts, variant, op === "drift-check");
             counts.push(await sshdCounts(hosts, off));
@@ -501,7 +502,7 @@ export async function runFleet(opts: FleetOptions): Promise<FleetResult> {
         oursPaths: `stateRoot ${PATHS.stateRoot}, runRoot ${PATHS.runRoot} (lab hosts share /var and /run)`,
         ansible: `ansible-playbook ${fs.readFileSync(path.join(setup.dir, "playbook.yml"), "utf8").length} B playbook: template nft (validate: nft -c -f %s) + sysctl.d + modprobe.d, handlers nft -f and sysctl -p; gather_facts false; drift check = --check --diff`,
         ansibleTuned: "forks = N, pipelining = True, interpreter_python = /usr/bin/python3",
-        ansibleDefaults: "forks = 5, pipelining = False, interpreter_python = auto_silent (discovery), run at the largest N only",
+        ansibleDefaults: "forks = 5, pipelining = False, interpreter_python = auto_silent (discovery); at the largest N only, each operation once",
         ansibleSsh: `ssh_args = ${ANSIBLE_SSH_ARGS("<lab known_hosts>")}; host_key_checking = True; a fresh control_path_dir per ansible-playbook run and its masters stopped (ssh -O exit) afterwards, so every run starts cold like ours`,
         counting:
           "connections = sshd 'Accepted publickey' lines, round trips = sshd 'Starting session:' lines (one per exec or sftp channel), per host, from every host's sshd log (LogLevel VERBOSE); tool figures: our SessionStats, Ansible's ssh/sftp/scp wrapper invocations",

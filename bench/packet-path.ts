@@ -37,6 +37,11 @@ export interface PacketRun {
   accepted?: number;
   /** busy share (user+system+softirq) of each CPU and the share stolen by the hypervisor, during the run */
   cpu: { busy: number[]; steal: number[] };
+  /**
+   * CPU time (both CPUs, user+system+irq+softirq, steal excluded) per completed handshake over the
+   * whole run, in microseconds. Not affected by steal; inflated by whatever else runs on the machine.
+   */
+  cpuMicrosPerConnection: number;
 }
 
 export interface PacketVariant {
@@ -53,6 +58,9 @@ export interface PacketVariant {
   maxRate: number;
   /** median rate / median rate without a firewall */
   ratioToNone: number;
+  medianCpuMicrosPerConnection: number;
+  /** CPU cost without a firewall / CPU cost with this ruleset: the rate at equal CPU, relative to no firewall */
+  cpuRatioToNone: number;
   /** a connect from 198.19.255.200 (outside the list) completed? (must be false with a list) */
   outsiderAdmitted: boolean;
   nftLoadMs: number;
@@ -68,6 +76,8 @@ const SERVER = "198.19.255.1";
 const CLIENT = "198.19.255.2";
 const OUTSIDER = "198.19.255.200";
 const MAX_CONNECTIONS_PER_RUN = 20_000_000;
+/** USER_HZ: the unit of /proc/stat */
+const CLOCK_TICKS = 100;
 
 /** The allow list of `n` prefixes: n-1 generated ones below the client, then the client itself. */
 export function allowList(n: number): string[] {
@@ -233,6 +243,8 @@ export async function runPacketPath(opts: PacketOptions): Promise<PacketResult> 
         minRate: 0,
         maxRate: 0,
         ratioToNone: 0,
+        medianCpuMicrosPerConnection: 0,
+        cpuRatioToNone: 0,
         outsiderAdmitted: outside.total !== 0,
         nftLoadMs: round(loadMs, 1),
       });
@@ -249,13 +261,15 @@ export async function runPacketPath(opts: PacketOptions): Promise<PacketResult> 
           (opts.warmupSeconds + opts.durationSeconds + 30) * 1000,
         );
         const after = cpuTimes();
-        const out = JSON.parse(res.stdout) as { rate: number; connections: number; failed: number };
+        const out = JSON.parse(res.stdout) as { rate: number; connections: number; failed: number; total: number };
+        const ticks = after.reduce((a, x, i) => a + x.busy - before[i]!.busy, 0);
         const cpu = {
           busy: after.map((a, i) => round((a.busy - before[i]!.busy) / Math.max(1, a.total - before[i]!.total), 2)),
           steal: after.map((a, i) => round((a.steal - before[i]!.steal) / Math.max(1, a.total - before[i]!.total), 2)),
         };
-        variants.get(spec.id)!.runs.push({ rate: round(out.rate, 0), connections: out.connections, failed: out.failed, cpu });
-        log(`packet: round ${r}/${opts.rounds} ${spec.id}: ${round(out.rate, 0)} conn/s (cpu busy ${cpu.busy.join("/")}, steal ${cpu.steal.join("/")})`);
+        const cpuMicrosPerConnection = round(((ticks / CLOCK_TICKS) * 1e6) / Math.max(1, out.total), 2);
+        variants.get(spec.id)!.runs.push({ rate: round(out.rate, 0), connections: out.connections, failed: out.failed, cpu, cpuMicrosPerConnection });
+        log(`packet: round ${r}/${opts.rounds} ${spec.id}: ${round(out.rate, 0)} conn/s, ${cpuMicrosPerConnection} CPU us/conn (cpu busy ${cpu.busy.join("/")}, steal ${cpu.steal.join("/")})`);
       }
     }
     await nsExec(srv, ["nft", "flush", "ruleset"]);
@@ -263,12 +277,15 @@ export async function runPacketPath(opts: PacketOptions): Promise<PacketResult> 
     const accepted = Number(/"accepted":(\d+)/.exec(stopped.stdout)?.[1] ?? NaN);
 
     const none = median(variants.get("none")!.runs.map((x) => x.rate));
+    const noneCpu = median(variants.get("none")!.runs.map((x) => x.cpuMicrosPerConnection));
     for (const v of variants.values()) {
       const rates = v.runs.map((x) => x.rate);
       v.medianRate = round(median(rates), 0);
       v.minRate = Math.min(...rates);
       v.maxRate = Math.max(...rates);
       v.ratioToNone = round(v.medianRate / none, 3);
+      v.medianCpuMicrosPerConnection = round(median(v.runs.map((x) => x.cpuMicrosPerConnection)), 2);
+      v.cpuRatioToNone = round(noneCpu / v.medianCpuMicrosPerConnection, 3);
     }
     return {
       method: {

@@ -53,6 +53,8 @@ export function exec(cmd: string, args: readonly string[], opts: ExecOptions): P
   return new Promise((resolve, reject) => {
     const started = performance.now();
     const child = spawn(cmd, args, { stdio: ["pipe", "pipe", "pipe"], detached: true, env: opts.env ?? process.env, cwd: opts.cwd });
+    // killed on exit or on a signal too (registered after the temp dirs, so it runs before their removal)
+    const unregister = onCleanup(() => killGroup(child.pid, "SIGKILL"));
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     let timedOut = false;
@@ -65,10 +67,12 @@ export function exec(cmd: string, args: readonly string[], opts: ExecOptions): P
     child.stdin.on("error", () => undefined);
     child.on("error", (e) => {
       clearTimeout(timer);
+      unregister();
       reject(e);
     });
     child.on("close", (code, signal) => {
       clearTimeout(timer);
+      unregister();
       const res: ExecResult = {
         code: code ?? (signal ? 128 + (os.constants.signals[signal] ?? 0) : 255),
         stdout: Buffer.concat(out).toString("utf8"),
