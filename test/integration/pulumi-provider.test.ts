@@ -188,6 +188,20 @@ describe.runIf(requireRoot("pulumi provider round trip", ["ip", "nft", "sshd", "
     expect(quiet.diff?.changes).toBe(false);
   });
 
+  it("`pulumi up --refresh` in one provider process reuses the SSH session: refresh + update = 2 connections", async () => {
+    await h1.sh(`nft add rule inet ${TABLE} input udp dport 9999 accept`);
+    const accepted = () => (fs.readFileSync(h1.sshdLog, "utf8").match(/Accepted publickey for root/g) ?? []).length;
+    const before = accepted();
+    const r = (await engine("refresh-up", "state.json", "v2", "refresh+update (one process)")) as EngineResult & { refresh: EngineResult; up: EngineResult };
+    expect(r.error).toBeUndefined();
+    expect(r.refresh.read?.inputs?.ruleLines).toContain("chain input: udp dport 9999 accept");
+    expect(r.up.diff?.changes).toBe(true);
+    expect(r.up.action).toBe("update");
+    expect(await live(h1)).not.toContain("9999");
+    // One pooled session for probe + observe + probe + apply, one NEW connection for the proof of access.
+    expect(accepted() - before).toBe(2);
+  });
+
   it("errors never show the connection's secrets", async () => {
     const secret = "s3cret-Passw0rd-value";
     const reg = await program("bad", { ...policyArgs(h1, [{ service: "ssh" }]), connection: { host: h1.ipv4, port: 2, user: "root", password: secret, hostKey: h1.hostKey, dialErrorLimit: 1, perDialTimeout: 2 } }, "bad");

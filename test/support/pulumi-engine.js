@@ -7,12 +7,15 @@
 //     made of the provider (pulumi.dynamic.Resource serializes it exactly so). Secret markers are
 //     stripped, as the engine does before it calls a dynamic provider.
 //
-//   node pulumi-engine.js <preview|up|refresh|destroy> <stateFile> [<newsFile>]
+//   node pulumi-engine.js <preview|up|refresh|refresh-up|destroy> <stateFile> [<newsFile>]
 //     The ENGINE + DYNAMIC-PROVIDER HOST: loads the provider from the serialized text the way
 //     @pulumi/pulumi/cmd/dynamic-provider does (require-from-string(text).handler(), with the
 //     working directory's node_modules for `require`), then drives check/diff/create/update/
 //     read/delete like the engine, keeping `__provider` in inputs and outputs, and stores the
 //     state (id, inputs, outputs) in <stateFile>. Prints one JSON line with what happened.
+//
+// `refresh-up` is `pulumi up --refresh`: read, then check/diff/update, in ONE provider process
+// (where pooled SSH sessions are reused).
 //
 // Run with the working directory set to a "program directory" whose node_modules resolves
 // pulumi-hardened-nftables and @pulumi/pulumi.
@@ -70,7 +73,20 @@ function loadProvider(props) {
   return requireFromString(props[PROVIDER_KEY]).handler();
 }
 
-async function engine(op, stateFile, newsFile) {
+async function closeSessions() {
+  // Close pooled SSH sessions so the process ends now (the real provider process is killed by the engine).
+  const impl = require("pulumi-hardened-nftables/dist/pulumi/provider-impl.js");
+  await impl.closeAllSessions();
+}
+
+async function engine(op, stateFile, newsFile, print = true) {
+  if (op === "refresh-up") {
+    const refreshed = await engine("refresh", stateFile, undefined, false);
+    const upped = await engine("up", stateFile, newsFile, false);
+    await closeSessions();
+    process.stdout.write(`${JSON.stringify({ op, refresh: refreshed, up: upped, ms: refreshed.ms + upped.ms })}\n`);
+    return;
+  }
   const state = readJson(stateFile, undefined);
   const news = newsFile ? readJson(newsFile).inputs : undefined;
   const out = { op };
@@ -135,9 +151,8 @@ async function engine(op, stateFile, newsFile) {
     throw new Error(`unknown op ${op}`);
   }
   out.ms = Date.now() - started;
-  // Close pooled SSH sessions so the process ends now (the real provider process is killed by the engine).
-  const impl = require("pulumi-hardened-nftables/dist/pulumi/provider-impl.js");
-  await impl.closeAllSessions();
+  if (!print) return out;
+  await closeSessions();
   process.stdout.write(`${JSON.stringify(out)}\n`);
 }
 
