@@ -91,7 +91,7 @@ function checkPrerequisites(benches: Bench[]): void {
 
 function gitInfo(): BenchReport["git"] {
   const rev = spawnSync("git", ["rev-parse", "HEAD"], { cwd: REPO, encoding: "utf8" });
-  const status = spawnSync("git", ["status", "--porcelain"], { cwd: REPO, encoding: "utf8" });
+  const status = spawnSync("git", ["status", "--porcelain", "--untracked-files=no"], { cwd: REPO, encoding: "utf8" });
   return { commit: rev.stdout.trim() || "unknown", dirtyFiles: status.stdout.split("\n").filter(Boolean).length };
 }
 
