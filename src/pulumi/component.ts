@@ -56,19 +56,20 @@ function hasEventualValues(value: unknown, depth = 0): boolean {
 
 const POLICY_KEYS = ["exposures", "allowNothing", "forward", "output", "icmp", "log", "conntrack", "dhcpv6Client"] as const;
 
-interface Plain {
-  policy: Record<string, unknown>;
-  table: string;
-  connection: Record<string, unknown>;
-}
-
-/** Every `path: problem` line of the arguments (policy, table, connection); never contains a secret. */
-export function argumentErrors(plain: Plain): string[] {
+/**
+ * Every `path: problem` line of the plain parts of the arguments (the policy with its table, the
+ * connection; a part left undefined is not checked). Never contains a secret.
+ */
+export function argumentErrors(plain: { policy?: Record<string, unknown>; table?: string; connection?: unknown }): string[] {
   const errors: string[] = [];
-  const policy = parsePolicy({ ...plain.policy, table: plain.table });
-  if (!policy.ok) errors.push(...policy.errors);
-  const connection = parseConnection(plain.connection);
-  if (!connection.ok) errors.push(...connection.errors);
+  if (plain.policy !== undefined) {
+    const policy = parsePolicy({ ...plain.policy, table: plain.table });
+    if (!policy.ok) errors.push(...policy.errors);
+  }
+  if (plain.connection !== undefined) {
+    const connection = parseConnection(plain.connection);
+    if (!connection.ok) errors.push(...connection.errors);
+  }
   return errors.map((e) => redact(e, plain.connection));
 }
 
@@ -117,17 +118,17 @@ export class HostFirewall extends pulumi.ComponentResource {
   public readonly hostTable: HostTable;
 
   constructor(name: string, args: HostFirewallArgs, opts: pulumi.ComponentResourceOptions = {}) {
-    // Validate before anything is registered: a bad plain policy never reaches the engine.
-    const plain = !hasEventualValues(args);
+    // Validate before anything is registered: a bad plain policy never reaches the engine. The
+    // policy and the connection are checked here whenever they are plain values (a secret key
+    // from config does not postpone the policy's check); Outputs are checked once known, below.
     const defaultTable = tableNameFor(name);
-    if (plain) {
-      const errors = argumentErrors({
-        policy: policyPart(args),
-        table: (args.table as string | undefined) ?? defaultTable,
-        connection: args.connection as Record<string, unknown>,
-      });
-      if (errors.length > 0) throw new HostFirewallArgsError(name, errors);
-    }
+    const policyIsPlain = !hasEventualValues(policyPart(args)) && !hasEventualValues(args.table);
+    const connectionIsPlain = !hasEventualValues(args.connection);
+    const errors = argumentErrors({
+      ...(policyIsPlain ? { policy: policyPart(args), table: (args.table as string | undefined) ?? defaultTable } : {}),
+      ...(connectionIsPlain ? { connection: args.connection } : {}),
+    });
+    if (errors.length > 0) throw new HostFirewallArgsError(name, errors);
     super("hardened-nftables:index:HostFirewall", name, {}, opts);
 
     // Policy and connection resolve separately: a secret in the connection must not make the

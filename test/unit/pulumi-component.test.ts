@@ -143,6 +143,17 @@ describe("HostFirewall under mocks", () => {
     expect(out.types).toEqual(["hardened-nftables:index:HostFirewall"]);
   });
 
+  it("a plain policy is checked in the constructor even when the connection holds a secret Output", () => {
+    expect(
+      () =>
+        new HostFirewall("bad-policy-secret-key", {
+          connection: { host: "198.51.100.7", privateKey: pulumi.secret(privateKey), hostKey: HOST_KEY },
+          exposures: [{ service: "ssh" }, { service: "ftp", passivePorts: "51000-50000" }],
+        }),
+    ).toThrow(/exposures\[1\]\.passivePorts: range 51000-50000 is reversed/);
+    expect(registered).toEqual([]);
+  });
+
   it("accepts Inputs everywhere and renders the same table", async () => {
     const fw = new HostFirewall("inputs", {
       connection: pulumi.output(connection()),
