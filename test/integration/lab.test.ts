@@ -175,8 +175,8 @@ describe.runIf(requireRoot("lab", ["ip", "sshd", "nft"]))("test lab (real sshd i
     if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
   });
 
-  it("creates a 3-host lab quickly, with the documented addressing", () => {
-    expect(createMs).toBeLessThan(2000);
+  it("creates a 3-host lab with the documented addressing", () => {
+    console.log(`lab: 3 hosts created in ${createMs} ms`); // a figure, not an assertion: speed belongs to benchmarks
     expect(lab.slot).toBeGreaterThanOrEqual(1);
     expect(lab.slot).toBeLessThanOrEqual(250);
     expect(lab.controllerIpv4).toBe(`198.18.${lab.slot}.1`);

@@ -7,7 +7,8 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { inspect } from "node:util";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Socket } from "node:net";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { ConnectionError, HostKeyMismatchError, HostSession, withSession } from "../../src/host/ssh";
 import { fingerprintOf, parseConnection, parseHostKey, type Connection } from "../../src/model/connection";
 import { createLab, type Lab, type LabHost } from "../support/lab";
@@ -96,8 +97,13 @@ describe.runIf(requireRoot("ssh", ["ip", "sshd", "ssh-keygen", "ssh-agent", "ssh
     }
   });
 
-  it("reuses one connection for many steps (round trips are cheap: TCP_NODELAY)", async () => {
+  it("reuses one connection for many steps, with TCP_NODELAY on its socket", async () => {
+    // Without TCP_NODELAY each exec waits ~40-90 ms on Nagle + delayed ACK. Speed is a benchmark
+    // figure, not an assertion: the test checks the cause (the socket option) and records the median.
+    const noDelay = vi.spyOn(Socket.prototype, "setNoDelay");
     await withSession(rootConn(h1), async (s) => {
+      expect(noDelay).toHaveBeenCalledWith(true);
+      noDelay.mockRestore();
       const times: number[] = [];
       for (let i = 0; i < 10; i++) {
         const t0 = performance.now();
@@ -107,8 +113,6 @@ describe.runIf(requireRoot("ssh", ["ip", "sshd", "ssh-keygen", "ssh-agent", "ssh
       const median = times.sort((a, b) => a - b)[5] ?? 0;
       timings.roundTripMedianOf10 = Math.round(median);
       expect(s.stats).toEqual({ connections: 1, roundTrips: 10 });
-      // generous bound: without TCP_NODELAY each exec takes ~90 ms (Nagle + delayed ACK), with it ~5 ms
-      expect(median).toBeLessThan(45);
     });
   });
 
