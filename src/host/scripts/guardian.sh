@@ -62,7 +62,8 @@ while :; do
   if [ -f "$txn/confirm.$token" ]; then commit; exit 0; fi
   if [ -f "$txn/abort" ]; then break; fi
   now=$(date +%s)
-  [ $((now - start)) -ge "$timeout" ] && break
+  # date +%s has whole seconds: -gt waits at least the full timeout (at most one second more)
+  [ $((now - start)) -gt "$timeout" ] && break
   sleep 0.2
 done
 rollback
