@@ -6,7 +6,7 @@
  */
 import * as path from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { applyPolicy, HostSession } from "../../src/host";
+import { applyPolicy, HostSession, observePolicy } from "../../src/host";
 import { createLab, type Lab, type LabHost, type LabProcess } from "../support/lab";
 import { requireRoot } from "../support/privileges";
 import { connectionFor, HOST_PATHS, TABLE, waitFor, wipeHost } from "../support/host-fixtures";
@@ -136,6 +136,9 @@ describe.runIf(requireRoot("host conntrack", ["ip", "sshd", "nft", "conntrack", 
     expect(result.changed).toBe(true);
     expect(result.flushedConnections).toBe(0);
     expect(result.artefacts.rendered.helpers.map((h) => h.type)).toEqual(["ftp"]);
+    const report = await observePolicy(connectionFor(server), hardened("scoped"), { paths: HOST_PATHS });
+    expect(report.inSync).toBe(true);
+    expect(report.helpers).toEqual([]);
     const after = await entries();
     expect(after.find((e) => e.dport === 21 && e.sport === ftpEntry.sport)?.helper).toBe("ftp");
     const n = await ftp.lines();

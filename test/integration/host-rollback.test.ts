@@ -60,8 +60,8 @@ describe.runIf(requireRoot("host rollback", ["ip", "sshd", "nft"]))("host layer:
     expect(err.message).toContain("would lock you out");
     expect(err.target).toBe(`root@${h1.ipv4}:22`);
     // the host decided after CONFIRM seconds; the controller learns it within a few more
-    expect(ms).toBeGreaterThanOrEqual(CONFIRM * 1000 - 500);
-    expect(ms).toBeLessThan((CONFIRM + 15) * 1000);
+    expect(ms).toBeGreaterThanOrEqual(CONFIRM * 1000);
+    expect(ms).toBeLessThan((CONFIRM + 8) * 1000);
     expect(logs.some((l) => l.includes("rollback armed for 5s"))).toBe(true);
     return err;
   }
@@ -85,6 +85,30 @@ describe.runIf(requireRoot("host rollback", ["ip", "sshd", "nft"]))("host layer:
     expect(report.inSync).toBe(true);
     expect(report.appliedHash).toBe(previous.hash);
     expect((await applyPolicy(connectionFor(h1), BASE_POLICY, { paths: HOST_PATHS })).changed).toBe(false);
+  });
+
+  it("a previous table with sets, a ct helper object and hand edits is restored exactly, handles aside", async () => {
+    await wipeHost(h1);
+    const rich = {
+      table: TABLE,
+      exposures: [
+        { service: "ssh" },
+        { service: "https", sources: ["198.18.0.0/15", "192.0.2.0/24", "2001:db8::/32"] },
+        { service: "ftp", helper: "scoped", passivePorts: "50000-50100", sources: ["198.18.0.0/15"] },
+      ],
+    };
+    await applyPolicy(connectionFor(h1), rich, { paths: HOST_PATHS, confirmTimeoutSeconds: CONFIRM });
+    // drifted by hand before the failed apply: the rollback restores what was live, drift included
+    await h1.sh(`nft add element inet ${TABLE} https_v4 '{ 203.0.113.0/24 }'; nft add rule inet ${TABLE} input tcp dport 8443 counter accept comment '"by hand"'`);
+    const before = await hostSnapshot(h1);
+    expect(before.table).toContain("ct helper ftp-helper");
+    expect(before.table).toContain("203.0.113.0/24");
+    await expectLockout(LOCKOUT_POLICY);
+    expect(await hostSnapshot(h1)).toEqual(before);
+    const report = await observePolicy(connectionFor(h1), rich, { paths: HOST_PATHS });
+    expect(report.sets).toEqual([{ name: "https_v4", added: ["203.0.113.0/24"], removed: [] }]);
+    expect(report.rules.added).toEqual([{ chain: "input", text: 'tcp dport 8443 counter accept comment "by hand"', comment: "by hand" }]);
+    expect(report.helpers).toEqual([]);
   });
 
   it("on a host never hardened, a lock-out leaves no table and no files behind", async () => {

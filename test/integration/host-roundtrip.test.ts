@@ -160,6 +160,10 @@ describe.runIf(requireRoot("host round trip", ["ip", "sshd", "nft"]))("host laye
     expect(unit.content).toMatch(new RegExp(`^ExecStart=${result.facts.nftBinary} -f ${MANAGED.nft}$`, "m"));
     expect(unit.content).toMatch(/^WantedBy=sysinit\.target$/m);
     expect(files[MANAGED.unitLink]!.content).toBe(MANAGED.unit); // symlink target
+    // what systemd would run at boot, run in a fresh network namespace, gives the live table
+    const execStart = /^ExecStart=(.*)$/m.exec(unit.content!)![1]!;
+    const booted = await h2.sh(`unshare -n sh -c '${execStart} && nft -s list table inet ${TABLE}'`);
+    expect(booted.stdout).toBe(live);
     // systemd would accept it: the link resolves and the unit parses as an INI-style unit
     expect((await h2.sh(`readlink -f '${MANAGED.unitLink}'`)).stdout.trim()).toBe(MANAGED.unit);
     const verify = await h2.sh(`command -v systemd-analyze >/dev/null && systemd-analyze verify --man=no '${MANAGED.unit}' 2>&1 | grep -v -i 'not found\\|offline\\|Failed to' || true`, { allowFail: true });
