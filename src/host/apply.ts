@@ -119,7 +119,10 @@ export async function applyOnSession(
   let verdict = "";
   let failure = "";
   try {
-    const fresh = await HostSession.open({ ...connection, dialErrorLimit: Math.min(connection.dialErrorLimit, 3), perDialTimeout: Math.min(connection.perDialTimeout || 10, 10) });
+    const fresh = await HostSession.open(
+      { ...connection, dialErrorLimit: Math.min(connection.dialErrorLimit, 3), perDialTimeout: Math.min(connection.perDialTimeout || 10, 10) },
+      { onLog: options.onLog },
+    );
     try {
       const confirmed = await runStep(fresh, { main: "confirm", params: { ...confirmParams, mode: "confirm" } });
       verdict = confirmed.status;
@@ -131,7 +134,7 @@ export async function applyOnSession(
     failure = (err as Error).message;
   }
   if (!verdict) {
-    log(`${session.target}: a new connection failed (${failure}); waiting for the host to roll back`);
+    log(`${session.target}: a new connection failed (${failure}); asking the host for its verdict (it rolls back unless the proof arrived)`);
     try {
       const waited = await runStep(session, { main: "confirm", params: { ...confirmParams, mode: "wait" } });
       verdict = waited.status;

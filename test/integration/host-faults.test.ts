@@ -176,8 +176,10 @@ describe.runIf(requireRoot("host faults", ["ip", "sshd", "nft", "ss"]))("host la
     );
     expect(performance.now() - t0).toBeLessThan((CONFIRM + 10) * 1000);
     expect(err.reason).toMatch(/a new SSH connection failed: cannot reach/);
-    expect(logs.some((l) => /a new connection failed .*waiting for the host to roll back/.test(l))).toBe(true);
+    expect(logs.some((l) => /a new connection failed .*asking the host for its verdict/.test(l))).toBe(true);
     expect(session.stats.roundTrips).toBe(3); // probe, apply, wait for the verdict on the surviving session
+    // the confirming connection's own dial attempts are logged too (they explain the delay)
+    expect(logs.filter((l) => new RegExp(`root@${h1.ipv4}:22: connecting \\(attempt \\d/3\\)`).test(l)).length).toBe(3);
     await session.close();
     await h1.startSshd();
     expect(await settled()).toBe("rolled-back");
