@@ -74,6 +74,14 @@ export async function observeOnSession(session: HostSession, artefacts: Artefact
     else if (actual !== expected.content) files.push({ name, path: expected.path, status: "changed", ...lineDiff(expected.content, actual) });
   }
 
+  // The unit only loads the table at boot while its enablement link exists (`systemctl disable` deletes it).
+  const linkTarget = (s["unit-link"] ?? "").trim();
+  if (expectedFiles.unit!.content !== undefined && s["file unit present"] !== undefined && linkTarget !== paths.unit) {
+    files.push({ name: "unit-link", path: paths.unitLink, status: linkTarget ? "changed" : "missing", added: linkTarget ? [linkTarget] : [], removed: linkTarget ? [paths.unit] : [] });
+  } else if (expectedFiles.unit!.content === undefined && linkTarget) {
+    files.push({ name: "unit-link", path: paths.unitLink, status: "unexpected", added: [], removed: [] });
+  }
+
   const live = new Map((s.sysctl ?? "").split("\n").filter(Boolean).map((l) => l.split(" ") as [string, string]));
   const sysctls = artefacts.sysctlSettings
     .filter(([key]) => live.get(key) !== "-")

@@ -181,6 +181,16 @@ describe.runIf(requireRoot("host round trip", ["ip", "sshd", "nft"]))("host laye
     expect(restored.changed).toBe(true);
     expect((await observePolicy(conn, BASE_POLICY, { paths: HOST_PATHS })).inSync).toBe(true);
 
+    // `systemctl disable` (the enablement link deleted) means the table no longer loads at boot: drift
+    await h2.sh(`rm '${MANAGED.unitLink}'`);
+    const disabled = await observePolicy(conn, BASE_POLICY, { paths: HOST_PATHS });
+    expect(disabled.inSync).toBe(false);
+    expect(disabled.files).toEqual([{ name: "unit-link", path: MANAGED.unitLink, status: "missing", added: [], removed: [] }]);
+    const reenabled = await applyPolicy(conn, BASE_POLICY, opts);
+    expect(reenabled.changed).toBe(true);
+    expect((await h2.sh(`readlink '${MANAGED.unitLink}'`)).stdout.trim()).toBe(MANAGED.unit);
+    expect((await observePolicy(conn, BASE_POLICY, { paths: HOST_PATHS })).inSync).toBe(true);
+
     const removed = await removeTable(conn, TABLE, { paths: HOST_PATHS });
     expect(removed.removed).toEqual(expect.arrayContaining([MANAGED.unit, MANAGED.unitLink]));
     expect((await h2.sh("ls -A /etc/systemd/system/sysinit.target.wants; ls -A /etc/systemd/system")).stdout.trim()).toBe("sysinit.target.wants");

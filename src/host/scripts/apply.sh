@@ -30,6 +30,8 @@ if [ $unchanged = yes ]; then
     if [ -f "$B/files/$name" ]; then cmp -s "$B/files/$name" "$path" || echo differs; fi
   done >"$B/files.cmp"
   [ -s "$B/files.cmp" ] && unchanged=no
+  # The enablement link is what makes the unit load the table at boot (`systemctl disable` deletes it).
+  if [ -f "$B/files/unit" ] && [ "$(readlink "$unit_link" 2>/dev/null)" != "$unit_file" ]; then unchanged=no; fi
 fi
 if [ $unchanged = yes ] && [ -f "$B/params/sysctl" ]; then
   while read -r key value; do

@@ -16,6 +16,8 @@ fi
 managed_files | while read -r name path; do
   if [ -f "$path" ]; then section "file $name present"; base64 -w 0 "$path"; echo; else section "file $name missing"; fi
 done
+section unit-link
+[ -L "$unit_link" ] && readlink "$unit_link"
 section sysctl
 if [ -f "$B/params/sysctl" ]; then
   while read -r key value; do
