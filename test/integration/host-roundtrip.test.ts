@@ -103,6 +103,10 @@ describe.runIf(requireRoot("host round trip", ["ip", "sshd", "nft"]))("host laye
 
     const handlesBefore = await listRulesetWithHandles(h1);
     const filesBefore = await managedFiles(h1);
+    // Everything the project owns on the host, its lock and state included, with ns timestamps.
+    const everyFile = async () =>
+      (await h1.sh("find /etc/hardened-nftables /etc/sysctl.d /etc/modprobe.d -exec stat -c '%n %i %s %y %z' {} + | sort")).stdout;
+    const everyFileBefore = await everyFile();
     const again = await timed("no-op apply", () => applyPolicy(conn, BASE_POLICY, opts));
     expect(again.changed).toBe(false);
     expect(again.hash).toBe(first.hash);
@@ -110,6 +114,7 @@ describe.runIf(requireRoot("host round trip", ["ip", "sshd", "nft"]))("host laye
     // not reloaded: every handle is the same; not rewritten: same inode and mtime
     expect(await listRulesetWithHandles(h1)).toBe(handlesBefore);
     expect(await managedFiles(h1)).toEqual(filesBefore);
+    expect(await everyFile()).toBe(everyFileBefore);
 
     // a different policy is applied over it (a real change), then back: both in sync
     const alt = await applyPolicy(conn, ALT_POLICY, opts);

@@ -9,7 +9,7 @@ confirm_timeout=$(param confirmTimeout); require_number "$confirm_timeout" confi
 lock_wait=$(param lockWait); require_number "$lock_wait" lockWait
 
 mkdir -p "$run_dir" "$state_dir"
-exec 9>"$lock"
+exec 9>>"$lock"
 if ! flock -w "$lock_wait" 9; then echo "hnft-status busy"; exit 75; fi
 
 if ! nft -c -f "$B/files/nft" 2>"$B/nft.err"; then

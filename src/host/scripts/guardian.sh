@@ -66,4 +66,6 @@ while :; do
   [ $((now - start)) -gt "$timeout" ] && break
   sleep 0.2
 done
+# A confirmation that landed between the last look and the deadline still counts.
+if [ ! -f "$txn/abort" ] && [ -f "$txn/confirm.$token" ]; then commit; exit 0; fi
 rollback
