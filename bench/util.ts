@@ -6,6 +6,9 @@ import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { onCleanup } from "../test/support/exit-cleanup";
+
+export { onCleanup, runCleanups } from "../test/support/exit-cleanup";
 
 export const REPO = path.resolve(__dirname, "..");
 let dist = path.join(REPO, "dist");
@@ -145,38 +148,6 @@ export function background(cmd: string, args: readonly string[], limitMs: number
 }
 
 // ---------------------------------------------------------------- cleanup on exit and signals
-
-/** Synchronous cleanups: run on normal exit, on SIGINT/SIGTERM/SIGHUP and on an uncaught error. */
-const cleanups = new Set<() => void>();
-let installed = false;
-
-export function onCleanup(fn: () => void): () => void {
-  cleanups.add(fn);
-  if (!installed) {
-    installed = true;
-    process.on("exit", runCleanups);
-    for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
-      const handler = (): void => {
-        runCleanups();
-        process.removeListener(sig, handler);
-        if (process.listenerCount(sig) === 0) process.kill(process.pid, sig);
-      };
-      process.on(sig, handler);
-    }
-  }
-  return () => cleanups.delete(fn);
-}
-
-export function runCleanups(): void {
-  for (const fn of [...cleanups].reverse()) {
-    cleanups.delete(fn);
-    try {
-      fn();
-    } catch {
-      /* keep cleaning */
-    }
-  }
-}
 
 /** A private temporary directory, removed at exit whatever happens. */
 export function tempDir(prefix: string): string {

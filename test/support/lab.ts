@@ -19,6 +19,7 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import * as net from "node:net";
 import * as path from "node:path";
+import { onCleanup } from "./exit-cleanup";
 
 export interface ExecResult {
   code: number;
@@ -463,16 +464,7 @@ function cleanupAllSync(): void {
 function installExitHandlers(): void {
   if (handlersInstalled) return;
   handlersInstalled = true;
-  process.on("exit", cleanupAllSync);
-  for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
-    const handler = (): void => {
-      cleanupAllSync();
-      process.removeListener(sig, handler);
-      // keep the default behaviour (die by the signal) unless somebody else handles it
-      if (process.listenerCount(sig) === 0) process.kill(process.pid, sig);
-    };
-    process.on(sig, handler);
-  }
+  onCleanup(cleanupAllSync);
 }
 
 /**

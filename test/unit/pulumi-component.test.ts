@@ -1,6 +1,3 @@
-import { execFileSync } from "node:child_process";
-import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -8,6 +5,7 @@ import { spawnSync } from "node:child_process";
 import { HostFirewall, HostFirewallArgsError } from "../../src/pulumi/component";
 import { providerVersion } from "../../src/pulumi/version";
 import { render } from "../../src/render";
+import { generatePrivateKey, TEST_HOST_KEY } from "../support/keys";
 
 interface Registered {
   type: string;
@@ -18,13 +16,10 @@ interface Registered {
 const SECRET_SIG = "4dabf18193072939515e22adb298388d";
 let registered: Registered[] = [];
 let privateKey = "";
-const HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl";
+const HOST_KEY = TEST_HOST_KEY;
 
 beforeAll(() => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hnft-key-"));
-  execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", path.join(dir, "k")]);
-  privateKey = fs.readFileSync(path.join(dir, "k"), "utf8");
-  fs.rmSync(dir, { recursive: true, force: true });
+  privateKey = generatePrivateKey();
 });
 
 beforeEach(() => {

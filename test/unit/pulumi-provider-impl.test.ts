@@ -1,22 +1,16 @@
-import { execFileSync } from "node:child_process";
-import * as fs from "node:fs";
-import * as os from "node:os";
-import * as path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { check, diff } from "../../src/pulumi/provider-impl";
 import { liveFileLines, liveRuleLines } from "../../src/pulumi/live";
 import { UNKNOWN } from "../../src/pulumi/types";
 import { render } from "../../src/render";
 import { profileForKernel } from "../../src/render/profile";
+import { generatePrivateKey, TEST_HOST_KEY } from "../support/keys";
 
 let privateKey = "";
-const HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl";
+const HOST_KEY = TEST_HOST_KEY;
 
 beforeAll(() => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hnft-key-"));
-  execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", path.join(dir, "k")]);
-  privateKey = fs.readFileSync(path.join(dir, "k"), "utf8");
-  fs.rmSync(dir, { recursive: true, force: true });
+  privateKey = generatePrivateKey();
 });
 
 const policy = { exposures: [{ service: "ssh" }, { service: "ftp", passivePorts: "50000-50100" }] };
