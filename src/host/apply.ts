@@ -1,12 +1,12 @@
 import { randomBytes } from "node:crypto";
 import type { Connection } from "../model/connection";
-import { type Artefacts, renderPolicy } from "../render";
+import type { Artefacts } from "../render";
 import { managedPaths, type ManagedPaths, type PathOverrides } from "../render/paths";
 import { renderUnit } from "../render/systemd";
-import { assertPolicy } from "../model/validate";
 import { locateNftError } from "../local/nft-check";
 import { HostOperationError, LockoutRolledBackError, NftRejectedError } from "./errors";
-import { type HostFacts, probeSession } from "./probe";
+import type { HostFacts } from "./probe";
+import { withRenderedPolicy } from "./policy-session";
 import { runStep } from "./remote";
 import { HostSession, type SessionStats } from "./ssh";
 
@@ -157,15 +157,8 @@ export interface ApplyPolicyOptions extends ApplyOptions {
 
 /** Validates, probes, renders with the host's own profile and applies: one connection plus the proof. */
 export async function applyPolicy(connection: Connection, policyInput: unknown, options: ApplyPolicyOptions = {}): Promise<ApplyResult> {
-  const policy = assertPolicy(policyInput);
-  const session = await HostSession.open(connection, { onLog: options.onLog });
-  try {
-    const facts = await probeSession(session);
-    const artefacts = renderPolicy(policy, { profile: facts.profile, table: options.table });
-    const result = await applyOnSession(session, connection, artefacts, facts, options);
-    const { confirmStats, ...rest } = result;
+  return withRenderedPolicy(connection, policyInput, options, async (session, artefacts, facts) => {
+    const { confirmStats, ...rest } = await applyOnSession(session, connection, artefacts, facts, options);
     return { ...rest, stats: addStats(session.stats, confirmStats) };
-  } finally {
-    await session.close();
-  }
+  });
 }

@@ -12,6 +12,6 @@ import { withSession } from "./ssh";
 import { probeSession } from "./probe";
 import type { Connection } from "../model/connection";
 
-export function probeHost(connection: Connection) {
-  return withSession(connection, (session) => probeSession(session));
+export function probeHost(connection: Connection, options: { onLog?: (line: string) => void } = {}) {
+  return withSession(connection, (session) => probeSession(session), { onLog: options.onLog });
 }

@@ -1,14 +1,14 @@
 import type { Connection } from "../model/connection";
-import { assertPolicy } from "../model/validate";
-import { type Artefacts, renderPolicy } from "../render";
+import type { Artefacts } from "../render";
 import { managedPaths } from "../render/paths";
 import { renderUnit } from "../render/systemd";
 import { pathParams, sysctlParam, type HostOptions } from "./apply";
 import { diffTables, type TableDiff } from "./drift";
 import { HostOperationError } from "./errors";
-import { type HostFacts, probeSession } from "./probe";
+import type { HostFacts } from "./probe";
+import { withRenderedPolicy } from "./policy-session";
 import { runStep } from "./remote";
-import { HostSession, type SessionStats } from "./ssh";
+import type { HostSession, SessionStats } from "./ssh";
 
 export interface FileDrift {
   readonly name: string;
@@ -117,16 +117,10 @@ export interface ObserveOptions extends HostOptions {
 }
 
 export async function observePolicy(connection: Connection, policyInput: unknown, options: ObserveOptions = {}): Promise<DriftReport> {
-  const policy = assertPolicy(policyInput);
-  const session = await HostSession.open(connection, { onLog: options.onLog });
-  try {
-    const facts = await probeSession(session);
-    const artefacts = renderPolicy(policy, { profile: facts.profile, table: options.table });
+  return withRenderedPolicy(connection, policyInput, options, async (session, artefacts, facts) => {
     const report = await observeOnSession(session, artefacts, facts, options);
     return { ...report, stats: session.stats };
-  } finally {
-    await session.close();
-  }
+  });
 }
 
 /** Human-readable lines for a report: `+` live but not declared, `-` declared but not live, `~` changed. */

@@ -20,6 +20,8 @@ export interface HostFacts {
   readonly profile: HostProfile;
 }
 
+const INIT_SYSTEMS = ["systemd", "systemd-offline", "openrc", "none"] as const;
+
 const REQUIRED_TOOLS = ["flock", "setsid", "tar", "cmp"];
 
 export function factsFromOutput(values: Readonly<Record<string, string>>, tables: string): HostFacts {
@@ -33,7 +35,7 @@ export function factsFromOutput(values: Readonly<Record<string, string>>, tables
     helperModuleParam: values.helperParam === "yes",
     netfilter: (["builtin", "modular"].includes(values.netfilter ?? "") ? values.netfilter : "unknown") as HostFacts["netfilter"],
     loadedHelperModules: (values.helperModules ?? "").split(/\s+/).filter(Boolean),
-    init: (values.init ?? "none") as HostFacts["init"],
+    init: INIT_SYSTEMS.find((i) => i === values.init) ?? "none",
     tables: tables.split("\n").map((t) => t.trim()).filter(Boolean),
     tools: (values.tools ?? "").split(/\s+/).filter(Boolean),
     profile: {

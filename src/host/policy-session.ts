@@ -1,0 +1,31 @@
+import type { Connection } from "../model/connection";
+import { assertPolicy } from "../model/validate";
+import { type Artefacts, renderPolicy } from "../render";
+import { type HostFacts, probeSession } from "./probe";
+import { HostSession } from "./ssh";
+
+export interface PolicySessionOptions {
+  readonly table?: string;
+  readonly onLog?: (line: string) => void;
+}
+
+/**
+ * The common start of every policy operation: validate before connecting, open one session,
+ * probe, and render with the host's own kernel profile. The session is always closed.
+ */
+export async function withRenderedPolicy<T>(
+  connection: Connection,
+  policyInput: unknown,
+  options: PolicySessionOptions,
+  operate: (session: HostSession, artefacts: Artefacts, facts: HostFacts) => Promise<T>,
+): Promise<T> {
+  const policy = assertPolicy(policyInput);
+  const session = await HostSession.open(connection, { onLog: options.onLog });
+  try {
+    const facts = await probeSession(session);
+    const artefacts = renderPolicy(policy, { profile: facts.profile, table: options.table });
+    return await operate(session, artefacts, facts);
+  } finally {
+    await session.close();
+  }
+}
