@@ -531,8 +531,13 @@ function dialOnce(
       port: hop.port,
       username: hop.user,
       readyTimeout: Math.round(hop.perDialTimeout * 1000),
-      keepaliveInterval: 15_000,
-      keepaliveCountMax: 4,
+      // Short keepalives bound the silence after a table loads: on a host whose ruleset used no
+      // conntrack, this session was never tracked, and with output policy drop the server's next
+      // packet is picked up mid-stream as NEW and dropped until the client sends one (which
+      // passes the ssh rule and creates the entry). A 15 s interval stalled the apply past short
+      // confirm windows (a false lock-out). 2 s x 30 keeps the 60 s dead-peer limit.
+      keepaliveInterval: 2_000,
+      keepaliveCountMax: 30,
       authHandler: (methodsLeft) => {
         // methodsLeft is null before the first attempt; afterwards, what the server still accepts.
         const allowed = methodsLeft ?? methods;
