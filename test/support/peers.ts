@@ -88,6 +88,7 @@ import { createHash, randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { onCleanup } from "./exit-cleanup";
 
 // ---------------------------------------------------------------- types
 
@@ -464,29 +465,24 @@ export function leftoverPeerPids(): number[] {
   return taggedPids(TAG_PREFIX, true).filter((p) => !isZombieOrGone(p));
 }
 
-let exitHookInstalled = false;
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.on("exit", () => {
-    for (const p of liveProcs) {
-      try {
-        if (p.child.pid) process.kill(-p.child.pid, "SIGKILL");
-      } catch {
-        /* gone */
-      }
+// Killed on exit and on SIGINT/SIGTERM/SIGHUP, like the lab itself.
+onCleanup(() => {
+  for (const p of liveProcs) {
+    try {
+      if (p.child.pid) process.kill(-p.child.pid, "SIGKILL");
+    } catch {
+      /* gone */
     }
-    for (const pid of taggedPids(TAG_PREFIX, true)) {
-      try {
-        process.kill(pid, "SIGKILL");
-      } catch {
-        /* gone */
-      }
+  }
+  for (const pid of taggedPids(TAG_PREFIX, true)) {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      /* gone */
     }
-    for (const d of tempDirs) fs.rmSync(d, { recursive: true, force: true });
-  });
-}
-installExitHook();
+  }
+  for (const d of tempDirs) fs.rmSync(d, { recursive: true, force: true });
+});
 
 /** A handle over a set of processes and temp dirs, stoppable once (idempotent). */
 function makeHandle(procs: Proc[], dirs: string[], extra?: () => Promise<void>): () => Promise<void> {
