@@ -7,8 +7,10 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { onCleanup } from "../test/support/exit-cleanup";
+import { killGroup } from "../test/support/lab";
 
 export { onCleanup, runCleanups } from "../test/support/exit-cleanup";
+export { killGroup };
 
 export const REPO = path.resolve(__dirname, "..");
 let dist = path.join(REPO, "dist");
@@ -91,18 +93,6 @@ export function exec(cmd: string, args: readonly string[], opts: ExecOptions): P
   });
 }
 
-export function killGroup(pid: number | undefined, sig: NodeJS.Signals): void {
-  if (!pid) return;
-  try {
-    process.kill(-pid, sig);
-  } catch {
-    try {
-      process.kill(pid, sig);
-    } catch {
-      /* gone */
-    }
-  }
-}
 
 /** A child that runs until stopped (a server); bounded by its own time limit as well. */
 export interface Background {

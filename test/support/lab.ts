@@ -221,7 +221,8 @@ function signalNumber(sig: NodeJS.Signals): number | undefined {
   return typeof n === "number" ? n : undefined;
 }
 
-function killGroup(pid: number | undefined, sig: NodeJS.Signals): void {
+/** Signals a process group, falling back to the single process. */
+export function killGroup(pid: number | undefined, sig: NodeJS.Signals): void {
   if (!pid) return;
   try {
     process.kill(-pid, sig);
