@@ -29,7 +29,7 @@ import { formatDrift, observeOnSession, type DriftReport } from "../host/observe
 import { type HostFacts, probeSession } from "../host/probe";
 import { removeOnSession } from "../host/remove";
 import { ConnectionError, type HostSession } from "../host/ssh";
-import { acquire, type Lease, withPooledSession } from "./sessions";
+import { acquire, type Lease, onLease, withPooledSession } from "./sessions";
 import { contentLines, liveFileLines, liveRuleLines } from "./live";
 import { describeTarget, machineOf } from "./names";
 import {
@@ -118,22 +118,24 @@ const HOST_PATH = /^\/[A-Za-z0-9._/-]*$/;
  * one (the probe only reads, so running it again is harmless).
  */
 async function probedLease(connection: Connection): Promise<{ lease: Lease; facts: HostFacts }> {
-  const lease = await acquire(connection);
-  try {
-    return { lease, facts: await probeSession(lease.session) };
-  } catch (err) {
-    if (err instanceof ConnectionError) lease.discard();
-    lease.release();
-    if (!(err instanceof ConnectionError) || !lease.reused) throw err;
+  for (;;) {
+    const lease = await acquire(connection);
+    try {
+      return { lease, facts: await probeSession(lease.session) };
+    } catch (err) {
+      if (err instanceof ConnectionError) lease.discard();
+      lease.release();
+      if (!(err instanceof ConnectionError) || !lease.reused) throw err;
+    }
   }
-  const fresh = await acquire(connection);
-  try {
-    return { lease: fresh, facts: await probeSession(fresh.session) };
-  } catch (err) {
-    if (err instanceof ConnectionError) fresh.discard();
-    fresh.release();
-    throw err;
-  }
+}
+
+/** Probe, render the policy for this host's kernel, and run `step` on the same pooled session. */
+async function onProbedHost<T>(props: Props, step: (session: HostSession, artefacts: Artefacts, facts: HostFacts) => Promise<T>): Promise<T> {
+  const connection = connectionOf(props);
+  const policy = policyOf(props);
+  const { lease, facts } = await probedLease(connection);
+  return onLease(lease, (session) => step(session, renderPolicy(policy, { profile: facts.profile, table: policy.table }), facts));
 }
 
 function applyOutputs(inputs: Props, artefacts: Artefacts, facts: HostFacts, warnings: readonly string[]): HostTableOutputs {
@@ -228,18 +230,10 @@ export async function diff(_id: string, olds: Props, news: Props): Promise<DiffR
 
 async function apply(inputs: Props): Promise<HostTableOutputs> {
   const connection = connectionOf(inputs);
-  const policy = policyOf(inputs);
-  const { lease, facts } = await probedLease(connection);
-  try {
-    const artefacts = renderPolicy(policy, { profile: facts.profile, table: policy.table });
-    const result = await applyOnSession(lease.session, connection, artefacts, facts, hostOptions(inputs));
+  return onProbedHost(inputs, async (session, artefacts, facts) => {
+    const result = await applyOnSession(session, connection, artefacts, facts, hostOptions(inputs));
     return applyOutputs(inputs, artefacts, facts, result.warnings);
-  } catch (err) {
-    if (err instanceof ConnectionError) lease.discard();
-    throw err;
-  } finally {
-    lease.release();
-  }
+  });
 }
 
 export function create(inputs: Props): Promise<CreateResult> {
@@ -284,20 +278,11 @@ function repairable(report: DriftReport): boolean {
 
 export function read(id: string, props: Props): Promise<ReadResult> {
   return guarded(props.connection, async () => {
-    const connection = connectionOf(props);
-    const policy = policyOf(props);
-    const { lease, facts } = await probedLease(connection);
-    let report: DriftReport;
-    let artefacts: Artefacts;
-    try {
-      artefacts = renderPolicy(policy, { profile: facts.profile, table: policy.table });
-      report = { ...(await observeOnSession(lease.session, artefacts, facts, hostOptions(props))), stats: lease.session.stats };
-    } catch (err) {
-      if (err instanceof ConnectionError) lease.discard();
-      throw err;
-    } finally {
-      lease.release();
-    }
+    const { report, artefacts, facts } = await onProbedHost(props, async (session, artefacts, facts) => ({
+      report: { ...(await observeOnSession(session, artefacts, facts, hostOptions(props))), stats: session.stats },
+      artefacts,
+      facts,
+    }));
     const fileDrift = (name: string) => report.files.find((f) => f.name === name);
     const live: Props = {
       ...props,

@@ -98,6 +98,21 @@ export async function acquire(connection: Connection, onLog?: (line: string) => 
 }
 
 /**
+ * Runs `step` on a leased session and always releases it; a connection error marks the session
+ * broken, so the pool never hands it out again.
+ */
+export async function onLease<T>(lease: Lease, step: (session: HostSession) => Promise<T>): Promise<T> {
+  try {
+    return await step(lease.session);
+  } catch (err) {
+    if (err instanceof ConnectionError) lease.discard();
+    throw err;
+  } finally {
+    lease.release();
+  }
+}
+
+/**
  * Run `step` on a pooled session. When a REUSED session fails with a connection error and
  * `retryable` is true, the step runs once more on a fresh connection.
  */
@@ -108,22 +123,11 @@ export async function withPooledSession<T>(
 ): Promise<T> {
   const lease = await acquire(connection, options.onLog);
   try {
-    return await step(lease.session);
+    return await onLease(lease, step);
   } catch (err) {
-    if (err instanceof ConnectionError) lease.discard();
     if (!(err instanceof ConnectionError) || !lease.reused || !options.retryable) throw err;
-  } finally {
-    lease.release();
   }
-  const again = await acquire(connection, options.onLog);
-  try {
-    return await step(again.session);
-  } catch (err) {
-    if (err instanceof ConnectionError) again.discard();
-    throw err;
-  } finally {
-    again.release();
-  }
+  return onLease(await acquire(connection, options.onLog), step);
 }
 
 /** Close every pooled session now (tests, and a provider process that wants to exit). */
