@@ -3,7 +3,7 @@ export { HostSession, withSession, ConnectionError, HostKeyMismatchError, type S
 export { ConnectionSchema, parseConnection, redact, type Connection, type ConnectionInput } from "../model/connection";
 export { probeSession, type HostFacts } from "./probe";
 export { applyPolicy, applyOnSession, DEFAULT_CONFIRM_TIMEOUT, type ApplyOptions, type ApplyPolicyOptions, type ApplyResult, type HostOptions } from "./apply";
-export { observePolicy, observeOnSession, formatDrift, type DriftReport, type FileDrift } from "./observe";
+export { observePolicy, observeOnSession, formatDrift, summarizeDrift, hasRepairableDrift, type DriftReport, type FileDrift } from "./observe";
 export { removeTable, removeOnSession, type RemoveResult } from "./remove";
 export { NftRejectedError, LockoutRolledBackError, HostOperationError } from "./errors";
 export { managedPaths, type ManagedPaths, type PathOverrides } from "../render/paths";

@@ -93,18 +93,13 @@ export async function observeOnSession(session: HostSession, artefacts: Artefact
   const loadedDeniedModules = loaded.filter((m) => denied.includes(m));
   const appliedHash = (s.recorded ?? "").trim() || undefined;
 
-  const tableDrift = table.rules.added.length + table.rules.removed.length + table.rules.changed.length + table.chains.length + table.sets.length + table.helpers.length;
-  const inSync = table.livePresent && tableDrift === 0 && files.length === 0 && sysctls.length === 0 && loadedDeniedModules.length === 0;
   const { livePresent, ...tableParts } = table;
+  const found = { tablePresent: livePresent, ...tableParts, files, sysctls, loadedDeniedModules };
   return {
     target: session.target,
     table: artefacts.table,
-    inSync,
-    tablePresent: livePresent,
-    ...tableParts,
-    files,
-    sysctls,
-    loadedDeniedModules,
+    inSync: !hasRepairableDrift(found) && loadedDeniedModules.length === 0,
+    ...found,
     appliedHash,
     desiredHash: artefacts.hash,
     armed: (s.armed ?? "").trim() === "yes",
@@ -121,6 +116,40 @@ export async function observePolicy(connection: Connection, policyInput: unknown
     const report = await observeOnSession(session, artefacts, facts, options);
     return { ...report, stats: session.stats };
   });
+}
+
+type DriftParts = Pick<DriftReport, "tablePresent" | "rules" | "chains" | "sets" | "helpers" | "files" | "sysctls">;
+
+/**
+ * Drift an apply repairs: the table, its files and sysctls. A denied helper module that is
+ * already loaded is drift too, but no apply can unload it.
+ */
+export function hasRepairableDrift(report: DriftParts): boolean {
+  const r = report.rules;
+  return (
+    !report.tablePresent ||
+    r.added.length + r.removed.length + r.changed.length + report.chains.length + report.sets.length + report.helpers.length > 0 ||
+    report.files.length > 0 ||
+    report.sysctls.length > 0
+  );
+}
+
+/** One line for a report, e.g. `root@h:22: table inet web drifted: 1 rule(s) added; file(s) ... changed`. */
+export function summarizeDrift(report: DriftParts & Pick<DriftReport, "target" | "table" | "inSync" | "loadedDeniedModules">): string {
+  if (report.inSync) return `${report.target}: table inet ${report.table} in sync`;
+  const parts: string[] = [];
+  if (!report.tablePresent) parts.push("table missing");
+  const { added, removed, changed } = report.rules;
+  if (added.length) parts.push(`${added.length} rule(s) added`);
+  if (removed.length) parts.push(`${removed.length} rule(s) missing`);
+  if (changed.length) parts.push(`${changed.length} rule(s) changed`);
+  if (report.chains.length) parts.push(`${report.chains.length} chain change(s)`);
+  if (report.sets.length) parts.push(`${report.sets.length} set(s) changed`);
+  if (report.helpers.length) parts.push(`${report.helpers.length} helper object change(s)`);
+  if (report.files.length) parts.push(`file(s) ${report.files.map((f) => `${f.path} ${f.status}`).join(", ")}`);
+  if (report.sysctls.length) parts.push(`sysctl ${report.sysctls.map((s) => `${s.key}=${s.actual} (want ${s.expected})`).join(", ")}`);
+  if (report.loadedDeniedModules.length) parts.push(`denied module(s) loaded: ${report.loadedDeniedModules.join(", ")} (unload or reboot)`);
+  return `${report.target}: table inet ${report.table} drifted: ${parts.join("; ")}`;
 }
 
 /** Human-readable lines for a report: `+` live but not declared, `-` declared but not live, `~` changed. */

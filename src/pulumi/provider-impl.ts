@@ -25,7 +25,7 @@ import { parsePolicy } from "../model/validate";
 import type { Policy } from "../model/policy";
 import { type Artefacts, DEFAULT_PROFILE, type HostProfile, renderPolicy } from "../render";
 import { applyOnSession } from "../host/apply";
-import { formatDrift, observeOnSession, type DriftReport } from "../host/observe";
+import { formatDrift, hasRepairableDrift, observeOnSession, summarizeDrift } from "../host/observe";
 import { type HostFacts, probeSession } from "../host/probe";
 import { removeOnSession } from "../host/remove";
 import { ConnectionError, type HostSession } from "../host/ssh";
@@ -247,35 +247,6 @@ export function update(_id: string, _olds: Props, news: Props): Promise<UpdateRe
   return guarded(news.connection, async () => ({ outs: await apply(news) }));
 }
 
-/** One-line summary of a drift report. */
-function summary(report: DriftReport): string {
-  if (report.inSync) return `${report.target}: table inet ${report.table} in sync`;
-  const parts: string[] = [];
-  if (!report.tablePresent) parts.push("table missing");
-  const { added, removed, changed } = report.rules;
-  if (added.length) parts.push(`${added.length} rule(s) added`);
-  if (removed.length) parts.push(`${removed.length} rule(s) missing`);
-  if (changed.length) parts.push(`${changed.length} rule(s) changed`);
-  if (report.chains.length) parts.push(`${report.chains.length} chain change(s)`);
-  if (report.sets.length) parts.push(`${report.sets.length} set(s) changed`);
-  if (report.helpers.length) parts.push(`${report.helpers.length} helper object change(s)`);
-  if (report.files.length) parts.push(`file(s) ${report.files.map((f) => `${f.path} ${f.status}`).join(", ")}`);
-  if (report.sysctls.length) parts.push(`sysctl ${report.sysctls.map((s) => `${s.key}=${s.actual} (want ${s.expected})`).join(", ")}`);
-  if (report.loadedDeniedModules.length) parts.push(`denied module(s) loaded: ${report.loadedDeniedModules.join(", ")} (unload or reboot)`);
-  return `${report.target}: table inet ${report.table} drifted: ${parts.join("; ")}`;
-}
-
-/** Drift an apply repairs. A denied helper module already loaded is reported, but no apply can unload it. */
-function repairable(report: DriftReport): boolean {
-  const r = report.rules;
-  return (
-    !report.tablePresent ||
-    r.added.length + r.removed.length + r.changed.length + report.chains.length + report.sets.length + report.helpers.length > 0 ||
-    report.files.length > 0 ||
-    report.sysctls.length > 0
-  );
-}
-
 export function read(id: string, props: Props): Promise<ReadResult> {
   return guarded(props.connection, async () => {
     const { report, artefacts, facts } = await onProbedHost(props, async (session, artefacts, facts) => ({
@@ -292,8 +263,8 @@ export function read(id: string, props: Props): Promise<ReadResult> {
       drift: report.inSync ? [] : formatDrift(report),
       hostProfile: probedProfile(facts),
       appliedHash: report.appliedHash ?? "",
-      inSync: !repairable(report),
-      driftSummary: summary(report),
+      inSync: !hasRepairableDrift(report),
+      driftSummary: summarizeDrift(report),
       warnings: (props.warnings as string[] | undefined) ?? [],
     };
     return { id, props: live, inputs: pickInputs(live) };
