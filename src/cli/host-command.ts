@@ -11,7 +11,7 @@ import { type Policy, TableName } from "../model/policy";
 import { parsePolicy, PolicyError } from "../model/validate";
 import { DEFAULT_TABLE } from "../plan/plan";
 import { KernelSupportError } from "../render";
-import type { PathOverrides } from "../render/paths";
+import { hostRootProblem } from "../render/paths";
 import { CONNECTION_HELP, CONNECTION_OPTIONS, type ConnectionFlagValues, connectionFromFlags } from "./connection-flags";
 import { EXIT } from "./exit-codes";
 import type { Io } from "./io";
@@ -77,12 +77,11 @@ export interface PrepareRules {
   readonly env?: NodeJS.ProcessEnv;
 }
 
-const HOST_PATH = /^\/[A-Za-z0-9_./-]*$/;
-
 function checkRoot(flag: string, value: string | undefined, errors: string[]): string | undefined {
   if (value === undefined) return undefined;
-  if (!HOST_PATH.test(value) || value.split("/").includes("..")) {
-    errors.push(`${flag}: must be an absolute path of letters, digits, _ . / and - without "..", got "${value}"`);
+  const problem = hostRootProblem(value);
+  if (problem) {
+    errors.push(`${flag}: ${problem}, got "${value}"`);
     return undefined;
   }
   return value.length > 1 ? value.replace(/\/+$/, "") : value;
@@ -117,7 +116,6 @@ export function prepare(values: HostFlagValues, io: Io, rules: PrepareRules): Pr
       argErrors.push(`--table: the policy names table "${policy.table}"; --table "${values.table}" would be ignored (drop one of them)`);
     }
   }
-  const paths: PathOverrides = {};
   const stateRoot = checkRoot("--state-root", values["state-root"], argErrors);
   const runRoot = checkRoot("--run-root", values["run-root"], argErrors);
   const connection = connectionFromFlags(values, { env: rules.env });
@@ -135,7 +133,7 @@ export function prepare(values: HostFlagValues, io: Io, rules: PrepareRules): Pr
     policyInput,
     table: policy?.table ?? values.table ?? DEFAULT_TABLE,
     hostOptions: {
-      paths: { ...paths, ...(stateRoot ? { stateRoot } : {}), ...(runRoot ? { runRoot } : {}) },
+      paths: { ...(stateRoot ? { stateRoot } : {}), ...(runRoot ? { runRoot } : {}) },
       ...(onLog ? { onLog } : {}),
     },
   };

@@ -32,6 +32,7 @@ import { ConnectionError, type HostSession } from "../host/ssh";
 import { acquire, type Lease, onLease, withPooledSession } from "./sessions";
 import { contentLines, liveFileLines, liveRuleLines } from "./live";
 import { describeTarget, machineOf } from "./names";
+import { hostRootProblem } from "../render/paths";
 import {
   containsUnknown,
   type HostPaths,
@@ -111,8 +112,6 @@ function pickInputs(props: Props): Props {
 
 const sameJson = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
 
-const HOST_PATH = /^\/[A-Za-z0-9._/-]*$/;
-
 /**
  * A session that has just answered a probe. A reused session that fails is replaced by a fresh
  * one (the probe only reads, so running it again is harmless).
@@ -187,8 +186,9 @@ export async function check(olds: Props | undefined, news: Props): Promise<Check
     for (const key of Object.keys(paths)) {
       const value = paths[key];
       if (key !== "stateRoot" && key !== "runRoot") failures.push({ property: "hostPaths", reason: `hostPaths.${key}: unknown field` });
-      else if (value !== undefined && (typeof value !== "string" || !HOST_PATH.test(value) || value.includes(".."))) {
-        failures.push({ property: "hostPaths", reason: `hostPaths.${key}: must be an absolute path of letters, digits and . _ - /` });
+      else if (value !== undefined) {
+        const problem = typeof value === "string" ? hostRootProblem(value) : "must be a string";
+        if (problem) failures.push({ property: "hostPaths", reason: `hostPaths.${key}: ${problem}` });
       }
     }
   }

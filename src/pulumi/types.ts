@@ -1,12 +1,10 @@
 /** Shapes of the dynamic resource's inputs and outputs (plain JSON, as the engine passes them). */
 import type { ConnectionInput } from "../model/connection";
 import type { PolicyInput } from "../model/policy";
+import type { PathOverrides } from "../render/paths";
 
 /** Where state and the lock live on the host; defaults /var/lib/hardened-nftables and /run/hardened-nftables. */
-export interface HostPaths {
-  readonly stateRoot?: string;
-  readonly runRoot?: string;
-}
+export type HostPaths = PathOverrides;
 
 /** What the provider learned about the host when it last probed it. */
 export interface ProbedProfile {
