@@ -15,6 +15,7 @@
 import { createHash } from "node:crypto";
 import { utils } from "ssh2";
 import { z } from "zod";
+import { formatPath, type Parsed } from "./issues";
 
 /** Fields whose values are secrets and must never appear in a message, log line or JSON. */
 export const SECRET_FIELDS = ["password", "privateKey", "privateKeyPassword"] as const;
@@ -214,8 +215,6 @@ export type Connection = z.output<typeof ConnectionSchema>;
 /** What users write (defaults not applied). */
 export type ConnectionInput = z.input<typeof ConnectionSchema>;
 
-export type ParseResult<T> = { ok: true; value: T } | { ok: false; errors: string[] };
-
 const KNOWN_FIELDS = [...Object.keys(baseShape), "proxy", "sudo"];
 
 /** Secret strings found in a raw (unvalidated) connection input, including its proxy. */
@@ -261,8 +260,7 @@ export function redact(text: string, conn: unknown): string {
 /** Format zod issues from {@link ConnectionSchema} as `"<path>.<field>: <problem>"` lines. */
 export function formatConnectionIssues(issues: readonly z.core.$ZodIssue[], path = "connection"): string[] {
   const errors: string[] = [];
-  const qualify = (segments: readonly PropertyKey[]) =>
-    [path, ...segments.map((s) => String(s))].filter((s) => s.length > 0).join(".");
+  const qualify = (segments: readonly PropertyKey[]) => formatPath([path, ...segments]);
   for (const issue of issues) {
     if (issue.code === "unrecognized_keys") {
       for (const key of issue.keys) {
@@ -296,7 +294,7 @@ export function formatConnectionIssues(issues: readonly z.core.$ZodIssue[], path
 /**
  * Validate a connection. Each error is `"<path>.<field>: <problem>"` and never contains a secret.
  */
-export function parseConnection(input: unknown, path = "connection"): ParseResult<Connection> {
+export function parseConnection(input: unknown, path = "connection"): Parsed<Connection> {
   const result = ConnectionSchema.safeParse(input);
   if (result.success) return { ok: true, value: result.data };
   const errors = formatConnectionIssues(result.error.issues, path).map((e) => redact(e, input));

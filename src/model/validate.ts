@@ -1,8 +1,9 @@
 import type { z } from "zod";
 import { serviceNames } from "../catalog";
+import { formatPath, type Parsed } from "./issues";
 import { PolicySchema, type Policy } from "./policy";
 
-export type Parsed<T> = { ok: true; value: T } | { ok: false; errors: string[] };
+export { formatPath, type Parsed } from "./issues";
 
 /** Thrown where a caller wants an exception; `errors` holds one line per problem. */
 export class PolicyError extends Error {
@@ -11,15 +12,6 @@ export class PolicyError extends Error {
     super(`invalid policy:\n${errors.map((e) => `  ${e}`).join("\n")}`);
     this.name = "PolicyError";
   }
-}
-
-export function formatPath(path: readonly PropertyKey[]): string {
-  let out = "";
-  for (const key of path) {
-    if (typeof key === "number") out += `[${key}]`;
-    else out += out === "" ? String(key) : `.${String(key)}`;
-  }
-  return out;
 }
 
 function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
