@@ -2,7 +2,7 @@ import { parseArgs } from "node:util";
 import { applyPolicy, type ApplyResult, DEFAULT_CONFIRM_TIMEOUT } from "../host/apply";
 import { EXIT } from "./exit-codes";
 import { COMMON_HELP, EXIT_HELP, onHost, prepare, TABLE_HELP, TABLE_HOST_OPTIONS } from "./host-command";
-import type { Io } from "./io";
+import { type Io, outputFormat } from "./io";
 import { UsageError } from "./policy-file";
 
 export const APPLY_HELP = `Usage: hardened-nftables apply --policy FILE --host [USER@]ADDR[:PORT] --host-key KEY [--identity KEYFILE]
@@ -63,7 +63,7 @@ export async function applyCommand(argv: string[], io: Io): Promise<number> {
     io.out(APPLY_HELP);
     return EXIT.ok;
   }
-  if (values.format !== "text" && values.format !== "json") throw new UsageError(`--format: expected text or json, got "${values.format}"`);
+  const format = outputFormat(values.format);
   let confirmTimeoutSeconds: number | undefined;
   if (values["confirm-timeout"] !== undefined) {
     const text = values["confirm-timeout"];
@@ -75,7 +75,6 @@ export async function applyCommand(argv: string[], io: Io): Promise<number> {
   const prepared = prepare(values, io, { policy: "required" });
   if (typeof prepared === "number") return prepared;
   const { connection, policyInput, table, hostOptions } = prepared;
-  const format = values.format;
   return onHost(io, connection, async () => {
     const result = await applyPolicy(connection, policyInput, { ...hostOptions, table, ...(confirmTimeoutSeconds ? { confirmTimeoutSeconds } : {}) });
     io.out(format === "json" ? `${JSON.stringify(applySummary(result), null, 2)}\n` : applyText(result));

@@ -3,8 +3,7 @@ import { formatDrift, observePolicy } from "../host/observe";
 import { redact } from "../model/connection";
 import { EXIT } from "./exit-codes";
 import { COMMON_HELP, EXIT_HELP, onHost, prepare, TABLE_HELP, TABLE_HOST_OPTIONS } from "./host-command";
-import type { Io } from "./io";
-import { UsageError } from "./policy-file";
+import { type Io, outputFormat } from "./io";
 
 export const DIFF_HELP = `Usage: hardened-nftables diff --policy FILE --host [USER@]ADDR[:PORT] --host-key KEY [--identity KEYFILE]
                              [--table NAME] [--format text|json] [options]
@@ -33,11 +32,10 @@ export async function diffCommand(argv: string[], io: Io): Promise<number> {
     io.out(DIFF_HELP);
     return EXIT.ok;
   }
-  if (values.format !== "text" && values.format !== "json") throw new UsageError(`--format: expected text or json, got "${values.format}"`);
+  const format = outputFormat(values.format);
   const prepared = prepare(values, io, { policy: "required" });
   if (typeof prepared === "number") return prepared;
   const { connection, policyInput, table, hostOptions } = prepared;
-  const format = values.format;
   return onHost(io, connection, async () => {
     const report = await observePolicy(connection, policyInput, { ...hostOptions, table });
     const text =

@@ -14,7 +14,7 @@ import { KernelSupportError } from "../render";
 import { hostRootProblem } from "../render/paths";
 import { CONNECTION_HELP, CONNECTION_OPTIONS, type ConnectionFlagValues, connectionFromFlags } from "./connection-flags";
 import { EXIT } from "./exit-codes";
-import type { Io } from "./io";
+import { type Io, printPolicyErrors } from "./io";
 import { readPolicyFile, UsageError } from "./policy-file";
 
 /** Options of every host command: the connection, -v and --help. */
@@ -121,7 +121,7 @@ export function prepare(values: HostFlagValues, io: Io, rules: PrepareRules): Pr
   const connection = connectionFromFlags(values, { env: rules.env });
   if (!connection.ok) argErrors.push(...connection.errors);
 
-  if (policyErrors.length > 0) io.err(`invalid policy ${values.policy}:\n${policyErrors.map((e) => `  ${e}`).join("\n")}\n`);
+  if (policyErrors.length > 0) printPolicyErrors(io, values.policy!, policyErrors);
   if (argErrors.length > 0) io.err(`invalid arguments:\n${argErrors.map((e) => `  ${e}`).join("\n")}\n`);
   if (policyErrors.length > 0 || argErrors.length > 0 || !connection.ok) return EXIT.invalidPolicy;
 

@@ -6,7 +6,7 @@ import { managedPaths } from "../render/paths";
 import { DEFAULT_KERNEL, profileForKernel } from "../render/profile";
 import { EXIT } from "./exit-codes";
 import { readPolicyFile, UsageError } from "./policy-file";
-import type { Io } from "./io";
+import { type Io, outputFormat, printPolicyErrors } from "./io";
 
 export const RENDER_HELP = `Usage: hardened-nftables render --policy FILE [--kernel X.Y] [--format text|json] [--check]
 
@@ -59,7 +59,7 @@ export async function renderCommand(argv: string[], io: Io): Promise<number> {
     return EXIT.ok;
   }
   if (!values.policy) throw new UsageError("--policy: required");
-  if (values.format !== "text" && values.format !== "json") throw new UsageError(`--format: expected text or json, got "${values.format}"`);
+  const format = outputFormat(values.format);
   let profile;
   try {
     profile = profileForKernel(values.kernel ?? DEFAULT_KERNEL);
@@ -68,7 +68,7 @@ export async function renderCommand(argv: string[], io: Io): Promise<number> {
   }
   const parsed = parsePolicy(readPolicyFile(values.policy));
   if (!parsed.ok) {
-    io.err(`invalid policy ${values.policy}:\n${parsed.errors.map((e) => `  ${e}`).join("\n")}\n`);
+    printPolicyErrors(io, values.policy, parsed.errors);
     return EXIT.invalidPolicy;
   }
   let artefacts: Artefacts;
@@ -81,7 +81,7 @@ export async function renderCommand(argv: string[], io: Io): Promise<number> {
     }
     throw err;
   }
-  if (values.format === "json") {
+  if (format === "json") {
     io.out(`${JSON.stringify({ nft: artefacts.nft, sysctl: artefacts.sysctl, modprobe: artefacts.modprobe, explain: artefacts.explain }, null, 2)}\n`);
   } else {
     io.out(textReport(artefacts));
