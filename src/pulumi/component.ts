@@ -4,6 +4,7 @@ import type { ExposureInput, PolicyInput } from "../model/policy";
 import { PolicyError, parsePolicy } from "../model/validate";
 import { renderPolicy } from "../render";
 import { contentLines } from "./live";
+import { fromLineMap, ruleGroup, toLineMap } from "./line-map";
 import { describeTarget, tableNameFor } from "./names";
 import { HostTable } from "./resource";
 import type { HostPaths, ProbedProfile } from "./types";
@@ -167,9 +168,9 @@ export class HostFirewall extends pulumi.ComponentResource {
         target,
         connection: checkedConnection,
         policy: checked.policy,
-        ruleLines: checked.ruleLines,
-        sysctlLines: checked.sysctlLines,
-        modprobeLines: checked.modprobeLines,
+        rules: checked.ruleLines.apply((l) => toLineMap(l, ruleGroup)),
+        sysctl: checked.sysctlLines.apply((l) => toLineMap(l)),
+        modprobe: checked.modprobeLines.apply((l) => toLineMap(l)),
         ...(args.hostPaths !== undefined ? { hostPaths: args.hostPaths as pulumi.Input<HostPaths> } : {}),
         ...(args.confirmTimeoutSeconds !== undefined ? { confirmTimeoutSeconds: args.confirmTimeoutSeconds } : {}),
       },
@@ -180,8 +181,8 @@ export class HostFirewall extends pulumi.ComponentResource {
     this.target = target;
     this.renderedTable = checked.nft;
     this.ruleLines = checked.ruleLines;
-    this.sysctlConf = this.hostTable.sysctlLines.apply((l) => `${l.join("\n")}\n`);
-    this.modprobeConf = this.hostTable.modprobeLines.apply((l) => `${l.join("\n")}\n`);
+    this.sysctlConf = this.hostTable.sysctl.apply((m) => `${fromLineMap(m).join("\n")}\n`);
+    this.modprobeConf = this.hostTable.modprobe.apply((m) => `${fromLineMap(m).join("\n")}\n`);
     this.hostProfile = this.hostTable.hostProfile;
     this.appliedHash = this.hostTable.appliedHash;
     this.inSync = this.hostTable.inSync;

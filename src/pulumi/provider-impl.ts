@@ -19,6 +19,7 @@
  * Deliberately free of @pulumi/pulumi: the provider process loads only this, the host layer and
  * the renderer.
  */
+import { isDeepStrictEqual } from "node:util";
 import type { CheckFailure, CheckResult, CreateResult, DiffResult, ReadResult, UpdateResult } from "@pulumi/pulumi/dynamic";
 import { type Connection, parseConnection, redact } from "../model/connection";
 import { parsePolicy } from "../model/validate";
@@ -31,6 +32,7 @@ import { removeOnSession } from "../host/remove";
 import { ConnectionError, type HostSession } from "../host/ssh";
 import { acquire, type Lease, onLease, withPooledSession } from "./sessions";
 import { contentLines, liveFileLines, liveRuleLines } from "./live";
+import { ruleGroup, toLineMap } from "./line-map";
 import { describeTarget, machineOf } from "./names";
 import { hostRootProblem } from "../render/paths";
 import {
@@ -110,7 +112,8 @@ function pickInputs(props: Props): Props {
   return out;
 }
 
-const sameJson = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+/** Equal as the engine sees values: objects come back from the state with their keys in another order. */
+const sameJson = (a: unknown, b: unknown) => isDeepStrictEqual(JSON.parse(JSON.stringify(a ?? null)), JSON.parse(JSON.stringify(b ?? null)));
 
 /**
  * A session that has just answered a probe. A reused session that fails is replaced by a fresh
@@ -140,9 +143,7 @@ async function onProbedHost<T>(props: Props, step: (session: HostSession, artefa
 function applyOutputs(inputs: Props, artefacts: Artefacts, facts: HostFacts, warnings: readonly string[]): HostTableOutputs {
   return {
     ...(pickInputs(inputs) as unknown as HostTableInputs),
-    ruleLines: [...artefacts.ruleLines],
-    sysctlLines: contentLines(artefacts.sysctl),
-    modprobeLines: contentLines(artefacts.modprobe),
+    ...engineLines(artefacts.ruleLines, contentLines(artefacts.sysctl), contentLines(artefacts.modprobe)),
     drift: [],
     hostProfile: probedProfile(facts),
     appliedHash: artefacts.hash,
@@ -150,6 +151,11 @@ function applyOutputs(inputs: Props, artefacts: Artefacts, facts: HostFacts, war
     driftSummary: `${describeTarget(inputs.connection as object)}: table inet ${artefacts.table} in sync`,
     warnings: [...warnings],
   };
+}
+
+/** Rule lines and file lines as the resource stores them: LineMaps, which the engine diffs line by line. */
+function engineLines(ruleLines: readonly string[], sysctlLines: readonly string[], modprobeLines: readonly string[]) {
+  return { rules: toLineMap(ruleLines, ruleGroup), sysctl: toLineMap(sysctlLines), modprobe: toLineMap(modprobeLines) };
 }
 
 // ---------------------------------------------------------------- provider methods
@@ -168,9 +174,7 @@ export async function check(olds: Props | undefined, news: Props): Promise<Check
     } else {
       try {
         const artefacts = renderPolicy(parsed.value, { profile: renderProfile(inputs.hostProfile), table: parsed.value.table });
-        inputs.ruleLines = [...artefacts.ruleLines];
-        inputs.sysctlLines = contentLines(artefacts.sysctl);
-        inputs.modprobeLines = contentLines(artefacts.modprobe);
+        Object.assign(inputs, engineLines(artefacts.ruleLines, contentLines(artefacts.sysctl), contentLines(artefacts.modprobe)));
       } catch (err) {
         failures.push({ property: "policy", reason: (err as Error).message });
       }
@@ -216,14 +220,15 @@ export async function diff(_id: string, olds: Props, news: Props): Promise<DiffR
 
   let changes = replaces.length > 0;
   changes ||= olds.version !== news.version;
-  changes ||= !sameJson(olds.ruleLines, news.ruleLines);
+  changes ||= !sameJson(olds.rules, news.rules);
   changes ||= olds.inSync === false;
   changes ||= !sameJson(oldConn, newConn);
   changes ||= !sameJson(olds.hostPaths, news.hostPaths);
   if (!changes) {
     // The files depend on the kernel: compare what the policy renders for the host's recorded profile.
     const artefacts = renderPolicy(policyOf(news), { profile: renderProfile(olds.hostProfile), table: news.table as string });
-    changes = !sameJson(olds.sysctlLines, contentLines(artefacts.sysctl)) || !sameJson(olds.modprobeLines, contentLines(artefacts.modprobe));
+    const files = engineLines([], contentLines(artefacts.sysctl), contentLines(artefacts.modprobe));
+    changes = !sameJson(olds.sysctl, files.sysctl) || !sameJson(olds.modprobe, files.modprobe);
   }
   return { changes, replaces, deleteBeforeReplace };
 }
@@ -257,9 +262,11 @@ export function read(id: string, props: Props): Promise<ReadResult> {
     const fileDrift = (name: string) => report.files.find((f) => f.name === name);
     const live: Props = {
       ...props,
-      ruleLines: liveRuleLines(artefacts.ruleLines, report),
-      sysctlLines: liveFileLines(contentLines(artefacts.sysctl), fileDrift("sysctl")),
-      modprobeLines: liveFileLines(contentLines(artefacts.modprobe), fileDrift("modprobe")),
+      ...engineLines(
+        liveRuleLines(artefacts.ruleLines, report),
+        liveFileLines(contentLines(artefacts.sysctl), fileDrift("sysctl")),
+        liveFileLines(contentLines(artefacts.modprobe), fileDrift("modprobe")),
+      ),
       drift: report.inSync ? [] : formatDrift(report),
       hostProfile: probedProfile(facts),
       appliedHash: report.appliedHash ?? "",

@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { hostTableProvider } from "./provider";
+import type { LineMap } from "./line-map";
 import type { HostPaths, ProbedProfile } from "./types";
 
 /** Type token: pulumi-nodejs:dynamic/hardened-nftables:HostTable (module and type are part of the URN). */
@@ -12,9 +13,10 @@ export interface HostTableArgs {
   target: pulumi.Input<string>;
   connection: pulumi.Input<unknown>;
   policy: pulumi.Input<unknown>;
-  ruleLines: pulumi.Input<pulumi.Input<string>[]>;
-  sysctlLines: pulumi.Input<pulumi.Input<string>[]>;
-  modprobeLines: pulumi.Input<pulumi.Input<string>[]>;
+  /** line-map.ts: one key per line, so previews diff rule by rule */
+  rules: pulumi.Input<LineMap>;
+  sysctl: pulumi.Input<LineMap>;
+  modprobe: pulumi.Input<LineMap>;
   hostPaths?: pulumi.Input<HostPaths>;
   confirmTimeoutSeconds?: pulumi.Input<number>;
 }
@@ -29,9 +31,9 @@ export class HostTable extends pulumi.dynamic.Resource {
   declare public readonly target: pulumi.Output<string>;
   /** The connection as stored: always a secret output (additionalSecretOutputs). */
   declare public readonly connection: pulumi.Output<unknown>;
-  declare public readonly ruleLines: pulumi.Output<string[]>;
-  declare public readonly sysctlLines: pulumi.Output<string[]>;
-  declare public readonly modprobeLines: pulumi.Output<string[]>;
+  declare public readonly rules: pulumi.Output<LineMap>;
+  declare public readonly sysctl: pulumi.Output<LineMap>;
+  declare public readonly modprobe: pulumi.Output<LineMap>;
   declare public readonly drift: pulumi.Output<string[]>;
   declare public readonly hostProfile: pulumi.Output<ProbedProfile>;
   declare public readonly appliedHash: pulumi.Output<string>;

@@ -2,6 +2,7 @@
 import type { ConnectionInput } from "../model/connection";
 import type { PolicyInput } from "../model/policy";
 import type { PathOverrides } from "../render/paths";
+import type { LineMap } from "./line-map";
 
 /** Where state and the lock live on the host; defaults /var/lib/hardened-nftables and /run/hardened-nftables. */
 export type HostPaths = PathOverrides;
@@ -27,12 +28,12 @@ export interface HostTableInputs {
   readonly connection: ConnectionInput;
   /** The policy as written (without `table`). */
   readonly policy: Omit<PolicyInput, "table">;
-  /** One line per rule, set element, helper object and chain policy. */
-  readonly ruleLines: readonly string[];
-  /** The sysctl.d file, line by line. */
-  readonly sysctlLines: readonly string[];
-  /** The modprobe.d file, line by line. */
-  readonly modprobeLines: readonly string[];
+  /** One key per rule, set element, helper object and chain policy (line-map.ts: diffed key by key). */
+  readonly rules: LineMap;
+  /** The sysctl.d file, one key per line. */
+  readonly sysctl: LineMap;
+  /** The modprobe.d file, one key per line. */
+  readonly modprobe: LineMap;
   /** Desired: []. A refresh writes the live drift here, so the next preview shows it going away. */
   readonly drift: readonly string[];
   readonly hostPaths?: HostPaths;
@@ -59,9 +60,9 @@ export const INPUT_KEYS = [
   "target",
   "connection",
   "policy",
-  "ruleLines",
-  "sysctlLines",
-  "modprobeLines",
+  "rules",
+  "sysctl",
+  "modprobe",
   "drift",
   "hostPaths",
   "confirmTimeoutSeconds",

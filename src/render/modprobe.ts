@@ -8,7 +8,7 @@ export function deniedModules(plan: Plan): string[] {
 }
 
 export function renderModprobe(plan: Plan, profile: HostProfile): string {
-  const lines = [`# pulumi-hardened-nftables: conntrack helper modules for table inet ${plan.table} (kernel ${profile.kernel})`];
+  const lines = [`# pulumi-hardened-nftables: conntrack helper modules for table inet ${plan.table}`];
   if (profile.helperModuleParam) {
     lines.push("# Automatic helper assignment off from the moment nf_conntrack loads.");
     lines.push("options nf_conntrack nf_conntrack_helper=0");

@@ -13,7 +13,7 @@ export function sysctlSettings(plan: Plan, profile: HostProfile): [string, strin
 }
 
 export function renderSysctl(plan: Plan, profile: HostProfile): string {
-  const lines = [`# pulumi-hardened-nftables: conntrack settings for table inet ${plan.table} (kernel ${profile.kernel})`];
+  const lines = [`# pulumi-hardened-nftables: conntrack settings for table inet ${plan.table}`];
   if (profile.helperSysctl) {
     lines.push("# Automatic helper assignment off: helpers attach only where the ruleset says so.");
   } else if (kernelAtLeast(profile.kernel, 6, 0)) {

@@ -9,6 +9,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { fromLineMap, type LineMap } from "../../src/pulumi/line-map";
 
 interface Registered {
   type: string;
@@ -77,8 +78,8 @@ describe("examples run under mocks", () => {
     const [t] = tables(regs);
     expect(t!.inputs.table).toBe("quickstart");
     expect(t!.inputs.target).toBe("root@198.51.100.10:22");
-    expect(t!.inputs.ruleLines).toContain('chain input: tcp dport 443 accept comment "https: control"');
-    expect(t!.inputs.ruleLines).toContain('chain input: tcp dport 50000-50100 accept comment "ftp: passive data"');
+    expect(Object.keys(t!.inputs.rules as object)).toContain('chain input: tcp dport 443 accept comment "https: control"');
+    expect(Object.keys(t!.inputs.rules as object)).toContain('chain input: tcp dport 50000-50100 accept comment "ftp: passive data"');
   });
 
   it("ftp-server: @pulumi/command installs and configures vsftpd; the firewall scopes the ftp helper", async () => {
@@ -89,21 +90,21 @@ describe("examples run under mocks", () => {
     expect(commands[0]!.inputs.create).toContain("apt-get install -y -qq nftables vsftpd conntrack");
     expect(commands[1]!.inputs.create).toContain("pasv_min_port=50000\\npasv_max_port=50100");
     const [t] = tables(regs);
-    expect(t!.inputs.ruleLines).toContain('chain input: tcp dport 21 ct helper set "ftp-helper" accept comment "ftp: control, helper ftp"');
-    expect(t!.inputs.ruleLines).toContain('chain input: ct state related ct helper "ftp" tcp dport 50000-50100 accept comment "ftp: passive data, expected by helper ftp"');
-    expect(t!.inputs.modprobeLines).toContain("# Allowed for scoped exposures: nf_conntrack_ftp, nf_nat_ftp");
+    expect(Object.keys(t!.inputs.rules as object)).toContain('chain input: tcp dport 21 ct helper set "ftp-helper" accept comment "ftp: control, helper ftp"');
+    expect(Object.keys(t!.inputs.rules as object)).toContain('chain input: ct state related ct helper "ftp" tcp dport 50000-50100 accept comment "ftp: passive data, expected by helper ftp"');
+    expect(fromLineMap(t!.inputs.modprobe as LineMap)).toContain("# Allowed for scoped exposures: nf_conntrack_ftp, nf_nat_ftp");
   });
 
   it("voip-pbx: SIP with a fixed RTP range, no helper, outbound restricted", async () => {
     configure({ host: "198.51.100.30", hostKey: HOST_KEY, privateKey: privateKey() });
     const regs = await run("voip-pbx");
     const [t] = tables(regs);
-    const lines = t!.inputs.ruleLines as string[];
+    const lines = Object.keys(t!.inputs.rules as object);
     expect(t!.inputs.table).toBe("pbx");
     expect(lines).toContain("chain output: policy drop");
     expect(lines.some((l) => /udp dport 10000-20000 accept/.test(l))).toBe(true);
     expect(lines.some((l) => /ct helper set/.test(l))).toBe(false);
-    expect(t!.inputs.sysctlLines).toContain("net.netfilter.nf_conntrack_max = 262144");
+    expect(fromLineMap(t!.inputs.sysctl as LineMap)).toContain("net.netfilter.nf_conntrack_max = 262144");
   });
 
   it("fleet: one firewall per host, the base policy plus each role's additions", async () => {
@@ -120,14 +121,14 @@ describe("examples run under mocks", () => {
     const ts = tables(regs).sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name));
     expect(ts.map((t) => t.name)).toEqual(order);
     expect(ts.every((t) => t.inputs.table === "fleet")).toBe(true);
-    const [web, db, mail] = ts.map((t) => t.inputs.ruleLines as string[]);
+    const [web, db, mail] = ts.map((t) => Object.keys(t.inputs.rules as object));
     for (const lines of [web!, db!, mail!]) expect(lines.some((l) => l.includes('comment "ssh: control"'))).toBe(true);
     expect(web!.some((l) => l.includes("udp dport 443"))).toBe(true);
     expect(db!).toContain("chain output: policy drop");
     expect(db!.some((l) => l.includes('tcp dport 5432 accept comment "postgres: ports (app servers only)"'))).toBe(true);
     expect(web!.some((l) => l.includes("5432"))).toBe(false);
     expect(ts[2]!.inputs.target).toBe("ops@203.0.113.13:22");
-    expect(ts[2]!.inputs.sysctlLines).toContain("net.netfilter.nf_conntrack_max = 131072");
+    expect(fromLineMap(ts[2]!.inputs.sysctl as LineMap)).toContain("net.netfilter.nf_conntrack_max = 131072");
   });
 
   it("bastion: the inner host is reached through the proxy and admits SSH only from the bastion", async () => {
@@ -146,7 +147,7 @@ describe("examples run under mocks", () => {
     expect(inner!.inputs.target).toBe("admin@10.0.0.20:22 via jump@203.0.113.5:22");
     const conn = unsecret(inner!.inputs.connection) as { proxy?: { host: string } };
     expect(conn.proxy?.host).toBe("203.0.113.5");
-    expect(inner!.inputs.ruleLines).toContain("set ssh_v4: 10.0.0.5");
+    expect(Object.keys(inner!.inputs.rules as object)).toContain("set ssh_v4: 10.0.0.5");
     const command = regs.find((r) => r.type === "command:remote:Command");
     expect((unsecret(command!.inputs.connection) as { proxy?: { host: string } }).proxy?.host).toBe("203.0.113.5");
   });

@@ -6,6 +6,7 @@ import { HostFirewall, HostFirewallArgsError } from "../../src/pulumi/component"
 import { providerVersion } from "../../src/pulumi/version";
 import { render } from "../../src/render";
 import { generatePrivateKey, TEST_HOST_KEY } from "../support/keys";
+import { fromLineMap, type LineMap, ruleGroup, toLineMap } from "../../src/pulumi/line-map";
 
 interface Registered {
   type: string;
@@ -63,9 +64,9 @@ describe("HostFirewall under mocks", () => {
     expect(inputs.target).toBe("root@198.51.100.7:22");
     expect(inputs.version).toBe(providerVersion());
     expect(inputs.version).toMatch(/^0\.1\.0\+[0-9a-f]{12}$/);
-    expect(inputs.ruleLines).toEqual(expected.ruleLines);
-    expect(inputs.sysctlLines).toEqual(expected.sysctl.trimEnd().split("\n"));
-    expect(inputs.modprobeLines).toEqual(expected.modprobe.trimEnd().split("\n"));
+    expect(inputs.rules).toEqual(toLineMap(expected.ruleLines, ruleGroup));
+    expect(fromLineMap(inputs.sysctl as LineMap)).toEqual(expected.sysctl.trimEnd().split("\n"));
+    expect(fromLineMap(inputs.modprobe as LineMap)).toEqual(expected.modprobe.trimEnd().split("\n"));
     expect(inputs.drift).toEqual([]);
     expect(inputs.policy).toEqual({ exposures: [{ service: "ssh" }, { service: "ftp", passivePorts: "50000-50100" }] });
     expect(inputs.hostPaths).toEqual({ stateRoot: "/etc/hardened-nftables/.state" });
@@ -158,7 +159,7 @@ describe("HostFirewall under mocks", () => {
     });
     await settle(fw.hostTable.urn);
     const expected = render({ table: "web", exposures: [{ service: "ssh", sources: ["203.0.113.0/24"] }], output: { policy: "drop" } });
-    expect(registered[1]!.inputs.ruleLines).toEqual(expected.ruleLines);
+    expect(registered[1]!.inputs.rules).toEqual(toLineMap(expected.ruleLines, ruleGroup));
     expect(registered[1]!.inputs.table).toBe("web");
   });
 

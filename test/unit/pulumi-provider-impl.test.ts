@@ -5,6 +5,7 @@ import { UNKNOWN } from "../../src/pulumi/types";
 import { render } from "../../src/render";
 import { profileForKernel } from "../../src/render/profile";
 import { generatePrivateKey, TEST_HOST_KEY } from "../support/keys";
+import { fromLineMap, type LineMap, ruleGroup, toLineMap } from "../../src/pulumi/line-map";
 
 let privateKey = "";
 const HOST_KEY = TEST_HOST_KEY;
@@ -22,9 +23,9 @@ function news(extra: Record<string, unknown> = {}) {
     target: "root@198.51.100.7:22",
     connection: { host: "198.51.100.7", privateKey, hostKey: HOST_KEY },
     policy,
-    ruleLines: [],
-    sysctlLines: [],
-    modprobeLines: [],
+    rules: {},
+    sysctl: {},
+    modprobe: {},
     drift: [],
     ...extra,
   };
@@ -36,8 +37,8 @@ async function outputsFor(kernel: string, extra: Record<string, unknown> = {}) {
   const a = render({ ...policy, table: "web" }, { profile: profileForKernel(kernel) });
   return {
     ...checked,
-    sysctlLines: a.sysctl.trimEnd().split("\n"),
-    modprobeLines: a.modprobe.trimEnd().split("\n"),
+    sysctl: toLineMap(a.sysctl.trimEnd().split("\n")),
+    modprobe: toLineMap(a.modprobe.trimEnd().split("\n")),
     hostProfile: { ...profileForKernel(kernel), kernelRelease: `${kernel}.0-1-amd64`, nftVersion: "1.0.6" },
     appliedHash: a.hash,
     inSync: true,
@@ -53,8 +54,8 @@ describe("provider check", () => {
     expect(result.failures).toEqual([]);
     const inputs = result.inputs as Record<string, unknown>;
     const expected = render({ ...policy, table: "web" });
-    expect(inputs.ruleLines).toEqual(expected.ruleLines);
-    expect(inputs.sysctlLines).toEqual(expected.sysctl.trimEnd().split("\n"));
+    expect(inputs.rules).toEqual(toLineMap(expected.ruleLines, ruleGroup));
+    expect(fromLineMap(inputs.sysctl as LineMap)).toEqual(expected.sysctl.trimEnd().split("\n"));
     expect(inputs.target).toBe("root@198.51.100.7:22");
     expect(inputs.hostProfile).toBeUndefined();
   });
@@ -62,7 +63,7 @@ describe("provider check", () => {
   it("renders files with the kernel profile a refresh recorded", async () => {
     const olds = { hostProfile: { ...profileForKernel("5.10"), kernelRelease: "5.10.0-30-amd64", nftVersion: "0.9.8" } };
     const inputs = (await check(olds, news())).inputs as Record<string, unknown>;
-    expect(inputs.sysctlLines).toContain("net.netfilter.nf_conntrack_helper = 0");
+    expect(fromLineMap(inputs.sysctl as LineMap)).toContain("net.netfilter.nf_conntrack_helper = 0");
     expect(inputs.hostProfile).toEqual(olds.hostProfile);
   });
 
@@ -83,9 +84,9 @@ describe("provider check", () => {
   });
 
   it("leaves unknown values (preview) alone", async () => {
-    const result = await check(undefined, news({ policy: { exposures: [{ service: "ssh", sources: [UNKNOWN] }] }, connection: UNKNOWN, ruleLines: UNKNOWN }));
+    const result = await check(undefined, news({ policy: { exposures: [{ service: "ssh", sources: [UNKNOWN] }] }, connection: UNKNOWN, rules: UNKNOWN }));
     expect(result.failures).toEqual([]);
-    expect((result.inputs as Record<string, unknown>).ruleLines).toBe(UNKNOWN);
+    expect((result.inputs as Record<string, unknown>).rules).toBe(UNKNOWN);
   });
 });
 

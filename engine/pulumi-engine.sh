@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Prints the directory that holds the Pulumi engine this project is tested with, building it
+# first when it is not cached yet. Used by .ci/run, the tests, the bench and the quick start
+# (`npm run --silent pulumi-engine`). Build progress goes to stderr; stdout is the directory only.
+#
+# The engine is built from its Go modules at the version pinned in engine/go.mod, once per
+# version and pin, into a cache outside the repository:
+#   ${HNFT_ENGINE_CACHE:-$HOME/.cache/hardened-nftables/pulumi-engine}/<version>-<pin hash>/bin/
+#     pulumi                          the CLI, version-stamped (`pulumi version` prints it)
+#     pulumi-resource-pulumi-nodejs   the dynamic-provider plugin, a script shipped in @pulumi/pulumi
+# Pieces the Go module proxy refuses at every version and commit asked for (see README, "The
+# engine"): the Node.js language host and pulumi-resource-command. Programs therefore run through
+# the Automation API's inline programs, which need no language host.
+#
+# Without Go (an operator's laptop) the `pulumi` on PATH is used; without either, it says how to
+# get one and exits 1. Nothing here or at run time downloads a plugin.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(dirname "$here")
+version=$(grep -oE "github.com/pulumi/pulumi/pkg/v3 v[0-9]+\.[0-9]+\.[0-9]+" "$here/go.mod" | head -n1 | cut -d" " -f2)
+[ -n "$version" ] || { echo "pulumi-engine: no github.com/pulumi/pulumi/pkg/v3 version in $here/go.mod" >&2; exit 1; }
+pin=$(cat "$here/go.mod" "$here/go.sum" | sha256sum | cut -c1-12)
+cache="${HNFT_ENGINE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/hardened-nftables/pulumi-engine}"
+dir="$cache/$version-$pin/bin"
+dynamic_plugin="$repo/node_modules/@pulumi/pulumi/pulumi-resource-pulumi-nodejs"
+
+stamped() { [ -x "$1/pulumi" ] && [ "$("$1/pulumi" version 2>/dev/null)" = "$version" ]; }
+
+if stamped "$dir" && [ -x "$dir/pulumi-resource-pulumi-nodejs" ]; then
+  echo "$dir"
+  exit 0
+fi
+
+if ! command -v go >/dev/null 2>&1; then
+  if command -v pulumi >/dev/null 2>&1; then
+    found=$(dirname "$(command -v pulumi)")
+    have=$(pulumi version 2>/dev/null || true)
+    [ "$have" = "$version" ] || echo "pulumi-engine: no Go to build $version; using $found/pulumi ($have)" >&2
+    echo "$found"
+    exit 0
+  fi
+  cat >&2 <<EOF
+pulumi-engine: neither Go (to build the pinned engine $version) nor a pulumi CLI on PATH.
+Install Go >= 1.26 (https://go.dev/doc/install) and run this again, or install the Pulumi CLI
+(https://www.pulumi.com/docs/iac/download-install/) and put it on PATH.
+EOF
+  exit 1
+fi
+
+[ -f "$dynamic_plugin" ] || { echo "pulumi-engine: $dynamic_plugin is missing: run npm ci first" >&2; exit 1; }
+
+mkdir -p "$cache"
+exec 9>>"$cache/.build.lock"
+flock 9
+if ! stamped "$dir"; then
+  staging=$(mktemp -d "$cache/.build-XXXXXX")
+  trap 'rm -rf "$staging"' EXIT
+  echo "pulumi-engine: building pulumi $version from Go modules into $dir (cold: 10-25 min on 2 cores)" >&2
+  start=$(date +%s)
+  (
+    cd "$here"
+    CGO_ENABLED=0 go build -mod=readonly -trimpath -tags osusergo,grpcnotrace \
+      -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$version" \
+      -o "$staging/bin/pulumi" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
+  ) >&2
+  stamped "$staging/bin" || { echo "pulumi-engine: the built pulumi does not print $version" >&2; exit 1; }
+  rm -rf "$(dirname "$dir")"
+  mkdir -p "$(dirname "$dir")"
+  mv "$staging/bin" "$dir"
+  echo "pulumi-engine: built in $(($(date +%s) - start)) s" >&2
+fi
+install -m 0755 "$dynamic_plugin" "$dir/pulumi-resource-pulumi-nodejs"
+echo "$dir"

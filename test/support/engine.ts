@@ -1,0 +1,160 @@
+/**
+ * The real Pulumi engine for the engine suites (test/engine/): a project directory per test,
+ * a local file backend and PULUMI_HOME in a temp dir, and `pulumi` commands run through
+ * engine/run.ts (the pinned CLI drives the program as an Automation API inline program).
+ * Each command is its own process, as a user's `pulumi up` is.
+ */
+import { execFileSync, spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { onCleanup } from "./exit-cleanup";
+
+export const REPO = path.resolve(__dirname, "../..");
+const WORK_ROOT = path.join(REPO, "test/engine/.work");
+export const ENGINE_PASSPHRASE = "hnft-engine-state-passphrase";
+
+let engineDir: string | undefined;
+
+/** The directory of the pinned engine (builds it on first use; a cold build takes minutes). */
+export function engineBinDir(): string {
+  engineDir ??= execFileSync("bash", [path.join(REPO, "engine/pulumi-engine.sh")], {
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "inherit"],
+    timeout: 60 * 60_000,
+  }).trim();
+  return engineDir;
+}
+
+export interface CommandResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
+
+export interface EngineProject {
+  /** the project directory (a copy of the program, inside the package) */
+  readonly dir: string;
+  readonly stack: string;
+  /** the file backend's directory */
+  readonly backend: string;
+  /** every byte any command of this project printed, for the secret checks */
+  readonly transcript: string[];
+  /** `pulumi <args>` for this project and stack */
+  pulumi(args: string[], opts?: { timeoutMs?: number; stdin?: string }): Promise<CommandResult>;
+  /** `pulumi config set KEY VALUE [--secret]` (objects are stored as JSON) */
+  config(key: string, value: unknown, secret?: boolean): Promise<void>;
+  /** the stack's state (`pulumi stack export`) */
+  exportState(): Promise<StackState>;
+  remove(): void;
+}
+
+export interface StateResource {
+  urn: string;
+  type: string;
+  id?: string;
+  inputs?: Record<string, unknown>;
+  outputs?: Record<string, unknown>;
+}
+
+export interface StackState {
+  deployment: { resources?: StateResource[] };
+}
+
+export interface ProjectOptions {
+  /** a project directory to copy instead of test/engine/program (e.g. an example) */
+  source?: string;
+  /** files to drop in, relative to the project dir */
+  files?: Record<string, string>;
+}
+
+/** A fresh project (copy of the test program or an example) with its own backend and stack. */
+export function engineProject(label: string, opts: ProjectOptions = {}): EngineProject {
+  const bin = engineBinDir();
+  fs.mkdirSync(WORK_ROOT, { recursive: true });
+  const dir = fs.mkdtempSync(path.join(WORK_ROOT, `${label}-`));
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), `hnft-engine-${label}-`));
+  const backend = path.join(home, "state");
+  const pulumiHome = path.join(home, "pulumi-home");
+  fs.mkdirSync(backend);
+  fs.mkdirSync(pulumiHome);
+  const source = opts.source ?? path.join(REPO, "test/engine/program");
+  for (const f of fs.readdirSync(source)) {
+    if (f === "node_modules" || f.startsWith(".pulumi") || /^Pulumi\..+\.yaml$/.test(f)) continue;
+    fs.cpSync(path.join(source, f), path.join(dir, f), { recursive: true });
+  }
+  for (const [f, text] of Object.entries(opts.files ?? {})) fs.writeFileSync(path.join(dir, f), text);
+  const remove = () => {
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.rmSync(home, { recursive: true, force: true });
+  };
+  const unregister = onCleanup(remove);
+  const stack = "test";
+  const transcript: string[] = [];
+  const env = {
+    ...process.env,
+    PULUMI_HOME: pulumiHome,
+    PULUMI_BACKEND_URL: `file://${backend}`,
+    PULUMI_CONFIG_PASSPHRASE: ENGINE_PASSPHRASE,
+    PULUMI_SKIP_UPDATE_CHECK: "true",
+    PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+    PULUMI_ENGINE_BIN: bin,
+    NODE_OPTIONS: "",
+    FORCE_COLOR: "0",
+  };
+  const tsx = path.join(REPO, "node_modules/.bin/tsx");
+  const driver = path.join(REPO, "engine/run.ts");
+
+  const pulumi = (args: string[], o: { timeoutMs?: number; stdin?: string } = {}): Promise<CommandResult> =>
+    new Promise((resolve, reject) => {
+      const started = Date.now();
+      const child = spawn(tsx, [driver, "--cwd", dir, "--stack", stack, ...args], { cwd: dir, env, stdio: ["pipe", "pipe", "pipe"], detached: true });
+      child.stdin.end(o.stdin ?? "");
+      let stdout = "";
+      let stderr = "";
+      child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+      child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+      const timer = setTimeout(() => {
+        try {
+          process.kill(-child.pid!, "SIGKILL");
+        } catch {
+          /* gone */
+        }
+      }, o.timeoutMs ?? 240_000);
+      child.on("error", reject);
+      child.on("close", (code) => {
+        clearTimeout(timer);
+        transcript.push(`$ pulumi ${args.join(" ")}\n${stdout}\n${stderr}`);
+        resolve({ code: code ?? 255, stdout, stderr, ms: Date.now() - started });
+      });
+    });
+
+  return {
+    dir,
+    stack,
+    backend,
+    transcript,
+    pulumi,
+    async config(key, value, secret = false) {
+      const text = typeof value === "string" ? value : JSON.stringify(value);
+      const r = await pulumi(["config", "set", key, ...(secret ? ["--secret"] : [])], { stdin: text });
+      if (r.code !== 0) throw new Error(`config set ${key} failed (${r.code}): ${r.stderr}`);
+    },
+    async exportState() {
+      const r = await pulumi(["stack", "export"]);
+      if (r.code !== 0) throw new Error(`stack export failed (${r.code}): ${r.stderr}`);
+      return JSON.parse(r.stdout) as StackState;
+    },
+    remove() {
+      unregister();
+      remove();
+    },
+  };
+}
+
+/** Fails with the command's whole output when it did not exit 0. */
+export function expectOk(r: CommandResult, what: string): CommandResult {
+  if (r.code !== 0) throw new Error(`${what} exited ${r.code}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`);
+  return r;
+}

@@ -1,0 +1,49 @@
+import { describe, expect, it } from "vitest";
+import { FIRST, fromLineMap, ruleGroup, toLineMap } from "../../src/pulumi/line-map";
+
+/** The state stores objects with sorted keys: what the provider gets back. */
+const throughState = (map: Record<string, string>) => Object.fromEntries(Object.entries(map).sort(([a], [b]) => a.localeCompare(b)));
+
+describe("line maps (what the engine diffs key by key)", () => {
+  const rules = [
+    "chain input: policy drop",
+    "chain forward: policy drop",
+    'chain input: tcp dport 22 accept comment "ssh: control"',
+    'chain input: tcp dport 443 accept comment "https: control"',
+    "set admin_v4: 198.51.100.0/24",
+    'chain forward: limit rate 5/minute log prefix "x" comment "log"',
+  ];
+
+  it("keys are the lines; values name the line before in the same group", () => {
+    expect(toLineMap(rules, ruleGroup)).toEqual({
+      "chain input: policy drop": FIRST,
+      "chain forward: policy drop": FIRST,
+      'chain input: tcp dport 22 accept comment "ssh: control"': "after: chain input: policy drop",
+      'chain input: tcp dport 443 accept comment "https: control"': 'after: chain input: tcp dport 22 accept comment "ssh: control"',
+      "set admin_v4: 198.51.100.0/24": FIRST,
+      'chain forward: limit rate 5/minute log prefix "x" comment "log"': "after: chain forward: policy drop",
+    });
+  });
+
+  it("a rule inserted in the middle is one new key and one changed value, nothing else", () => {
+    const before = toLineMap(rules, ruleGroup);
+    const inserted = [...rules.slice(0, 3), 'chain input: tcp dport 80 accept comment "http: control"', ...rules.slice(3)];
+    const after = toLineMap(inserted, ruleGroup);
+    const added = Object.keys(after).filter((k) => !(k in before));
+    const changed = Object.keys(before).filter((k) => k in after && after[k] !== before[k]);
+    expect(added).toEqual(['chain input: tcp dport 80 accept comment "http: control"']);
+    expect(changed).toEqual(['chain input: tcp dport 443 accept comment "https: control"']);
+  });
+
+  it("a file's lines come back in order from a map whose keys were sorted, repeated lines included", () => {
+    const file = ["# header", "net.b = 1", "", "net.a = 2", "", "net.a = 2"];
+    const map = toLineMap(file);
+    expect(Object.keys(map)).toHaveLength(6);
+    expect(fromLineMap(throughState(map))).toEqual(file);
+    expect(fromLineMap({})).toEqual([]);
+  });
+
+  it("a line whose link was broken (edited state) is kept, after the ordered ones", () => {
+    expect(fromLineMap({ a: FIRST, b: "after: a", z: "after: gone" })).toEqual(["a", "b", "z"]);
+  });
+});
