@@ -85,10 +85,10 @@ function peersFor(id: string, prefixes: readonly Prefix[] | undefined): { peers:
   return { peers, sets };
 }
 
-function describePeers(prefixes: readonly Prefix[] | undefined): string {
-  if (!prefixes) return "from anywhere";
+function describePeers(prefixes: readonly Prefix[] | undefined, preposition: "from" | "to" = "from"): string {
+  if (!prefixes) return preposition === "from" ? "from anywhere" : "to anywhere";
   const shown = prefixes.slice(0, 3).map((p) => p.text).join(", ");
-  return `from ${shown}${prefixes.length > 3 ? ` and ${prefixes.length - 3} more` : ""}`;
+  return `${preposition} ${shown}${prefixes.length > 3 ? ` and ${prefixes.length - 3} more` : ""}`;
 }
 
 function familiesOf(peers: Peers): Family[] {
@@ -191,7 +191,23 @@ function planExposure(exposure: Exposure, id: string, outputRestricted: boolean)
     if (outputRestricted) openings.push({ chain: "output", kind: "new", protocol, ports: [], peers, comment: comment(`${protocol} sent by the server`) });
   }
 
+  const originated = definition?.originated;
+  const originatedOn = originated !== undefined && (exposure as Record<string, unknown>)[originated.field] === true;
+  if (originated && originatedOn) {
+    const from = `${originated.protocol}/${formatRanges(originated.ports)}`;
+    if (outputRestricted) {
+      openings.push({ chain: "output", kind: "new", protocol: originated.protocol, ports: originated.ports, peers, comment: comment(`${originated.label} from ${from}`) });
+      opens.push(`${from} (${originated.label}): new connections out ${describePeers(exposure.sources, "to")}`);
+    } else {
+      opens.push(`${from} (${originated.label}): the server's connections leave under output policy accept`);
+    }
+  }
+
   const notes: string[] = [...(definition?.notes ?? [])];
+  if (originated) {
+    const n = originated.notes;
+    notes.push(originatedOn ? (outputRestricted ? n.enabledOutputRestricted : n.enabledOutputAccepted) : outputRestricted ? n.disabledOutputRestricted : n.disabledOutputAccepted);
+  }
   if (helperFacts?.ipv4Only && families.includes("ipv6")) {
     notes.push(`The ${helperFacts.helpers[0]!.type} helper exists only for IPv4: IPv6 clients get the ports without it.`);
   }
@@ -218,7 +234,7 @@ function planExposure(exposure: Exposure, id: string, outputRestricted: boolean)
       helper: scoped ? "scoped" : "none",
       opens,
       why,
-      serverSettings: definition ? definition.serverSettings(dataRange) : [],
+      serverSettings: definition ? [...definition.serverSettings(dataRange), ...(originatedOn ? originated!.serverSettings : [])] : [],
       notes,
     },
   };
