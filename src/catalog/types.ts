@@ -26,6 +26,11 @@ export interface ControlPort {
   readonly fixed?: boolean;
   /** The server also sends new packets from this port (SIP requests to phones): allowed out when output is restricted. */
   readonly outbound?: boolean;
+  /**
+   * The server also sends from this port to the same port on its subnets' broadcast addresses
+   * (NetBIOS name registration and queries): allowed out when output is restricted.
+   */
+  readonly broadcasts?: boolean;
 }
 
 /** A data range the service needs open instead of a helper's expectations. */

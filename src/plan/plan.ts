@@ -34,6 +34,8 @@ export interface Opening {
   readonly peers: Peers;
   /** Restricts an opening to one family where a helper exists only for IPv4. */
   readonly family?: Family;
+  /** Output only: to a broadcast address (of a local subnet), from `ports` to the same ports. */
+  readonly toBroadcast?: boolean;
   readonly helperObject?: string;
   readonly kernelHelper?: string;
   readonly comment: string;
@@ -139,6 +141,13 @@ function planExposure(exposure: Exposure, id: string, outputRestricted: boolean)
     }
     if (control.outbound && outputRestricted) {
       openings.push({ chain: "output", kind: "new", protocol: control.protocol, ports: control.ports, peers, comment: comment(`${control.label} sent by the server`) });
+    }
+    if (control.broadcasts && outputRestricted) {
+      openings.push({
+        chain: "output", kind: "new", protocol: control.protocol, ports: control.ports, peers: { kind: "any" }, family: "ipv4",
+        toBroadcast: true, comment: comment(`${control.label} broadcasts`),
+      });
+      opens.push(`${control.protocol}/${formatRanges(control.ports)} (${control.label}) broadcasts out to the same port`);
     }
   }
 

@@ -9,9 +9,9 @@
  * - `interfaces = ADDR/24` + `bind interfaces only = yes`: nmbd binds udp/137 and udp/138 on the
  *   host's address, on the subnet's broadcast address and on 0.0.0.0 (the last one receives the
  *   broadcast queries). NetBIOS over TCP/IP is IPv4 only.
- * - nmbd answers for its name only once it has registered it, i.e. after its registration
- *   broadcasts went unanswered (a few seconds): startNmbd waits until a unicast query from the
- *   host itself (over loopback) is answered.
+ * - nmbd answers broadcast queries for its name only once it has registered it on the broadcast
+ *   subnet, after its registration broadcasts went unanswered (about 3 s; unicast queries are
+ *   answered earlier): startNmbd waits for that line of nmbd's log (`-d 3`).
  * - It is never a browse master here (`local master = no`), so it does not hold elections.
  * - nmblookup: `-U ADDR` queries one server (unicast), `-B BCAST` broadcasts the query; every
  *   host that holds the name answers by unicast from udp/137 to the querier's port. Success is a
@@ -23,13 +23,13 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { makeHandle, makeTempDir, removeTempDir, runIn, startProc, waitBound, type PeerHandle, type PeerHost } from "./peers";
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
 export interface NmbdHandle extends PeerHandle {
   host: PeerHost;
   /** the NetBIOS name nmbd registers and answers for */
   name: string;
   log(): string;
+  /** resolves with the first log line matching re (rejects after timeoutMs or when nmbd exits) */
+  waitLog(re: RegExp, timeoutMs?: number): Promise<string>;
 }
 
 function smbConf(dir: string, host: PeerHost, extra: string[]): string {
@@ -65,7 +65,8 @@ export function broadcastOf(host: PeerHost): string {
   return host.ipv4.replace(/\.\d+$/, ".255");
 }
 
-export async function startNmbd(host: PeerHost, opts: { name?: string; workgroup?: string } = {}): Promise<NmbdHandle> {
+/** `waitRegistered: false` returns as soon as nmbd listens (to watch a registration that cannot complete). */
+export async function startNmbd(host: PeerHost, opts: { name?: string; workgroup?: string; waitRegistered?: boolean } = {}): Promise<NmbdHandle> {
   const name = (opts.name ?? `HNFT${host.name.toUpperCase()}`).slice(0, 15);
   const dir = makeTempDir("nmbd");
   const conf = smbConf(dir, host, [
@@ -78,28 +79,22 @@ export async function startNmbd(host: PeerHost, opts: { name?: string; workgroup
     "wins support = no",
     "dns proxy = no",
   ]);
-  const logFile = path.join(dir, "nmbd.out");
-  const proc = startProc(host, ["/usr/sbin/nmbd", "--foreground", "--no-process-group", "--debug-stdout", "-d", "1", "-s", conf], {
+  const proc = startProc(host, ["/usr/sbin/nmbd", "--foreground", "--no-process-group", "--debug-stdout", "-d", "3", "-s", conf], {
     cwd: dir,
     label: `nmbd@${host.name}`,
   });
   const stop = makeHandle([proc], [dir]);
   try {
     await waitBound(host, "udp", 137, proc);
-    // answered over loopback once the name is registered (a few seconds of registration broadcasts)
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      const r = await nmbLookup(host, name, { unicast: host.ipv4, timeoutMs: 3000 });
-      if (r.answers.some((a) => a.address === host.ipv4)) break;
-      if (!proc.isRunning()) throw new Error(`nmbd on ${host.name} exited:\n${proc.stdout()}\n${proc.stderr()}`);
-      if (Date.now() > deadline) throw new Error(`nmbd on ${host.name} never answered for ${name}:\n${proc.stdout()}\n${proc.stderr()}`);
-      await sleep(500);
-    }
+    // Registered on the broadcast subnet: from then on nmbd answers broadcast queries too (unicast
+    // ones a few seconds earlier). The line is nmbd's debug level 3.
+    const esc = (t: string): string => t.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+    if (opts.waitRegistered ?? true) await proc.waitLine(new RegExp(`Added netbios name ${esc(name)}<00> .* to subnet ${esc(host.ipv4)}$`), 30_000);
   } catch (e) {
     await stop();
     throw e;
   }
-  return { host, name, log: () => (fs.existsSync(logFile) ? fs.readFileSync(logFile, "utf8") : proc.stdout()), stop };
+  return { host, name, log: () => proc.stdout(), waitLog: (re, timeoutMs = 30_000) => proc.waitLine(re, timeoutMs), stop };
 }
 
 export interface NmbLookupResult {

@@ -84,6 +84,15 @@ describe("nftables renderer", () => {
     assertHardened(scoped);
   });
 
+  it("netbios-ns with output drop: answers to the sources, and the name service's own broadcasts", () => {
+    const { ruleLines, explain } = render({ exposures: [{ service: "ssh" }, { service: "netbios-ns", sources: ["198.51.100.0/24"] }], output: { policy: "drop" } });
+    expect(ruleLines).toContain('chain output: ip daddr @netbios-ns_v4 udp sport 137 accept comment "netbios-ns: name service sent by the server"');
+    expect(ruleLines).toContain('chain output: meta nfproto ipv4 udp sport 137 udp dport 137 fib daddr type broadcast accept comment "netbios-ns: name service broadcasts"');
+    expect(explain[1]!.opens).toContain("udp/137 (name service) broadcasts out to the same port");
+    // nothing of it while output is accepted
+    expect(render({ exposures: [{ service: "ssh" }, { service: "netbios-ns" }] }).ruleLines.some((l) => l.startsWith("chain output"))).toBe(false);
+  });
+
   it("ftp activeMode must be a boolean", () => {
     expect(() => render({ exposures: [{ service: "ssh" }, { service: "ftp", passivePorts: "50000-51000", activeMode: "yes" }] })).toThrow(/exposures\[1\]\.activeMode/);
   });
