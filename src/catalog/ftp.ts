@@ -1,13 +1,36 @@
+import { z } from "zod";
 import { helperService, PortSpec } from "./schema-helpers";
 import { single, type ServiceDefinition } from "./types";
 
-export const schema = helperService("ftp", { passivePorts: PortSpec });
+export const schema = helperService("ftp", { passivePorts: PortSpec, activeMode: z.boolean().default(false) });
 
 export const definition: ServiceDefinition = {
   service: "ftp",
-  title: "FTP (passive mode)",
+  title: "FTP (passive mode; active mode with activeMode)",
   control: () => [{ protocol: "tcp", ports: single(21), label: "control" }],
   data: { field: "passivePorts", protocol: "tcp", label: "passive data", direction: "inbound" },
+  // vsftpd's ftp_data_port defaults to 20 whatever listen_port is; ProFTPD uses the control port
+  // minus one, which is 20 only on the standard port.
+  originated: {
+    field: "activeMode",
+    protocol: "tcp",
+    ports: single(20),
+    label: "active data",
+    serverSettings: [
+      "vsftpd: port_enable=YES, connect_from_port_20=YES (ftp_data_port=20, the default)",
+      "ProFTPD: active transfers are on by default and leave from the control port minus one (tcp/20 with the control on tcp/21); keep AllowForeignAddress off",
+    ],
+    notes: {
+      enabledOutputAccepted:
+        "Active mode: the server connects from tcp/20 to the port the client names; output is accepted, so no rule is needed, and the client's answers return as established traffic.",
+      enabledOutputRestricted:
+        "Active mode: new connections from tcp/20 to the exposure's sources are allowed out (the server connects to the port the client names); the client's answers return as established traffic.",
+      disabledOutputAccepted:
+        "Active mode (the server connecting from tcp/20 to the client) passes today only because output is accepted; set activeMode: true to keep it if output.policy becomes drop, or have clients use passive mode.",
+      disabledOutputRestricted:
+        "Active mode is blocked: output is restricted and activeMode is not set, so the server cannot connect back from tcp/20; clients must use passive mode, or set activeMode: true.",
+    },
+  },
   helper: {
     helpers: [{ type: "ftp", protocol: "tcp", objectSuffix: "helper" }],
     module: "nf_conntrack_ftp",
@@ -22,7 +45,4 @@ export const definition: ServiceDefinition = {
           `Pure-FTPd: -p ${data.from}:${data.to}`,
         ]
       : [],
-  notes: [
-    "Active mode (the server connecting back to the client) is not opened: clients must use passive mode.",
-  ],
 };

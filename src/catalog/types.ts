@@ -26,6 +26,11 @@ export interface ControlPort {
   readonly fixed?: boolean;
   /** The server also sends new packets from this port (SIP requests to phones): allowed out when output is restricted. */
   readonly outbound?: boolean;
+  /**
+   * The server also sends from this port to the same port on its subnets' broadcast addresses
+   * (NetBIOS name registration and queries): allowed out when output is restricted.
+   */
+  readonly broadcasts?: boolean;
 }
 
 /** A data range the service needs open instead of a helper's expectations. */
@@ -43,6 +48,29 @@ export interface DataRange {
 }
 
 /**
+ * Connections the server itself opens to its clients from a fixed source port, offered when the
+ * exposure's boolean `field` is true (active FTP: the server connects from tcp/20 to the port the
+ * client named). With output accepted they need no rule; with output restricted they are allowed
+ * out to the exposure's sources.
+ */
+export interface OriginatedData {
+  readonly field: string;
+  readonly protocol: Protocol;
+  /** Source port(s) of the server's connections. */
+  readonly ports: readonly PortRange[];
+  readonly label: string;
+  /** Server settings that make it connect from exactly these ports. */
+  readonly serverSettings: readonly string[];
+  /** What the operator must know, by whether the field is set and whether output is restricted. */
+  readonly notes: {
+    readonly enabledOutputAccepted: string;
+    readonly enabledOutputRestricted: string;
+    readonly disabledOutputAccepted: string;
+    readonly disabledOutputRestricted: string;
+  };
+}
+
+/**
  * Everything the planner needs to know about one protocol. A service file describes facts;
  * it does not render anything.
  */
@@ -52,6 +80,7 @@ export interface ServiceDefinition {
   /** Control ports for a given exposure (SIP's depend on `transport`, H.323's on `rasPorts`). */
   readonly control: (exposure: Record<string, unknown>) => ControlPort[];
   readonly data?: DataRange;
+  readonly originated?: OriginatedData;
   /** Extra IP protocols that must pass (PPTP's GRE). */
   readonly ipProtocols?: readonly ("gre")[];
   readonly helper?: HelperFacts;

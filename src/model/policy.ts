@@ -98,6 +98,8 @@ export interface ControlOpening {
   label: string;
   /** The server also sends new packets from these ports (allowed out when output is restricted). */
   outbound?: boolean;
+  /** The server also broadcasts from these ports to the same ports (allowed out when output is restricted). */
+  broadcasts?: boolean;
 }
 
 export function isCustom(exposure: Exposure): exposure is CustomExposure {
@@ -111,7 +113,7 @@ export function controlOpenings(exposure: Exposure): ControlOpening[] {
   const controls = definition.control(exposure as Record<string, unknown>);
   return controls.map((control) => {
     const overridden = exposure.ports !== undefined && !control.fixed;
-    return { protocol: control.protocol, ports: overridden ? exposure.ports! : [...control.ports], label: control.label, outbound: control.outbound };
+    return { protocol: control.protocol, ports: overridden ? exposure.ports! : [...control.ports], label: control.label, outbound: control.outbound, broadcasts: control.broadcasts };
   });
 }
 

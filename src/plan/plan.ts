@@ -34,6 +34,8 @@ export interface Opening {
   readonly peers: Peers;
   /** Restricts an opening to one family where a helper exists only for IPv4. */
   readonly family?: Family;
+  /** Output only: to a broadcast address (of a local subnet), from `ports` to the same ports. */
+  readonly toBroadcast?: boolean;
   readonly helperObject?: string;
   readonly kernelHelper?: string;
   readonly comment: string;
@@ -85,10 +87,10 @@ function peersFor(id: string, prefixes: readonly Prefix[] | undefined): { peers:
   return { peers, sets };
 }
 
-function describePeers(prefixes: readonly Prefix[] | undefined): string {
-  if (!prefixes) return "from anywhere";
+function describePeers(prefixes: readonly Prefix[] | undefined, preposition: "from" | "to" = "from"): string {
+  if (!prefixes) return preposition === "from" ? "from anywhere" : "to anywhere";
   const shown = prefixes.slice(0, 3).map((p) => p.text).join(", ");
-  return `from ${shown}${prefixes.length > 3 ? ` and ${prefixes.length - 3} more` : ""}`;
+  return `${preposition} ${shown}${prefixes.length > 3 ? ` and ${prefixes.length - 3} more` : ""}`;
 }
 
 function familiesOf(peers: Peers): Family[] {
@@ -139,6 +141,13 @@ function planExposure(exposure: Exposure, id: string, outputRestricted: boolean)
     }
     if (control.outbound && outputRestricted) {
       openings.push({ chain: "output", kind: "new", protocol: control.protocol, ports: control.ports, peers, comment: comment(`${control.label} sent by the server`) });
+    }
+    if (control.broadcasts && outputRestricted) {
+      openings.push({
+        chain: "output", kind: "new", protocol: control.protocol, ports: control.ports, peers: { kind: "any" }, family: "ipv4",
+        toBroadcast: true, comment: comment(`${control.label} broadcasts`),
+      });
+      opens.push(`${control.protocol}/${formatRanges(control.ports)} (${control.label}) broadcasts out to the same port`);
     }
   }
 
@@ -191,7 +200,23 @@ function planExposure(exposure: Exposure, id: string, outputRestricted: boolean)
     if (outputRestricted) openings.push({ chain: "output", kind: "new", protocol, ports: [], peers, comment: comment(`${protocol} sent by the server`) });
   }
 
+  const originated = definition?.originated;
+  const originatedOn = originated !== undefined && (exposure as Record<string, unknown>)[originated.field] === true;
+  if (originated && originatedOn) {
+    const from = `${originated.protocol}/${formatRanges(originated.ports)}`;
+    if (outputRestricted) {
+      openings.push({ chain: "output", kind: "new", protocol: originated.protocol, ports: originated.ports, peers, comment: comment(`${originated.label} from ${from}`) });
+      opens.push(`${from} (${originated.label}): new connections out ${describePeers(exposure.sources, "to")}`);
+    } else {
+      opens.push(`${from} (${originated.label}): the server's connections leave under output policy accept`);
+    }
+  }
+
   const notes: string[] = [...(definition?.notes ?? [])];
+  if (originated) {
+    const n = originated.notes;
+    notes.push(originatedOn ? (outputRestricted ? n.enabledOutputRestricted : n.enabledOutputAccepted) : outputRestricted ? n.disabledOutputRestricted : n.disabledOutputAccepted);
+  }
   if (helperFacts?.ipv4Only && families.includes("ipv6")) {
     notes.push(`The ${helperFacts.helpers[0]!.type} helper exists only for IPv4: IPv6 clients get the ports without it.`);
   }
@@ -218,7 +243,7 @@ function planExposure(exposure: Exposure, id: string, outputRestricted: boolean)
       helper: scoped ? "scoped" : "none",
       opens,
       why,
-      serverSettings: definition ? definition.serverSettings(dataRange) : [],
+      serverSettings: definition ? [...definition.serverSettings(dataRange), ...(originatedOn ? originated!.serverSettings : [])] : [],
       notes,
     },
   };

@@ -34,6 +34,9 @@ function portMatch(protocol: "tcp" | "udp", direction: "dport" | "sport", ports:
 
 function l4Match(opening: Opening): string {
   if (opening.protocol === "gre") return "meta l4proto gre";
+  if (opening.toBroadcast) {
+    return `${portMatch(opening.protocol, "sport", opening.ports)} ${portMatch(opening.protocol, "dport", opening.ports)} fib daddr type broadcast`;
+  }
   return portMatch(opening.protocol, opening.portSide ?? (opening.chain === "input" ? "dport" : "sport"), opening.ports);
 }
 

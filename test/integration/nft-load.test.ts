@@ -8,7 +8,7 @@ import { assertHardened } from "../support/ruleset-invariants";
 
 /** Minimal valid fields per service (data ranges where required or meaningful). */
 const extra: Record<string, Record<string, unknown>> = {
-  ftp: { passivePorts: "50000-51000" },
+  ftp: { passivePorts: "50000-51000", activeMode: true },
   tftp: { dataPorts: "50100-50200" },
   sip: { rtpPorts: "10000-20000", transport: "both" },
   h323: { mediaPorts: "5000-5500" },

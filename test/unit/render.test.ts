@@ -60,6 +60,43 @@ describe("nftables renderer", () => {
     expect(nft).not.toMatch(/tcp dport 50000-51000 accept comment "ftp: passive data"$/m);
   });
 
+  it("ftp activeMode: with output drop, new connections out from tcp/20 to the exposure's sources only", () => {
+    const policy = (activeMode: boolean, output: "accept" | "drop", sources?: string[]) => ({
+      exposures: [{ service: "ssh" }, { service: "ftp", passivePorts: "50000-51000", activeMode, ...(sources ? { sources } : {}) }],
+      output: { policy: output },
+    });
+    const line = 'chain output: tcp sport 20 accept comment "ftp: active data from tcp/20"';
+    expect(render(policy(true, "drop")).ruleLines).toContain(line);
+    const scopedToSources = render(policy(true, "drop", ["198.51.100.0/24", "2001:db8::/32"]));
+    expect(scopedToSources.ruleLines).toContain('chain output: ip daddr @ftp_v4 tcp sport 20 accept comment "ftp: active data from tcp/20"');
+    expect(scopedToSources.ruleLines).toContain('chain output: ip6 daddr @ftp_v6 tcp sport 20 accept comment "ftp: active data from tcp/20"');
+    // the input chain does not change: the client's answers are established traffic
+    expect(scopedToSources.ruleLines.filter((l) => l.startsWith("chain input:"))).toEqual(
+      render(policy(false, "drop", ["198.51.100.0/24", "2001:db8::/32"])).ruleLines.filter((l) => l.startsWith("chain input:")),
+    );
+    // no rule without activeMode, and none needed (no output chain) while output is accepted
+    expect(render(policy(false, "drop")).ruleLines.some((l) => /sport 20 /.test(l))).toBe(false);
+    expect(render(policy(true, "accept")).ruleLines.some((l) => l.startsWith("chain output"))).toBe(false);
+    expect(render(policy(true, "accept")).nft).toBe(render(policy(false, "accept")).nft);
+    // with the scoped helper the same opening applies (the helper's expectation would only make the SYN related)
+    const scoped = render({ ...policy(true, "drop"), exposures: [{ service: "ssh" }, { service: "ftp", passivePorts: "50000-51000", activeMode: true, helper: "scoped" }] });
+    expect(scoped.ruleLines).toContain(line);
+    assertHardened(scoped);
+  });
+
+  it("netbios-ns with output drop: answers to the sources, and the name service's own broadcasts", () => {
+    const { ruleLines, explain } = render({ exposures: [{ service: "ssh" }, { service: "netbios-ns", sources: ["198.51.100.0/24"] }], output: { policy: "drop" } });
+    expect(ruleLines).toContain('chain output: ip daddr @netbios-ns_v4 udp sport 137 accept comment "netbios-ns: name service sent by the server"');
+    expect(ruleLines).toContain('chain output: meta nfproto ipv4 udp sport 137 udp dport 137 fib daddr type broadcast accept comment "netbios-ns: name service broadcasts"');
+    expect(explain[1]!.opens).toContain("udp/137 (name service) broadcasts out to the same port");
+    // nothing of it while output is accepted
+    expect(render({ exposures: [{ service: "ssh" }, { service: "netbios-ns" }] }).ruleLines.some((l) => l.startsWith("chain output"))).toBe(false);
+  });
+
+  it("ftp activeMode must be a boolean", () => {
+    expect(() => render({ exposures: [{ service: "ssh" }, { service: "ftp", passivePorts: "50000-51000", activeMode: "yes" }] })).toThrow(/exposures\[1\]\.activeMode/);
+  });
+
   it("IPv4-only helpers attach only to IPv4, and IPv6 peers get the port without a helper", () => {
     const { nft } = render({ exposures: [{ service: "ssh" }, { service: "pptp", helper: "scoped" }] });
     expect(nft).toContain('ct helper pptp-helper {\n\t\ttype "pptp" protocol tcp\n\t\tl3proto ip');
@@ -174,6 +211,39 @@ describe("explanations", () => {
 
   it("warns when nothing opens SSH", () => {
     expect(render({ exposures: [{ service: "https" }] }).warnings[0]).toMatch(/tcp\/22/);
+  });
+
+  it("ftp active mode: says what happens in each output mode, and what to set in vsftpd and ProFTPD", () => {
+    const ftpOf = (activeMode: boolean | undefined, output: "accept" | "drop") =>
+      render({
+        exposures: [{ service: "ssh" }, { service: "ftp", passivePorts: "50000-51000", ...(activeMode === undefined ? {} : { activeMode }) }],
+        output: { policy: output },
+      }).explain.find((e) => e.service === "ftp")!;
+    const joined = (e: { notes: readonly string[] }) => e.notes.join("\n");
+
+    // the default: no activeMode. With output accepted active mode still passes: the note must not claim otherwise
+    const offAccept = ftpOf(undefined, "accept");
+    expect(joined(offAccept)).not.toMatch(/not opened|must use passive/);
+    expect(joined(offAccept)).toMatch(/passes today only because output is accepted; set activeMode: true/);
+    expect(offAccept.serverSettings.join("\n")).not.toMatch(/connect_from_port_20/);
+    expect(ftpOf(false, "accept")).toEqual(offAccept);
+
+    const offDrop = ftpOf(false, "drop");
+    expect(joined(offDrop)).toMatch(/Active mode is blocked: output is restricted and activeMode is not set.*passive mode/);
+    expect(offDrop.opens.join("\n")).not.toMatch(/active data/);
+
+    const onAccept = ftpOf(true, "accept");
+    expect(onAccept.opens).toContain("tcp/20 (active data): the server's connections leave under output policy accept");
+    expect(joined(onAccept)).toMatch(/no rule is needed/);
+
+    const onDrop = ftpOf(true, "drop");
+    expect(onDrop.opens).toContain("tcp/20 (active data): new connections out to anywhere");
+    expect(joined(onDrop)).toMatch(/new connections from tcp\/20 to the exposure's sources are allowed out/);
+    for (const e of [onAccept, onDrop]) {
+      expect(e.serverSettings).toContain("vsftpd: port_enable=YES, connect_from_port_20=YES (ftp_data_port=20, the default)");
+      expect(e.serverSettings.join("\n")).toMatch(/ProFTPD: active transfers/);
+      expect(e.serverSettings).toContain("vsftpd: pasv_enable=YES, pasv_min_port=50000, pasv_max_port=51000");
+    }
   });
 
   it("tftp: the transfer range is set on the server, and the answers return as established", () => {

@@ -1,0 +1,306 @@
+/**
+ * Peers for the ICMP side-effect proofs (issue #12, part 3): a router in front of a far host,
+ * traceroute, a bulk TCP transfer across a smaller-MTU link, and forged ICMP errors.
+ *
+ * Topology (routedPath): four lab hosts on the lab's bridge (198.18.S.0/24, 2001:2:0:S::/64).
+ *   server (firewalled) --bridge-- router ==veth, MTU 1280== far
+ * The router forwards (ip_forward, IPv6 forwarding); the far host sits on its own link
+ * (198.19.S.0/24, 2001:2:0:fSSS::/64 with SSS the slot in three digits: inside 198.18.0.0/15 and
+ * 2001:2::/48, and no lab slot uses those) and its bridge interface is down, so the server reaches
+ * it only through the router. Both ends of the veth live in lab namespaces: it disappears with
+ * them when the lab is destroyed, so there is nothing else to clean up.
+ *
+ * The router-far link has MTU 1280 (IPv6's minimum). The far host stands for a host on a
+ * 1500-byte network behind that link: its route back advertises the MSS such a host would
+ * (`advmss` 1460 / 1440), so the server's full-size segments meet the small link at the router,
+ * which answers with ICMP fragmentation-needed (IPv4, DF is set) or packet-too-big (IPv6).
+ *
+ * Tools: traceroute (Debian's `traceroute` 2.1: UDP probes to 33434+; the far host's port
+ * unreachable ends it), /usr/bin/python3 for the transfer and for forging ICMP errors.
+ */
+import type { LabHost } from "./lab";
+import { makeHandle, PYTHON, runIn, startProc, type PeerHandle, type PeerHost } from "./peers";
+
+export interface RoutedPath {
+  router: LabHost;
+  far: LabHost;
+  /** the far host's addresses on the small-MTU link */
+  farIpv4: string;
+  farIpv6: string;
+  /** the router's addresses on the bridge (the first hop seen from the server) */
+  routerIpv4: string;
+  routerIpv6: string;
+  mtu: number;
+}
+
+export async function routedPath(server: LabHost, router: LabHost, far: LabHost, slot: number): Promise<RoutedPath> {
+  const mtu = 1280;
+  const v4 = `198.19.${slot}`;
+  const v6 = `2001:2:0:f${String(slot).padStart(3, "0")}`;
+  const r = "hnftr0";
+  const f = "hnftf0";
+  // the veth is created in the router's namespace and its peer moved into the far host's
+  await router.sh(
+    [
+      "set -e",
+      `ip link add ${r} mtu ${mtu} type veth peer name ${f} mtu ${mtu} netns ${far.netns}`,
+      // no DAD on the new link: a tentative link-local address delays the first neighbour
+      // discovery by about a second, and the first probe of a test would go unanswered
+      `sysctl -qw net.ipv6.conf.${r}.accept_dad=0`,
+      `ip addr add ${v4}.1/24 dev ${r}`,
+      `ip addr add ${v6}::1/64 dev ${r} nodad`,
+      `ip link set ${r} up`,
+      "sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1",
+    ].join("\n"),
+  );
+  await far.sh(
+    [
+      "set -e",
+      "ip link set eth0 down",
+      `sysctl -qw net.ipv6.conf.${f}.accept_dad=0`,
+      `ip addr add ${v4}.2/24 dev ${f}`,
+      `ip addr add ${v6}::2/64 dev ${f} nodad`,
+      `ip link set ${f} up`,
+      `ip route add default via ${v4}.1 dev ${f} advmss 1460`,
+      `ip -6 route add default via ${v6}::1 dev ${f} advmss 1440`,
+    ].join("\n"),
+  );
+  await server.sh([`ip route add ${v4}.0/24 via ${router.ipv4}`, `ip -6 route add ${v6}::/64 via ${router.ipv6}`].join("\n"));
+  // the link works both ways before any test uses it (and the neighbour caches are filled): the
+  // far host answers a probe from the router (no ping in the lab's packages: traceroute, 1 hop)
+  for (const addr of [`${v4}.2`, `${v6}::2`]) {
+    const t = await traceroute(router, addr, { maxHops: 1, waitSec: 5 });
+    if (t.hops[0] !== addr) throw new Error(`routedPath: the far host ${addr} does not answer the router:\n${t.output}`);
+  }
+  return { router, far, farIpv4: `${v4}.2`, farIpv6: `${v6}::2`, routerIpv4: router.ipv4, routerIpv6: router.ipv6, mtu };
+}
+
+export interface TracerouteResult {
+  /** one entry per hop: the address that answered, or "*" */
+  hops: string[];
+  output: string;
+}
+
+export async function traceroute(from: PeerHost, addr: string, opts: { maxHops?: number; waitSec?: number } = {}): Promise<TracerouteResult> {
+  const argv = ["traceroute", ...(addr.includes(":") ? ["-6"] : ["-4"]), "-n", "-q", "1", "-w", String(opts.waitSec ?? 1), "-m", String(opts.maxHops ?? 2), addr];
+  const r = await runIn(from, argv, { timeoutMs: 30_000, label: `traceroute@${from.name}` });
+  const hops = r.stdout
+    .split("\n")
+    .map((l) => /^\s*\d+\s+(\S+)/.exec(l))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => m[1]!);
+  return { hops, output: `${r.stdout}${r.stderr}`.trim() };
+}
+
+/** Drops the server's learned path MTUs (IPv4 next-hop exceptions, IPv6 cached routes). */
+export async function flushPathMtu(host: PeerHost): Promise<void> {
+  await host.sh("ip route flush cache; ip -6 route flush cache");
+}
+
+/** The path MTU the host has learned towards addr (`ip route get`), or null when none is cached. */
+export async function learnedMtu(host: PeerHost, addr: string): Promise<number | null> {
+  const r = await host.sh(`ip ${addr.includes(":") ? "-6 " : ""}route get ${addr}`);
+  const m = /\bmtu (\d+)/.exec(r.stdout);
+  return m ? Number(m[1]) : null;
+}
+
+const SINK_PY = String.raw`
+import hashlib, json, socket, sys
+addr, port = sys.argv[1], int(sys.argv[2])
+s = socket.socket(socket.AF_INET6 if ":" in addr else socket.AF_INET, socket.SOCK_STREAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((addr, port)); s.listen(4)
+print("READY", flush=True)
+while True:
+    c, peer = s.accept()
+    h = hashlib.sha256(); n = 0
+    while True:
+        b = c.recv(65536)
+        if not b: break
+        h.update(b); n += len(b)
+    c.close()
+    print(json.dumps({"from": peer[0], "bytes": n, "sha256": h.hexdigest()}), flush=True)
+`;
+
+const SEND_PY = String.raw`
+import hashlib, json, os, socket, sys
+addr, port, size, timeout = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+v6 = ":" in addr
+data = os.urandom(size)
+s = socket.socket(socket.AF_INET6 if v6 else socket.AF_INET, socket.SOCK_STREAM)
+s.settimeout(timeout)
+res = {"sha256": hashlib.sha256(data).hexdigest(), "bytes": size}
+try:
+    s.connect((addr, port))
+    res["mss"] = s.getsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG)
+    s.sendall(data)
+    s.shutdown(socket.SHUT_WR)
+    while s.recv(65536): pass
+    res["ok"] = True
+except OSError as e:
+    res["ok"] = False; res["error"] = type(e).__name__ + ": " + str(e)
+try:
+    # IP_MTU = 14, IPV6_MTU = 24: the path MTU of the connected socket
+    res["pathMtu"] = s.getsockopt(socket.IPPROTO_IPV6, 24) if v6 else s.getsockopt(socket.IPPROTO_IP, 14)
+except OSError:
+    res["pathMtu"] = None
+print(json.dumps(res), flush=True)
+`;
+
+export interface SinkHandle extends PeerHandle {
+  /** transfers received so far */
+  received(): Array<{ from: string; bytes: number; sha256: string }>;
+}
+
+/** A TCP sink on the far host: reads each connection to its end and reports its size and hash. */
+export async function tcpSink(host: PeerHost, addr: string, port: number): Promise<SinkHandle> {
+  const proc = startProc(host, [PYTHON, "-c", SINK_PY, addr, String(port)], { cwd: "/", label: `tcp-sink@${host.name}` });
+  const stop = makeHandle([proc], []);
+  try {
+    await proc.waitLine(/^READY$/, 10_000);
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  return {
+    received: () =>
+      proc
+        .stdout()
+        .split("\n")
+        .filter((l) => l.startsWith("{"))
+        .map((l) => JSON.parse(l) as { from: string; bytes: number; sha256: string }),
+    stop,
+  };
+}
+
+export interface BulkSendResult {
+  ok: boolean;
+  bytes: number;
+  sha256: string;
+  /** the MSS the connection started with (from the far host's SYN-ACK) */
+  mss?: number;
+  /** the path MTU the socket ended with */
+  pathMtu: number | null;
+  error?: string;
+}
+
+/** Connects from `from` to addr:port and sends `size` random bytes (a tracked outbound TCP connection). */
+export async function bulkSend(from: PeerHost, addr: string, port: number, size: number, timeoutSec: number): Promise<BulkSendResult> {
+  const r = await runIn(from, [PYTHON, "-c", SEND_PY, addr, String(port), String(size), String(timeoutSec)], {
+    timeoutMs: timeoutSec * 1000 + 10_000,
+    label: `bulk-send@${from.name}`,
+  });
+  const line = r.stdout.split("\n").find((l) => l.startsWith("{"));
+  if (!line) throw new Error(`bulk-send on ${from.name}: no result (exit ${r.code})\n${r.stdout}\n${r.stderr}`);
+  return JSON.parse(line) as BulkSendResult;
+}
+
+// ---------------------------------------------------------------- forged ICMP errors
+
+/**
+ * Watcher on the firewalled host: sends one UDP datagram per family from `sport` to the peer's
+ * `dport` (conntrack then tracks that flow), prints READY, then reports every ICMP/ICMPv6
+ * destination-unreachable with the forged code (administratively prohibited: 13 for ICMP, 1 for
+ * ICMPv6; the peer's own port-unreachable for the datagram has another code) that reaches a raw
+ * socket, i.e. that the table let in. It ends when it has seen the related error for both families
+ * (their embedded destination port is `dport`) or after `timeout` seconds.
+ */
+const WATCH_PY = String.raw`
+import json, select, socket, sys, time
+peer4, peer6, sport, dport, timeout = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5])
+r4 = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+r6 = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
+for fam, peer in ((socket.AF_INET, peer4), (socket.AF_INET6, peer6)):
+    u = socket.socket(fam, socket.SOCK_DGRAM)
+    u.bind(("", sport))
+    u.sendto(b"hnft-tracked-flow", (peer, dport))
+    u.close()
+print("READY", flush=True)
+seen = []
+related = set()
+end = time.time() + timeout
+while len(related) < 2 and time.time() < end:
+    ready, _, _ = select.select([r4, r6], [], [], max(0.0, end - time.time()))
+    for s in ready:
+        pkt = s.recv(65535)
+        if s is r4:
+            ihl = (pkt[0] & 15) * 4
+            icmp = pkt[ihl:]
+            if len(icmp) < 8 or icmp[0] != 3 or icmp[1] != 13: continue
+            inner = icmp[8:]
+            ul = inner[(inner[0] & 15) * 4:]
+            fam = 4
+        else:
+            icmp = pkt
+            if len(icmp) < 8 or icmp[0] != 1 or icmp[1] != 1: continue
+            ul = icmp[8 + 40:]
+            fam = 6
+        port = int.from_bytes(ul[2:4], "big")
+        seen.append({"family": fam, "dport": port})
+        if port == dport: related.add(fam)
+print(json.dumps({"seen": seen}), flush=True)
+`;
+
+/** Forger on the other host: ICMP errors "about" a UDP packet server:sport -> me:dport. */
+const FORGE_PY = String.raw`
+import socket, struct, sys
+server4, server6, me4, me6, sport = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])
+ports = [int(p) for p in sys.argv[6].split(",")]
+def csum(b):
+    if len(b) % 2: b += b"\0"
+    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    while s >> 16: s = (s & 0xffff) + (s >> 16)
+    return (~s) & 0xffff
+r4 = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+r6 = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
+for dport in ports:
+    udp = struct.pack("!HHHH", sport, dport, 8 + 17, 0)
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + 8 + 17, 1, 0, 64, 17, 0, socket.inet_aton(server4), socket.inet_aton(me4))
+    ip = ip[:10] + struct.pack("!H", csum(ip)) + ip[12:]
+    body = struct.pack("!BBHI", 3, 13, 0, 0) + ip + udp
+    body = body[:2] + struct.pack("!H", csum(body)) + body[4:]
+    r4.sendto(body, (server4, 0))
+    ip6 = struct.pack("!IHBB16s16s", 6 << 28, 8 + 17, 17, 64, socket.inet_pton(socket.AF_INET6, server6), socket.inet_pton(socket.AF_INET6, me6))
+    # the kernel fills in the ICMPv6 checksum of a raw ICMPv6 socket
+    r6.sendto(struct.pack("!BBHI", 1, 1, 0, 0) + ip6 + udp, (server6, 0))
+print("SENT", flush=True)
+`;
+
+export interface IcmpErrorProbe {
+  /** the forged errors that reached the watcher's raw sockets, in arrival order */
+  seen: Array<{ family: 4 | 6; dport: number }>;
+}
+
+/**
+ * The watcher on `server` opens a UDP flow server:sport -> attacker:trackedPort (v4 and v6); the
+ * forger on `attacker` then sends, in this order, destination-unreachable errors about
+ * server:sport -> attacker:unrelatedPort (no such flow) and about the tracked flow, for both
+ * families. Both travel the same link in order, so once the related error has arrived the
+ * unrelated one, sent before it, either arrived too or was dropped.
+ */
+export async function forgedIcmpErrors(
+  server: PeerHost,
+  attacker: PeerHost,
+  o: { sport: number; trackedPort: number; unrelatedPort: number; timeoutSec: number },
+): Promise<IcmpErrorProbe> {
+  const watch = startProc(server, [PYTHON, "-c", WATCH_PY, attacker.ipv4, attacker.ipv6, String(o.sport), String(o.trackedPort), String(o.timeoutSec)], {
+    cwd: "/",
+    label: `icmp-watch@${server.name}`,
+  });
+  const stop = makeHandle([watch], []);
+  try {
+    await watch.waitLine(/^READY$/, 10_000);
+    const forged = await runIn(
+      attacker,
+      [PYTHON, "-c", FORGE_PY, server.ipv4, server.ipv6, attacker.ipv4, attacker.ipv6, String(o.sport), `${o.unrelatedPort},${o.trackedPort}`],
+      { timeoutMs: 10_000, label: `icmp-forge@${attacker.name}` },
+    );
+    if (!forged.stdout.includes("SENT")) throw new Error(`icmp-forge on ${attacker.name} failed (exit ${forged.code}):\n${forged.stderr}`);
+    const done = await watch.exited;
+    const line = done.stdout.split("\n").find((l) => l.startsWith("{"));
+    if (!line) throw new Error(`icmp-watch on ${server.name}: no result (exit ${done.code})\n${done.stdout}\n${done.stderr}`);
+    return JSON.parse(line) as IcmpErrorProbe;
+  } finally {
+    await stop();
+  }
+}
