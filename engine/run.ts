@@ -22,6 +22,7 @@ import * as path from "node:path";
 import { parseArgs } from "node:util";
 import {
   CommandError,
+  type EngineEvent,
   LocalWorkspace,
   type OutputMap,
   PulumiCommand,
@@ -102,6 +103,16 @@ async function openStack(dir: string, stackName: string): Promise<OpenStack> {
 }
 
 const write = (text: string) => process.stdout.write(text);
+
+/**
+ * HNFT_ENGINE_EVENTS=FILE appends the engine's events, each with this process's clock in ms when
+ * it arrived (the engine's own timestamps are whole seconds): the fleet test and the bench
+ * measure from it when each host's step started and ended.
+ */
+const eventLog = process.env.HNFT_ENGINE_EVENTS;
+const onEvent = eventLog
+  ? (event: EngineEvent) => fs.appendFileSync(eventLog, `${JSON.stringify({ at: Date.now(), ...event })}\n`)
+  : undefined;
 let streamedErrors = false;
 const writeError = (text: string) => {
   streamedErrors = true;
@@ -128,7 +139,7 @@ async function run(argv: string[]): Promise<number> {
   const dir = path.resolve(values.cwd ?? process.cwd());
   const stackName = values.stack ?? process.env.PULUMI_STACK ?? "dev";
   const { stack, cli } = await openStack(dir, stackName);
-  const common = { onOutput: write, onError: writeError, color: "never" as const };
+  const common = { onOutput: write, onError: writeError, onEvent, color: "never" as const };
   const [command, sub, ...rest] = positionals;
   switch (command) {
     case "up":

@@ -10,7 +10,7 @@
  *   pulumi config set --secret privateKey "$(cat ~/.ssh/fleet_ed25519)"
  */
 import * as pulumi from "@pulumi/pulumi";
-import { type ExposureArgs, HostFirewall, type HostFirewallArgs } from "pulumi-hardened-nftables";
+import { type ExposureArgs, HostFirewall, type HostFirewallArgs, type HostPaths } from "pulumi-hardened-nftables";
 
 interface FleetHost {
   name: string;
@@ -25,6 +25,8 @@ const hosts = config.requireObject<FleetHost[]>("hosts");
 const privateKey = config.requireSecret("privateKey");
 const admin = config.getObject<string[]>("adminSources") ?? ["192.0.2.0/24"];
 const appNet = config.getObject<string[]>("appSources") ?? ["10.20.0.0/16"];
+// Only for hosts whose /var or /run is shared or read-only: where each keeps its state and lock.
+const hostPaths = config.getObject<HostPaths>("hostPaths");
 
 /** Policy fields a role may override; its exposures are added to the base ones. */
 type Override = Omit<Partial<HostFirewallArgs>, "exposures" | "connection"> & { exposures?: ExposureArgs[] };
@@ -53,6 +55,7 @@ const firewalls = hosts.map((h) => {
     ...extra,
     exposures: [...base.exposures, ...(extra.exposures ?? [])],
     connection: { host: h.host, user: h.user ?? "root", privateKey, hostKey: h.hostKey },
+    ...(hostPaths ? { hostPaths } : {}),
   });
 });
 

@@ -57,6 +57,7 @@ function fromConfig(config: pulumi.Config): Target {
     user: config.get("user") ?? "root",
     privateKey: keyPath ? pulumi.secret(fs.readFileSync(keyPath.replace(/^~(?=\/)/, process.env.HOME ?? "~"), "utf8")) : config.requireSecret("privateKey"),
     hostKey: config.require("hostKey"),
+    hostPaths: config.getObject<HostPaths>("hostPaths"),
   };
 }
 

@@ -8,12 +8,14 @@
  * (exported below as `serverSettings`).
  */
 import * as pulumi from "@pulumi/pulumi";
-import { HostFirewall } from "pulumi-hardened-nftables";
+import { HostFirewall, type HostPaths } from "pulumi-hardened-nftables";
 
 const config = new pulumi.Config();
 const trunk = config.getObject<string[]>("trunkSources") ?? ["203.0.113.0/26", "2001:db8:5::/48"];
 const office = config.getObject<string[]>("officeSources") ?? ["198.51.100.0/24"];
 const rtp = { from: 10000, to: 20000 };
+// Only for hosts whose /var or /run is shared or read-only: where the host keeps its state and lock.
+const hostPaths = config.getObject<HostPaths>("hostPaths");
 
 const firewall = new HostFirewall("pbx", {
   connection: {
@@ -39,6 +41,7 @@ const firewall = new HostFirewall("pbx", {
   },
   conntrack: { max: 262144 },
   log: { dropped: true, rate: "10/minute" },
+  ...(hostPaths ? { hostPaths } : {}),
 });
 
 export const serverSettings = [`Asterisk rtp.conf: rtpstart=${rtp.from}, rtpend=${rtp.to}`];

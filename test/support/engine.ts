@@ -42,7 +42,7 @@ export interface EngineProject {
   /** every byte any command of this project printed, for the secret checks */
   readonly transcript: string[];
   /** `pulumi <args>` for this project and stack */
-  pulumi(args: string[], opts?: { timeoutMs?: number; stdin?: string }): Promise<CommandResult>;
+  pulumi(args: string[], opts?: RunOptions): Promise<CommandResult>;
   /** `pulumi config set KEY VALUE [--secret]` (objects are stored as JSON) */
   config(key: string, value: unknown, secret?: boolean): Promise<void>;
   /** the stack's state (`pulumi stack export`) */
@@ -60,6 +60,13 @@ export interface StateResource {
 
 export interface StackState {
   deployment: { resources?: StateResource[] };
+}
+
+export interface RunOptions {
+  timeoutMs?: number;
+  stdin?: string;
+  /** more environment for this command (e.g. HNFT_ENGINE_EVENTS) */
+  env?: Record<string, string>;
 }
 
 export interface ProjectOptions {
@@ -85,6 +92,9 @@ export function engineProject(label: string, opts: ProjectOptions = {}): EngineP
     fs.cpSync(path.join(source, f), path.join(dir, f), { recursive: true });
   }
   for (const [f, text] of Object.entries(opts.files ?? {})) fs.writeFileSync(path.join(dir, f), text);
+  // what `npm install` makes of an example's "pulumi-hardened-nftables": "file:../.." dependency
+  fs.mkdirSync(path.join(dir, "node_modules"), { recursive: true });
+  fs.symlinkSync(REPO, path.join(dir, "node_modules", "pulumi-hardened-nftables"));
   const remove = () => {
     fs.rmSync(dir, { recursive: true, force: true });
     fs.rmSync(home, { recursive: true, force: true });
@@ -106,10 +116,10 @@ export function engineProject(label: string, opts: ProjectOptions = {}): EngineP
   const tsx = path.join(REPO, "node_modules/.bin/tsx");
   const driver = path.join(REPO, "engine/run.ts");
 
-  const pulumi = (args: string[], o: { timeoutMs?: number; stdin?: string } = {}): Promise<CommandResult> =>
+  const pulumi = (args: string[], o: RunOptions = {}): Promise<CommandResult> =>
     new Promise((resolve, reject) => {
       const started = Date.now();
-      const child = spawn(tsx, [driver, "--cwd", dir, "--stack", stack, ...args], { cwd: dir, env, stdio: ["pipe", "pipe", "pipe"], detached: true });
+      const child = spawn(tsx, [driver, "--cwd", dir, "--stack", stack, ...args], { cwd: dir, env: { ...env, ...o.env }, stdio: ["pipe", "pipe", "pipe"], detached: true });
       child.stdin.end(o.stdin ?? "");
       let stdout = "";
       let stderr = "";
