@@ -11,6 +11,8 @@ import { BOOTSTRAP, bundle } from "../../src/host/bundle";
 import { CAUSE, HOST_EXIT, parseStatusFile, parseVerdict, STATUS, STATUS_FILE, USED_KEYS } from "../../src/host/protocol";
 import { parseOutput } from "../../src/host/remote";
 import { describeHostState } from "../../src/host/verdict";
+import { EXIT } from "../../src/cli/exit-codes";
+import { EXIT_HELP } from "../../src/cli/host-command";
 
 const SCRIPTS = join(__dirname, "../../src/host/scripts");
 const scripts = readdirSync(SCRIPTS)
@@ -99,6 +101,19 @@ describe("status.env: one definition for the scripts and the TypeScript", () => 
     expect(out.code).toBe(HOST_EXIT.badParameter);
     expect(parseVerdict(out.status)).toEqual({ word: STATUS.badParameter, fields: {} });
     expect(out.status).toBe(`${STATUS.badParameter} table`);
+  });
+});
+
+describe("CLI exit codes", () => {
+  it("are distinct, and the help text and the README name each one", () => {
+    const codes = Object.values(EXIT);
+    expect(new Set(codes).size).toBe(codes.length);
+    const readme = readFileSync(join(__dirname, "../../README.md"), "utf8");
+    const line = readme.split("\n\n").find((p) => p.startsWith("Exit codes: 0 done or nothing to change"))!;
+    for (const n of codes) {
+      expect(EXIT_HELP, `help: ${n}`).toMatch(new RegExp(`(^|[ (,])${n} `));
+      expect(line, `README: ${n}`).toMatch(new RegExp(`(^|[ (,\n])${n} `));
+    }
   });
 });
 

@@ -74,7 +74,7 @@ step=backup
 rm -rf "$txn.prev"
 if [ -d "$txn" ]; then mv "$txn" "$txn.prev"; fi
 mkdir -p "$txn/backup" "$txn/new" "$txn/params"
-echo "$token" >"$txn/token"
+cp "$B/params/token" "$txn/token"
 if [ -f "$B/live.listing" ]; then
   { echo "table inet $table"; echo "delete table inet $table"; cat "$B/live.listing"; } >"$txn/backup/table.nft"
 fi
