@@ -140,6 +140,7 @@ describe.runIf(requireRoot("host verdicts", ["ip", "sshd", "nft", "mount", "umou
     // the fallback itself is loadable: the copy of the committed file taken before this apply
     expect((await h1.sh(`nft -c -f ${TXN}/backup/nft >/dev/null 2>&1 && echo loads`)).stdout.trim()).toBe("loads");
     const err = await outcome;
+    console.log(`lock-out with the backup unloadable: ${err.name}:\n${err.message}`);
     expect(err).not.toBeInstanceOf(LockoutRolledBackError);
     expect(err.hostState).toBe(STATUS.rolledBackToPersisted);
     expect(err.message).toContain("the new ruleset would lock you out");
@@ -165,6 +166,7 @@ describe.runIf(requireRoot("host verdicts", ["ip", "sshd", "nft", "mount", "umou
     await spoil(`${TXN}/backup/table.nft`);
     await spoil(`${TXN}/backup/nft`);
     const r = await child.done;
+    console.log(`apply with both tables unloadable: exit ${r.code}, stderr:\n${r.stderr}`);
     expect(r.code, r.stderr).toBe(EXIT_STEP_FAILED);
     expect(r.stderr).toContain("the new ruleset would lock you out");
     expect(r.stderr).toContain(`so the host deleted table inet ${TABLE}`);
@@ -197,6 +199,7 @@ describe.runIf(requireRoot("host verdicts", ["ip", "sshd", "nft", "mount", "umou
     expect(ro.stdout).toContain("Read-only file system"); // the control: the directory really is read-only
     const err = await expectRejects(applyPolicy(connectionFor(h1), ALT_POLICY, { paths: HOST_PATHS, confirmTimeoutSeconds: CONFIRM }), HostStepFailedError);
     expect(err.hostState).toBe(STATUS.rolledBack);
+    console.log(`table directory read-only at commit: ${err.name}:\n${err.message}`);
     expect(err.step).toContain("commit, step install-table");
     expect(err.message).toContain("let a new SSH connection in, but persisting it");
     expect(err.message).toContain(`writing ${MANAGED.nft}`);
