@@ -6,7 +6,7 @@ import { renderUnit } from "../render/systemd";
 import { locateNftError } from "../local/nft-check";
 import { HostOperationError, LockoutRolledBackError, NftRejectedError } from "./errors";
 import { CAUSE, parseVerdict, STATUS } from "./protocol";
-import { stepFailed } from "./verdict";
+import { describeHostState, stepFailed } from "./verdict";
 import type { HostFacts } from "./probe";
 import { withRenderedPolicy } from "./policy-session";
 import { type RemoteOutput, runStep } from "./remote";
@@ -165,14 +165,19 @@ export async function applyOnSession(
     return { ...base, warnings, changed: true, flushedConnections: Number.isFinite(flushed) ? flushed : 0, confirmStats };
   }
   if (restoredExactly && cause === undefined) throw new LockoutRolledBackError(session.target, failure ? `a new SSH connection failed: ${failure}` : "not confirmed in time");
+  const guardianWords: string[] = [STATUS.rolledBack, STATUS.rolledBackToPersisted, STATUS.tableRemoved, STATUS.rollbackFailed];
+  if (!guardianWords.includes(verdict.word)) {
+    // No verdict of the guardian's (another run removed the transaction, or killed the guardian):
+    // this apply was ended from outside, and what the host runs is that other run's doing.
+    const { stateText, advice } = describeHostState(verdict.word, ctx);
+    throw new HostOperationError(session.target, `apply did not finish: ${verdictOut.status || failure}. ${stateText} What to do: ${advice}`);
+  }
   const what =
     cause === CAUSE.commitFailed
       ? `the new ruleset let a new SSH connection in, but persisting it (commit, step ${step ?? "unknown"})`
       : cause !== undefined
         ? `the transaction (${cause})`
-        : restoredExactly || ([STATUS.rolledBackToPersisted, STATUS.tableRemoved, STATUS.rollbackFailed] as string[]).includes(verdict.word)
-          ? `the new ruleset would lock you out (${failure ? `a new SSH connection failed: ${failure}` : "not confirmed in time"}); restoring the previous state`
-          : "the apply (no verdict from the host's guardian)";
+        : `the new ruleset would lock you out (${failure ? `a new SSH connection failed: ${failure}` : "not confirmed in time"}); restoring the previous state`;
   throw stepFailed(session.target, what, verdict.word, details(verdictOut.details), ctx);
 }
 
