@@ -51,8 +51,8 @@ export const EXIT_HELP = `Exit codes: 0 done (or nothing to change), 1 drift (di
 (nothing contacted), 3 nft rejected the table (host unchanged), 4 rolled back (the new ruleset
 would have locked you out; the host is back exactly as before), 5 connection or host-key
 failure, 6 a host step could not run (not root, sudo refused, nft missing, lock held by another
-run, or another run ended this one), 7 a step failed after the host was changed, or the host could not put back exactly what it
-had: the message says what the host runs now and what to do.`;
+run, or another run ended this one), 7 a step failed after the host was changed, or the host
+could not put back exactly what it had: the message says what the host runs now and what to do.`;
 
 export interface HostFlagValues extends ConnectionFlagValues {
   verbose?: boolean;
