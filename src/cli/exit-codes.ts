@@ -7,4 +7,10 @@ export const EXIT = {
   connection: 5,
   /** A host step failed for another reason: not root, sudo refused, nft missing, lock held. */
   hostFailed: 6,
+  /**
+   * A step failed after the host was changed, or the host could not put back exactly what it
+   * had (commit failed, backup unloadable, disk full...): the message says what the host runs
+   * now and what to do.
+   */
+  stepFailed: 7,
 } as const;

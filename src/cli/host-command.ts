@@ -3,7 +3,7 @@
  * policy and table flags, --state-root/--run-root, validation of everything before any
  * connection, and the mapping of host-layer errors to exit codes.
  */
-import { HostOperationError, LockoutRolledBackError, NftRejectedError } from "../host/errors";
+import { HostOperationError, HostStepFailedError, LockoutRolledBackError, NftRejectedError } from "../host/errors";
 import type { HostOptions } from "../host/apply";
 import { ConnectionError, HostKeyMismatchError } from "../host/ssh";
 import { type Connection, redact } from "../model/connection";
@@ -49,8 +49,10 @@ Output:
 
 export const EXIT_HELP = `Exit codes: 0 done (or nothing to change), 1 drift (diff only), 2 invalid policy or arguments
 (nothing contacted), 3 nft rejected the table (host unchanged), 4 rolled back (the new ruleset
-would have locked you out), 5 connection or host-key failure, 6 a host step failed (not root,
-sudo refused, nft missing, lock held by another run).`;
+would have locked you out; the host is back exactly as before), 5 connection or host-key
+failure, 6 a host step could not run (not root, sudo refused, nft missing, lock held by another
+run, or another run ended this one), 7 a step failed after the host was changed, or the host
+could not put back exactly what it had: the message says what the host runs now and what to do.`;
 
 export interface HostFlagValues extends ConnectionFlagValues {
   verbose?: boolean;
@@ -172,6 +174,10 @@ export function reportHostError(err: unknown, io: Io, connection: Connection): n
   if (err instanceof PolicyError) {
     say(err.message);
     return EXIT.invalidPolicy;
+  }
+  if (err instanceof HostStepFailedError) {
+    say(err.message);
+    return EXIT.stepFailed;
   }
   if (err instanceof HostOperationError) {
     say(err.message);

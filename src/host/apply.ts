@@ -5,9 +5,11 @@ import { managedPaths, type ManagedPaths, type PathOverrides } from "../render/p
 import { renderUnit } from "../render/systemd";
 import { locateNftError } from "../local/nft-check";
 import { HostOperationError, LockoutRolledBackError, NftRejectedError } from "./errors";
+import { CAUSE, parseVerdict, STATUS } from "./protocol";
+import { describeHostState, stepFailed } from "./verdict";
 import type { HostFacts } from "./probe";
 import { withRenderedPolicy } from "./policy-session";
-import { runStep } from "./remote";
+import { type RemoteOutput, runStep } from "./remote";
 import { HostSession, type SessionStats } from "./ssh";
 
 export interface HostOptions {
@@ -96,27 +98,41 @@ export async function applyOnSession(
   });
   const nftLines = out.stdout.split("\n").filter((l) => l.startsWith("nft: ")).map((l) => l.slice(5)).join("\n");
   const base = { target: session.target, hash: artefacts.hash, facts, artefacts, warnings: out.warnings };
-  switch (out.status) {
-    case "unchanged":
+  const ctx = { table, nftPath: paths.nft, confirmTimeout };
+  const details = (lines: readonly string[]) => lines.map((l) => session.redact(l));
+  const applied = parseVerdict(out.status);
+  switch (applied.word) {
+    case STATUS.unchanged:
       log(`${session.target}: unchanged`);
       return { ...base, changed: false, flushedConnections: 0, confirmStats: { connections: 0, roundTrips: 0 } };
-    case "rejected":
-    case "apply-failed": {
+    case STATUS.rejected: {
       const located = locateNftError(nftLines, artefacts.nft);
       throw new NftRejectedError(session.target, nftLines, located.line, located.lineText);
     }
-    case "busy":
+    case STATUS.failed: {
+      const host = applied.fields.host ?? "";
+      // nft refused the table as it loaded it and the guardian put the previous one back exactly.
+      if (applied.fields.step === "load-table" && host === STATUS.rolledBack && nftLines) {
+        const located = locateNftError(nftLines, artefacts.nft);
+        throw new NftRejectedError(session.target, nftLines, located.line, located.lineText);
+      }
+      throw stepFailed(session.target, `apply (step ${applied.fields.step ?? "unknown"})`, host, details([...out.details, ...nftLines.split("\n").filter(Boolean)]), ctx);
+    }
+    case STATUS.busy:
       throw new HostOperationError(session.target, `another run holds the lock for table ${table}; try again`);
-    case "armed":
+    case STATUS.armed:
       break;
     default:
-      throw new HostOperationError(session.target, `apply step ended unexpectedly (exit ${out.code}): ${session.redact(out.stderr.trim())}`);
+      throw new HostOperationError(
+        session.target,
+        `apply step ended unexpectedly (exit ${out.code}); if it got as far as arming the rollback, the host restores its previous state by itself within ${confirmTimeout}s: ${session.redact(out.stderr.trim())}`,
+      );
   }
   log(`${session.target}: applied, rollback armed for ${confirmTimeout}s; proving access with a new connection`);
 
   const confirmParams = { ...pathParams(table, paths), token, wait: String(confirmTimeout + 30) };
   let confirmStats: SessionStats = { connections: 0, roundTrips: 0 };
-  let verdict = "";
+  let verdictOut: RemoteOutput | undefined;
   let failure = "";
   try {
     const fresh = await HostSession.open(
@@ -124,8 +140,7 @@ export async function applyOnSession(
       { onLog: options.onLog },
     );
     try {
-      const confirmed = await runStep(fresh, { main: "confirm", params: { ...confirmParams, mode: "confirm" } });
-      verdict = confirmed.status;
+      verdictOut = await runStep(fresh, { main: "confirm", params: { ...confirmParams, mode: "confirm" } });
     } finally {
       confirmStats = fresh.stats;
       await fresh.close();
@@ -133,22 +148,37 @@ export async function applyOnSession(
   } catch (err) {
     failure = (err as Error).message;
   }
-  if (!verdict) {
+  if (!verdictOut?.status) {
     log(`${session.target}: a new connection failed (${failure}); asking the host for its verdict (it rolls back unless the proof arrived)`);
     try {
-      const waited = await runStep(session, { main: "confirm", params: { ...confirmParams, mode: "wait" } });
-      verdict = waited.status;
+      verdictOut = await runStep(session, { main: "confirm", params: { ...confirmParams, mode: "wait" } });
     } catch (err) {
       throw new LockoutRolledBackError(session.target, `a new SSH connection failed (${failure}); the host rolls back by itself within ${confirmTimeout}s (${(err as Error).message})`);
     }
   }
-  if (verdict.startsWith("committed")) {
-    const flushed = Number(/flushed=(\d+)/.exec(verdict)?.[1] ?? "0");
-    const warnings = /no-conntrack-tool/.test(verdict) ? [...out.warnings, "conntrack tool missing: connections that carry a helper were not flushed"] : out.warnings;
-    return { ...base, warnings, changed: true, flushedConnections: flushed, confirmStats };
+  const verdict = parseVerdict(verdictOut.status);
+  const { cause, step } = verdict.fields;
+  const restoredExactly = verdict.word === STATUS.rolledBack && verdict.fields.files === undefined;
+  if (verdict.word === STATUS.committed) {
+    const flushed = Number(verdict.fields.flushed ?? "0");
+    const warnings = /no-conntrack-tool/.test(verdictOut.status) ? [...out.warnings, "conntrack tool missing: connections that carry a helper were not flushed"] : out.warnings;
+    return { ...base, warnings, changed: true, flushedConnections: Number.isFinite(flushed) ? flushed : 0, confirmStats };
   }
-  if (verdict.startsWith("rolled-back")) throw new LockoutRolledBackError(session.target, failure ? `a new SSH connection failed: ${failure}` : "not confirmed in time");
-  throw new HostOperationError(session.target, `apply did not finish: ${verdict || failure}`);
+  if (restoredExactly && cause === undefined) throw new LockoutRolledBackError(session.target, failure ? `a new SSH connection failed: ${failure}` : "not confirmed in time");
+  const guardianWords: string[] = [STATUS.rolledBack, STATUS.rolledBackToPersisted, STATUS.tableRemoved, STATUS.rollbackFailed];
+  if (!guardianWords.includes(verdict.word)) {
+    // No verdict of the guardian's (another run removed the transaction, or killed the guardian):
+    // this apply was ended from outside, and what the host runs is that other run's doing.
+    const { stateText, advice } = describeHostState(verdict.word, ctx);
+    throw new HostOperationError(session.target, `apply did not finish: ${verdictOut.status || failure}. ${stateText} What to do: ${advice}`);
+  }
+  const what =
+    cause === CAUSE.commitFailed
+      ? `the new ruleset let a new SSH connection in, but persisting it (commit, step ${step ?? "unknown"})`
+      : cause !== undefined
+        ? `the transaction (${cause})`
+        : `the new ruleset would lock you out (${failure ? `a new SSH connection failed: ${failure}` : "not confirmed in time"}); restoring the previous state`;
+  throw stepFailed(session.target, what, verdict.word, details(verdictOut.details), ctx);
 }
 
 export interface ApplyPolicyOptions extends ApplyOptions {

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { pack } from "tar-stream";
+import { HOST_EXIT } from "./protocol";
 
 export type ScriptName = "probe" | "apply" | "confirm" | "observe" | "remove";
 
@@ -30,6 +31,7 @@ export function bundle(input: BundleInput): Promise<Buffer> {
   const entries: [string, string][] = [
     ["main.sh", script(`${input.main}.sh`)],
     ["lib.sh", script("lib.sh")],
+    ["status.env", script("status.env")],
     ...(input.main === "apply" ? ([["guardian.sh", script("guardian.sh")]] as [string, string][]) : []),
     ["params/", ""],
     ...Object.entries(input.params).map(([k, v]) => [`params/${k}`, v] as [string, string]),
@@ -52,5 +54,4 @@ export function bundle(input: BundleInput): Promise<Buffer> {
 }
 
 /** The only command line any remote step uses: unpack the bundle from stdin and run it. */
-export const BOOTSTRAP =
-  'd=$(mktemp -d /tmp/hnft.XXXXXX) || exit 91; trap \'rm -rf "$d"\' EXIT; tar -x -C "$d" -f - || exit 92; sh "$d/main.sh" "$d"';
+export const BOOTSTRAP = `d=$(mktemp -d /tmp/hnft.XXXXXX) || exit ${HOST_EXIT.noTempDir}; trap 'rm -rf "$d"' EXIT; tar -x -C "$d" -f - || exit ${HOST_EXIT.noUnpack}; sh "$d/main.sh" "$d"`;

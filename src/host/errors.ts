@@ -24,3 +24,33 @@ export class HostOperationError extends Error {
     this.name = "HostOperationError";
   }
 }
+
+/**
+ * A step failed after the host was touched, or the host could not put back exactly what it had:
+ * the message says which step, what the host really runs now and what the operator should do,
+ * whole (the Pulumi provider shows it as it is). `hostState` is the host's word for that state.
+ */
+export class HostStepFailedError extends Error {
+  readonly code = "step-failed";
+  constructor(
+    readonly target: string,
+    /** What failed, as the operator would say it ("commit (install-table)", "rollback", ...). */
+    readonly step: string,
+    readonly hostState: string,
+    /** The host's own account: the failing command's message, the guardian's record. */
+    readonly details: readonly string[],
+    /** One sentence: what the host runs now. */
+    readonly stateText: string,
+    /** One sentence: what to do next. */
+    readonly advice: string,
+  ) {
+    super(
+      [
+        `${target}: ${step} failed. ${stateText}`,
+        ...details.map((d) => `  ${d}`),
+        `What to do: ${advice}`,
+      ].join("\n"),
+    );
+    this.name = "HostStepFailedError";
+  }
+}

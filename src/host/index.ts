@@ -5,7 +5,7 @@ export { probeSession, type HostFacts } from "./probe";
 export { applyPolicy, applyOnSession, DEFAULT_CONFIRM_TIMEOUT, type ApplyOptions, type ApplyPolicyOptions, type ApplyResult, type HostOptions } from "./apply";
 export { observePolicy, observeOnSession, formatDrift, summarizeDrift, hasRepairableDrift, type DriftReport, type FileDrift } from "./observe";
 export { removeTable, removeOnSession, type RemoveResult } from "./remove";
-export { NftRejectedError, LockoutRolledBackError, HostOperationError } from "./errors";
+export { NftRejectedError, LockoutRolledBackError, HostOperationError, HostStepFailedError } from "./errors";
 export { managedPaths, type ManagedPaths, type PathOverrides } from "../render/paths";
 
 import { withSession } from "./ssh";

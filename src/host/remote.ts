@@ -1,6 +1,7 @@
 import type { HostSession } from "./ssh";
 import { BOOTSTRAP, bundle, type BundleInput } from "./bundle";
 import { HostOperationError } from "./errors";
+import { HOST_EXIT } from "./protocol";
 
 export interface RemoteOutput {
   readonly code: number;
@@ -11,6 +12,8 @@ export interface RemoteOutput {
   /** The last `hnft-status ...` line, without the prefix. */
   readonly status: string;
   readonly warnings: readonly string[];
+  /** `hnft-detail ...` lines: what failed and what the host did about it, in order. */
+  readonly details: readonly string[];
   readonly stdout: string;
   readonly stderr: string;
 }
@@ -19,6 +22,7 @@ export function parseOutput(code: number, stdout: string, stderr: string): Remot
   const values: Record<string, string> = {};
   const sections: Record<string, string[]> = {};
   const warnings: string[] = [];
+  const details: string[] = [];
   let status = "";
   let current: string | undefined;
   for (const line of stdout.split("\n")) {
@@ -34,13 +38,14 @@ export function parseOutput(code: number, stdout: string, stderr: string): Remot
     }
     if (line.startsWith("hnft-status ")) status = line.slice("hnft-status ".length);
     else if (line.startsWith("hnft-warning ")) warnings.push(line.slice("hnft-warning ".length));
+    else if (line.startsWith("hnft-detail ")) details.push(line.slice("hnft-detail ".length));
     else {
       const eq = line.indexOf("=");
       if (eq > 0) values[line.slice(0, eq)] = line.slice(eq + 1);
     }
   }
   const joined = Object.fromEntries(Object.entries(sections).map(([k, v]) => [k, v.join("\n").replace(/\n+$/, "")]));
-  return { code, values, sections: joined, status, warnings, stdout, stderr };
+  return { code, values, sections: joined, status, warnings, details, stdout, stderr };
 }
 
 export interface StepOptions {
@@ -52,7 +57,7 @@ export async function runStep(session: HostSession, input: BundleInput, options:
   const stdin = await bundle(input);
   const result = await session.run(BOOTSTRAP, { stdin, timeoutMs: options.timeoutMs });
   const output = parseOutput(result.code, result.stdout, result.stderr);
-  if (result.code === 90 || result.code === 91 || result.code === 92) {
+  if (result.code === HOST_EXIT.badParameter || result.code === HOST_EXIT.noTempDir || result.code === HOST_EXIT.noUnpack) {
     throw new HostOperationError(session.target, `the ${input.main} step could not start (${output.status || `exit ${result.code}`}): ${session.redact(result.stderr.trim())}`);
   }
   if (/sudo: a password is required|sudo: .*not allowed/.test(result.stderr)) {

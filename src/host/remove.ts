@@ -2,6 +2,7 @@ import type { Connection } from "../model/connection";
 import { managedPaths } from "../render/paths";
 import { pathParams, type HostOptions } from "./apply";
 import { HostOperationError } from "./errors";
+import { parseVerdict, STATUS } from "./protocol";
 import { runStep } from "./remote";
 import { HostSession, type SessionStats } from "./ssh";
 
@@ -22,8 +23,16 @@ export async function removeOnSession(session: HostSession, table: string, optio
     main: "remove",
     params: { ...pathParams(table, managedPaths(table, options.paths)), lockWait: String(options.lockWaitSeconds ?? 90) },
   });
-  if (out.status === "busy") throw new HostOperationError(session.target, `another run holds the lock for table ${table}`);
-  if (out.status !== "removed") throw new HostOperationError(session.target, `remove failed (exit ${out.code}): ${session.redact(out.stderr.trim())}`);
+  const verdict = parseVerdict(out.status);
+  if (verdict.word === STATUS.busy) throw new HostOperationError(session.target, `another run holds the lock for table ${table}`);
+  if (verdict.word === STATUS.failed) {
+    const removed = out.stdout.split("\n").filter((l) => l.startsWith("removed ")).map((l) => l.slice("removed ".length));
+    throw new HostOperationError(
+      session.target,
+      `remove failed at step ${verdict.fields.step ?? "unknown"}; removed so far: ${removed.join(", ") || "nothing"}; run remove again once the cause is fixed:\n${out.details.map((d) => `  ${session.redact(d)}`).join("\n")}`,
+    );
+  }
+  if (verdict.word !== STATUS.removed) throw new HostOperationError(session.target, `remove failed (exit ${out.code}): ${session.redact(out.stderr.trim())}`);
   return out.stdout.split("\n").filter((l) => l.startsWith("removed ")).map((l) => l.slice("removed ".length));
 }
 

@@ -1,5 +1,7 @@
 # One transaction: lock, check on this kernel, no-op when nothing differs, back up, arm the
 # guardian (rollback unless confirmed), apply. Persisting happens only after confirmation.
+# A step that fails stops the script; before the guardian is armed the host is unchanged, after
+# it the guardian is told to roll back now and its verdict (what the host runs) is reported.
 B=$1
 . "$B/lib.sh"
 load_common_params
@@ -7,21 +9,43 @@ token=$(param token); require_name "$token" token
 hash=$(param hash); require_name "$hash" hash
 confirm_timeout=$(param confirmTimeout); require_number "$confirm_timeout" confirmTimeout
 lock_wait=$(param lockWait); require_number "$lock_wait" lockWait
+catch_failures
 
-mkdir -p "$run_dir" "$state_dir"
+armed=no
+# Before the guardian is armed nothing has changed. After it, the guardian is told to roll back
+# now; what the host then runs is its verdict, and its record explains it (details).
+host_state() {
+  host_now=$STATUS_UNCHANGED
+  [ "$armed" = yes ] || return 0
+  : >"$txn/abort" || true
+  i=0
+  while [ ! -f "$txn/result" ] && [ $i -lt 300 ] && kill -0 "$(cat "$txn/guardian.pid")" 2>/dev/null; do
+    sleep 0.1
+    i=$((i + 1))
+  done
+  if [ -f "$txn/record" ]; then sed 's/^/hnft-detail guardian: /' "$txn/record"; fi
+  # No verdict yet: the guardian is still armed and rolls back by itself when its time is up.
+  host_now=$STATUS_ARMED
+  if [ -f "$txn/result" ]; then host_now=$(cut -d ' ' -f 1 "$txn/result"); fi
+}
+
+step=lock
+mkdir -p "$run_dir"
 exec 9>>"$lock"
-if ! flock -w "$lock_wait" 9; then echo "hnft-status busy"; exit 75; fi
+if ! flock -w "$lock_wait" 9; then status "$STATUS_BUSY"; end_with "$EXIT_BUSY"; fi
 
+step=check
 if ! nft -c -f "$B/files/nft" 2>"$B/nft.err"; then
-  echo "hnft-status rejected"
+  status "$STATUS_REJECTED"
   sed 's/^/nft: /' "$B/nft.err"
-  exit 3
+  end_with "$EXIT_REJECTED"
 fi
 
+step=compare
 nft -s list table inet "$table" >"$B/live.listing" 2>/dev/null || rm -f "$B/live.listing"
 
 unchanged=yes
-[ "$(cat "$state_dir/applied.hash" 2>/dev/null)" = "$hash" ] || unchanged=no
+[ "$(cat "$state_dir/applied.hash" 2>/dev/null || true)" = "$hash" ] || unchanged=no
 if [ $unchanged = yes ]; then
   [ -f "$B/live.listing" ] && cmp -s "$B/live.listing" "$state_dir/applied.listing" || unchanged=no
 fi
@@ -31,7 +55,7 @@ if [ $unchanged = yes ]; then
   done >"$B/files.cmp"
   [ -s "$B/files.cmp" ] && unchanged=no
   # The enablement link is what makes the unit load the table at boot (`systemctl disable` deletes it).
-  if [ -f "$B/files/unit" ] && [ "$(readlink "$unit_link" 2>/dev/null)" != "$unit_file" ]; then unchanged=no; fi
+  if [ -f "$B/files/unit" ] && [ "$(readlink "$unit_link" 2>/dev/null || true)" != "$unit_file" ]; then unchanged=no; fi
 fi
 if [ $unchanged = yes ] && [ -f "$B/params/sysctl" ]; then
   while read -r key value; do
@@ -43,46 +67,54 @@ if [ $unchanged = yes ] && [ -f "$B/params/sysctl" ]; then
   done <"$B/params/sysctl" >"$B/sysctl.cmp"
   [ -s "$B/sysctl.cmp" ] && unchanged=no
 fi
-if [ $unchanged = yes ]; then echo "hnft-status unchanged"; exit 0; fi
+if [ $unchanged = yes ]; then status "$STATUS_UNCHANGED"; end_with "$EXIT_OK"; fi
 
+step=backup
 # The previous run's confirming step may not have read its verdict yet: keep that transaction.
 rm -rf "$txn.prev"
 if [ -d "$txn" ]; then mv "$txn" "$txn.prev"; fi
 mkdir -p "$txn/backup" "$txn/new" "$txn/params"
-echo "$token" >"$txn/token"
+cp "$B/params/token" "$txn/token"
 if [ -f "$B/live.listing" ]; then
   { echo "table inet $table"; echo "delete table inet $table"; cat "$B/live.listing"; } >"$txn/backup/table.nft"
 fi
 managed_files | while read -r name path; do
   if [ -f "$path" ]; then cp -p "$path" "$txn/backup/$name"; else : >"$txn/backup/$name.absent"; fi
 done
+if [ -L "$unit_link" ]; then readlink "$unit_link" >"$txn/backup/unit-link"; else : >"$txn/backup/unit-link.absent"; fi
 : >"$txn/backup/sysctl.live" # live values; backup/sysctl is the sysctl.d file
 if [ -f "$B/params/sysctl" ]; then
   while read -r key value; do
     p=$(sysctl_path "$key")
-    [ -e "$p" ] && echo "$key $(cat "$p")" >>"$txn/backup/sysctl.live"
+    if [ -e "$p" ]; then echo "$key $(cat "$p")" >>"$txn/backup/sysctl.live"; fi
   done <"$B/params/sysctl"
 fi
 if [ -d "$state_dir" ]; then cp -rp "$state_dir" "$txn/backup/state"; fi
 cp "$B/files/"* "$txn/new/"
 cp "$B/params/"* "$txn/params/"
-cp "$B/lib.sh" "$B/guardian.sh" "$txn/"
+cp "$B/lib.sh" "$B/status.env" "$B/guardian.sh" "$txn/"
 
+step=arm
 # The guardian inherits fd 9, so it holds the host lock until it has committed or rolled back.
-setsid sh "$txn/guardian.sh" "$txn" </dev/null >"$txn/guardian.log" 2>&1 &
+# fd 8 (this step's stderr) is closed for it, or the SSH channel would wait for the guardian.
+setsid sh "$txn/guardian.sh" "$txn" </dev/null >"$txn/guardian.log" 2>&1 8>&- &
 echo $! >"$txn/guardian.pid"
+armed=yes
 
+step=load-table
 if ! nft -f "$txn/new/nft" 2>"$B/nft.err"; then
-  : >"$txn/abort"
-  echo "hnft-status apply-failed"
   sed 's/^/nft: /' "$B/nft.err"
-  exit 3
+  host_state
+  status "$STATUS_FAILED" "step=$step" "host=$host_now"
+  end_with "$EXIT_FAILED"
 fi
+step=install-files
 for name in sysctl modprobe; do
   [ -f "$txn/new/$name" ] || continue
   case $name in sysctl) dest=$sysctl_file ;; modprobe) dest=$modprobe_file ;; esac
   install_file "$txn/new/$name" "$dest"
 done
+step=set-sysctls
 if [ -f "$B/params/sysctl" ]; then
   while read -r key value; do
     p=$(sysctl_path "$key")
@@ -91,4 +123,4 @@ if [ -f "$B/params/sysctl" ]; then
     fi
   done <"$B/params/sysctl"
 fi
-echo "hnft-status armed"
+status "$STATUS_ARMED"

@@ -7,25 +7,36 @@ load_common_params
 token=$(param token); require_name "$token" token
 mode=$(param mode)
 wait_seconds=$(param wait); require_number "$wait_seconds" wait
+catch_failures
 own_txn() {
   for d in "$txn" "$txn.prev"; do
-    if [ "$(cat "$d/token" 2>/dev/null)" = "$token" ]; then echo "$d"; return 0; fi
+    if [ "$(cat "$d/token" 2>/dev/null || true)" = "$token" ]; then echo "$d"; return 0; fi
   done
   return 1
 }
-d=$(own_txn) || { echo "hnft-status no-transaction"; exit 4; }
+# The guardian's verdict, after its record (what failed, what it did instead) as detail lines.
+verdict() {
+  if [ -f "$1/record" ]; then sed 's/^/hnft-detail guardian: /' "$1/record"; fi
+  status "$(cat "$1/result")"
+  end_with "$EXIT_OK"
+}
+step=find-transaction
+d=$(own_txn) || { status "$STATUS_NO_TRANSACTION"; end_with "$EXIT_NO_TRANSACTION"; }
+step=prove
 # Named after the token: should the transaction be replaced meanwhile, the proof cannot confirm another run's.
-[ "$mode" = confirm ] && : >"$d/confirm.$token"
+if [ "$mode" = confirm ]; then : >"$d/confirm.$token"; fi
+step=wait
 i=0
 while [ $i -lt $((wait_seconds * 5)) ]; do
-  d=$(own_txn) || { echo "hnft-status gone (the transaction was removed, or replaced before its verdict was read)"; exit 0; }
-  if [ -f "$d/result" ]; then echo "hnft-status $(cat "$d/result")"; exit 0; fi
-  if ! kill -0 "$(cat "$d/guardian.pid" 2>/dev/null)" 2>/dev/null; then
+  d=$(own_txn) || { status "$STATUS_GONE" "(the transaction was removed, or replaced before its verdict was read)"; end_with "$EXIT_OK"; }
+  if [ -f "$d/result" ]; then verdict "$d"; fi
+  if ! kill -0 "$(cat "$d/guardian.pid" 2>/dev/null || true)" 2>/dev/null; then
     # The guardian may have written its verdict just before it exited.
-    if [ -f "$d/result" ]; then echo "hnft-status $(cat "$d/result")"; else echo "hnft-status aborted (the guardian ended without a verdict: removed or killed)"; fi
-    exit 0
+    if [ -f "$d/result" ]; then verdict "$d"; fi
+    status "$STATUS_ABORTED" "(the guardian ended without a verdict: removed or killed)"
+    end_with "$EXIT_OK"
   fi
   sleep 0.2
   i=$((i + 1))
 done
-echo "hnft-status pending"
+status "$STATUS_PENDING"

@@ -1,35 +1,45 @@
 # Shared by every host script. Parameters arrive as files in the bundle ($B/params/NAME),
-# never on the command line, and are checked again here before use.
-set -u
+# never on the command line, and are checked again here before use. Every script stops at the
+# first command that fails unexpectedly (set -e); a failure the script expects is tested for.
+set -eu
 umask 022
+. "$B/status.env"
 
 param() { cat "$B/params/$1" 2>/dev/null || true; }
 
+# The verdict line: the controller reads the last one a step prints.
+status() { echo "hnft-status $*"; }
+# A line of explanation that goes with the verdict (what failed, and the tool's own message).
+detail() { printf '%s\n' "$*" | sed 's/^/hnft-detail /'; }
+
 require_name() {
   case $1 in
-    '' | *[!A-Za-z0-9_-]*) echo "hnft-status bad-parameter $2"; exit 90 ;;
+    '' | *[!A-Za-z0-9_-]*) status "$STATUS_BAD_PARAMETER" "$2"; exit "$EXIT_BAD_PARAMETER" ;;
   esac
 }
 
 require_path() {
   case $1 in
     /*) ;;
-    *) echo "hnft-status bad-parameter $2"; exit 90 ;;
+    *) status "$STATUS_BAD_PARAMETER" "$2"; exit "$EXIT_BAD_PARAMETER" ;;
   esac
   case $1 in
-    *[!A-Za-z0-9_./-]* | *..*) echo "hnft-status bad-parameter $2"; exit 90 ;;
+    *[!A-Za-z0-9_./-]* | *..*) status "$STATUS_BAD_PARAMETER" "$2"; exit "$EXIT_BAD_PARAMETER" ;;
   esac
 }
 
 require_number() {
   case $1 in
-    '' | *[!0-9]*) echo "hnft-status bad-parameter $2"; exit 90 ;;
+    '' | *[!0-9]*) status "$STATUS_BAD_PARAMETER" "$2"; exit "$EXIT_BAD_PARAMETER" ;;
   esac
 }
 
-# Writes a file atomically: a temp file beside it, then rename.
+# Writes a file atomically: a temp file beside it, then rename. On failure nothing is left
+# behind and the destination keeps its old content.
 install_file() { # src dest
-  mkdir -p "$(dirname "$2")" && cp "$1" "$2.hnft-tmp" && chmod 0644 "$2.hnft-tmp" && mv -f "$2.hnft-tmp" "$2"
+  if mkdir -p "$(dirname "$2")" && cp "$1" "$2.hnft-tmp" && chmod 0644 "$2.hnft-tmp" && mv -f "$2.hnft-tmp" "$2"; then return 0; fi
+  rm -f "$2.hnft-tmp" 2>/dev/null || true
+  return 1
 }
 
 sysctl_path() { echo "/proc/sys/$(echo "$1" | tr . /)"; }
@@ -57,3 +67,32 @@ managed_files() {
 guardian_alive() {
   [ -f "$txn/guardian.pid" ] && [ ! -f "$txn/result" ] && kill -0 "$(cat "$txn/guardian.pid")" 2>/dev/null
 }
+
+# Reporting a failure: after catch_failures, a command that fails unexpectedly (set -e) ends the
+# script with its message as detail lines and `failed step=$step host=STATE`, where STATE comes
+# host_state leaves in $host_now (a script that changes the host redefines it; it may print
+# detail lines). An expected end that has
+# printed its own verdict sets reported=yes first; a script that runs to its end exits 0.
+step=start
+reported=no
+host_state() { host_now=$STATUS_UNCHANGED; }
+catch_failures() {
+  exec 8>&2 2>"$B/stderr"
+  trap on_exit EXIT
+}
+on_exit() {
+  rc=$?
+  trap - EXIT
+  set +e # report as much as can be known
+  if [ "$rc" -ne 0 ] && [ "$reported" = no ]; then
+    detail "the $step step failed (exit $rc)"
+    sed 's/^/hnft-detail   /' "$B/stderr" || true
+    host_state
+    status "$STATUS_FAILED" "step=$step" "host=$host_now"
+    rc=$EXIT_FAILED
+  fi
+  cat "$B/stderr" >&8 || true
+  exit "$rc"
+}
+# Ends the script with a verdict it has printed itself.
+end_with() { reported=yes; exit "$1"; }

@@ -3,21 +3,24 @@
 B=$1
 . "$B/lib.sh"
 load_common_params
+catch_failures
+step=observe
+# An absent table or file is a finding, not a failure: those reads may fail.
 section live-json
-nft -s -j list table inet "$table" 2>/dev/null
+nft -s -j list table inet "$table" 2>/dev/null || true
 section live-text
-nft -s list table inet "$table" 2>/dev/null
+nft -s list table inet "$table" 2>/dev/null || true
 if [ -f "$B/files/nft" ]; then
   section desired-json
-  unshare -n sh -c 'nft -f "$1" && nft -s -j list table inet "$2"' sh "$B/files/nft" "$table" 2>/dev/null
+  unshare -n sh -c 'nft -f "$1" && nft -s -j list table inet "$2"' sh "$B/files/nft" "$table" 2>/dev/null || true
   section desired-text
-  unshare -n sh -c 'nft -f "$1" && nft -s list table inet "$2"' sh "$B/files/nft" "$table" 2>/dev/null
+  unshare -n sh -c 'nft -f "$1" && nft -s list table inet "$2"' sh "$B/files/nft" "$table" 2>/dev/null || true
 fi
 managed_files | while read -r name path; do
   if [ -f "$path" ]; then section "file $name present"; base64 -w 0 "$path"; echo; else section "file $name missing"; fi
 done
 section unit-link
-[ -L "$unit_link" ] && readlink "$unit_link"
+if [ -L "$unit_link" ]; then readlink "$unit_link"; fi
 section sysctl
 if [ -f "$B/params/sysctl" ]; then
   while read -r key value; do
@@ -27,9 +30,9 @@ if [ -f "$B/params/sysctl" ]; then
   done <"$B/params/sysctl"
 fi
 section modules
-[ -r /proc/modules ] && awk '$1 ~ /^nf_(conntrack|nat)_/ {print $1}' /proc/modules
+if [ -r /proc/modules ]; then awk '$1 ~ /^nf_(conntrack|nat)_/ {print $1}' /proc/modules; fi
 section recorded
-cat "$state_dir/applied.hash" 2>/dev/null; echo
+cat "$state_dir/applied.hash" 2>/dev/null || true; echo
 section armed
 guardian_alive && echo yes || echo no
 section end

@@ -33,5 +33,5 @@ for t in flock setsid conntrack unshare sysctl timeout tar base64 cmp; do
 done
 echo "tools=$tools"
 section tables
-nft list tables 2>/dev/null
+nft list tables 2>/dev/null || true
 section end

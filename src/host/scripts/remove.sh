@@ -3,14 +3,27 @@ B=$1
 . "$B/lib.sh"
 load_common_params
 lock_wait=$(param lockWait); require_number "$lock_wait" lockWait
-if guardian_alive; then kill "$(cat "$txn/guardian.pid")" 2>/dev/null && echo "removed guardian"; fi
+catch_failures
+# A failure part-way leaves some of it in place: the next remove (or apply) finishes the job.
+host_state() { host_now=$STATUS_PARTLY_REMOVED; }
+step=stop-guardian
+if guardian_alive; then
+  kill "$(cat "$txn/guardian.pid")" 2>/dev/null && echo "removed guardian" || true
+fi
+step=lock
 mkdir -p "$run_dir"
 exec 9>>"$lock"
-if ! flock -w "$lock_wait" 9; then echo "hnft-status busy"; exit 75; fi
-if nft list table inet "$table" >/dev/null 2>&1; then nft delete table inet "$table" && echo "removed table inet $table"; fi
+if ! flock -w "$lock_wait" 9; then status "$STATUS_BUSY"; end_with "$EXIT_BUSY"; fi
+step=delete-table
+if nft list table inet "$table" >/dev/null 2>&1; then
+  nft delete table inet "$table"
+  echo "removed table inet $table"
+fi
+step=delete-files
 managed_files | while read -r name path; do
-  [ -f "$path" ] && rm -f "$path" && echo "removed $path"
+  if [ -f "$path" ]; then rm -f "$path"; echo "removed $path"; fi
 done
-[ -L "$unit_link" ] && rm -f "$unit_link" && echo "removed $unit_link"
+if [ -L "$unit_link" ]; then rm -f "$unit_link"; echo "removed $unit_link"; fi
+step=delete-state
 rm -rf "$state_dir" "$txn" "$txn.prev"
-echo "hnft-status removed"
+status "$STATUS_REMOVED"
