@@ -4,7 +4,7 @@
  *
  *   npm run --silent pulumi -- [--cwd DIR] [--stack NAME] up|preview|refresh|destroy [flags]
  *   npm run --silent pulumi -- [--cwd DIR] [--stack NAME] config set KEY [VALUE] [--secret] [--path]
- *   npm run --silent pulumi -- [--cwd DIR] [--stack NAME] stack output [--json] | stack export | stack rm
+ *   npm run --silent pulumi -- [--cwd DIR] [--stack NAME] stack output [--json] | stack export [--show-secrets] | stack rm
  *
  * The Go module proxy serves the engine (`pulumi`) but not `pulumi-language-nodejs` (README, "The
  * engine"), so the program cannot be started by the CLI itself. Here it runs as an Automation API
@@ -134,6 +134,7 @@ async function run(argv: string[]): Promise<number> {
       json: { type: "boolean" },
       yes: { type: "boolean", short: "y" },
       "skip-preview": { type: "boolean" },
+      "show-secrets": { type: "boolean" },
     },
   });
   const dir = path.resolve(values.cwd ?? process.cwd());
@@ -172,7 +173,7 @@ async function run(argv: string[]): Promise<number> {
       }
       if (sub === "export") {
         // as `pulumi stack export` prints it: secrets stay encrypted
-        write(cli(["stack", "export"]));
+        write(cli(["stack", "export", ...(values["show-secrets"] ? ["--show-secrets"] : [])]));
         return 0;
       }
       if (sub === "rm") {

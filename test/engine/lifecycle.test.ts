@@ -13,7 +13,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type EngineProject, engineProject, expectOk, type StateResource } from "../support/engine";
+import { type EngineProject, engineProject, expectOk, REPO, type StateResource } from "../support/engine";
 import { HOST_PATHS, listRulesetWithHandles, listTable } from "../support/host-fixtures";
 import { createLab, type Lab, type LabHost } from "../support/lab";
 import { requireRoot } from "../support/privileges";
@@ -196,7 +196,12 @@ describe.runIf(requireRoot("engine lifecycle", ["ip", "nft", "sshd", "ssh-keygen
     expect(diffLines(step, "-")).toEqual(expect.arrayContaining(["chain input: tcp dport 8080 accept", "net.ipv4.tcp_syncookies = 0"]));
     expect(diffLines(step, "+").filter((l) => l.startsWith("chain "))).toEqual([]);
 
+    // one provider process serves the refresh and the update: one pooled SSH session, plus the
+    // new connection that proves access = 2 connections
+    const accepted = () => (fs.readFileSync(h1.sshdLog, "utf8").match(/Accepted publickey for root/g) ?? []).length;
+    const before = accepted();
     expectOk(await project.pulumi(["up", "--refresh", "--yes"]), "up --refresh");
+    expect(accepted() - before).toBe(2);
     expect(await listTable(h1, TABLE)).not.toContain("8080");
     expect(fs.readFileSync(path.join(h1.etc, `sysctl.d/60-hardened-nftables-${TABLE}.conf`), "utf8")).not.toContain("tcp_syncookies");
 
@@ -256,6 +261,12 @@ describe.runIf(requireRoot("engine lifecycle", ["ip", "nft", "sshd", "ssh-keygen
     expect(Object.keys(table.inputs?.rules ?? {})).toContain("chain input: udp dport 9999 accept");
     expect(isSecretValue(table.inputs?.connection)).toBe(true);
     expect(isSecretValue(table.outputs?.connection)).toBe(true);
+    // the provider in the state is a thin require of the installed code: no secret, no library, no absolute path
+    const provider = String(table.inputs?.__provider ?? "");
+    expect(provider).toContain('"pulumi-hardened-nftables/dist/pulumi/provider-impl.js"');
+    expect(provider).not.toContain(REPO);
+    expect(provider).not.toMatch(/zod|ssh2|PRIVATE KEY/);
+    expect(provider.length).toBeLessThan(5000);
     const stateText = JSON.stringify(state);
     const printed = project.transcript.join("\n");
     expect(printed).toContain("would lock you out"); // the error texts are part of what is checked
@@ -263,6 +274,9 @@ describe.runIf(requireRoot("engine lifecycle", ["ip", "nft", "sshd", "ssh-keygen
       expect(stateText.includes(s), `stack export shows a secret (${s.slice(0, 6)}...)`).toBe(false);
       expect(printed.includes(s), `command output shows a secret (${s.slice(0, 6)}...)`).toBe(false);
     }
+    // negative control: the secrets are in the state, encrypted; decrypted, the same check finds them
+    const shown = expectOk(await project.pulumi(["stack", "export", "--show-secrets"]), "stack export --show-secrets").stdout;
+    expect(shown.includes(PASSPHRASE) && shown.includes(h1.operator.password!)).toBe(true);
     expectOk(await project.pulumi(["destroy", "--yes"]), "destroy");
   });
 });
