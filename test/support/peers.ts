@@ -143,25 +143,25 @@ function hostPort(addr: string, port: number): string {
   return isV6(addr) ? `[${addr}]:${port}` : `${addr}:${port}`;
 }
 
-function sha256(buf: Buffer): string {
+export function sha256(buf: Buffer): string {
   return createHash("sha256").update(buf).digest("hex");
 }
 
 const tempDirs = new Set<string>();
 
-function makeTempDir(label: string): string {
+export function makeTempDir(label: string): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `hnft-peers-${label}-`));
   fs.chmodSync(dir, 0o755); // servers drop privileges (ftp, tftp, nobody) and must traverse it
   tempDirs.add(dir);
   return dir;
 }
 
-function removeTempDir(dir: string): void {
+export function removeTempDir(dir: string): void {
   tempDirs.delete(dir);
   fs.rmSync(dir, { recursive: true, force: true });
 }
 
-function writeRandomFile(dir: string, name: string, bytes: number): { path: string; size: number; sha256: string } {
+export function writeRandomFile(dir: string, name: string, bytes: number): { path: string; size: number; sha256: string } {
   const data = randomBytes(bytes);
   const p = path.join(dir, name);
   fs.writeFileSync(p, data, { mode: 0o644 });
@@ -169,7 +169,7 @@ function writeRandomFile(dir: string, name: string, bytes: number): { path: stri
   return { path: p, size: bytes, sha256: sha256(data) };
 }
 
-function parseJsonLine<T>(stdout: string): T | undefined {
+export function parseJsonLine<T>(stdout: string): T | undefined {
   const lines = stdout.trim().split("\n").reverse();
   for (const l of lines) {
     const t = l.trim();
@@ -186,7 +186,7 @@ function parseJsonLine<T>(stdout: string): T | undefined {
 
 // ---------------------------------------------------------------- process tracking
 
-interface Proc {
+export interface Proc {
   tag: string;
   child: ChildProcess;
   label: string;
@@ -288,7 +288,7 @@ function isZombieOrGone(pid: number): boolean {
  * Start argv inside the host's netns (`ip netns exec`, like lab.ts: the /etc overlay applies),
  * tagged, in its own process group, with cwd = dir.
  */
-function startProc(host: PeerHost, argv: string[], opts: { cwd: string; label: string; stdin?: string }): Proc {
+export function startProc(host: PeerHost, argv: string[], opts: { cwd: string; label: string; stdin?: string }): Proc {
   const tag = `${TAG_PREFIX}${randomBytes(6).toString("hex")}`;
   const child = spawn("ip", ["netns", "exec", host.netns, ...argv], {
     cwd: opts.cwd,
@@ -427,7 +427,7 @@ async function killTree(proc: Proc, graceMs = 1500): Promise<void> {
 }
 
 /** Run argv to completion inside the host (tagged; killed with its descendants on timeout). */
-async function runIn(
+export async function runIn(
   host: PeerHost,
   argv: string[],
   opts: { timeoutMs: number; label: string; stdin?: string; cwd?: string },
@@ -485,7 +485,7 @@ onCleanup(() => {
 });
 
 /** A handle over a set of processes and temp dirs, stoppable once (idempotent). */
-function makeHandle(procs: Proc[], dirs: string[], extra?: () => Promise<void>): () => Promise<void> {
+export function makeHandle(procs: Proc[], dirs: string[], extra?: () => Promise<void>): () => Promise<void> {
   let stopping: Promise<void> | undefined;
   return () => {
     stopping ??= (async () => {
@@ -498,7 +498,7 @@ function makeHandle(procs: Proc[], dirs: string[], extra?: () => Promise<void>):
 }
 
 /** Wait until a socket is listening (tcp) or bound (udp) on port in the host; fail fast if proc died. */
-async function waitBound(host: PeerHost, proto: "tcp" | "udp", port: number, proc: Proc, timeoutMs = 10_000): Promise<void> {
+export async function waitBound(host: PeerHost, proto: "tcp" | "udp", port: number, proc: Proc, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   const flag = proto === "tcp" ? "-Hltn" : "-Hlun";
   for (;;) {
@@ -814,11 +814,11 @@ except KeyboardInterrupt:
     pass
 `;
 
-function agent(...args: Array<string | number>): string[] {
+export function agent(...args: Array<string | number>): string[] {
   return [PYTHON, "-c", AGENT_PY, ...args.map(String)];
 }
 
-async function agentOnce<T>(host: PeerHost, label: string, timeoutMs: number, ...args: Array<string | number>): Promise<T> {
+export async function agentOnce<T>(host: PeerHost, label: string, timeoutMs: number, ...args: Array<string | number>): Promise<T> {
   const r = await runIn(host, agent(...args), { timeoutMs, label });
   const v = parseJsonLine<T>(r.stdout);
   if (v === undefined) {
