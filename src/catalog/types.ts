@@ -7,6 +7,14 @@ export interface KernelHelper {
   readonly protocol: Protocol;
   /** Suffix of the helper object's name, e.g. `ftp` gives object `<exposure>-ftp`. */
   readonly objectSuffix: string;
+  /**
+   * Which connections on the control port the helper must be attached to. "inbound" (default):
+   * connections peers make to this host. "outbound": connections this host makes; the kernel irc
+   * helper reads only what the side that opened the connection sends and expects the DCC
+   * connection back to that side, so on connections peers make to this host it expects
+   * connections to those peers, never to this host.
+   */
+  readonly attach?: "inbound" | "outbound";
 }
 
 export interface HelperFacts {

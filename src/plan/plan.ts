@@ -118,7 +118,20 @@ function planExposure(exposure: Exposure, id: string, outputRestricted: boolean)
 
   for (const control of controlOpenings(exposure)) {
     const kernel = helperFor(control.protocol);
-    if (kernel) {
+    if (kernel?.attach === "outbound") {
+      const name = `${id}-${kernel.objectSuffix}`;
+      if (!helpers.some((h) => h.name === name)) {
+        helpers.push({ name, type: kernel.type, protocol: kernel.protocol, l3proto: helperFacts!.ipv4Only ? "ip" : "inet" });
+      }
+      openings.push({ chain: "input", kind: "new", protocol: control.protocol, ports: control.ports, peers, comment: comment(control.label) });
+      openings.push({
+        chain: "output", kind: "helper", protocol: control.protocol, ports: control.ports, portSide: "dport", peers,
+        family: helperFacts!.ipv4Only ? "ipv4" : undefined,
+        helperObject: name, kernelHelper: kernel.type, comment: comment(`connections from this host, helper ${kernel.type}`),
+      });
+      opens.push(`${control.protocol}/${formatRanges(control.ports)} (${control.label}) ${where}`);
+      opens.push(`the ${kernel.type} helper is attached to this host's own connections to ${control.protocol}/${formatRanges(control.ports)} ${where.replace(/^from/, "of")}`);
+    } else if (kernel) {
       const name = `${id}-${kernel.objectSuffix}`;
       if (!helpers.some((h) => h.name === name)) {
         helpers.push({ name, type: kernel.type, protocol: kernel.protocol, l3proto: helperFacts!.ipv4Only ? "ip" : "inet" });
@@ -200,7 +213,7 @@ function planExposure(exposure: Exposure, id: string, outputRestricted: boolean)
   const why = !definition
     ? "a custom port exposure"
     : scoped
-      ? `helper "scoped": the kernel ${helperFacts!.helpers.map((h) => h.type).join("/")} helper is attached only to this service's control port(s), and related traffic is accepted only for that helper towards this host${dataRange ? " on the declared range" : ""}`
+      ? `helper "scoped": the kernel ${helperFacts!.helpers.map((h) => h.type).join("/")} helper is attached only to ${helperFacts!.helpers.every((h) => h.attach === "outbound") ? "connections this host makes to " : ""}this service's control port(s), and related traffic is accepted only for that helper towards this host${dataRange ? " on the declared range" : ""}`
       : definition.helper
         ? `helper "none": no conntrack helper; ${dataRange ? "the fixed range the server is set to use opens instead" : "only the control port opens"}`
         : "no conntrack helper involved";
