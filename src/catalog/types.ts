@@ -23,6 +23,8 @@ export interface HelperFacts {
   readonly natModule?: string;
   /** pptp, irc, netbios-ns and snmp helpers exist only for IPv4. */
   readonly ipv4Only: boolean;
+  /** What the kernel helper does not handle that current servers do: warned about when "scoped" is chosen. */
+  readonly scopedWarning?: string;
 }
 
 /** One control opening, before `ports` overrides and per-exposure fields are applied. */

@@ -209,6 +209,7 @@ function planExposure(exposure: Exposure, id: string, outputRestricted: boolean)
     notes.push(`The ${helperFacts.helpers[0]!.type} helper exists only for IPv4: IPv6 clients get the ports without it.`);
   }
   if (data && !dataRange) notes.push(`No ${data.field} given: nothing opens for ${data.label}.`);
+  if (helperFacts?.scopedWarning) notes.push(helperFacts.scopedWarning);
 
   const why = !definition
     ? "a custom port exposure"
@@ -257,6 +258,10 @@ export function planPolicy(policy: Policy, fallbackTable = DEFAULT_TABLE): Plan 
   );
   if (!opensSsh) warnings.push("No exposure opens tcp/22: unless SSH listens on another declared port, an apply will be rolled back as a lock-out.");
   if (!outputRestricted && policy.output.allow.length > 0) warnings.push("output.allow has no effect while output.policy is accept.");
+  for (const e of exposures) {
+    const facts = e.explanation.helper === "scoped" ? serviceDefinition(e.service)?.helper : undefined;
+    if (facts?.scopedWarning) warnings.push(`${e.id}: ${facts.scopedWarning}`);
+  }
   return {
     table: policy.table ?? fallbackTable,
     policy,

@@ -181,6 +181,17 @@ describe("sysctl.d and modprobe.d", () => {
 });
 
 describe("explanations", () => {
+  it("amanda: the settings that pin the data ports, and a warning that helper scoped cannot carry Amanda 3's STATE stream", () => {
+    const none = render({ exposures: [{ service: "ssh" }, { service: "amanda", dataPorts: "40500-40509" }] });
+    const amanda = none.explain.find((e) => e.service === "amanda")!;
+    expect(amanda.serverSettings).toContain("amanda-client.conf: unreserved-tcp-port 40500,40509 (the ports amandad's sendbackup listens on for the server)");
+    expect(amanda.serverSettings.join("\n")).toMatch(/amanda 10080\/udp/);
+    expect(none.warnings).toEqual([]);
+    const scoped = render({ exposures: [{ service: "ssh" }, { service: "amanda", dataPorts: "40500-40509", helper: "scoped" }] });
+    expect(scoped.warnings).toEqual([expect.stringMatching(/^amanda: .*STATE connection.*helper "none"/)]);
+    expect(scoped.explain.find((e) => e.service === "amanda")!.notes.join("\n")).toMatch(/STATE/);
+  });
+
   it("say what opens, why, and what to set on the server", () => {
     const { explain, warnings } = render(readme);
     const ftp = explain.find((e) => e.service === "ftp")!;
