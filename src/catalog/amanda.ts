@@ -14,7 +14,7 @@ export const definition: ServiceDefinition = {
     natModule: "nf_nat_amanda",
     ipv4Only: false,
     scopedWarning:
-      "amanda: the kernel amanda helper expects only the DATA, MESG and INDEX connections; Amanda 3.x also opens a STATE connection, which it does not expect, so backups fail with helper \"scoped\". Use helper \"none\" with dataPorts.",
+      "the kernel amanda helper expects only the DATA, MESG and INDEX connections; Amanda 3.x also opens a STATE connection, which it does not expect, so backups fail with helper \"scoped\". Use helper \"none\" with dataPorts.",
   },
   serverSettings: (data) => [
     ...(data ? [`amanda-client.conf: unreserved-tcp-port ${data.from},${data.to} (the ports amandad's sendbackup listens on for the server)`] : []),

@@ -188,7 +188,7 @@ describe("explanations", () => {
     expect(amanda.serverSettings.join("\n")).toMatch(/amanda 10080\/udp/);
     expect(none.warnings).toEqual([]);
     const scoped = render({ exposures: [{ service: "ssh" }, { service: "amanda", dataPorts: "40500-40509", helper: "scoped" }] });
-    expect(scoped.warnings).toEqual([expect.stringMatching(/^amanda: .*STATE connection.*helper "none"/)]);
+    expect(scoped.warnings).toEqual([expect.stringMatching(/^amanda: the kernel amanda helper .*STATE connection.*helper "none"/)]);
     expect(scoped.explain.find((e) => e.service === "amanda")!.notes.join("\n")).toMatch(/STATE/);
   });
 
