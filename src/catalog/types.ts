@@ -7,6 +7,14 @@ export interface KernelHelper {
   readonly protocol: Protocol;
   /** Suffix of the helper object's name, e.g. `ftp` gives object `<exposure>-ftp`. */
   readonly objectSuffix: string;
+  /**
+   * Which connections on the control port the helper must be attached to. "inbound" (default):
+   * connections peers make to this host. "outbound": connections this host makes; the kernel irc
+   * helper reads only what the side that opened the connection sends and expects the DCC
+   * connection back to that side, so on connections peers make to this host it expects
+   * connections to those peers, never to this host.
+   */
+  readonly attach?: "inbound" | "outbound";
 }
 
 export interface HelperFacts {
@@ -15,6 +23,8 @@ export interface HelperFacts {
   readonly natModule?: string;
   /** pptp, irc, netbios-ns and snmp helpers exist only for IPv4. */
   readonly ipv4Only: boolean;
+  /** What the kernel helper does not handle that current servers do: warned about when "scoped" is chosen. */
+  readonly scopedWarning?: string;
 }
 
 /** One control opening, before `ports` overrides and per-exposure fields are applied. */

@@ -120,7 +120,20 @@ function planExposure(exposure: Exposure, id: string, outputRestricted: boolean)
 
   for (const control of controlOpenings(exposure)) {
     const kernel = helperFor(control.protocol);
-    if (kernel) {
+    if (kernel?.attach === "outbound") {
+      const name = `${id}-${kernel.objectSuffix}`;
+      if (!helpers.some((h) => h.name === name)) {
+        helpers.push({ name, type: kernel.type, protocol: kernel.protocol, l3proto: helperFacts!.ipv4Only ? "ip" : "inet" });
+      }
+      openings.push({ chain: "input", kind: "new", protocol: control.protocol, ports: control.ports, peers, comment: comment(control.label) });
+      openings.push({
+        chain: "output", kind: "helper", protocol: control.protocol, ports: control.ports, portSide: "dport", peers,
+        family: helperFacts!.ipv4Only ? "ipv4" : undefined,
+        helperObject: name, kernelHelper: kernel.type, comment: comment(`connections from this host, helper ${kernel.type}`),
+      });
+      opens.push(`${control.protocol}/${formatRanges(control.ports)} (${control.label}) ${where}`);
+      opens.push(`the ${kernel.type} helper is attached to this host's own connections to ${control.protocol}/${formatRanges(control.ports)} ${where.replace(/^from/, "of")}`);
+    } else if (kernel) {
       const name = `${id}-${kernel.objectSuffix}`;
       if (!helpers.some((h) => h.name === name)) {
         helpers.push({ name, type: kernel.type, protocol: kernel.protocol, l3proto: helperFacts!.ipv4Only ? "ip" : "inet" });
@@ -221,11 +234,12 @@ function planExposure(exposure: Exposure, id: string, outputRestricted: boolean)
     notes.push(`The ${helperFacts.helpers[0]!.type} helper exists only for IPv4: IPv6 clients get the ports without it.`);
   }
   if (data && !dataRange) notes.push(`No ${data.field} given: nothing opens for ${data.label}.`);
+  if (helperFacts?.scopedWarning) notes.push(helperFacts.scopedWarning);
 
   const why = !definition
     ? "a custom port exposure"
     : scoped
-      ? `helper "scoped": the kernel ${helperFacts!.helpers.map((h) => h.type).join("/")} helper is attached only to this service's control port(s), and related traffic is accepted only for that helper towards this host${dataRange ? " on the declared range" : ""}`
+      ? `helper "scoped": the kernel ${helperFacts!.helpers.map((h) => h.type).join("/")} helper is attached only to ${helperFacts!.helpers.every((h) => h.attach === "outbound") ? "connections this host makes to " : ""}this service's control port(s), and related traffic is accepted only for that helper towards this host${dataRange ? " on the declared range" : ""}`
       : definition.helper
         ? `helper "none": no conntrack helper; ${dataRange ? "the fixed range the server is set to use opens instead" : "only the control port opens"}`
         : "no conntrack helper involved";
@@ -269,6 +283,10 @@ export function planPolicy(policy: Policy, fallbackTable = DEFAULT_TABLE): Plan 
   );
   if (!opensSsh) warnings.push("No exposure opens tcp/22: unless SSH listens on another declared port, an apply will be rolled back as a lock-out.");
   if (!outputRestricted && policy.output.allow.length > 0) warnings.push("output.allow has no effect while output.policy is accept.");
+  for (const e of exposures) {
+    const facts = e.explanation.helper === "scoped" ? serviceDefinition(e.service)?.helper : undefined;
+    if (facts?.scopedWarning) warnings.push(`${e.id}: ${facts.scopedWarning}`);
+  }
   return {
     table: policy.table ?? fallbackTable,
     policy,

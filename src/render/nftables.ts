@@ -143,7 +143,10 @@ export function renderNftables(plan: Plan): RenderedTable {
   const helpers = plan.exposures.flatMap((e) => e.helpers);
   const input = inputRules(plan);
   const forward = policy.forward.policy === "drop" ? logRule("forward", plan) : undefined;
-  const output = policy.output.policy === "drop" ? outputRules(plan) : undefined;
+  // Output accepted: the chain exists only to attach helpers to connections this host makes (irc).
+  const outboundHelpers = plan.exposures.flatMap((e) => e.openings.filter((o) => o.chain === "output" && o.kind === "helper"));
+  const outputPolicy = policy.output.policy;
+  const output = outputPolicy === "drop" ? outputRules(plan) : outboundHelpers.length > 0 ? outboundHelpers.flatMap(openingRules) : undefined;
 
   const blocks: string[][] = [...helpers.map(helperBlock), ...sets.map(setBlock), chainBlock("input", "input", "drop", input)];
   const chainPolicies: Record<string, "accept" | "drop"> = { input: "drop" };
@@ -152,8 +155,8 @@ export function renderNftables(plan: Plan): RenderedTable {
     chainPolicies.forward = "drop";
   }
   if (output) {
-    blocks.push(chainBlock("output", "output", "drop", output));
-    chainPolicies.output = "drop";
+    blocks.push(chainBlock("output", "output", outputPolicy, output));
+    chainPolicies.output = outputPolicy;
   }
   const body = blocks.map((b) => b.join("\n")).join("\n\n");
   const text = [

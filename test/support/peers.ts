@@ -161,7 +161,7 @@ export function removeTempDir(dir: string): void {
   fs.rmSync(dir, { recursive: true, force: true });
 }
 
-function writeRandomFile(dir: string, name: string, bytes: number): { path: string; size: number; sha256: string } {
+export function writeRandomFile(dir: string, name: string, bytes: number): { path: string; size: number; sha256: string } {
   const data = randomBytes(bytes);
   const p = path.join(dir, name);
   fs.writeFileSync(p, data, { mode: 0o644 });
@@ -169,7 +169,7 @@ function writeRandomFile(dir: string, name: string, bytes: number): { path: stri
   return { path: p, size: bytes, sha256: sha256(data) };
 }
 
-function parseJsonLine<T>(stdout: string): T | undefined {
+export function parseJsonLine<T>(stdout: string): T | undefined {
   const lines = stdout.trim().split("\n").reverse();
   for (const l of lines) {
     const t = l.trim();
@@ -814,11 +814,11 @@ except KeyboardInterrupt:
     pass
 `;
 
-function agent(...args: Array<string | number>): string[] {
+export function agent(...args: Array<string | number>): string[] {
   return [PYTHON, "-c", AGENT_PY, ...args.map(String)];
 }
 
-async function agentOnce<T>(host: PeerHost, label: string, timeoutMs: number, ...args: Array<string | number>): Promise<T> {
+export async function agentOnce<T>(host: PeerHost, label: string, timeoutMs: number, ...args: Array<string | number>): Promise<T> {
   const r = await runIn(host, agent(...args), { timeoutMs, label });
   const v = parseJsonLine<T>(r.stdout);
   if (v === undefined) {

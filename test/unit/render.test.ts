@@ -105,6 +105,24 @@ describe("nftables renderer", () => {
     expect(nft).toContain('ct state related ct helper "pptp" meta nfproto ipv4 meta l4proto gre accept');
   });
 
+  it("irc scoped: the helper is attached to this host's own connections to IRC servers (the kernel irc helper expects DCC back to the side that opened the connection)", () => {
+    const { nft, rendered } = render({ exposures: [{ service: "ssh" }, { service: "irc", helper: "scoped", dccPorts: "40200-40209", sources: ["198.51.100.0/24"] }] });
+    expect(nft).toContain('ct helper irc-helper {\n\t\ttype "irc" protocol tcp\n\t\tl3proto ip');
+    // inbound clients of an IRC server on this host: plain accept, no helper (it would expect connections to them)
+    expect(nft).toContain('ip saddr @irc_v4 tcp dport 6667 accept comment "irc: client connections"');
+    expect(nft).not.toMatch(/saddr[^\n]*ct helper set "irc-helper"/);
+    expect(nft).toContain("type filter hook output priority filter; policy accept;");
+    expect(nft).toContain('ip daddr @irc_v4 tcp dport 6667 ct helper set "irc-helper" accept comment "irc: connections from this host, helper irc"');
+    expect(nft).toContain('ct state related ct helper "irc" ip saddr @irc_v4 tcp dport 40200-40209 accept');
+    expect(rendered.chainPolicies).toEqual({ input: "drop", forward: "drop", output: "accept" });
+    // output restricted: the same assignment, inside the restricted chain
+    const restricted = render({ exposures: [{ service: "ssh" }, { service: "irc", helper: "scoped", dccPorts: "40200-40209" }], output: { policy: "drop" } }).nft;
+    expect(restricted).toContain("type filter hook output priority filter; policy drop;");
+    expect(restricted).toContain('meta nfproto ipv4 tcp dport 6667 ct helper set "irc-helper" accept');
+    // helper none: no output chain at all
+    expect(render({ exposures: [{ service: "ssh" }, { service: "irc", dccPorts: "40200-40209" }] }).nft).not.toContain("hook output");
+  });
+
   it("pptp without a helper opens tcp/1723 and GRE", () => {
     const { nft } = render({ exposures: [{ service: "pptp" }] });
     expect(nft).toContain('tcp dport 1723 accept comment "pptp: control"');
@@ -200,6 +218,17 @@ describe("sysctl.d and modprobe.d", () => {
 });
 
 describe("explanations", () => {
+  it("amanda: the settings that pin the data ports, and a warning that helper scoped cannot carry Amanda 3's STATE stream", () => {
+    const none = render({ exposures: [{ service: "ssh" }, { service: "amanda", dataPorts: "40500-40509" }] });
+    const amanda = none.explain.find((e) => e.service === "amanda")!;
+    expect(amanda.serverSettings).toContain("amanda-client.conf: unreserved-tcp-port 40500,40509 (the ports amandad's sendbackup listens on for the server)");
+    expect(amanda.serverSettings.join("\n")).toMatch(/amanda 10080\/udp/);
+    expect(none.warnings).toEqual([]);
+    const scoped = render({ exposures: [{ service: "ssh" }, { service: "amanda", dataPorts: "40500-40509", helper: "scoped" }] });
+    expect(scoped.warnings).toEqual([expect.stringMatching(/^amanda: the kernel amanda helper .*STATE connection.*helper "none"/)]);
+    expect(scoped.explain.find((e) => e.service === "amanda")!.notes.join("\n")).toMatch(/STATE/);
+  });
+
   it("say what opens, why, and what to set on the server", () => {
     const { explain, warnings } = render(readme);
     const ftp = explain.find((e) => e.service === "ftp")!;

@@ -1,0 +1,306 @@
+/**
+ * H.323 peers for the proofs (issue #12). No H.323 endpoint, gatekeeper or gateway is packaged in
+ * Debian bookworm, so both ends are scripted (python3, stdlib): a minimal call over real TCP and
+ * UDP sockets.
+ *
+ * The call: the caller connects to tcp/1720 and sends a TPKT (RFC 1006) carrying a Q.931 SETUP
+ * whose User-user information element holds an H.225.0 H323-UserInformation (ASN.1 aligned PER,
+ * encoded here by hand: a minimal Setup-UUIE). The callee answers with a Q.931 CONNECT whose
+ * Connect-UUIE carries `fastStart`: one H.245 OpenLogicalChannel (nullData, H.225.0 logical
+ * channel parameters) whose mediaChannel is the callee's own address and an even media port.
+ * The caller reads that address and port from the CONNECT and sends its media (RTP-sized UDP
+ * datagrams) there; the callee echoes them.
+ *
+ * Why fastStart in CONNECT: the kernel's Q.931 helper (nf_conntrack_h323) decodes the message with
+ * its own PER decoder (net/netfilter/nf_conntrack_h323_types.c gives the field tables used here),
+ * and for every OpenLogicalChannel in fastStart whose media address equals the SENDER's address it
+ * expects RTP (port & ~1) and RTCP (port | 1) from the other side of the call, from any port. The
+ * expected media connection's master is the Q.931 connection, so `ct helper "Q.931"` matches it:
+ * exactly what the rendered `ct state related ct helper "Q.931" ... udp dport <mediaPorts>` rule
+ * accepts. An H.245 address (separate H.245 TCP connection) would make the media the child of an
+ * H.245 connection (`ct helper "H.245"`), which the project does not open: H.245 must be tunnelled
+ * or replaced by fastStart (src/catalog/h323.ts says so).
+ *
+ * The callee's script is the H.323 "gateway" on the firewalled host; nothing here is a real
+ * endpoint (no H.245 capability exchange, no RTP payload), but every packet the firewall and
+ * conntrack see is what a fastStart call puts on the wire.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { makeHandle, makeTempDir, parseJsonLine, PYTHON, removeTempDir, startProc, waitBound, type PeerHandle, type PeerHost } from "./peers";
+
+export const Q931_PORT = 1720;
+export const RAS_PORT = 1719;
+
+const H323_PY = String.raw`
+import json, os, socket, struct, sys, time
+
+def out(obj):
+    sys.stdout.write(json.dumps(obj) + "\n")
+    sys.stdout.flush()
+
+def fam(addr):
+    return socket.AF_INET6 if ":" in addr else socket.AF_INET
+
+class Bits:
+    """ASN.1 aligned PER, as far as the minimal messages need it."""
+    def __init__(self):
+        self.b = []
+    def bit(self, v):
+        self.b.append(1 if v else 0)
+    def bits(self, v, n):
+        for i in range(n - 1, -1, -1):
+            self.bit((v >> i) & 1)
+    def align(self):
+        while len(self.b) % 8:
+            self.b.append(0)
+    def octets(self, data):
+        self.align()
+        for c in data:
+            self.bits(c, 8)
+    def length(self, n):
+        assert n < 128
+        self.octets(bytes([n]))
+    def open_type(self, data):
+        self.length(len(data))
+        self.octets(data)
+    def data(self):
+        self.align()
+        return bytes(int("".join(str(x) for x in self.b[i:i + 8]), 2) for i in range(0, len(self.b), 8))
+
+# H.225.0 protocolIdentifier 0.0.8.2250.0.4 (BER contents octets, PER length prefix)
+OID = bytes([0x00, 0x08, 0x91, 0x4A, 0x00, 0x04])
+CONF_ID = bytes(range(16))
+
+def endpoint_type(w):
+    w.bit(0)          # extension bit
+    w.bits(0, 6)      # nonStandardData vendor gatekeeper gateway mcu terminal: absent
+    w.bit(0)          # mc
+    w.bit(0)          # undefinedNode
+
+def olc(addr, port):
+    """OpenLogicalChannel: channel 1, nullData, H.225.0 parameters with mediaChannel addr:port."""
+    w = Bits()
+    w.bit(0)                          # extension bit
+    w.bit(0)                          # reverseLogicalChannelParameters absent
+    w.octets(struct.pack("!H", 0))    # forwardLogicalChannelNumber 1 (1..65535)
+    w.bit(0)                          # forwardLogicalChannelParameters: extension bit
+    w.bit(0)                          #   portNumber absent
+    w.bit(0); w.bits(1, 3)            #   dataType: nullData
+    w.bit(1); w.bits(0, 7)            #   multiplexParameters: extension alternative 0 = h2250LogicalChannelParameters
+    h = Bits()
+    h.bit(0)                          # extension bit
+    h.bits(0b0010000000, 10)          # optional fields: mediaChannel only
+    h.octets(bytes([1]))              # sessionID 1 (audio)
+    h.bit(0); h.bit(0)                # TransportAddress: unicastAddress
+    v6 = ":" in addr
+    h.bit(0); h.bits(2 if v6 else 0, 3)   # UnicastAddress: iP6Address / iPAddress
+    h.bit(0)                          # extension bit
+    h.octets(socket.inet_pton(fam(addr), addr))
+    h.octets(struct.pack("!H", port))
+    w.open_type(h.data())
+    return w.data()
+
+def uuie(body_index, body):
+    w = Bits()
+    w.bit(0); w.bit(0)                # H323-UserInformation: extension bit, user-data absent
+    w.bit(0); w.bit(0)                # H323-UU-PDU: extension bit, nonStandardData absent
+    w.bit(0); w.bits(body_index, 3)   # h323-message-body
+    body(w)
+    return w.data()
+
+def setup_body(w):
+    w.bit(0)                          # extension bit
+    w.bits(0, 7)                      # h245Address sourceAddress destinationAddress destCallSignalAddress destExtraCallInfo destExtraCRV callServices: absent
+    w.length(len(OID)); w.octets(OID)
+    endpoint_type(w)                  # sourceInfo
+    w.bit(0)                          # activeMC
+    w.octets(CONF_ID)
+    w.bit(0); w.bits(0, 2)            # conferenceGoal: create
+    w.bit(0); w.bits(0, 2)            # callType: pointToPoint
+
+def connect_body(addr, port):
+    def body(w):
+        w.bit(1)                      # extension bit: fastStart follows
+        w.bit(0)                      # h245Address absent
+        w.length(len(OID)); w.octets(OID)
+        endpoint_type(w)              # destinationInfo
+        w.octets(CONF_ID)
+        w.bits(5 - 1, 7)              # 5 extension additions known to the sender ...
+        w.bits(0b00001, 5)            # ... callIdentifier h245SecurityMode tokens cryptoTokens fastStart: only fastStart
+        fs = Bits()
+        o = olc(addr, port)
+        fs.length(1); fs.length(len(o)); fs.octets(o)
+        w.open_type(fs.data())
+    return body
+
+def q931(msg_type, callref, per):
+    uu = bytes([0x05]) + per          # protocol discriminator: X.208/X.209 coded user information
+    body = bytes([0x08, 0x02]) + struct.pack("!H", callref) + bytes([msg_type])
+    body += bytes([0x7E]) + struct.pack("!H", len(uu)) + uu
+    return bytes([0x03, 0x00]) + struct.pack("!H", len(body) + 4) + body
+
+def read_tpkt(s):
+    head = b""
+    while len(head) < 4:
+        d = s.recv(4 - len(head))
+        if not d:
+            return None
+        head += d
+    n = struct.unpack("!H", head[2:4])[0] - 4
+    data = b""
+    while len(data) < n:
+        d = s.recv(n - len(data))
+        if not d:
+            return None
+        data += d
+    return data
+
+def cmd_callee(addr, media_port):
+    media_port = int(media_port)
+    m = socket.socket(fam(addr), socket.SOCK_DGRAM)
+    m.bind((addr, media_port))
+    ls = socket.socket(fam(addr), socket.SOCK_STREAM)
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind((addr, 1720))
+    ls.listen(8)
+    import threading
+    def echo():
+        while True:
+            data, peer = m.recvfrom(2048)
+            print("MEDIA", peer[0], peer[1], len(data), flush=True)
+            m.sendto(data, peer)
+    threading.Thread(target=echo, daemon=True).start()
+    print("READY", flush=True)
+    while True:
+        c, peer = ls.accept()
+        c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        msg = read_tpkt(c)
+        if msg is None or len(msg) < 5 or msg[0] != 0x08:
+            c.close()
+            continue
+        callref = struct.unpack("!H", msg[2:4])[0]
+        print("SETUP", peer[0], flush=True)
+        c.sendall(q931(0x07, callref | 0x8000, uuie(2, connect_body(addr, media_port))))
+        print("CONNECT", addr, media_port, flush=True)
+        while c.recv(4096):
+            pass
+        c.close()
+
+def cmd_caller(server, go_file, count, timeout_ms):
+    res = {"connected": False, "announced": None, "sent": 0, "received": 0, "error": None}
+    try:
+        s = socket.create_connection((server, 1720), timeout=int(timeout_ms) / 1000.0)
+    except OSError as e:
+        res["error"] = "Q.931 connect to %s port 1720: %s" % (server, "timed out" if isinstance(e, socket.timeout) else e)
+        out(res)
+        return
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    s.sendall(q931(0x05, 0x1234, uuie(0, setup_body)))
+    try:
+        msg = read_tpkt(s)
+    except socket.timeout:
+        msg = None
+    if not msg or msg[4] != 0x07:
+        res["error"] = "no CONNECT"
+        out(res)
+        return
+    res["connected"] = True
+    raw = socket.inet_pton(fam(server), server)
+    i = msg.find(raw)
+    port = struct.unpack("!H", msg[i + len(raw):i + len(raw) + 2])[0] if i >= 0 else None
+    res["announced"] = {"address": server if i >= 0 else None, "port": port}
+    print("CONNECTED", port, flush=True)
+    # the test looks at the expectation table before any media flows
+    deadline = time.time() + 20
+    while go_file != "-" and not os.path.exists(go_file) and time.time() < deadline:
+        time.sleep(0.02)
+    if port is not None:
+        m = socket.socket(fam(server), socket.SOCK_DGRAM)
+        m.connect((server, port))
+        m.settimeout(int(timeout_ms) / 1000.0)
+        for n in range(int(count)):
+            rtp = struct.pack("!BBHII", 0x80, 8, n, n * 160, 0x484E4654) + bytes(160)
+            m.send(rtp)
+            res["sent"] += 1
+            try:
+                if m.recv(2048) == rtp:
+                    res["received"] += 1
+            except (socket.timeout, ConnectionRefusedError):
+                pass
+    s.close()
+    out(res)
+
+cmd, a = sys.argv[1], sys.argv[2:]
+if cmd == "callee":
+    cmd_callee(*a)
+elif cmd == "caller":
+    cmd_caller(*a)
+else:
+    raise SystemExit("unknown command " + cmd)
+`;
+
+export interface H323CalleeHandle extends PeerHandle {
+  address: string;
+  mediaPort: number;
+  /** sources of the media datagrams the callee echoed */
+  mediaFrom(): string[];
+}
+
+/** The scripted callee on tcp/1720 of one address, echoing media on `mediaPort` (even). */
+export async function startH323Callee(host: PeerHost, opts: { mediaPort: number; ipv6?: boolean }): Promise<H323CalleeHandle> {
+  if (opts.mediaPort % 2 !== 0) throw new Error(`mediaPort ${opts.mediaPort}: RTP uses an even port`);
+  const address = opts.ipv6 ? host.ipv6 : host.ipv4;
+  const dir = makeTempDir("h323");
+  const proc = startProc(host, [PYTHON, "-c", H323_PY, "callee", address, String(opts.mediaPort)], { cwd: dir, label: `h323 callee ${host.name}` });
+  await proc.waitLine(/^READY$/, 10_000);
+  await waitBound(host, "tcp", Q931_PORT, proc);
+  return {
+    address,
+    mediaPort: opts.mediaPort,
+    mediaFrom: () => [...proc.stdout().matchAll(/^MEDIA (\S+) /gm)].map((m) => m[1]!),
+    stop: makeHandle([proc], [dir]),
+  };
+}
+
+export interface H323CallResult {
+  connected: boolean;
+  announced: { address: string | null; port: number | null } | null;
+  sent: number;
+  received: number;
+  error: string | null;
+  /** /proc/net/nf_conntrack_expect of the callee's host between CONNECT and the first media */
+  expectations: string;
+}
+
+/**
+ * A call from `client` to the callee at `server`: SETUP, CONNECT (fastStart), then `count` media
+ * datagrams to the announced port. Between CONNECT and the media, `onConnected` runs (the test
+ * reads the callee host's expectation table there).
+ */
+export async function h323Call(
+  client: PeerHost,
+  server: string,
+  opts: { count?: number; timeoutMs?: number; onConnected?: () => Promise<string> } = {},
+): Promise<H323CallResult> {
+  const dir = makeTempDir("h323call");
+  const go = path.join(dir, "go");
+  const timeoutMs = opts.timeoutMs ?? 1500;
+  const proc = startProc(client, [PYTHON, "-c", H323_PY, "caller", server, go, String(opts.count ?? 3), String(timeoutMs)], {
+    cwd: dir,
+    label: `h323 caller ${client.name}`,
+  });
+  try {
+    let expectations = "";
+    const connected = await Promise.race([proc.waitLine(/^CONNECTED /, timeoutMs + 10_000).then(() => true), proc.exited.then(() => false)]);
+    if (connected && opts.onConnected) expectations = await opts.onConnected();
+    fs.writeFileSync(go, "");
+    const r = await proc.exited;
+    const v = parseJsonLine<Omit<H323CallResult, "expectations">>(r.stdout);
+    if (!v) throw new Error(`h323 caller: no result (exit ${r.code})\n${r.stdout}\n${r.stderr}`);
+    return { ...v, expectations };
+  } finally {
+    await proc.stop();
+    removeTempDir(dir);
+  }
+}
