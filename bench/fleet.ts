@@ -21,8 +21,9 @@ import { managedPaths } from "../src/render/paths";
 import { probeHost } from "../src/host";
 import { parseConnection } from "../src/model/connection";
 import { distDir, exec, median, round, sleep, tempDir, type Log } from "./util";
+import { engineFleet, shareFirstKey, summarize, type EngineRun } from "./engine-fleet";
 
-export type Tool = "ours" | "ansible" | "ansible-defaults";
+export type Tool = "ours" | "pulumi" | "ansible" | "ansible-defaults";
 export type Operation = "apply-first" | "apply-noop" | "drift-check";
 
 export interface OperationResult {
@@ -44,6 +45,11 @@ export interface OperationResult {
   changedHosts: number;
   /** drift check: hosts reported in sync (last repetition) */
   inSyncHosts?: number;
+  /** pulumi only: wall time minus the host span, per repetition (Node, program, plan, state, CLI) */
+  engineOverheadMs?: number[];
+  /** pulumi only: first HostTable step start to last HostTable step end, per repetition (SSH + host + provider) */
+  hostSpanMs?: number[];
+  medianEngineOverheadMs?: number;
 }
 
 export interface NoopWriteCheck {
@@ -68,6 +74,8 @@ export interface FleetOptions {
   repeats: number;
   /** also run Ansible with its defaults (forks=5, no pipelining, interpreter discovery) at the largest size */
   ansibleDefaults: boolean;
+  /** also run the operations through the real Pulumi engine (engine/pulumi-engine.sh) */
+  engine: boolean;
   log: Log;
 }
 
@@ -451,6 +459,38 @@ export async function runFleet(opts: FleetOptions): Promise<FleetResult> {
         if (op === "apply-noop") noopWrites.push({ tool: "ours", hosts: n, ...compareSnapshots(before, await Promise.all(hosts.map(snapshot))) });
       }
 
+      // ---- the same operations through the real Pulumi engine
+      if (opts.engine) {
+        await resetHosts(hosts);
+        shareFirstKey(hosts);
+        const fleet = await engineFleet(hosts, policyInput, PATHS);
+        try {
+          for (const op of ["apply-first", "apply-noop", "drift-check"] as const) {
+            const before = op === "apply-noop" ? await Promise.all(hosts.map(snapshot)) : [];
+            const runs: EngineRun[] = [];
+            const counts: { connections: number; sessions: number }[][] = [];
+            for (let k = 0; k < (op === "apply-first" ? 1 : opts.repeats); k++) {
+              const off = sshdLogSizes(hosts);
+              runs.push(await fleet.run(op));
+              counts.push(await sshdCounts(hosts, off));
+            }
+            record({
+              tool: "pulumi",
+              op,
+              hosts: n,
+              wallMs: runs.map((r) => round(r.wallMs, 0)),
+              ...perHost(counts, n),
+              ...summarize(runs),
+              changedHosts: op === "apply-first" ? n : 0,
+              ...(op === "drift-check" ? { inSyncHosts: n } : {}), // --expect-no-changes passed
+            });
+            if (op === "apply-noop") noopWrites.push({ tool: "pulumi", hosts: n, ...compareSnapshots(before, await Promise.all(hosts.map(snapshot))) });
+          }
+        } finally {
+          await fleet.close();
+        }
+      }
+
       // ---- Ansible (tuned: forks = N, pipelining), then with its defaults at the largest size
       const variants: ["ansible" | "ansible-defaults", "tuned" | "defaults"][] = [["ansible", "tuned"]];
       if (opts.ansibleDefaults && n === maxHosts) variants.push(["ansible-defaults", "defaults"]);
@@ -499,6 +539,7 @@ export async function runFleet(opts: FleetOptions): Promise<FleetResult> {
         labHosts: maxHosts,
         repeats: opts.repeats,
         ours: "applyPolicy / observePolicy on all N hosts at once (Promise.all), in a fresh `node` process per operation; wall time = process start to exit",
+        pulumi: "the real Pulumi engine (engine/pulumi-engine.sh, v3.276.0) through engine/run.ts: one HostFirewall per host (test/engine/program), `pulumi up` (first, then no-op) and `pulumi preview --refresh --expect-no-changes`, each a fresh process; engine overhead = wall time minus the span from the first host step starting to the last ending (engine events timed by the driver)",
         oursPaths: `stateRoot ${PATHS.stateRoot}, runRoot ${PATHS.runRoot} (lab hosts share /var and /run)`,
         ansible: `ansible-playbook ${fs.readFileSync(path.join(setup.dir, "playbook.yml"), "utf8").length} B playbook: template nft (validate: nft -c -f %s) + sysctl.d + modprobe.d, handlers nft -f and sysctl -p; gather_facts false; drift check = --check --diff`,
         ansibleTuned: "forks = N, pipelining = True, interpreter_python = /usr/bin/python3",

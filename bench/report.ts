@@ -8,7 +8,8 @@ import * as path from "node:path";
 import type { FleetResult, OperationResult, Tool } from "./fleet";
 import type { PacketResult } from "./packet-path";
 import type { RenderResult } from "./render-scale";
-import { round, type MachineInfo } from "./util";
+import type { ScaleResult } from "./scale";
+import { median, round, type MachineInfo } from "./util";
 
 export interface TargetVerdict {
   id: string;
@@ -30,6 +31,7 @@ export interface BenchReport {
   machine: MachineInfo;
   uptimeAfter: string;
   fleet?: FleetResult;
+  scale?: ScaleResult;
   packet?: PacketResult;
   render?: RenderResult;
   errors: { benchmark: string; message: string }[];
@@ -71,6 +73,25 @@ export function evaluateTargets(r: Pick<BenchReport, "fleet" | "packet" | "rende
     }
   } else out.push({ id: "drift-check-5x", target: "no-op drift check of 30 hosts at least 5x faster than Ansible's check mode", measured: "-", met: "not run", notes: "" });
 
+  // 1b. the same drift check as users run it: `pulumi preview --refresh --expect-no-changes`
+  if (r.fleet?.operations.some((o) => o.tool === "pulumi")) {
+    const n = Math.max(...r.fleet.operations.filter((o) => o.tool === "pulumi").map((o) => o.hosts));
+    const pul = op(r.fleet, "pulumi", "drift-check", n);
+    const ans = op(r.fleet, "ansible", "drift-check", n);
+    if (pul && ans) {
+      const x = ans.medianWallMs / pul.medianWallMs;
+      out.push({
+        id: "engine-drift-check-5x",
+        target: "`pulumi preview --refresh --expect-no-changes` of 30 hosts at least 5x faster than Ansible's check mode",
+        measured: `${n} hosts: engine ${fmt(pul.medianWallMs)} ms (engine's own overhead ${fmt(pul.medianEngineOverheadMs)} ms), Ansible --check --diff ${fmt(ans.medianWallMs)} ms: ${ratio(x)}`,
+        met: x >= 5 && n >= 30,
+        notes:
+          (n < 30 ? `only ${n} hosts in this run (--quick); ` : "") +
+          `host span (first refresh step start to last end) ${fmt(median(pul.hostSpanMs ?? []))} ms; ${fmt(pul.connectionsPerHost, 1)} connection and ${fmt(pul.roundTripsPerHost, 1)} round trips per host.`,
+      });
+    }
+  }
+
   // 2. a no-op apply that writes nothing on any host
   if (r.fleet) {
     const ours = r.fleet.noopWrites.filter((w) => w.tool === "ours");
@@ -96,6 +117,19 @@ export function evaluateTargets(r: Pick<BenchReport, "fleet" | "packet" | "rende
         (ansible.length > 0 ? ` Ansible's no-op run for comparison: ${ansibleChanged.length ? ansibleChanged.join(", ") : "nothing"}.` : ""),
     });
   } else out.push({ id: "noop-writes-nothing", target: "a no-op apply writes nothing on any host", measured: "-", met: "not run", notes: "" });
+
+  // 2b. the same through the engine: a no-op `pulumi up`
+  if (r.fleet?.noopWrites.some((w) => w.tool === "pulumi")) {
+    const pul = r.fleet.noopWrites.filter((w) => w.tool === "pulumi");
+    const bad = pul.filter((w) => w.hostsWithWrites > 0 || w.tableReloaded);
+    out.push({
+      id: "engine-noop-writes-nothing",
+      target: "a no-op `pulumi up` writes nothing on any host",
+      measured: pul.map((w) => `${w.hostsWithWrites} of ${w.hosts} host${w.hosts === 1 ? "" : "s"} written to${w.tableReloaded ? ", table reloaded" : ""}`).join("; "),
+      met: bad.length === 0,
+      notes: bad.length === 0 ? "the engine found no change, so the provider was not called to apply: no file touched, no table reloaded." : `changed: ${[...new Set(bad.flatMap((w) => w.changed))].join(", ")}`,
+    });
+  }
 
   // 3. with 10,000 prefixes at least 90% of the no-firewall connection rate
   if (r.packet) {
@@ -181,6 +215,26 @@ function fleetTables(f: FleetResult): string[] {
       );
     }
   }
+  if (f.operations.some((o) => o.tool === "pulumi")) {
+    lines.push(
+      "",
+      "Through the real Pulumi engine (`pulumi up`, a no-op `pulumi up`, `pulumi preview --refresh --expect-no-changes`), beside ours and Ansible in the same run; the engine's own overhead (wall time minus the span of the host steps) apart from SSH and host time:",
+      "",
+      "| hosts | operation | pulumi: wall ms | engine overhead ms | host span ms | ours: wall ms | Ansible: wall ms | Ansible / pulumi | pulumi: connections / round trips per host |",
+      "|---:|---|---:|---:|---:|---:|---:|---:|---|",
+    );
+    for (const n of sizes) {
+      for (const o of ["apply-first", "apply-noop", "drift-check"] as const) {
+        const p = op(f, "pulumi", o, n);
+        if (!p) continue;
+        const a = op(f, "ours", o, n);
+        const b = op(f, "ansible", o, n);
+        lines.push(
+          `| ${n} | ${o} | ${fmt(p.medianWallMs)} | ${fmt(p.medianEngineOverheadMs)} | ${fmt(median(p.hostSpanMs ?? []))} | ${fmt(a?.medianWallMs)} | ${fmt(b?.medianWallMs)} | ${b ? ratio(b.medianWallMs / p.medianWallMs) : "-"} | ${fmt(p.connectionsPerHost, 2)} / ${fmt(p.roundTripsPerHost, 2)} |`,
+        );
+      }
+    }
+  }
   const defaults = f.operations.filter((o) => o.tool === "ansible-defaults");
   if (defaults.length > 0) {
     lines.push("", "Ansible with its defaults (forks=5, pipelining off, interpreter discovery), for reference:", "");
@@ -240,6 +294,21 @@ function renderTable(r: RenderResult): string[] {
   return lines;
 }
 
+function scaleTable(r: ScaleResult): string[] {
+  const fw = r.firewalldReloadMs;
+  const lines = [
+    "| prefixes | nft bytes | render ms | apply over SSH ms (whole safe apply) | no-op apply ms | observe ms | peak RSS MiB | on the host: nft -c ms | on the host: nft -f ms |",
+    "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+  ];
+  for (const m of r.measures) {
+    lines.push(
+      `| ${fmt(m.prefixes)} | ${fmt(m.nftBytes)} | ${fmt(m.renderMs)} | ${fmt(m.applyMs)}${m.changed ? "" : " (unchanged!)"} | ${fmt(m.noopApplyMs)}${m.noopChanged ? " (changed!)" : ""} | ${fmt(m.observeMs)}${m.inSync ? "" : " (drift!)"} | ${fmt(m.peakRssMiB, 1)} | ${fmt(m.hostCheckMs)} | ${fmt(m.hostLoadMs)} |`,
+    );
+  }
+  lines.push("", `Beside firewalld's published reload of ${fmt(fw.entries)} set entries: ${fmt(fw.fromMs)}-${fmt(fw.toMs)} ms (firewalld PR #1544).`);
+  return lines;
+}
+
 function methodList(method: Record<string, unknown>): string[] {
   return Object.entries(method).map(([k, v]) => `- ${k}: ${Array.isArray(v) ? v.join("; ") : String(v)}`);
 }
@@ -266,6 +335,7 @@ export function markdown(r: BenchReport): string {
   if (r.fleet) L.push("## 1. Fleet operations (this project vs Ansible)", "", ...fleetTables(r.fleet), "", "Method:", "", ...methodList(r.fleet.method), "");
   if (r.packet) L.push("## 2. Packet path: new TCP connections per second", "", ...packetTable(r.packet), "", "Method:", "", ...methodList(r.packet.method), "");
   if (r.render) L.push("## 3. Render scale", "", ...renderTable(r.render), "", "Method:", "", ...methodList(r.render.method), "");
+  if (r.scale) L.push("## 4. Scale end to end: rendered, checked and applied over SSH", "", ...scaleTable(r.scale), "", "Method:", "", ...methodList(r.scale.method), "");
   return `${L.join("\n")}\n`;
 }
 
@@ -281,6 +351,15 @@ export function summary(r: BenchReport): string {
         `  N=${String(o.hosts).padEnd(3)} ${o.op.padEnd(12)}  ${fmt(o.medianWallMs).padStart(8)} ${fmt(a?.medianWallMs).padStart(9)} ${(a ? ratio(a.medianWallMs / o.medianWallMs) : "-").padStart(7)}   ${fmt(o.roundTripsPerHost, 1).padStart(6)} ${fmt(a?.roundTripsPerHost, 1).padStart(8)}`,
       );
     }
+    if (r.fleet.operations.some((x) => x.tool === "pulumi")) {
+      L.push("fleet through the engine (median wall ms)   pulumi  (engine)   ansible   ratio");
+      for (const o of r.fleet.operations.filter((x) => x.tool === "pulumi")) {
+        const a = op(r.fleet, "ansible", o.op, o.hosts);
+        L.push(
+          `  N=${String(o.hosts).padEnd(3)} ${o.op.padEnd(12)}  ${fmt(o.medianWallMs).padStart(8)} ${`(${fmt(o.medianEngineOverheadMs)})`.padStart(10)} ${fmt(a?.medianWallMs).padStart(9)} ${(a ? ratio(a.medianWallMs / o.medianWallMs) : "-").padStart(7)}`,
+        );
+      }
+    }
   }
   if (r.packet) {
     L.push("packet path (median)          new conn/s   vs none   CPU us/conn   vs none at equal CPU");
@@ -289,6 +368,11 @@ export function summary(r: BenchReport): string {
   if (r.render) {
     L.push("render (ms: first call / warm, peak RSS MiB)");
     for (const m of r.render.measures) L.push(`  ${m.shape.padEnd(10)} ${fmt(m.size).padStart(7)}  ${fmt(m.firstCallTotalMs, 1).padStart(8)} / ${fmt(m.warmTotalMs, 1).padStart(7)}  ${fmt(m.peakRssMiB, 1).padStart(6)}`);
+  }
+  if (r.scale) {
+    L.push("scale (ms)      render    apply   no-op  observe  peak MiB  host nft -c  nft -f");
+    for (const m of r.scale.measures) L.push(`  ${fmt(m.prefixes).padStart(8)} ${fmt(m.renderMs).padStart(8)} ${fmt(m.applyMs).padStart(8)} ${fmt(m.noopApplyMs).padStart(7)} ${fmt(m.observeMs).padStart(8)} ${fmt(m.peakRssMiB, 1).padStart(9)} ${fmt(m.hostCheckMs).padStart(12)} ${fmt(m.hostLoadMs).padStart(7)}`);
+    L.push(`  firewalld reload of ${fmt(r.scale.firewalldReloadMs.entries)} entries (published): ${fmt(r.scale.firewalldReloadMs.fromMs)}-${fmt(r.scale.firewalldReloadMs.toMs)} ms`);
   }
   L.push("targets");
   for (const t of r.targets) L.push(`  [${t.met === true ? "met" : t.met === false ? "MISSED" : "not run"}] ${t.target}: ${t.measured}`);

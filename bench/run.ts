@@ -1,5 +1,5 @@
 /**
- * npm run bench [-- --only fleet|packet|render[,...]] [-- --quick]
+ * npm run bench [-- --only fleet|packet|render|scale[,...]] [-- --quick]
  *
  * Runs the benchmarks in one process, side by side on the same machine and lab hosts, writes
  * bench/results/latest.{md,json} (a full run) or bench/results/partial.{md,json} (--quick or
@@ -8,13 +8,14 @@
 import { spawnSync } from "node:child_process";
 import * as path from "node:path";
 import { runFleet } from "./fleet";
+import { runScale } from "./scale";
 import { runPacketPath } from "./packet-path";
 import { runRenderScale } from "./render-scale";
 import { evaluateTargets, summary, writeReport, type BenchReport } from "./report";
 import { REPO, machineInfo, runCleanups, snapshotDist, uptime, which } from "./util";
 
-type Bench = "fleet" | "packet" | "render";
-const ALL: Bench[] = ["render", "packet", "fleet"];
+type Bench = "fleet" | "packet" | "render" | "scale";
+const ALL: Bench[] = ["render", "packet", "fleet", "scale"];
 
 interface Args {
   only: Bench[];
@@ -32,7 +33,7 @@ function parseArgs(argv: string[]): Args {
         if (!ALL.includes(v as Bench)) usage(`unknown benchmark "${v}"`);
         args.only.push(v as Bench);
       }
-      if (args.only.length === 0) usage("--only needs fleet, packet or render");
+      if (args.only.length === 0) usage("--only needs fleet, packet, render or scale");
     } else if (a === "--help" || a === "-h") usage();
     else usage(`unknown argument "${a}"`);
   }
@@ -41,7 +42,7 @@ function parseArgs(argv: string[]): Args {
 
 function usage(problem?: string): never {
   if (problem) console.error(`bench: ${problem}`);
-  console.error("usage: npm run bench [-- --only fleet|packet|render[,...]] [-- --quick]");
+  console.error("usage: npm run bench [-- --only fleet|packet|render|scale[,...]] [-- --quick]");
   process.exit(problem ? 2 : 0);
 }
 
@@ -64,6 +65,14 @@ const NEEDS: Record<Bench, { cmd: string; pkg: string }[]> = {
     { cmd: "ip", pkg: "iproute2" },
     { cmd: "flock", pkg: "util-linux" },
     { cmd: "python3", pkg: "python3" },
+    { cmd: "go", pkg: "golang (the Pulumi engine is built from its Go modules)" },
+  ],
+  scale: [
+    { cmd: "ssh-keygen", pkg: "openssh-client" },
+    { cmd: "/usr/sbin/sshd", pkg: "openssh-server" },
+    { cmd: "nft", pkg: "nftables" },
+    { cmd: "ip", pkg: "iproute2" },
+    { cmd: "unshare", pkg: "util-linux" },
   ],
 };
 
@@ -78,8 +87,8 @@ function checkPrerequisites(benches: Bench[]): void {
       }
     }
   }
-  if ((benches.includes("fleet") || benches.includes("packet")) && process.getuid?.() !== 0) {
-    problems.push("fleet and packet create network namespaces and need root (sudo npm run bench, or --only render)");
+  if ((benches.includes("fleet") || benches.includes("packet") || benches.includes("scale")) && process.getuid?.() !== 0) {
+    problems.push("fleet, packet and scale create network namespaces and need root (sudo npm run bench, or --only render)");
   }
   if (benches.includes("packet") && !which("conntrack")) console.error("bench: note: `conntrack` (Debian package conntrack) not found: conntrack tables are not flushed between packet-path runs");
   if (problems.length > 0) {
@@ -134,8 +143,10 @@ async function main(): Promise<void> {
           pin: true,
           log,
         });
+      } else if (b === "scale") {
+        report.scale = await runScale({ sizes: q ? [12_000] : [12_000, 100_000], log });
       } else {
-        report.fleet = await runFleet({ sizes: q ? [1, 3] : [1, 10, 30], repeats: q ? 1 : 3, ansibleDefaults: !q, log });
+        report.fleet = await runFleet({ sizes: q ? [1, 3] : [1, 10, 30], repeats: q ? 1 : 3, ansibleDefaults: !q, engine: true, log });
       }
     } catch (e) {
       const message = (e as Error).stack ?? String(e);

@@ -1,0 +1,87 @@
+/**
+ * Fleet operations through the real Pulumi engine, on the same lab hosts as the other tools:
+ * what users run, `pulumi up` (first and no-op) and the drift check `pulumi preview --refresh
+ * --expect-no-changes`, each one `scripts/pulumi`-style command (engine/run.ts under the pinned
+ * CLI, test/engine/program with one HostFirewall per host).
+ *
+ * The engine's own overhead is reported apart from SSH and host time: engine/run.ts logs every
+ * engine event with this machine's clock (HNFT_ENGINE_EVENTS), so the host span is from the first
+ * HostTable step starting to the last one ending (SSH, the host's steps, the provider), and the
+ * engine overhead is the rest of the command's wall time (Node and the program starting, the
+ * plan, the state written, the CLI exiting).
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { type EngineProject, engineProject } from "../test/support/engine";
+import type { LabHost } from "../test/support/lab";
+import { median, round } from "./util";
+
+const HOST_TABLE = "pulumi-nodejs:dynamic/hardened-nftables:HostTable";
+
+export type EngineOperation = "apply-first" | "apply-noop" | "drift-check";
+
+export interface EngineRun {
+  wallMs: number;
+  /** first HostTable step start to last HostTable step end */
+  hostSpanMs: number;
+  engineOverheadMs: number;
+}
+
+interface TimedEvent {
+  at: number;
+  resourcePreEvent?: { metadata: { type: string } };
+  resOutputsEvent?: { metadata: { type: string } };
+}
+
+export interface EngineFleet {
+  run(op: EngineOperation): Promise<EngineRun>;
+  close(): Promise<void>;
+}
+
+/** A stack of one HostFirewall per host with `policy`, all hosts reached with the first host's root key. */
+export async function engineFleet(hosts: LabHost[], policy: unknown, paths: { stateRoot: string; runRoot: string }): Promise<EngineFleet> {
+  const project: EngineProject = engineProject(`bench-${hosts.length}`);
+  const events = path.join(project.dir, "events.jsonl");
+  await project.config("privateKey", hosts[0]!.root.privateKey, true);
+  await project.config("policy", policy);
+  await project.config(
+    "hosts",
+    hosts.map((h) => ({ name: h.name, host: h.ipv4, user: "root", hostKey: h.hostKey, hostPaths: paths })),
+  );
+  return {
+    async run(op) {
+      fs.rmSync(events, { force: true });
+      const args = op === "drift-check" ? ["preview", "--refresh", "--expect-no-changes"] : ["up", "--yes"];
+      const r = await project.pulumi(args, { env: { HNFT_ENGINE_EVENTS: events }, timeoutMs: 900_000 });
+      if (r.code !== 0) throw new Error(`pulumi ${args.join(" ")} on ${hosts.length} hosts exited ${r.code}:\n${r.stdout.slice(-3000)}\n${r.stderr.slice(-3000)}`);
+      const timed = fs
+        .readFileSync(events, "utf8")
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l) as TimedEvent);
+      const starts = timed.filter((e) => e.resourcePreEvent?.metadata.type === HOST_TABLE).map((e) => e.at);
+      const ends = timed.filter((e) => e.resOutputsEvent?.metadata.type === HOST_TABLE).map((e) => e.at);
+      const hostSpanMs = starts.length > 0 && ends.length > 0 ? Math.max(...ends) - Math.min(...starts) : 0;
+      return { wallMs: r.ms, hostSpanMs, engineOverheadMs: r.ms - hostSpanMs };
+    },
+    async close() {
+      await project.pulumi(["destroy", "--yes"], { timeoutMs: 900_000 });
+      project.remove();
+    },
+  };
+}
+
+/** Every host accepts the first host's root key (one deploy key for the fleet, as config holds one). */
+export function shareFirstKey(hosts: LabHost[]): void {
+  const key = hosts[0]!.root.publicKey.trim();
+  for (const h of hosts.slice(1)) {
+    const file = path.join(h.dir, "authorized_keys", "root");
+    if (!fs.readFileSync(file, "utf8").split("\n").includes(key)) fs.appendFileSync(file, `${key}\n`);
+  }
+}
+
+export const summarize = (runs: EngineRun[]) => ({
+  engineOverheadMs: runs.map((r) => round(r.engineOverheadMs, 0)),
+  hostSpanMs: runs.map((r) => round(r.hostSpanMs, 0)),
+  medianEngineOverheadMs: median(runs.map((r) => r.engineOverheadMs)),
+});
