@@ -7,4 +7,6 @@ export const EXIT = {
   connection: 5,
   /** A host step failed for another reason: not root, sudo refused, nft missing, lock held. */
   hostFailed: 6,
+  /** stdout or stderr failed before every byte was written (the reader went away): 128 + SIGPIPE, as a shell reports a writer killed by it. */
+  outputFailed: 141,
 } as const;

@@ -50,7 +50,8 @@ Output:
 export const EXIT_HELP = `Exit codes: 0 done (or nothing to change), 1 drift (diff only), 2 invalid policy or arguments
 (nothing contacted), 3 nft rejected the table (host unchanged), 4 rolled back (the new ruleset
 would have locked you out), 5 connection or host-key failure, 6 a host step failed (not root,
-sudo refused, nft missing, lock held by another run).`;
+sudo refused, nft missing, lock held by another run), 141 stdout or stderr failed before all
+output was written (the reader went away).`;
 
 export interface HostFlagValues extends ConnectionFlagValues {
   verbose?: boolean;

@@ -20,7 +20,8 @@ with an explanation per exposure. Nothing is contacted.
   --format F        text (default) or json: {"nft","sysctl","modprobe","explain"}
   --check           load the table with the real nft in a throwaway network namespace (root)
 
-Exit codes: 0 ok, 2 invalid policy or arguments, 3 nft rejected the output.
+Exit codes: 0 ok, 2 invalid policy or arguments, 3 nft rejected the output, 141 stdout or
+stderr failed before all output was written (the reader went away).
 `;
 
 function textReport(artefacts: Artefacts): string {
