@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { pack } from "tar-stream";
 
-export type ScriptName = "probe" | "apply" | "confirm" | "observe" | "remove";
+export type ScriptName = "probe" | "apply" | "confirm" | "observe" | "remove" | "coexist";
 
 const scriptDir = join(__dirname, "scripts");
 const cache = new Map<string, string>();
