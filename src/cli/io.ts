@@ -60,7 +60,10 @@ export async function exitAfterOutput(code: number): Promise<never> {
     if (err && !process.stderr.destroyed) {
       const which = out ? "stderr" : "stdout";
       await new Promise<void>((resolve) =>
-        process.stderr.write(`hardened-nftables: could not write all output to ${which} (${outputFailed?.code ?? "write failed"}); exit ${EXIT.outputFailed}\n`, () => resolve()),
+        process.stderr.write(
+          `hardened-nftables: could not write all output to ${which} (${outputFailed?.code ?? "write failed"}); the command itself ended with exit ${code}; exiting ${EXIT.outputFailed}\n`,
+          () => resolve(),
+        ),
       );
     }
     process.exit(EXIT.outputFailed);

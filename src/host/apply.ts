@@ -4,7 +4,7 @@ import type { Artefacts } from "../render";
 import { managedPaths, type ManagedPaths, type PathOverrides } from "../render/paths";
 import { renderUnit } from "../render/systemd";
 import { locateNftError } from "../local/nft-check";
-import { type AllowOtherTables, deniedButNeeded, otherManagedTables, refusedTables, tablesToRelax } from "./coexist";
+import { type AllowOtherTables, deniedButNeeded, otherManagedTables, refusedTables, sysctlClashes, tablesToRelax } from "./coexist";
 import { HostOperationError, LockoutRolledBackError, NftRejectedError, OtherTablesError } from "./errors";
 import type { HostFacts } from "./probe";
 import { withRenderedPolicy } from "./policy-session";
@@ -170,6 +170,11 @@ async function makeRoomBesideOtherTables(session: HostSession, artefacts: Artefa
   if (others.length === 0) return;
   const refused = refusedTables(others, options.allowOtherTables);
   if (refused.length > 0) throw new OtherTablesError(session.target, table, refused);
+  const sysctls = sysctlClashes(artefacts, facts, table);
+  if (sysctls.length > 0) {
+    const list = sysctls.map((c) => `${c.key} = ${c.value}, but table inet ${c.table}'s sysctl.d file sets ${c.theirs}`).join("; ");
+    throw new HostOperationError(session.target, `table inet ${table} would set ${list}: the host has one value; give both policies the same one (or set it in one of them). Nothing was changed.`);
+  }
   const clash = deniedButNeeded(artefacts, facts, table);
   if (clash.length > 0) {
     throw new HostOperationError(

@@ -39,3 +39,10 @@ export function tablesToRelax(artefacts: Pick<Artefacts, "neededModules">, facts
     .map((t) => ({ table: t.table, modules: t.deniedModules.filter((m) => artefacts.neededModules.includes(m)) }))
     .filter((t) => t.modules.length > 0);
 }
+
+/** Host-wide settings this table's sysctl.d file makes that another table's file sets to another value. */
+export function sysctlClashes(artefacts: Pick<Artefacts, "sysctlSettings">, facts: Pick<HostFacts, "managedTables">, table: string): { key: string; value: string; table: string; theirs: string }[] {
+  return otherManagedTables(facts, table).flatMap((t) =>
+    artefacts.sysctlSettings.filter(([key, value]) => t.sysctls[key] !== undefined && t.sysctls[key] !== value).map(([key, value]) => ({ key, value, table: t.table, theirs: t.sysctls[key]! })),
+  );
+}

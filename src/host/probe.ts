@@ -30,9 +30,14 @@ export interface ManagedTable {
   readonly deniedModules: readonly string[];
   /** Helper modules its scoped exposures need (its modprobe.d file lists them). */
   readonly neededModules: readonly string[];
+  /** What its sysctl.d file sets, key to value. */
+  readonly sysctls: Readonly<Record<string, string>>;
 }
 
-/** The "managed" section ("<table> <file>" lines) and each "modprobe <table>" section ("deny m" / "need a, b"). */
+/**
+ * The "managed" section ("<table> <file>" lines), each "modprobe <table>" section ("deny m" /
+ * "need a, b") and each "sysctl <table>" section ("key value").
+ */
 export function managedTablesFromOutput(sections: Readonly<Record<string, string>>): ManagedTable[] {
   const files = new Map<string, string[]>();
   for (const line of (sections.managed ?? "").split("\n")) {
@@ -45,7 +50,13 @@ export function managedTablesFromOutput(sections: Readonly<Record<string, string
     .map(([table, found]) => {
       const lines = (sections[`modprobe ${table}`] ?? "").split("\n");
       const words = (prefix: string) => lines.filter((l) => l.startsWith(prefix)).flatMap((l) => l.slice(prefix.length).split(/[\s,]+/)).filter(Boolean);
-      return { table, files: found, deniedModules: words("deny "), neededModules: words("need ") };
+      const sysctls = Object.fromEntries(
+        (sections[`sysctl ${table}`] ?? "")
+          .split("\n")
+          .map((l) => l.trim().split(/\s+/, 2))
+          .filter((kv): kv is [string, string] => kv.length === 2 && kv[0] !== ""),
+      );
+      return { table, files: found, deniedModules: words("deny "), neededModules: words("need "), sysctls };
     });
 }
 

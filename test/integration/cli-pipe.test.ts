@@ -121,7 +121,7 @@ describe("render through a pipe with a slow reader (no host)", () => {
     const script = `"$0" "$1" render --policy "$2" --format json | head -c 100 >/dev/null; echo "\${PIPESTATUS[0]}"`;
     const status = await runThrough(dir, "bash", ["-c", script, process.execPath, bin, policy], { stdout: "file", stderr: "file" }, { env: env() });
     expect(status.stdout.toString().trim()).toBe("141");
-    expect(status.stderr.toString()).toContain("hardened-nftables: could not write all output to stdout (EPIPE); exit 141");
+    expect(status.stderr.toString()).toContain("hardened-nftables: could not write all output to stdout (EPIPE); the command itself ended with exit 0; exiting 141");
   });
 });
 

@@ -4,16 +4,18 @@
  * naming the first, with nothing changed on the host (the compiled CLI: exit 6; the host API: an
  * OtherTablesError). Explicitly allowed, both apply, and every table's modprobe.d deny list leaves
  * loadable the helper modules any of them needs: each table's own drift check finds its files as
- * it renders them on this host. Negative control: the old deny line put back by hand is found as
- * drift, and the next allowed apply takes it out again.
+ * it renders them on this host; a host-wide sysctl they set to different values is refused. Negative control: the old deny line put back by hand is found as
+ * drift, and the next allowed apply takes it out again. Real packets show why two tables are
+ * refused by default: a port one table opens and the other does not is closed.
  */
 import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { applyPolicy, observePolicy, OtherTablesError, probeHost, removeTable } from "../../src/host";
+import { applyPolicy, HostOperationError, observePolicy, OtherTablesError, probeHost, removeTable } from "../../src/host";
 import { createLab, type Lab, type LabHost } from "../support/lab";
+import { tcpListener, tcpProbe } from "../support/peers";
 import { requireRoot } from "../support/privileges";
 import { connectionFor, expectRejects, HOST_PATHS } from "../support/host-fixtures";
 
@@ -40,6 +42,7 @@ function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: st
 describe.runIf(requireRoot("host coexist", ["ip", "sshd", "nft"]))("two tables of this project on one host", () => {
   let lab: Lab;
   let h: LabHost;
+  let client: LabHost;
   let dir: string;
   let key: string;
   const conn = () => connectionFor(h);
@@ -63,8 +66,8 @@ describe.runIf(requireRoot("host coexist", ["ip", "sshd", "nft"]))("two tables o
   };
 
   beforeAll(async () => {
-    lab = await createLab({ hosts: 1, label: "host-coexist" });
-    [h] = lab.hosts as [LabHost];
+    lab = await createLab({ hosts: 2, label: "host-coexist" });
+    [h, client] = lab.hosts as [LabHost, LabHost];
     dir = mkdtempSync(join(tmpdir(), "hnft-coexist-"));
     key = file("root_ed25519", h.root.privateKey);
   });
@@ -160,5 +163,30 @@ describe.runIf(requireRoot("host coexist", ["ip", "sshd", "nft"]))("two tables o
     expect(await denies("base")).toEqual(expect.arrayContaining(FTP));
     expect(await denies("base")).not.toContain("nf_conntrack_sip");
     expect(await inSync(BASE_WITH_SIP)).toEqual({ inSync: true, files: [] });
+  }, 120_000);
+
+  it("allowed, a host-wide sysctl the two tables set to different values is refused, naming both; the same value applies", async () => {
+    const max = (policy: object, value: number) => ({ ...policy, conntrack: { max: value } });
+    expect((await applyPolicy(conn(), max(BASE_WITH_SIP, 131072), options)).changed).toBe(true);
+    const before = await snapshot();
+    const err = await expectRejects(applyPolicy(conn(), max(APP, 262144), { ...options, allowOtherTables: true }), HostOperationError);
+    expect(err.message).toContain("table inet app would set net.netfilter.nf_conntrack_max = 262144, but table inet base's sysctl.d file sets 131072");
+    expect(err.message).toContain("Nothing was changed.");
+    expect(await snapshot()).toBe(before);
+    expect((await applyPolicy(conn(), max(APP, 131072), { ...options, allowOtherTables: true })).changed).toBe(true);
+    expect(await inSync(max(APP, 131072))).toEqual({ inSync: true, files: [] });
+    expect(await inSync(max(BASE_WITH_SIP, 131072))).toEqual({ inSync: true, files: [] });
+  }, 120_000);
+  it("why it is refused, with real packets: app opens tcp/21, base does not, so nothing reaches it until base is gone", async () => {
+    const listener = await tcpListener(h, 21);
+    try {
+      expect((await tcpProbe(client, h.ipv4, 22)).state, "ssh: both tables accept it").toBe("open");
+      expect((await tcpProbe(client, h.ipv4, 21)).state, "ftp control: app accepts it, base drops it").toBe("filtered");
+      await removeTable(conn(), "base", options);
+      expect((await tcpProbe(client, h.ipv4, 21)).state, "with base removed, app alone admits it").toBe("open");
+      expect(listener.accepted().map((a) => a.from)).toEqual([client.ipv4]);
+    } finally {
+      await listener.stop();
+    }
   }, 120_000);
 });

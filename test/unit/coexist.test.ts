@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { deniedButNeeded, modulesOtherTablesNeed, otherManagedTables, refusedTables, tablesToRelax } from "../../src/host/coexist";
+import { deniedButNeeded, modulesOtherTablesNeed, otherManagedTables, refusedTables, sysctlClashes, tablesToRelax } from "../../src/host/coexist";
 import { managedTablesFromOutput } from "../../src/host/probe";
 import { parsePolicy } from "../../src/model/validate";
 import { renderPolicy } from "../../src/render";
@@ -11,7 +11,8 @@ const policy = (input: unknown) => {
   return p.value;
 };
 const BASE = policy({ table: "base", exposures: [{ service: "ssh" }] });
-const APP = policy({ table: "app", exposures: [{ service: "ssh" }, { service: "ftp", helper: "scoped", passivePorts: "50000-50100" }] });
+const APP_INPUT = { table: "app", exposures: [{ service: "ssh" }, { service: "ftp", helper: "scoped", passivePorts: "50000-50100" }] };
+const APP = policy(APP_INPUT);
 const FTP_MODULES = ["nf_conntrack_ftp", "nf_nat_ftp"];
 
 describe("other tables of this project on one host", () => {
@@ -27,6 +28,7 @@ describe("other tables of this project on one host", () => {
     managed: ["app /etc/hardened-nftables/app.nft", "app /etc/modprobe.d/hardened-nftables-app.conf", "base /etc/modprobe.d/hardened-nftables-base.conf", "base /etc/sysctl.d/60-hardened-nftables-base.conf"].join("\n"),
     "modprobe app": modprobeSection(app.modprobe),
     "modprobe base": modprobeSection(base.modprobe),
+    "sysctl base": "net.netfilter.nf_conntrack_max 131072",
   };
   const facts = { managedTables: managedTablesFromOutput(sections) };
 
@@ -66,6 +68,15 @@ describe("other tables of this project on one host", () => {
     // app, applied next to the old base file, must make base stop refusing the ftp modules.
     expect(tablesToRelax(app, facts, "app")).toEqual([{ table: "base", modules: FTP_MODULES }]);
     expect(tablesToRelax(base, facts, "base")).toEqual([]);
+  });
+
+  it("a host-wide sysctl two tables set to different values is a clash; the same value or one unset is not", () => {
+    expect(facts.managedTables[1]!.sysctls).toEqual({ "net.netfilter.nf_conntrack_max": "131072" });
+    expect(facts.managedTables[0]!.sysctls).toEqual({});
+    const wants = (max: number) => renderPolicy(policy({ ...APP_INPUT, conntrack: { max } }));
+    expect(sysctlClashes(wants(262144), facts, "app")).toEqual([{ key: "net.netfilter.nf_conntrack_max", value: "262144", table: "base", theirs: "131072" }]);
+    expect(sysctlClashes(wants(131072), facts, "app")).toEqual([]);
+    expect(sysctlClashes(app, facts, "app")).toEqual([]);
   });
 
   it("keepLoadable also holds for kernels with the module parameter", () => {

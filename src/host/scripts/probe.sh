@@ -57,4 +57,12 @@ for f in /etc/modprobe.d/hardened-nftables-*.conf; do
   section "modprobe $t"
   sed -n -e 's/^install \([A-Za-z0-9_-]*\) \/bin\/false$/deny \1/p' -e 's/^# Allowed for scoped exposures: /need /p' "$f"
 done
+# And the settings each one's sysctl.d file makes (host-wide as well).
+for f in /etc/sysctl.d/60-hardened-nftables-*.conf; do
+  [ -f "$f" ] || continue
+  t=${f##*/60-hardened-nftables-}; t=${t%.conf}
+  case $t in '' | *[!A-Za-z0-9_-]*) continue ;; esac
+  section "sysctl $t"
+  sed -n 's/^\([A-Za-z0-9_.]*\) = \(.*\)$/\1 \2/p' "$f"
+done
 section end
