@@ -15,7 +15,7 @@ import { hostRootProblem } from "../render/paths";
 import { CONNECTION_HELP, CONNECTION_OPTIONS, type ConnectionFlagValues, connectionFromFlags } from "./connection-flags";
 import { EXIT } from "./exit-codes";
 import { type Io, printPolicyErrors } from "./io";
-import { readPolicyFile, UsageError } from "./policy-file";
+import { readPolicyFiles, UsageError } from "./policy-file";
 
 /** Options of every host command: the connection, -v and --help. */
 export const BASE_HOST_OPTIONS = {
@@ -27,14 +27,16 @@ export const BASE_HOST_OPTIONS = {
 /** Options of the commands that act on a policy's table (apply, diff, remove). */
 export const TABLE_HOST_OPTIONS = {
   ...BASE_HOST_OPTIONS,
-  policy: { type: "string" },
+  policy: { type: "string", multiple: true },
   table: { type: "string" },
   "state-root": { type: "string" },
   "run-root": { type: "string" },
 } as const;
 
 export const TABLE_HELP = `Policy and host paths:
-  --policy FILE               policy as JSON or YAML (same schema as the TypeScript API)
+  --policy FILE               policy as JSON or YAML (same schema as the TypeScript API); repeat
+                              it to compose one table: the first file is the base, each next one
+                              adds to it
   --table NAME                table name when the policy has none (default: ${DEFAULT_TABLE})
   --state-root DIR            where the host records the last committed apply
                               (default /var/lib/hardened-nftables)
@@ -55,7 +57,7 @@ output was written (the reader went away).`;
 
 export interface HostFlagValues extends ConnectionFlagValues {
   verbose?: boolean;
-  policy?: string;
+  policy?: string[];
   table?: string;
   "state-root"?: string;
   "run-root"?: string;
@@ -105,8 +107,9 @@ export function prepare(values: HostFlagValues, io: Io, rules: PrepareRules): Pr
   let policyErrors: string[] = [];
   let policyInput: unknown;
   if (values.policy !== undefined) {
-    policyInput = readPolicyFile(values.policy);
-    const parsed = parsePolicy(policyInput);
+    const read = readPolicyFiles(values.policy);
+    const parsed = read.ok ? parsePolicy(read.input) : read;
+    if (read.ok) policyInput = read.input;
     if (parsed.ok) policy = parsed.value;
     else policyErrors = parsed.errors;
   }
@@ -122,7 +125,7 @@ export function prepare(values: HostFlagValues, io: Io, rules: PrepareRules): Pr
   const connection = connectionFromFlags(values, { env: rules.env });
   if (!connection.ok) argErrors.push(...connection.errors);
 
-  if (policyErrors.length > 0) printPolicyErrors(io, values.policy!, policyErrors);
+  if (policyErrors.length > 0) printPolicyErrors(io, values.policy!.join(" + "), policyErrors);
   if (argErrors.length > 0) io.err(`invalid arguments:\n${argErrors.map((e) => `  ${e}`).join("\n")}\n`);
   if (policyErrors.length > 0 || argErrors.length > 0 || !connection.ok) return EXIT.invalidPolicy;
 

@@ -23,7 +23,7 @@ const LIST_FIELDS = ["exposures", "output.allow"];
 const PartSchema = z.strictObject(PolicyFields).partial();
 
 type Path = readonly (string | number)[];
-type Origin = { part: Path; index: number };
+type Origin = { part: number; index: number };
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === "object" && !Array.isArray(value);
@@ -32,28 +32,41 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 /**
  * Merges `base` and `additions` into one policy input (defaults not applied, so the result can
  * go wherever a policy goes: HostFirewall, applyPolicy, a YAML file). Throws a PolicyError
- * listing every problem, each naming its field.
+ * listing every problem, each naming its field (`additions[0].output.policy: ...`).
  */
 export function mergePolicies(base: PolicyInput, ...additions: PolicyAddition[]): PolicyInput {
-  const parts: { path: Path; value: unknown }[] = [{ path: ["base"], value: base }, ...additions.map((value, i) => ({ path: ["additions", i] as Path, value }))];
-  const wrapped = { base, additions };
-  const errors: string[] = [];
+  const labels = ["base", ...additions.map((_, i) => `additions[${i}]`)];
+  return mergeNamedPolicies([base, ...additions], (part, path) => (path.length === 0 ? labels[part]! : `${labels[part]}.${formatPath(path)}`));
+}
 
-  for (const part of parts) {
-    if (!isPlainObject(part.value)) {
-      errors.push(`${formatPath(part.path)}: expected a policy object, got ${part.value === null ? "null" : Array.isArray(part.value) ? "a list" : typeof part.value}`);
-      continue;
+/**
+ * The same for parts named by the caller (the CLI names them by file): `where(part, path)` says
+ * where a field of a part is, e.g. `app.yaml exposures[1].name`.
+ */
+export function mergeNamedPolicies(parts: readonly unknown[], where: (part: number, path: Path) => string): PolicyInput {
+  const errors: string[] = [];
+  /** formatIssues' lines are "path: problem" relative to the part ("policy: ..." at its root). */
+  const placed = (part: number, line: string, message: (text: string) => string = (text) => text) => {
+    const colon = line.indexOf(": ");
+    const path = line.slice(0, colon);
+    return `${where(part, path === "policy" ? [] : [path])}: ${message(line.slice(colon + 2))}`;
+  };
+
+  parts.forEach((value, part) => {
+    if (!isPlainObject(value)) {
+      errors.push(`${where(part, [])}: expected a policy object, got ${value === null ? "null" : Array.isArray(value) ? "a list" : typeof value}`);
+      return;
     }
-    const checked = PartSchema.safeParse(part.value);
-    if (!checked.success) errors.push(...formatIssues(checked.error.issues, wrapped, part.path));
-  }
+    const checked = PartSchema.safeParse(value);
+    if (!checked.success) errors.push(...formatIssues(checked.error.issues, value).map((line) => placed(part, line)));
+  });
   if (errors.length > 0) throw new PolicyError(errors);
 
   const merged: Record<string, unknown> = {};
-  const setBy = new Map<string, Path>();
+  const setBy = new Map<string, number>();
   const origins = new Map<string, Origin[]>();
 
-  const mergeInto = (target: Record<string, unknown>, value: Record<string, unknown>, at: string[], part: Path) => {
+  const mergeInto = (target: Record<string, unknown>, value: Record<string, unknown>, at: string[], part: number) => {
     for (const [key, v] of Object.entries(value)) {
       if (v === undefined) continue;
       const path = [...at, key];
@@ -70,48 +83,35 @@ export function mergePolicies(base: PolicyInput, ...additions: PolicyAddition[])
         target[key] = v;
         setBy.set(name, part);
       } else if (!isDeepStrictEqual(target[key], v)) {
-        const first = setBy.get(name) ?? ["base"];
-        errors.push(`${formatPath([...part, ...path])}: ${JSON.stringify(v)} conflicts with ${JSON.stringify(target[key])} set by ${formatPath([...first, ...path])}; one table has one value`);
+        errors.push(`${where(part, path)}: ${JSON.stringify(v)} conflicts with ${JSON.stringify(target[key])} set by ${where(setBy.get(name) ?? 0, path)}; one table has one value`);
       }
     }
   };
-  for (const part of parts) mergeInto(merged, part.value as Record<string, unknown>, [], part.path);
+  parts.forEach((value, part) => mergeInto(merged, value as Record<string, unknown>, [], part));
   if (errors.length > 0) throw new PolicyError(errors);
 
   // Problems only the whole has (two exposures of one name, one port with two helper modes, ...),
   // named where the exposure came from.
   const whole = PolicySchema.safeParse(merged);
   if (!whole.success) {
+    const mentions = (text: string) =>
+      text.replace(/(?<![\w.\]])(exposures|output\.allow)\[(\d+)\]/g, (all, list: string, n: string) => {
+        const origin = origins.get(list)?.[Number(n)];
+        return origin ? where(origin.part, [...list.split("."), origin.index]) : all;
+      });
     for (const issue of whole.error.issues) {
       const path = issue.path as (string | number)[];
       const listName = LIST_FIELDS.find((l) => path.slice(0, l.split(".").length).join(".") === l && typeof path[l.split(".").length] === "number");
-      if (listName) {
-        const depth = listName.split(".").length;
-        const origin = origins.get(listName)?.[path[depth] as number];
-        if (origin) {
-          const relative = [...listName.split("."), origin.index, ...path.slice(depth + 1)];
-          errors.push(...formatIssues([{ ...issue, path: relative }], wrapped, origin.part).map((line) => renumber(line, listName, origins)));
-          continue;
-        }
+      const depth = listName?.split(".").length ?? 0;
+      const origin = listName ? origins.get(listName)?.[path[depth] as number] : undefined;
+      if (listName && origin) {
+        const relative = [...listName.split("."), origin.index, ...path.slice(depth + 1)];
+        errors.push(...formatIssues([{ ...issue, path: relative }], parts[origin.part]).map((line) => placed(origin.part, line, mentions)));
+        continue;
       }
-      errors.push(...formatIssues([issue], merged).map((line) => `merged policy: ${renumber(line, "exposures", origins)}`));
+      errors.push(...formatIssues([issue], merged).map((line) => `merged policy: ${mentions(line)}`));
     }
     throw new PolicyError(errors);
   }
   return merged as PolicyInput;
-}
-
-/** Messages that mention another exposure by its merged index (`exposures[3]`) name its part instead. */
-function renumber(line: string, listName: string, origins: Map<string, Origin[]>): string {
-  const list = origins.get(listName) ?? [];
-  const pattern = new RegExp(`(?<![\\w.\\]])${listName.replace(".", "\\.")}\\[(\\d+)\\]`, "g");
-  // The path at the start of the line is already the part's own; only later mentions are merged indexes.
-  const colon = line.indexOf(": ");
-  if (colon < 0) return line;
-  const head = line.slice(0, colon + 2);
-  const rest = line.slice(colon + 2).replace(pattern, (whole, n: string) => {
-    const origin = list[Number(n)];
-    return origin ? `${formatPath(origin.part)}.${listName}[${origin.index}]` : whole;
-  });
-  return head + rest;
 }

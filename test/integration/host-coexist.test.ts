@@ -189,4 +189,21 @@ describe.runIf(requireRoot("host coexist", ["ip", "sshd", "nft"]))("two tables o
       await listener.stop();
     }
   }, 120_000);
+
+  it("composed in the model instead: base plus app's exposures as ONE table (apply --policy twice) admits both", async () => {
+    await removeTable(conn(), "app", options);
+    const addition = { exposures: APP.exposures.filter((e) => e.service !== "ssh") };
+    const r = await cli(["apply", "--policy", file("base.json", JSON.stringify(BASE)), "--policy", file("app-addition.json", JSON.stringify(addition)), "--host", `root@${h.ipv4}`, "--identity", key, "--host-key", h.hostKey, ...STATE]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain("table inet base changed");
+    expect((await probeHost(conn())).managedTables.map((t) => t.table)).toEqual(["base"]);
+    expect(await denies("base")).not.toContain("nf_conntrack_ftp");
+    const listener = await tcpListener(h, 21);
+    try {
+      expect((await tcpProbe(client, h.ipv4, 21)).state).toBe("open");
+      expect((await tcpProbe(client, h.ipv4, 22)).state).toBe("open");
+    } finally {
+      await listener.stop();
+    }
+  }, 120_000);
 });
