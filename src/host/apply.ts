@@ -189,11 +189,13 @@ async function makeRoomBesideOtherTables(session: HostSession, artefacts: Artefa
     main: "coexist",
     params: { runDir: paths.runDir, lockWait: String(options.lockWaitSeconds ?? (options.confirmTimeoutSeconds ?? DEFAULT_CONFIRM_TIMEOUT) + 60), modules: modules.join(" "), tables: relax.map((r) => r.table).join(" ") },
   });
+  const relaxed = out.stdout.split("\n").filter((l) => l.startsWith("relaxed ")).map((l) => l.slice(8));
   if (out.status !== "relaxed") {
-    throw new HostOperationError(session.target, `could not leave ${modules.join(", ")} loadable in the other tables' modprobe.d files (${out.status || `exit ${out.code}`}): ${session.redact(out.stderr.trim())}`);
+    const done = relaxed.length > 0 ? `; already relaxed: ${relaxed.map((t) => `table inet ${t}`).join(", ")}` : "; no file was changed";
+    throw new HostOperationError(session.target, `could not leave ${modules.join(", ")} loadable in the other tables' modprobe.d files (${out.status || `exit ${out.code}`})${done}; table inet ${table} was not applied: ${session.redact(out.stderr.trim())}`);
   }
-  for (const line of out.stdout.split("\n").filter((l) => l.startsWith("relaxed "))) {
-    (options.onLog ?? (() => undefined))(`${session.target}: table inet ${line.slice(8)}'s modprobe.d file no longer refuses ${modules.join(", ")} (table inet ${table} needs them)`);
+  for (const t of relaxed) {
+    (options.onLog ?? (() => undefined))(`${session.target}: table inet ${t}'s modprobe.d file no longer refuses ${modules.join(", ")} (table inet ${table} needs them)`);
   }
 }
 
