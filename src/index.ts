@@ -1,5 +1,6 @@
 export { PolicySchema, ExposureSchema, type Policy, type PolicyInput, type Exposure, type ExposureInput } from "./model/policy";
 export { parsePolicy, assertPolicy, PolicyError, formatIssues } from "./model/validate";
+export { mergePolicies, type PolicyAddition } from "./model/merge";
 export { catalog, serviceNames } from "./catalog";
 export { planPolicy, type Plan, type Explanation } from "./plan/plan";
 export { render, renderPolicy, renderPlan, KernelSupportError, type Artefacts } from "./render";

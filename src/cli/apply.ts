@@ -6,7 +6,7 @@ import { type Io, outputFormat } from "./io";
 import { UsageError } from "./policy-file";
 
 export const APPLY_HELP = `Usage: hardened-nftables apply --policy FILE --host [USER@]ADDR[:PORT] --host-key KEY [--identity KEYFILE]
-                              [--confirm-timeout S] [--table NAME] [--format text|json] [options]
+                              [--confirm-timeout S] [--table NAME] [--format text|json] [--allow-other-tables] [options]
 
 Pushes a policy to one host: renders it for the host's kernel, lets the host's nft check it,
 backs up the table, files and sysctls, arms an on-host rollback, applies, then proves access
@@ -18,6 +18,10 @@ the host already matches.
                               (default ${DEFAULT_CONFIRM_TIMEOUT})
   --format F                  text (default): a short summary; json: target, table, changed, hash,
                               flushedConnections, facts, warnings, stats
+  --allow-other-tables        apply although another table of this project is on the host (refused
+                              by default: two tables admit only what both admit; merge the policies
+                              into one table instead where you can). The helper modules each table
+                              needs stay loadable in every table's modprobe.d file
 
 ${TABLE_HELP}
 
@@ -56,7 +60,12 @@ export function applyText(result: ApplyResult): string {
 export async function applyCommand(argv: string[], io: Io): Promise<number> {
   const { values } = parseArgs({
     args: argv,
-    options: { ...TABLE_HOST_OPTIONS, "confirm-timeout": { type: "string" }, format: { type: "string", default: "text" } },
+    options: {
+      ...TABLE_HOST_OPTIONS,
+      "confirm-timeout": { type: "string" },
+      format: { type: "string", default: "text" },
+      "allow-other-tables": { type: "boolean", default: false },
+    },
     strict: true,
   });
   if (values.help) {
@@ -76,7 +85,12 @@ export async function applyCommand(argv: string[], io: Io): Promise<number> {
   if (typeof prepared === "number") return prepared;
   const { connection, policyInput, table, hostOptions } = prepared;
   return onHost(io, connection, async () => {
-    const result = await applyPolicy(connection, policyInput, { ...hostOptions, table, ...(confirmTimeoutSeconds ? { confirmTimeoutSeconds } : {}) });
+    const result = await applyPolicy(connection, policyInput, {
+      ...hostOptions,
+      table,
+      ...(confirmTimeoutSeconds ? { confirmTimeoutSeconds } : {}),
+      ...(values["allow-other-tables"] ? { allowOtherTables: true } : {}),
+    });
     io.out(format === "json" ? `${JSON.stringify(applySummary(result), null, 2)}\n` : applyText(result));
     return EXIT.ok;
   });

@@ -13,4 +13,6 @@ export const EXIT = {
    * now and what to do.
    */
   stepFailed: 7,
+  /** stdout or stderr failed before every byte was written (the reader went away): 128 + SIGPIPE, as a shell reports a writer killed by it. */
+  outputFailed: 141,
 } as const;

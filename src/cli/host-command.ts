@@ -15,7 +15,7 @@ import { hostRootProblem } from "../render/paths";
 import { CONNECTION_HELP, CONNECTION_OPTIONS, type ConnectionFlagValues, connectionFromFlags } from "./connection-flags";
 import { EXIT } from "./exit-codes";
 import { type Io, printPolicyErrors } from "./io";
-import { readPolicyFile, UsageError } from "./policy-file";
+import { readPolicyFiles, UsageError } from "./policy-file";
 
 /** Options of every host command: the connection, -v and --help. */
 export const BASE_HOST_OPTIONS = {
@@ -27,14 +27,16 @@ export const BASE_HOST_OPTIONS = {
 /** Options of the commands that act on a policy's table (apply, diff, remove). */
 export const TABLE_HOST_OPTIONS = {
   ...BASE_HOST_OPTIONS,
-  policy: { type: "string" },
+  policy: { type: "string", multiple: true },
   table: { type: "string" },
   "state-root": { type: "string" },
   "run-root": { type: "string" },
 } as const;
 
 export const TABLE_HELP = `Policy and host paths:
-  --policy FILE               policy as JSON or YAML (same schema as the TypeScript API)
+  --policy FILE               policy as JSON or YAML (same schema as the TypeScript API); repeat
+                              it to compose one table: the first file is the base, each next one
+                              adds to it
   --table NAME                table name when the policy has none (default: ${DEFAULT_TABLE})
   --state-root DIR            where the host records the last committed apply
                               (default /var/lib/hardened-nftables)
@@ -51,12 +53,14 @@ export const EXIT_HELP = `Exit codes: 0 done (or nothing to change), 1 drift (di
 (nothing contacted), 3 nft rejected the table (host unchanged), 4 rolled back (the new ruleset
 would have locked you out; the host is back exactly as before), 5 connection or host-key
 failure, 6 a host step could not run (not root, sudo refused, nft missing, lock held by another
-run, or another run ended this one), 7 a step failed after the host was changed, or the host
-could not put back exactly what it had: the message says what the host runs now and what to do.`;
+run, another run ended this one, or another table of this project on the host), 7 a step failed
+after the host was changed, or the host could not put back exactly what it had: the message says
+what the host runs now and what to do, 141 stdout or stderr failed before all output was written
+(the reader went away).`;
 
 export interface HostFlagValues extends ConnectionFlagValues {
   verbose?: boolean;
-  policy?: string;
+  policy?: string[];
   table?: string;
   "state-root"?: string;
   "run-root"?: string;
@@ -106,8 +110,9 @@ export function prepare(values: HostFlagValues, io: Io, rules: PrepareRules): Pr
   let policyErrors: string[] = [];
   let policyInput: unknown;
   if (values.policy !== undefined) {
-    policyInput = readPolicyFile(values.policy);
-    const parsed = parsePolicy(policyInput);
+    const read = readPolicyFiles(values.policy);
+    const parsed = read.ok ? parsePolicy(read.input) : read;
+    if (read.ok) policyInput = read.input;
     if (parsed.ok) policy = parsed.value;
     else policyErrors = parsed.errors;
   }
@@ -123,7 +128,7 @@ export function prepare(values: HostFlagValues, io: Io, rules: PrepareRules): Pr
   const connection = connectionFromFlags(values, { env: rules.env });
   if (!connection.ok) argErrors.push(...connection.errors);
 
-  if (policyErrors.length > 0) printPolicyErrors(io, values.policy!, policyErrors);
+  if (policyErrors.length > 0) printPolicyErrors(io, values.policy!.join(" + "), policyErrors);
   if (argErrors.length > 0) io.err(`invalid arguments:\n${argErrors.map((e) => `  ${e}`).join("\n")}\n`);
   if (policyErrors.length > 0 || argErrors.length > 0 || !connection.ok) return EXIT.invalidPolicy;
 

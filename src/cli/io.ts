@@ -1,3 +1,4 @@
+import { EXIT } from "./exit-codes";
 import { UsageError } from "./policy-file";
 
 export interface Io {
@@ -19,4 +20,53 @@ export function outputFormat(value: string | undefined): "text" | "json" {
 /** Prints a policy file's problems, one `path: problem` line each. */
 export function printPolicyErrors(io: Io, file: string, errors: readonly string[]): void {
   io.err(`invalid policy ${file}:\n${errors.map((e) => `  ${e}`).join("\n")}\n`);
+}
+
+/**
+ * Resolves once every byte written to `stream` so far has been handed to the kernel, or the
+ * stream failed (false). Writes complete in order, so an empty write's callback comes last.
+ */
+function drained(stream: NodeJS.WriteStream): Promise<boolean> {
+  if (stream.destroyed || stream.errored) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    stream.write("", (err) => resolve(!err));
+  });
+}
+
+let outputFailed: NodeJS.ErrnoException | undefined;
+let watching = false;
+
+/** Records a failing stdout or stderr (EPIPE when the reader went away) instead of crashing on it. */
+export function watchOutput(): void {
+  if (watching) return;
+  watching = true;
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on("error", (err: NodeJS.ErrnoException) => {
+      outputFailed ??= err;
+    });
+  }
+}
+
+/**
+ * Exits with `code` only after stdout and stderr have taken every byte. On a pipe Node writes
+ * asynchronously, and process.exit() drops whatever the reader has not taken yet (a JSON
+ * document cut at the pipe's 64 KiB, with exit 0). When a stream failed (the reader went
+ * away), the exit status says so instead of the command's own: EXIT.outputFailed.
+ */
+export async function exitAfterOutput(code: number): Promise<never> {
+  watchOutput();
+  const [out, err] = await Promise.all([drained(process.stdout), drained(process.stderr)]);
+  if (!out || !err || outputFailed) {
+    if (err && !process.stderr.destroyed) {
+      const which = out ? "stderr" : "stdout";
+      await new Promise<void>((resolve) =>
+        process.stderr.write(
+          `hardened-nftables: could not write all output to ${which} (${outputFailed?.code ?? "write failed"}); the command itself ended with exit ${code}; exiting ${EXIT.outputFailed}\n`,
+          () => resolve(),
+        ),
+      );
+    }
+    process.exit(EXIT.outputFailed);
+  }
+  process.exit(code);
 }

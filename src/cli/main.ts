@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { EXIT } from "./exit-codes";
-import { type Io, processIo } from "./io";
+import { exitAfterOutput, type Io, processIo, watchOutput } from "./io";
 import { UsageError } from "./policy-file";
 import { APPLY_HELP, applyCommand } from "./apply";
 import { DIFF_HELP, diffCommand } from "./diff";
@@ -48,11 +48,12 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
 }
 
 if (require.main === module) {
-  main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
+  watchOutput();
+  void main(process.argv.slice(2)).then(
+    (code) => exitAfterOutput(code),
     (err: unknown) => {
       process.stderr.write(`error: ${err instanceof Error ? err.message : String(err)}\n`);
-      process.exit(1);
+      return exitAfterOutput(1);
     },
   );
 }

@@ -1,5 +1,8 @@
 import { readFileSync } from "node:fs";
 import { parse as parseYaml } from "yaml";
+import { formatPath } from "../model/issues";
+import { mergeNamedPolicies } from "../model/merge";
+import { PolicyError } from "../model/validate";
 
 /** Reads a policy file as JSON or YAML (JSON is YAML, but JSON errors read better from JSON.parse). */
 export function readPolicyFile(path: string): unknown {
@@ -14,6 +17,21 @@ export function readPolicyFile(path: string): unknown {
     return trimmed.startsWith("{") || trimmed.startsWith("[") ? JSON.parse(text) : parseYaml(text);
   } catch (err) {
     throw new UsageError(`--policy: ${path} is not valid JSON or YAML: ${(err as Error).message.split("\n")[0]}`);
+  }
+}
+
+/**
+ * One policy from one or more `--policy` files: the first is the base, each next one adds to it
+ * (one table; see mergePolicies). Problems of the composition name the file and the field.
+ */
+export function readPolicyFiles(files: readonly string[]): { ok: true; input: unknown } | { ok: false; errors: string[] } {
+  const inputs = files.map(readPolicyFile);
+  if (inputs.length === 1) return { ok: true, input: inputs[0] };
+  try {
+    return { ok: true, input: mergeNamedPolicies(inputs, (i, path) => `${files[i]}${path.length > 0 ? ` ${formatPath(path)}` : ""}`) };
+  } catch (err) {
+    if (err instanceof PolicyError) return { ok: false, errors: err.errors };
+    throw err;
   }
 }
 

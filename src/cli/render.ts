@@ -5,7 +5,7 @@ import { type Artefacts, KernelSupportError, renderPolicy } from "../render";
 import { managedPaths } from "../render/paths";
 import { DEFAULT_KERNEL, profileForKernel } from "../render/profile";
 import { EXIT } from "./exit-codes";
-import { readPolicyFile, UsageError } from "./policy-file";
+import { readPolicyFiles, UsageError } from "./policy-file";
 import { type Io, outputFormat, printPolicyErrors } from "./io";
 
 export const RENDER_HELP = `Usage: hardened-nftables render --policy FILE [--kernel X.Y] [--format text|json] [--check]
@@ -13,14 +13,16 @@ export const RENDER_HELP = `Usage: hardened-nftables render --policy FILE [--ker
 Renders the nftables table, the sysctl.d file and the modprobe.d file a policy would push,
 with an explanation per exposure. Nothing is contacted.
 
-  --policy FILE     policy as JSON or YAML (same schema as the TypeScript API)
+  --policy FILE     policy as JSON or YAML (same schema as the TypeScript API); repeat it to
+                    compose one table: the first file is the base, each next one adds to it
   --table NAME      table name when the policy has none (default: hardened)
   --kernel X.Y      target kernel (default ${DEFAULT_KERNEL}, i.e. any kernel >= 6.0); below 6.0 the
                     helper sysctl and module parameter are written
   --format F        text (default) or json: {"nft","sysctl","modprobe","explain"}
   --check           load the table with the real nft in a throwaway network namespace (root)
 
-Exit codes: 0 ok, 2 invalid policy or arguments, 3 nft rejected the output.
+Exit codes: 0 ok, 2 invalid policy or arguments, 3 nft rejected the output, 141 stdout or
+stderr failed before all output was written (the reader went away).
 `;
 
 function textReport(artefacts: Artefacts): string {
@@ -45,7 +47,7 @@ export async function renderCommand(argv: string[], io: Io): Promise<number> {
   const { values } = parseArgs({
     args: argv,
     options: {
-      policy: { type: "string" },
+      policy: { type: "string", multiple: true },
       table: { type: "string" },
       kernel: { type: "string" },
       format: { type: "string", default: "text" },
@@ -58,7 +60,7 @@ export async function renderCommand(argv: string[], io: Io): Promise<number> {
     io.out(RENDER_HELP);
     return EXIT.ok;
   }
-  if (!values.policy) throw new UsageError("--policy: required");
+  if (!values.policy?.length) throw new UsageError("--policy: required");
   const format = outputFormat(values.format);
   let profile;
   try {
@@ -66,9 +68,10 @@ export async function renderCommand(argv: string[], io: Io): Promise<number> {
   } catch (err) {
     throw new UsageError(`--kernel: ${(err as Error).message.replace(/^kernel: /, "")}`);
   }
-  const parsed = parsePolicy(readPolicyFile(values.policy));
+  const read = readPolicyFiles(values.policy);
+  const parsed = read.ok ? parsePolicy(read.input) : read;
   if (!parsed.ok) {
-    printPolicyErrors(io, values.policy, parsed.errors);
+    printPolicyErrors(io, values.policy.join(" + "), parsed.errors);
     return EXIT.invalidPolicy;
   }
   let artefacts: Artefacts;

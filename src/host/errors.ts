@@ -54,3 +54,18 @@ export class HostStepFailedError extends Error {
     this.name = "HostStepFailedError";
   }
 }
+
+/** Another table of this project is on the host and the caller did not allow it; nothing changed. */
+export class OtherTablesError extends HostOperationError {
+  constructor(target: string, readonly table: string, readonly others: readonly { table: string; files: readonly string[] }[]) {
+    const names = others.map((o) => `table inet ${o.table} (${o.files.join(", ")})`).join("; ");
+    super(
+      target,
+      `refusing to apply table inet ${table}: this host already has ${names}, managed by hardened-nftables. ` +
+        "nftables runs every table's input chain and a drop in any of them is final, so two tables admit only what both admit, " +
+        "and each one's modprobe.d deny list refuses the helper modules it does not need. Merge the policies into one table " +
+        "(mergePolicies), or allow the other table explicitly (CLI --allow-other-tables; host API allowOtherTables). Nothing was changed.",
+    );
+    this.name = "OtherTablesError";
+  }
+}

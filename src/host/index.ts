@@ -1,11 +1,12 @@
 /** The host layer: everything that touches a machine, over one SSH connection per operation. */
 export { HostSession, withSession, ConnectionError, HostKeyMismatchError, type SessionStats } from "./ssh";
 export { ConnectionSchema, parseConnection, redact, type Connection, type ConnectionInput } from "../model/connection";
-export { probeSession, type HostFacts } from "./probe";
+export { probeSession, type HostFacts, type ManagedTable } from "./probe";
+export { modulesOtherTablesNeed, otherManagedTables, type AllowOtherTables } from "./coexist";
 export { applyPolicy, applyOnSession, DEFAULT_CONFIRM_TIMEOUT, type ApplyOptions, type ApplyPolicyOptions, type ApplyResult, type HostOptions } from "./apply";
 export { observePolicy, observeOnSession, formatDrift, summarizeDrift, hasRepairableDrift, type DriftReport, type FileDrift } from "./observe";
 export { removeTable, removeOnSession, type RemoveResult } from "./remove";
-export { NftRejectedError, LockoutRolledBackError, HostOperationError, HostStepFailedError } from "./errors";
+export { NftRejectedError, LockoutRolledBackError, HostOperationError, HostStepFailedError, OtherTablesError } from "./errors";
 export { managedPaths, type ManagedPaths, type PathOverrides } from "../render/paths";
 
 import { withSession } from "./ssh";

@@ -1,5 +1,7 @@
 import type { Connection } from "../model/connection";
 import { assertPolicy } from "../model/validate";
+import { DEFAULT_TABLE } from "../plan/plan";
+import { modulesOtherTablesNeed } from "./coexist";
 import { type Artefacts, renderPolicy } from "../render";
 import { type HostFacts, probeSession } from "./probe";
 import { HostSession } from "./ssh";
@@ -11,7 +13,8 @@ export interface PolicySessionOptions {
 
 /**
  * The common start of every policy operation: validate before connecting, open one session,
- * probe, and render with the host's own kernel profile. The session is always closed.
+ * probe, and render with the host's own kernel profile, leaving loadable the helper modules other
+ * tables of this project on the host need. The session is always closed.
  */
 export async function withRenderedPolicy<T>(
   connection: Connection,
@@ -23,7 +26,8 @@ export async function withRenderedPolicy<T>(
   const session = await HostSession.open(connection, { onLog: options.onLog });
   try {
     const facts = await probeSession(session);
-    const artefacts = renderPolicy(policy, { profile: facts.profile, table: options.table });
+    const table = policy.table ?? options.table ?? DEFAULT_TABLE;
+    const artefacts = renderPolicy(policy, { profile: facts.profile, table: options.table, keepLoadable: modulesOtherTablesNeed(facts, table) });
     return await operate(session, artefacts, facts);
   } finally {
     await session.close();

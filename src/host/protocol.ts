@@ -35,6 +35,8 @@ const STATUS_KEYS = {
   gone: "STATUS_GONE",
   aborted: "STATUS_ABORTED",
   noTransaction: "STATUS_NO_TRANSACTION",
+  relaxed: "STATUS_RELAXED",
+  partlyRelaxed: "STATUS_PARTLY_RELAXED",
   committed: "STATUS_COMMITTED",
   rolledBack: "STATUS_ROLLED_BACK",
   rolledBackToPersisted: "STATUS_ROLLED_BACK_PERSISTED",

@@ -20,6 +20,8 @@ export interface Artefacts {
   readonly profile: HostProfile;
   /** Helper modules the modprobe.d file refuses; observe reports any that are loaded. */
   readonly deniedModules: readonly string[];
+  /** Helper modules this table's scoped exposures need. */
+  readonly neededModules: readonly string[];
   /** sha256 over the three files: equal hashes mean nothing to push. */
   readonly hash: string;
   readonly rendered: RenderedTable;
@@ -33,12 +35,19 @@ export class KernelSupportError extends Error {
   }
 }
 
-export function renderPlan(plan: Plan, profile: HostProfile = DEFAULT_PROFILE): Artefacts {
+export interface RenderOptions {
+  readonly profile?: HostProfile;
+  readonly table?: string;
+  /** Helper modules other tables of this project on the same host need: left out of the deny list. */
+  readonly keepLoadable?: readonly string[];
+}
+
+export function renderPlan(plan: Plan, profile: HostProfile = DEFAULT_PROFILE, keepLoadable: readonly string[] = []): Artefacts {
   const rendered = renderNftables(plan);
   const problems = kernelProblems(profile, rendered.helpers.length > 0);
   if (problems.length > 0) throw new KernelSupportError(problems);
   const sysctl = renderSysctl(plan, profile);
-  const modprobe = renderModprobe(plan, profile);
+  const modprobe = renderModprobe(plan, profile, keepLoadable);
   const hash = createHash("sha256").update(rendered.text).update("\0").update(sysctl).update("\0").update(modprobe).digest("hex");
   return {
     table: plan.table,
@@ -50,19 +59,20 @@ export function renderPlan(plan: Plan, profile: HostProfile = DEFAULT_PROFILE): 
     explain: plan.exposures.map((e) => e.explanation),
     warnings: plan.warnings,
     profile,
-    deniedModules: deniedModules(plan),
+    deniedModules: deniedModules(plan, keepLoadable),
+    neededModules: plan.neededModules,
     hash,
     rendered,
   };
 }
 
 /** policy (already validated) -> artefacts. Pure: the same input gives byte-identical output. */
-export function renderPolicy(policy: Policy, options: { profile?: HostProfile; table?: string } = {}): Artefacts {
-  return renderPlan(planPolicy(policy, options.table), options.profile);
+export function renderPolicy(policy: Policy, options: RenderOptions = {}): Artefacts {
+  return renderPlan(planPolicy(policy, options.table), options.profile, options.keepLoadable);
 }
 
 /** Validates raw input first; throws PolicyError naming every bad field. */
-export function render(input: unknown, options: { profile?: HostProfile; table?: string } = {}): Artefacts {
+export function render(input: unknown, options: RenderOptions = {}): Artefacts {
   return renderPolicy(assertPolicy(input), options);
 }
 

@@ -34,4 +34,35 @@ done
 echo "tools=$tools"
 section tables
 nft list tables 2>/dev/null || true
+# Tables of this project on this host, found by the files every apply writes under /etc (per
+# host, unlike the state and run roots, which a caller may move): "<table> <file>" lines.
+section managed
+for f in /etc/hardened-nftables/*.nft /etc/modprobe.d/hardened-nftables-*.conf /etc/sysctl.d/60-hardened-nftables-*.conf /etc/systemd/system/hardened-nftables-*.service; do
+  [ -f "$f" ] || continue
+  n=${f##*/}
+  case $f in
+    /etc/hardened-nftables/*) t=${n%.nft} ;;
+    /etc/modprobe.d/*) t=${n#hardened-nftables-}; t=${t%.conf} ;;
+    /etc/sysctl.d/*) t=${n#60-hardened-nftables-}; t=${t%.conf} ;;
+    *) t=${n#hardened-nftables-}; t=${t%.service} ;;
+  esac
+  case $t in '' | *[!A-Za-z0-9_-]*) continue ;; esac
+  echo "$t $f"
+done
+# Each one's modprobe.d file: the modules it refuses and the ones its scoped exposures need.
+for f in /etc/modprobe.d/hardened-nftables-*.conf; do
+  [ -f "$f" ] || continue
+  t=${f##*/hardened-nftables-}; t=${t%.conf}
+  case $t in '' | *[!A-Za-z0-9_-]*) continue ;; esac
+  section "modprobe $t"
+  sed -n -e 's/^install \([A-Za-z0-9_-]*\) \/bin\/false$/deny \1/p' -e 's/^# Allowed for scoped exposures: /need /p' "$f"
+done
+# And the settings each one's sysctl.d file makes (host-wide as well).
+for f in /etc/sysctl.d/60-hardened-nftables-*.conf; do
+  [ -f "$f" ] || continue
+  t=${f##*/60-hardened-nftables-}; t=${t%.conf}
+  case $t in '' | *[!A-Za-z0-9_-]*) continue ;; esac
+  section "sysctl $t"
+  sed -n 's/^\([A-Za-z0-9_.]*\) = \(.*\)$/\1 \2/p' "$f"
+done
 section end
