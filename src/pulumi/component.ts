@@ -36,6 +36,12 @@ export type HostFirewallArgs = { [K in keyof PolicyFields]: DeepInput<PolicyFiel
   hostPaths?: DeepInput<HostPaths>;
   /** Seconds the host waits for a new SSH connection to prove access before it rolls back (default 30). */
   confirmTimeoutSeconds?: pulumi.Input<number>;
+  /**
+   * Another table of this project already on the host is refused (two tables admit only what
+   * both admit). `true` allows any, a list allows exactly those tables; prefer one policy
+   * composed with `mergePolicies`.
+   */
+  allowOtherTables?: pulumi.Input<boolean | pulumi.Input<string>[]>;
 };
 
 /** Invalid arguments: `errors` holds one `path: problem` line each; the message lists them all. */
@@ -173,6 +179,7 @@ export class HostFirewall extends pulumi.ComponentResource {
         modprobe: checked.modprobeLines.apply((l) => toLineMap(l)),
         ...(args.hostPaths !== undefined ? { hostPaths: args.hostPaths as pulumi.Input<HostPaths> } : {}),
         ...(args.confirmTimeoutSeconds !== undefined ? { confirmTimeoutSeconds: args.confirmTimeoutSeconds } : {}),
+        ...(args.allowOtherTables !== undefined ? { allowOtherTables: args.allowOtherTables } : {}),
       },
       { parent: this },
     );

@@ -30,6 +30,7 @@ import { formatDrift, hasRepairableDrift, observeOnSession, summarizeDrift } fro
 import { type HostFacts, probeSession } from "../host/probe";
 import { removeOnSession } from "../host/remove";
 import { ConnectionError, type HostSession } from "../host/ssh";
+import { modulesOtherTablesNeed } from "../host/coexist";
 import { acquire, type Lease, onLease, withPooledSession } from "./sessions";
 import { contentLines, liveFileLines, liveRuleLines } from "./live";
 import { ruleGroup, toLineMap } from "./line-map";
@@ -97,13 +98,22 @@ function probedProfile(facts: HostFacts): ProbedProfile {
   };
 }
 
-function hostOptions(props: Props): { paths?: HostPaths; confirmTimeoutSeconds?: number } {
+function hostOptions(props: Props): { paths?: HostPaths; confirmTimeoutSeconds?: number; allowOtherTables?: boolean | readonly string[] } {
   const paths = props.hostPaths as HostPaths | undefined;
   const timeout = props.confirmTimeoutSeconds;
+  const allow = props.allowOtherTables as boolean | readonly string[] | undefined;
   return {
     ...(paths && (paths.stateRoot || paths.runRoot) ? { paths } : {}),
     ...(typeof timeout === "number" ? { confirmTimeoutSeconds: timeout } : {}),
+    ...(allow !== undefined ? { allowOtherTables: allow } : {}),
   };
+}
+
+/** Modules other tables on the host need stay loadable, where those tables are allowed at all. */
+function keepLoadableFor(props: Props, facts: HostFacts, table: string): string[] {
+  const allow = props.allowOtherTables as boolean | readonly string[] | undefined;
+  if (allow === undefined || allow === false) return [];
+  return modulesOtherTablesNeed({ managedTables: facts.managedTables.filter((t) => allow === true || (Array.isArray(allow) && allow.includes(t.table))) }, table);
 }
 
 function pickInputs(props: Props): Props {
@@ -137,7 +147,8 @@ async function onProbedHost<T>(props: Props, step: (session: HostSession, artefa
   const connection = connectionOf(props);
   const policy = policyOf(props);
   const { lease, facts } = await probedLease(connection);
-  return onLease(lease, (session) => step(session, renderPolicy(policy, { profile: facts.profile, table: policy.table }), facts));
+  const keepLoadable = keepLoadableFor(props, facts, props.table as string);
+  return onLease(lease, (session) => step(session, renderPolicy(policy, { profile: facts.profile, table: policy.table, keepLoadable }), facts));
 }
 
 function applyOutputs(inputs: Props, artefacts: Artefacts, facts: HostFacts, warnings: readonly string[]): HostTableOutputs {
@@ -150,8 +161,12 @@ function applyOutputs(inputs: Props, artefacts: Artefacts, facts: HostFacts, war
     inSync: true,
     driftSummary: `${describeTarget(inputs.connection as object)}: table inet ${artefacts.table} in sync`,
     warnings: [...warnings],
+    keptLoadable: [...keptLoadable(artefacts)],
   };
 }
+
+/** What the artefacts left out of the deny list for other tables (recorded, so diff renders the same). */
+const keptLoadable = (artefacts: Artefacts): readonly string[] => artefacts.keptLoadable;
 
 /** Rule lines and file lines as the resource stores them: LineMaps, which the engine diffs line by line. */
 function engineLines(ruleLines: readonly string[], sysctlLines: readonly string[], modprobeLines: readonly string[]) {
@@ -166,6 +181,10 @@ export async function check(olds: Props | undefined, news: Props): Promise<Check
   delete inputs.hostProfile;
   const recorded = olds?.hostProfile;
   if (recorded && !containsUnknown(recorded) && renderProfile(recorded) !== DEFAULT_PROFILE) inputs.hostProfile = recorded;
+  // what the last apply or refresh left loadable for other tables: the preview renders the same
+  delete inputs.keptLoadable;
+  const kept = olds?.keptLoadable;
+  if (Array.isArray(kept) && kept.length > 0 && news.allowOtherTables !== undefined) inputs.keptLoadable = kept;
 
   if (!containsUnknown(news.policy) && !containsUnknown(news.table)) {
     const parsed = parsePolicy({ ...(news.policy as object), table: news.table });
@@ -173,7 +192,8 @@ export async function check(olds: Props | undefined, news: Props): Promise<Check
       for (const reason of parsed.errors) failures.push({ property: "policy", reason });
     } else {
       try {
-        const artefacts = renderPolicy(parsed.value, { profile: renderProfile(inputs.hostProfile), table: parsed.value.table });
+        const keepLoadable = Array.isArray(inputs.keptLoadable) ? (inputs.keptLoadable as string[]) : [];
+        const artefacts = renderPolicy(parsed.value, { profile: renderProfile(inputs.hostProfile), table: parsed.value.table, keepLoadable });
         Object.assign(inputs, engineLines(artefacts.ruleLines, contentLines(artefacts.sysctl), contentLines(artefacts.modprobe)));
       } catch (err) {
         failures.push({ property: "policy", reason: (err as Error).message });
@@ -196,6 +216,11 @@ export async function check(olds: Props | undefined, news: Props): Promise<Check
       }
     }
   }
+  const allow = news.allowOtherTables;
+  if (allow !== undefined && !containsUnknown(allow)) {
+    const ok = typeof allow === "boolean" || (Array.isArray(allow) && allow.every((t) => typeof t === "string" && /^[A-Za-z_][A-Za-z0-9_-]*$/.test(t)));
+    if (!ok) failures.push({ property: "allowOtherTables", reason: "allowOtherTables: expected true, false or a list of table names" });
+  }
   const timeout = news.confirmTimeoutSeconds;
   if (timeout !== undefined && !containsUnknown(timeout) && (typeof timeout !== "number" || !Number.isInteger(timeout) || timeout < 5 || timeout > 600)) {
     failures.push({ property: "confirmTimeoutSeconds", reason: "confirmTimeoutSeconds: must be a whole number of seconds between 5 and 600" });
@@ -215,7 +240,11 @@ export async function diff(_id: string, olds: Props, news: Props): Promise<DiffR
     replaces.push("connection", "target");
     deleteBeforeReplace = true;
   }
-  if (containsUnknown(news.table) || olds.table !== news.table) replaces.push("table");
+  if (containsUnknown(news.table) || olds.table !== news.table) {
+    // two tables of this project on one host are refused: the old one goes first
+    replaces.push("table");
+    deleteBeforeReplace = true;
+  }
   if (containsUnknown(news)) return { changes: true, replaces, deleteBeforeReplace };
 
   let changes = replaces.length > 0;
@@ -224,9 +253,11 @@ export async function diff(_id: string, olds: Props, news: Props): Promise<DiffR
   changes ||= olds.inSync === false;
   changes ||= !sameJson(oldConn, newConn);
   changes ||= !sameJson(olds.hostPaths, news.hostPaths);
+  changes ||= !sameJson(olds.allowOtherTables, news.allowOtherTables);
   if (!changes) {
     // The files depend on the kernel: compare what the policy renders for the host's recorded profile.
-    const artefacts = renderPolicy(policyOf(news), { profile: renderProfile(olds.hostProfile), table: news.table as string });
+    const keepLoadable = Array.isArray(olds.keptLoadable) ? (olds.keptLoadable as string[]) : [];
+    const artefacts = renderPolicy(policyOf(news), { profile: renderProfile(olds.hostProfile), table: news.table as string, keepLoadable });
     const files = engineLines([], contentLines(artefacts.sysctl), contentLines(artefacts.modprobe));
     changes = !sameJson(olds.sysctl, files.sysctl) || !sameJson(olds.modprobe, files.modprobe);
   }
@@ -273,6 +304,7 @@ export function read(id: string, props: Props): Promise<ReadResult> {
       inSync: !hasRepairableDrift(report),
       driftSummary: summarizeDrift(report),
       warnings: (props.warnings as string[] | undefined) ?? [],
+      keptLoadable: [...keptLoadable(artefacts)],
     };
     return { id, props: live, inputs: pickInputs(live) };
   });

@@ -19,6 +19,7 @@ export interface HostTableArgs {
   modprobe: pulumi.Input<LineMap>;
   hostPaths?: pulumi.Input<HostPaths>;
   confirmTimeoutSeconds?: pulumi.Input<number>;
+  allowOtherTables?: pulumi.Input<boolean | pulumi.Input<string>[]>;
 }
 
 /**

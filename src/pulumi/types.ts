@@ -38,6 +38,10 @@ export interface HostTableInputs {
   readonly drift: readonly string[];
   readonly hostPaths?: HostPaths;
   readonly confirmTimeoutSeconds?: number;
+  /** Other tables of this project allowed on the host (true: any). */
+  readonly allowOtherTables?: boolean | readonly string[];
+  /** Recorded by an apply or refresh: helper modules left loadable for other tables (check() renders with it). */
+  readonly keptLoadable?: readonly string[];
   /** Recorded by a refresh; check() renders the sysctl/modprobe preview lines with it. */
   readonly hostProfile?: ProbedProfile;
 }
@@ -51,6 +55,8 @@ export interface HostTableOutputs extends HostTableInputs {
   /** One line: "in sync", or what drifted. */
   readonly driftSummary: string;
   readonly warnings: readonly string[];
+  /** Helper modules left out of the deny list because other tables on the host need them. */
+  readonly keptLoadable: readonly string[];
 }
 
 /** Keys of {@link HostTableInputs}: what read() writes back as the stored inputs. */
@@ -66,7 +72,9 @@ export const INPUT_KEYS = [
   "drift",
   "hostPaths",
   "confirmTimeoutSeconds",
+  "allowOtherTables",
   "hostProfile",
+  "keptLoadable",
 ] as const satisfies readonly (keyof HostTableInputs)[];
 
 /** The placeholder the engine passes for values not known yet (during preview). */

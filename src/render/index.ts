@@ -20,6 +20,8 @@ export interface Artefacts {
   readonly profile: HostProfile;
   /** Helper modules the modprobe.d file refuses; observe reports any that are loaded. */
   readonly deniedModules: readonly string[];
+  /** Helper modules left out of the deny list because other tables on the host need them (keepLoadable). */
+  readonly keptLoadable: readonly string[];
   /** Helper modules this table's scoped exposures need. */
   readonly neededModules: readonly string[];
   /** sha256 over the three files: equal hashes mean nothing to push. */
@@ -60,6 +62,7 @@ export function renderPlan(plan: Plan, profile: HostProfile = DEFAULT_PROFILE, k
     warnings: plan.warnings,
     profile,
     deniedModules: deniedModules(plan, keepLoadable),
+    keptLoadable: [...new Set(keepLoadable)].sort(),
     neededModules: plan.neededModules,
     hash,
     rendered,

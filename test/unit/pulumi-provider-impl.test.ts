@@ -108,12 +108,12 @@ describe("provider diff", () => {
     expect(await diff("id", olds, rekeyed)).toMatchObject({ changes: true, replaces: [] });
   });
 
-  it("another host or port replaces, deleting first; a renamed table replaces", async () => {
+  it("another host or port replaces, deleting first; a renamed table replaces, deleting first too (two tables of this project on one host are refused)", async () => {
     const olds = await outputsFor("6.1");
     const moved = (await check({}, news({ connection: { host: "198.51.100.8", privateKey, hostKey: HOST_KEY } }))).inputs as Record<string, unknown>;
     expect(await diff("id", olds, moved)).toEqual({ changes: true, replaces: ["connection", "target"], deleteBeforeReplace: true });
     const renamed = (await check({}, news({ table: "web2" }))).inputs as Record<string, unknown>;
-    expect(await diff("id", olds, renamed)).toEqual({ changes: true, replaces: ["table"], deleteBeforeReplace: false });
+    expect(await diff("id", olds, renamed)).toEqual({ changes: true, replaces: ["table"], deleteBeforeReplace: true });
     expect(await diff("id", olds, { ...renamed, table: "web", connection: UNKNOWN })).toMatchObject({ changes: true, deleteBeforeReplace: true });
   });
 });
