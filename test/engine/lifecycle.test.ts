@@ -14,7 +14,8 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type EngineProject, engineProject, expectOk, REPO, type StateResource } from "../support/engine";
-import { HOST_PATHS, listRulesetWithHandles, listTable } from "../support/host-fixtures";
+import { HostSession } from "../../src/host/ssh";
+import { connectionFor, HOST_PATHS, listRulesetWithHandles, listTable } from "../support/host-fixtures";
 import { createLab, type Lab, type LabHost } from "../support/lab";
 import { requireRoot } from "../support/privileges";
 
@@ -58,6 +59,16 @@ const plannedStep = (out: string): string => {
   const at = out.search(/^ +[~+-]+ ?pulumi-nodejs:dynamic\/hardened-nftables:HostTable: \((update|replace|create|delete)\)/m);
   return at < 0 ? "" : out.slice(at);
 };
+
+/** A script as root over a NEW SSH connection (in the lab sshd's mount namespace). */
+async function overSsh(host: LabHost, script: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  const session = await HostSession.open(connectionFor(host));
+  try {
+    return await session.run(script);
+  } finally {
+    await session.close();
+  }
+}
 
 const sshdConnections = (host: LabHost): number => (fs.readFileSync(host.sshdLog, "utf8").match(/Connection from /g) ?? []).length;
 
@@ -224,6 +235,43 @@ describe.runIf(requireRoot("engine lifecycle", ["ip", "nft", "sshd", "ssh-keygen
     expect(diffLines(plannedStep(again.stdout), "-")).toContain('chain input: tcp dport 22 accept comment "ssh: control"');
     await project.config("policy", SSH_HTTP_SMTP);
     expectOk(await project.pulumi(["preview", "--expect-no-changes"]), "preview back on the applied policy");
+  });
+
+  it("a commit that fails on the host: the update fails with the host's own account (step, state, what to do); the next up converges", async () => {
+    const before = await listTable(h1, TABLE);
+    // the table's directory read-only (its run and state roots inside stay writable), made over
+    // SSH so it lives in the lab sshd's mount namespace, where the host steps run
+    const dir = "/etc/hardened-nftables";
+    const mount = await overSsh(
+      h1,
+      [
+        "set -e",
+        `mount --bind ${dir} ${dir}`,
+        `mount -o remount,bind,ro ${dir}`,
+        `mount --bind ${HOST_PATHS.runRoot} ${HOST_PATHS.runRoot}`,
+        `mount -o remount,bind,rw ${HOST_PATHS.runRoot}`,
+        `mount --bind ${HOST_PATHS.stateRoot} ${HOST_PATHS.stateRoot}`,
+        `mount -o remount,bind,rw ${HOST_PATHS.stateRoot}`,
+        `touch ${dir}/probe 2>&1 || true`,
+      ].join("\n"),
+    );
+    try {
+      expect(mount.stdout).toContain("Read-only file system"); // the control: it really is read-only
+      await project.config("policy", SSH_HTTPS);
+      const r = await project.pulumi(["up", "--yes"]);
+      expect(r.code).not.toBe(0);
+      const printed = `${r.stdout}\n${r.stderr}`;
+      expect(printed).toContain(`root@${h1.ipv4}:22: the new ruleset let a new SSH connection in, but persisting it (commit, step install-table) failed`);
+      expect(printed).toContain("Read-only file system");
+      expect(printed).toContain("What to do:");
+      expect(await listTable(h1, TABLE)).toBe(before); // rolled back, as the message says
+    } finally {
+      await overSsh(h1, [HOST_PATHS.stateRoot, HOST_PATHS.runRoot, dir].map((m) => `umount '${m}' 2>/dev/null || umount -l '${m}'`).join("; "));
+    }
+    expectOk(await project.pulumi(["up", "--yes"]), "up after the fault");
+    expect(await listTable(h1, TABLE)).toContain("tcp dport 443 accept");
+    await project.config("policy", SSH_HTTP_SMTP);
+    expectOk(await project.pulumi(["up", "--yes"]), "back to the policy the later tests expect");
   });
 
   it("a change of host replaces, deleting first; destroy removes what it created and leaves a foreign table", async () => {
