@@ -8,8 +8,10 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 . scripts/env.sh
 
-printf '\n==> build\n' >&2
-npm run --silent build
+if [ ! -f dist/index.js ] || [ -n "$(find src -newer dist/index.js -print -quit)" ]; then
+  printf '\n==> build\n' >&2
+  npm run --silent build
+fi
 printf '\n==> sandbox host\n' >&2
 npm run --silent sandbox -- up >/dev/null
 status=$(npm run --silent sandbox -- status --json)
