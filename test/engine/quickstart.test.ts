@@ -7,36 +7,15 @@
  * Its state goes to a temp backend and a stack of its own (PULUMI_BACKEND_URL, PULUMI_STACK), so
  * a developer's own quick start stack is left alone; a sandbox that was already up stays up.
  */
-import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type CommandResult, REPO } from "../support/engine";
+import { type CommandResult, REPO, runProcess } from "../support/engine";
 import { requireRoot } from "../support/privileges";
 
-function sh(command: string, env: NodeJS.ProcessEnv, timeoutMs = 1_800_000): Promise<CommandResult> {
-  return new Promise((resolve, reject) => {
-    const started = Date.now();
-    const child = spawn("bash", ["-c", command], { cwd: REPO, env, stdio: ["ignore", "pipe", "pipe"], detached: true });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => {
-      try {
-        process.kill(-child.pid!, "SIGKILL");
-      } catch {
-        /* gone */
-      }
-    }, timeoutMs);
-    child.on("error", reject);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? 255, stdout, stderr, ms: Date.now() - started });
-    });
-  });
-}
+const sh = (command: string, env: NodeJS.ProcessEnv, timeoutMs = 1_800_000): Promise<CommandResult> =>
+  runProcess("bash", ["-c", command], { cwd: REPO, env, timeoutMs });
 
 const sandboxUp = () => fs.existsSync("/run/hnft-lab/sandbox.json");
 

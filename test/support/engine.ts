@@ -116,29 +116,11 @@ export function engineProject(label: string, opts: ProjectOptions = {}): EngineP
   const tsx = path.join(REPO, "node_modules/.bin/tsx");
   const driver = path.join(REPO, "engine/run.ts");
 
-  const pulumi = (args: string[], o: RunOptions = {}): Promise<CommandResult> =>
-    new Promise((resolve, reject) => {
-      const started = Date.now();
-      const child = spawn(tsx, [driver, "--cwd", dir, "--stack", stack, ...args], { cwd: dir, env: { ...env, ...o.env }, stdio: ["pipe", "pipe", "pipe"], detached: true });
-      child.stdin.end(o.stdin ?? "");
-      let stdout = "";
-      let stderr = "";
-      child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-      child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-      const timer = setTimeout(() => {
-        try {
-          process.kill(-child.pid!, "SIGKILL");
-        } catch {
-          /* gone */
-        }
-      }, o.timeoutMs ?? 240_000);
-      child.on("error", reject);
-      child.on("close", (code) => {
-        clearTimeout(timer);
-        transcript.push(`$ pulumi ${args.join(" ")}\n${stdout}\n${stderr}`);
-        resolve({ code: code ?? 255, stdout, stderr, ms: Date.now() - started });
-      });
-    });
+  const pulumi = async (args: string[], o: RunOptions = {}): Promise<CommandResult> => {
+    const r = await runProcess(tsx, [driver, "--cwd", dir, "--stack", stack, ...args], { cwd: dir, env: { ...env, ...o.env }, stdin: o.stdin, timeoutMs: o.timeoutMs ?? 240_000 });
+    transcript.push(`$ pulumi ${args.join(" ")}\n${r.stdout}\n${r.stderr}`);
+    return r;
+  };
 
   return {
     dir,
@@ -161,6 +143,35 @@ export function engineProject(label: string, opts: ProjectOptions = {}): EngineP
       remove();
     },
   };
+}
+
+/** Runs a command in its own process group (killed whole at the timeout), collecting its output. */
+export function runProcess(
+  file: string,
+  args: readonly string[],
+  o: { cwd: string; env: NodeJS.ProcessEnv; stdin?: string; timeoutMs: number },
+): Promise<CommandResult> {
+  return new Promise((resolve, reject) => {
+    const started = Date.now();
+    const child = spawn(file, args, { cwd: o.cwd, env: o.env, stdio: ["pipe", "pipe", "pipe"], detached: true });
+    child.stdin.end(o.stdin ?? "");
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => {
+      try {
+        process.kill(-child.pid!, "SIGKILL");
+      } catch {
+        /* gone */
+      }
+    }, o.timeoutMs);
+    child.on("error", reject);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? 255, stdout, stderr, ms: Date.now() - started });
+    });
+  });
 }
 
 /** Fails with the command's whole output when it did not exit 0. */
