@@ -2,8 +2,8 @@
  * Quick start: a hardened firewall on the sandbox host that `npm run sandbox -- up` creates
  * (a real sshd in a network namespace on this machine).
  *
- *   npm run sandbox -- up        # once, as root
- *   pulumi up                    # from the repository root (its Pulumi.yaml runs this program)
+ *   sudo scripts/quickstart.sh   # set-up, a sandbox host, and `pulumi up` of this program
+ *   scripts/pulumi up --yes      # again, from the repository root (its Pulumi.yaml runs this program)
  *
  * Without config it asks the sandbox CLI for the connection settings. To target another host:
  *   pulumi config set host 203.0.113.10
