@@ -34,7 +34,8 @@ interface TimedEvent {
 }
 
 export interface EngineFleet {
-  run(op: EngineOperation): Promise<EngineRun>;
+  /** `parallel`: the CLI's --parallel (its default is 4 per core: 8 on this machine) */
+  run(op: EngineOperation, parallel?: number): Promise<EngineRun>;
   close(): Promise<void>;
 }
 
@@ -49,9 +50,9 @@ export async function engineFleet(hosts: LabHost[], policy: unknown, paths: { st
     hosts.map((h) => ({ name: h.name, host: h.ipv4, user: "root", hostKey: h.hostKey, hostPaths: paths })),
   );
   return {
-    async run(op) {
+    async run(op, parallel) {
       fs.rmSync(events, { force: true });
-      const args = op === "drift-check" ? ["preview", "--refresh", "--expect-no-changes"] : ["up", "--yes"];
+      const args = [...(op === "drift-check" ? ["preview", "--refresh", "--expect-no-changes"] : ["up", "--yes"]), ...(parallel ? ["--parallel", String(parallel)] : [])];
       const r = await project.pulumi(args, { env: { HNFT_ENGINE_EVENTS: events }, timeoutMs: 900_000 });
       if (r.code !== 0) throw new Error(`pulumi ${args.join(" ")} on ${hosts.length} hosts exited ${r.code}:\n${r.stdout.slice(-3000)}\n${r.stderr.slice(-3000)}`);
       const timed = fs

@@ -23,7 +23,7 @@ import { parseConnection } from "../src/model/connection";
 import { distDir, exec, median, round, sleep, tempDir, type Log } from "./util";
 import { engineFleet, shareFirstKey, summarize, type EngineRun } from "./engine-fleet";
 
-export type Tool = "ours" | "pulumi" | "ansible" | "ansible-defaults";
+export type Tool = "ours" | "pulumi" | "pulumi-parallel" | "ansible" | "ansible-defaults";
 export type Operation = "apply-first" | "apply-noop" | "drift-check";
 
 export interface OperationResult {
@@ -486,6 +486,17 @@ export async function runFleet(opts: FleetOptions): Promise<FleetResult> {
             });
             if (op === "apply-noop") noopWrites.push({ tool: "pulumi", hosts: n, ...compareSnapshots(before, await Promise.all(hosts.map(snapshot))) });
           }
+          // the CLI runs 8 resource operations at once by default (4 per core); a fleet is run with --parallel N
+          if (n > 8) {
+            const runs: EngineRun[] = [];
+            const counts: { connections: number; sessions: number }[][] = [];
+            for (let k = 0; k < opts.repeats; k++) {
+              const off = sshdLogSizes(hosts);
+              runs.push(await fleet.run("drift-check", n));
+              counts.push(await sshdCounts(hosts, off));
+            }
+            record({ tool: "pulumi-parallel", op: "drift-check", hosts: n, wallMs: runs.map((r) => round(r.wallMs, 0)), ...perHost(counts, n), ...summarize(runs), changedHosts: 0, inSyncHosts: n });
+          }
         } finally {
           await fleet.close();
         }
@@ -539,7 +550,7 @@ export async function runFleet(opts: FleetOptions): Promise<FleetResult> {
         labHosts: maxHosts,
         repeats: opts.repeats,
         ours: "applyPolicy / observePolicy on all N hosts at once (Promise.all), in a fresh `node` process per operation; wall time = process start to exit",
-        pulumi: "the real Pulumi engine (engine/pulumi-engine.sh, v3.276.0) through engine/run.ts: one HostFirewall per host (test/engine/program), `pulumi up` (first, then no-op) and `pulumi preview --refresh --expect-no-changes`, each a fresh process; engine overhead = wall time minus the span from the first host step starting to the last ending (engine events timed by the driver)",
+        pulumi: "the real Pulumi engine (engine/pulumi-engine.sh, v3.276.0) through engine/run.ts: one HostFirewall per host (test/engine/program), `pulumi up` (first, then no-op) and `pulumi preview --refresh --expect-no-changes`, each a fresh process, with the CLI's default parallelism (8 here: 4 per core) and, above 8 hosts, the drift check again with --parallel N (tool pulumi-parallel); engine overhead = wall time minus the span from the first host step starting to the last ending (engine events timed by the driver)",
         oursPaths: `stateRoot ${PATHS.stateRoot}, runRoot ${PATHS.runRoot} (lab hosts share /var and /run)`,
         ansible: `ansible-playbook ${fs.readFileSync(path.join(setup.dir, "playbook.yml"), "utf8").length} B playbook: template nft (validate: nft -c -f %s) + sysctl.d + modprobe.d, handlers nft -f and sysctl -p; gather_facts false; drift check = --check --diff`,
         ansibleTuned: "forks = N, pipelining = True, interpreter_python = /usr/bin/python3",

@@ -13,8 +13,8 @@
  * the state in the project's backend, the dynamic-provider plugin it starts in the project's
  * directory. Each invocation is one fresh process, like one `pulumi` command.
  *
- * Flags: --diff, --refresh, --expect-no-changes, --target-replace, --json (stack output), --yes
- * (accepted; never asks). The exit status is the CLI's.
+ * Flags: --diff, --refresh, --expect-no-changes, --parallel N (the CLI's default is 4 per core), --json
+ * (stack output), --yes (accepted; never asks). The exit status is the CLI's.
  */
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -135,12 +135,15 @@ async function run(argv: string[]): Promise<number> {
       yes: { type: "boolean", short: "y" },
       "skip-preview": { type: "boolean" },
       "show-secrets": { type: "boolean" },
+      parallel: { type: "string", short: "p" },
     },
   });
   const dir = path.resolve(values.cwd ?? process.cwd());
   const stackName = values.stack ?? process.env.PULUMI_STACK ?? "dev";
   const { stack, cli } = await openStack(dir, stackName);
-  const common = { onOutput: write, onError: writeError, onEvent, color: "never" as const };
+  const parallel = values.parallel === undefined ? undefined : Number(values.parallel);
+  if (parallel !== undefined && !(Number.isInteger(parallel) && parallel > 0)) throw new Error(`--parallel: expected a whole number above 0, got "${values.parallel}"`);
+  const common = { onOutput: write, onError: writeError, onEvent, color: "never" as const, ...(parallel ? { parallel } : {}) };
   const [command, sub, ...rest] = positionals;
   switch (command) {
     case "up":
