@@ -32,6 +32,8 @@ export interface BenchReport {
   uptimeAfter: string;
   fleet?: FleetResult;
   scale?: ScaleResult;
+  /** when the benchmarks of one report come from more than one run: which, when, at which commit, and why */
+  parts?: Record<string, { startedAt: string; git: { commit: string }; durationSeconds: number; why?: string }>;
   packet?: PacketResult;
   render?: RenderResult;
   errors: { benchmark: string; message: string }[];
@@ -330,6 +332,7 @@ export function markdown(r: BenchReport): string {
     `Machine: ${r.machine.cpus} x ${r.machine.cpuModel}, ${r.machine.memoryGiB} GiB, Linux ${r.machine.kernel}; ${r.machine.versions.node}, ${r.machine.versions.nft}, ${r.machine.versions.openssh}, ${r.machine.versions.ansible}.`,
     "",
     `Load: before \`${r.machine.uptime}\`; after \`${r.uptimeAfter}\`. The machine is shared (other engineers' test suites run on the same 2 cores) and is a VM whose hypervisor steals CPU time, so absolute figures move from run to run; the ratios come from runs interleaved on the same hosts in the same process.`,
+    ...(r.parts ? ["", "This report joins runs: " + Object.entries(r.parts).map(([what, p]) => `${what} from ${p.startedAt} at ${p.git.commit.slice(0, 12)} (${p.durationSeconds} s)${p.why ? `: ${p.why}` : ""}`).join("; ") + "."] : []),
     "",
     "## Targets",
     "",
