@@ -56,7 +56,7 @@ flock 9
 if ! stamped "$dir"; then
   staging=$(mktemp -d "$cache/.build-XXXXXX")
   trap 'rm -rf "$staging"' EXIT
-  echo "pulumi-engine: building pulumi $version from Go modules into $dir (cold: 10-25 min on 2 cores)" >&2
+  echo "pulumi-engine: building pulumi $version from Go modules into $dir (cold: about 6 min on 2 idle cores and 1.4 GB of modules)" >&2
   start=$(date +%s)
   (
     cd "$here"
