@@ -27,7 +27,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { makeHandle, makeTempDir, parseJsonLine, PYTHON, removeTempDir, startProc, waitBound, type PeerHandle, type PeerHost } from "./peers";
+import { makeTempDir, parseJsonLine, PYTHON, removeTempDir, startProc, startUntilReady, waitBound, type PeerHandle, type PeerHost } from "./peers";
 
 export const Q931_PORT = 1720;
 export const RAS_PORT = 1719;
@@ -252,14 +252,18 @@ export async function startH323Callee(host: PeerHost, opts: { mediaPort: number;
   if (opts.mediaPort % 2 !== 0) throw new Error(`mediaPort ${opts.mediaPort}: RTP uses an even port`);
   const address = opts.ipv6 ? host.ipv6 : host.ipv4;
   const dir = makeTempDir("h323");
-  const proc = startProc(host, [PYTHON, "-c", H323_PY, "callee", address, String(opts.mediaPort)], { cwd: dir, label: `h323 callee ${host.name}` });
-  await proc.waitLine(/^READY$/, 10_000);
-  await waitBound(host, "tcp", Q931_PORT, proc);
+  const { proc, stop } = await startUntilReady(host, [PYTHON, "-c", H323_PY, "callee", address, String(opts.mediaPort)], { cwd: dir, label: `h323 callee ${host.name}`, dirs: [dir] });
+  try {
+    await waitBound(host, "tcp", Q931_PORT, proc);
+  } catch (e) {
+    await stop();
+    throw e;
+  }
   return {
     address,
     mediaPort: opts.mediaPort,
     mediaFrom: () => [...proc.stdout().matchAll(/^MEDIA (\S+) /gm)].map((m) => m[1]!),
-    stop: makeHandle([proc], [dir]),
+    stop,
   };
 }
 

@@ -19,7 +19,7 @@
  * unreachable ends it), /usr/bin/python3 for the transfer and for forging ICMP errors.
  */
 import type { LabHost } from "./lab";
-import { makeHandle, PYTHON, runIn, startProc, type PeerHandle, type PeerHost } from "./peers";
+import { makeHandle, PYTHON, runIn, startProc, startUntilReady, type PeerHandle, type PeerHost } from "./peers";
 
 export interface RoutedPath {
   router: LabHost;
@@ -154,14 +154,7 @@ export interface SinkHandle extends PeerHandle {
 
 /** A TCP sink on the far host: reads each connection to its end and reports its size and hash. */
 export async function tcpSink(host: PeerHost, addr: string, port: number): Promise<SinkHandle> {
-  const proc = startProc(host, [PYTHON, "-c", SINK_PY, addr, String(port)], { cwd: "/", label: `tcp-sink@${host.name}` });
-  const stop = makeHandle([proc], []);
-  try {
-    await proc.waitLine(/^READY$/, 10_000);
-  } catch (e) {
-    await stop();
-    throw e;
-  }
+  const { proc, stop } = await startUntilReady(host, [PYTHON, "-c", SINK_PY, addr, String(port)], { cwd: "/", label: `tcp-sink@${host.name}` });
   return {
     received: () =>
       proc

@@ -497,6 +497,26 @@ export function makeHandle(procs: Proc[], dirs: string[], extra?: () => Promise<
   };
 }
 
+/**
+ * Starts a peer that prints READY once it listens, and waits for that line; a peer that does not
+ * get there is stopped (with its temp dirs) before the error is thrown.
+ */
+export async function startUntilReady(
+  host: PeerHost,
+  argv: string[],
+  opts: { cwd: string; label: string; dirs?: string[]; timeoutMs?: number },
+): Promise<{ proc: Proc; stop: () => Promise<void> }> {
+  const proc = startProc(host, argv, opts);
+  const stop = makeHandle([proc], opts.dirs ?? []);
+  try {
+    await proc.waitLine(/^READY$/, opts.timeoutMs ?? 10_000);
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  return { proc, stop };
+}
+
 /** Wait until a socket is listening (tcp) or bound (udp) on port in the host; fail fast if proc died. */
 export async function waitBound(host: PeerHost, proto: "tcp" | "udp", port: number, proc: Proc, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -1381,14 +1401,7 @@ export interface UdpEchoHandle extends PeerHandle {
 
 export async function udpEchoListener(host: PeerHost, port: number, opts: { ipv6?: boolean } = {}): Promise<UdpEchoHandle> {
   const address = opts.ipv6 ? host.ipv6 : host.ipv4;
-  const proc = startProc(host, agent("udp-echo", address, port), { cwd: os.tmpdir(), label: `udp-echo@${host.name}:${port}` });
-  const stop = makeHandle([proc], []);
-  try {
-    await proc.waitLine(/^READY$/, 10_000);
-  } catch (e) {
-    await stop();
-    throw e;
-  }
+  const { proc, stop } = await startUntilReady(host, agent("udp-echo", address, port), { cwd: os.tmpdir(), label: `udp-echo@${host.name}:${port}` });
   return {
     host,
     address,
@@ -1441,14 +1454,7 @@ export interface TcpListenerHandle extends PeerHandle {
 export async function tcpListener(host: PeerHost, port: number, opts: { ipv6?: boolean; banner?: string } = {}): Promise<TcpListenerHandle> {
   const address = opts.ipv6 ? host.ipv6 : host.ipv4;
   const banner = opts.banner ?? `HNFT-LISTENER-${host.name}-${port}`;
-  const proc = startProc(host, agent("tcp-listen", address, port, banner), { cwd: os.tmpdir(), label: `tcp-listen@${host.name}:${port}` });
-  const stop = makeHandle([proc], []);
-  try {
-    await proc.waitLine(/^READY$/, 10_000);
-  } catch (e) {
-    await stop();
-    throw e;
-  }
+  const { proc, stop } = await startUntilReady(host, agent("tcp-listen", address, port, banner), { cwd: os.tmpdir(), label: `tcp-listen@${host.name}:${port}` });
   return {
     host,
     address,
