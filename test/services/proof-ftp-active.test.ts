@@ -141,6 +141,22 @@ describe.runIf(requireRoot("proof ftp active", ["ip", "nft", "sshd", "vsftpd", "
       return `${what}: port ${r.dataPorts[0]} announced, curl (${r.exitCode}) ${why[r.exitCode]}`;
     }
 
+    /** Deletes the output rule by its comment: active mode fails on both families; a re-apply restores it. */
+    async function activeModeControl(test: string, applied: ProofPolicy): Promise<void> {
+      await negativeControl(p, {
+        test,
+        policy: applied,
+        comment: COMMENT,
+        chain: "output",
+        fails: async () => {
+          const observed = (await Promise.all([activeFails(v4), activeFails(v6)])).join("; ");
+          await restartServers();
+          return observed;
+        },
+        works: async () => void (await Promise.all([activeOk(v4), activeOk(v6)])),
+      });
+    }
+
     /** Data flows the server opened from port 20 (conntrack's original direction). */
     async function flowsFromPort20(): Promise<Array<{ src: string; dst: string; dport: number }>> {
       const ct = (await p.server.sh("conntrack -L -p tcp 2>/dev/null")).stdout;
@@ -171,18 +187,7 @@ describe.runIf(requireRoot("proof ftp active", ["ip", "nft", "sshd", "vsftpd", "
       expect(flows.map((f) => f.dst)).toEqual(expect.arrayContaining([p.client.ipv4, p.client.ipv6]));
       for (const f of flows) expect(inRange(f.dport, CLIENT_PORTS), `data flow to ${f.dst}:${f.dport}`).toBe(true);
 
-      await negativeControl(p, {
-        test: "FTP active (helper none, output drop), IPv4+IPv6",
-        policy: policy({ activeMode: true }),
-        comment: COMMENT,
-        chain: "output",
-        fails: async () => {
-          const observed = (await Promise.all([activeFails(v4), activeFails(v6)])).join("; ");
-          await restartServers();
-          return observed;
-        },
-        works: async () => void (await Promise.all([activeOk(v4), activeOk(v6)])),
-      });
+      await activeModeControl("FTP active (helper none, output drop), IPv4+IPv6", policy({ activeMode: true }));
     }, 120_000);
 
     it("without activeMode the output-drop table blocks active mode; with output accepted it passes without it", async () => {
@@ -214,18 +219,7 @@ describe.runIf(requireRoot("proof ftp active", ["ip", "nft", "sshd", "vsftpd", "
       expect(control.length).toBeGreaterThan(0);
       for (const l of control) expect(l).toContain("helper=ftp");
 
-      await negativeControl(p, {
-        test: "FTP active (helper scoped, output drop), IPv4+IPv6",
-        policy: scoped,
-        comment: COMMENT,
-        chain: "output",
-        fails: async () => {
-          const observed = (await Promise.all([activeFails(v4), activeFails(v6)])).join("; ");
-          await restartServers();
-          return observed;
-        },
-        works: async () => void (await Promise.all([activeOk(v4), activeOk(v6)])),
-      });
+      await activeModeControl("FTP active (helper scoped, output drop), IPv4+IPv6", scoped);
     }, 120_000);
   },
 );
