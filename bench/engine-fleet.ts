@@ -12,11 +12,9 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { type EngineProject, engineProject } from "../test/support/engine";
+import { type EngineProject, engineProject, hostStepSpans } from "../test/support/engine";
 import type { LabHost } from "../test/support/lab";
 import { median, round } from "./util";
-
-const HOST_TABLE = "pulumi-nodejs:dynamic/hardened-nftables:HostTable";
 
 export type EngineOperation = "apply-first" | "apply-noop" | "drift-check";
 
@@ -25,12 +23,6 @@ export interface EngineRun {
   /** first HostTable step start to last HostTable step end */
   hostSpanMs: number;
   engineOverheadMs: number;
-}
-
-interface TimedEvent {
-  at: number;
-  resourcePreEvent?: { metadata: { type: string } };
-  resOutputsEvent?: { metadata: { type: string } };
 }
 
 export interface EngineFleet {
@@ -55,14 +47,8 @@ export async function engineFleet(hosts: LabHost[], policy: unknown, paths: { st
       const args = [...(op === "drift-check" ? ["preview", "--refresh", "--expect-no-changes"] : ["up", "--yes"]), ...(parallel ? ["--parallel", String(parallel)] : [])];
       const r = await project.pulumi(args, { env: { HNFT_ENGINE_EVENTS: events }, timeoutMs: 900_000 });
       if (r.code !== 0) throw new Error(`pulumi ${args.join(" ")} on ${hosts.length} hosts exited ${r.code}:\n${r.stdout.slice(-3000)}\n${r.stderr.slice(-3000)}`);
-      const timed = fs
-        .readFileSync(events, "utf8")
-        .trim()
-        .split("\n")
-        .map((l) => JSON.parse(l) as TimedEvent);
-      const starts = timed.filter((e) => e.resourcePreEvent?.metadata.type === HOST_TABLE).map((e) => e.at);
-      const ends = timed.filter((e) => e.resOutputsEvent?.metadata.type === HOST_TABLE).map((e) => e.at);
-      const hostSpanMs = starts.length > 0 && ends.length > 0 ? Math.max(...ends) - Math.min(...starts) : 0;
+      const spans = hostStepSpans(events);
+      const hostSpanMs = spans.length > 0 ? Math.max(...spans.map((x) => x.end)) - Math.min(...spans.map((x) => x.start)) : 0;
       return { wallMs: r.ms, hostSpanMs, engineOverheadMs: r.ms - hostSpanMs };
     },
     async close() {
@@ -72,14 +58,6 @@ export async function engineFleet(hosts: LabHost[], policy: unknown, paths: { st
   };
 }
 
-/** Every host accepts the first host's root key (one deploy key for the fleet, as config holds one). */
-export function shareFirstKey(hosts: LabHost[]): void {
-  const key = hosts[0]!.root.publicKey.trim();
-  for (const h of hosts.slice(1)) {
-    const file = path.join(h.dir, "authorized_keys", "root");
-    if (!fs.readFileSync(file, "utf8").split("\n").includes(key)) fs.appendFileSync(file, `${key}\n`);
-  }
-}
 
 export const summarize = (runs: EngineRun[]) => ({
   engineOverheadMs: runs.map((r) => round(r.engineOverheadMs, 0)),

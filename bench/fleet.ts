@@ -21,7 +21,8 @@ import { managedPaths } from "../src/render/paths";
 import { probeHost } from "../src/host";
 import { parseConnection } from "../src/model/connection";
 import { distDir, exec, median, round, sleep, tempDir, type Log } from "./util";
-import { engineFleet, shareFirstKey, summarize, type EngineRun } from "./engine-fleet";
+import { engineFleet, summarize, type EngineRun } from "./engine-fleet";
+import { shareFirstKey } from "../test/support/engine";
 
 export type Tool = "ours" | "pulumi" | "pulumi-parallel" | "ansible" | "ansible-defaults";
 export type Operation = "apply-first" | "apply-noop" | "drift-check";

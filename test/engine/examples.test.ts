@@ -11,19 +11,12 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type EngineProject, engineProject, expectOk, REPO } from "../support/engine";
+import { type EngineProject, engineProject, expectOk, hostStepSpans, REPO, shareFirstKey } from "../support/engine";
 import { HOST_PATHS, listTable } from "../support/host-fixtures";
 import { createLab, type Lab, type LabHost } from "../support/lab";
 import { requireRoot } from "../support/privileges";
 
-interface TimedEvent {
-  at: number;
-  resourcePreEvent?: { metadata: { urn: string; type: string; op: string } };
-  resOutputsEvent?: { metadata: { urn: string; type: string; op: string } };
-}
-
 const example = (name: string) => path.join(REPO, "examples", name);
-const HOST_TABLE = "pulumi-nodejs:dynamic/hardened-nftables:HostTable";
 
 describe.runIf(requireRoot("engine examples", ["ip", "nft", "sshd", "ssh-keygen"]))("the examples under the real engine", () => {
   let lab: Lab;
@@ -93,9 +86,8 @@ describe.runIf(requireRoot("engine examples", ["ip", "nft", "sshd", "ssh-keygen"
       "hosts",
       hosts.map((h, i) => ({ name: `${roles[i]}1`, host: h.ipv4, hostKey: h.hostKey, role: roles[i] })),
     );
-    await p.config("privateKey", hosts[0]!.root.privateKey, true); // the lab's hosts share no key...
-    // ...so each host authorizes the first host's root key as well (a fleet shares one deploy key)
-    for (const h of hosts.slice(1)) await h.sh(`cat >> '${path.join(h.dir, "authorized_keys", "root")}'`, { stdin: `${hosts[0]!.root.publicKey}\n` });
+    await p.config("privateKey", hosts[0]!.root.privateKey, true);
+    shareFirstKey(hosts); // the lab's hosts have a key each; a fleet shares one deploy key
     await p.config("adminSources", admin);
     await p.config("hostPaths", HOST_PATHS);
 
@@ -105,15 +97,7 @@ describe.runIf(requireRoot("engine examples", ["ip", "nft", "sshd", "ssh-keygen"
     const wall = Date.now() - started;
     expectOk(up, "up");
 
-    const timed = fs.readFileSync(events, "utf8").trim().split("\n").map((l) => JSON.parse(l) as TimedEvent);
-    const intervals = new Map<string, { start?: number; end?: number }>();
-    for (const e of timed) {
-      const pre = e.resourcePreEvent?.metadata;
-      const done = e.resOutputsEvent?.metadata;
-      if (pre?.type === HOST_TABLE && pre.op === "create") intervals.set(pre.urn, { ...intervals.get(pre.urn), start: e.at });
-      if (done?.type === HOST_TABLE) intervals.set(done.urn, { ...intervals.get(done.urn), end: e.at });
-    }
-    const spans = [...intervals.values()].map((s) => ({ start: s.start!, end: s.end! }));
+    const spans = hostStepSpans(events);
     expect(spans).toHaveLength(3);
     const lastStart = Math.max(...spans.map((s) => s.start));
     const firstEnd = Math.min(...spans.map((s) => s.end));

@@ -14,8 +14,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type EngineProject, engineProject, expectOk, REPO, type StateResource } from "../support/engine";
-import { HostSession } from "../../src/host/ssh";
-import { connectionFor, HOST_PATHS, listRulesetWithHandles, listTable } from "../support/host-fixtures";
+import { HOST_PATHS, listRulesetWithHandles, listTable, runOverNewSession } from "../support/host-fixtures";
 import { createLab, type Lab, type LabHost } from "../support/lab";
 import { requireRoot } from "../support/privileges";
 
@@ -59,16 +58,6 @@ const plannedStep = (out: string): string => {
   const at = out.search(/^ +[~+-]+ ?pulumi-nodejs:dynamic\/hardened-nftables:HostTable: \((update|replace|create|delete)\)/m);
   return at < 0 ? "" : out.slice(at);
 };
-
-/** A script as root over a NEW SSH connection (in the lab sshd's mount namespace). */
-async function overSsh(host: LabHost, script: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  const session = await HostSession.open(connectionFor(host));
-  try {
-    return await session.run(script);
-  } finally {
-    await session.close();
-  }
-}
 
 const sshdConnections = (host: LabHost): number => (fs.readFileSync(host.sshdLog, "utf8").match(/Connection from /g) ?? []).length;
 
@@ -242,7 +231,7 @@ describe.runIf(requireRoot("engine lifecycle", ["ip", "nft", "sshd", "ssh-keygen
     // the table's directory read-only (its run and state roots inside stay writable), made over
     // SSH so it lives in the lab sshd's mount namespace, where the host steps run
     const dir = "/etc/hardened-nftables";
-    const mount = await overSsh(
+    const mount = await runOverNewSession(
       h1,
       [
         "set -e",
@@ -266,7 +255,7 @@ describe.runIf(requireRoot("engine lifecycle", ["ip", "nft", "sshd", "ssh-keygen
       expect(printed).toContain("What to do:");
       expect(await listTable(h1, TABLE)).toBe(before); // rolled back, as the message says
     } finally {
-      await overSsh(h1, [HOST_PATHS.stateRoot, HOST_PATHS.runRoot, dir].map((m) => `umount '${m}' 2>/dev/null || umount -l '${m}'`).join("; "));
+      await runOverNewSession(h1, [HOST_PATHS.stateRoot, HOST_PATHS.runRoot, dir].map((m) => `umount '${m}' 2>/dev/null || umount -l '${m}'`).join("; "));
     }
     expectOk(await project.pulumi(["up", "--yes"]), "up after the fault");
     expect(await listTable(h1, TABLE)).toContain("tcp dport 443 accept");

@@ -15,7 +15,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { applyPolicy, HostSession, HostStepFailedError, LockoutRolledBackError, observePolicy } from "../../src/host";
+import { applyPolicy, HostStepFailedError, LockoutRolledBackError, observePolicy } from "../../src/host";
 import { STATUS, CAUSE } from "../../src/host/protocol";
 import { onCleanup } from "../support/exit-cleanup";
 import { createLab, type Lab, type LabHost } from "../support/lab";
@@ -32,6 +32,7 @@ import {
   lockFree,
   LOCKOUT_POLICY,
   MANAGED,
+  runOverNewSession,
   TABLE,
   waitFor,
   wipeHost,
@@ -53,15 +54,7 @@ describe.runIf(requireRoot("host verdicts", ["ip", "sshd", "nft", "mount", "umou
   /** Mount points made in sshd's namespace by the current test, innermost last. */
   let mounts: string[] = [];
 
-  /** Runs a script as root over a NEW SSH connection: in sshd's mount namespace, and a proof of access. */
-  async function overSsh(script: string): Promise<{ code: number; stdout: string; stderr: string }> {
-    const s = await HostSession.open(connectionFor(h1));
-    try {
-      return await s.run(script);
-    } finally {
-      await s.close();
-    }
-  }
+  const overSsh = (script: string) => runOverNewSession(h1, script);
 
   async function unmountAll(): Promise<void> {
     for (const m of [...mounts].reverse()) await overSsh(`umount '${m}' 2>/dev/null || umount -l '${m}' 2>/dev/null || true`).catch(() => undefined);

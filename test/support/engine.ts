@@ -107,9 +107,7 @@ export function engineProject(label: string, opts: ProjectOptions = {}): EngineP
     PULUMI_HOME: pulumiHome,
     PULUMI_BACKEND_URL: `file://${backend}`,
     PULUMI_CONFIG_PASSPHRASE: ENGINE_PASSPHRASE,
-    PULUMI_SKIP_UPDATE_CHECK: "true",
-    PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
-    PULUMI_ENGINE_BIN: bin,
+    PULUMI_ENGINE_BIN: bin, // engine/run.ts adds the offline settings (no update check, no plugin download)
     NODE_OPTIONS: "",
     FORCE_COLOR: "0",
   };
@@ -178,4 +176,37 @@ export function runProcess(
 export function expectOk(r: CommandResult, what: string): CommandResult {
   if (r.code !== 0) throw new Error(`${what} exited ${r.code}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`);
   return r;
+}
+
+const HOST_TABLE_TYPE = "pulumi-nodejs:dynamic/hardened-nftables:HostTable";
+
+interface TimedEvent {
+  at: number;
+  resourcePreEvent?: { metadata: { urn: string; type: string } };
+  resOutputsEvent?: { metadata: { urn: string; type: string } };
+}
+
+/**
+ * When each host's step ran, from an HNFT_ENGINE_EVENTS file (engine/run.ts stamps every engine
+ * event with this machine's clock): per HostTable resource, its step's start and end in ms.
+ */
+export function hostStepSpans(eventsFile: string): { urn: string; start: number; end: number }[] {
+  const spans = new Map<string, { start?: number; end?: number }>();
+  for (const line of fs.readFileSync(eventsFile, "utf8").trim().split("\n")) {
+    const e = JSON.parse(line) as TimedEvent;
+    const pre = e.resourcePreEvent?.metadata;
+    const done = e.resOutputsEvent?.metadata;
+    if (pre?.type === HOST_TABLE_TYPE) spans.set(pre.urn, { ...spans.get(pre.urn), start: e.at });
+    if (done?.type === HOST_TABLE_TYPE) spans.set(done.urn, { ...spans.get(done.urn), end: e.at });
+  }
+  return [...spans].filter(([, s]) => s.start !== undefined && s.end !== undefined).map(([urn, s]) => ({ urn, start: s.start!, end: s.end! }));
+}
+
+/** Every host accepts the first host's root key: one deploy key for a fleet, as one config secret holds. */
+export function shareFirstKey(hosts: readonly { dir: string; root: { publicKey: string } }[]): void {
+  const key = hosts[0]!.root.publicKey.trim();
+  for (const h of hosts.slice(1)) {
+    const file = path.join(h.dir, "authorized_keys", "root");
+    if (!fs.readFileSync(file, "utf8").split("\n").includes(key)) fs.appendFileSync(file, `${key}\n`);
+  }
 }

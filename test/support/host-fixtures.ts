@@ -6,7 +6,7 @@
  * or two lab hosts (and the machine) would share one lock and one recorded state.
  */
 import { expect } from "vitest";
-import type { HostSession, RunOptions, RunResult } from "../../src/host/ssh";
+import { HostSession, type RunOptions, type RunResult } from "../../src/host/ssh";
 import { parseConnection, type Connection } from "../../src/model/connection";
 import type { PathOverrides } from "../../src/render/paths";
 import type { LabHost } from "./lab";
@@ -158,4 +158,14 @@ export function intercept(real: HostSession, hook: (n: number, run: () => Promis
     run: (script: string, o?: RunOptions) => hook(++n, () => real.run(script, o), realRun),
     close: () => real.close(),
   } as unknown as HostSession;
+}
+
+/** A script as root over a NEW SSH connection: it runs in the lab sshd's mount namespace, and it proves access. */
+export async function runOverNewSession(host: LabHost, script: string): Promise<RunResult> {
+  const session = await HostSession.open(connectionFor(host));
+  try {
+    return await session.run(script);
+  } finally {
+    await session.close();
+  }
 }
