@@ -193,6 +193,12 @@ export async function expectStats(host: LabHost): Promise<ExpectStats> {
   return { create: col("expect_create"), matched: col("expect_new") };
 }
 
+/** The destination ports of the expectations the host's helpers hold now (/proc/net/nf_conntrack_expect). */
+export async function expectedPorts(host: LabHost): Promise<number[]> {
+  const r = await host.sh("cat /proc/net/nf_conntrack_expect");
+  return [...r.stdout.matchAll(/\bdport=(\d+)/g)].map((m) => Number(m[1]));
+}
+
 /** The comments of the rules of a chain of the live table (to show what a proof ran against). */
 export async function liveComments(host: LabHost, chain: "input" | "output" = "input"): Promise<string[]> {
   const r = await host.sh(`nft -j list chain inet ${PROOF_TABLE} ${chain}`);
