@@ -3,8 +3,10 @@ export { HostSession, withSession, ConnectionError, HostKeyMismatchError, type S
 export { ConnectionSchema, parseConnection, redact, type Connection, type ConnectionInput } from "../model/connection";
 export { probeSession, type HostFacts, type ManagedTable } from "./probe";
 export { modulesOtherTablesNeed, otherManagedTables, type AllowOtherTables } from "./coexist";
-export { applyPolicy, applyOnSession, DEFAULT_CONFIRM_TIMEOUT, type ApplyOptions, type ApplyPolicyOptions, type ApplyResult, type HostOptions } from "./apply";
-export { observePolicy, observeOnSession, formatDrift, summarizeDrift, hasRepairableDrift, type DriftReport, type FileDrift } from "./observe";
+export { applyPolicy, applyOnSession, DEFAULT_CONFIRM_TIMEOUT, type ApplyOptions, type ApplyPolicyOptions, type ApplyResult } from "./apply";
+export type { HostOptions } from "./params";
+export { observePolicy, observeOnSession } from "./observe";
+export { formatDrift, summarizeDrift, hasRepairableDrift, type DriftReport, type FileDrift } from "./drift-report";
 export { removeTable, removeOnSession, type RemoveResult } from "./remove";
 export { NftRejectedError, LockoutRolledBackError, HostOperationError, HostStepFailedError, OtherTablesError } from "./errors";
 export { managedPaths, type ManagedPaths, type PathOverrides } from "../render/paths";

@@ -1,6 +1,6 @@
 import type { Connection } from "../model/connection";
 import { managedPaths } from "../render/paths";
-import { pathParams, type HostOptions } from "./apply";
+import { type HostOptions, pathParams } from "./params";
 import { HostOperationError } from "./errors";
 import { parseVerdict, STATUS } from "./protocol";
 import { runStep } from "./remote";

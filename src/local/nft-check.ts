@@ -1,13 +1,5 @@
 import { spawn } from "node:child_process";
-
-export interface NftCheckResult {
-  readonly ok: boolean;
-  /** nft's own message; empty when ok. */
-  readonly error: string;
-  /** The line of the candidate file nft complained about, when it named one. */
-  readonly line?: number;
-  readonly lineText?: string;
-}
+import { locateNftError, type NftCheckResult } from "./nft-error";
 
 export interface ScratchOptions {
   /** Also list the loaded table (JSON) after loading it. */
@@ -43,14 +35,4 @@ export function checkInScratchNamespace(nftText: string, options: ScratchOptions
     child.stdin.on("error", () => undefined);
     child.stdin.end(nftText);
   });
-}
-
-/** nft reports `/dev/stdin:LINE:COL-COL: Error: ...`; pull out the line so the user sees it. */
-export function locateNftError(stderr: string, nftText: string): NftCheckResult {
-  const error = stderr.trim();
-  const match = /:(\d+):\d+(?:-\d+)?: Error:/.exec(error);
-  if (!match) return { ok: false, error };
-  const line = Number(match[1]);
-  const lineText = nftText.split("\n")[line - 1]?.trim();
-  return { ok: false, error, line, lineText };
 }
