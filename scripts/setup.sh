@@ -15,6 +15,7 @@ DEBIAN_PACKAGES=(
   snmpd snmp samba samba-common-bin traceroute
   sane-utils libsane1 libsane-common ngircd
   amanda-server amanda-client openbsd-inetd libencode-locale-perl
+  shellcheck
 )
 
 step() { printf '\n==> %s\n' "$*" >&2; }

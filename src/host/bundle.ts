@@ -16,6 +16,9 @@ function script(name: string): string {
   return text;
 }
 
+/** What the apply step leaves on the host for its guardian, which outlives the step. */
+const GUARDIAN_FILES = ["guardian.sh", "conntrack-deletions.awk"];
+
 export interface BundleInput {
   readonly main: ScriptName;
   readonly params: Readonly<Record<string, string>>;
@@ -32,7 +35,7 @@ export function bundle(input: BundleInput): Promise<Buffer> {
     ["main.sh", script(`${input.main}.sh`)],
     ["lib.sh", script("lib.sh")],
     ["status.env", script("status.env")],
-    ...(input.main === "apply" ? ([["guardian.sh", script("guardian.sh")]] as [string, string][]) : []),
+    ...(input.main === "apply" ? GUARDIAN_FILES.map((name): [string, string] => [name, script(name)]) : []),
     ["params/", ""],
     ...Object.entries(input.params).map(([k, v]) => [`params/${k}`, v] as [string, string]),
     ["files/", ""],

@@ -1,8 +1,10 @@
+# shellcheck shell=sh source-path=SCRIPTDIR
 # One transaction: lock, check on this kernel, no-op when nothing differs, back up, arm the
 # guardian (rollback unless confirmed), apply. Persisting happens only after confirmation.
 # A step that fails stops the script; before the guardian is armed the host is unchanged, after
 # it the guardian is told to roll back now and its verdict (what the host runs) is reported.
 B=$1
+# shellcheck source=lib.sh
 . "$B/lib.sh"
 load_common_params
 token=$(param token); require_name "$token" token
@@ -29,6 +31,70 @@ host_state() {
   if [ -f "$txn/result" ]; then host_now=$(cut -d ' ' -f 1 "$txn/result"); fi
 }
 
+install_file_if_new() { # name dest
+  if [ -f "$txn/new/$1" ]; then install_file "$txn/new/$1" "$2"; fi
+}
+
+set_live_sysctls() {
+  [ -f "$B/params/sysctl" ] || return 0
+  while read -r key value; do
+    p=$(sysctl_path "$key")
+    if [ -e "$p" ]; then
+      echo "$value" >"$p" 2>/dev/null || echo "hnft-warning sysctl $key could not be set live (read-only here)"
+    fi
+  done <"$B/params/sysctl"
+}
+
+# The host already runs what this apply would write: the same policy (hash) and table (listing as
+# last committed), the same files and enablement link, the same live sysctls.
+already_applied() {
+  [ "$(cat "$state_dir/applied.hash" 2>/dev/null || true)" = "$hash" ] &&
+    [ -f "$B/live.listing" ] && cmp -s "$B/live.listing" "$state_dir/applied.listing" &&
+    managed_files_match && unit_link_matches && live_sysctls_match
+}
+
+managed_files_match() {
+  differing=$(managed_files | while read -r name path; do
+    if [ -f "$B/files/$name" ] && ! cmp -s "$B/files/$name" "$path"; then echo "$name"; fi
+  done)
+  [ -z "$differing" ]
+}
+
+# The enablement link is what makes the unit load the table at boot (`systemctl disable` deletes it).
+unit_link_matches() {
+  [ ! -f "$B/files/unit" ] || [ "$(readlink "$unit_link" 2>/dev/null || true)" = "$unit_file" ]
+}
+
+live_sysctls_match() {
+  [ -f "$B/params/sysctl" ] || return 0
+  while read -r key value; do
+    p=$(sysctl_path "$key")
+    # Absent, or read-only here (e.g. nf_conntrack_max in a container's network namespace):
+    # no apply can change it, so it must not make every apply a change. Applying warns about it.
+    [ -w "$p" ] || continue
+    [ "$(cat "$p")" = "$value" ] || return 1
+  done <"$B/params/sysctl"
+}
+
+# The previous table, files, enablement link, live sysctls and recorded state, for the guardian.
+back_up_host() {
+  if [ -f "$B/live.listing" ]; then
+    { echo "table inet $table"; echo "delete table inet $table"; cat "$B/live.listing"; } >"$txn/backup/table.nft"
+  fi
+  managed_files | while read -r name path; do
+    if [ -f "$path" ]; then cp -p "$path" "$txn/backup/$name"; else : >"$txn/backup/$name.absent"; fi
+  done
+  if [ -L "$unit_link" ]; then readlink "$unit_link" >"$txn/backup/unit-link"; else : >"$txn/backup/unit-link.absent"; fi
+  : >"$txn/backup/sysctl.live" # live values; backup/sysctl is the sysctl.d file
+  if [ -f "$B/params/sysctl" ]; then
+    while read -r key value; do
+      p=$(sysctl_path "$key")
+      if [ -e "$p" ]; then echo "$key $(cat "$p")" >>"$txn/backup/sysctl.live"; fi
+    done <"$B/params/sysctl"
+  fi
+  if [ -d "$state_dir" ]; then cp -rp "$state_dir" "$txn/backup/state"; fi
+}
+
 step=lock
 mkdir -p "$run_dir"
 exec 9>>"$lock"
@@ -43,31 +109,7 @@ fi
 
 step=compare
 nft -s list table inet "$table" >"$B/live.listing" 2>/dev/null || rm -f "$B/live.listing"
-
-unchanged=yes
-[ "$(cat "$state_dir/applied.hash" 2>/dev/null || true)" = "$hash" ] || unchanged=no
-if [ $unchanged = yes ]; then
-  [ -f "$B/live.listing" ] && cmp -s "$B/live.listing" "$state_dir/applied.listing" || unchanged=no
-fi
-if [ $unchanged = yes ]; then
-  managed_files | while read -r name path; do
-    if [ -f "$B/files/$name" ]; then cmp -s "$B/files/$name" "$path" || echo differs; fi
-  done >"$B/files.cmp"
-  [ -s "$B/files.cmp" ] && unchanged=no
-  # The enablement link is what makes the unit load the table at boot (`systemctl disable` deletes it).
-  if [ -f "$B/files/unit" ] && [ "$(readlink "$unit_link" 2>/dev/null || true)" != "$unit_file" ]; then unchanged=no; fi
-fi
-if [ $unchanged = yes ] && [ -f "$B/params/sysctl" ]; then
-  while read -r key value; do
-    p=$(sysctl_path "$key")
-    # Absent, or read-only here (e.g. nf_conntrack_max in a container's network namespace):
-    # no apply can change it, so it must not make every apply a change. Applying warns about it.
-    [ -w "$p" ] || continue
-    [ "$(cat "$p")" = "$value" ] || echo differs
-  done <"$B/params/sysctl" >"$B/sysctl.cmp"
-  [ -s "$B/sysctl.cmp" ] && unchanged=no
-fi
-if [ $unchanged = yes ]; then status "$STATUS_UNCHANGED"; end_with "$EXIT_OK"; fi
+if already_applied; then status "$STATUS_UNCHANGED"; end_with "$EXIT_OK"; fi
 
 step=backup
 # The previous run's confirming step may not have read its verdict yet: keep that transaction.
@@ -75,24 +117,10 @@ rm -rf "$txn.prev"
 if [ -d "$txn" ]; then mv "$txn" "$txn.prev"; fi
 mkdir -p "$txn/backup" "$txn/new" "$txn/params"
 cp "$B/params/token" "$txn/token"
-if [ -f "$B/live.listing" ]; then
-  { echo "table inet $table"; echo "delete table inet $table"; cat "$B/live.listing"; } >"$txn/backup/table.nft"
-fi
-managed_files | while read -r name path; do
-  if [ -f "$path" ]; then cp -p "$path" "$txn/backup/$name"; else : >"$txn/backup/$name.absent"; fi
-done
-if [ -L "$unit_link" ]; then readlink "$unit_link" >"$txn/backup/unit-link"; else : >"$txn/backup/unit-link.absent"; fi
-: >"$txn/backup/sysctl.live" # live values; backup/sysctl is the sysctl.d file
-if [ -f "$B/params/sysctl" ]; then
-  while read -r key value; do
-    p=$(sysctl_path "$key")
-    if [ -e "$p" ]; then echo "$key $(cat "$p")" >>"$txn/backup/sysctl.live"; fi
-  done <"$B/params/sysctl"
-fi
-if [ -d "$state_dir" ]; then cp -rp "$state_dir" "$txn/backup/state"; fi
+back_up_host
 cp "$B/files/"* "$txn/new/"
 cp "$B/params/"* "$txn/params/"
-cp "$B/lib.sh" "$B/status.env" "$B/guardian.sh" "$txn/"
+cp "$B/lib.sh" "$B/status.env" "$B/guardian.sh" "$B/conntrack-deletions.awk" "$txn/"
 
 step=arm
 # The guardian inherits fd 9, so it holds the host lock until it has committed or rolled back.
@@ -109,18 +137,8 @@ if ! nft -f "$txn/new/nft" 2>"$B/nft.err"; then
   end_with "$EXIT_FAILED"
 fi
 step=install-files
-for name in sysctl modprobe; do
-  [ -f "$txn/new/$name" ] || continue
-  case $name in sysctl) dest=$sysctl_file ;; modprobe) dest=$modprobe_file ;; esac
-  install_file "$txn/new/$name" "$dest"
-done
+install_file_if_new sysctl "$sysctl_file"
+install_file_if_new modprobe "$modprobe_file"
 step=set-sysctls
-if [ -f "$B/params/sysctl" ]; then
-  while read -r key value; do
-    p=$(sysctl_path "$key")
-    if [ -e "$p" ]; then
-      echo "$value" >"$p" 2>/dev/null || echo "hnft-warning sysctl $key could not be set live (read-only here)"
-    fi
-  done <"$B/params/sysctl"
-fi
+set_live_sysctls
 status "$STATUS_ARMED"

@@ -1,7 +1,9 @@
+# shellcheck shell=sh source-path=SCRIPTDIR
 # Leaves the helper modules a table needs loadable in other tables' modprobe.d files, each under
 # that table's lock: modprobe.d is host-wide, so their deny lists would refuse them. Only deny
 # lines are removed; nothing else in those files changes.
 B=$1
+# shellcheck source=lib.sh
 . "$B/lib.sh"
 run_dir=$(param runDir); require_path "$run_dir" runDir
 lock_wait=$(param lockWait); require_number "$lock_wait" lockWait

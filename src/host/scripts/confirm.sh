@@ -1,7 +1,9 @@
+# shellcheck shell=sh source-path=SCRIPTDIR
 # Runs over a NEW connection: reaching this line proves the new ruleset lets the operator in.
 # Reports the verdict of THIS run's transaction (found by its token), never another run's: once
 # its guardian has finished, the next apply may already have moved it to $txn.prev.
 B=$1
+# shellcheck source=lib.sh
 . "$B/lib.sh"
 load_common_params
 token=$(param token); require_name "$token" token
@@ -25,7 +27,7 @@ d=$(own_txn) || { status "$STATUS_NO_TRANSACTION"; end_with "$EXIT_NO_TRANSACTIO
 step=prove
 # Named after the token: should the transaction be replaced meanwhile, the proof cannot confirm another run's.
 if [ "$mode" = confirm ]; then : >"$d/confirm.$token"; fi
-step=wait
+step="wait"
 i=0
 while [ $i -lt $((wait_seconds * 5)) ]; do
   d=$(own_txn) || { status "$STATUS_GONE" "(the transaction was removed, or replaced before its verdict was read)"; end_with "$EXIT_OK"; }

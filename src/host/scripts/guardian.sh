@@ -1,3 +1,4 @@
+# shellcheck shell=sh source-path=SCRIPTDIR
 # Detached from the SSH session (setsid). Holds the host lock (fd 9). Commits when the controller
 # proves access over a new connection; otherwise restores the saved state when time runs out.
 #
@@ -7,6 +8,7 @@
 # word from status.env, then key=value fields); $txn/record says why, line by line.
 txn=$1
 B=$txn
+# shellcheck source=lib.sh
 . "$txn/lib.sh"
 load_common_params
 timeout=$(param confirmTimeout); require_number "$timeout" confirmTimeout
@@ -69,7 +71,7 @@ restore_files() {
   while read -r key value; do
     echo "$value" >"$(sysctl_path "$key")" 2>/dev/null || true
   done <"$txn/backup/sysctl.live"
-  if ! err=$({ mkdir -p "$state_dir" && rm -rf "$state_dir/"* && if [ -d "$txn/backup/state" ]; then cp -rp "$txn/backup/state/." "$state_dir/"; fi; } 2>&1); then
+  if ! err=$({ mkdir -p "$state_dir" && rm -rf "${state_dir:?}/"* && if [ -d "$txn/backup/state" ]; then cp -rp "$txn/backup/state/." "$state_dir/"; fi; } 2>&1); then
     note "restoring the recorded state in $state_dir failed: $err"
     echo "$state_dir"
   fi
@@ -83,23 +85,25 @@ rollback() { # extra result fields (cause=..., step=...)
   finish "$outcome" "$@"
 }
 
+# Connections that carry a helper the new table no longer allows are deleted, and their
+# expectations with them: one `conntrack -L`, one awk, one batch. Prints how many went, or
+# no-conntrack-tool.
 flush_helper_connections() {
-  allowed=" $(param allowedHelpers) "
   command -v conntrack >/dev/null 2>&1 || { echo "no-conntrack-tool"; return 0; }
-  conntrack -L 2>/dev/null | grep ' helper=' | while read -r line; do
-    helper=$(echo "$line" | sed -n 's/.* helper=\([^ ]*\).*/\1/p')
-    case $allowed in *" $helper "*) continue ;; esac
-    proto=$(echo "$line" | awk '{print $1}')
-    src=$(echo "$line" | sed -n 's/^[^=]* src=\([^ ]*\) .*/\1/p')
-    dst=$(echo "$line" | sed -n 's/^[^=]* src=[^ ]* dst=\([^ ]*\) .*/\1/p')
-    sport=$(echo "$line" | sed -n 's/^[^=]* src=[^ ]* dst=[^ ]* sport=\([0-9]*\) .*/\1/p')
-    dport=$(echo "$line" | sed -n 's/^[^=]* src=[^ ]* dst=[^ ]* sport=[0-9]* dport=\([0-9]*\) .*/\1/p')
-    if [ -n "$sport" ] && [ -n "$dport" ]; then
-      conntrack -D -p "$proto" -s "$src" -d "$dst" --sport "$sport" --dport "$dport" >/dev/null 2>&1 && echo flushed || true
-    else
-      conntrack -D -p "$proto" -s "$src" -d "$dst" >/dev/null 2>&1 && echo flushed || true
-    fi
-  done | wc -l
+  conntrack -L 2>/dev/null | awk -v allowed="$(param allowedHelpers)" -f "$txn/conntrack-deletions.awk" | delete_connections | wc -l
+}
+
+# Reads `conntrack -D` argument lines on stdin; prints one line per connection deleted.
+delete_connections() {
+  if conntrack -R /dev/null >/dev/null 2>&1; then
+    conntrack -R - 2>/dev/null || true
+  else
+    # conntrack before 1.4.7 has no batch mode (-R): one process per connection, no more.
+    while read -r args; do
+      # shellcheck disable=SC2086 # split on purpose: the words are the ones conntrack printed
+      conntrack $args 2>/dev/null || true
+    done
+  fi
 }
 
 # The recorded state is written beside and renamed; the listing is read back to catch a write

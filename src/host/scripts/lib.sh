@@ -1,8 +1,10 @@
+# shellcheck shell=sh source-path=SCRIPTDIR
 # Shared by every host script. Parameters arrive as files in the bundle ($B/params/NAME),
 # never on the command line, and are checked again here before use. Every script stops at the
 # first command that fails unexpectedly (set -e); a failure the script expects is tested for.
 set -eu
 umask 022
+# shellcheck source=status.env
 . "$B/status.env"
 
 param() { cat "$B/params/$1" 2>/dev/null || true; }
@@ -56,6 +58,7 @@ load_common_params() {
   unit_file=$(param unitPath); require_path "$unit_file" unitPath
   unit_link=$(param unitLink); require_path "$unit_link" unitLink
   txn="$run_dir/$table.txn"
+  # shellcheck disable=SC2034 # read by the scripts that take the lock (apply, remove)
   lock="$run_dir/$table.lock"
 }
 

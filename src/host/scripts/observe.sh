@@ -1,9 +1,20 @@
+# shellcheck shell=sh source-path=SCRIPTDIR
 # Reads what is live, in one round trip: the table (JSON and text), the candidate as this host's
 # nft decompiles it (loaded into a throwaway network namespace), the managed files, sysctls, modules.
 B=$1
+# shellcheck source=lib.sh
 . "$B/lib.sh"
 load_common_params
 catch_failures
+
+# The candidate as this host's nft lists it (JSON and text), loaded once into a throwaway network
+# namespace: $B/desired.json and $B/desired.text, absent or empty when it does not load.
+list_candidate() {
+  # shellcheck disable=SC2016 # expanded by the inner shell, from its own arguments
+  unshare -n sh -c 'nft -f "$1" || exit 0; nft -s -j list table inet "$2" >"$3.json"; nft -s list table inet "$2" >"$3.text"' \
+    sh "$B/files/nft" "$table" "$B/desired" 2>/dev/null || true
+}
+
 step=observe
 # An absent table or file is a finding, not a failure: those reads may fail.
 section live-json
@@ -11,10 +22,11 @@ nft -s -j list table inet "$table" 2>/dev/null || true
 section live-text
 nft -s list table inet "$table" 2>/dev/null || true
 if [ -f "$B/files/nft" ]; then
+  list_candidate
   section desired-json
-  unshare -n sh -c 'nft -f "$1" && nft -s -j list table inet "$2"' sh "$B/files/nft" "$table" 2>/dev/null || true
+  cat "$B/desired.json" 2>/dev/null || true
   section desired-text
-  unshare -n sh -c 'nft -f "$1" && nft -s list table inet "$2"' sh "$B/files/nft" "$table" 2>/dev/null || true
+  cat "$B/desired.text" 2>/dev/null || true
 fi
 managed_files | while read -r name path; do
   if [ -f "$path" ]; then section "file $name present"; base64 -w 0 "$path"; echo; else section "file $name missing"; fi
@@ -23,7 +35,7 @@ section unit-link
 if [ -L "$unit_link" ]; then readlink "$unit_link"; fi
 section sysctl
 if [ -f "$B/params/sysctl" ]; then
-  while read -r key value; do
+  while read -r key _; do
     p=$(sysctl_path "$key")
     # "-": absent, or read-only here (a container's network namespace): not drift, apply cannot set it.
     if [ -w "$p" ]; then echo "$key $(cat "$p")"; else echo "$key -"; fi

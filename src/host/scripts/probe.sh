@@ -1,5 +1,7 @@
+# shellcheck shell=sh source-path=SCRIPTDIR
 # Facts about the host: reported, never changed.
 B=$1
+# shellcheck source=lib.sh
 . "$B/lib.sh"
 echo "kernel=$(uname -r)"
 echo "nft=$(nft --version 2>/dev/null | head -n 1)"

@@ -1,5 +1,7 @@
+# shellcheck shell=sh source-path=SCRIPTDIR
 # Deletes only what this project owns: its table, its files, its state and any armed guardian.
 B=$1
+# shellcheck source=lib.sh
 . "$B/lib.sh"
 load_common_params
 lock_wait=$(param lockWait); require_number "$lock_wait" lockWait
@@ -8,7 +10,7 @@ catch_failures
 host_state() { host_now=$STATUS_PARTLY_REMOVED; }
 step=stop-guardian
 if guardian_alive; then
-  kill "$(cat "$txn/guardian.pid")" 2>/dev/null && echo "removed guardian" || true
+  if kill "$(cat "$txn/guardian.pid")" 2>/dev/null; then echo "removed guardian"; fi
 fi
 step=lock
 mkdir -p "$run_dir"
@@ -20,7 +22,7 @@ if nft list table inet "$table" >/dev/null 2>&1; then
   echo "removed table inet $table"
 fi
 step=delete-files
-managed_files | while read -r name path; do
+managed_files | while read -r _ path; do
   if [ -f "$path" ]; then rm -f "$path"; echo "removed $path"; fi
 done
 if [ -L "$unit_link" ]; then rm -f "$unit_link"; echo "removed $unit_link"; fi

@@ -1,0 +1,179 @@
+/**
+ * The pure half of `diff` and drift observation, without root: the table diff of two listings
+ * (src/host/drift.ts), the comparison of what observe.sh read with what the policy renders
+ * (src/host/observed.ts), and the report's verdict and text (src/host/drift-report.ts).
+ */
+import { describe, expect, it } from "vitest";
+import { diffTables, ruleTexts } from "../../src/host/drift";
+import { type DriftReport, formatDrift, hasRepairableDrift, summarizeDrift } from "../../src/host/drift-report";
+import { compareObserved } from "../../src/host/observed";
+import { managedPaths } from "../../src/render/paths";
+import { LISTING_JSON, LISTING_TEXT } from "../fixtures/nft-listing";
+
+type Doc = { nftables: Record<string, Record<string, unknown>>[] };
+
+/** The captured listing, edited as someone on the host would have changed the table. */
+function live(edit: (doc: Doc) => void, text: (t: string) => string = (t) => t): [string, string] {
+  const doc = JSON.parse(LISTING_JSON) as Doc;
+  edit(doc);
+  return [JSON.stringify(doc), text(LISTING_TEXT)];
+}
+const rules = (doc: Doc) => doc.nftables.filter((o) => o.rule).map((o) => o.rule!);
+const diff = ([json, text]: [string, string]) => diffTables(LISTING_JSON, LISTING_TEXT, json, text);
+
+describe("ruleTexts: rule lines per chain from a text listing", () => {
+  it("takes each chain's rules in order, without its hook line, policy or braces", () => {
+    expect(ruleTexts(LISTING_TEXT)).toEqual(
+      new Map([["input", ['ct state established accept comment "baseline: established"', 'tcp dport 22 ip saddr @ssh_v4 accept comment "ssh: control"', 'tcp dport 80 accept comment "http: control"']]]),
+    );
+  });
+});
+
+describe("diffTables: the candidate against the live table, both listed by the host's nft", () => {
+  it("the same table is no drift, whatever the handles", () => {
+    const d = diff(live((doc) => rules(doc).forEach((r, i) => (r.handle = 100 + i))));
+    expect(d).toEqual({ livePresent: true, rules: { added: [], removed: [], changed: [] }, chains: [], sets: [], helpers: [] });
+  });
+
+  it("a rule added by hand is named with its text as the listing prints it", () => {
+    const d = diff(
+      live(
+        (doc) => doc.nftables.push({ rule: { family: "inet", table: "t", chain: "input", handle: 9, expr: [{ match: { op: "==", left: { payload: { protocol: "tcp", field: "dport" } }, right: 3306 } }, { accept: null }] } }),
+        (t) => t.replace('tcp dport 80 accept comment "http: control"', 'tcp dport 80 accept comment "http: control"\n\t\ttcp dport 3306 accept'),
+      ),
+    );
+    expect(d.rules.added).toEqual([{ chain: "input", text: "tcp dport 3306 accept", comment: undefined }]);
+    expect(d.rules.removed).toEqual([]);
+  });
+
+  it("a rule edited in place (same comment) is one change, before and after; a deleted one is missing", () => {
+    const edited = diff(
+      live(
+        (doc) => {
+          const http = rules(doc).find((r) => r.comment === "http: control")!;
+          (http.expr as { match?: { right: unknown } }[])[0]!.match!.right = 8080;
+        },
+        (t) => t.replace("tcp dport 80 accept", "tcp dport 8080 accept"),
+      ),
+    );
+    expect(edited.rules.changed).toEqual([{ chain: "input", before: 'tcp dport 80 accept comment "http: control"', after: 'tcp dport 8080 accept comment "http: control"' }]);
+    expect(edited.rules.added).toEqual([]);
+    expect(edited.rules.removed).toEqual([]);
+
+    const deleted = diff(
+      live(
+        (doc) => (doc.nftables = doc.nftables.filter((o) => o.rule?.comment !== "ssh: control")),
+        (t) => t.replace(/\n.*ssh: control.*/, ""),
+      ),
+    );
+    expect(deleted.rules.removed).toEqual([{ chain: "input", text: 'tcp dport 22 ip saddr @ssh_v4 accept comment "ssh: control"', comment: "ssh: control" }]);
+  });
+
+  it("a chain's policy, a set's elements and a helper object are compared too", () => {
+    const d = diff(
+      live((doc) => {
+        for (const o of doc.nftables) {
+          if (o.chain) o.chain.policy = "accept";
+          if (o.set) o.set.elem = [{ prefix: { addr: "198.18.0.0", len: 24 } }, "198.19.0.99"];
+        }
+        doc.nftables = doc.nftables.filter((o) => !o["ct helper"]);
+      }),
+    );
+    expect(d.chains).toEqual([{ name: "input", change: "policy drop -> accept" }]);
+    expect(d.sets).toEqual([{ name: "ssh_v4", added: ["198.19.0.99"], removed: ["198.19.0.1"] }]);
+    expect(d.helpers).toEqual([{ name: "ftp-std", change: "missing" }]);
+  });
+
+  it("no live table: present is false and every desired rule is missing", () => {
+    const d = diffTables(LISTING_JSON, LISTING_TEXT, "", "");
+    expect(d.livePresent).toBe(false);
+    expect(d.rules.removed).toHaveLength(3);
+    expect(d.chains).toEqual([{ name: "input", change: "missing" }]);
+  });
+
+  it("a candidate that could not be listed is an error, not an empty diff", () => {
+    expect(() => diffTables("", "", LISTING_JSON, LISTING_TEXT)).toThrow(/candidate table could not be listed/);
+  });
+});
+
+describe("compareObserved: files, enablement link, sysctls and modules as observe.sh read them", () => {
+  const paths = managedPaths("t");
+  const artefacts = {
+    nft: "table inet t {}\n",
+    sysctl: "net.netfilter.nf_conntrack_max = 262144\n",
+    modprobe: "install nf_conntrack_ftp /bin/false\n",
+    sysctlSettings: [["net.netfilter.nf_conntrack_max", "262144"], ["net.netfilter.nf_conntrack_helper", "0"]] as [string, string][],
+    deniedModules: ["nf_conntrack_ftp", "nf_conntrack_sip"],
+  };
+  const b64 = (s: string) => Buffer.from(s).toString("base64");
+  const inSyncSections = {
+    "file nft present": b64(artefacts.nft),
+    "file sysctl present": b64(artefacts.sysctl),
+    "file modprobe present": b64(artefacts.modprobe),
+    "file unit present": b64("[Unit]\n"),
+    "unit-link": paths.unit,
+    sysctl: "net.netfilter.nf_conntrack_max 262144\nnet.netfilter.nf_conntrack_helper -",
+    modules: "nf_conntrack_sane",
+  };
+
+  it("a host as rendered shows nothing; a read-only or absent sysctl (\"-\") is not drift", () => {
+    expect(compareObserved(inSyncSections, { artefacts, paths, unit: "[Unit]\n" })).toEqual({ files: [], sysctls: [], loadedDeniedModules: [] });
+  });
+
+  it("names a changed file line by line, a missing one, an unexpected unit and a disabled one", () => {
+    const { "file modprobe present": _, ...withoutModprobe } = inSyncSections;
+    const found = compareObserved({ ...withoutModprobe, "file sysctl present": b64("net.netfilter.nf_conntrack_max = 4096\n"), "unit-link": "" }, { artefacts, paths, unit: "[Unit]\n" });
+    expect(found.files).toEqual([
+      { name: "sysctl", path: paths.sysctl, status: "changed", added: ["net.netfilter.nf_conntrack_max = 4096"], removed: ["net.netfilter.nf_conntrack_max = 262144"] },
+      { name: "modprobe", path: paths.modprobe, status: "missing", added: [], removed: [] },
+      { name: "unit-link", path: paths.unitLink, status: "missing", added: [], removed: [] },
+    ]);
+    // no systemd on the host: a unit there is unexpected, and so is its link
+    const noSystemd = compareObserved(inSyncSections, { artefacts, paths, unit: undefined });
+    expect(noSystemd.files.map((f) => [f.name, f.status])).toEqual([
+      ["unit", "unexpected"],
+      ["unit-link", "unexpected"],
+    ]);
+  });
+
+  it("a live sysctl off its value, and a denied module that is loaded", () => {
+    const found = compareObserved({ ...inSyncSections, sysctl: "net.netfilter.nf_conntrack_max 4096\nnet.netfilter.nf_conntrack_helper 1", modules: "nf_conntrack_ftp\nnf_conntrack_sane" }, { artefacts, paths, unit: "[Unit]\n" });
+    expect(found.sysctls).toEqual([
+      { key: "net.netfilter.nf_conntrack_max", expected: "262144", actual: "4096" },
+      { key: "net.netfilter.nf_conntrack_helper", expected: "0", actual: "1" },
+    ]);
+    expect(found.loadedDeniedModules).toEqual(["nf_conntrack_ftp"]);
+  });
+});
+
+describe("the drift report: what an apply repairs, and its text", () => {
+  const clean = {
+    target: "root@198.18.0.1:22",
+    table: "t",
+    inSync: true,
+    tablePresent: true,
+    rules: { added: [], removed: [], changed: [] },
+    chains: [],
+    sets: [],
+    helpers: [],
+    files: [],
+    sysctls: [],
+    loadedDeniedModules: [],
+  } satisfies Partial<DriftReport>;
+
+  it("in sync: nothing to repair, one line", () => {
+    expect(hasRepairableDrift(clean)).toBe(false);
+    expect(summarizeDrift(clean)).toBe("root@198.18.0.1:22: table inet t in sync");
+    expect(formatDrift(clean)).toEqual(["root@198.18.0.1:22: table inet t in sync"]);
+  });
+
+  it("a loaded denied module is drift no apply repairs; a rule added by hand is", () => {
+    const loaded = { ...clean, inSync: false, loadedDeniedModules: ["nf_conntrack_ftp"] };
+    expect(hasRepairableDrift(loaded)).toBe(false);
+    expect(formatDrift(loaded)).toContain("  module nf_conntrack_ftp: loaded although denied");
+    const added = { ...clean, inSync: false, rules: { added: [{ chain: "input", text: "tcp dport 3306 accept" }], removed: [], changed: [] } };
+    expect(hasRepairableDrift(added)).toBe(true);
+    expect(summarizeDrift(added)).toContain("1 rule(s) added");
+    expect(formatDrift(added)).toEqual(["root@198.18.0.1:22: table inet t drifted", "  + input: tcp dport 3306 accept"]);
+  });
+});
