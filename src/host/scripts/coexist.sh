@@ -14,13 +14,13 @@ for t in $tables; do require_name "$t" tables; done
 catch_failures
 # Files relaxed before a failure stay relaxed (the "relaxed <table>" lines say which).
 host_state() { host_now=$STATUS_PARTLY_RELAXED; }
-step=lock
-mkdir -p "$run_dir"
-for t in $tables; do
-  f="/etc/modprobe.d/hardened-nftables-$t.conf"
+# Under table $1's lock, removes the deny lines for $modules from its modprobe.d file; prints
+# "relaxed <table>" when the file changed.
+relax_table() {
+  f="/etc/modprobe.d/hardened-nftables-$1.conf"
   step=lock
-  exec 8>>"$run_dir/$t.lock"
-  if ! flock -w "$lock_wait" 8; then status "$STATUS_BUSY" "$t"; end_with "$EXIT_BUSY"; fi
+  exec 8>>"$run_dir/$1.lock"
+  if ! flock -w "$lock_wait" 8; then status "$STATUS_BUSY" "$1"; end_with "$EXIT_BUSY"; fi
   step=relax
   if [ -f "$f" ]; then
     cp "$f" "$B/relaxed"
@@ -30,9 +30,13 @@ for t in $tables; do
     done
     if ! cmp -s "$B/relaxed" "$f"; then
       install_file "$B/relaxed" "$f"
-      echo "relaxed $t"
+      echo "relaxed $1"
     fi
   fi
   exec 8>&-
-done
+}
+
+step=lock
+mkdir -p "$run_dir"
+for t in $tables; do relax_table "$t"; done
 status "$STATUS_RELAXED"

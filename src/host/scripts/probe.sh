@@ -3,68 +3,99 @@
 B=$1
 # shellcheck source=lib.sh
 . "$B/lib.sh"
+
+# The module parameter that turns automatic helper assignment off (gone on kernels >= 6.0).
+helper_param() {
+  if [ -e /sys/module/nf_conntrack/parameters/nf_conntrack_helper ]; then
+    echo yes
+  elif [ ! -d /sys/module/nf_conntrack ] && command -v modinfo >/dev/null 2>&1 && modinfo -p nf_conntrack 2>/dev/null | grep -q '^nf_conntrack_helper:'; then
+    echo yes
+  else
+    echo no
+  fi
+}
+
+# Whether netfilter is built into the kernel or loads as modules (a modprobe.d deny list matters only then).
+netfilter_kind() {
+  if [ -e /sys/module/nf_conntrack/initstate ]; then echo modular
+  elif [ -d /sys/module/nf_conntrack ] || [ -d /proc/sys/net/netfilter ]; then
+    if [ -e /proc/modules ] && [ -d "/lib/modules/$(uname -r)" ] && find "/lib/modules/$(uname -r)" -name 'nf_conntrack.ko*' 2>/dev/null | grep -q .; then echo modular; else echo builtin; fi
+  elif [ -d "/lib/modules/$(uname -r)" ]; then echo modular
+  else echo unknown; fi
+}
+
+loaded_helper_modules() {
+  if [ -r /proc/modules ]; then
+    awk '$1 ~ /^nf_(conntrack|nat)_/ && $1 !~ /^nf_conntrack_(netlink|ipv4|ipv6)$/ {print $1}' /proc/modules | sort | tr '\n' ' '
+  fi
+}
+
+init_system() {
+  if [ -d /run/systemd/system ]; then echo systemd
+  elif [ -d /etc/systemd/system ]; then echo systemd-offline
+  elif command -v openrc >/dev/null 2>&1; then echo openrc
+  else echo none; fi
+}
+
+available_tools() {
+  for t in flock setsid conntrack unshare sysctl timeout tar base64 cmp; do
+    if command -v "$t" >/dev/null 2>&1; then printf ' %s' "$t"; fi
+  done
+}
+
+# Tables of this project on this host, found by the files every apply writes under /etc (per
+# host, unlike the state and run roots, which a caller may move): "<table> <file>" lines.
+managed_tables() {
+  for f in /etc/hardened-nftables/*.nft /etc/modprobe.d/hardened-nftables-*.conf /etc/sysctl.d/60-hardened-nftables-*.conf /etc/systemd/system/hardened-nftables-*.service; do
+    [ -f "$f" ] || continue
+    n=${f##*/}
+    case $f in
+      /etc/hardened-nftables/*) t=${n%.nft} ;;
+      /etc/modprobe.d/*) t=${n#hardened-nftables-}; t=${t%.conf} ;;
+      /etc/sysctl.d/*) t=${n#60-hardened-nftables-}; t=${t%.conf} ;;
+      *) t=${n#hardened-nftables-}; t=${t%.service} ;;
+    esac
+    case $t in '' | *[!A-Za-z0-9_-]*) continue ;; esac
+    echo "$t $f"
+  done
+}
+
+# Each one's modprobe.d file: the modules it refuses and the ones its scoped exposures need.
+managed_modprobe_sections() {
+  for f in /etc/modprobe.d/hardened-nftables-*.conf; do
+    [ -f "$f" ] || continue
+    t=${f##*/hardened-nftables-}; t=${t%.conf}
+    case $t in '' | *[!A-Za-z0-9_-]*) continue ;; esac
+    section "modprobe $t"
+    sed -n -e 's/^install \([A-Za-z0-9_-]*\) \/bin\/false$/deny \1/p' -e 's/^# Allowed for scoped exposures: /need /p' "$f"
+  done
+}
+
+# And the settings each one's sysctl.d file makes (host-wide as well).
+managed_sysctl_sections() {
+  for f in /etc/sysctl.d/60-hardened-nftables-*.conf; do
+    [ -f "$f" ] || continue
+    t=${f##*/60-hardened-nftables-}; t=${t%.conf}
+    case $t in '' | *[!A-Za-z0-9_-]*) continue ;; esac
+    section "sysctl $t"
+    sed -n 's/^\([A-Za-z0-9_.]*\) = \(.*\)$/\1 \2/p' "$f"
+  done
+}
+
 echo "kernel=$(uname -r)"
 echo "nft=$(nft --version 2>/dev/null | head -n 1)"
 echo "nftPath=$(command -v nft || true)"
 echo "uid=$(id -u)"
-[ -e /proc/sys/net/netfilter/nf_conntrack_helper ] && echo "helperSysctl=yes" || echo "helperSysctl=no"
-if [ -e /sys/module/nf_conntrack/parameters/nf_conntrack_helper ]; then
-  echo "helperParam=yes"
-elif [ ! -d /sys/module/nf_conntrack ] && command -v modinfo >/dev/null 2>&1 && modinfo -p nf_conntrack 2>/dev/null | grep -q '^nf_conntrack_helper:'; then
-  echo "helperParam=yes"
-else
-  echo "helperParam=no"
-fi
-if [ -e /sys/module/nf_conntrack/initstate ]; then echo "netfilter=modular"
-elif [ -d /sys/module/nf_conntrack ] || [ -d /proc/sys/net/netfilter ]; then
-  if [ -e /proc/modules ] && [ -d "/lib/modules/$(uname -r)" ] && find "/lib/modules/$(uname -r)" -name 'nf_conntrack.ko*' 2>/dev/null | grep -q .; then echo "netfilter=modular"; else echo "netfilter=builtin"; fi
-elif [ -d "/lib/modules/$(uname -r)" ]; then echo "netfilter=modular"
-else echo "netfilter=unknown"; fi
-if [ -r /proc/modules ]; then
-  echo "helperModules=$(awk '$1 ~ /^nf_(conntrack|nat)_/ && $1 !~ /^nf_conntrack_(netlink|ipv4|ipv6)$/ {print $1}' /proc/modules | sort | tr '\n' ' ')"
-else
-  echo "helperModules="
-fi
-if [ -d /run/systemd/system ]; then echo "init=systemd"
-elif [ -d /etc/systemd/system ]; then echo "init=systemd-offline"
-elif command -v openrc >/dev/null 2>&1; then echo "init=openrc"
-else echo "init=none"; fi
-tools=""
-for t in flock setsid conntrack unshare sysctl timeout tar base64 cmp; do
-  command -v "$t" >/dev/null 2>&1 && tools="$tools $t"
-done
-echo "tools=$tools"
+if [ -e /proc/sys/net/netfilter/nf_conntrack_helper ]; then echo "helperSysctl=yes"; else echo "helperSysctl=no"; fi
+echo "helperParam=$(helper_param)"
+echo "netfilter=$(netfilter_kind)"
+echo "helperModules=$(loaded_helper_modules)"
+echo "init=$(init_system)"
+echo "tools=$(available_tools)"
 section tables
 nft list tables 2>/dev/null || true
-# Tables of this project on this host, found by the files every apply writes under /etc (per
-# host, unlike the state and run roots, which a caller may move): "<table> <file>" lines.
 section managed
-for f in /etc/hardened-nftables/*.nft /etc/modprobe.d/hardened-nftables-*.conf /etc/sysctl.d/60-hardened-nftables-*.conf /etc/systemd/system/hardened-nftables-*.service; do
-  [ -f "$f" ] || continue
-  n=${f##*/}
-  case $f in
-    /etc/hardened-nftables/*) t=${n%.nft} ;;
-    /etc/modprobe.d/*) t=${n#hardened-nftables-}; t=${t%.conf} ;;
-    /etc/sysctl.d/*) t=${n#60-hardened-nftables-}; t=${t%.conf} ;;
-    *) t=${n#hardened-nftables-}; t=${t%.service} ;;
-  esac
-  case $t in '' | *[!A-Za-z0-9_-]*) continue ;; esac
-  echo "$t $f"
-done
-# Each one's modprobe.d file: the modules it refuses and the ones its scoped exposures need.
-for f in /etc/modprobe.d/hardened-nftables-*.conf; do
-  [ -f "$f" ] || continue
-  t=${f##*/hardened-nftables-}; t=${t%.conf}
-  case $t in '' | *[!A-Za-z0-9_-]*) continue ;; esac
-  section "modprobe $t"
-  sed -n -e 's/^install \([A-Za-z0-9_-]*\) \/bin\/false$/deny \1/p' -e 's/^# Allowed for scoped exposures: /need /p' "$f"
-done
-# And the settings each one's sysctl.d file makes (host-wide as well).
-for f in /etc/sysctl.d/60-hardened-nftables-*.conf; do
-  [ -f "$f" ] || continue
-  t=${f##*/60-hardened-nftables-}; t=${t%.conf}
-  case $t in '' | *[!A-Za-z0-9_-]*) continue ;; esac
-  section "sysctl $t"
-  sed -n 's/^\([A-Za-z0-9_.]*\) = \(.*\)$/\1 \2/p' "$f"
-done
+managed_tables
+managed_modprobe_sections
+managed_sysctl_sections
 section end
