@@ -9,10 +9,10 @@ import { proveAccessAndCommit } from "./confirm";
 import { makeRoomBesideOtherTables } from "./make-room";
 import { HostOperationError, NftRejectedError } from "./errors";
 import { parseVerdict, STATUS } from "./protocol";
-import { stepFailed } from "./verdict";
+import { type StateContext, stepFailed } from "./verdict";
 import type { HostFacts } from "./probe";
 import { withRenderedPolicy } from "./policy-session";
-import { runStep } from "./remote";
+import { type RemoteOutput, runStep } from "./remote";
 import type { HostSession, SessionStats } from "./ssh";
 import { type HostOptions, pathParams, sysctlParam } from "./params";
 
@@ -84,43 +84,51 @@ export async function applyOnSession(
     },
     files,
   });
-  const nftLines = out.stdout.split("\n").filter((l) => l.startsWith("nft: ")).map((l) => l.slice(5)).join("\n");
   const base = { target: session.target, hash: artefacts.hash, facts, artefacts, warnings: out.warnings };
-  const ctx = { table, nftPath: paths.nft, confirmTimeout };
-  const details = (lines: readonly string[]) => lines.map((l) => session.redact(l));
-  const applied = parseVerdict(out.status);
-  switch (applied.word) {
-    case STATUS.unchanged:
-      log(`${session.target}: unchanged`);
-      return { ...base, changed: false, flushedConnections: 0, confirmStats: { connections: 0, roundTrips: 0 } };
-    case STATUS.rejected: {
-      const located = locateNftError(nftLines, artefacts.nft);
-      throw new NftRejectedError(session.target, nftLines, located.line, located.lineText);
-    }
-    case STATUS.failed: {
-      const host = applied.fields.host ?? "";
-      // nft refused the table as it loaded it and the guardian put the previous one back exactly.
-      if (applied.fields.step === "load-table" && host === STATUS.rolledBack && nftLines) {
-        const located = locateNftError(nftLines, artefacts.nft);
-        throw new NftRejectedError(session.target, nftLines, located.line, located.lineText);
-      }
-      throw stepFailed(session.target, `apply (step ${applied.fields.step ?? "unknown"})`, host, details([...out.details, ...nftLines.split("\n").filter(Boolean)]), ctx);
-    }
-    case STATUS.busy:
-      throw new HostOperationError(session.target, `another run holds the lock for table ${table}; try again`);
-    case STATUS.armed:
-      break;
-    default:
-      throw new HostOperationError(
-        session.target,
-        `apply step ended unexpectedly (exit ${out.code}); if it got as far as arming the rollback, the host restores its previous state by itself within ${confirmTimeout}s: ${session.redact(out.stderr.trim())}`,
-      );
+  if (!armedByApplyStep(session, out, artefacts, { table, nftPath: paths.nft, confirmTimeout })) {
+    log(`${session.target}: unchanged`);
+    return { ...base, changed: false, flushedConnections: 0, confirmStats: { connections: 0, roundTrips: 0 } };
   }
   log(`${session.target}: applied, rollback armed for ${confirmTimeout}s; proving access with a new connection`);
 
   const confirmed = await proveAccessAndCommit(session, connection, { table, paths, token, confirmTimeout, onLog: options.onLog });
   const warnings = confirmed.conntrackToolMissing ? [...out.warnings, "conntrack tool missing: connections that carry a helper were not flushed"] : out.warnings;
   return { ...base, warnings, changed: true, flushedConnections: confirmed.flushedConnections, confirmStats: confirmed.stats };
+}
+
+/**
+ * The apply step's verdict: true when the new table is live with the rollback armed, false when the
+ * host already matched. Anything else throws what the host now runs (or the candidate's nft error).
+ */
+function armedByApplyStep(session: HostSession, out: RemoteOutput, artefacts: Artefacts, ctx: StateContext): boolean {
+  const nftLines = out.stdout.split("\n").filter((l) => l.startsWith("nft: ")).map((l) => l.slice(5)).join("\n");
+  const rejected = () => {
+    const located = locateNftError(nftLines, artefacts.nft);
+    return new NftRejectedError(session.target, nftLines, located.line, located.lineText);
+  };
+  const applied = parseVerdict(out.status);
+  switch (applied.word) {
+    case STATUS.unchanged:
+      return false;
+    case STATUS.armed:
+      return true;
+    case STATUS.rejected:
+      throw rejected();
+    case STATUS.failed: {
+      const host = applied.fields.host ?? "";
+      // nft refused the table as it loaded it and the guardian put the previous one back exactly.
+      if (applied.fields.step === "load-table" && host === STATUS.rolledBack && nftLines) throw rejected();
+      const details = [...out.details, ...nftLines.split("\n").filter(Boolean)].map((l) => session.redact(l));
+      throw stepFailed(session.target, `apply (step ${applied.fields.step ?? "unknown"})`, host, details, ctx);
+    }
+    case STATUS.busy:
+      throw new HostOperationError(session.target, `another run holds the lock for table ${ctx.table}; try again`);
+    default:
+      throw new HostOperationError(
+        session.target,
+        `apply step ended unexpectedly (exit ${out.code}); if it got as far as arming the rollback, the host restores its previous state by itself within ${ctx.confirmTimeout}s: ${session.redact(out.stderr.trim())}`,
+      );
+  }
 }
 
 export interface ApplyPolicyOptions extends ApplyOptions {

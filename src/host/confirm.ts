@@ -33,35 +33,8 @@ export interface Committed {
  * (LockoutRolledBackError when it restored the previous state exactly, HostStepFailedError else).
  */
 export async function proveAccessAndCommit(session: HostSession, connection: Connection, ctx: ProofContext): Promise<Committed> {
-  const { table, paths, token, confirmTimeout } = ctx;
-  const log = ctx.onLog ?? (() => undefined);
-  const stateCtx = { table, nftPath: paths.nft, confirmTimeout };
-  const confirmParams = { ...pathParams(table, paths), token, wait: String(confirmTimeout + 30) };
-  let confirmStats: SessionStats = { connections: 0, roundTrips: 0 };
-  let verdictOut: RemoteOutput | undefined;
-  let failure = "";
-  try {
-    const fresh = await HostSession.open(
-      { ...connection, dialErrorLimit: Math.min(connection.dialErrorLimit, 3), perDialTimeout: Math.min(connection.perDialTimeout || 10, 10) },
-      { onLog: ctx.onLog },
-    );
-    try {
-      verdictOut = await runStep(fresh, { main: "confirm", params: { ...confirmParams, mode: "confirm" } });
-    } finally {
-      confirmStats = fresh.stats;
-      await fresh.close();
-    }
-  } catch (err) {
-    failure = (err as Error).message;
-  }
-  if (!verdictOut?.status) {
-    log(`${session.target}: a new connection failed (${failure}); asking the host for its verdict (it rolls back unless the proof arrived)`);
-    try {
-      verdictOut = await runStep(session, { main: "confirm", params: { ...confirmParams, mode: "wait" } });
-    } catch (err) {
-      throw new LockoutRolledBackError(session.target, `a new SSH connection failed (${failure}); the host rolls back by itself within ${confirmTimeout}s (${(err as Error).message})`);
-    }
-  }
+  const stateCtx = { table: ctx.table, nftPath: ctx.paths.nft, confirmTimeout: ctx.confirmTimeout };
+  const { out: verdictOut, failure, stats: confirmStats } = await askForVerdict(session, connection, ctx);
   const verdict = parseVerdict(verdictOut.status);
   const { cause, step } = verdict.fields;
   const restoredExactly = verdict.word === STATUS.rolledBack && verdict.fields.files === undefined;
@@ -84,4 +57,40 @@ export async function proveAccessAndCommit(session: HostSession, connection: Con
         ? `the transaction (${cause})`
         : `the new ruleset would lock you out (${failure ? `a new SSH connection failed: ${failure}` : "not confirmed in time"}); restoring the previous state`;
   throw stepFailed(session.target, what, verdict.word, verdictOut.details.map((l) => session.redact(l)), stateCtx);
+}
+
+/**
+ * The proof: the confirm step over a NEW connection. When that connection fails, the open session
+ * waits for the guardian's verdict instead (it rolls back unless the proof arrived).
+ */
+async function askForVerdict(session: HostSession, connection: Connection, ctx: ProofContext): Promise<{ out: RemoteOutput; failure: string; stats: SessionStats }> {
+  const { table, paths, token, confirmTimeout } = ctx;
+  const log = ctx.onLog ?? (() => undefined);
+  const confirmParams = { ...pathParams(table, paths), token, wait: String(confirmTimeout + 30) };
+  let stats: SessionStats = { connections: 0, roundTrips: 0 };
+  let verdictOut: RemoteOutput | undefined;
+  let failure = "";
+  try {
+    const fresh = await HostSession.open(
+      { ...connection, dialErrorLimit: Math.min(connection.dialErrorLimit, 3), perDialTimeout: Math.min(connection.perDialTimeout || 10, 10) },
+      { onLog: ctx.onLog },
+    );
+    try {
+      verdictOut = await runStep(fresh, { main: "confirm", params: { ...confirmParams, mode: "confirm" } });
+    } finally {
+      stats = fresh.stats;
+      await fresh.close();
+    }
+  } catch (err) {
+    failure = (err as Error).message;
+  }
+  if (!verdictOut?.status) {
+    log(`${session.target}: a new connection failed (${failure}); asking the host for its verdict (it rolls back unless the proof arrived)`);
+    try {
+      verdictOut = await runStep(session, { main: "confirm", params: { ...confirmParams, mode: "wait" } });
+    } catch (err) {
+      throw new LockoutRolledBackError(session.target, `a new SSH connection failed (${failure}); the host rolls back by itself within ${confirmTimeout}s (${(err as Error).message})`);
+    }
+  }
+  return { out: verdictOut, failure, stats };
 }

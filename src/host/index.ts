@@ -1,7 +1,7 @@
 /** The host layer: everything that touches a machine, over one SSH connection per operation. */
 export { HostSession, withSession, ConnectionError, HostKeyMismatchError, type SessionStats } from "./ssh";
 export { ConnectionSchema, parseConnection, redact, type Connection, type ConnectionInput } from "../model/connection";
-export { probeSession, type HostFacts, type ManagedTable } from "./probe";
+export { probeHost, probeSession, type HostFacts, type ManagedTable } from "./probe";
 export { modulesOtherTablesNeed, otherManagedTables, type AllowOtherTables } from "./coexist";
 export { applyPolicy, applyOnSession, DEFAULT_CONFIRM_TIMEOUT, type ApplyOptions, type ApplyPolicyOptions, type ApplyResult } from "./apply";
 export type { HostOptions } from "./params";
@@ -10,11 +10,3 @@ export { formatDrift, summarizeDrift, hasRepairableDrift, type DriftReport, type
 export { removeTable, removeOnSession, type RemoveResult } from "./remove";
 export { NftRejectedError, LockoutRolledBackError, HostOperationError, HostStepFailedError, OtherTablesError } from "./errors";
 export { managedPaths, type ManagedPaths, type PathOverrides } from "../render/paths";
-
-import { withSession } from "./ssh";
-import { probeSession } from "./probe";
-import type { Connection } from "../model/connection";
-
-export function probeHost(connection: Connection, options: { onLog?: (line: string) => void } = {}) {
-  return withSession(connection, (session) => probeSession(session), { onLog: options.onLog });
-}

@@ -1,6 +1,7 @@
 import type { HostProfile } from "../render/profile";
 import { runStep } from "./remote";
-import type { HostSession } from "./ssh";
+import type { Connection } from "../model/connection";
+import { type HostSession, withSession } from "./ssh";
 import { HostOperationError } from "./errors";
 
 export interface HostFacts {
@@ -96,4 +97,9 @@ export async function probeSession(session: HostSession): Promise<HostFacts> {
   const missing = REQUIRED_TOOLS.filter((t) => !facts.tools.includes(t));
   if (missing.length > 0) throw new HostOperationError(session.target, `missing tools on the host: ${missing.join(", ")} (util-linux, tar, diffutils)`);
   return facts;
+}
+
+/** Probes a host on its own connection (one round trip), closing it afterwards. */
+export function probeHost(connection: Connection, options: { onLog?: (line: string) => void } = {}): Promise<HostFacts> {
+  return withSession(connection, (session) => probeSession(session), { onLog: options.onLog });
 }
