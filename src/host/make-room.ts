@@ -1,3 +1,4 @@
+/** Before the apply step: room for this table beside other tables of this project on the host (see coexist.ts). */
 import type { Artefacts } from "../render";
 import { type AllowOtherTables, deniedButNeeded, otherManagedTables, refusedTables, sysctlClashes, tablesToRelax } from "./coexist";
 import { HostOperationError, OtherTablesError } from "./errors";
