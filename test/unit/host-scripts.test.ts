@@ -75,6 +75,11 @@ describe("host scripts: the conntrack batch after commit (conntrack-deletions.aw
     expect(deletions(LISTING.replace(/helper=ftp/g, "helper=ftp-2121"), "ftp sip pptp")).toHaveLength(2);
   });
 
+  it("skips a protocol conntrack lists as unknown: -p cannot name it, and one refused line would end the whole batch", () => {
+    const unknown = "unknown  132 599 src=198.18.0.2 dst=198.18.0.1 src=198.18.0.1 dst=198.18.0.2 mark=0 helper=ftp use=1";
+    expect(deletions(`${unknown}\n${LISTING}`, "sip pptp")).toEqual(["-D -p tcp -s 198.18.0.2 -d 198.18.0.1 --sport 40100 --dport 21", "-D -p tcp -s 2001:2::2 -d 2001:2::1 --sport 40200 --dport 21"]);
+  });
+
   it("prints nothing for an empty listing (the guardian then reports flushed=0)", () => {
     expect(deletions("", "")).toEqual([]);
   });

@@ -19,6 +19,8 @@ BEGIN {
     else if (key == "dport" && dport == "") dport = value
   }
   if (helper == "" || (helper in keep) || src == "" || dst == "") next
+  # conntrack lists a protocol it has no name for as "unknown", which -p does not take
+  if ($1 == "unknown") next
   if (sport != "" && dport != "") print "-D -p " $1 " -s " src " -d " dst " --sport " sport " --dport " dport
   else print "-D -p " $1 " -s " src " -d " dst
 }

@@ -95,15 +95,15 @@ flush_helper_connections() {
 
 # Reads `conntrack -D` argument lines on stdin; prints one line per connection deleted.
 delete_connections() {
-  if conntrack -R /dev/null >/dev/null 2>&1; then
-    conntrack -R - 2>/dev/null || true
-  else
-    # conntrack before 1.4.7 has no batch mode (-R): one process per connection, no more.
-    while read -r args; do
-      # shellcheck disable=SC2086 # split on purpose: the words are the ones conntrack printed
-      conntrack $args 2>/dev/null || true
-    done
-  fi
+  batch=$(cat)
+  [ -n "$batch" ] || return 0
+  if printf '%s\n' "$batch" | conntrack -R - 2>/dev/null; then return 0; fi
+  # No batch mode (-R, conntrack >= 1.4.7), or a line it refused, which ends the whole batch: one
+  # process per connection, so every other one still goes (those already deleted match nothing).
+  printf '%s\n' "$batch" | while read -r args; do
+    # shellcheck disable=SC2086 # split on purpose: the words are the ones conntrack printed
+    conntrack $args 2>/dev/null || true
+  done
 }
 
 # The recorded state is written beside and renamed; the listing is read back to catch a write
