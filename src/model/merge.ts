@@ -10,9 +10,9 @@
  */
 import { isDeepStrictEqual } from "node:util";
 import { z } from "zod";
-import { formatPath } from "./issues";
+import { formatPath, type Issue } from "./issues";
 import { PolicyFields, PolicySchema, type PolicyInput } from "./policy";
-import { formatIssues, PolicyError } from "./validate";
+import { policyIssues, PolicyError } from "./validate";
 
 /** A part of a composed policy: any policy field, none required (exposures add to the base's). */
 export type PolicyAddition = Partial<PolicyInput>;
@@ -44,21 +44,19 @@ export function mergePolicies(base: PolicyInput, ...additions: PolicyAddition[])
  * where a field of a part is, e.g. `app.yaml exposures[1].name`.
  */
 export function mergeNamedPolicies(parts: readonly unknown[], where: (part: number, path: Path) => string): PolicyInput {
-  const errors: string[] = [];
-  /** formatIssues' lines are "path: problem" relative to the part ("policy: ..." at its root). */
-  const placed = (part: number, line: string, message: (text: string) => string = (text) => text) => {
-    const colon = line.indexOf(": ");
-    const path = line.slice(0, colon);
-    return `${where(part, path === "policy" ? [] : [path])}: ${message(line.slice(colon + 2))}`;
-  };
+  const errors: Issue[] = [];
+  /** An issue of one part, its path named as the caller names places (`app.yaml exposures[1]`). */
+  const issueAt = (part: number, path: Path, message: string): Issue => ({ path: [where(part, path)], message });
+  const placed = (part: number, issue: Issue, message: (text: string) => string = (text) => text) =>
+    issueAt(part, issue.path as Path, message(issue.message));
 
   parts.forEach((value, part) => {
     if (!isPlainObject(value)) {
-      errors.push(`${where(part, [])}: expected a policy object, got ${value === null ? "null" : Array.isArray(value) ? "a list" : typeof value}`);
+      errors.push(issueAt(part, [], `expected a policy object, got ${value === null ? "null" : Array.isArray(value) ? "a list" : typeof value}`));
       return;
     }
     const checked = PartSchema.safeParse(value);
-    if (!checked.success) errors.push(...formatIssues(checked.error.issues, value).map((line) => placed(part, line)));
+    if (!checked.success) errors.push(...policyIssues(checked.error.issues, value).map((issue) => placed(part, issue)));
   });
   if (errors.length > 0) throw new PolicyError(errors);
 
@@ -83,7 +81,7 @@ export function mergeNamedPolicies(parts: readonly unknown[], where: (part: numb
         target[key] = v;
         setBy.set(name, part);
       } else if (!isDeepStrictEqual(target[key], v)) {
-        errors.push(`${where(part, path)}: ${JSON.stringify(v)} conflicts with ${JSON.stringify(target[key])} set by ${where(setBy.get(name) ?? 0, path)}; one table has one value`);
+        errors.push(issueAt(part, path, `${JSON.stringify(v)} conflicts with ${JSON.stringify(target[key])} set by ${where(setBy.get(name) ?? 0, path)}; one table has one value`));
       }
     }
   };
@@ -106,10 +104,10 @@ export function mergeNamedPolicies(parts: readonly unknown[], where: (part: numb
       const origin = listName ? origins.get(listName)?.[path[depth] as number] : undefined;
       if (listName && origin) {
         const relative = [...listName.split("."), origin.index, ...path.slice(depth + 1)];
-        errors.push(...formatIssues([{ ...issue, path: relative }], parts[origin.part]).map((line) => placed(origin.part, line, mentions)));
+        errors.push(...policyIssues([{ ...issue, path: relative }], parts[origin.part]).map((found) => placed(origin.part, found, mentions)));
         continue;
       }
-      errors.push(...formatIssues([issue], merged).map((line) => `merged policy: ${mentions(line)}`));
+      errors.push(...policyIssues([issue], merged).map((found) => ({ path: ["merged policy"], message: mentions(`${formatPath(found.path) || "policy"}: ${found.message}`) })));
     }
     throw new PolicyError(errors);
   }

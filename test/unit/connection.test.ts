@@ -1,4 +1,5 @@
 import { generateKeyPairSync } from "node:crypto";
+import { formatIssues } from "../../src/model/issues";
 import { utils } from "ssh2";
 import { describe, expect, it } from "vitest";
 import {
@@ -33,12 +34,12 @@ const base = { host: "198.18.1.10", privateKey: plain.private, hostKey: HOST_KEY
 function errorsOf(input: unknown, path?: string): string[] {
   const r = parseConnection(input, path);
   if (r.ok) throw new Error(`expected errors, got ${JSON.stringify(r.value)}`);
-  return r.errors;
+  return formatIssues(r.issues);
 }
 
 function valueOf(input: unknown): Connection {
   const r = parseConnection(input);
-  if (!r.ok) throw new Error(r.errors.join("\n"));
+  if (!r.ok) throw new Error(formatIssues(r.issues).join("\n"));
   return r.value;
 }
 
@@ -109,9 +110,9 @@ describe("parseConnection: host key", () => {
 
   it("computes fingerprints exactly as ssh-keygen -lf does", () => {
     const pinned = parseHostKey(HOST_KEY);
-    expect(pinned).toMatchObject({ kind: "key", type: "ssh-ed25519", fingerprint: HOST_FP });
-    expect(parseHostKey(`${HOST_FP}=`)).toEqual({ kind: "fingerprint", fingerprint: HOST_FP });
-    if ("blob" in pinned) expect(fingerprintOf(pinned.blob)).toBe(HOST_FP);
+    expect(pinned).toMatchObject({ ok: true, value: { kind: "key", type: "ssh-ed25519", fingerprint: HOST_FP } });
+    expect(parseHostKey(`${HOST_FP}=`)).toEqual({ ok: true, value: { kind: "fingerprint", fingerprint: HOST_FP } });
+    if (pinned.ok && "blob" in pinned.value) expect(fingerprintOf(pinned.value.blob)).toBe(HOST_FP);
   });
 
   it.each([
@@ -270,7 +271,7 @@ describe("no secret in any message", () => {
     for (const input of inputs) {
       const r = parseConnection(input);
       expect(r.ok).toBe(false);
-      if (!r.ok) all.push(...r.errors);
+      if (!r.ok) all.push(...formatIssues(r.issues));
     }
     expect(all.length).toBeGreaterThan(10);
     expectNoSecret(all);
