@@ -10,8 +10,8 @@
  * `insecureIgnoreHostKey: true` says so explicitly.
  *
  * A validated connection (and its proxy) carries what dialing needs, parsed once here: the
- * decrypted private key and the pinned host key ({@link credentialsOf}). They live in a
- * non-enumerable property, so no spread, JSON or inspect of the connection shows or copies them.
+ * decrypted private key and the pinned host key ({@link credentialsOf}). They are kept beside
+ * the value (a WeakMap), so no spread, JSON or inspect of the connection shows or copies them.
  *
  * No issue produced here ever contains the value of `password`, `privateKey` or
  * `privateKeyPassword` (every issue is passed through {@link redact} as a last line of defence).
@@ -20,7 +20,7 @@ import type { ParsedKey } from "ssh2";
 import { z } from "zod";
 import { parseHostKey, type PinnedHostKey } from "./host-key";
 import type { Issue, Result } from "./issues";
-import { type KeyProblem, parsePrivateKey } from "./private-key";
+import { parsePrivateKey } from "./private-key";
 import { redact } from "./redact";
 
 export { fingerprintOf, parseHostKey, type PinnedHostKey } from "./host-key";
@@ -73,23 +73,12 @@ export interface DialCredentials {
   readonly hostKey?: PinnedHostKey;
 }
 
-const CREDENTIALS = Symbol("hnft.credentials");
-
-const KEY_ISSUES: Record<KeyProblem, Omit<Issue, "path"> & { field: "privateKey" | "privateKeyPassword" }> = {
-  "encrypted-without-passphrase": { field: "privateKeyPassword", message: "required: privateKey is encrypted", refs: ["privateKey"] },
-  "wrong-passphrase": { field: "privateKeyPassword", message: "cannot decrypt privateKey", refs: ["privateKey"] },
-  pkcs8: {
-    field: "privateKey",
-    message: 'PKCS#8 keys ("BEGIN PRIVATE KEY") are not supported by ssh2; convert to OpenSSH format with ssh-keygen -p -f <file>',
-  },
-  "file-path": { field: "privateKey", message: "not a private key (pass the key's text, not a file path)" },
-  "not-a-key": { field: "privateKey", message: "not a private key (expected PEM or OpenSSH private key text)" },
-  "public-key": { field: "privateKey", message: "not a private key (this is a public key)" },
-};
+/** The credentials of validated hops: beside the value, so no spread, JSON or inspect of it shows or copies them. */
+const carried = new WeakMap<object, DialCredentials>();
 
 /**
  * The credentials of one hop, or the issues that make them unusable (paths relative to the hop).
- * Key problems carry their {@link KeyProblem} as `code`.
+ * Key problems carry their KeyProblem (private-key.ts) as `code`.
  */
 export function hopCredentials(hop: HopFields): Result<DialCredentials> {
   const issues: Issue[] = [];
@@ -97,11 +86,8 @@ export function hopCredentials(hop: HopFields): Result<DialCredentials> {
   let hostKey: PinnedHostKey | undefined;
   if (hop.privateKey !== undefined) {
     const parsed = parsePrivateKey(hop.privateKey, hop.privateKeyPassword);
-    if (parsed.ok) key = parsed.key;
-    else {
-      const { field, ...issue } = KEY_ISSUES[parsed.problem];
-      issues.push({ ...issue, path: [field], code: parsed.problem });
-    }
+    if (parsed.ok) key = parsed.value;
+    else issues.push(...parsed.issues);
   } else if (hop.privateKeyPassword !== undefined) {
     issues.push({ path: ["privateKeyPassword"], message: "set without privateKey", refs: ["privateKey"] });
   }
@@ -125,12 +111,12 @@ export function hopCredentials(hop: HopFields): Result<DialCredentials> {
  * once per call.
  */
 export function credentialsOf(hop: HopFields): Result<DialCredentials> {
-  const carried = (hop as { [CREDENTIALS]?: DialCredentials })[CREDENTIALS];
-  return carried ? { ok: true, value: carried } : hopCredentials(hop);
+  const credentials = carried.get(hop);
+  return credentials ? { ok: true, value: credentials } : hopCredentials(hop);
 }
 
 function carrying<T extends object>(value: T, credentials: DialCredentials | undefined): T {
-  if (credentials) Object.defineProperty(value, CREDENTIALS, { value: credentials, enumerable: false });
+  if (credentials) carried.set(value, credentials);
   return value;
 }
 
@@ -168,7 +154,7 @@ export const ConnectionSchema = z
     sudo: z.boolean({ error: "must be true or false" }).optional(),
   })
   .superRefine(checkHop)
-  .transform((v) => carrying({ ...v, sudo: v.sudo ?? v.user !== "root" }, (v as { [CREDENTIALS]?: DialCredentials })[CREDENTIALS]));
+  .transform((v) => carrying({ ...v, sudo: v.sudo ?? v.user !== "root" }, carried.get(v)));
 
 export type ProxyConnection = z.output<typeof ProxyConnectionSchema>;
 export type Connection = z.output<typeof ConnectionSchema>;

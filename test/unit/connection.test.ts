@@ -1,9 +1,11 @@
 import { generateKeyPairSync } from "node:crypto";
 import { formatIssues } from "../../src/model/issues";
 import { utils } from "ssh2";
+import { inspect } from "node:util";
 import { describe, expect, it } from "vitest";
 import {
   ConnectionSchema,
+  credentialsOf,
   fingerprintOf,
   parseConnection,
   parseHostKey,
@@ -288,5 +290,28 @@ describe("no secret in any message", () => {
     expect(out).toContain("host=198.18.1.10");
     expect(out).toContain("[REDACTED]");
     expect(redact("nothing secret", undefined)).toBe("nothing secret");
+  });
+});
+
+describe("a validated connection carries its parsed credentials", () => {
+  it("parses (and decrypts) the key and the pinned host key once, for the connection and its proxy", () => {
+    const conn = valueOf({ ...base, privateKey: encrypted.private, privateKeyPassword: PASSPHRASE, proxy: { ...base, host: "198.18.1.11" } });
+    const first = credentialsOf(conn);
+    const again = credentialsOf(conn);
+    if (!first.ok || !again.ok) throw new Error("expected credentials");
+    expect(first.value.key).toBeDefined();
+    expect(again.value.key).toBe(first.value.key);
+    expect(first.value.hostKey).toMatchObject({ kind: "key", fingerprint: HOST_FP });
+    const [proxyA, proxyB] = [credentialsOf(conn.proxy!), credentialsOf(conn.proxy!)];
+    expect(proxyA.ok && proxyB.ok && proxyA.value.key !== undefined && proxyA.value.key === proxyB.value.key).toBe(true);
+    // a copy did not come from parseConnection: its credentials are parsed again, and a wrong passphrase shows
+    const copy = { ...conn, privateKeyPassword: "wrong-passphrase-Qw3" };
+    const refused = credentialsOf(copy);
+    expect(refused.ok).toBe(false);
+    if (!refused.ok) expect(refused.issues.map((i) => i.code)).toEqual(["wrong-passphrase"]);
+    // neither JSON nor inspect of the connection shows the parsed key
+    const shown = JSON.stringify(conn) + inspect(conn, { showHidden: true, depth: 5 });
+    expect(shown).not.toContain("ParsedKey");
+    expect(shown).not.toContain("OpenSSH_Private");
   });
 });
