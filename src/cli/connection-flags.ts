@@ -10,7 +10,7 @@
 import { readFileSync } from "node:fs";
 import type { parseArgs } from "node:util";
 import { type Connection, parseConnection, redact } from "../model/connection";
-import { type Issue, type Result } from "../model/issues";
+import { gatherIssues, type Issue, type Result } from "../model/issues";
 
 /** parseArgs options for the connection; spread into each host command's options. */
 export const CONNECTION_OPTIONS = {
@@ -212,12 +212,7 @@ const PROXY_ONLY = ["proxy-identity", "proxy-host-key", "proxy-password-env", "p
 export function connectionFromFlags(values: ConnectionFlagValues, sources: ConnectionFlagSources = {}): Result<Connection> {
   const env = sources.env ?? process.env;
   const read = sources.readFile ?? ((p: string) => readFileSync(p, "utf8"));
-  const issues: Issue[] = [];
-  const take = <T>(r: Result<T>): T | undefined => {
-    if (r.ok) return r.value;
-    issues.push(...r.issues);
-    return undefined;
-  };
+  const { issues, take } = gatherIssues();
 
   for (const [flag, instead] of ARGV_SECRETS) {
     if (values[flag] !== undefined) issues.push(flagIssue(`--${flag}`, `not accepted on the command line (argv shows in ps and shell history); use ${instead}`));

@@ -7,7 +7,7 @@ import { HostOperationError, HostStepFailedError, LockoutRolledBackError, NftRej
 import type { HostOptions } from "../host/apply";
 import { ConnectionError, HostKeyMismatchError } from "../host/ssh";
 import { type Connection, redact } from "../model/connection";
-import type { Issue, Result } from "../model/issues";
+import { gatherIssues, type Issue, type Result } from "../model/issues";
 import { type Policy, TableName } from "../model/policy";
 import { PolicyError } from "../model/validate";
 import { DEFAULT_TABLE } from "../plan/plan";
@@ -109,12 +109,8 @@ export function prepare(values: HostFlagValues, io: Io, rules: PrepareRules): Pr
 
   const policy = values.policy === undefined ? undefined : policyFromFiles(values.policy);
   const validPolicy = policy?.ok ? policy.value : undefined;
-  const argIssues: Issue[] = [...tableFlag(values.table, validPolicy)];
-  const take = <T>(r: Result<T>): T | undefined => {
-    if (r.ok) return r.value;
-    argIssues.push(...r.issues);
-    return undefined;
-  };
+  const { issues: argIssues, take } = gatherIssues();
+  argIssues.push(...tableFlag(values.table, validPolicy));
   const stateRoot = take(hostRoot("--state-root", values["state-root"]));
   const runRoot = take(hostRoot("--run-root", values["run-root"]));
   const connection = connectionFromFlags(values, { env: rules.env });

@@ -53,3 +53,16 @@ export function formatIssues(issues: readonly Issue[], root = "policy"): string[
 export function placeIssues(issues: readonly Issue[], prefix: readonly PropertyKey[]): Issue[] {
   return issues.map((i) => ({ ...i, path: [...prefix, ...i.path] }));
 }
+
+/** Gathers the issues of several results: `take` returns a result's value, or keeps its issues and returns undefined. */
+export function gatherIssues(): { readonly issues: Issue[]; take<T>(result: Result<T>): T | undefined } {
+  const issues: Issue[] = [];
+  return {
+    issues,
+    take<T>(result: Result<T>): T | undefined {
+      if (result.ok) return result.value;
+      issues.push(...result.issues);
+      return undefined;
+    },
+  };
+}

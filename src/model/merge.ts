@@ -31,7 +31,7 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 
 /**
  * Merges `base` and `additions` into one policy input (defaults not applied, so the result can
- * go wherever a policy goes: HostFirewall, applyPolicy, a YAML file). Throws a PolicyError
+ * go wherever a policy input goes: HostFirewall, assertPolicy (then applyPolicy), a YAML file). Throws a PolicyError
  * listing every problem, each naming its field (`additions[0].output.policy: ...`).
  */
 export function mergePolicies(base: PolicyInput, ...additions: PolicyAddition[]): PolicyInput {
