@@ -178,7 +178,7 @@ function readIdentity(flag: string, path: string | undefined, read: (p: string) 
  * The flag issue for one of parseConnection's issues (path `connection[.proxy][.field]`): the
  * flag that sets the field, the fields the message names replaced by their flags.
  */
-export function flagMessage(issue: Issue, identityFiles: { target?: string; proxy?: string } = {}): Issue {
+export function asFlagIssue(issue: Issue, identityFiles: { target?: string; proxy?: string } = {}): Issue {
   const [, ...rest] = issue.path;
   const isProxy = rest[0] === "proxy";
   const hop = isProxy ? PROXY : TARGET;
@@ -267,7 +267,7 @@ export function connectionFromFlags(values: ConnectionFlagValues, sources: Conne
   for (const issue of parsed.ok ? [] : parsed.issues) {
     const hop = issue.path[1] === "proxy" ? PROXY : TARGET;
     if (issue.code === "no-credentials" && (reported.has(hop.identity) || reported.has(hop.passwordEnv))) continue;
-    const flagged = flagMessage(issue, files);
+    const flagged = asFlagIssue(issue, files);
     if (target === undefined && flagged.path[0] === "--host") continue;
     issues.push(flagged);
   }

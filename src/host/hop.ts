@@ -79,6 +79,7 @@ export type DialLimits = Partial<Pick<Connection, "dialErrorLimit" | "perDialTim
 /** The hops of a connection: the proxy first when there is one. Throws ConnectionError("config"). */
 export function hopsOf(conn: Connection, limits: DialLimits = {}, redact: (text: string) => string = (t) => t): { target: Hop; proxy?: Hop } {
   const proxy = conn.proxy ? hopOf(conn.proxy, "proxy", redact) : undefined;
-  const target = { ...hopOf(conn, "target", redact), ...limits };
+  const own = hopOf(conn, "target", redact);
+  const target = { ...own, dialErrorLimit: limits.dialErrorLimit ?? own.dialErrorLimit, perDialTimeout: limits.perDialTimeout ?? own.perDialTimeout };
   return proxy ? { target, proxy } : { target };
 }

@@ -10,7 +10,7 @@
  */
 import { isDeepStrictEqual } from "node:util";
 import { z } from "zod";
-import { formatPath, type Issue } from "./issues";
+import { formatIssue, formatPath, type Issue } from "./issues";
 import { PolicyFields, PolicySchema, type PolicyInput } from "./policy";
 import { policyIssues, PolicyError } from "./validate";
 
@@ -44,7 +44,7 @@ export function mergePolicies(base: PolicyInput, ...additions: PolicyAddition[])
  * where a field of a part is, e.g. `app.yaml exposures[1].name`.
  */
 export function mergeNamedPolicies(parts: readonly unknown[], where: (part: number, path: Path) => string): PolicyInput {
-  const errors: Issue[] = [];
+  const issues: Issue[] = [];
   /** An issue of one part, its path named as the caller names places (`app.yaml exposures[1]`). */
   const issueAt = (part: number, path: Path, message: string): Issue => ({ path: [where(part, path)], message });
   const placed = (part: number, issue: Issue, message: (text: string) => string = (text) => text) =>
@@ -52,13 +52,13 @@ export function mergeNamedPolicies(parts: readonly unknown[], where: (part: numb
 
   parts.forEach((value, part) => {
     if (!isPlainObject(value)) {
-      errors.push(issueAt(part, [], `expected a policy object, got ${value === null ? "null" : Array.isArray(value) ? "a list" : typeof value}`));
+      issues.push(issueAt(part, [], `expected a policy object, got ${value === null ? "null" : Array.isArray(value) ? "a list" : typeof value}`));
       return;
     }
     const checked = PartSchema.safeParse(value);
-    if (!checked.success) errors.push(...policyIssues(checked.error.issues, value).map((issue) => placed(part, issue)));
+    if (!checked.success) issues.push(...policyIssues(checked.error.issues, value).map((issue) => placed(part, issue)));
   });
-  if (errors.length > 0) throw new PolicyError(errors);
+  if (issues.length > 0) throw new PolicyError(issues);
 
   const merged: Record<string, unknown> = {};
   const setBy = new Map<string, number>();
@@ -81,12 +81,12 @@ export function mergeNamedPolicies(parts: readonly unknown[], where: (part: numb
         target[key] = v;
         setBy.set(name, part);
       } else if (!isDeepStrictEqual(target[key], v)) {
-        errors.push(issueAt(part, path, `${JSON.stringify(v)} conflicts with ${JSON.stringify(target[key])} set by ${where(setBy.get(name) ?? 0, path)}; one table has one value`));
+        issues.push(issueAt(part, path, `${JSON.stringify(v)} conflicts with ${JSON.stringify(target[key])} set by ${where(setBy.get(name) ?? 0, path)}; one table has one value`));
       }
     }
   };
   parts.forEach((value, part) => mergeInto(merged, value as Record<string, unknown>, [], part));
-  if (errors.length > 0) throw new PolicyError(errors);
+  if (issues.length > 0) throw new PolicyError(issues);
 
   // Problems only the whole has (two exposures of one name, one port with two helper modes, ...),
   // named where the exposure came from.
@@ -104,12 +104,12 @@ export function mergeNamedPolicies(parts: readonly unknown[], where: (part: numb
       const origin = listName ? origins.get(listName)?.[path[depth] as number] : undefined;
       if (listName && origin) {
         const relative = [...listName.split("."), origin.index, ...path.slice(depth + 1)];
-        errors.push(...policyIssues([{ ...issue, path: relative }], parts[origin.part]).map((found) => placed(origin.part, found, mentions)));
+        issues.push(...policyIssues([{ ...issue, path: relative }], parts[origin.part]).map((found) => placed(origin.part, found, mentions)));
         continue;
       }
-      errors.push(...policyIssues([issue], merged).map((found) => ({ path: ["merged policy"], message: mentions(`${formatPath(found.path) || "policy"}: ${found.message}`) })));
+      issues.push(...policyIssues([issue], merged).map((found) => ({ path: ["merged policy"], message: mentions(formatIssue(found)) })));
     }
-    throw new PolicyError(errors);
+    throw new PolicyError(issues);
   }
   return merged as PolicyInput;
 }

@@ -6,7 +6,7 @@ import {
   CONNECTION_OPTIONS,
   type ConnectionFlagValues,
   connectionFromFlags,
-  flagMessage,
+  asFlagIssue,
   parseHostSpec,
 } from "../../src/cli/connection-flags";
 import type { Connection } from "../../src/model/connection";
@@ -204,8 +204,8 @@ describe("connectionFromFlags: errors name flags and hold no secret", () => {
     ]);
   });
 
-  it("flagMessage maps any schema path, qualified references included", () => {
-    const flagged = (issue: Issue) => formatIssue(flagMessage(issue));
+  it("asFlagIssue maps any schema path to its flag, references included", () => {
+    const flagged = (issue: Issue) => formatIssue(asFlagIssue(issue));
     expect(flagged({ path: ["connection", "proxy", "privateKeyPassword"], message: "set without privateKey", refs: ["privateKey"] })).toBe("--proxy-passphrase-env: set without --proxy-identity");
     expect(flagged({ path: ["connection", "agentSocketPath"], message: "must not be empty" })).toBe("--agent: must not be empty");
     expect(flagged({ path: ["connection", "perDialTimeout"], message: "must be at most 3600 seconds" })).toBe("--dial-timeout: must be at most 3600 seconds");
