@@ -15,7 +15,7 @@ import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { createLab, type Lab, type LabHost } from "../test/support/lab";
-import { assertPolicy } from "../src/model/validate";
+import { assertPolicy, formatIssues } from "../src/model/validate";
 import { renderPolicy, type Artefacts } from "../src/render";
 import { managedPaths } from "../src/render/paths";
 import { probeHost } from "../src/host";
@@ -115,8 +115,8 @@ process.stdin.on("end", async () => {
     if (!parsed.ok) return { ok: false, error: parsed.errors.join("; ") };
     try {
       const r = req.op === "observe"
-        ? await host.observePolicy(parsed.value, req.policy, { paths: req.paths })
-        : await host.applyPolicy(parsed.value, req.policy, { paths: req.paths });
+        ? await host.observePolicy(parsed.value, assertPolicy(req.policy), { paths: req.paths })
+        : await host.applyPolicy(parsed.value, assertPolicy(req.policy), { paths: req.paths });
       return { ok: true, changed: r.changed, inSync: r.inSync, hash: r.hash ?? r.desiredHash, stats: r.stats };
     } catch (e) {
       return { ok: false, error: String(e && e.message || e) };
@@ -393,7 +393,7 @@ export async function runFleet(opts: FleetOptions): Promise<FleetResult> {
     const policy = assertPolicy(policyInput);
     const first = lab.hosts[0]!;
     const parsed = parseConnection(connectionInput(first));
-    if (!parsed.ok) throw new Error(parsed.errors.join("; "));
+    if (!parsed.ok) throw new Error(formatIssues(parsed.issues).join("; "));
     const facts = await probeHost(parsed.value);
     const artefacts = renderPolicy(policy, { profile: facts.profile });
     const setup = writeAnsibleFiles(tempDir("hnft-bench-ansible-"), artefacts);

@@ -16,6 +16,7 @@
  */
 import { createLab, type LabHost } from "../test/support/lab";
 import { distDir, exec, round, type Log } from "./util";
+import { assertPolicy } from "../src/model/validate";
 
 export interface ScaleMeasure {
   prefixes: number;
@@ -68,11 +69,11 @@ process.stdin.on("end", async () => {
   const t0 = performance.now();
   const artefacts = lib.render(req.policy);
   const t1 = performance.now();
-  const applied = await host.applyPolicy(conn.value, req.policy, { paths: req.paths });
+  const applied = await host.applyPolicy(conn.value, assertPolicy(req.policy), { paths: req.paths });
   const t2 = performance.now();
-  const noop = await host.applyPolicy(conn.value, req.policy, { paths: req.paths });
+  const noop = await host.applyPolicy(conn.value, assertPolicy(req.policy), { paths: req.paths });
   const t3 = performance.now();
-  const observed = await host.observePolicy(conn.value, req.policy, { paths: req.paths });
+  const observed = await host.observePolicy(conn.value, assertPolicy(req.policy), { paths: req.paths });
   const t4 = performance.now();
   process.stdout.write(JSON.stringify({
     nft: artefacts.nft,

@@ -83,9 +83,10 @@ export async function applyCommand(argv: string[], io: Io): Promise<number> {
   }
   const prepared = prepare(values, io, { policy: "required" });
   if (typeof prepared === "number") return prepared;
-  const { connection, policyInput, table, hostOptions } = prepared;
+  const { connection, policy, table, hostOptions } = prepared;
+  if (policy === undefined) throw new UsageError("--policy: required");
   return onHost(io, connection, async () => {
-    const result = await applyPolicy(connection, policyInput, {
+    const result = await applyPolicy(connection, policy, {
       ...hostOptions,
       table,
       ...(confirmTimeoutSeconds ? { confirmTimeoutSeconds } : {}),

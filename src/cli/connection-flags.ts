@@ -3,12 +3,14 @@
  * translation into a validated {@link Connection}.
  *
  * Secrets never come from argv: a password or passphrase is read from the environment variable
- * the flag names, a private key from the file it names. Error messages name the flag (never the
- * schema field) and never contain a secret: they are built from parseConnection's already
- * redacted lines and redacted once more against the assembled input.
+ * the flag names, a private key from the file it names. Issues name the flag (never the schema
+ * field): the model's issues are mapped by their path, never by their wording, and redacted once
+ * more against the assembled input.
  */
 import { readFileSync } from "node:fs";
+import type { parseArgs } from "node:util";
 import { type Connection, parseConnection, redact } from "../model/connection";
+import { gatherIssues, type Issue, type Result } from "../model/issues";
 
 /** parseArgs options for the connection; spread into each host command's options. */
 export const CONNECTION_OPTIONS = {
@@ -53,28 +55,7 @@ export const CONNECTION_HELP = `Connection:
 Passwords and passphrases are never taken from the command line.`;
 
 /** The values parseArgs returns for {@link CONNECTION_OPTIONS} (a command's values are a superset). */
-export interface ConnectionFlagValues {
-  host?: string;
-  identity?: string;
-  "host-key"?: string;
-  "password-env"?: string;
-  "passphrase-env"?: string;
-  agent?: string;
-  proxy?: string;
-  "proxy-identity"?: string;
-  "proxy-host-key"?: string;
-  "proxy-password-env"?: string;
-  "proxy-passphrase-env"?: string;
-  sudo?: boolean;
-  "no-sudo"?: boolean;
-  "insecure-ignore-host-key"?: boolean;
-  "dial-timeout"?: string;
-  "dial-attempts"?: string;
-  password?: string;
-  passphrase?: string;
-  "proxy-password"?: string;
-  "proxy-passphrase"?: string;
-}
+export type ConnectionFlagValues = ReturnType<typeof parseArgs<{ options: typeof CONNECTION_OPTIONS; strict: true }>>["values"];
 
 export interface ConnectionFlagSources {
   /** Where --password-env and friends read from (default: process.env). */
@@ -83,14 +64,14 @@ export interface ConnectionFlagSources {
   readonly readFile?: (path: string) => string;
 }
 
-export type ConnectionFromFlags = { ok: true; value: Connection } | { ok: false; errors: string[] };
-
 interface HopFlags {
   readonly host: "--host" | "--proxy";
   readonly identity: string;
   readonly hostKey: string;
   readonly passwordEnv: string;
   readonly passphraseEnv: string;
+  /** How the model's "hostKey required" reads for this hop. */
+  readonly hostKeyRequired: string;
 }
 
 const TARGET: HopFlags = {
@@ -99,6 +80,7 @@ const TARGET: HopFlags = {
   hostKey: "--host-key",
   passwordEnv: "--password-env",
   passphraseEnv: "--passphrase-env",
+  hostKeyRequired: "required (pin the host's public key) unless --insecure-ignore-host-key is given",
 };
 const PROXY: HopFlags = {
   host: "--proxy",
@@ -106,6 +88,7 @@ const PROXY: HopFlags = {
   hostKey: "--proxy-host-key",
   passwordEnv: "--proxy-password-env",
   passphraseEnv: "--proxy-passphrase-env",
+  hostKeyRequired: "required (pin the bastion's public key; it is always checked)",
 };
 
 /** The flag that sets each connection field, per hop. */
@@ -126,6 +109,8 @@ function fieldFlags(hop: HopFlags): Record<string, string> {
   };
 }
 
+const flagIssue = (flag: string, message: string): Issue => ({ path: [flag], message });
+
 export interface HostSpec {
   readonly user?: string;
   readonly host: string;
@@ -137,18 +122,19 @@ export interface HostSpec {
  * `name:port`, `name`. The port is returned as a number when it is digits (the schema checks
  * its range), as the raw text otherwise (so the schema reports it).
  */
-export function parseHostSpec(flag: string, spec: string): HostSpec | { error: string } {
+export function parseHostSpec(flag: string, spec: string): Result<HostSpec> {
+  const refuse = (message: string): Result<HostSpec> => ({ ok: false, issues: [flagIssue(flag, message)] });
   const at = spec.lastIndexOf("@");
   const user = at >= 0 ? spec.slice(0, at) : undefined;
   const rest = at >= 0 ? spec.slice(at + 1) : spec;
-  if (user === "") return { error: `${flag}: empty user name before "@" (write ADDR or USER@ADDR)` };
-  if (rest === "") return { error: `${flag}: missing address after "@"` };
+  if (user === "") return refuse('empty user name before "@" (write ADDR or USER@ADDR)');
+  if (rest === "") return refuse('missing address after "@"');
   let host: string;
   let port: string | undefined;
   if (rest.startsWith("[")) {
     const m = /^\[([^\]]*)\](?::(.*))?$/.exec(rest);
-    if (!m || !m[1]) return { error: `${flag}: expected [IPv6]:PORT or [IPv6], got "${spec}"` };
-    if (!m[1].includes(":")) return { error: `${flag}: brackets are for IPv6 addresses, got "${spec}"` };
+    if (!m || !m[1]) return refuse(`expected [IPv6]:PORT or [IPv6], got "${spec}"`);
+    if (!m[1].includes(":")) return refuse(`brackets are for IPv6 addresses, got "${spec}"`);
     host = m[1];
     port = m[2];
   } else {
@@ -156,172 +142,141 @@ export function parseHostSpec(flag: string, spec: string): HostSpec | { error: s
     if (colons === 1) [host, port] = rest.split(":") as [string, string];
     else host = rest;
   }
-  if (port === undefined) return { user, host };
-  if (/^[0-9]{1,5}$/.test(port)) return { user, host, port: Number(port) };
-  return { error: `${flag}: port "${port}" must be a whole number between 1 and 65535` };
+  if (port === undefined) return { ok: true, value: { user, host } };
+  if (/^[0-9]{1,5}$/.test(port)) return { ok: true, value: { user, host, port: Number(port) } };
+  return refuse(`port "${port}" must be a whole number between 1 and 65535`);
 }
 
-function numberFlag(flag: string, text: string | undefined, errors: string[]): number | undefined {
-  if (text === undefined) return undefined;
+function numberFlag(flag: string, text: string | undefined): Result<number | undefined> {
+  if (text === undefined) return { ok: true, value: undefined };
   const n = Number(text);
-  if (text.trim() === "" || !Number.isFinite(n)) {
-    errors.push(`${flag}: expected a number, got "${text}"`);
-    return undefined;
-  }
-  return n;
+  if (text.trim() === "" || !Number.isFinite(n)) return { ok: false, issues: [flagIssue(flag, `expected a number, got "${text}"`)] };
+  return { ok: true, value: n };
 }
 
-function readEnv(flag: string, name: string | undefined, env: NodeJS.ProcessEnv, errors: string[]): string | undefined {
-  if (name === undefined) return undefined;
+function readEnv(flag: string, name: string | undefined, env: NodeJS.ProcessEnv): Result<string | undefined> {
+  if (name === undefined) return { ok: true, value: undefined };
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {
-    errors.push(`${flag}: expects the NAME of an environment variable (letters, digits, _), not its value`);
-    return undefined;
+    return { ok: false, issues: [flagIssue(flag, "expects the NAME of an environment variable (letters, digits, _), not its value")] };
   }
   const value = env[name];
-  if (value === undefined || value === "") {
-    // The name is not echoed: a user who passed the secret itself by mistake must not see it printed.
-    errors.push(`${flag}: the environment variable it names is not set or is empty`);
-    return undefined;
-  }
-  return value;
+  // The name is not echoed: a user who passed the secret itself by mistake must not see it printed.
+  if (value === undefined || value === "") return { ok: false, issues: [flagIssue(flag, "the environment variable it names is not set or is empty")] };
+  return { ok: true, value };
 }
 
-function readIdentity(flag: string, path: string | undefined, read: (p: string) => string, errors: string[]): string | undefined {
-  if (path === undefined) return undefined;
+function readIdentity(flag: string, path: string | undefined, read: (p: string) => string): Result<string | undefined> {
+  if (path === undefined) return { ok: true, value: undefined };
   try {
-    return read(path);
+    return { ok: true, value: read(path) };
   } catch (err) {
-    errors.push(`${flag}: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? "unreadable"}`);
-    return undefined;
+    return { ok: false, issues: [flagIssue(flag, `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? "unreadable"}`)] };
   }
 }
 
 /**
- * Rewrites one parseConnection line (`connection.privateKey: problem mentioning connection.hostKey`)
- * with flag names (`--identity: problem mentioning --host-key`).
+ * The flag issue for one of parseConnection's issues (path `connection[.proxy][.field]`): the
+ * flag that sets the field, the fields the message names replaced by their flags.
  */
-export function flagMessage(line: string, identityFiles: { target?: string; proxy?: string } = {}): string {
-  const colon = line.indexOf(": ");
-  const path = colon >= 0 ? line.slice(0, colon) : line;
-  let message = colon >= 0 ? line.slice(colon + 2) : "";
-  const isProxy = path === "connection.proxy" || path.startsWith("connection.proxy.");
+export function asFlagIssue(issue: Issue, identityFiles: { target?: string; proxy?: string } = {}): Issue {
+  const [, ...rest] = issue.path;
+  const isProxy = rest[0] === "proxy";
   const hop = isProxy ? PROXY : TARGET;
+  const field = String((isProxy ? rest[1] : rest[0]) ?? "");
   const flags = fieldFlags(hop);
-  const field = path.split(".").pop() ?? "";
-
-  // Qualified references first (connection.privateKey, connection.proxy.hostKey), then bare ones.
-  message = message.replace(/\bconnection(\.proxy)?\.(\w+)/g, (_m, proxy: string | undefined, f: string) => fieldFlags(proxy ? PROXY : TARGET)[f] ?? f);
-  if (/^one of privateKey, password or agentSocketPath is required/.test(message)) {
-    return `${hop.identity}, ${hop.passwordEnv} or --agent: one is required (and $SSH_AUTH_SOCK is not set)`;
-  }
-  if (isProxy) message = message.replace(/^required \(pin the host's public key\) unless insecureIgnoreHostKey is true$/, "required (pin the bastion's public key; it is always checked)");
-  else message = message.replace(/unless insecureIgnoreHostKey is true/, "unless --insecure-ignore-host-key is given");
-  message = message.replace(/\b(privateKeyPassword|privateKey|agentSocketPath|insecureIgnoreHostKey|hostKey)\b/g, (f) => flags[f] ?? f);
-
-  if (path === "connection" || path === "connection.proxy") return `${isProxy ? "--proxy" : "--host"}: ${message}`;
-  let flag = flags[field] ?? path;
-  if (field === "privateKey") {
-    const file = isProxy ? identityFiles.proxy : identityFiles.target;
-    if (file) flag = `${flag} ${file}`;
-  }
-  if (field === "port") message = `port ${message}`;
-  if (field === "user") message = `user ${message}`;
-  return `${flag}: ${message}`;
+  if (issue.code === "no-credentials") return flagIssue(`${hop.identity}, ${hop.passwordEnv} or --agent`, "one is required (and $SSH_AUTH_SOCK is not set)");
+  if (issue.code === "host-key-required") return flagIssue(hop.hostKey, hop.hostKeyRequired);
+  let message = issue.message;
+  for (const ref of issue.refs ?? []) message = message.replace(new RegExp(`\\b${ref}\\b`), flags[ref] ?? ref);
+  if (field === "") return flagIssue(hop.host, message);
+  let flag = flags[field] ?? field;
+  const file = field === "privateKey" ? (isProxy ? identityFiles.proxy : identityFiles.target) : undefined;
+  if (file) flag = `${flag} ${file}`;
+  if (field === "port" || field === "user") message = `${field} ${message}`;
+  return flagIssue(flag, message);
 }
+
+const ARGV_SECRETS = [
+  ["password", "--password-env VAR"],
+  ["passphrase", "--passphrase-env VAR"],
+  ["proxy-password", "--proxy-password-env VAR"],
+  ["proxy-passphrase", "--proxy-passphrase-env VAR"],
+] as const;
+
+const PROXY_ONLY = ["proxy-identity", "proxy-host-key", "proxy-password-env", "proxy-passphrase-env"] as const;
 
 /**
  * Builds and validates the Connection the flags describe. Never contacts anything; reads only
- * the identity files and the named environment variables. Each error names a flag.
+ * the identity files and the named environment variables. Each issue names a flag.
  */
-export function connectionFromFlags(values: ConnectionFlagValues, sources: ConnectionFlagSources = {}): ConnectionFromFlags {
+export function connectionFromFlags(values: ConnectionFlagValues, sources: ConnectionFlagSources = {}): Result<Connection> {
   const env = sources.env ?? process.env;
   const read = sources.readFile ?? ((p: string) => readFileSync(p, "utf8"));
-  const errors: string[] = [];
+  const { issues, take } = gatherIssues();
 
-  for (const [flag, instead] of [
-    ["password", "--password-env VAR"],
-    ["passphrase", "--passphrase-env VAR"],
-    ["proxy-password", "--proxy-password-env VAR"],
-    ["proxy-passphrase", "--proxy-passphrase-env VAR"],
-  ] as const) {
-    if (values[flag] !== undefined) errors.push(`--${flag}: not accepted on the command line (argv shows in ps and shell history); use ${instead}`);
+  for (const [flag, instead] of ARGV_SECRETS) {
+    if (values[flag] !== undefined) issues.push(flagIssue(`--${flag}`, `not accepted on the command line (argv shows in ps and shell history); use ${instead}`));
   }
-  if (values.sudo && values["no-sudo"]) errors.push("--sudo: cannot be combined with --no-sudo");
-  if (values.host === undefined) {
-    errors.push("--host: required ([USER@]ADDR[:PORT])");
-    return { ok: false, errors };
-  }
+  if (values.sudo && values["no-sudo"]) issues.push(flagIssue("--sudo", "cannot be combined with --no-sudo"));
+  if (values.host === undefined) return { ok: false, issues: [...issues, flagIssue("--host", "required ([USER@]ADDR[:PORT])")] };
 
-  const target = parseHostSpec("--host", values.host);
-  if ("error" in target) errors.push(target.error);
-  const proxySpec = values.proxy === undefined ? undefined : parseHostSpec("--proxy", values.proxy);
-  if (proxySpec && "error" in proxySpec) errors.push(proxySpec.error);
+  const target = take(parseHostSpec("--host", values.host));
+  const proxySpec = values.proxy === undefined ? undefined : take(parseHostSpec("--proxy", values.proxy));
   if (values.proxy === undefined) {
-    for (const flag of ["proxy-identity", "proxy-host-key", "proxy-password-env", "proxy-passphrase-env"] as const) {
-      if (values[flag] !== undefined) errors.push(`--${flag}: set without --proxy`);
-    }
+    for (const flag of PROXY_ONLY) if (values[flag] !== undefined) issues.push(flagIssue(`--${flag}`, "set without --proxy"));
   }
 
-  const perDialTimeout = numberFlag("--dial-timeout", values["dial-timeout"], errors);
-  const dialErrorLimit = numberFlag("--dial-attempts", values["dial-attempts"], errors);
-  const privateKey = readIdentity("--identity", values.identity, read, errors);
-  const password = readEnv("--password-env", values["password-env"], env, errors);
-  const privateKeyPassword = readEnv("--passphrase-env", values["passphrase-env"], env, errors);
-  const proxyKey = readIdentity("--proxy-identity", values["proxy-identity"], read, errors);
-  const proxyPassword = readEnv("--proxy-password-env", values["proxy-password-env"], env, errors);
-  const proxyPassphrase = readEnv("--proxy-passphrase-env", values["proxy-passphrase-env"], env, errors);
+  const perDialTimeout = take(numberFlag("--dial-timeout", values["dial-timeout"]));
+  const dialErrorLimit = take(numberFlag("--dial-attempts", values["dial-attempts"]));
+  const privateKey = take(readIdentity("--identity", values.identity, read));
+  const password = take(readEnv("--password-env", values["password-env"], env));
+  const privateKeyPassword = take(readEnv("--passphrase-env", values["passphrase-env"], env));
+  const proxyKey = take(readIdentity("--proxy-identity", values["proxy-identity"], read));
+  const proxyPassword = take(readEnv("--proxy-password-env", values["proxy-password-env"], env));
+  const proxyPassphrase = take(readEnv("--proxy-passphrase-env", values["proxy-passphrase-env"], env));
 
   const defaultAgent = env.SSH_AUTH_SOCK ? env.SSH_AUTH_SOCK : undefined;
   const agentFor = (key: string | undefined, pw: string | undefined, keyFlag: string | undefined, pwFlag: string | undefined) =>
     values.agent ?? (key === undefined && pw === undefined && keyFlag === undefined && pwFlag === undefined ? defaultAgent : undefined);
+  const defined = (fields: Record<string, unknown>) => Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined));
 
-  const dial = {
-    ...(perDialTimeout !== undefined ? { perDialTimeout } : {}),
-    ...(dialErrorLimit !== undefined ? { dialErrorLimit } : {}),
-  };
+  const dial = defined({ perDialTimeout, dialErrorLimit });
   const input: Record<string, unknown> = {
-    ...("error" in target ? { host: "unset.invalid" } : target.user !== undefined ? { user: target.user, host: target.host } : { host: target.host }),
-    ...("error" in target || target.port === undefined ? {} : { port: target.port }),
-    ...(privateKey !== undefined ? { privateKey } : {}),
-    ...(privateKeyPassword !== undefined ? { privateKeyPassword } : {}),
-    ...(password !== undefined ? { password } : {}),
-    ...(values["host-key"] !== undefined ? { hostKey: values["host-key"] } : {}),
+    ...defined({ host: target ? target.host : "unset.invalid", user: target?.user, port: target?.port }),
+    ...defined({ privateKey, privateKeyPassword, password, hostKey: values["host-key"] }),
     ...(values["insecure-ignore-host-key"] ? { insecureIgnoreHostKey: true } : {}),
     ...(values.sudo ? { sudo: true } : values["no-sudo"] ? { sudo: false } : {}),
     ...dial,
+    ...defined({ agentSocketPath: agentFor(privateKey, password, values.identity, values["password-env"]) }),
   };
-  const agent = agentFor(privateKey, password, values.identity, values["password-env"]);
-  if (agent !== undefined) input.agentSocketPath = agent;
-  if (proxySpec && !("error" in proxySpec)) {
-    const proxy: Record<string, unknown> = {
-      host: proxySpec.host,
-      ...(proxySpec.user !== undefined ? { user: proxySpec.user } : {}),
-      ...(proxySpec.port !== undefined ? { port: proxySpec.port } : {}),
-      ...(proxyKey !== undefined ? { privateKey: proxyKey } : {}),
-      ...(proxyPassphrase !== undefined ? { privateKeyPassword: proxyPassphrase } : {}),
-      ...(proxyPassword !== undefined ? { password: proxyPassword } : {}),
-      ...(values["proxy-host-key"] !== undefined ? { hostKey: values["proxy-host-key"] } : {}),
+  if (proxySpec) {
+    input.proxy = {
+      ...defined({ host: proxySpec.host, user: proxySpec.user, port: proxySpec.port }),
+      ...defined({ privateKey: proxyKey, privateKeyPassword: proxyPassphrase, password: proxyPassword, hostKey: values["proxy-host-key"] }),
       ...dial,
+      ...defined({ agentSocketPath: agentFor(proxyKey, proxyPassword, values["proxy-identity"], values["proxy-password-env"]) }),
     };
-    const proxyAgent = agentFor(proxyKey, proxyPassword, values["proxy-identity"], values["proxy-password-env"]);
-    if (proxyAgent !== undefined) proxy.agentSocketPath = proxyAgent;
-    input.proxy = proxy;
   }
 
-  // Problems already reported by flag (an unreadable key file, an unset variable) are not
-  // reported a second time in schema words ("one of privateKey, password ... is required").
   const parsed = parseConnection(input);
-  if (parsed.ok && errors.length === 0) return { ok: true, value: parsed.value };
-  const alreadyReported = (flag: string) => errors.some((e) => e.startsWith(`${flag}:`));
+  if (parsed.ok && issues.length === 0) return parsed;
+  // Problems already reported by flag (an unreadable key file, an unset variable, a bad --host)
+  // are not reported a second time in schema words ("one of privateKey, password ... is required").
+  const reported = new Set(issues.map((i) => i.path[0]));
   const files = { target: values.identity, proxy: values["proxy-identity"] };
-  if (!parsed.ok) {
-    for (const line of parsed.errors) {
-      const text = flagMessage(line, files);
-      if (text.startsWith("--identity, ") && (alreadyReported("--identity") || alreadyReported("--password-env"))) continue;
-      if (text.startsWith("--proxy-identity, ") && (alreadyReported("--proxy-identity") || alreadyReported("--proxy-password-env"))) continue;
-      if ("error" in target && text.startsWith("--host:")) continue;
-      errors.push(text);
-    }
+  for (const issue of parsed.ok ? [] : parsed.issues) {
+    const hop = issue.path[1] === "proxy" ? PROXY : TARGET;
+    if (issue.code === "no-credentials" && (reported.has(hop.identity) || reported.has(hop.passwordEnv))) continue;
+    const flagged = asFlagIssue(issue, files);
+    if (target === undefined && flagged.path[0] === "--host") continue;
+    issues.push(flagged);
   }
-  return { ok: false, errors: [...new Set(errors.map((e) => redact(e, input)))] };
+  const seen = new Set<string>();
+  const unique = issues
+    .map((i) => ({ ...i, message: redact(i.message, input) }))
+    .filter((i) => {
+      const key = `${String(i.path[0])}\0${i.message}`;
+      return seen.has(key) ? false : (seen.add(key), true);
+    });
+  return { ok: false, issues: unique };
 }

@@ -4,6 +4,7 @@ import { redact } from "../model/connection";
 import { EXIT } from "./exit-codes";
 import { COMMON_HELP, EXIT_HELP, onHost, prepare, TABLE_HELP, TABLE_HOST_OPTIONS } from "./host-command";
 import { type Io, outputFormat } from "./io";
+import { UsageError } from "./policy-file";
 
 export const DIFF_HELP = `Usage: hardened-nftables diff --policy FILE --host [USER@]ADDR[:PORT] --host-key KEY [--identity KEYFILE]
                              [--table NAME] [--format text|json] [options]
@@ -35,9 +36,10 @@ export async function diffCommand(argv: string[], io: Io): Promise<number> {
   const format = outputFormat(values.format);
   const prepared = prepare(values, io, { policy: "required" });
   if (typeof prepared === "number") return prepared;
-  const { connection, policyInput, table, hostOptions } = prepared;
+  const { connection, policy, table, hostOptions } = prepared;
+  if (policy === undefined) throw new UsageError("--policy: required");
   return onHost(io, connection, async () => {
-    const report = await observePolicy(connection, policyInput, { ...hostOptions, table });
+    const report = await observePolicy(connection, policy, { ...hostOptions, table });
     const text =
       format === "json"
         ? JSON.stringify(report, null, 2)

@@ -7,15 +7,17 @@ import { HostOperationError, HostStepFailedError, LockoutRolledBackError, NftRej
 import type { HostOptions } from "../host/params";
 import { ConnectionError, HostKeyMismatchError } from "../host/ssh";
 import { type Connection, redact } from "../model/connection";
+import { gatherIssues, type Issue, type Result } from "../model/issues";
 import { type Policy, TableName } from "../model/policy";
-import { parsePolicy, PolicyError } from "../model/validate";
+import { PolicyError } from "../model/validate";
 import { DEFAULT_TABLE } from "../plan/plan";
 import { KernelSupportError } from "../render";
 import { hostRootProblem } from "../render/paths";
-import { CONNECTION_HELP, CONNECTION_OPTIONS, type ConnectionFlagValues, connectionFromFlags } from "./connection-flags";
+import type { parseArgs } from "node:util";
+import { CONNECTION_HELP, CONNECTION_OPTIONS, connectionFromFlags } from "./connection-flags";
 import { EXIT } from "./exit-codes";
-import { type Io, printPolicyErrors } from "./io";
-import { readPolicyFiles, UsageError } from "./policy-file";
+import { type Io, printIssues } from "./io";
+import { policyFromFiles, UsageError } from "./policy-file";
 
 /** Options of every host command: the connection, -v and --help. */
 export const BASE_HOST_OPTIONS = {
@@ -58,20 +60,13 @@ after the host was changed, or the host could not put back exactly what it had: 
 what the host runs now and what to do, 141 stdout or stderr failed before all output was written
 (the reader went away).`;
 
-export interface HostFlagValues extends ConnectionFlagValues {
-  verbose?: boolean;
-  policy?: string[];
-  table?: string;
-  "state-root"?: string;
-  "run-root"?: string;
-}
+/** The values parseArgs returns for {@link TABLE_HOST_OPTIONS} (probe's are a subset). */
+export type HostFlagValues = ReturnType<typeof parseArgs<{ options: typeof TABLE_HOST_OPTIONS; strict: true }>>["values"];
 
 export interface Prepared {
   readonly connection: Connection;
-  /** Present when --policy was given: the validated policy, and the input it came from. */
+  /** Present when --policy was given: the validated policy. */
   readonly policy?: Policy;
-  /** The policy file's content as read (the host API validates it again itself). */
-  readonly policyInput?: unknown;
   /** The table the command acts on: the policy's, else --table, else the default. */
   readonly table: string;
   readonly hostOptions: HostOptions;
@@ -83,14 +78,21 @@ export interface PrepareRules {
   readonly env?: NodeJS.ProcessEnv;
 }
 
-function checkRoot(flag: string, value: string | undefined, errors: string[]): string | undefined {
-  if (value === undefined) return undefined;
+function hostRoot(flag: string, value: string | undefined): Result<string | undefined> {
+  if (value === undefined) return { ok: true, value: undefined };
   const problem = hostRootProblem(value);
-  if (problem) {
-    errors.push(`${flag}: ${problem}, got "${value}"`);
-    return undefined;
+  if (problem) return { ok: false, issues: [{ path: [flag], message: `${problem}, got "${value}"` }] };
+  return { ok: true, value: value.length > 1 ? value.replace(/\/+$/, "") : value };
+}
+
+function tableFlag(value: string | undefined, policy: Policy | undefined): Issue[] {
+  if (value === undefined) return [];
+  const t = TableName.safeParse(value);
+  if (!t.success) return [{ path: ["--table"], message: t.error.issues[0]?.message ?? "invalid table name" }];
+  if (policy?.table !== undefined && policy.table !== value) {
+    return [{ path: ["--table"], message: `the policy names table "${policy.table}"; --table "${value}" would be ignored (drop one of them)` }];
   }
-  return value.length > 1 ? value.replace(/\/+$/, "") : value;
+  return [];
 }
 
 /**
@@ -105,40 +107,25 @@ export function prepare(values: HostFlagValues, io: Io, rules: PrepareRules): Pr
   }
   if (values.host === undefined) throw new UsageError("--host: required ([USER@]ADDR[:PORT])");
 
-  const argErrors: string[] = [];
-  let policy: Policy | undefined;
-  let policyErrors: string[] = [];
-  let policyInput: unknown;
-  if (values.policy !== undefined) {
-    const read = readPolicyFiles(values.policy);
-    const parsed = read.ok ? parsePolicy(read.input) : read;
-    if (read.ok) policyInput = read.input;
-    if (parsed.ok) policy = parsed.value;
-    else policyErrors = parsed.errors;
-  }
-  if (values.table !== undefined) {
-    const t = TableName.safeParse(values.table);
-    if (!t.success) argErrors.push(`--table: ${t.error.issues[0]?.message ?? "invalid table name"}`);
-    else if (policy?.table !== undefined && policy.table !== values.table) {
-      argErrors.push(`--table: the policy names table "${policy.table}"; --table "${values.table}" would be ignored (drop one of them)`);
-    }
-  }
-  const stateRoot = checkRoot("--state-root", values["state-root"], argErrors);
-  const runRoot = checkRoot("--run-root", values["run-root"], argErrors);
+  const policy = values.policy === undefined ? undefined : policyFromFiles(values.policy);
+  const validPolicy = policy?.ok ? policy.value : undefined;
+  const { issues: argIssues, take } = gatherIssues();
+  argIssues.push(...tableFlag(values.table, validPolicy));
+  const stateRoot = take(hostRoot("--state-root", values["state-root"]));
+  const runRoot = take(hostRoot("--run-root", values["run-root"]));
   const connection = connectionFromFlags(values, { env: rules.env });
-  if (!connection.ok) argErrors.push(...connection.errors);
+  if (!connection.ok) argIssues.push(...connection.issues);
 
-  if (policyErrors.length > 0) printPolicyErrors(io, values.policy!.join(" + "), policyErrors);
-  if (argErrors.length > 0) io.err(`invalid arguments:\n${argErrors.map((e) => `  ${e}`).join("\n")}\n`);
-  if (policyErrors.length > 0 || argErrors.length > 0 || !connection.ok) return EXIT.invalidPolicy;
+  if (policy && !policy.ok) printIssues(io, `invalid policy ${values.policy!.join(" + ")}`, policy.issues);
+  if (argIssues.length > 0) printIssues(io, "invalid arguments", argIssues);
+  if ((policy && !policy.ok) || argIssues.length > 0 || !connection.ok) return EXIT.invalidPolicy;
 
   const conn = connection.value;
   const onLog = values.verbose ? (line: string) => io.err(`${redact(line, conn)}\n`) : undefined;
   return {
     connection: conn,
-    policy,
-    policyInput,
-    table: policy?.table ?? values.table ?? DEFAULT_TABLE,
+    ...(validPolicy ? { policy: validPolicy } : {}),
+    table: validPolicy?.table ?? values.table ?? DEFAULT_TABLE,
     hostOptions: {
       paths: { ...(stateRoot ? { stateRoot } : {}), ...(runRoot ? { runRoot } : {}) },
       ...(onLog ? { onLog } : {}),

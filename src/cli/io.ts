@@ -1,3 +1,4 @@
+import { formatIssues, type Issue } from "../model/issues";
 import { EXIT } from "./exit-codes";
 import { UsageError } from "./policy-file";
 
@@ -17,9 +18,9 @@ export function outputFormat(value: string | undefined): "text" | "json" {
   return value;
 }
 
-/** Prints a policy file's problems, one `path: problem` line each. */
-export function printPolicyErrors(io: Io, file: string, errors: readonly string[]): void {
-  io.err(`invalid policy ${file}:\n${errors.map((e) => `  ${e}`).join("\n")}\n`);
+/** Prints issues under a heading ("invalid policy app.yaml", "invalid arguments"), one `path: problem` line each. */
+export function printIssues(io: Io, heading: string, issues: readonly Issue[]): void {
+  io.err(`${heading}:\n${formatIssues(issues).map((e) => `  ${e}`).join("\n")}\n`);
 }
 
 /**

@@ -1,8 +1,9 @@
 import { readFileSync } from "node:fs";
 import { parse as parseYaml } from "yaml";
-import { formatPath } from "../model/issues";
+import { formatPath, type Result } from "../model/issues";
 import { mergeNamedPolicies } from "../model/merge";
-import { PolicyError } from "../model/validate";
+import type { Policy } from "../model/policy";
+import { parsePolicy, PolicyError } from "../model/validate";
 
 /** Reads a policy file as JSON or YAML (JSON is YAML, but JSON errors read better from JSON.parse). */
 export function readPolicyFile(path: string): unknown {
@@ -24,15 +25,21 @@ export function readPolicyFile(path: string): unknown {
  * One policy from one or more `--policy` files: the first is the base, each next one adds to it
  * (one table; see mergePolicies). Problems of the composition name the file and the field.
  */
-export function readPolicyFiles(files: readonly string[]): { ok: true; input: unknown } | { ok: false; errors: string[] } {
+export function readPolicyFiles(files: readonly string[]): Result<unknown> {
   const inputs = files.map(readPolicyFile);
-  if (inputs.length === 1) return { ok: true, input: inputs[0] };
+  if (inputs.length === 1) return { ok: true, value: inputs[0] };
   try {
-    return { ok: true, input: mergeNamedPolicies(inputs, (i, path) => `${files[i]}${path.length > 0 ? ` ${formatPath(path)}` : ""}`) };
+    return { ok: true, value: mergeNamedPolicies(inputs, (i, path) => `${files[i]}${path.length > 0 ? ` ${formatPath(path)}` : ""}`) };
   } catch (err) {
-    if (err instanceof PolicyError) return { ok: false, errors: err.errors };
+    if (err instanceof PolicyError) return { ok: false, issues: [...err.issues] };
     throw err;
   }
+}
+
+/** The validated policy of one or more `--policy` files. */
+export function policyFromFiles(files: readonly string[]): Result<Policy> {
+  const read = readPolicyFiles(files);
+  return read.ok ? parsePolicy(read.value) : read;
 }
 
 export class UsageError extends Error {

@@ -1,12 +1,11 @@
 import { parseArgs } from "node:util";
 import { checkInScratchNamespace } from "../local/nft-check";
-import { parsePolicy } from "../model/validate";
 import { type Artefacts, KernelSupportError, renderPolicy } from "../render";
 import { managedPaths } from "../render/paths";
 import { DEFAULT_KERNEL, profileForKernel } from "../render/profile";
 import { EXIT } from "./exit-codes";
-import { readPolicyFiles, UsageError } from "./policy-file";
-import { type Io, outputFormat, printPolicyErrors } from "./io";
+import { policyFromFiles, UsageError } from "./policy-file";
+import { type Io, outputFormat, printIssues } from "./io";
 
 export const RENDER_HELP = `Usage: hardened-nftables render --policy FILE [--kernel X.Y] [--format text|json] [--check]
 
@@ -68,10 +67,9 @@ export async function renderCommand(argv: string[], io: Io): Promise<number> {
   } catch (err) {
     throw new UsageError(`--kernel: ${(err as Error).message.replace(/^kernel: /, "")}`);
   }
-  const read = readPolicyFiles(values.policy);
-  const parsed = read.ok ? parsePolicy(read.input) : read;
+  const parsed = policyFromFiles(values.policy);
   if (!parsed.ok) {
-    printPolicyErrors(io, values.policy.join(" + "), parsed.errors);
+    printIssues(io, `invalid policy ${values.policy.join(" + ")}`, parsed.issues);
     return EXIT.invalidPolicy;
   }
   let artefacts: Artefacts;

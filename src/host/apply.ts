@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import type { Connection } from "../model/connection";
+import type { Policy } from "../model/policy";
 import type { Artefacts } from "../render";
 import { managedPaths } from "../render/paths";
 import { renderUnit } from "../render/systemd";
@@ -135,9 +136,9 @@ export interface ApplyPolicyOptions extends ApplyOptions {
   readonly table?: string;
 }
 
-/** Validates, probes, renders with the host's own profile and applies: one connection plus the proof. */
-export async function applyPolicy(connection: Connection, policyInput: unknown, options: ApplyPolicyOptions = {}): Promise<ApplyResult> {
-  return withRenderedPolicy(connection, policyInput, options, async (session, artefacts, facts) => {
+/** Probes, renders the validated policy with the host's own profile and applies: one connection plus the proof. */
+export async function applyPolicy(connection: Connection, policy: Policy, options: ApplyPolicyOptions = {}): Promise<ApplyResult> {
+  return withRenderedPolicy(connection, policy, options, async (session, artefacts, facts) => {
     const { confirmStats, ...rest } = await applyOnSession(session, connection, artefacts, facts, options);
     return { ...rest, stats: addStats(session.stats, confirmStats) };
   });

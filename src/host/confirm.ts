@@ -71,10 +71,10 @@ async function askForVerdict(session: HostSession, connection: Connection, ctx: 
   let verdictOut: RemoteOutput | undefined;
   let failure = "";
   try {
-    const fresh = await HostSession.open(
-      { ...connection, dialErrorLimit: Math.min(connection.dialErrorLimit, 3), perDialTimeout: Math.min(connection.perDialTimeout || 10, 10) },
-      { onLog: ctx.onLog },
-    );
+    const fresh = await HostSession.open(connection, {
+      onLog: ctx.onLog,
+      limits: { dialErrorLimit: Math.min(connection.dialErrorLimit, 3), perDialTimeout: Math.min(connection.perDialTimeout || 10, 10) },
+    });
     try {
       verdictOut = await runStep(fresh, { main: "confirm", params: { ...confirmParams, mode: "confirm" } });
     } finally {

@@ -1,4 +1,5 @@
 import type { Connection } from "../model/connection";
+import type { Policy } from "../model/policy";
 import type { Artefacts } from "../render";
 import { managedPaths } from "../render/paths";
 import { renderUnit } from "../render/systemd";
@@ -50,8 +51,8 @@ export interface ObserveOptions extends HostOptions {
   readonly table?: string;
 }
 
-export async function observePolicy(connection: Connection, policyInput: unknown, options: ObserveOptions = {}): Promise<DriftReport> {
-  return withRenderedPolicy(connection, policyInput, options, async (session, artefacts, facts) => {
+export async function observePolicy(connection: Connection, policy: Policy, options: ObserveOptions = {}): Promise<DriftReport> {
+  return withRenderedPolicy(connection, policy, options, async (session, artefacts, facts) => {
     const report = await observeOnSession(session, artefacts, facts, options);
     return { ...report, stats: session.stats };
   });

@@ -1,5 +1,5 @@
 import type { Connection } from "../model/connection";
-import { assertPolicy } from "../model/validate";
+import type { Policy } from "../model/policy";
 import { DEFAULT_TABLE } from "../plan/plan";
 import { modulesOtherTablesNeed } from "./coexist";
 import { type Artefacts, renderPolicy } from "../render";
@@ -12,17 +12,16 @@ export interface PolicySessionOptions {
 }
 
 /**
- * The common start of every policy operation: validate before connecting, open one session,
+ * The common start of every policy operation (the policy was validated at the edge): open one session,
  * probe, and render with the host's own kernel profile, leaving loadable the helper modules other
  * tables of this project on the host need. The session is always closed.
  */
 export async function withRenderedPolicy<T>(
   connection: Connection,
-  policyInput: unknown,
+  policy: Policy,
   options: PolicySessionOptions,
   operate: (session: HostSession, artefacts: Artefacts, facts: HostFacts) => Promise<T>,
 ): Promise<T> {
-  const policy = assertPolicy(policyInput);
   const session = await HostSession.open(connection, { onLog: options.onLog });
   try {
     const facts = await probeSession(session);

@@ -10,9 +10,9 @@
  */
 import { isDeepStrictEqual } from "node:util";
 import { z } from "zod";
-import { formatPath } from "./issues";
+import { formatIssue, formatPath, type Issue } from "./issues";
 import { PolicyFields, PolicySchema, type PolicyInput } from "./policy";
-import { formatIssues, PolicyError } from "./validate";
+import { policyIssues, PolicyError } from "./validate";
 
 /** A part of a composed policy: any policy field, none required (exposures add to the base's). */
 export type PolicyAddition = Partial<PolicyInput>;
@@ -31,7 +31,7 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 
 /**
  * Merges `base` and `additions` into one policy input (defaults not applied, so the result can
- * go wherever a policy goes: HostFirewall, applyPolicy, a YAML file). Throws a PolicyError
+ * go wherever a policy input goes: HostFirewall, assertPolicy (then applyPolicy), a YAML file). Throws a PolicyError
  * listing every problem, each naming its field (`additions[0].output.policy: ...`).
  */
 export function mergePolicies(base: PolicyInput, ...additions: PolicyAddition[]): PolicyInput {
@@ -44,23 +44,21 @@ export function mergePolicies(base: PolicyInput, ...additions: PolicyAddition[])
  * where a field of a part is, e.g. `app.yaml exposures[1].name`.
  */
 export function mergeNamedPolicies(parts: readonly unknown[], where: (part: number, path: Path) => string): PolicyInput {
-  const errors: string[] = [];
-  /** formatIssues' lines are "path: problem" relative to the part ("policy: ..." at its root). */
-  const placed = (part: number, line: string, message: (text: string) => string = (text) => text) => {
-    const colon = line.indexOf(": ");
-    const path = line.slice(0, colon);
-    return `${where(part, path === "policy" ? [] : [path])}: ${message(line.slice(colon + 2))}`;
-  };
+  const issues: Issue[] = [];
+  /** An issue of one part, its path named as the caller names places (`app.yaml exposures[1]`). */
+  const issueAt = (part: number, path: Path, message: string): Issue => ({ path: [where(part, path)], message });
+  const placed = (part: number, issue: Issue, message: (text: string) => string = (text) => text) =>
+    issueAt(part, issue.path as Path, message(issue.message));
 
   parts.forEach((value, part) => {
     if (!isPlainObject(value)) {
-      errors.push(`${where(part, [])}: expected a policy object, got ${value === null ? "null" : Array.isArray(value) ? "a list" : typeof value}`);
+      issues.push(issueAt(part, [], `expected a policy object, got ${value === null ? "null" : Array.isArray(value) ? "a list" : typeof value}`));
       return;
     }
     const checked = PartSchema.safeParse(value);
-    if (!checked.success) errors.push(...formatIssues(checked.error.issues, value).map((line) => placed(part, line)));
+    if (!checked.success) issues.push(...policyIssues(checked.error.issues, value).map((issue) => placed(part, issue)));
   });
-  if (errors.length > 0) throw new PolicyError(errors);
+  if (issues.length > 0) throw new PolicyError(issues);
 
   const merged: Record<string, unknown> = {};
   const setBy = new Map<string, number>();
@@ -83,12 +81,12 @@ export function mergeNamedPolicies(parts: readonly unknown[], where: (part: numb
         target[key] = v;
         setBy.set(name, part);
       } else if (!isDeepStrictEqual(target[key], v)) {
-        errors.push(`${where(part, path)}: ${JSON.stringify(v)} conflicts with ${JSON.stringify(target[key])} set by ${where(setBy.get(name) ?? 0, path)}; one table has one value`);
+        issues.push(issueAt(part, path, `${JSON.stringify(v)} conflicts with ${JSON.stringify(target[key])} set by ${where(setBy.get(name) ?? 0, path)}; one table has one value`));
       }
     }
   };
   parts.forEach((value, part) => mergeInto(merged, value as Record<string, unknown>, [], part));
-  if (errors.length > 0) throw new PolicyError(errors);
+  if (issues.length > 0) throw new PolicyError(issues);
 
   // Problems only the whole has (two exposures of one name, one port with two helper modes, ...),
   // named where the exposure came from.
@@ -106,12 +104,12 @@ export function mergeNamedPolicies(parts: readonly unknown[], where: (part: numb
       const origin = listName ? origins.get(listName)?.[path[depth] as number] : undefined;
       if (listName && origin) {
         const relative = [...listName.split("."), origin.index, ...path.slice(depth + 1)];
-        errors.push(...formatIssues([{ ...issue, path: relative }], parts[origin.part]).map((line) => placed(origin.part, line, mentions)));
+        issues.push(...policyIssues([{ ...issue, path: relative }], parts[origin.part]).map((found) => placed(origin.part, found, mentions)));
         continue;
       }
-      errors.push(...formatIssues([issue], merged).map((line) => `merged policy: ${mentions(line)}`));
+      issues.push(...policyIssues([issue], merged).map((found) => ({ path: ["merged policy"], message: mentions(formatIssue(found)) })));
     }
-    throw new PolicyError(errors);
+    throw new PolicyError(issues);
   }
   return merged as PolicyInput;
 }

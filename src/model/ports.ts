@@ -1,4 +1,5 @@
 import { z } from "zod";
+import type { Result } from "./issues";
 
 export type Protocol = "tcp" | "udp";
 
@@ -17,22 +18,24 @@ function checkPort(n: number): string | undefined {
   return undefined;
 }
 
-/** Parses a number or an "a-b" string; returns a problem text instead of throwing. */
-export function parsePortSpec(value: number | string): PortRange | string {
+const refused = (message: string): Result<PortRange> => ({ ok: false, issues: [{ path: [], message }] });
+
+/** Parses a number or an "a-b" string. */
+export function parsePortSpec(value: number | string): Result<PortRange> {
   if (typeof value === "number") {
     const problem = checkPort(value);
-    return problem ?? { from: value, to: value };
+    return problem ? refused(problem) : { ok: true, value: { from: value, to: value } };
   }
   const single = SINGLE.exec(value);
   if (single) return parsePortSpec(Number(single[1]));
   const range = RANGE.exec(value);
-  if (!range) return `"${value}" is not a port or a range "a-b"`;
+  if (!range) return refused(`"${value}" is not a port or a range "a-b"`);
   const from = Number(range[1]);
   const to = Number(range[2]);
   const problem = checkPort(from) ?? checkPort(to);
-  if (problem) return problem;
-  if (from > to) return `range ${from}-${to} is reversed`;
-  return { from, to };
+  if (problem) return refused(problem);
+  if (from > to) return refused(`range ${from}-${to} is reversed`);
+  return { ok: true, value: { from, to } };
 }
 
 /** One port or one inclusive range: 21, "21", "50000-51000". */
@@ -40,11 +43,11 @@ export const PortSpec = z
   .union([z.number(), z.string()], { error: "expected a port number or a range string \"a-b\"" })
   .transform((value, ctx): PortRange => {
     const parsed = parsePortSpec(value);
-    if (typeof parsed === "string") {
-      ctx.addIssue({ code: "custom", message: parsed, input: value });
+    if (!parsed.ok) {
+      for (const issue of parsed.issues) ctx.addIssue({ code: "custom", message: issue.message, input: value });
       return z.NEVER;
     }
-    return parsed;
+    return parsed.value;
   });
 
 /** One port spec or a non-empty list of them. */

@@ -1,5 +1,6 @@
 import ipaddr from "ipaddr.js";
 import { z } from "zod";
+import type { Result } from "./issues";
 
 export type Family = "ipv4" | "ipv6";
 
@@ -9,7 +10,9 @@ export interface Prefix {
   readonly text: string;
 }
 
-export function parsePrefix(value: string): Prefix | string {
+const refused = (message: string): Result<Prefix> => ({ ok: false, issues: [{ path: [], message }] });
+
+export function parsePrefix(value: string): Result<Prefix> {
   const input = value.trim();
   let address: ipaddr.IPv4 | ipaddr.IPv6;
   let length: number;
@@ -21,13 +24,13 @@ export function parsePrefix(value: string): Prefix | string {
       length = address.kind() === "ipv4" ? 32 : 128;
     }
   } catch {
-    return `"${value}" is not an IPv4 or IPv6 address or prefix`;
+    return refused(`"${value}" is not an IPv4 or IPv6 address or prefix`);
   }
   if (address.kind() === "ipv6" && (address as ipaddr.IPv6).isIPv4MappedAddress()) {
-    return `"${value}" is an IPv4-mapped IPv6 address; write the IPv4 prefix instead`;
+    return refused(`"${value}" is an IPv4-mapped IPv6 address; write the IPv4 prefix instead`);
   }
   if (address.kind() === "ipv6" && (address as ipaddr.IPv6).zoneId) {
-    return `"${value}" has a zone index, which a firewall set cannot hold`;
+    return refused(`"${value}" has a zone index, which a firewall set cannot hold`);
   }
   const family: Family = address.kind() === "ipv4" ? "ipv4" : "ipv6";
   const network =
@@ -36,16 +39,16 @@ export function parsePrefix(value: string): Prefix | string {
       : ipaddr.IPv6.networkAddressFromCIDR(`${address.toString()}/${length}`);
   const bits = family === "ipv4" ? 32 : 128;
   const text = length === bits ? network.toString() : `${network.toString()}/${length}`;
-  return { family, text };
+  return { ok: true, value: { family, text } };
 }
 
 export const PrefixSchema = z.string({ error: "expected an address or prefix string" }).transform((value, ctx): Prefix => {
   const parsed = parsePrefix(value);
-  if (typeof parsed === "string") {
-    ctx.addIssue({ code: "custom", message: parsed, input: value });
+  if (!parsed.ok) {
+    for (const issue of parsed.issues) ctx.addIssue({ code: "custom", message: issue.message, input: value });
     return z.NEVER;
   }
-  return parsed;
+  return parsed.value;
 });
 
 /** Numeric [start, end] of a prefix, for merging overlapping prefixes into nft interval sets. */

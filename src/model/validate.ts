@@ -1,15 +1,18 @@
 import type { z } from "zod";
 import { serviceNames } from "../catalog";
-import { formatPath, type Parsed } from "./issues";
+import { type Issue, formatIssues, formatPath, type Result } from "./issues";
 import { PolicySchema, type Policy } from "./policy";
 
-export { formatPath, type Parsed } from "./issues";
+export { formatIssue, formatIssues, formatPath, type Issue, type Result } from "./issues";
 
-/** Thrown where a caller wants an exception; `errors` holds one line per problem. */
+/** Thrown where a caller wants an exception; `errors` holds one `path: problem` line per issue. */
 export class PolicyError extends Error {
   readonly code = "invalid-policy";
-  constructor(readonly errors: string[]) {
+  readonly errors: string[];
+  constructor(readonly issues: readonly Issue[]) {
+    const errors = formatIssues(issues);
     super(`invalid policy:\n${errors.map((e) => `  ${e}`).join("\n")}`);
+    this.errors = errors;
     this.name = "PolicyError";
   }
 }
@@ -30,55 +33,66 @@ function describe(value: unknown): string {
   return typeof value === "object" ? "an object" : `${typeof value} ${JSON.stringify(value)}`;
 }
 
-/** Turns zod issues into one `path: problem` line each, picking the union branch the user meant. */
-export function formatIssues(issues: readonly z.core.$ZodIssue[], input: unknown, prefix: readonly PropertyKey[] = []): string[] {
-  const lines: string[] = [];
+/** Turns zod issues into ours, worded for people, picking the union branch the user meant. */
+export function policyIssues(issues: readonly z.core.$ZodIssue[], input: unknown, prefix: readonly PropertyKey[] = []): Issue[] {
+  const found: Issue[] = [];
   for (const issue of issues) {
     const path = [...prefix, ...issue.path];
-    const where = formatPath(path) || "policy";
+    const at = (message: string, where: readonly PropertyKey[] = path): Issue => ({ path: where, message });
     const missing = ["invalid_type", "invalid_union", "invalid_value"].includes(issue.code);
     if (missing && valueAt(input, path) === undefined && path.length > 0) {
-      lines.push(`${where}: is required`);
+      found.push(at("is required"));
       continue;
     }
     switch (issue.code) {
       case "invalid_union": {
         const branches = issue.errors;
         if ((issue as { note?: string }).note === "No matching discriminator") {
-          lines.push(`${where}: unknown service ${JSON.stringify(valueAt(input, path))} (known: ${serviceNames.join(", ")}; or give name, protocol and ports for a custom exposure)`);
+          found.push(at(`unknown service ${JSON.stringify(valueAt(input, path))} (known: ${serviceNames.join(", ")}; or give name, protocol and ports for a custom exposure)`));
           break;
         }
         if (branches.length === 2 && isExposurePath(path)) {
           const value = valueAt(input, path);
           if (value === null || typeof value !== "object" || Array.isArray(value)) {
-            lines.push(`${where}: expected an object with a service (or name, protocol and ports), got ${describe(value)}`);
+            found.push(at(`expected an object with a service (or name, protocol and ports), got ${describe(value)}`));
             break;
           }
           const service = (value as Record<string, unknown>).service;
           const branch = service !== undefined && service !== "custom" ? branches[0]! : branches[1]!;
-          lines.push(...formatIssues(branch, input, path));
+          found.push(...policyIssues(branch, input, path));
           break;
         }
-        lines.push(...formatIssues(likeliestBranch(branches), input, path));
+        found.push(...policyIssues(likeliestBranch(branches), input, path));
         break;
       }
       case "unrecognized_keys":
-        for (const key of issue.keys) lines.push(`${formatPath([...path, key])}: unknown field`);
+        for (const key of issue.keys) found.push(at("unknown field", [...path, key]));
         break;
       case "invalid_type":
-        if (valueAt(input, path) === undefined) lines.push(`${where}: is required`);
-        else lines.push(`${where}: expected ${issue.expected}, got ${describe(valueAt(input, path))}`);
+        if (valueAt(input, path) === undefined) found.push(at("is required"));
+        else found.push(at(`expected ${issue.expected}, got ${describe(valueAt(input, path))}`));
         break;
       case "invalid_value":
         if (/^Invalid (input|option): /.test(issue.message)) {
-          lines.push(`${where}: ${issue.message.replace(/^Invalid (input|option): /, "")}, got ${describe(valueAt(input, path))}`);
-        } else lines.push(`${where}: ${issue.message}`);
+          found.push(at(`${issue.message.replace(/^Invalid (input|option): /, "")}, got ${describe(valueAt(input, path))}`));
+        } else found.push(at(issue.message));
         break;
       default:
-        lines.push(`${where}: ${issue.message}`);
+        found.push(at(issue.message));
     }
   }
-  return [...new Set(lines)];
+  return unique(found);
+}
+
+/** Issues once each (a union's branches can report the same problem twice). */
+export function unique(issues: readonly Issue[]): Issue[] {
+  const seen = new Set<string>();
+  return issues.filter((i) => {
+    const key = `${formatPath(i.path)}\0${i.message}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
 }
 
 /** The branch that got past the type check: the one whose problems are about the value, not its type. */
@@ -105,14 +119,14 @@ function isExposurePath(path: readonly PropertyKey[]): boolean {
   return path.length === 2 && path[0] === "exposures" && typeof path[1] === "number";
 }
 
-export function parsePolicy(input: unknown): Parsed<Policy> {
+export function parsePolicy(input: unknown): Result<Policy> {
   const result = PolicySchema.safeParse(input);
   if (result.success) return { ok: true, value: result.data };
-  return { ok: false, errors: formatIssues(result.error.issues, input) };
+  return { ok: false, issues: policyIssues(result.error.issues, input) };
 }
 
 export function assertPolicy(input: unknown): Policy {
   const parsed = parsePolicy(input);
-  if (!parsed.ok) throw new PolicyError(parsed.errors);
+  if (!parsed.ok) throw new PolicyError(parsed.issues);
   return parsed.value;
 }

@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { type ConnectionInput, parseConnection, redact } from "../model/connection";
 import type { ExposureInput, PolicyInput } from "../model/policy";
+import { formatIssues, type Issue } from "../model/issues";
 import { PolicyError, parsePolicy } from "../model/validate";
 import { renderPolicy } from "../render";
 import { contentLines } from "./live";
@@ -46,10 +47,10 @@ export type HostFirewallArgs = { [K in keyof PolicyFields]: DeepInput<PolicyFiel
 
 /** Invalid arguments: `errors` holds one `path: problem` line each; the message lists them all. */
 export class HostFirewallArgsError extends PolicyError {
-  constructor(resourceName: string, errors: string[]) {
-    super(errors);
+  constructor(resourceName: string, issues: readonly Issue[]) {
+    super(issues);
     this.name = "HostFirewallArgsError";
-    this.message = `HostFirewall "${resourceName}": invalid arguments:\n${errors.map((e) => `  ${e}`).join("\n")}`;
+    this.message = `HostFirewall "${resourceName}": invalid arguments:\n${this.errors.map((e) => `  ${e}`).join("\n")}`;
   }
 }
 
@@ -68,16 +69,20 @@ const POLICY_KEYS = ["exposures", "allowNothing", "forward", "output", "icmp", "
  * connection; a part left undefined is not checked). Never contains a secret.
  */
 export function argumentErrors(plain: { policy?: Record<string, unknown>; table?: string; connection?: unknown }): string[] {
-  const errors: string[] = [];
+  return formatIssues(argumentIssues(plain));
+}
+
+function argumentIssues(plain: { policy?: Record<string, unknown>; table?: string; connection?: unknown }): Issue[] {
+  const issues: Issue[] = [];
   if (plain.policy !== undefined) {
     const policy = parsePolicy({ ...plain.policy, table: plain.table });
-    if (!policy.ok) errors.push(...policy.errors);
+    if (!policy.ok) issues.push(...policy.issues);
   }
   if (plain.connection !== undefined) {
     const connection = parseConnection(plain.connection);
-    if (!connection.ok) errors.push(...connection.errors);
+    if (!connection.ok) issues.push(...connection.issues);
   }
-  return errors.map((e) => redact(e, plain.connection));
+  return issues.map((i) => ({ ...i, message: redact(i.message, plain.connection) }));
 }
 
 function policyPart(args: HostFirewallArgs): Record<string, unknown> {
@@ -131,11 +136,11 @@ export class HostFirewall extends pulumi.ComponentResource {
     const defaultTable = tableNameFor(name);
     const policyIsPlain = !hasEventualValues(policyPart(args)) && !hasEventualValues(args.table);
     const connectionIsPlain = !hasEventualValues(args.connection);
-    const errors = argumentErrors({
+    const issues = argumentIssues({
       ...(policyIsPlain ? { policy: policyPart(args), table: (args.table as string | undefined) ?? defaultTable } : {}),
       ...(connectionIsPlain ? { connection: args.connection } : {}),
     });
-    if (errors.length > 0) throw new HostFirewallArgsError(name, errors);
+    if (issues.length > 0) throw new HostFirewallArgsError(name, issues);
     super("hardened-nftables:index:HostFirewall", name, {}, opts);
 
     // Policy and connection resolve separately: a secret in the connection must not make the
@@ -146,7 +151,7 @@ export class HostFirewall extends pulumi.ComponentResource {
     }>;
     const checked = resolvedPolicy.apply((value) => {
       const parsed = parsePolicy({ ...value.policy, table: value.table });
-      if (!parsed.ok) throw new HostFirewallArgsError(name, parsed.errors);
+      if (!parsed.ok) throw new HostFirewallArgsError(name, parsed.issues);
       const artefacts = renderPolicy(parsed.value, { table: value.table });
       return {
         table: value.table,
@@ -160,7 +165,7 @@ export class HostFirewall extends pulumi.ComponentResource {
     const connection = pulumi.output(args.connection as pulumi.Input<Record<string, unknown>>) as unknown as pulumi.Output<Record<string, unknown>>;
     const checkedConnection = pulumi.secret(connection).apply((c) => {
       const parsed = parseConnection(c);
-      if (!parsed.ok) throw new HostFirewallArgsError(name, parsed.errors.map((e) => redact(e, c)));
+      if (!parsed.ok) throw new HostFirewallArgsError(name, parsed.issues.map((i) => ({ ...i, message: redact(i.message, c) })));
       return c;
     });
     // Built from host, port and user only (describeTarget): safe to show even when the connection is secret.

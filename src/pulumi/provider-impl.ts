@@ -22,6 +22,7 @@
 import { isDeepStrictEqual } from "node:util";
 import type { CheckFailure, CheckResult, CreateResult, DiffResult, ReadResult, UpdateResult } from "@pulumi/pulumi/dynamic";
 import { type Connection, parseConnection, redact } from "../model/connection";
+import { formatIssues } from "../model/issues";
 import { parsePolicy } from "../model/validate";
 import type { Policy } from "../model/policy";
 import { type Artefacts, DEFAULT_PROFILE, type HostProfile, renderPolicy } from "../render";
@@ -70,13 +71,13 @@ async function guarded<T>(connection: unknown, fn: () => Promise<T>): Promise<T>
 
 function connectionOf(props: Props): Connection {
   const parsed = parseConnection(props.connection);
-  if (!parsed.ok) throw new Error(`invalid connection:\n  ${parsed.errors.join("\n  ")}`);
+  if (!parsed.ok) throw new Error(`invalid connection:\n  ${formatIssues(parsed.issues).join("\n  ")}`);
   return parsed.value;
 }
 
 function policyOf(props: Props): Policy {
   const parsed = parsePolicy({ ...(props.policy as object), table: props.table });
-  if (!parsed.ok) throw new Error(`invalid policy:\n  ${parsed.errors.join("\n  ")}`);
+  if (!parsed.ok) throw new Error(`invalid policy:\n  ${formatIssues(parsed.issues).join("\n  ")}`);
   return parsed.value;
 }
 
@@ -189,7 +190,7 @@ export async function check(olds: Props | undefined, news: Props): Promise<Check
   if (!containsUnknown(news.policy) && !containsUnknown(news.table)) {
     const parsed = parsePolicy({ ...(news.policy as object), table: news.table });
     if (!parsed.ok) {
-      for (const reason of parsed.errors) failures.push({ property: "policy", reason });
+      for (const reason of formatIssues(parsed.issues)) failures.push({ property: "policy", reason });
     } else {
       try {
         const keepLoadable = Array.isArray(inputs.keptLoadable) ? (inputs.keptLoadable as string[]) : [];
@@ -202,7 +203,7 @@ export async function check(olds: Props | undefined, news: Props): Promise<Check
   }
   if (!containsUnknown(news.connection)) {
     const parsed = parseConnection(news.connection);
-    if (!parsed.ok) for (const reason of parsed.errors) failures.push({ property: "connection", reason });
+    if (!parsed.ok) for (const reason of formatIssues(parsed.issues)) failures.push({ property: "connection", reason });
     else inputs.target = describeTarget(parsed.value);
   }
   const paths = news.hostPaths as Record<string, unknown> | undefined;

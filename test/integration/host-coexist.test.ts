@@ -18,6 +18,7 @@ import { createLab, type Lab, type LabHost } from "../support/lab";
 import { tcpListener, tcpProbe } from "../support/peers";
 import { requireRoot } from "../support/privileges";
 import { connectionFor, expectRejects, HOST_PATHS } from "../support/host-fixtures";
+import { assertPolicy } from "../../src/model/validate";
 
 const bin = join(__dirname, "../../dist/cli/main.js");
 const STATE = ["--state-root", HOST_PATHS.stateRoot!, "--run-root", HOST_PATHS.runRoot!];
@@ -61,7 +62,7 @@ describe.runIf(requireRoot("host coexist", ["ip", "sshd", "nft"]))("two tables o
       )
     ).stdout;
   const inSync = async (policy: object) => {
-    const report = await observePolicy(conn(), policy, options);
+    const report = await observePolicy(conn(), assertPolicy(policy), options);
     return { inSync: report.inSync, files: report.files };
   };
 
@@ -77,7 +78,7 @@ describe.runIf(requireRoot("host coexist", ["ip", "sshd", "nft"]))("two tables o
   });
 
   it("the first table applies; probe reports it as this project's", async () => {
-    const r = await applyPolicy(conn(), BASE, options);
+    const r = await applyPolicy(conn(), assertPolicy(BASE), options);
     expect(r.changed).toBe(true);
     expect(await denies("base")).toEqual(expect.arrayContaining([...FTP, ...SIP]));
     const facts = await probeHost(conn());
@@ -96,11 +97,11 @@ describe.runIf(requireRoot("host coexist", ["ip", "sshd", "nft"]))("two tables o
     expect(r.stderr).toContain("Nothing was changed.");
     expect(await snapshot()).toBe(before);
 
-    const err = await expectRejects(applyPolicy(conn(), APP, options), OtherTablesError);
+    const err = await expectRejects(applyPolicy(conn(), assertPolicy(APP), options), OtherTablesError);
     expect(err.others.map((o) => o.table)).toEqual(["base"]);
     expect(err.message).toContain("allowOtherTables");
     // Allowing some other table is not allowing this one.
-    await expectRejects(applyPolicy(conn(), APP, { ...options, allowOtherTables: ["web"] }), OtherTablesError);
+    await expectRejects(applyPolicy(conn(), assertPolicy(APP), { ...options, allowOtherTables: ["web"] }), OtherTablesError);
     expect(await snapshot()).toBe(before);
     expect((await h.sh("nft list tables")).stdout).not.toContain("table inet app");
   }, 90_000);
@@ -134,14 +135,14 @@ describe.runIf(requireRoot("host coexist", ["ip", "sshd", "nft"]))("two tables o
     expect(drifted.inSync).toBe(false);
     expect(drifted.files).toEqual([expect.objectContaining({ path: modprobeFile("base"), status: "changed", added: ["install nf_conntrack_ftp /bin/false"] })]);
 
-    const r = await applyPolicy(conn(), APP, { ...options, allowOtherTables: ["base"] });
+    const r = await applyPolicy(conn(), assertPolicy(APP), { ...options, allowOtherTables: ["base"] });
     expect(r.changed).toBe(false); // app itself already matched; only base's file was put right
     expect(await denies("base")).not.toContain("nf_conntrack_ftp");
     expect(await inSync(BASE)).toEqual({ inSync: true, files: [] });
   }, 120_000);
 
   it("either way round: base now needs the sip helper; app's deny list stops refusing it, and both stay in sync", async () => {
-    const r = await applyPolicy(conn(), BASE_WITH_SIP, { ...options, allowOtherTables: true });
+    const r = await applyPolicy(conn(), assertPolicy(BASE_WITH_SIP), { ...options, allowOtherTables: true });
     expect(r.changed).toBe(true);
     for (const table of ["base", "app"]) {
       const denied = await denies(table);
@@ -158,7 +159,7 @@ describe.runIf(requireRoot("host coexist", ["ip", "sshd", "nft"]))("two tables o
     expect(facts.managedTables.map((t) => t.table)).toEqual(["base"]);
     const stale = await inSync(BASE_WITH_SIP);
     expect(stale.inSync).toBe(false); // its file still leaves ftp loadable for a table that is gone
-    const r = await applyPolicy(conn(), BASE_WITH_SIP, options);
+    const r = await applyPolicy(conn(), assertPolicy(BASE_WITH_SIP), options);
     expect(r.changed).toBe(true);
     expect(await denies("base")).toEqual(expect.arrayContaining(FTP));
     expect(await denies("base")).not.toContain("nf_conntrack_sip");
@@ -167,13 +168,13 @@ describe.runIf(requireRoot("host coexist", ["ip", "sshd", "nft"]))("two tables o
 
   it("allowed, a host-wide sysctl the two tables set to different values is refused, naming both; the same value applies", async () => {
     const max = (policy: object, value: number) => ({ ...policy, conntrack: { max: value } });
-    expect((await applyPolicy(conn(), max(BASE_WITH_SIP, 131072), options)).changed).toBe(true);
+    expect((await applyPolicy(conn(), assertPolicy(max(BASE_WITH_SIP, 131072)), options)).changed).toBe(true);
     const before = await snapshot();
-    const err = await expectRejects(applyPolicy(conn(), max(APP, 262144), { ...options, allowOtherTables: true }), HostOperationError);
+    const err = await expectRejects(applyPolicy(conn(), assertPolicy(max(APP, 262144)), { ...options, allowOtherTables: true }), HostOperationError);
     expect(err.message).toContain("table inet app would set net.netfilter.nf_conntrack_max = 262144, but table inet base's sysctl.d file sets 131072");
     expect(err.message).toContain("Nothing was changed.");
     expect(await snapshot()).toBe(before);
-    expect((await applyPolicy(conn(), max(APP, 131072), { ...options, allowOtherTables: true })).changed).toBe(true);
+    expect((await applyPolicy(conn(), assertPolicy(max(APP, 131072)), { ...options, allowOtherTables: true })).changed).toBe(true);
     expect(await inSync(max(APP, 131072))).toEqual({ inSync: true, files: [] });
     expect(await inSync(max(BASE_WITH_SIP, 131072))).toEqual({ inSync: true, files: [] });
   }, 120_000);

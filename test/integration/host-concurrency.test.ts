@@ -40,7 +40,7 @@ describe.runIf(requireRoot("host concurrency", ["ip", "sshd", "nft"]))("host lay
     [h1, h2] = lab.hosts as [LabHost, LabHost];
     for (const policy of [BASE_POLICY, ALT_POLICY]) {
       await wipeHost(h2);
-      await applyPolicy(connectionFor(h2), policy, { paths: HOST_PATHS });
+      await applyPolicy(connectionFor(h2), assertPolicy(policy), { paths: HOST_PATHS });
       alone.set(policy, { table: await listTable(h2), files: contents(await managedFiles(h2)) });
     }
     expect(alone.get(BASE_POLICY)!.table).not.toBe(alone.get(ALT_POLICY)!.table);
@@ -53,7 +53,7 @@ describe.runIf(requireRoot("host concurrency", ["ip", "sshd", "nft"]))("host lay
   });
 
   const apply = (policy: unknown, log?: string[]) =>
-    applyPolicy(connectionFor(h1), policy, { paths: HOST_PATHS, confirmTimeoutSeconds: CONFIRM, onLog: (l) => log?.push(`${Date.now()} ${l}`) });
+    applyPolicy(connectionFor(h1), assertPolicy(policy), { paths: HOST_PATHS, confirmTimeoutSeconds: CONFIRM, onLog: (l) => log?.push(`${Date.now()} ${l}`) });
   const stateOf = async () => ({ table: await listTable(h1), files: contents(await managedFiles(h1)) });
 
   it("two applies started together both succeed, one after the other; the host ends as exactly one of them", async () => {
@@ -63,7 +63,7 @@ describe.runIf(requireRoot("host concurrency", ["ip", "sshd", "nft"]))("host lay
     const end = await stateOf();
     const winner = end.table === alone.get(ALT_POLICY)!.table ? ALT_POLICY : BASE_POLICY;
     expect(end).toEqual(alone.get(winner));
-    const report = await observePolicy(connectionFor(h1), winner, { paths: HOST_PATHS });
+    const report = await observePolicy(connectionFor(h1), assertPolicy(winner), { paths: HOST_PATHS });
     expect(report.inSync).toBe(true);
     expect(report.appliedHash).toBe((winner === ALT_POLICY ? b : a).hash);
     expect(await lockFree(h1)).toBe(true);
@@ -111,7 +111,7 @@ describe.runIf(requireRoot("host concurrency", ["ip", "sshd", "nft"]))("host lay
     const step = secondLog.map((l) => /run #2 exit 0 in (\d+) ms/.exec(l)).find(Boolean);
     expect(Number(step![1])).toBeGreaterThan(HOLD / 2);
     expect(await stateOf()).toEqual(alone.get(ALT_POLICY));
-    expect((await observePolicy(connectionFor(h1), ALT_POLICY, { paths: HOST_PATHS })).inSync).toBe(true);
+    expect((await observePolicy(connectionFor(h1), assertPolicy(ALT_POLICY), { paths: HOST_PATHS })).inSync).toBe(true);
   });
 
   it("each run gets its own verdict: a good apply followed closely by a lock-out", async () => {

@@ -10,6 +10,7 @@ import { applyPolicy, HostSession, observePolicy } from "../../src/host";
 import { createLab, type Lab, type LabHost, type LabProcess } from "../support/lab";
 import { requireRoot } from "../support/privileges";
 import { connectionFor, HOST_PATHS, TABLE, waitFor, wipeHost } from "../support/host-fixtures";
+import { assertPolicy } from "../../src/model/validate";
 
 /** What the host ran before hardening: the FTP helper on every inbound tcp/21 connection. */
 const VULNERABLE = `
@@ -111,7 +112,7 @@ describe.runIf(requireRoot("host conntrack", ["ip", "sshd", "nft", "conntrack", 
     const operator = await HostSession.open(connectionFor(server, "operator"));
     try {
       expect((await operator.run("echo before")).stdout).toBe("before\n");
-      const result = await applyPolicy(connectionFor(server), hardened("none"), { paths: HOST_PATHS, confirmTimeoutSeconds: 10 });
+      const result = await applyPolicy(connectionFor(server), assertPolicy(hardened("none")), { paths: HOST_PATHS, confirmTimeoutSeconds: 10 });
       expect(result.changed).toBe(true);
       expect(result.flushedConnections).toBeGreaterThanOrEqual(2); // the IPv4 and the IPv6 one
       expect(result.warnings).not.toContain(expect.stringContaining("conntrack tool missing"));
@@ -132,11 +133,11 @@ describe.runIf(requireRoot("host conntrack", ["ip", "sshd", "nft", "conntrack", 
 
   it("helper scoped on that port: the entry is kept (the helper is allowed)", async () => {
     const { ftp, ftpEntry } = await vulnerableHostWithTraffic();
-    const result = await applyPolicy(connectionFor(server), hardened("scoped"), { paths: HOST_PATHS, confirmTimeoutSeconds: 10 });
+    const result = await applyPolicy(connectionFor(server), assertPolicy(hardened("scoped")), { paths: HOST_PATHS, confirmTimeoutSeconds: 10 });
     expect(result.changed).toBe(true);
     expect(result.flushedConnections).toBe(0);
     expect(result.artefacts.rendered.helpers.map((h) => h.type)).toEqual(["ftp"]);
-    const report = await observePolicy(connectionFor(server), hardened("scoped"), { paths: HOST_PATHS });
+    const report = await observePolicy(connectionFor(server), assertPolicy(hardened("scoped")), { paths: HOST_PATHS });
     expect(report.inSync).toBe(true);
     expect(report.helpers).toEqual([]);
     const after = await entries();
@@ -147,8 +148,8 @@ describe.runIf(requireRoot("host conntrack", ["ip", "sshd", "nft", "conntrack", 
 
   it("a no-op re-apply flushes nothing (the check runs only when the table is committed)", async () => {
     await vulnerableHostWithTraffic();
-    await applyPolicy(connectionFor(server), hardened("none"), { paths: HOST_PATHS, confirmTimeoutSeconds: 10 });
-    const again = await applyPolicy(connectionFor(server), hardened("none"), { paths: HOST_PATHS, confirmTimeoutSeconds: 10 });
+    await applyPolicy(connectionFor(server), assertPolicy(hardened("none")), { paths: HOST_PATHS, confirmTimeoutSeconds: 10 });
+    const again = await applyPolicy(connectionFor(server), assertPolicy(hardened("none")), { paths: HOST_PATHS, confirmTimeoutSeconds: 10 });
     expect(again.changed).toBe(false);
     expect(again.flushedConnections).toBe(0);
   });

@@ -54,10 +54,10 @@ describe.runIf(requireRoot("host drift", ["ip", "sshd", "nft"]))("host layer: dr
     if (!handle) throw new Error(`no rule with ${needle} in\n${listing}`);
     return handle;
   };
-  const observe = (p: unknown = policy) => observePolicy(connectionFor(h1), p, { paths: HOST_PATHS });
+  const observe = (p: unknown = policy) => observePolicy(connectionFor(h1), assertPolicy(p), { paths: HOST_PATHS });
   /** Re-apply restores: a real change, and afterwards observe reports no drift at all. */
   const restore = async () => {
-    const r = await applyPolicy(connectionFor(h1), policy, opts);
+    const r = await applyPolicy(connectionFor(h1), assertPolicy(policy), opts);
     expect(r.changed).toBe(true);
     const report = await observe();
     expect(formatDrift(report)).toEqual([`root@${h1.ipv4}:22: table inet ${TABLE} in sync`]);
@@ -80,7 +80,7 @@ describe.runIf(requireRoot("host drift", ["ip", "sshd", "nft"]))("host layer: dr
 
   beforeEach(async () => {
     await wipeHost(h1);
-    const r = await applyPolicy(connectionFor(h1), policy, opts);
+    const r = await applyPolicy(connectionFor(h1), assertPolicy(policy), opts);
     expect(r.changed).toBe(true);
     expect((await observe()).inSync).toBe(true);
   });
@@ -223,12 +223,12 @@ describe.runIf(requireRoot("host drift", ["ip", "sshd", "nft"]))("host layer: dr
 
   it("a sysctl the host cannot set (read-only in a container) is a warning, not a change on every apply", async () => {
     const other = { ...policy, conntrack: { max: liveMax === 65536 ? 131072 : 65536 } };
-    const first = await applyPolicy(connectionFor(h1), other, opts);
+    const first = await applyPolicy(connectionFor(h1), assertPolicy(other), opts);
     expect(first.changed).toBe(true);
     expect(first.warnings.join("\n")).toMatch(new RegExp(`${MAX_KEY}.*read-only`));
     expect((await h1.sh(`cat ${MANAGED.sysctl}`)).stdout).toContain(`${MAX_KEY} = ${other.conntrack.max}`);
     // nothing the next apply could do: it must not reload the table every time
-    const second = await applyPolicy(connectionFor(h1), other, opts);
+    const second = await applyPolicy(connectionFor(h1), assertPolicy(other), opts);
     expect(second.changed).toBe(false);
     const report = await observe(other);
     expect(report.rules).toEqual({ added: [], removed: [], changed: [] });

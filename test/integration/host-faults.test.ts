@@ -76,7 +76,7 @@ describe.runIf(requireRoot("host faults", ["ip", "sshd", "nft", "ss"]))("host la
   beforeEach(async () => {
     await h1.startSshd();
     await wipeHost(h1);
-    const r = await applyPolicy(connectionFor(h1), BASE_POLICY, { paths: HOST_PATHS, confirmTimeoutSeconds: CONFIRM });
+    const r = await applyPolicy(connectionFor(h1), assertPolicy(BASE_POLICY), { paths: HOST_PATHS, confirmTimeoutSeconds: CONFIRM });
     expect(r.changed).toBe(true);
     oldHash = r.hash;
     oldState = await hostSnapshot(h1);
@@ -99,20 +99,20 @@ describe.runIf(requireRoot("host faults", ["ip", "sshd", "nft", "ss"]))("host la
 
   async function expectOld(): Promise<void> {
     expect(await hostSnapshot(h1)).toEqual(oldState);
-    const report = await observePolicy(connectionFor(h1), BASE_POLICY, { paths: HOST_PATHS });
+    const report = await observePolicy(connectionFor(h1), assertPolicy(BASE_POLICY), { paths: HOST_PATHS });
     expect(report.inSync).toBe(true);
     expect(report.appliedHash).toBe(oldHash);
   }
 
   async function expectNew(hash: string): Promise<void> {
-    const report = await observePolicy(connectionFor(h1), ALT_POLICY, { paths: HOST_PATHS });
+    const report = await observePolicy(connectionFor(h1), assertPolicy(ALT_POLICY), { paths: HOST_PATHS });
     expect(report.inSync).toBe(true);
     expect(report.appliedHash).toBe(hash);
   }
 
   /** The next apply converges: a real change (or a no-op if already new), then observe is in sync. */
   async function converges(): Promise<void> {
-    const r = await applyPolicy(connectionFor(h1), ALT_POLICY, { paths: HOST_PATHS, confirmTimeoutSeconds: CONFIRM });
+    const r = await applyPolicy(connectionFor(h1), assertPolicy(ALT_POLICY), { paths: HOST_PATHS, confirmTimeoutSeconds: CONFIRM });
     await expectNew(r.hash);
     expect(await lockFree(h1)).toBe(true);
     expect(await guardianAlive(h1)).toBe(false);
@@ -197,13 +197,13 @@ describe.runIf(requireRoot("host faults", ["ip", "sshd", "nft", "ss"]))("host la
     });
     await expect(applyOnSession(wrapped, connectionFor(h1), artefacts, facts, { paths: HOST_PATHS, confirmTimeoutSeconds: CONFIRM })).rejects.toThrow("controller crashed");
     // armed right now: the new table is live, observe says so, and the lock is held
-    const armed = await observePolicy(connectionFor(h1), ALT_POLICY, { paths: HOST_PATHS });
+    const armed = await observePolicy(connectionFor(h1), assertPolicy(ALT_POLICY), { paths: HOST_PATHS });
     expect(armed.armed).toBe(true);
     expect(armed.rules).toEqual({ added: [], removed: [], changed: [] });
     expect(await lockFree(h1)).toBe(false);
     // a new apply now must wait for the guardian (it holds the lock), then apply over the restored state
     const t0 = performance.now();
-    const next = await applyPolicy(connectionFor(h1), ALT_POLICY, { paths: HOST_PATHS, confirmTimeoutSeconds: CONFIRM });
+    const next = await applyPolicy(connectionFor(h1), assertPolicy(ALT_POLICY), { paths: HOST_PATHS, confirmTimeoutSeconds: CONFIRM });
     expect(performance.now() - t0).toBeGreaterThan(2000);
     expect(next.changed).toBe(true);
     await expectNew(next.hash);

@@ -17,6 +17,7 @@ import { applyPolicy } from "../../src/host";
 import { createLab, type Lab, type LabHost } from "../support/lab";
 import { requireRoot } from "../support/privileges";
 import { connectionFor, HOST_PATHS, listTable, TABLE, wipeHost } from "../support/host-fixtures";
+import { assertPolicy } from "../../src/model/validate";
 
 describe.runIf(requireRoot("host output drop", ["ip", "sshd", "nft"]))("host layer: first apply of an output-drop table", () => {
   let lab: Lab;
@@ -39,7 +40,7 @@ describe.runIf(requireRoot("host output drop", ["ip", "sshd", "nft"]))("host lay
     const t0 = Date.now();
     const result = await applyPolicy(
       connectionFor(host),
-      { table: TABLE, output: { policy: "drop" }, exposures: [{ service: "ssh" }] },
+      assertPolicy({ table: TABLE, output: { policy: "drop" }, exposures: [{ service: "ssh" }] }),
       { paths: HOST_PATHS, confirmTimeoutSeconds: 5 },
     );
     const ms = Date.now() - t0;

@@ -52,7 +52,7 @@ describe.runIf(requireRoot("host rollback", ["ip", "sshd", "nft"]))("host layer:
     const logs: string[] = [];
     const t0 = performance.now();
     const err = await expectRejects(
-      applyPolicy(connectionFor(h1), policy, { paths: HOST_PATHS, confirmTimeoutSeconds: CONFIRM, onLog: (l) => logs.push(l) }),
+      applyPolicy(connectionFor(h1), assertPolicy(policy), { paths: HOST_PATHS, confirmTimeoutSeconds: CONFIRM, onLog: (l) => logs.push(l) }),
       LockoutRolledBackError,
     );
     const ms = Math.round(performance.now() - t0);
@@ -68,7 +68,7 @@ describe.runIf(requireRoot("host rollback", ["ip", "sshd", "nft"]))("host layer:
 
   it("a policy that closes tcp/22 is rolled back to the previous table and files, exactly", async () => {
     await wipeHost(h1);
-    const previous = await applyPolicy(connectionFor(h1), BASE_POLICY, { paths: HOST_PATHS, confirmTimeoutSeconds: CONFIRM });
+    const previous = await applyPolicy(connectionFor(h1), assertPolicy(BASE_POLICY), { paths: HOST_PATHS, confirmTimeoutSeconds: CONFIRM });
     expect(previous.changed).toBe(true);
     const before = await hostSnapshot(h1);
     const state = (await h1.sh(`cat ${MANAGED.stateDir}/applied.hash`)).stdout;
@@ -81,10 +81,10 @@ describe.runIf(requireRoot("host rollback", ["ip", "sshd", "nft"]))("host layer:
     expect(await lockFree(h1)).toBe(true);
     expect((await h1.sh(`cat ${MANAGED.runDir}/${TABLE}.txn/result`)).stdout.trim()).toBe("rolled-back");
     // the host is as the previous policy left it: in sync, and the next apply of it is a no-op
-    const report = await observePolicy(connectionFor(h1), BASE_POLICY, { paths: HOST_PATHS });
+    const report = await observePolicy(connectionFor(h1), assertPolicy(BASE_POLICY), { paths: HOST_PATHS });
     expect(report.inSync).toBe(true);
     expect(report.appliedHash).toBe(previous.hash);
-    expect((await applyPolicy(connectionFor(h1), BASE_POLICY, { paths: HOST_PATHS })).changed).toBe(false);
+    expect((await applyPolicy(connectionFor(h1), assertPolicy(BASE_POLICY), { paths: HOST_PATHS })).changed).toBe(false);
   });
 
   it("a previous table with sets, a ct helper object and hand edits is restored exactly, handles aside", async () => {
@@ -97,7 +97,7 @@ describe.runIf(requireRoot("host rollback", ["ip", "sshd", "nft"]))("host layer:
         { service: "ftp", helper: "scoped", passivePorts: "50000-50100", sources: ["198.18.0.0/15"] },
       ],
     };
-    await applyPolicy(connectionFor(h1), rich, { paths: HOST_PATHS, confirmTimeoutSeconds: CONFIRM });
+    await applyPolicy(connectionFor(h1), assertPolicy(rich), { paths: HOST_PATHS, confirmTimeoutSeconds: CONFIRM });
     // drifted by hand before the failed apply: the rollback restores what was live, drift included
     await h1.sh(`nft add element inet ${TABLE} https_v4 '{ 203.0.113.0/24 }'; nft add rule inet ${TABLE} input tcp dport 8443 counter accept comment '"by hand"'`);
     const before = await hostSnapshot(h1);
@@ -105,7 +105,7 @@ describe.runIf(requireRoot("host rollback", ["ip", "sshd", "nft"]))("host layer:
     expect(before.table).toContain("203.0.113.0/24");
     await expectLockout(LOCKOUT_POLICY);
     expect(await hostSnapshot(h1)).toEqual(before);
-    const report = await observePolicy(connectionFor(h1), rich, { paths: HOST_PATHS });
+    const report = await observePolicy(connectionFor(h1), assertPolicy(rich), { paths: HOST_PATHS });
     expect(report.sets).toEqual([{ name: "https_v4", added: ["203.0.113.0/24"], removed: [] }]);
     expect(report.rules.added).toEqual([{ chain: "input", text: 'tcp dport 8443 counter accept comment "by hand"', comment: "by hand" }]);
     expect(report.helpers).toEqual([]);
@@ -119,12 +119,12 @@ describe.runIf(requireRoot("host rollback", ["ip", "sshd", "nft"]))("host layer:
     expect(await hostSnapshot(h1)).toEqual(before);
     expect((await h1.sh(`[ -e ${MANAGED.stateDir}/applied.hash ] && echo yes || echo no`)).stdout.trim()).toBe("no");
     expect(await lockFree(h1)).toBe(true);
-    expect((await applyPolicy(connectionFor(h1), BASE_POLICY, { paths: HOST_PATHS, confirmTimeoutSeconds: CONFIRM })).changed).toBe(true);
+    expect((await applyPolicy(connectionFor(h1), assertPolicy(BASE_POLICY), { paths: HOST_PATHS, confirmTimeoutSeconds: CONFIRM })).changed).toBe(true);
   });
 
   it("allowNothing (SSH closed on purpose) is still refused by the lock-out guard", async () => {
     await wipeHost(h1);
-    await applyPolicy(connectionFor(h1), BASE_POLICY, { paths: HOST_PATHS, confirmTimeoutSeconds: CONFIRM });
+    await applyPolicy(connectionFor(h1), assertPolicy(BASE_POLICY), { paths: HOST_PATHS, confirmTimeoutSeconds: CONFIRM });
     const before = await hostSnapshot(h1);
     await expectLockout({ table: TABLE, exposures: [], allowNothing: true });
     expect(await hostSnapshot(h1)).toEqual(before);
@@ -132,7 +132,7 @@ describe.runIf(requireRoot("host rollback", ["ip", "sshd", "nft"]))("host layer:
 
   async function rejectWith(corrupt: (nft: string) => string) {
     await wipeHost(h1);
-    await applyPolicy(connectionFor(h1), BASE_POLICY, { paths: HOST_PATHS, confirmTimeoutSeconds: CONFIRM });
+    await applyPolicy(connectionFor(h1), assertPolicy(BASE_POLICY), { paths: HOST_PATHS, confirmTimeoutSeconds: CONFIRM });
     const before = await hostSnapshot(h1);
     const handles = await listRulesetWithHandles(h1);
     const txn = () => h1.sh(`cd ${MANAGED.runDir}/${TABLE}.txn && cat token result && ls -A`).then((r) => r.stdout);

@@ -3,6 +3,8 @@
  * persistence (the persisted file loads to the same table; the systemd unit), foreign tables left
  * alone, a non-root sudo user, and host key pinning.
  */
+import { assertPolicy } from "../../src/model/validate";
+import { formatIssues } from "../../src/model/issues";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -77,7 +79,7 @@ describe.runIf(requireRoot("host round trip", ["ip", "sshd", "nft"]))("host laye
     const conn = connectionFor(h1);
     expect(await listTable(h1)).toBe("");
 
-    const first = await timed("apply", () => applyPolicy(conn, BASE_POLICY, opts));
+    const first = await timed("apply", () => applyPolicy(conn, assertPolicy(BASE_POLICY), opts));
     expect(first.changed).toBe(true);
     expect(first.stats).toEqual({ connections: 2, roundTrips: 3 });
     expect(first.flushedConnections).toBe(0);
@@ -93,7 +95,7 @@ describe.runIf(requireRoot("host round trip", ["ip", "sshd", "nft"]))("host laye
     expect(await guardianAlive(h1)).toBe(false);
     expect(await lockFree(h1)).toBe(true);
 
-    const report = await timed("observe", () => observePolicy(conn, BASE_POLICY, { paths: HOST_PATHS }));
+    const report = await timed("observe", () => observePolicy(conn, assertPolicy(BASE_POLICY), { paths: HOST_PATHS }));
     expect(report.inSync).toBe(true);
     expect(report.tablePresent).toBe(true);
     expect(report.appliedHash).toBe(first.hash);
@@ -107,7 +109,7 @@ describe.runIf(requireRoot("host round trip", ["ip", "sshd", "nft"]))("host laye
     const everyFile = async () =>
       (await h1.sh("find /etc/hardened-nftables /etc/sysctl.d /etc/modprobe.d -exec stat -c '%n %i %s %y %z' {} + | sort")).stdout;
     const everyFileBefore = await everyFile();
-    const again = await timed("no-op apply", () => applyPolicy(conn, BASE_POLICY, opts));
+    const again = await timed("no-op apply", () => applyPolicy(conn, assertPolicy(BASE_POLICY), opts));
     expect(again.changed).toBe(false);
     expect(again.hash).toBe(first.hash);
     expect(again.stats).toEqual({ connections: 1, roundTrips: 2 });
@@ -117,11 +119,11 @@ describe.runIf(requireRoot("host round trip", ["ip", "sshd", "nft"]))("host laye
     expect(await everyFile()).toBe(everyFileBefore);
 
     // a different policy is applied over it (a real change), then back: both in sync
-    const alt = await applyPolicy(conn, ALT_POLICY, opts);
+    const alt = await applyPolicy(conn, assertPolicy(ALT_POLICY), opts);
     expect(alt.changed).toBe(true);
     expect(await listTable(h1)).toContain("tcp dport 25 accept");
-    expect((await observePolicy(conn, ALT_POLICY, { paths: HOST_PATHS })).inSync).toBe(true);
-    const stale = await observePolicy(conn, BASE_POLICY, { paths: HOST_PATHS });
+    expect((await observePolicy(conn, assertPolicy(ALT_POLICY), { paths: HOST_PATHS })).inSync).toBe(true);
+    const stale = await observePolicy(conn, assertPolicy(BASE_POLICY), { paths: HOST_PATHS });
     expect(stale.inSync).toBe(false);
     expect(stale.appliedHash).toBe(alt.hash);
     expect(stale.rules.added.map((r) => r.text)).toEqual(expect.arrayContaining([expect.stringContaining("tcp dport 25 accept")]));
@@ -131,7 +133,7 @@ describe.runIf(requireRoot("host round trip", ["ip", "sshd", "nft"]))("host laye
     expect(await listTable(h1)).toBe("");
     expect(contents(await managedFiles(h1))).toEqual(Object.fromEntries(Object.values(filesBefore).map((f) => [f.path, null])));
     expect((await h1.sh(`ls -A '${MANAGED.stateDir}' 2>/dev/null | wc -l`)).stdout.trim()).toBe("0");
-    const gone = await observePolicy(conn, BASE_POLICY, { paths: HOST_PATHS });
+    const gone = await observePolicy(conn, assertPolicy(BASE_POLICY), { paths: HOST_PATHS });
     expect(gone.inSync).toBe(false);
     expect(gone.tablePresent).toBe(false);
     expect(gone.appliedHash).toBeUndefined();
@@ -148,7 +150,7 @@ describe.runIf(requireRoot("host round trip", ["ip", "sshd", "nft"]))("host laye
     await wipeHost(h2);
     fs.mkdirSync(path.join(h2.etc, "systemd", "system"), { recursive: true }); // seen on h2 as /etc/systemd/system
     const conn = connectionFor(h2);
-    const result = await applyPolicy(conn, BASE_POLICY, opts);
+    const result = await applyPolicy(conn, assertPolicy(BASE_POLICY), opts);
     expect(result.facts.init).toBe("systemd-offline");
     expect(result.changed).toBe(true);
 
@@ -174,27 +176,27 @@ describe.runIf(requireRoot("host round trip", ["ip", "sshd", "nft"]))("host laye
     const verify = await h2.sh(`command -v systemd-analyze >/dev/null && systemd-analyze verify --man=no '${MANAGED.unit}' 2>&1 | grep -v -i 'not found\\|offline\\|Failed to' || true`, { allowFail: true });
     expect(verify.stdout).not.toMatch(/Unknown (key|section)|Invalid|bad-setting/i);
 
-    const report = await observePolicy(conn, BASE_POLICY, { paths: HOST_PATHS });
+    const report = await observePolicy(conn, assertPolicy(BASE_POLICY), { paths: HOST_PATHS });
     expect(report.inSync).toBe(true);
     expect(report.files).toEqual([]);
 
     // the unit counts as a managed file: deleting it is drift, and remove deletes unit and link
     await h2.sh(`rm '${MANAGED.unit}'`);
-    const drift = await observePolicy(conn, BASE_POLICY, { paths: HOST_PATHS });
+    const drift = await observePolicy(conn, assertPolicy(BASE_POLICY), { paths: HOST_PATHS });
     expect(drift.files).toEqual([{ name: "unit", path: MANAGED.unit, status: "missing", added: [], removed: [] }]);
-    const restored = await applyPolicy(conn, BASE_POLICY, opts);
+    const restored = await applyPolicy(conn, assertPolicy(BASE_POLICY), opts);
     expect(restored.changed).toBe(true);
-    expect((await observePolicy(conn, BASE_POLICY, { paths: HOST_PATHS })).inSync).toBe(true);
+    expect((await observePolicy(conn, assertPolicy(BASE_POLICY), { paths: HOST_PATHS })).inSync).toBe(true);
 
     // `systemctl disable` (the enablement link deleted) means the table no longer loads at boot: drift
     await h2.sh(`rm '${MANAGED.unitLink}'`);
-    const disabled = await observePolicy(conn, BASE_POLICY, { paths: HOST_PATHS });
+    const disabled = await observePolicy(conn, assertPolicy(BASE_POLICY), { paths: HOST_PATHS });
     expect(disabled.inSync).toBe(false);
     expect(disabled.files).toEqual([{ name: "unit-link", path: MANAGED.unitLink, status: "missing", added: [], removed: [] }]);
-    const reenabled = await applyPolicy(conn, BASE_POLICY, opts);
+    const reenabled = await applyPolicy(conn, assertPolicy(BASE_POLICY), opts);
     expect(reenabled.changed).toBe(true);
     expect((await h2.sh(`readlink '${MANAGED.unitLink}'`)).stdout.trim()).toBe(MANAGED.unit);
-    expect((await observePolicy(conn, BASE_POLICY, { paths: HOST_PATHS })).inSync).toBe(true);
+    expect((await observePolicy(conn, assertPolicy(BASE_POLICY), { paths: HOST_PATHS })).inSync).toBe(true);
 
     const removed = await removeTable(conn, TABLE, { paths: HOST_PATHS });
     expect(removed.removed).toEqual(expect.arrayContaining([MANAGED.unit, MANAGED.unitLink]));
@@ -211,21 +213,21 @@ describe.runIf(requireRoot("host round trip", ["ip", "sshd", "nft"]))("host laye
     expect(before).toContain("198.51.100.9");
 
     const conn = connectionFor(h1);
-    const applied = await applyPolicy(conn, BASE_POLICY, opts);
+    const applied = await applyPolicy(conn, assertPolicy(BASE_POLICY), opts);
     expect(applied.changed).toBe(true);
     expect(applied.facts.tables).toEqual(expect.arrayContaining(["table ip filter", "table ip nat", "table inet f2b-table"]));
     expect(await foreign()).toBe(before);
 
     // foreign tables changing is not our drift
     await h1.sh("nft add element inet f2b-table addr-set-sshd '{ 203.0.113.5 }'; nft add rule ip filter DOCKER tcp dport 443 accept; nft add chain ip nat DOCKER-X");
-    const report = await observePolicy(conn, BASE_POLICY, { paths: HOST_PATHS });
+    const report = await observePolicy(conn, assertPolicy(BASE_POLICY), { paths: HOST_PATHS });
     expect(report.inSync).toBe(true);
     const changedForeign = await foreign();
     expect(changedForeign).toContain("203.0.113.5");
 
-    const noop = await applyPolicy(conn, BASE_POLICY, opts);
+    const noop = await applyPolicy(conn, assertPolicy(BASE_POLICY), opts);
     expect(noop.changed).toBe(false);
-    const changed = await applyPolicy(conn, ALT_POLICY, opts);
+    const changed = await applyPolicy(conn, assertPolicy(ALT_POLICY), opts);
     expect(changed.changed).toBe(true);
     expect(await foreign()).toBe(changedForeign);
 
@@ -239,15 +241,15 @@ describe.runIf(requireRoot("host round trip", ["ip", "sshd", "nft"]))("host laye
     await wipeHost(h1);
     const conn = connectionFor(h1, "operator");
     expect(conn.user).toBe("hnftop");
-    const applied = await applyPolicy(conn, BASE_POLICY, opts);
+    const applied = await applyPolicy(conn, assertPolicy(BASE_POLICY), opts);
     expect(applied.changed).toBe(true);
     expect(applied.stats).toEqual({ connections: 2, roundTrips: 3 });
     expect(applied.target).toBe(`hnftop@${h1.ipv4}:22`);
     expect(await listTable(h1)).toContain("tcp dport 443 accept");
     // files belong to root, as if root had written them
     expect((await h1.sh(`stat -c '%U %a' '${MANAGED.nft}'`)).stdout.trim()).toBe("root 644");
-    expect((await observePolicy(conn, BASE_POLICY, { paths: HOST_PATHS })).inSync).toBe(true);
-    expect((await applyPolicy(conn, BASE_POLICY, opts)).changed).toBe(false);
+    expect((await observePolicy(conn, assertPolicy(BASE_POLICY), { paths: HOST_PATHS })).inSync).toBe(true);
+    expect((await applyPolicy(conn, assertPolicy(BASE_POLICY), opts)).changed).toBe(false);
     const removed = await removeTable(conn, TABLE, { paths: HOST_PATHS });
     expect(removed.removed).toContain(`table inet ${TABLE}`);
     expect(await listTable(h1)).toBe("");
@@ -255,19 +257,19 @@ describe.runIf(requireRoot("host round trip", ["ip", "sshd", "nft"]))("host laye
 
   it("refuses a host whose key does not match the pin, naming both fingerprints, and changes nothing", async () => {
     await wipeHost(h1);
-    await applyPolicy(connectionFor(h1), BASE_POLICY, opts);
+    await applyPolicy(connectionFor(h1), assertPolicy(BASE_POLICY), opts);
     const before = await hostSnapshot(h1);
     const handles = await listRulesetWithHandles(h1);
     const fp = (k: string) => {
       const p = parseHostKey(k);
-      if ("error" in p) throw new Error(p.error);
-      return p.fingerprint;
+      if (!p.ok) throw new Error(formatIssues(p.issues).join("\n"));
+      return p.value.fingerprint;
     };
     // h1's address, h2's key pinned: what a man in the middle (or a re-installed host) looks like
     const wrong = connectionFor(h1, "root", { hostKey: h2.hostKey });
     for (const op of [
-      () => applyPolicy(wrong, ALT_POLICY, opts),
-      () => observePolicy(wrong, ALT_POLICY, { paths: HOST_PATHS }),
+      () => applyPolicy(wrong, assertPolicy(ALT_POLICY), opts),
+      () => observePolicy(wrong, assertPolicy(ALT_POLICY), { paths: HOST_PATHS }),
       () => removeTable(wrong, TABLE, { paths: HOST_PATHS }),
     ]) {
       const err = await expectRejects(op(), HostKeyMismatchError);
@@ -277,7 +279,7 @@ describe.runIf(requireRoot("host round trip", ["ip", "sshd", "nft"]))("host laye
       expect(err.message).toContain(fp(h1.hostKey));
     }
     // also with a SHA256 fingerprint pin
-    const err = await expectRejects(applyPolicy(connectionFor(h1, "root", { hostKey: fp(h2.hostKey) }), ALT_POLICY, opts), HostKeyMismatchError);
+    const err = await expectRejects(applyPolicy(connectionFor(h1, "root", { hostKey: fp(h2.hostKey) }), assertPolicy(ALT_POLICY), opts), HostKeyMismatchError);
     expect(err.message).toContain(fp(h1.hostKey));
     expect(await hostSnapshot(h1)).toEqual(before);
     expect(await listRulesetWithHandles(h1)).toBe(handles);

@@ -28,6 +28,7 @@ import { renderPolicy } from "../../src/render";
 import { createLab, type Lab, type LabHost } from "../support/lab";
 import { requireRoot } from "../support/privileges";
 import { BASE_POLICY, connectionFor, expectRejects, HOST_PATHS, hostSnapshot, LOCKOUT_POLICY, TABLE, wipeHost } from "../support/host-fixtures";
+import { formatIssues } from "../../src/model/issues";
 
 const PASSPHRASE = "hnft-secret-passphrase-Zq81";
 const WRONG_PASSPHRASE = "hnft-secret-wrong-passphrase-Lm27";
@@ -84,21 +85,21 @@ describe.runIf(requireRoot("host secrets", ["ip", "sshd", "nft", "ssh-keygen"]))
   }
 
   it("wrong password: an auth error without the password", async () => {
-    const err = await expectRejects(applyPolicy(passwordConn(WRONG_PASSWORD), BASE_POLICY, { paths: HOST_PATHS, onLog }), ConnectionError);
+    const err = await expectRejects(applyPolicy(passwordConn(WRONG_PASSWORD), assertPolicy(BASE_POLICY), { paths: HOST_PATHS, onLog }), ConnectionError);
     expect(err.reason).toBe("auth");
     expectClean("wrong password error", err);
-    const err2 = await expectRejects(observePolicy(passwordConn(WRONG_PASSWORD), BASE_POLICY, { paths: HOST_PATHS, onLog }), ConnectionError);
+    const err2 = await expectRejects(observePolicy(passwordConn(WRONG_PASSWORD), assertPolicy(BASE_POLICY), { paths: HOST_PATHS, onLog }), ConnectionError);
     expectClean("wrong password error (observe)", err2);
   });
 
   it("encrypted key with the wrong passphrase: refused at parse time and at connect time, without key or passphrase", async () => {
     const parsed = parseConnection({ host: h1.ipv4, privateKey: encKey, privateKeyPassword: WRONG_PASSPHRASE, hostKey: h1.hostKey });
     expect(parsed.ok).toBe(false);
-    expect(parsed.ok ? [] : parsed.errors).toEqual(["connection.privateKeyPassword: cannot decrypt connection.privateKey"]);
+    expect(parsed.ok ? [] : formatIssues(parsed.issues)).toEqual(["connection.privateKeyPassword: cannot decrypt connection.privateKey"]);
     expectClean("parse errors", parsed);
     // a Connection built without parseConnection (e.g. deserialized) reaches the host layer as is
     const unchecked = { ...encKeyConn(PASSPHRASE), privateKeyPassword: WRONG_PASSPHRASE };
-    const err = await expectRejects(applyPolicy(unchecked, BASE_POLICY, { paths: HOST_PATHS, onLog }), ConnectionError);
+    const err = await expectRejects(applyPolicy(unchecked, assertPolicy(BASE_POLICY), { paths: HOST_PATHS, onLog }), ConnectionError);
     expect(err.message).toMatch(/privateKeyPassword cannot decrypt it/);
     expectClean("wrong passphrase error", err);
     const err2 = await expectRejects(removeTable(unchecked, TABLE, { paths: HOST_PATHS, onLog }), ConnectionError);
@@ -108,10 +109,10 @@ describe.runIf(requireRoot("host secrets", ["ip", "sshd", "nft", "ssh-keygen"]))
   it("successful apply, observe (with drift), probe and remove with secret-bearing connections", async () => {
     await wipeHost(h1);
     for (const conn of [passwordConn(h1.operator.password!), encKeyConn(PASSPHRASE)]) {
-      const applied = await applyPolicy(conn, BASE_POLICY, { paths: HOST_PATHS, confirmTimeoutSeconds: 10, onLog });
+      const applied = await applyPolicy(conn, assertPolicy(BASE_POLICY), { paths: HOST_PATHS, confirmTimeoutSeconds: 10, onLog });
       expectClean("apply result", applied);
       await h1.sh(`nft add rule inet ${TABLE} input tcp dport 9 accept`);
-      const report = await observePolicy(conn, BASE_POLICY, { paths: HOST_PATHS, onLog });
+      const report = await observePolicy(conn, assertPolicy(BASE_POLICY), { paths: HOST_PATHS, onLog });
       expect(report.inSync).toBe(false);
       expectClean("drift report", report);
       expectClean("formatted drift", formatDrift(report));
@@ -123,12 +124,12 @@ describe.runIf(requireRoot("host secrets", ["ip", "sshd", "nft", "ssh-keygen"]))
 
   it("lock-out rollback with a password connection: the error and logs hold no secret", async () => {
     await wipeHost(h1);
-    await applyPolicy(passwordConn(h1.operator.password!), BASE_POLICY, { paths: HOST_PATHS, confirmTimeoutSeconds: 5, onLog });
+    await applyPolicy(passwordConn(h1.operator.password!), assertPolicy(BASE_POLICY), { paths: HOST_PATHS, confirmTimeoutSeconds: 5, onLog });
     const before = await hostSnapshot(h1);
-    const err = await expectRejects(applyPolicy(passwordConn(h1.operator.password!), LOCKOUT_POLICY, { paths: HOST_PATHS, confirmTimeoutSeconds: 5, onLog }), LockoutRolledBackError);
+    const err = await expectRejects(applyPolicy(passwordConn(h1.operator.password!), assertPolicy(LOCKOUT_POLICY), { paths: HOST_PATHS, confirmTimeoutSeconds: 5, onLog }), LockoutRolledBackError);
     expectClean("lock-out error", err);
     expect(await hostSnapshot(h1)).toEqual(before);
-    const err2 = await expectRejects(applyPolicy(encKeyConn(PASSPHRASE), LOCKOUT_POLICY, { paths: HOST_PATHS, confirmTimeoutSeconds: 5, onLog }), LockoutRolledBackError);
+    const err2 = await expectRejects(applyPolicy(encKeyConn(PASSPHRASE), assertPolicy(LOCKOUT_POLICY), { paths: HOST_PATHS, confirmTimeoutSeconds: 5, onLog }), LockoutRolledBackError);
     expectClean("lock-out error (encrypted key)", err2);
   });
 

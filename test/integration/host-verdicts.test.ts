@@ -10,6 +10,7 @@
  * namespace of the lab host's sshd, which its sessions and the guardian share; they vanish with
  * that sshd at the latest.
  */
+import { assertPolicy } from "../../src/model/validate";
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -76,7 +77,7 @@ describe.runIf(requireRoot("host verdicts", ["ip", "sshd", "nft", "mount", "umou
   beforeEach(async () => {
     await h1.startSshd();
     await wipeHost(h1);
-    const r = await applyPolicy(connectionFor(h1), BASE_POLICY, { paths: HOST_PATHS, confirmTimeoutSeconds: CONFIRM });
+    const r = await applyPolicy(connectionFor(h1), assertPolicy(BASE_POLICY), { paths: HOST_PATHS, confirmTimeoutSeconds: CONFIRM });
     expect(r.changed).toBe(true);
     committedTable = await listTable(h1);
     committedSnapshot = await hostSnapshot(h1);
@@ -101,11 +102,11 @@ describe.runIf(requireRoot("host verdicts", ["ip", "sshd", "nft", "mount", "umou
   /** A normal apply changes the host to ALT_POLICY, the next is a no-op, observe is in sync. */
   async function converges(): Promise<void> {
     await reachable();
-    const first = await applyPolicy(connectionFor(h1), ALT_POLICY, { paths: HOST_PATHS, confirmTimeoutSeconds: CONFIRM });
+    const first = await applyPolicy(connectionFor(h1), assertPolicy(ALT_POLICY), { paths: HOST_PATHS, confirmTimeoutSeconds: CONFIRM });
     expect(first.changed).toBe(true);
-    const second = await applyPolicy(connectionFor(h1), ALT_POLICY, { paths: HOST_PATHS, confirmTimeoutSeconds: CONFIRM });
+    const second = await applyPolicy(connectionFor(h1), assertPolicy(ALT_POLICY), { paths: HOST_PATHS, confirmTimeoutSeconds: CONFIRM });
     expect(second.changed).toBe(false);
-    const report = await observePolicy(connectionFor(h1), ALT_POLICY, { paths: HOST_PATHS });
+    const report = await observePolicy(connectionFor(h1), assertPolicy(ALT_POLICY), { paths: HOST_PATHS });
     expect(report.inSync).toBe(true);
     expect(report.appliedHash).toBe(first.hash);
     expect(await result()).toBe(`${STATUS.committed} flushed=0`);
@@ -126,7 +127,7 @@ describe.runIf(requireRoot("host verdicts", ["ip", "sshd", "nft", "mount", "umou
 
   it("lock-out, backup unloadable: the host loads the last committed table file, and the error and the record say so", async () => {
     await handEdit();
-    const pending = applyPolicy(connectionFor(h1), LOCKOUT_POLICY, { paths: HOST_PATHS, confirmTimeoutSeconds: CONFIRM });
+    const pending = applyPolicy(connectionFor(h1), assertPolicy(LOCKOUT_POLICY), { paths: HOST_PATHS, confirmTimeoutSeconds: CONFIRM });
     const outcome = expectRejects(pending, HostStepFailedError);
     await waitFor("the guardian", () => guardianAlive(h1), 20_000);
     await spoil(`${TXN}/backup/table.nft`);
@@ -190,7 +191,7 @@ describe.runIf(requireRoot("host verdicts", ["ip", "sshd", "nft", "mount", "umou
     );
     mounts.push(HNFT_DIR, MANAGED.runDir, STATE_ROOT);
     expect(ro.stdout).toContain("Read-only file system"); // the control: the directory really is read-only
-    const err = await expectRejects(applyPolicy(connectionFor(h1), ALT_POLICY, { paths: HOST_PATHS, confirmTimeoutSeconds: CONFIRM }), HostStepFailedError);
+    const err = await expectRejects(applyPolicy(connectionFor(h1), assertPolicy(ALT_POLICY), { paths: HOST_PATHS, confirmTimeoutSeconds: CONFIRM }), HostStepFailedError);
     expect(err.hostState).toBe(STATUS.rolledBack);
     console.log(`table directory read-only at commit: ${err.name}:\n${err.message}`);
     expect(err.step).toContain("commit, step install-table");
@@ -224,7 +225,7 @@ describe.runIf(requireRoot("host verdicts", ["ip", "sshd", "nft", "mount", "umou
     );
     mounts.push(STATE_ROOT);
     expect(full.stdout).toContain("No space left on device"); // the control: it really is full
-    const err = await expectRejects(applyPolicy(connectionFor(h1), ALT_POLICY, { paths: HOST_PATHS, confirmTimeoutSeconds: CONFIRM }), HostStepFailedError);
+    const err = await expectRejects(applyPolicy(connectionFor(h1), assertPolicy(ALT_POLICY), { paths: HOST_PATHS, confirmTimeoutSeconds: CONFIRM }), HostStepFailedError);
     expect(err.hostState).toBe(STATUS.rolledBack);
     expect(err.step).toContain("commit, step record-state");
     expect(err.message).toContain(`writing ${MANAGED.stateDir}`);
@@ -250,7 +251,7 @@ describe.runIf(requireRoot("host verdicts", ["ip", "sshd", "nft", "mount", "umou
     );
     mounts.push(MANAGED.runDir);
     expect(full.stdout).toContain("No space left on device");
-    const err = await expectRejects(applyPolicy(connectionFor(h1), ALT_POLICY, { paths: HOST_PATHS, confirmTimeoutSeconds: CONFIRM }), HostStepFailedError);
+    const err = await expectRejects(applyPolicy(connectionFor(h1), assertPolicy(ALT_POLICY), { paths: HOST_PATHS, confirmTimeoutSeconds: CONFIRM }), HostStepFailedError);
     expect(err.hostState).toBe(STATUS.unchanged);
     expect(err.step).toBe("apply (step backup)");
     expect(err.message).toContain("No space left on device");
@@ -266,7 +267,7 @@ describe.runIf(requireRoot("host verdicts", ["ip", "sshd", "nft", "mount", "umou
     const ro = await overSsh(["set -e", "mount --bind /etc/modprobe.d /etc/modprobe.d", "mount -o remount,bind,ro /etc/modprobe.d", "touch /etc/modprobe.d/probe 2>&1 || true"].join("\n"));
     mounts.push("/etc/modprobe.d");
     expect(ro.stdout).toContain("Read-only file system");
-    const err = await expectRejects(applyPolicy(connectionFor(h1), ALT_POLICY, { paths: HOST_PATHS, confirmTimeoutSeconds: CONFIRM }), HostStepFailedError);
+    const err = await expectRejects(applyPolicy(connectionFor(h1), assertPolicy(ALT_POLICY), { paths: HOST_PATHS, confirmTimeoutSeconds: CONFIRM }), HostStepFailedError);
     expect(err.step).toBe("apply (step install-files)");
     expect(err.hostState).toBe(STATUS.rolledBack);
     expect(err.message).toContain("Read-only file system");

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { formatIssues } from "../../src/model/issues";
 import { catalog, serviceNames } from "../../src/catalog";
 import { checkInScratchNamespace } from "../../src/local/nft-check";
 import { parsePolicy } from "../../src/model/validate";
@@ -42,7 +43,7 @@ function cases(): Case[] {
         const parsed = parsePolicy(policy);
         if (!parsed.ok) {
           // The only combination the model refuses here: an IPv4-only helper with IPv6-only sources.
-          expect(definition.helper?.ipv4Only && helper === "scoped" && variant === "ipv6", parsed.errors.join("\n")).toBe(true);
+          expect(definition.helper?.ipv4Only && helper === "scoped" && variant === "ipv6", formatIssues(parsed.issues).join("\n")).toBe(true);
           continue;
         }
         out.push({ title: `${service} helper=${helper} sources=${variant}`, policy });
@@ -67,7 +68,7 @@ describe.runIf(requireRoot("nft load matrix", ["nft", "unshare"]))("the real nft
   for (const c of all) {
     it(c.title, async () => {
       const parsed = parsePolicy(c.policy);
-      if (!parsed.ok) throw new Error(parsed.errors.join("\n"));
+      if (!parsed.ok) throw new Error(formatIssues(parsed.issues).join("\n"));
       const artefacts = renderPolicy(parsed.value);
       assertHardened(artefacts);
       const result = await checkInScratchNamespace(artefacts.nft, { list: "loadtest" });

@@ -13,6 +13,7 @@ import { ConnectionError, HostKeyMismatchError, HostSession, withSession } from 
 import { fingerprintOf, parseConnection, parseHostKey, type Connection } from "../../src/model/connection";
 import { createLab, type Lab, type LabHost } from "../support/lab";
 import { requireRoot } from "../support/privileges";
+import { formatIssues } from "../../src/model/issues";
 
 const OPERATOR_PASSWORD = "hnft-lab-password";
 const PASSPHRASE = "hnft-passphrase-7Qx";
@@ -21,14 +22,14 @@ const WRONG_PASSPHRASE = "wrong-passphrase-Jd4";
 
 function conn(input: Record<string, unknown>): Connection {
   const r = parseConnection(input);
-  if (!r.ok) throw new Error(r.errors.join("\n"));
+  if (!r.ok) throw new Error(formatIssues(r.issues).join("\n"));
   return r.value;
 }
 
 function fp(hostKey: string): string {
   const k = parseHostKey(hostKey);
-  if ("error" in k) throw new Error(k.error);
-  return k.fingerprint;
+  if (!k.ok) throw new Error(formatIssues(k.issues).join("\n"));
+  return k.value.fingerprint;
 }
 
 async function expectRejects<T extends Error>(p: Promise<unknown>, type: new (...args: never[]) => T): Promise<T> {

@@ -10,6 +10,7 @@ import { HostSession, type RunOptions, type RunResult } from "../../src/host/ssh
 import { parseConnection, type Connection } from "../../src/model/connection";
 import type { PathOverrides } from "../../src/render/paths";
 import type { LabHost } from "./lab";
+import { formatIssues } from "../../src/model/issues";
 
 export const HOST_PATHS: PathOverrides = { stateRoot: "/etc/hardened-nftables/.state", runRoot: "/etc/hardened-nftables/.run" };
 export const TABLE = "hnft";
@@ -26,7 +27,7 @@ export function connectionFor(host: LabHost, user: "root" | "operator" = "root",
     perDialTimeout: 5,
     ...extra,
   });
-  if (!r.ok) throw new Error(r.errors.join("\n"));
+  if (!r.ok) throw new Error(formatIssues(r.issues).join("\n"));
   return r.value;
 }
 

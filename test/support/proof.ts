@@ -20,6 +20,7 @@ import { applyPolicy, type ApplyResult } from "../../src/host";
 import { connectionFor, HOST_PATHS } from "./host-fixtures";
 import { createLab, type Lab, type LabHost } from "./lab";
 import { leftoverPeerPids, nftDeleteTable, stopAllPeers } from "./peers";
+import { assertPolicy } from "../../src/model/validate";
 
 /** Name of the project's table on the server in every proof. */
 export const PROOF_TABLE = "hnftproof";
@@ -92,7 +93,7 @@ export async function timed<T>(p: ProofLab, name: string, fn: () => Promise<T>):
  */
 export async function applyToServer(p: ProofLab, policy: ProofPolicy): Promise<ApplyResult> {
   const result = await timed(p, "applyToServer", () =>
-    applyPolicy(connectionFor(p.server), { ...policy, table: PROOF_TABLE }, { paths: HOST_PATHS, confirmTimeoutSeconds: 20 }),
+    applyPolicy(connectionFor(p.server), assertPolicy({ ...policy, table: PROOF_TABLE }), { paths: HOST_PATHS, confirmTimeoutSeconds: 20 }),
   );
   await expectHelpersOff(p.server, result);
   // never the blanket related accept the exploit needs

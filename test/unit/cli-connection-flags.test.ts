@@ -1,11 +1,12 @@
 import { parseArgs } from "node:util";
+import { formatIssue, formatIssues, type Issue } from "../../src/model/issues";
 import { utils } from "ssh2";
 import { describe, expect, it } from "vitest";
 import {
   CONNECTION_OPTIONS,
   type ConnectionFlagValues,
   connectionFromFlags,
-  flagMessage,
+  asFlagIssue,
   parseHostSpec,
 } from "../../src/cli/connection-flags";
 import type { Connection } from "../../src/model/connection";
@@ -37,15 +38,15 @@ function fromArgv(argv: string[], env: NodeJS.ProcessEnv = {}) {
 
 function ok(argv: string[], env: NodeJS.ProcessEnv = {}): Connection {
   const r = fromArgv(argv, env);
-  if (!r.ok) throw new Error(r.errors.join("\n"));
+  if (!r.ok) throw new Error(formatIssues(r.issues).join("\n"));
   return r.value;
 }
 
 function errors(argv: string[], env: NodeJS.ProcessEnv = {}): string[] {
   const r = fromArgv(argv, env);
   if (r.ok) throw new Error("expected errors");
-  expectNoSecret(r.errors);
-  return r.errors;
+  expectNoSecret(formatIssues(r.issues));
+  return formatIssues(r.issues);
 }
 
 function expectNoSecret(messages: string[]): void {
@@ -67,7 +68,7 @@ describe("parseHostSpec", () => {
     ["op@2001:2::1", { user: "op", host: "2001:2::1" }],
   ])("%s", (spec, expected) => {
     const r = parseHostSpec("--host", spec);
-    expect(r).toEqual({ user: undefined, port: undefined, ...expected });
+    expect(r).toEqual({ ok: true, value: { user: undefined, port: undefined, ...expected } });
   });
 
   it.each([
@@ -79,7 +80,7 @@ describe("parseHostSpec", () => {
     ["[2001:2::1]:", '--host: port "" must be a whole number'],
   ])("%s is refused", (spec, message) => {
     const r = parseHostSpec("--host", spec);
-    expect("error" in r && r.error).toContain(message);
+    expect(!r.ok && formatIssue(r.issues[0]!)).toContain(message);
   });
 });
 
@@ -203,9 +204,10 @@ describe("connectionFromFlags: errors name flags and hold no secret", () => {
     ]);
   });
 
-  it("flagMessage maps any schema path, qualified references included", () => {
-    expect(flagMessage("connection.proxy.privateKeyPassword: set without connection.proxy.privateKey")).toBe("--proxy-passphrase-env: set without --proxy-identity");
-    expect(flagMessage("connection.agentSocketPath: must not be empty")).toBe("--agent: must not be empty");
-    expect(flagMessage("connection.perDialTimeout: must be at most 3600 seconds")).toBe("--dial-timeout: must be at most 3600 seconds");
+  it("asFlagIssue maps any schema path to its flag, references included", () => {
+    const flagged = (issue: Issue) => formatIssue(asFlagIssue(issue));
+    expect(flagged({ path: ["connection", "proxy", "privateKeyPassword"], message: "set without privateKey", refs: ["privateKey"] })).toBe("--proxy-passphrase-env: set without --proxy-identity");
+    expect(flagged({ path: ["connection", "agentSocketPath"], message: "must not be empty" })).toBe("--agent: must not be empty");
+    expect(flagged({ path: ["connection", "perDialTimeout"], message: "must be at most 3600 seconds" })).toBe("--dial-timeout: must be at most 3600 seconds");
   });
 });

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { formatIssues } from "../../src/model/issues";
 import { deniedButNeeded, modulesOtherTablesNeed, otherManagedTables, refusedTables, sysctlClashes, tablesToRelax } from "../../src/host/coexist";
 import { managedTablesFromOutput } from "../../src/host/probe";
 import { parsePolicy } from "../../src/model/validate";
@@ -7,7 +8,7 @@ import { profileForKernel } from "../../src/render/profile";
 
 const policy = (input: unknown) => {
   const p = parsePolicy(input);
-  if (!p.ok) throw new Error(p.errors.join("\n"));
+  if (!p.ok) throw new Error(formatIssues(p.issues).join("\n"));
   return p.value;
 };
 const BASE = policy({ table: "base", exposures: [{ service: "ssh" }] });

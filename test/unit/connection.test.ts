@@ -1,8 +1,11 @@
 import { generateKeyPairSync } from "node:crypto";
+import { formatIssues } from "../../src/model/issues";
 import { utils } from "ssh2";
+import { inspect } from "node:util";
 import { describe, expect, it } from "vitest";
 import {
   ConnectionSchema,
+  credentialsOf,
   fingerprintOf,
   parseConnection,
   parseHostKey,
@@ -33,12 +36,12 @@ const base = { host: "198.18.1.10", privateKey: plain.private, hostKey: HOST_KEY
 function errorsOf(input: unknown, path?: string): string[] {
   const r = parseConnection(input, path);
   if (r.ok) throw new Error(`expected errors, got ${JSON.stringify(r.value)}`);
-  return r.errors;
+  return formatIssues(r.issues);
 }
 
 function valueOf(input: unknown): Connection {
   const r = parseConnection(input);
-  if (!r.ok) throw new Error(r.errors.join("\n"));
+  if (!r.ok) throw new Error(formatIssues(r.issues).join("\n"));
   return r.value;
 }
 
@@ -109,9 +112,9 @@ describe("parseConnection: host key", () => {
 
   it("computes fingerprints exactly as ssh-keygen -lf does", () => {
     const pinned = parseHostKey(HOST_KEY);
-    expect(pinned).toMatchObject({ kind: "key", type: "ssh-ed25519", fingerprint: HOST_FP });
-    expect(parseHostKey(`${HOST_FP}=`)).toEqual({ kind: "fingerprint", fingerprint: HOST_FP });
-    if ("blob" in pinned) expect(fingerprintOf(pinned.blob)).toBe(HOST_FP);
+    expect(pinned).toMatchObject({ ok: true, value: { kind: "key", type: "ssh-ed25519", fingerprint: HOST_FP } });
+    expect(parseHostKey(`${HOST_FP}=`)).toEqual({ ok: true, value: { kind: "fingerprint", fingerprint: HOST_FP } });
+    if (pinned.ok && "blob" in pinned.value) expect(fingerprintOf(pinned.value.blob)).toBe(HOST_FP);
   });
 
   it.each([
@@ -270,7 +273,7 @@ describe("no secret in any message", () => {
     for (const input of inputs) {
       const r = parseConnection(input);
       expect(r.ok).toBe(false);
-      if (!r.ok) all.push(...r.errors);
+      if (!r.ok) all.push(...formatIssues(r.issues));
     }
     expect(all.length).toBeGreaterThan(10);
     expectNoSecret(all);
@@ -287,5 +290,28 @@ describe("no secret in any message", () => {
     expect(out).toContain("host=198.18.1.10");
     expect(out).toContain("[REDACTED]");
     expect(redact("nothing secret", undefined)).toBe("nothing secret");
+  });
+});
+
+describe("a validated connection carries its parsed credentials", () => {
+  it("parses (and decrypts) the key and the pinned host key once, for the connection and its proxy", () => {
+    const conn = valueOf({ ...base, privateKey: encrypted.private, privateKeyPassword: PASSPHRASE, proxy: { ...base, host: "198.18.1.11" } });
+    const first = credentialsOf(conn);
+    const again = credentialsOf(conn);
+    if (!first.ok || !again.ok) throw new Error("expected credentials");
+    expect(first.value.key).toBeDefined();
+    expect(again.value.key).toBe(first.value.key);
+    expect(first.value.hostKey).toMatchObject({ kind: "key", fingerprint: HOST_FP });
+    const [proxyA, proxyB] = [credentialsOf(conn.proxy!), credentialsOf(conn.proxy!)];
+    expect(proxyA.ok && proxyB.ok && proxyA.value.key !== undefined && proxyA.value.key === proxyB.value.key).toBe(true);
+    // a copy did not come from parseConnection: its credentials are parsed again, and a wrong passphrase shows
+    const copy = { ...conn, privateKeyPassword: "wrong-passphrase-Qw3" };
+    const refused = credentialsOf(copy);
+    expect(refused.ok).toBe(false);
+    if (!refused.ok) expect(refused.issues.map((i) => i.code)).toEqual(["wrong-passphrase"]);
+    // neither JSON nor inspect of the connection shows the parsed key
+    const shown = JSON.stringify(conn) + inspect(conn, { showHidden: true, depth: 5 });
+    expect(shown).not.toContain("ParsedKey");
+    expect(shown).not.toContain("OpenSSH_Private");
   });
 });

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { formatIssues } from "../../src/model/issues";
 import { parsePolicy } from "../../src/model/validate";
 import { invalidPolicies } from "../fixtures/invalid-policies";
 
@@ -8,8 +9,8 @@ describe("invalid policies are rejected with a message naming the field", () => 
       const result = parsePolicy(c.policy);
       expect(result.ok).toBe(false);
       if (result.ok) return;
-      const line = result.errors.find((e) => e.startsWith(`${c.path}: `));
-      expect(line, `no error for ${c.path} in:\n${result.errors.join("\n")}`).toBeDefined();
+      const line = formatIssues(result.issues).find((e) => e.startsWith(`${c.path}: `));
+      expect(line, `no error for ${c.path} in:\n${formatIssues(result.issues).join("\n")}`).toBeDefined();
       expect(line).toContain(c.says);
     });
   }
@@ -21,7 +22,7 @@ describe("invalid policies are rejected with a message naming the field", () => 
     });
     expect(result.ok).toBe(false);
     if (result.ok) return;
-    expect(result.errors).toEqual([
+    expect(formatIssues(result.issues)).toEqual([
       expect.stringMatching(/^table: /),
       "exposures[0].passivePorts: range 51000-50000 is reversed",
       expect.stringMatching(/^exposures\[1\]\.service: unknown service "nope"/),

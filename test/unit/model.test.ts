@@ -6,11 +6,11 @@ import { assertPolicy, parsePolicy, PolicyError } from "../../src/model/validate
 
 describe("ports", () => {
   it("parses numbers, numeric strings and inclusive ranges", () => {
-    expect(parsePortSpec(21)).toEqual({ from: 21, to: 21 });
-    expect(parsePortSpec("21")).toEqual({ from: 21, to: 21 });
-    expect(parsePortSpec("50000-51000")).toEqual({ from: 50000, to: 51000 });
-    expect(parsePortSpec(" 1 - 65535 ")).toEqual({ from: 1, to: 65535 });
-    expect(parsePortSpec("7-7")).toEqual({ from: 7, to: 7 });
+    expect(parsePortSpec(21)).toEqual({ ok: true, value: { from: 21, to: 21 } });
+    expect(parsePortSpec("21")).toEqual({ ok: true, value: { from: 21, to: 21 } });
+    expect(parsePortSpec("50000-51000")).toEqual({ ok: true, value: { from: 50000, to: 51000 } });
+    expect(parsePortSpec(" 1 - 65535 ")).toEqual({ ok: true, value: { from: 1, to: 65535 } });
+    expect(parsePortSpec("7-7")).toEqual({ ok: true, value: { from: 7, to: 7 } });
   });
   it("merges overlapping and adjacent ranges into canonical order", () => {
     expect(normalizeRanges([{ from: 90, to: 95 }, { from: 80, to: 80 }, { from: 81, to: 85 }, { from: 94, to: 99 }])).toEqual([
@@ -22,13 +22,17 @@ describe("ports", () => {
 
 describe("prefixes", () => {
   it("canonicalises host bits and notation", () => {
-    expect(parsePrefix("198.51.100.7/24")).toEqual({ family: "ipv4", text: "198.51.100.0/24" });
-    expect(parsePrefix("198.51.100.7")).toEqual({ family: "ipv4", text: "198.51.100.7" });
-    expect(parsePrefix("2001:DB8:0:0::1/32")).toEqual({ family: "ipv6", text: "2001:db8::/32" });
-    expect(parsePrefix("0.0.0.0/0")).toEqual({ family: "ipv4", text: "0.0.0.0/0" });
+    expect(parsePrefix("198.51.100.7/24")).toEqual({ ok: true, value: { family: "ipv4", text: "198.51.100.0/24" } });
+    expect(parsePrefix("198.51.100.7")).toEqual({ ok: true, value: { family: "ipv4", text: "198.51.100.7" } });
+    expect(parsePrefix("2001:DB8:0:0::1/32")).toEqual({ ok: true, value: { family: "ipv6", text: "2001:db8::/32" } });
+    expect(parsePrefix("0.0.0.0/0")).toEqual({ ok: true, value: { family: "ipv4", text: "0.0.0.0/0" } });
   });
   it("drops prefixes covered by wider ones, so nft interval sets never see overlaps", () => {
-    const p = (t: string) => parsePrefix(t) as Prefix;
+    const p = (t: string): Prefix => {
+      const r = parsePrefix(t);
+      if (!r.ok) throw new Error(r.issues[0]!.message);
+      return r.value;
+    };
     const kept = minimalPrefixes([p("10.1.0.0/16"), p("10.0.0.0/8"), p("192.0.2.1"), p("192.0.2.0/30"), p("198.51.100.0/24")]);
     expect(kept.map((k) => k.text)).toEqual(["10.0.0.0/8", "192.0.2.0/30", "198.51.100.0/24"]);
   });
