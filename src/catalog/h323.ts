@@ -1,6 +1,6 @@
 import { helperService, PortList, PortSpec } from "./schema-helpers";
 import { single, type ServiceDefinition } from "./types";
-import type { PortRange } from "../model/ports";
+import type { PortRange } from "../fields/ports";
 
 export const schema = helperService("h323", { rasPorts: PortList.optional(), mediaPorts: PortSpec.optional() });
 

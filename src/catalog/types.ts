@@ -1,4 +1,4 @@
-import type { PortRange, Protocol } from "../model/ports";
+import type { PortRange, Protocol } from "../fields/ports";
 
 /** A kernel conntrack helper as nft names it in `ct helper` objects and `ct helper "x"` matches. */
 export interface KernelHelper {

@@ -1,7 +1,8 @@
 import { z } from "zod";
 import { CatalogExposureSchema, serviceDefinition } from "../catalog";
-import { Comment, commonFields, ExposureName, PortList, Sources } from "../catalog/schema-helpers";
-import { type PortRange, type Protocol, formatRanges, rangesOverlap } from "./ports";
+import { Comment, commonFields, ExposureName, Sources } from "../fields/exposure";
+import { PortList } from "../fields/ports";
+import { type PortRange, type Protocol, formatRanges, rangesOverlap } from "../fields/ports";
 
 export const CustomExposureSchema = z.strictObject({
   service: z.literal("custom").optional(),

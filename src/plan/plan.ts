@@ -1,8 +1,8 @@
 import { serviceDefinition } from "../catalog";
 import type { KernelHelper } from "../catalog/types";
-import { type PortRange, formatRange, formatRanges } from "../model/ports";
+import { type PortRange, formatRange, formatRanges } from "../fields/ports";
 import { type Exposure, type Policy, controlOpenings, exposureIds, exposureService, isCustom } from "../model/policy";
-import { type Family, type Prefix, minimalPrefixes } from "../model/prefix";
+import { type Family, type Prefix, minimalPrefixes } from "../fields/prefix";
 
 /** Who a rule admits: anyone, or the members of per-family address sets. */
 export type Peers = { kind: "any" } | { kind: "sets"; ipv4?: string; ipv6?: string };

@@ -1,5 +1,5 @@
-import { formatRange } from "../model/ports";
-import type { Family } from "../model/prefix";
+import { formatRange } from "../fields/ports";
+import type { Family } from "../fields/prefix";
 import type { Opening, Plan, PlannedHelper, PlannedSet } from "../plan/plan";
 
 /** A rule as it stands in the table: chain, statement, and the comment naming what it serves. */
