@@ -3,10 +3,6 @@ import { parsePolicy } from "../../src/model/validate";
 import { invalidPolicies } from "../fixtures/invalid-policies";
 
 describe("invalid policies are rejected with a message naming the field", () => {
-  it("the corpus holds at least 40 cases", () => {
-    expect(invalidPolicies.length).toBeGreaterThanOrEqual(40);
-  });
-
   for (const c of invalidPolicies) {
     it(c.title, () => {
       const result = parsePolicy(c.policy);
