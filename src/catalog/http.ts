@@ -6,6 +6,6 @@ export const schema = plainService("http", {});
 export const entry = defineService(schema, {
   service: "http",
   title: "HTTP",
-  control: () => [{ protocol: "tcp", ports: single(80), label: "control" }],
+  control: () => [{ protocol: "tcp", ports: single(80), label: "web requests" }],
   serverSettings: () => ["web server: listen 80 (or the port given in ports)"],
 });

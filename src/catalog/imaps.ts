@@ -6,6 +6,6 @@ export const schema = plainService("imaps", {});
 export const entry = defineService(schema, {
   service: "imaps",
   title: "IMAP over TLS",
-  control: () => [{ protocol: "tcp", ports: single(993), label: "control" }],
+  control: () => [{ protocol: "tcp", ports: single(993), label: "IMAP over TLS" }],
   serverSettings: () => ["IMAP server: imaps listener on port 993"],
 });

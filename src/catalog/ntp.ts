@@ -6,6 +6,6 @@ export const schema = plainService("ntp", {});
 export const entry = defineService(schema, {
   service: "ntp",
   title: "NTP",
-  control: () => [{ protocol: "udp", ports: single(123), label: "control" }],
+  control: () => [{ protocol: "udp", ports: single(123), label: "time queries" }],
   serverSettings: () => ["NTP server: chrony `allow` or ntpd `restrict` for the same sources"],
 });

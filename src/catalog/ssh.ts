@@ -6,6 +6,6 @@ export const schema = plainService("ssh", {});
 export const entry = defineService(schema, {
   service: "ssh",
   title: "SSH",
-  control: () => [{ protocol: "tcp", ports: single(22), label: "control" }],
+  control: () => [{ protocol: "tcp", ports: single(22), label: "remote logins" }],
   serverSettings: () => ["sshd: Port 22 (or the port given in ports)"],
 });

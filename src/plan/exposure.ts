@@ -224,7 +224,7 @@ export function planExposure(exposure: Exposure, id: string, outputRestricted: b
   return {
     id,
     service,
-    title: ctx.use ? ctx.use.facts.title : "custom port exposure",
+    title: isCustom(exposure) ? `custom ${exposure.protocol} ports` : ctx.use!.facts.title,
     openings: planned.openings,
     sets: peersFor(id, exposure.sources).sets,
     helpers: plannedHelpers(ctx, controls),

@@ -1,6 +1,6 @@
 import { formatRange } from "../fields/ports";
 import type { Family } from "../fields/prefix";
-import type { BaselineRule, Opening, OpeningGroup, Plan, PlannedChain, PlannedHelper, PlannedSet } from "../plan/plan";
+import type { BaselineRule, ExposurePlan, Opening, OpeningGroup, Plan, PlannedChain, PlannedHelper, PlannedSet } from "../plan/plan";
 import { helperLine, policyLine, ruleLine, ruleText, setElementLine } from "./rule-lines";
 
 /** A rule as it stands in the table: chain, statement, and the comment naming what it serves. */
@@ -22,7 +22,10 @@ export interface RenderedTable {
   readonly ruleLines: readonly string[];
 }
 
-/** Rules under one `#` heading; the heading is a comment of the file only, the kernel does not keep it. */
+/**
+ * Rules under a `#` heading. The heading is a comment of the file only: the kernel does not keep
+ * it, so it never shows in listings or drift; rule comments, which it keeps, stay as they were.
+ */
 interface Section {
   readonly heading?: string;
   readonly rules: readonly RenderedRule[];
@@ -99,21 +102,44 @@ function openingRules(opening: Opening): RenderedRule[] {
   return peerMatches(opening).map((peer) => rule(opening.chain, `${state}${peer ? `${peer} ` : ""}${l4Match(opening)} ${verdict}`, opening.comment));
 }
 
-function groupSection(chain: Chain, group: OpeningGroup): Section {
-  return { heading: undefined, rules: group.openings.filter((o) => o.chain === chain).flatMap(openingRules) };
+function groupSection(chain: Chain, group: OpeningGroup | ExposurePlan): Section {
+  const scoped = "explanation" in group && group.explanation.helper === "scoped" ? ", helper scoped" : "";
+  return { heading: `${group.id}: ${group.title}${scoped}`, rules: group.openings.filter((o) => o.chain === chain).flatMap(openingRules) };
+}
+
+/**
+ * Why the forward chain drops, said where a reader of the table meets it: the table's drop
+ * applies whatever other tables accept, so it also ends container and VM networking.
+ */
+const FORWARD_DROP = [
+  "This host routes nothing: every forwarded packet is dropped, whatever another table accepts,",
+  "so Docker's, libvirt's and LXD's bridged guests lose their network too. If this host routes or",
+  'runs such guests, set forward: { policy: "accept" } in the policy: this chain is then left out',
+  "and forwarding is left to the other tables.",
+];
+
+function baselineHeading(chain: PlannedChain): string | undefined {
+  if (chain.baseline.length > 0) return "baseline, before any exposure: loopback, IPv6 neighbour discovery, connection state, ICMP";
+  if (chain.name === "forward") return FORWARD_DROP.join("\n");
+  if (chain.name === "output" && chain.policy === "accept") return "output is accepted: this chain only attaches helpers to connections this host makes";
+  return undefined;
 }
 
 function chainSections(plan: Plan, chain: PlannedChain): Section[] {
   const groups = chain.name === "output" ? [...plan.exposures, ...plan.outputAllow] : chain.name === "input" ? plan.exposures : [];
   const sections: Section[] = [
-    { rules: chain.baseline.flatMap((b) => baselineRules(chain.name, b)) },
+    { heading: baselineHeading(chain), rules: chain.baseline.flatMap((b) => baselineRules(chain.name, b)) },
     ...groups.map((g) => groupSection(chain.name, g)),
   ];
   if (chain.logDropped) {
     const { rate, prefix } = chain.logDropped;
-    sections.push({ rules: [rule(chain.name, `limit rate ${rate} log prefix "${prefix}" level info`, `log dropped (${rate})`)] });
+    sections.push({
+      heading: `everything else: logged (at most ${rate}), then dropped by the chain's policy`,
+      rules: [rule(chain.name, `limit rate ${rate} log prefix "${prefix}" level info`, `log dropped (${rate})`)],
+    });
   }
-  return sections.filter((s) => s.rules.length > 0);
+  // The first section keeps its heading even without rules: it says why the chain exists.
+  return sections.filter((s, i) => s.rules.length > 0 || (i === 0 && s.heading !== undefined));
 }
 
 function setBlock(set: PlannedSet): string[] {
@@ -133,7 +159,10 @@ function chainBlock(chain: PlannedChain, sections: readonly Section[]): string[]
   return [
     `\tchain ${chain.name} {`,
     `\t\ttype filter hook ${chain.name} priority filter; policy ${chain.policy};`,
-    ...sections.flatMap((s) => [...(s.heading ? [`\t\t# ${s.heading}`] : []), ...s.rules.map((r) => `\t\t${ruleText(r.statement, r.comment)}`)]),
+    ...sections.flatMap((s) => [
+      ...(s.heading ? s.heading.split("\n").map((line) => `\t\t# ${line}`) : []),
+      ...s.rules.map((r) => `\t\t${ruleText(r.statement, r.comment)}`),
+    ]),
     "\t}",
   ];
 }

@@ -43,7 +43,7 @@ describe("plan: openings by kind", () => {
   it("new: a plain service opens its control port to its sources' sets", () => {
     const p = plan({ exposures: [{ service: "ssh", sources: ["198.18.0.0/24", "2001:2::/48"] }] });
     expect(openingsOf(p, "ssh")).toEqual([
-      { chain: "input", kind: "new", protocol: "tcp", ports: [{ from: 22, to: 22 }], peers: { kind: "sets", ipv4: "ssh_v4", ipv6: "ssh_v6" }, comment: "ssh: control" },
+      { chain: "input", kind: "new", protocol: "tcp", ports: [{ from: 22, to: 22 }], peers: { kind: "sets", ipv4: "ssh_v4", ipv6: "ssh_v6" }, comment: "ssh: remote logins" },
     ]);
     expect(p.exposures[0]!.sets.map((s) => [s.name, s.elements])).toEqual([["ssh_v4", ["198.18.0.0/24"]], ["ssh_v6", ["2001:2::/48"]]]);
   });
