@@ -1,11 +1,11 @@
 import { type HelperFacts, type ServiceUse, expectingHelper, useService } from "../catalog";
-import type { ControlPort, KernelHelper } from "../catalog/types";
+import type { ControlPort, DataRange, KernelHelper } from "../catalog/types";
 import { type PortRange, formatRange, formatRanges } from "../fields/ports";
 import type { Family } from "../fields/prefix";
 import { type ControlOpening, type Exposure, controlOpenings, exposureService, isCustom } from "../model/policy";
 import { explanationOf } from "./explain";
 import { describePeers, familiesOf, peersFor } from "./peers";
-import type { ExposurePlan, Opening, Peers, PlannedHelper } from "./types";
+import type { ExposurePlan, Opening, Peers, PlannedHelper, PlannedSet } from "./types";
 
 /** What every part of one exposure's plan is derived from. */
 export interface ExposureContext {
@@ -16,6 +16,8 @@ export interface ExposureContext {
   /** The service's helper facts when the exposure asked for helper "scoped" and the service has one. */
   readonly scoped?: HelperFacts;
   readonly peers: Peers;
+  /** The address sets `peers` names. */
+  readonly sets: readonly PlannedSet[];
   readonly families: readonly Family[];
   /** "from anywhere", "from 198.18.0.0/24": where the exposure's peers are, in words. */
   readonly where: string;
@@ -118,8 +120,7 @@ function controlPart(ctx: ExposureContext, control: ControlOpening): Part {
 }
 
 /** The declared data range: opened, or accepted only as the scoped helper's expectations, or sent by the server. */
-function dataPart(ctx: ExposureContext, range: PortRange): Part {
-  const data = ctx.use!.facts.data!;
+function dataPart(ctx: ExposureContext, data: DataRange, range: PortRange): Part {
   const ports = [range];
   const where = `${data.protocol}/${formatRange(range)}`;
   const result = part();
@@ -148,9 +149,9 @@ function dataPart(ctx: ExposureContext, range: PortRange): Part {
 }
 
 /** A scoped helper of a service without a data range: what it expects is accepted on any port (pptp's GRE, snmp's traps). */
-function expectationsPart(ctx: ExposureContext, helper: HelperFacts): Part {
+function expectationsPart(ctx: ExposureContext, use: ServiceUse, helper: HelperFacts): Part {
   const kernel = expectingHelper(helper);
-  const protocols = ctx.use!.facts.ipProtocols ?? [kernel.protocol];
+  const protocols = use.facts.ipProtocols ?? [kernel.protocol];
   return part(
     protocols.map((protocol) => ({
       chain: "input", kind: "related", protocol, ports: [], peers: ctx.peers, kernelHelper: kernel.type,
@@ -175,9 +176,9 @@ function ipProtocolPart(ctx: ExposureContext, protocol: "gre"): Part {
 }
 
 /** Connections the server opens itself (FTP active mode), when the exposure turned them on. */
-function originatedPart(ctx: ExposureContext): Part {
-  const originated = ctx.use?.facts.originated;
-  if (!originated || !ctx.use!.originatedOn) return part();
+function originatedPart(ctx: ExposureContext, use: ServiceUse): Part {
+  const { originated } = use.facts;
+  if (!originated || !use.originatedOn) return part();
   const from = `${originated.protocol}/${formatRanges(originated.ports)}`;
   if (!ctx.outputRestricted) return part([], [`${from} (${originated.label}): the server's connections leave under output policy accept`]);
   return part(
@@ -190,26 +191,27 @@ function merge(parts: readonly Part[]): Part {
   return part(parts.flatMap((p) => p.openings), parts.flatMap((p) => p.opens));
 }
 
-function servicePart(ctx: ExposureContext): Part {
-  const use = ctx.use;
-  const data = use?.facts.data;
+/** What a catalog service opens beyond its control ports. */
+function servicePart(ctx: ExposureContext, use: ServiceUse): Part {
+  const { data, ipProtocols } = use.facts;
   const parts: Part[] = [];
-  if (data && use.dataRange) parts.push(dataPart(ctx, use.dataRange));
-  else if (ctx.scoped && !data) parts.push(expectationsPart(ctx, ctx.scoped));
-  for (const protocol of use?.facts.ipProtocols ?? []) parts.push(ipProtocolPart(ctx, protocol));
-  parts.push(originatedPart(ctx));
+  if (data && use.dataRange) parts.push(dataPart(ctx, data, use.dataRange));
+  else if (ctx.scoped && !data) parts.push(expectationsPart(ctx, use, ctx.scoped));
+  for (const protocol of ipProtocols ?? []) parts.push(ipProtocolPart(ctx, protocol));
+  parts.push(originatedPart(ctx, use));
   return merge(parts);
 }
 
 function contextOf(exposure: Exposure, id: string, outputRestricted: boolean): ExposureContext {
   const use = isCustom(exposure) ? undefined : useService(exposure);
-  const { peers } = peersFor(id, exposure.sources);
+  const { peers, sets } = peersFor(id, exposure.sources);
   return {
     id,
     exposure,
     use,
     scoped: exposure.helper === "scoped" ? use?.facts.helper : undefined,
     peers,
+    sets,
     families: familiesOf(peers),
     where: describePeers(exposure.sources),
     outputRestricted,
@@ -219,14 +221,14 @@ function contextOf(exposure: Exposure, id: string, outputRestricted: boolean): E
 export function planExposure(exposure: Exposure, id: string, outputRestricted: boolean): ExposurePlan {
   const ctx = contextOf(exposure, id, outputRestricted);
   const controls = controlOpenings(exposure);
-  const planned = merge([...controls.map((control) => controlPart(ctx, control)), servicePart(ctx)]);
+  const planned = merge([...controls.map((control) => controlPart(ctx, control)), ...(ctx.use ? [servicePart(ctx, ctx.use)] : [])]);
   const service = exposureService(exposure);
   return {
     id,
     service,
     title: isCustom(exposure) ? `custom ${exposure.protocol} ports` : ctx.use!.facts.title,
     openings: planned.openings,
-    sets: peersFor(id, exposure.sources).sets,
+    sets: ctx.sets,
     helpers: plannedHelpers(ctx, controls),
     modules: ctx.scoped ? [ctx.scoped.module, ...(ctx.scoped.natModule ? [ctx.scoped.natModule] : [])] : [],
     explanation: explanationOf(ctx, service, planned.opens),
