@@ -1,9 +1,9 @@
 import { helperService, PortSpec } from "./schema-helpers";
-import { single, type ServiceDefinition } from "./types";
+import { defineService, single } from "./types";
 
 export const schema = helperService("amanda", { dataPorts: PortSpec.optional() });
 
-export const definition: ServiceDefinition = {
+export const entry = defineService(schema, {
   service: "amanda",
   title: "Amanda backup client",
   control: () => [{ protocol: "udp", ports: single(10080), label: "control" }],
@@ -21,4 +21,4 @@ export const definition: ServiceDefinition = {
     'amandad with -auth=bsd or bsdudp (udp/10080); bsdtcp (Debian\'s inetd default) runs over tcp/10080, which this exposure does not open',
     "/etc/services needs `amanda 10080/udp` (Debian bookworm lists only 10080/tcp)",
   ],
-};
+});

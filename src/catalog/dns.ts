@@ -1,9 +1,9 @@
 import { plainService } from "./schema-helpers";
-import { single, type ServiceDefinition } from "./types";
+import { defineService, single } from "./types";
 
 export const schema = plainService("dns", {});
 
-export const definition: ServiceDefinition = {
+export const entry = defineService(schema, {
   service: "dns",
   title: "DNS server",
   control: () => [
@@ -11,4 +11,4 @@ export const definition: ServiceDefinition = {
     { protocol: "tcp", ports: single(53), label: "queries over tcp" },
   ],
   serverSettings: () => ["DNS server: answer on 53/udp and 53/tcp (tcp is needed for large answers and zone transfers)"],
-};
+});

@@ -1,10 +1,10 @@
 import { z } from "zod";
 import { helperService, PortSpec } from "./schema-helpers";
-import { single, type ServiceDefinition } from "./types";
+import { defineService, single } from "./types";
 
 export const schema = helperService("ftp", { passivePorts: PortSpec, activeMode: z.boolean().default(false) });
 
-export const definition: ServiceDefinition = {
+export const entry = defineService(schema, {
   service: "ftp",
   title: "FTP (passive mode; active mode with activeMode)",
   control: () => [{ protocol: "tcp", ports: single(21), label: "control" }],
@@ -45,4 +45,4 @@ export const definition: ServiceDefinition = {
           `Pure-FTPd: -p ${data.from}:${data.to}`,
         ]
       : [],
-};
+});

@@ -1,15 +1,14 @@
 import { helperService, PortList, PortSpec } from "./schema-helpers";
-import { single, type ServiceDefinition } from "./types";
-import type { PortRange } from "../model/ports";
+import { defineService, single } from "./types";
 
 export const schema = helperService("h323", { rasPorts: PortList.optional(), mediaPorts: PortSpec.optional() });
 
-export const definition: ServiceDefinition = {
+export const entry = defineService(schema, {
   service: "h323",
   title: "H.323 (Q.931 call signalling, RAS, media)",
   control: (exposure) => [
     { protocol: "tcp", ports: single(1720), label: "Q.931 signalling" },
-    { protocol: "udp", ports: (exposure.rasPorts as PortRange[] | undefined) ?? single(1719), label: "RAS", fixed: true },
+    { protocol: "udp", ports: exposure.rasPorts ?? single(1719), label: "RAS", fixed: true },
   ],
   data: { field: "mediaPorts", protocol: "udp", label: "media", direction: "inbound", bidirectional: true },
   helper: {
@@ -24,4 +23,4 @@ export const definition: ServiceDefinition = {
   serverSettings: (data) =>
     data ? [`gatekeeper/gateway: media (RTP) ports ${data.from}-${data.to}, H.245 tunnelled in Q.931`] : [],
   notes: ["ports overrides the Q.931 tcp port; rasPorts the RAS udp port. H.245 must be tunnelled (no separate port opens)."],
-};
+});

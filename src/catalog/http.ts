@@ -1,11 +1,11 @@
 import { plainService } from "./schema-helpers";
-import { single, type ServiceDefinition } from "./types";
+import { defineService, single } from "./types";
 
 export const schema = plainService("http", {});
 
-export const definition: ServiceDefinition = {
+export const entry = defineService(schema, {
   service: "http",
   title: "HTTP",
-  control: () => [{ protocol: "tcp", ports: single(80), label: "control" }],
+  control: () => [{ protocol: "tcp", ports: single(80), label: "web requests" }],
   serverSettings: () => ["web server: listen 80 (or the port given in ports)"],
-};
+});

@@ -1,15 +1,15 @@
 import { z } from "zod";
 import { plainService } from "./schema-helpers";
-import { single, type ServiceDefinition } from "./types";
+import { defineService, single } from "./types";
 
 export const schema = plainService("https", { http3: z.boolean().default(false) });
 
-export const definition: ServiceDefinition = {
+export const entry = defineService(schema, {
   service: "https",
   title: "HTTPS (and HTTP/3 over QUIC when http3 is set)",
   control: (exposure) => [
-    { protocol: "tcp", ports: single(443), label: "control" },
-    ...(exposure.http3 === true ? [{ protocol: "udp" as const, ports: single(443), label: "quic" }] : []),
+    { protocol: "tcp", ports: single(443), label: "web requests over TLS" },
+    ...(exposure.http3 ? [{ protocol: "udp" as const, ports: single(443), label: "HTTP/3 over QUIC" }] : []),
   ],
   serverSettings: () => ["web server: listen 443 (and `listen 443 quic` for HTTP/3)"],
-};
+});

@@ -1,11 +1,11 @@
 import { plainService } from "./schema-helpers";
-import { single, type ServiceDefinition } from "./types";
+import { defineService, single } from "./types";
 
 export const schema = plainService("imaps", {});
 
-export const definition: ServiceDefinition = {
+export const entry = defineService(schema, {
   service: "imaps",
   title: "IMAP over TLS",
-  control: () => [{ protocol: "tcp", ports: single(993), label: "control" }],
+  control: () => [{ protocol: "tcp", ports: single(993), label: "IMAP over TLS" }],
   serverSettings: () => ["IMAP server: imaps listener on port 993"],
-};
+});

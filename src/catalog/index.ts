@@ -17,9 +17,7 @@ import * as snmp from "./snmp";
 import * as ssh from "./ssh";
 import * as submission from "./submission";
 import * as tftp from "./tftp";
-import type { ServiceDefinition } from "./types";
-
-const modules = [ssh, http, https, dns, smtp, submission, imaps, ntp, ftp, tftp, sip, h323, pptp, irc, netbiosNs, snmp, sane, amanda] as const;
+import type { ServiceEntry, ServiceFacts, ServiceUse } from "./types";
 
 export const CatalogExposureSchema = z.discriminatedUnion("service", [
   ssh.schema, http.schema, https.schema, dns.schema, smtp.schema, submission.schema, imaps.schema, ntp.schema,
@@ -27,24 +25,42 @@ export const CatalogExposureSchema = z.discriminatedUnion("service", [
   sane.schema, amanda.schema,
 ]);
 
-export const catalog: ReadonlyMap<string, ServiceDefinition> = new Map(modules.map((m) => [m.definition.service, m.definition]));
+export type CatalogExposure = z.output<typeof CatalogExposureSchema>;
+type ServiceName = CatalogExposure["service"];
+type ExposureOf = { [K in ServiceName]: Extract<CatalogExposure, { service: K }> };
 
-export const serviceNames: readonly string[] = modules.map((m) => m.definition.service);
+/** Each service's entry, keyed by its name and typed by its own exposure. */
+const entries: { [K in ServiceName]: ServiceEntry<ExposureOf[K]> } = {
+  ssh: ssh.entry, http: http.entry, https: https.entry, dns: dns.entry, smtp: smtp.entry, submission: submission.entry,
+  imaps: imaps.entry, ntp: ntp.entry, ftp: ftp.entry, tftp: tftp.entry, sip: sip.entry, h323: h323.entry,
+  pptp: pptp.entry, irc: irc.entry, "netbios-ns": netbiosNs.entry, snmp: snmp.entry, sane: sane.entry, amanda: amanda.entry,
+};
 
-export function serviceDefinition(service: string): ServiceDefinition {
+const facts: readonly ServiceFacts[] = Object.values(entries).map((e) => e.definition);
+
+export const catalog: ReadonlyMap<string, ServiceFacts> = new Map(facts.map((f) => [f.service, f]));
+
+export const serviceNames: readonly string[] = facts.map((f) => f.service);
+
+export function serviceDefinition(service: string): ServiceFacts {
   const found = catalog.get(service);
   if (!found) throw new Error(`unknown service ${service}`);
   return found;
 }
 
+function useEntry<K extends ServiceName>(service: K, exposure: ExposureOf[K]): ServiceUse {
+  const entry: ServiceEntry<ExposureOf[K]> = entries[service];
+  return entry.use(exposure);
+}
+
+/** A validated exposure of a catalog service, read through its own definition. */
+export function useService(exposure: CatalogExposure): ServiceUse {
+  return useEntry(exposure.service, exposure);
+}
+
 /** Every helper module and NAT helper module the catalog knows: the modprobe deny list starts from these. */
 export const allHelperModules: readonly string[] = [
-  ...new Set(
-    modules.flatMap((m) => {
-      const helper = m.definition.helper;
-      return helper ? [helper.module, ...(helper.natModule ? [helper.natModule] : [])] : [];
-    }),
-  ),
+  ...new Set(facts.flatMap(({ helper }) => (helper ? [helper.module, ...(helper.natModule ? [helper.natModule] : [])] : []))),
 ].sort();
 
-export type { ServiceDefinition } from "./types";
+export { expectingHelper, helperTypes, type HelperFacts, type ServiceFacts, type ServiceUse } from "./types";

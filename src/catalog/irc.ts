@@ -1,9 +1,9 @@
 import { helperService, PortSpec } from "./schema-helpers";
-import { single, type ServiceDefinition } from "./types";
+import { defineService, single } from "./types";
 
 export const schema = helperService("irc", { dccPorts: PortSpec.optional() });
 
-export const definition: ServiceDefinition = {
+export const entry = defineService(schema, {
   service: "irc",
   title: "IRC (with DCC)",
   control: () => [{ protocol: "tcp", ports: single(6667), label: "client connections" }],
@@ -20,4 +20,4 @@ export const definition: ServiceDefinition = {
     "The IRC helper's expectations accept any source address: it is the weakest helper. Prefer a DCC range.",
     "The DCC range serves DCC offers made by IRC clients on this host; with helper \"scoped\" the irc helper reads this host's own connections to IRC servers on the control port (sources: the IRC servers and the DCC peers).",
   ],
-};
+});

@@ -1,9 +1,9 @@
 import { helperService } from "./schema-helpers";
-import { single, type ServiceDefinition } from "./types";
+import { defineService, single } from "./types";
 
 export const schema = helperService("netbios-ns", {});
 
-export const definition: ServiceDefinition = {
+export const entry = defineService(schema, {
   service: "netbios-ns",
   title: "NetBIOS name service",
   // The answer to a broadcast query goes from udp/137 to the querier, which conntrack does not see as
@@ -16,4 +16,4 @@ export const definition: ServiceDefinition = {
     ipv4Only: true,
   },
   serverSettings: () => ["nmbd: no port setting"],
-};
+});

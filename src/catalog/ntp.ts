@@ -1,11 +1,11 @@
 import { plainService } from "./schema-helpers";
-import { single, type ServiceDefinition } from "./types";
+import { defineService, single } from "./types";
 
 export const schema = plainService("ntp", {});
 
-export const definition: ServiceDefinition = {
+export const entry = defineService(schema, {
   service: "ntp",
   title: "NTP",
-  control: () => [{ protocol: "udp", ports: single(123), label: "control" }],
+  control: () => [{ protocol: "udp", ports: single(123), label: "time queries" }],
   serverSettings: () => ["NTP server: chrony `allow` or ntpd `restrict` for the same sources"],
-};
+});

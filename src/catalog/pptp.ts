@@ -1,9 +1,9 @@
 import { helperService } from "./schema-helpers";
-import { single, type ServiceDefinition } from "./types";
+import { defineService, single } from "./types";
 
 export const schema = helperService("pptp", {});
 
-export const definition: ServiceDefinition = {
+export const entry = defineService(schema, {
   service: "pptp",
   title: "PPTP (control on tcp/1723, tunnel in GRE)",
   control: () => [{ protocol: "tcp", ports: single(1723), label: "control" }],
@@ -16,4 +16,4 @@ export const definition: ServiceDefinition = {
   },
   serverSettings: () => ["pptpd: no port setting; GRE (ip protocol 47) must pass"],
   notes: ["PPTP is broken cryptographically; prefer WireGuard or IPsec.", "The pptp helper is IPv4 only and may be removed from the kernel."],
-};
+});

@@ -1,9 +1,9 @@
 import { helperService, PortSpec } from "./schema-helpers";
-import { single, type ServiceDefinition } from "./types";
+import { defineService, single } from "./types";
 
 export const schema = helperService("sane", { dataPorts: PortSpec.optional() });
 
-export const definition: ServiceDefinition = {
+export const entry = defineService(schema, {
   service: "sane",
   title: "SANE network scanner daemon",
   control: () => [{ protocol: "tcp", ports: single(6566), label: "control" }],
@@ -14,4 +14,4 @@ export const definition: ServiceDefinition = {
     ipv4Only: false,
   },
   serverSettings: (data) => (data ? [`saned.conf: data_portrange = ${data.from} - ${data.to}`] : []),
-};
+});

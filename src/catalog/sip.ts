@@ -1,17 +1,17 @@
 import { z } from "zod";
 import { helperService, PortSpec } from "./schema-helpers";
-import { single, type ControlPort, type ServiceDefinition } from "./types";
+import { defineService, single, type ControlPort } from "./types";
 
 export const schema = helperService("sip", {
   transport: z.enum(["udp", "tcp", "both"]).default("udp"),
   rtpPorts: PortSpec.optional(),
 });
 
-export const definition: ServiceDefinition = {
+export const entry = defineService(schema, {
   service: "sip",
   title: "SIP signalling with RTP media",
   control: (exposure) => {
-    const transport = exposure.transport ?? "udp";
+    const { transport } = exposure;
     const out: ControlPort[] = [];
     if (transport !== "tcp") out.push({ protocol: "udp", ports: single(5060), label: "signalling", outbound: true });
     if (transport !== "udp") out.push({ protocol: "tcp", ports: single(5060), label: "signalling over tcp" });
@@ -36,4 +36,4 @@ export const definition: ServiceDefinition = {
         ]
       : ["no rtpPorts: only signalling opens; media will not reach this host"],
   notes: ["Keep the helper's sip_direct_media=1 (the default) if you use helper \"scoped\"."],
-};
+});

@@ -1,11 +1,11 @@
 import { plainService } from "./schema-helpers";
-import { single, type ServiceDefinition } from "./types";
+import { defineService, single } from "./types";
 
 export const schema = plainService("smtp", {});
 
-export const definition: ServiceDefinition = {
+export const entry = defineService(schema, {
   service: "smtp",
   title: "SMTP (mail transfer)",
-  control: () => [{ protocol: "tcp", ports: single(25), label: "control" }],
+  control: () => [{ protocol: "tcp", ports: single(25), label: "mail from other servers" }],
   serverSettings: () => ["MTA: listen on port 25 for server-to-server mail"],
-};
+});

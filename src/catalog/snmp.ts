@@ -1,9 +1,9 @@
 import { helperService } from "./schema-helpers";
-import { single, type ServiceDefinition } from "./types";
+import { defineService, single } from "./types";
 
 export const schema = helperService("snmp", {});
 
-export const definition: ServiceDefinition = {
+export const entry = defineService(schema, {
   service: "snmp",
   title: "SNMP agent",
   control: () => [{ protocol: "udp", ports: single(161), label: "agent" }],
@@ -14,4 +14,4 @@ export const definition: ServiceDefinition = {
     ipv4Only: true,
   },
   serverSettings: () => ["snmpd: agentAddress udp:161, and restrict communities/users to the same sources"],
-};
+});

@@ -1,11 +1,11 @@
 import { plainService } from "./schema-helpers";
-import { single, type ServiceDefinition } from "./types";
+import { defineService, single } from "./types";
 
 export const schema = plainService("ssh", {});
 
-export const definition: ServiceDefinition = {
+export const entry = defineService(schema, {
   service: "ssh",
   title: "SSH",
-  control: () => [{ protocol: "tcp", ports: single(22), label: "control" }],
+  control: () => [{ protocol: "tcp", ports: single(22), label: "remote logins" }],
   serverSettings: () => ["sshd: Port 22 (or the port given in ports)"],
-};
+});

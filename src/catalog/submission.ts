@@ -1,11 +1,11 @@
 import { plainService } from "./schema-helpers";
-import { single, type ServiceDefinition } from "./types";
+import { defineService, single } from "./types";
 
 export const schema = plainService("submission", {});
 
-export const definition: ServiceDefinition = {
+export const entry = defineService(schema, {
   service: "submission",
   title: "Mail submission",
-  control: () => [{ protocol: "tcp", ports: single(587), label: "control" }],
+  control: () => [{ protocol: "tcp", ports: single(587), label: "mail submission by clients" }],
   serverSettings: () => ["MTA: submission service on port 587 with STARTTLS and authentication"],
-};
+});

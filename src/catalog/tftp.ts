@@ -1,9 +1,9 @@
 import { helperService, PortSpec } from "./schema-helpers";
-import { single, type ServiceDefinition } from "./types";
+import { defineService, single } from "./types";
 
 export const schema = helperService("tftp", { dataPorts: PortSpec });
 
-export const definition: ServiceDefinition = {
+export const entry = defineService(schema, {
   service: "tftp",
   title: "TFTP",
   control: () => [{ protocol: "udp", ports: single(69), label: "requests" }],
@@ -19,4 +19,4 @@ export const definition: ServiceDefinition = {
   notes: [
     "The server sends the first transfer packet from a port in the data range; the client's answers come back as established traffic, so no inbound data rule is needed.",
   ],
-};
+});

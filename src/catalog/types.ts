@@ -1,4 +1,5 @@
-import type { PortRange, Protocol } from "../model/ports";
+import type { z } from "zod";
+import type { PortRange, Protocol } from "../fields/ports";
 
 /** A kernel conntrack helper as nft names it in `ct helper` objects and `ct helper "x"` matches. */
 export interface KernelHelper {
@@ -27,6 +28,20 @@ export interface HelperFacts {
   readonly scopedWarning?: string;
 }
 
+/**
+ * The helper whose expectations carry the service's data: related traffic on the data range (or
+ * of its extra IP protocols) is accepted only when this helper expected it. It is the first one
+ * listed (SIP's udp helper, H.323's Q.931 one, which also reads the tunnelled H.245).
+ */
+export function expectingHelper(facts: HelperFacts): KernelHelper {
+  return facts.helpers[0]!;
+}
+
+/** The distinct kernel helper types of a service (SIP's two objects share the type "sip"). */
+export function helperTypes(facts: HelperFacts): string[] {
+  return [...new Set(facts.helpers.map((h) => h.type))];
+}
+
 /** One control opening, before `ports` overrides and per-exposure fields are applied. */
 export interface ControlPort {
   readonly protocol: Protocol;
@@ -43,9 +58,13 @@ export interface ControlPort {
   readonly broadcasts?: boolean;
 }
 
+/** Fields of an exposure type whose values are T (T | undefined for optional fields). */
+type FieldsOf<E, T> = { [K in keyof E]-?: E[K] extends T ? K : never }[keyof E] & string;
+
 /** A data range the service needs open instead of a helper's expectations. */
-export interface DataRange {
-  readonly field: string;
+export interface DataRange<F extends string = string> {
+  /** The exposure field holding the range. */
+  readonly field: F;
   readonly protocol: Protocol;
   readonly label: string;
   /**
@@ -63,8 +82,9 @@ export interface DataRange {
  * client named). With output accepted they need no rule; with output restricted they are allowed
  * out to the exposure's sources.
  */
-export interface OriginatedData {
-  readonly field: string;
+export interface OriginatedData<F extends string = string> {
+  /** The exposure's boolean field that turns these connections on. */
+  readonly field: F;
   readonly protocol: Protocol;
   /** Source port(s) of the server's connections. */
   readonly ports: readonly PortRange[];
@@ -80,15 +100,10 @@ export interface OriginatedData {
   };
 }
 
-/**
- * Everything the planner needs to know about one protocol. A service file describes facts;
- * it does not render anything.
- */
-export interface ServiceDefinition {
+/** What the planner needs to know about one protocol, apart from how an exposure chooses its control ports. */
+export interface ServiceFacts {
   readonly service: string;
   readonly title: string;
-  /** Control ports for a given exposure (SIP's depend on `transport`, H.323's on `rasPorts`). */
-  readonly control: (exposure: Record<string, unknown>) => ControlPort[];
   readonly data?: DataRange;
   readonly originated?: OriginatedData;
   /** Extra IP protocols that must pass (PPTP's GRE). */
@@ -97,6 +112,57 @@ export interface ServiceDefinition {
   /** What a server must be set to so it stays inside the declared ranges. */
   readonly serverSettings: (data: PortRange | undefined) => string[];
   readonly notes?: readonly string[];
+}
+
+/**
+ * One protocol, typed by its own exposure schema E: `control` reads E's fields, and the data
+ * and originated fields must name a port-range and a boolean field of E. A service file
+ * describes facts; it does not render anything.
+ */
+export interface ServiceDefinition<E> extends ServiceFacts {
+  /** Control ports for a given exposure (SIP's depend on `transport`, H.323's on `rasPorts`). */
+  readonly control: (exposure: E) => ControlPort[];
+  readonly data?: DataRange<FieldsOf<E, PortRange | undefined>>;
+  readonly originated?: OriginatedData<FieldsOf<E, boolean>>;
+}
+
+/** An exposure of a catalog service read through its definition: what the planner works from. */
+export interface ServiceUse {
+  readonly facts: ServiceFacts;
+  readonly controls: readonly ControlPort[];
+  /** The exposure's data range, when the service has one and the exposure declares it. */
+  readonly dataRange?: PortRange;
+  /** Whether the exposure turned on the connections the server originates (FTP activeMode). */
+  readonly originatedOn: boolean;
+}
+
+/**
+ * A definition with the reader of its exposures. Written once per service file, where E is
+ * concrete, so the data and originated fields are read without casts.
+ */
+export interface ServiceEntry<E> {
+  readonly definition: ServiceDefinition<E>;
+  readonly use: (exposure: E) => ServiceUse;
+}
+
+/**
+ * E comes from the service's schema; D and O from the field names its definition gives, and E
+ * must hold a port range at D and a boolean at O, so reading them needs no cast.
+ */
+export function defineService<E extends Partial<Record<D, PortRange>> & Partial<Record<O, boolean>>, D extends string = never, O extends string = never>(
+  schema: z.ZodType<E>,
+  definition: ServiceDefinition<E> & { readonly data?: DataRange<D>; readonly originated?: OriginatedData<O> },
+): ServiceEntry<E> & { readonly schema: z.ZodType<E> } {
+  return {
+    schema,
+    definition,
+    use: (exposure) => ({
+      facts: definition,
+      controls: definition.control(exposure),
+      dataRange: definition.data ? exposure[definition.data.field] : undefined,
+      originatedOn: definition.originated ? exposure[definition.originated.field] === true : false,
+    }),
+  };
 }
 
 export const single = (port: number): PortRange[] => [{ from: port, to: port }];

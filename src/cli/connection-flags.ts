@@ -10,7 +10,7 @@
 import { readFileSync } from "node:fs";
 import type { parseArgs } from "node:util";
 import { type Connection, parseConnection, redact } from "../model/connection";
-import { gatherIssues, type Issue, type Result } from "../model/issues";
+import { gatherIssues, type Issue, type Result } from "../fields/issues";
 
 /** parseArgs options for the connection; spread into each host command's options. */
 export const CONNECTION_OPTIONS = {

@@ -7,7 +7,7 @@ import { HostOperationError, HostStepFailedError, LockoutRolledBackError, NftRej
 import type { HostOptions } from "../host/params";
 import { ConnectionError, HostKeyMismatchError } from "../host/ssh";
 import { type Connection, redact } from "../model/connection";
-import { gatherIssues, type Issue, type Result } from "../model/issues";
+import { gatherIssues, type Issue, type Result } from "../fields/issues";
 import { type Policy, TableName } from "../model/policy";
 import { PolicyError } from "../model/validate";
 import { DEFAULT_TABLE } from "../plan/plan";

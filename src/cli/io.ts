@@ -1,4 +1,4 @@
-import { formatIssues, type Issue } from "../model/issues";
+import { formatIssues, type Issue } from "../fields/issues";
 import { EXIT } from "./exit-codes";
 import { UsageError } from "./policy-file";
 

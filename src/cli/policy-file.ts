@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { parse as parseYaml } from "yaml";
-import { formatPath, type Result } from "../model/issues";
+import { formatPath, type Result } from "../fields/issues";
 import { mergeNamedPolicies } from "../model/merge";
 import type { Policy } from "../model/policy";
 import { parsePolicy, PolicyError } from "../model/validate";

@@ -1,6 +1,7 @@
 import { parseArgs } from "node:util";
 import { checkInScratchNamespace } from "../local/nft-check";
 import { type Artefacts, KernelSupportError, renderPolicy } from "../render";
+import { explanationText } from "../render/explain";
 import { managedPaths } from "../render/paths";
 import { DEFAULT_KERNEL, profileForKernel } from "../render/profile";
 import { EXIT } from "./exit-codes";
@@ -30,15 +31,7 @@ function textReport(artefacts: Artefacts): string {
   out.push(`### nftables: ${paths.nft}`, artefacts.nft);
   out.push(`### sysctl.d: ${paths.sysctl}`, artefacts.sysctl);
   out.push(`### modprobe.d: ${paths.modprobe}`, artefacts.modprobe);
-  out.push("### explanation");
-  for (const e of artefacts.explain) {
-    out.push(`${e.exposure} (${e.service}, helper ${e.helper})`);
-    for (const o of e.opens) out.push(`  opens: ${o}`);
-    out.push(`  why: ${e.why}`);
-    for (const s of e.serverSettings) out.push(`  set on the server: ${s}`);
-    for (const n of e.notes) out.push(`  note: ${n}`);
-  }
-  for (const w of artefacts.warnings) out.push(`warning: ${w}`);
+  out.push("### explanation", ...explanationText(artefacts.explain, artefacts.warnings));
   return `${out.join("\n")}\n`;
 }
 

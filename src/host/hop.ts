@@ -4,7 +4,7 @@
  */
 import type { ParsedKey } from "ssh2";
 import { type Connection, credentialsOf, type ProxyConnection } from "../model/connection";
-import { formatIssue } from "../model/issues";
+import { formatIssue } from "../fields/issues";
 import type { PinnedHostKey } from "../model/host-key";
 import type { KeyProblem } from "../model/private-key";
 import { ConnectionError } from "./ssh-errors";

@@ -19,7 +19,7 @@
 import type { ParsedKey } from "ssh2";
 import { z } from "zod";
 import { parseHostKey, type PinnedHostKey } from "./host-key";
-import type { Issue, Result } from "./issues";
+import type { Issue, Result } from "../fields/issues";
 import { parsePrivateKey } from "./private-key";
 import { redact } from "./redact";
 

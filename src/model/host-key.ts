@@ -1,7 +1,7 @@
 /** A pinned host key, as `hostKey` gives it: an OpenSSH public key line or its SHA256 fingerprint. */
 import { createHash } from "node:crypto";
 import { utils } from "ssh2";
-import type { Result } from "./issues";
+import type { Result } from "../fields/issues";
 
 /** The pinned key blob, or only its fingerprint. */
 export type PinnedHostKey =

@@ -10,7 +10,7 @@
  */
 import { isDeepStrictEqual } from "node:util";
 import { z } from "zod";
-import { formatIssue, formatPath, type Issue } from "./issues";
+import { formatIssue, formatPath, type Issue } from "../fields/issues";
 import { PolicyFields, PolicySchema, type PolicyInput } from "./policy";
 import { policyIssues, PolicyError } from "./validate";
 

@@ -1,7 +1,8 @@
 import { z } from "zod";
-import { CatalogExposureSchema, serviceDefinition } from "../catalog";
-import { Comment, commonFields, ExposureName, PortList, Sources } from "../catalog/schema-helpers";
-import { type PortRange, type Protocol, formatRanges, rangesOverlap } from "./ports";
+import { CatalogExposureSchema, serviceDefinition, useService } from "../catalog";
+import { Comment, commonFields, ExposureName, Sources } from "../fields/exposure";
+import { PortList } from "../fields/ports";
+import { type PortRange, type Protocol, formatRanges, rangesOverlap } from "../fields/ports";
 
 export const CustomExposureSchema = z.strictObject({
   service: z.literal("custom").optional(),
@@ -109,9 +110,7 @@ export function isCustom(exposure: Exposure): exposure is CustomExposure {
 /** Control openings after `ports` overrides: the single place that decides which ports a control uses. */
 export function controlOpenings(exposure: Exposure): ControlOpening[] {
   if (isCustom(exposure)) return [{ protocol: exposure.protocol, ports: exposure.ports, label: "ports" }];
-  const definition = serviceDefinition(exposure.service);
-  const controls = definition.control(exposure as Record<string, unknown>);
-  return controls.map((control) => {
+  return useService(exposure).controls.map((control) => {
     const overridden = exposure.ports !== undefined && !control.fixed;
     return { protocol: control.protocol, ports: overridden ? exposure.ports! : [...control.ports], label: control.label, outbound: control.outbound, broadcasts: control.broadcasts };
   });

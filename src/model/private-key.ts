@@ -1,6 +1,6 @@
 /** A private key as `privateKey` (and `privateKeyPassword`) give it, parsed and decrypted once. */
 import { utils, type ParsedKey } from "ssh2";
-import type { Issue, Result } from "./issues";
+import type { Issue, Result } from "../fields/issues";
 
 /** Why a private key cannot be used: the issue's `code`, so each side can word it its own way. */
 export type KeyProblem = "encrypted-without-passphrase" | "wrong-passphrase" | "pkcs8" | "file-path" | "not-a-key" | "public-key";

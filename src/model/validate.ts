@@ -1,9 +1,9 @@
 import type { z } from "zod";
 import { serviceNames } from "../catalog";
-import { type Issue, formatIssues, formatPath, type Result } from "./issues";
+import { type Issue, formatIssues, formatPath, type Result } from "../fields/issues";
 import { PolicySchema, type Policy } from "./policy";
 
-export { formatIssue, formatIssues, formatPath, type Issue, type Result } from "./issues";
+export { formatIssue, formatIssues, formatPath, type Issue, type Result } from "../fields/issues";
 
 /** Thrown where a caller wants an exception; `errors` holds one `path: problem` line per issue. */
 export class PolicyError extends Error {

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { type ConnectionInput, parseConnection, redact } from "../model/connection";
 import type { ExposureInput, PolicyInput } from "../model/policy";
-import { formatIssues, type Issue } from "../model/issues";
+import { formatIssues, type Issue } from "../fields/issues";
 import { PolicyError, parsePolicy } from "../model/validate";
 import { renderPolicy } from "../render";
 import { contentLines } from "./live";

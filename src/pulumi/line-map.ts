@@ -14,11 +14,8 @@ export const FIRST = "(first)";
 const AFTER = "after: ";
 const DUPLICATE = / \(#\d+\)$/;
 
-/** Which group a rule line belongs to: `chain input`, `set admin_v4`, `ct helper ftp-21`. */
-export const ruleGroup = (line: string): string => {
-  const at = line.indexOf(": ");
-  return at < 0 ? line : line.slice(0, at);
-};
+/** Which group a rule line belongs to: `chain input`, `set admin_v4`, `ct helper ftp-21` (render/rule-lines.ts owns the format). */
+export { ruleLineGroup as ruleGroup } from "../render/rule-lines";
 
 /** One key per line; a repeated line gets ` (#n)` so no line is lost. */
 export function toLineMap(lines: readonly string[], groupOf: (line: string) => string = () => ""): LineMap {

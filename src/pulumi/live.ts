@@ -5,6 +5,7 @@
  * `pulumi preview --diff` shows the drift line by line (and wants an update that removes it).
  */
 import type { DriftReport, FileDrift } from "../host/observe";
+import { chainGroup, commentOf, helperGroup, noteLine, parseRuleLine, policyLine, ruleLine, setElementLine, setGroup } from "../render/rule-lines";
 
 type TableDrift = Pick<DriftReport, "tablePresent" | "rules" | "chains" | "sets" | "helpers">;
 
@@ -15,23 +16,29 @@ export function contentLines(content: string): string[] {
   return lines;
 }
 
-const ruleLine = (chain: string, text: string) => `chain ${chain}: ${text}`;
-const isRuleOf = (chain: string) => (line: string) => line.startsWith(`chain ${chain}: `) && !/^chain \S+: policy \S+$/.test(line);
+const isRuleOf = (chain: string) => (line: string) => {
+  const parsed = parseRuleLine(line);
+  return parsed?.kind === "rule" && parsed.chain === chain;
+};
+const isPolicyOf = (chain: string) => (line: string) => {
+  const parsed = parseRuleLine(line);
+  return parsed?.kind === "policy" && parsed.chain === chain;
+};
+const inGroup = (group: string) => (line: string) => line.startsWith(`${group}: `);
 
 /** Index of the desired line a rule the host lacks stands for: same text, else same comment. */
 function findRemoved(lines: readonly (string | undefined)[], chain: string, text: string, comment: string | undefined): number {
   const exact = lines.indexOf(ruleLine(chain, text));
   if (exact >= 0) return exact;
   if (comment === undefined) return -1;
-  const suffix = ` comment "${comment}"`;
-  return lines.findIndex((l) => l !== undefined && isRuleOf(chain)(l) && l.endsWith(suffix));
+  return lines.findIndex((l) => l !== undefined && isRuleOf(chain)(l) && commentOf(l) === comment);
 }
 
 /** Position after the last line of `chain` (its rules, else its policy line), or the end. */
 function afterChain(lines: readonly string[], chain: string): number {
   let at = -1;
   lines.forEach((l, i) => {
-    if (l.startsWith(`chain ${chain}: `)) at = i;
+    if (inGroup(chainGroup(chain))(l)) at = i;
   });
   return at < 0 ? lines.length : at + 1;
 }
@@ -48,29 +55,29 @@ export function liveRuleLines(desired: readonly string[], report: TableDrift): s
   };
 
   for (const h of report.helpers) {
-    const index = lines.findIndex((l) => l?.startsWith(`ct helper ${h.name}: `));
+    const index = lines.findIndex((l) => l !== undefined && inGroup(helperGroup(h.name))(l));
     if (h.change === "missing") replace(index, undefined);
-    else if (h.change === "changed") replace(index, `ct helper ${h.name}: (changed on the host)`);
-    else lines.unshift(`ct helper ${h.name}: (not declared)`);
+    else if (h.change === "changed") replace(index, noteLine(helperGroup(h.name), "changed on the host"));
+    else lines.unshift(noteLine(helperGroup(h.name), "not declared"));
   }
   for (const set of report.sets) {
-    for (const e of set.removed) replace(lines.indexOf(`set ${set.name}: ${e}`), undefined);
-    const lastOfSet = lines.reduce<number>((at, l, i) => (l?.startsWith(`set ${set.name}: `) ? i : at), -1);
-    const extra = set.added.map((e) => `set ${set.name}: ${e}`);
-    if (set.change && set.change !== "missing") extra.push(`set ${set.name}: (${set.change})`);
+    for (const e of set.removed) replace(lines.indexOf(setElementLine(set.name, e)), undefined);
+    const lastOfSet = lines.reduce<number>((at, l, i) => (l !== undefined && inGroup(setGroup(set.name))(l) ? i : at), -1);
+    const extra = set.added.map((e) => setElementLine(set.name, e));
+    if (set.change && set.change !== "missing") extra.push(noteLine(setGroup(set.name), set.change));
     if (extra.length > 0) lines.splice(lastOfSet >= 0 ? lastOfSet + 1 : 0, 0, ...extra);
   }
   for (const c of report.chains) {
-    const policyIndex = lines.findIndex((l) => l !== undefined && /^chain \S+: policy \S+$/.test(l) && l.startsWith(`chain ${c.name}: `));
+    const policyIndex = lines.findIndex((l) => l !== undefined && isPolicyOf(c.name)(l));
     const policyChange = /^policy (\S+) -> (\S+)$/.exec(c.change);
     if (c.change === "missing") replace(policyIndex, undefined);
-    else if (policyChange) replace(policyIndex, `chain ${c.name}: policy ${policyChange[2]}`);
-    else if (c.change === "unexpected") lines.push(`chain ${c.name}: (not declared)`);
-    else lines.splice(policyIndex >= 0 ? policyIndex + 1 : lines.length, 0, `chain ${c.name}: (${c.change})`);
+    else if (policyChange) replace(policyIndex, policyLine(c.name, policyChange[2]!));
+    else if (c.change === "unexpected") lines.push(noteLine(chainGroup(c.name), "not declared"));
+    else lines.splice(policyIndex >= 0 ? policyIndex + 1 : lines.length, 0, noteLine(chainGroup(c.name), c.change));
   }
   for (const r of report.rules.removed) replace(findRemoved(lines, r.chain, r.text, r.comment), undefined);
   for (const r of report.rules.changed) {
-    const comment = / comment "([^"]*)"$/.exec(r.before)?.[1];
+    const comment = commentOf(r.before);
     const index = findRemoved(lines, r.chain, r.before, comment);
     if (index >= 0) lines[index] = ruleLine(r.chain, r.after);
     else lines.push(ruleLine(r.chain, r.after));

@@ -22,7 +22,7 @@
 import { isDeepStrictEqual } from "node:util";
 import type { CheckFailure, CheckResult, CreateResult, DiffResult, ReadResult, UpdateResult } from "@pulumi/pulumi/dynamic";
 import { type Connection, parseConnection, redact } from "../model/connection";
-import { formatIssues } from "../model/issues";
+import { formatIssues } from "../fields/issues";
 import { parsePolicy } from "../model/validate";
 import type { Policy } from "../model/policy";
 import { type Artefacts, DEFAULT_PROFILE, type HostProfile, renderPolicy } from "../render";

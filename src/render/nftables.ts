@@ -1,6 +1,7 @@
-import { formatRange } from "../model/ports";
-import type { Family } from "../model/prefix";
-import type { Opening, Plan, PlannedHelper, PlannedSet } from "../plan/plan";
+import { formatRange } from "../fields/ports";
+import type { Family } from "../fields/prefix";
+import type { BaselineRule, ExposurePlan, Opening, OpeningGroup, Plan, PlannedChain, PlannedHelper, PlannedSet } from "../plan/plan";
+import { helperLine, policyLine, ruleLine, ruleText, setElementLine } from "./rule-lines";
 
 /** A rule as it stands in the table: chain, statement, and the comment naming what it serves. */
 export interface RenderedRule {
@@ -21,10 +22,53 @@ export interface RenderedTable {
   readonly ruleLines: readonly string[];
 }
 
+/**
+ * Rules under a `#` heading. The heading is a comment of the file only: the kernel does not keep
+ * it, so it never shows in listings or drift; rule comments, which it keeps, stay as they were.
+ */
+interface Section {
+  readonly heading?: string;
+  readonly rules: readonly RenderedRule[];
+}
+
+type Chain = RenderedRule["chain"];
+
 const ICMP_ERRORS = "icmp type { destination-unreachable, time-exceeded, parameter-problem }";
 const ICMPV6_ERRORS = "icmpv6 type { destination-unreachable, packet-too-big, time-exceeded, parameter-problem }";
 const ND_IN = "icmpv6 type { nd-router-solicit, nd-router-advert, nd-neighbor-solicit, nd-neighbor-advert } ip6 hoplimit 255";
 const ND_OUT = "icmpv6 type { nd-router-solicit, nd-neighbor-solicit, nd-neighbor-advert, mld-listener-report, mld2-listener-report }";
+
+const rule = (chain: Chain, statement: string, comment: string): RenderedRule => ({ chain, statement, comment });
+
+/** How nft spells each baseline rule in a chain. */
+function baselineRules(chain: Chain, baseline: BaselineRule): RenderedRule[] {
+  switch (baseline.kind) {
+    case "loopback":
+      return [rule(chain, chain === "input" ? `iif "lo" accept` : `oif "lo" accept`, "loopback")];
+    case "loopback-spoofed":
+      return [rule(chain, `ip saddr 127.0.0.0/8 drop`, "loopback address from outside"), rule(chain, `ip6 saddr ::1 drop`, "loopback address from outside")];
+    case "neighbour-discovery":
+      return [rule(chain, `${chain === "input" ? ND_IN : ND_OUT} accept`, "icmpv6 neighbour discovery")];
+    case "multicast-listener-queries":
+      return [rule(chain, `icmpv6 type mld-listener-query ip6 saddr fe80::/10 accept`, "icmpv6 multicast listener queries")];
+    case "invalid":
+      return [rule(chain, `ct state invalid drop`, "invalid")];
+    case "established":
+      return [rule(chain, `ct state established accept`, "established")];
+    case "icmp-errors":
+      return [
+        rule(chain, `ct state related ${ICMP_ERRORS} accept`, "icmp errors of tracked connections"),
+        rule(chain, `ct state related ${ICMPV6_ERRORS} accept`, "icmpv6 errors of tracked connections"),
+      ];
+    case "echo":
+      return [
+        rule(chain, `icmp type echo-request limit rate ${baseline.rate} accept`, "icmp echo (rate limited)"),
+        rule(chain, `icmpv6 type echo-request limit rate ${baseline.rate} accept`, "icmpv6 echo (rate limited)"),
+      ];
+    case "dhcpv6-client":
+      return [rule(chain, `ip6 saddr fe80::/10 udp sport 547 udp dport 546 accept`, "dhcpv6 client")];
+  }
+}
 
 function portMatch(protocol: "tcp" | "udp", direction: "dport" | "sport", ports: Opening["ports"]): string {
   if (ports.length === 0) return `meta l4proto ${protocol}`;
@@ -32,16 +76,13 @@ function portMatch(protocol: "tcp" | "udp", direction: "dport" | "sport", ports:
   return `${protocol} ${direction} ${list.length === 1 ? list[0] : `{ ${list.join(", ")} }`}`;
 }
 
-function l4Match(opening: Opening): string {
+function l4Match(opening: Exclude<Opening, { kind: "broadcast" }>): string {
   if (opening.protocol === "gre") return "meta l4proto gre";
-  if (opening.toBroadcast) {
-    return `${portMatch(opening.protocol, "sport", opening.ports)} ${portMatch(opening.protocol, "dport", opening.ports)} fib daddr type broadcast`;
-  }
   return portMatch(opening.protocol, opening.portSide ?? (opening.chain === "input" ? "dport" : "sport"), opening.ports);
 }
 
 /** The address matches an opening expands to: one per family it admits, or none for "anyone". */
-function peerMatches(opening: Opening): string[] {
+function peerMatches(opening: Exclude<Opening, { kind: "broadcast" }>): string[] {
   const { peers, family } = opening;
   const field = opening.chain === "input" ? "saddr" : "daddr";
   if (peers.kind === "any") return [family ? `meta nfproto ${family}` : ""];
@@ -52,67 +93,53 @@ function peerMatches(opening: Opening): string[] {
 }
 
 function openingRules(opening: Opening): RenderedRule[] {
-  const verdict =
-    opening.kind === "helper" ? `ct helper set "${opening.helperObject}" accept` : "accept";
+  if (opening.kind === "broadcast") {
+    const { protocol, ports } = opening;
+    return [rule("output", `meta nfproto ipv4 ${portMatch(protocol, "sport", ports)} ${portMatch(protocol, "dport", ports)} fib daddr type broadcast accept`, opening.comment)];
+  }
+  const verdict = opening.kind === "helper" ? `ct helper set "${opening.helperObject}" accept` : "accept";
   const state = opening.kind === "related" ? `ct state related ct helper "${opening.kernelHelper}" ` : "";
-  return peerMatches(opening).map((peer) => ({
-    chain: opening.chain,
-    statement: `${state}${peer ? `${peer} ` : ""}${l4Match(opening)} ${verdict}`,
-    comment: opening.comment,
-  }));
+  return peerMatches(opening).map((peer) => rule(opening.chain, `${state}${peer ? `${peer} ` : ""}${l4Match(opening)} ${verdict}`, opening.comment));
 }
 
-function rule(chain: RenderedRule["chain"], statement: string, comment: string): RenderedRule {
-  return { chain, statement, comment };
+function groupSection(chain: Chain, group: OpeningGroup | ExposurePlan): Section {
+  const scoped = "explanation" in group && group.explanation.helper === "scoped" ? ", helper scoped" : "";
+  return { heading: `${group.id}: ${group.title}${scoped}`, rules: group.openings.filter((o) => o.chain === chain).flatMap(openingRules) };
 }
 
-function logRule(chain: RenderedRule["chain"], plan: Plan): RenderedRule[] {
-  const log = plan.policy.log;
-  if (!log.dropped) return [];
-  const prefix = `${log.prefix ?? `hnft ${plan.table}`} ${chain} drop: `;
-  return [rule(chain, `limit rate ${log.rate} log prefix "${prefix}" level info`, `log dropped (${log.rate})`)];
+/**
+ * Why the forward chain drops, said where a reader of the table meets it: the table's drop
+ * applies whatever other tables accept, so it also ends container and VM networking.
+ */
+const FORWARD_DROP = [
+  "This host routes nothing: every forwarded packet is dropped, whatever another table accepts,",
+  "so Docker's, libvirt's and LXD's bridged guests lose their network too. If this host routes or",
+  'runs such guests, set forward: { policy: "accept" } in the policy: this chain is then left out',
+  "and forwarding is left to the other tables.",
+];
+
+function baselineHeading(chain: PlannedChain): string | undefined {
+  if (chain.baseline.length > 0) return "baseline, before any exposure: loopback, IPv6 neighbour discovery, connection state, ICMP";
+  if (chain.name === "forward") return FORWARD_DROP.join("\n");
+  if (chain.name === "output" && chain.policy === "accept") return "output is accepted: this chain only attaches helpers to connections this host makes";
+  return undefined;
 }
 
-function inputRules(plan: Plan): RenderedRule[] {
-  const { policy } = plan;
-  const rules: RenderedRule[] = [
-    rule("input", `iif "lo" accept`, "loopback"),
-    rule("input", `ip saddr 127.0.0.0/8 drop`, "loopback address from outside"),
-    rule("input", `ip6 saddr ::1 drop`, "loopback address from outside"),
-    rule("input", `${ND_IN} accept`, "icmpv6 neighbour discovery"),
-    rule("input", `icmpv6 type mld-listener-query ip6 saddr fe80::/10 accept`, "icmpv6 multicast listener queries"),
-    rule("input", `ct state invalid drop`, "invalid"),
-    rule("input", `ct state established accept`, "established"),
-    rule("input", `ct state related ${ICMP_ERRORS} accept`, "icmp errors of tracked connections"),
-    rule("input", `ct state related ${ICMPV6_ERRORS} accept`, "icmpv6 errors of tracked connections"),
+function chainSections(plan: Plan, chain: PlannedChain): Section[] {
+  const groups = chain.name === "output" ? [...plan.exposures, ...plan.outputAllow] : chain.name === "input" ? plan.exposures : [];
+  const sections: Section[] = [
+    { heading: baselineHeading(chain), rules: chain.baseline.flatMap((b) => baselineRules(chain.name, b)) },
+    ...groups.map((g) => groupSection(chain.name, g)),
   ];
-  if (policy.icmp.echo) {
-    rules.push(rule("input", `icmp type echo-request limit rate ${policy.icmp.echoRate} accept`, "icmp echo (rate limited)"));
-    rules.push(rule("input", `icmpv6 type echo-request limit rate ${policy.icmp.echoRate} accept`, "icmpv6 echo (rate limited)"));
+  if (chain.logDropped) {
+    const { rate, prefix } = chain.logDropped;
+    sections.push({
+      heading: `everything else: logged (at most ${rate}), then dropped by the chain's policy`,
+      rules: [rule(chain.name, `limit rate ${rate} log prefix "${prefix}" level info`, `log dropped (${rate})`)],
+    });
   }
-  if (policy.dhcpv6Client) {
-    rules.push(rule("input", `ip6 saddr fe80::/10 udp sport 547 udp dport 546 accept`, "dhcpv6 client"));
-  }
-  for (const exposure of plan.exposures) {
-    for (const opening of exposure.openings) if (opening.chain === "input") rules.push(...openingRules(opening));
-  }
-  return [...rules, ...logRule("input", plan)];
-}
-
-function outputRules(plan: Plan): RenderedRule[] {
-  const rules: RenderedRule[] = [
-    rule("output", `oif "lo" accept`, "loopback"),
-    rule("output", `${ND_OUT} accept`, "icmpv6 neighbour discovery"),
-    rule("output", `ct state invalid drop`, "invalid"),
-    rule("output", `ct state established accept`, "established"),
-    rule("output", `ct state related ${ICMP_ERRORS} accept`, "icmp errors of tracked connections"),
-    rule("output", `ct state related ${ICMPV6_ERRORS} accept`, "icmpv6 errors of tracked connections"),
-  ];
-  for (const exposure of plan.exposures) {
-    for (const opening of exposure.openings) if (opening.chain === "output") rules.push(...openingRules(opening));
-  }
-  for (const allow of plan.outputAllow) for (const opening of allow.openings) rules.push(...openingRules(opening));
-  return [...rules, ...logRule("output", plan)];
+  // The first section keeps its heading even without rules: it says why the chain exists.
+  return sections.filter((s, i) => s.rules.length > 0 || (i === 0 && s.heading !== undefined));
 }
 
 function setBlock(set: PlannedSet): string[] {
@@ -128,37 +155,25 @@ function helperBlock(helper: PlannedHelper): string[] {
   return [`\tct helper ${helper.name} {`, `\t\ttype "${helper.type}" protocol ${helper.protocol}`, `\t\tl3proto ${helper.l3proto}`, "\t}"];
 }
 
-function chainBlock(name: string, hook: string, policy: "accept" | "drop", rules: readonly RenderedRule[]): string[] {
+function chainBlock(chain: PlannedChain, sections: readonly Section[]): string[] {
   return [
-    `\tchain ${name} {`,
-    `\t\ttype filter hook ${hook} priority filter; policy ${policy};`,
-    ...rules.map((r) => `\t\t${r.statement} comment "${r.comment}"`),
+    `\tchain ${chain.name} {`,
+    `\t\ttype filter hook ${chain.name} priority filter; policy ${chain.policy};`,
+    ...sections.flatMap((s) => [
+      ...(s.heading ? s.heading.split("\n").map((line) => `\t\t# ${line}`) : []),
+      ...s.rules.map((r) => `\t\t${ruleText(r.statement, r.comment)}`),
+    ]),
     "\t}",
   ];
 }
 
 export function renderNftables(plan: Plan): RenderedTable {
-  const { table, policy } = plan;
+  const { table } = plan;
   const sets = [...plan.exposures.flatMap((e) => e.sets), ...plan.outputAllow.flatMap((a) => a.sets)];
   const helpers = plan.exposures.flatMap((e) => e.helpers);
-  const input = inputRules(plan);
-  const forward = policy.forward.policy === "drop" ? logRule("forward", plan) : undefined;
-  // Output accepted: the chain exists only to attach helpers to connections this host makes (irc).
-  const outboundHelpers = plan.exposures.flatMap((e) => e.openings.filter((o) => o.chain === "output" && o.kind === "helper"));
-  const outputPolicy = policy.output.policy;
-  const output = outputPolicy === "drop" ? outputRules(plan) : outboundHelpers.length > 0 ? outboundHelpers.flatMap(openingRules) : undefined;
+  const chains = plan.chains.map((chain) => ({ chain, sections: chainSections(plan, chain) }));
 
-  const blocks: string[][] = [...helpers.map(helperBlock), ...sets.map(setBlock), chainBlock("input", "input", "drop", input)];
-  const chainPolicies: Record<string, "accept" | "drop"> = { input: "drop" };
-  if (forward) {
-    blocks.push(chainBlock("forward", "forward", "drop", forward));
-    chainPolicies.forward = "drop";
-  }
-  if (output) {
-    blocks.push(chainBlock("output", "output", outputPolicy, output));
-    chainPolicies.output = outputPolicy;
-  }
-  const body = blocks.map((b) => b.join("\n")).join("\n\n");
+  const blocks: string[][] = [...helpers.map(helperBlock), ...sets.map(setBlock), ...chains.map((c) => chainBlock(c.chain, c.sections))];
   const text = [
     `# pulumi-hardened-nftables: table inet ${table}`,
     "# Rendered from a policy. Edits made on the host are reported as drift and replaced by the next apply.",
@@ -166,17 +181,18 @@ export function renderNftables(plan: Plan): RenderedTable {
     `table inet ${table}`,
     `delete table inet ${table}`,
     `table inet ${table} {`,
-    body,
+    blocks.map((b) => b.join("\n")).join("\n\n"),
     "}",
     "",
   ].join("\n");
 
-  const rules = [...input, ...(forward ?? []), ...(output ?? [])];
+  const chainPolicies: Record<string, "accept" | "drop"> = Object.fromEntries(plan.chains.map((c) => [c.name, c.policy]));
+  const rules = chains.flatMap((c) => c.sections.flatMap((s) => s.rules));
   const ruleLines = [
-    ...helpers.map((h) => `ct helper ${h.name}: type "${h.type}" protocol ${h.protocol} l3proto ${h.l3proto}`),
-    ...sets.flatMap((s) => s.elements.map((e) => `set ${s.name}: ${e}`)),
-    ...Object.entries(chainPolicies).map(([chain, p]) => `chain ${chain}: policy ${p}`),
-    ...rules.map((r) => `chain ${r.chain}: ${r.statement} comment "${r.comment}"`),
+    ...helpers.map(helperLine),
+    ...sets.flatMap((s) => s.elements.map((e) => setElementLine(s.name, e))),
+    ...plan.chains.map((c) => policyLine(c.name, c.policy)),
+    ...rules.map((r) => ruleLine(r.chain, ruleText(r.statement, r.comment))),
   ];
   return { table, text, rules, sets, helpers, chainPolicies, ruleLines };
 }

@@ -142,7 +142,7 @@ describe.runIf(requireRoot("engine lifecycle", ["ip", "nft", "sshd", "ssh-keygen
     const kernel = os.release().split(".").slice(0, 2).join(".");
     expect(out.tables).toEqual([TABLE]);
     expect(out.targets).toEqual([`root@${h1.ipv4}:22`]);
-    expect(out.ruleLines[0]).toContain('chain input: tcp dport 443 accept comment "https: control"');
+    expect(out.ruleLines[0]).toContain('chain input: tcp dport 443 accept comment "https: web requests over TLS"');
     expect(out.renderedTables[0]).toContain(`table inet ${TABLE} {`);
     expect(out.hostProfiles[0]).toMatchObject({ kernel, kernelRelease: os.release() });
     expect(out.appliedHashes[0]).toMatch(/^[0-9a-f]{64}$/);
@@ -159,10 +159,10 @@ describe.runIf(requireRoot("engine lifecycle", ["ip", "nft", "sshd", "ssh-keygen
     const removed = diffLines(plannedStep(preview.stdout), "-");
     // exactly the rule lines that change, one per line; nothing else of the table
     expect(added.filter((l) => l.startsWith("chain "))).toEqual([
-      'chain input: tcp dport 25 accept comment "smtp: control"',
-      'chain input: tcp dport 80 accept comment "http: control"',
+      'chain input: tcp dport 25 accept comment "smtp: mail from other servers"',
+      'chain input: tcp dport 80 accept comment "http: web requests"',
     ]);
-    expect(removed.filter((l) => l.startsWith("chain "))).toEqual(['chain input: tcp dport 443 accept comment "https: control"']);
+    expect(removed.filter((l) => l.startsWith("chain "))).toEqual(['chain input: tcp dport 443 accept comment "https: web requests over TLS"']);
     expect(preview.stdout).toContain(`~ ${HOST_TABLE}: (update)`);
     expect(preview.stdout).toMatch(/~ 1 to update/);
     expect(await listTable(h1, TABLE)).toContain("tcp dport 443 accept"); // a preview changes nothing
@@ -221,7 +221,7 @@ describe.runIf(requireRoot("engine lifecycle", ["ip", "nft", "sshd", "ssh-keygen
     expect(stateAfter.outputs?.ruleLines).toEqual(stateBefore.outputs?.ruleLines);
     const again = await project.pulumi(["preview", "--expect-no-changes", "--diff"]);
     expect(again.code).not.toBe(0);
-    expect(diffLines(plannedStep(again.stdout), "-")).toContain('chain input: tcp dport 22 accept comment "ssh: control"');
+    expect(diffLines(plannedStep(again.stdout), "-")).toContain('chain input: tcp dport 22 accept comment "ssh: remote logins"');
     await project.config("policy", SSH_HTTP_SMTP);
     expectOk(await project.pulumi(["preview", "--expect-no-changes"]), "preview back on the applied policy");
   });

@@ -95,26 +95,26 @@ describe.runIf(requireRoot("host drift", ["ip", "sshd", "nft"]))("host layer: dr
   });
 
   it("a rule deleted: rules.removed with its text and comment", async () => {
-    await nft(`nft delete rule inet ${TABLE} input handle ${await handleOf('comment "http: control"')}`);
+    await nft(`nft delete rule inet ${TABLE} input handle ${await handleOf('comment "http: web requests"')}`);
     const report = await observe();
     onlyDrift(report, {
-      rules: { added: [], removed: [{ chain: "input", text: 'tcp dport 80 accept comment "http: control"', comment: "http: control" }], changed: [] },
+      rules: { added: [], removed: [{ chain: "input", text: 'tcp dport 80 accept comment "http: web requests"', comment: "http: web requests" }], changed: [] },
     });
     await restore();
   });
 
   it("a rule replaced in place keeping its comment: rules.changed with before and after", async () => {
-    const handle = await handleOf('comment "http: control"');
-    await nft(`nft replace rule inet ${TABLE} input handle ${handle} tcp dport 8080 accept comment '"http: control"'`);
+    const handle = await handleOf('comment "http: web requests"');
+    await nft(`nft replace rule inet ${TABLE} input handle ${handle} tcp dport 8080 accept comment '"http: web requests"'`);
     const report = await observe();
     onlyDrift(report, {
       rules: {
         added: [],
         removed: [],
-        changed: [{ chain: "input", before: 'tcp dport 80 accept comment "http: control"', after: 'tcp dport 8080 accept comment "http: control"' }],
+        changed: [{ chain: "input", before: 'tcp dport 80 accept comment "http: web requests"', after: 'tcp dport 8080 accept comment "http: web requests"' }],
       },
     });
-    expect(formatDrift(report).join("\n")).toContain('~ input: tcp dport 80 accept comment "http: control"\n      now: tcp dport 8080 accept comment "http: control"');
+    expect(formatDrift(report).join("\n")).toContain('~ input: tcp dport 80 accept comment "http: web requests"\n      now: tcp dport 8080 accept comment "http: web requests"');
     await restore();
   });
 

@@ -158,11 +158,11 @@ describe.runIf(requireRoot("host rollback", ["ip", "sshd", "nft"]))("host layer:
   }
 
   it("a syntax error: NftRejectedError with nft's message and the offending line; host unchanged", async () => {
-    const { err, nft } = await rejectWith((text) => text.replace('tcp dport 80 accept comment "http: control"', 'tcp dport 80 acept comment "http: control"'));
+    const { err, nft } = await rejectWith((text) => text.replace('tcp dport 80 accept comment "http: web requests"', 'tcp dport 80 acept comment "http: web requests"'));
     expect(err.target).toBe(`root@${h1.ipv4}:22`);
     expect(err.nftMessage).toMatch(/Error: syntax error/);
     expect(err.line).toBe(nft.split("\n").findIndex((l) => l.includes("acept")) + 1);
-    expect(err.lineText).toBe('tcp dport 80 acept comment "http: control"');
+    expect(err.lineText).toBe('tcp dport 80 acept comment "http: web requests"');
     expect(err.message).toContain("nothing changed");
     expect(err.message).toContain(`offending line ${err.line}: tcp dport 80 acept`);
   });
@@ -177,7 +177,7 @@ describe.runIf(requireRoot("host rollback", ["ip", "sshd", "nft"]))("host layer:
 
   it("a candidate that collides with a foreign object is rejected as a whole; the live table and files stay", async () => {
     // rendering adds rules that use a set the candidate does not define: nft -c fails on the target
-    const { err } = await rejectWith((text) => text.replace('tcp dport 80 accept comment "http: control"', 'ip saddr @not_defined tcp dport 80 accept comment "http: control"'));
+    const { err } = await rejectWith((text) => text.replace('tcp dport 80 accept comment "http: web requests"', 'ip saddr @not_defined tcp dport 80 accept comment "http: web requests"'));
     expect(err.nftMessage).toMatch(/not_defined/);
     expect(err.lineText).toContain("@not_defined");
     expect(await listTable(h1)).not.toContain("tcp dport 80");

@@ -4,7 +4,7 @@
  * alone, a non-root sudo user, and host key pinning.
  */
 import { assertPolicy } from "../../src/model/validate";
-import { formatIssues } from "../../src/model/issues";
+import { formatIssues } from "../../src/fields/issues";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";

@@ -28,7 +28,7 @@ import { renderPolicy } from "../../src/render";
 import { createLab, type Lab, type LabHost } from "../support/lab";
 import { requireRoot } from "../support/privileges";
 import { BASE_POLICY, connectionFor, expectRejects, HOST_PATHS, hostSnapshot, LOCKOUT_POLICY, TABLE, wipeHost } from "../support/host-fixtures";
-import { formatIssues } from "../../src/model/issues";
+import { formatIssues } from "../../src/fields/issues";
 
 const PASSPHRASE = "hnft-secret-passphrase-Zq81";
 const WRONG_PASSPHRASE = "hnft-secret-wrong-passphrase-Lm27";

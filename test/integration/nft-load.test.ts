@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { formatIssues } from "../../src/model/issues";
+import { formatIssues } from "../../src/fields/issues";
 import { catalog, serviceNames } from "../../src/catalog";
 import { checkInScratchNamespace } from "../../src/local/nft-check";
 import { parsePolicy } from "../../src/model/validate";

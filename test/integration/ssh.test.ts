@@ -13,7 +13,7 @@ import { ConnectionError, HostKeyMismatchError, HostSession, withSession } from 
 import { fingerprintOf, parseConnection, parseHostKey, type Connection } from "../../src/model/connection";
 import { createLab, type Lab, type LabHost } from "../support/lab";
 import { requireRoot } from "../support/privileges";
-import { formatIssues } from "../../src/model/issues";
+import { formatIssues } from "../../src/fields/issues";
 
 const OPERATOR_PASSWORD = "hnft-lab-password";
 const PASSPHRASE = "hnft-passphrase-7Qx";

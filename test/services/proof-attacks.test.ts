@@ -25,7 +25,7 @@
  *
  * Negative controls (rule removed from the live table -> observed failure; then re-applied
  * through the host API, which reports a change, and it works again):
- * - scan: removed `tcp dport 80 accept comment "http: control"` -> tcp/80 shows filtered to the
+ * - scan: removed `tcp dport 80 accept comment "http: web requests"` -> tcp/80 shows filtered to the
  *   attacker's scan over IPv4 and IPv6, the listener sees nothing.
  * - sources: removed `ip saddr @admin_v4 tcp dport 9000 accept` and `ip6 saddr @admin_v6 tcp dport
  *   9000 accept` (comment "admin: ports") -> the client's connection to tcp/9000 is filtered over
@@ -206,7 +206,7 @@ describe.runIf(requireRoot("proof attacks", ["ip", "nft", "sshd", "vsftpd", "sip
         await negativeControl(p, {
           test: "scan: declared http listener",
           policy: SCAN_POLICY,
-          comment: "http: control",
+          comment: "http: web requests",
           fails: async () => {
             const before = http4.accepted().length + http6.accepted().length;
             const [f4, f6] = await Promise.all([

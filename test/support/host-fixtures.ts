@@ -10,7 +10,7 @@ import { HostSession, type RunOptions, type RunResult } from "../../src/host/ssh
 import { parseConnection, type Connection } from "../../src/model/connection";
 import type { PathOverrides } from "../../src/render/paths";
 import type { LabHost } from "./lab";
-import { formatIssues } from "../../src/model/issues";
+import { formatIssues } from "../../src/fields/issues";
 
 export const HOST_PATHS: PathOverrides = { stateRoot: "/etc/hardened-nftables/.state", runRoot: "/etc/hardened-nftables/.run" };
 export const TABLE = "hnft";

@@ -1,5 +1,5 @@
 import { parseArgs } from "node:util";
-import { formatIssue, formatIssues, type Issue } from "../../src/model/issues";
+import { formatIssue, formatIssues, type Issue } from "../../src/fields/issues";
 import { utils } from "ssh2";
 import { describe, expect, it } from "vitest";
 import {

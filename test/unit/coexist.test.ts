@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { formatIssues } from "../../src/model/issues";
+import { formatIssues } from "../../src/fields/issues";
 import { deniedButNeeded, modulesOtherTablesNeed, otherManagedTables, refusedTables, sysctlClashes, tablesToRelax } from "../../src/host/coexist";
 import { managedTablesFromOutput } from "../../src/host/probe";
 import { parsePolicy } from "../../src/model/validate";

@@ -1,5 +1,5 @@
 import { generateKeyPairSync } from "node:crypto";
-import { formatIssues } from "../../src/model/issues";
+import { formatIssues } from "../../src/fields/issues";
 import { utils } from "ssh2";
 import { inspect } from "node:util";
 import { describe, expect, it } from "vitest";

@@ -78,7 +78,7 @@ describe("examples run under mocks", () => {
     const [t] = tables(regs);
     expect(t!.inputs.table).toBe("quickstart");
     expect(t!.inputs.target).toBe("root@198.51.100.10:22");
-    expect(Object.keys(t!.inputs.rules as object)).toContain('chain input: tcp dport 443 accept comment "https: control"');
+    expect(Object.keys(t!.inputs.rules as object)).toContain('chain input: tcp dport 443 accept comment "https: web requests over TLS"');
     expect(Object.keys(t!.inputs.rules as object)).toContain('chain input: tcp dport 50000-50100 accept comment "ftp: passive data"');
   });
 
@@ -122,7 +122,7 @@ describe("examples run under mocks", () => {
     expect(ts.map((t) => t.name)).toEqual(order);
     expect(ts.every((t) => t.inputs.table === "fleet")).toBe(true);
     const [web, db, mail] = ts.map((t) => Object.keys(t.inputs.rules as object));
-    for (const lines of [web!, db!, mail!]) expect(lines.some((l) => l.includes('comment "ssh: control"'))).toBe(true);
+    for (const lines of [web!, db!, mail!]) expect(lines.some((l) => l.includes('comment "ssh: remote logins"'))).toBe(true);
     expect(web!.some((l) => l.includes("udp dport 443"))).toBe(true);
     expect(db!).toContain("chain output: policy drop");
     expect(db!.some((l) => l.includes('tcp dport 5432 accept comment "postgres: ports (app servers only)"'))).toBe(true);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { formatIssues } from "../../src/model/issues";
+import { formatIssues } from "../../src/fields/issues";
 import { parsePolicy } from "../../src/model/validate";
 import { invalidPolicies } from "../fixtures/invalid-policies";
 

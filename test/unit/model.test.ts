@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { normalizeRanges, parsePortSpec } from "../../src/model/ports";
+import { normalizeRanges, parsePortSpec } from "../../src/fields/ports";
 import { controlOpenings, exposureIds } from "../../src/model/policy";
-import { minimalPrefixes, parsePrefix, type Prefix } from "../../src/model/prefix";
+import { minimalPrefixes, parsePrefix, type Prefix } from "../../src/fields/prefix";
 import { assertPolicy, parsePolicy, PolicyError } from "../../src/model/validate";
 
 describe("ports", () => {

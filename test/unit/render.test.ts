@@ -152,7 +152,7 @@ describe("nftables renderer", () => {
     for (const rule of rendered.rules) expect(rule.comment.length).toBeGreaterThan(0);
     const chainLines = nft.split("\n").filter((l) => /^\t\t[a-z@]/.test(l) && !/^\t\t(type|flags|elements|l3proto)\b/.test(l));
     for (const line of chainLines) expect(line, line).toMatch(/ comment "[^"]+"$/);
-    expect(nft).toContain('comment "ssh: control"');
+    expect(nft).toContain('comment "ssh: remote logins"');
     expect(nft).toContain('comment "out-dns: to udp/53"');
   });
 

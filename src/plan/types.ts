@@ -1,0 +1,123 @@
+import type { PortRange } from "../fields/ports";
+import type { Family } from "../fields/prefix";
+import type { Policy } from "../model/policy";
+
+/** Who a rule admits: anyone, or the members of per-family address sets. */
+export type Peers = { kind: "any" } | { kind: "sets"; ipv4?: string; ipv6?: string };
+
+export interface PlannedSet {
+  readonly name: string;
+  readonly family: Family;
+  readonly elements: readonly string[];
+}
+
+export interface PlannedHelper {
+  readonly name: string;
+  readonly type: string;
+  readonly protocol: "tcp" | "udp";
+  readonly l3proto: "inet" | "ip";
+}
+
+interface OpeningBase {
+  readonly chain: "input" | "output";
+  readonly protocol: "tcp" | "udp" | "gre";
+  /** Destination ports for input, source ports for output unless portSide says otherwise; empty = any port. */
+  readonly ports: readonly PortRange[];
+  readonly portSide?: "dport" | "sport";
+  readonly peers: Peers;
+  /** Restricts an opening to one family where a helper exists only for IPv4. */
+  readonly family?: Family;
+  readonly comment: string;
+}
+
+/** Opens a port to new connections. */
+export interface NewOpening extends OpeningBase {
+  readonly kind: "new";
+}
+
+/** Opens a control port and assigns the exposure's scoped helper object to its connections. */
+export interface HelperOpening extends OpeningBase {
+  readonly kind: "helper";
+  readonly protocol: "tcp" | "udp";
+  readonly helperObject: string;
+  readonly kernelHelper: string;
+}
+
+/** Accepts only the related traffic the named kernel helper expects. */
+export interface RelatedOpening extends OpeningBase {
+  readonly kind: "related";
+  readonly kernelHelper: string;
+}
+
+/** Output only, IPv4 only: from `ports` to the same ports on a broadcast address of a local subnet. */
+export interface BroadcastOpening {
+  readonly kind: "broadcast";
+  readonly chain: "output";
+  readonly protocol: "tcp" | "udp";
+  readonly ports: readonly PortRange[];
+  readonly comment: string;
+}
+
+/** One accept in the ruleset, in protocol terms. */
+export type Opening = NewOpening | HelperOpening | RelatedOpening | BroadcastOpening;
+
+/**
+ * The rules every table starts its chains with, before any exposure: what they are is decided
+ * here, how nft spells them is the renderer's business.
+ */
+export type BaselineRule =
+  | { readonly kind: "loopback" }
+  | { readonly kind: "loopback-spoofed" }
+  | { readonly kind: "neighbour-discovery" }
+  | { readonly kind: "multicast-listener-queries" }
+  | { readonly kind: "invalid" }
+  | { readonly kind: "established" }
+  | { readonly kind: "icmp-errors" }
+  | { readonly kind: "echo"; readonly rate: string }
+  | { readonly kind: "dhcpv6-client" };
+
+export interface PlannedChain {
+  readonly name: "input" | "forward" | "output";
+  readonly policy: "accept" | "drop";
+  readonly baseline: readonly BaselineRule[];
+  /** Rate-limited logging of what falls through to the drop policy. */
+  readonly logDropped?: { readonly rate: string; readonly prefix: string };
+}
+
+export interface Explanation {
+  readonly exposure: string;
+  readonly service: string;
+  readonly helper: "none" | "scoped";
+  readonly opens: readonly string[];
+  readonly why: string;
+  readonly serverSettings: readonly string[];
+  readonly notes: readonly string[];
+}
+
+/** The openings, sets and helper objects of one exposure (or one output.allow entry). */
+export interface OpeningGroup {
+  readonly id: string;
+  /** What the group is, for the comment line above its rules. */
+  readonly title: string;
+  readonly openings: readonly Opening[];
+  readonly sets: readonly PlannedSet[];
+}
+
+export interface ExposurePlan extends OpeningGroup {
+  readonly service: string;
+  readonly helpers: readonly PlannedHelper[];
+  readonly modules: readonly string[];
+  readonly explanation: Explanation;
+}
+
+export interface Plan {
+  readonly table: string;
+  readonly policy: Policy;
+  /** input always; forward when its policy is drop; output when restricted or when it attaches helpers. */
+  readonly chains: readonly PlannedChain[];
+  readonly exposures: readonly ExposurePlan[];
+  readonly outputAllow: readonly OpeningGroup[];
+  /** Helper and NAT helper modules some scoped exposure needs; every other one is denied. */
+  readonly neededModules: readonly string[];
+  readonly warnings: readonly string[];
+}

@@ -1,0 +1,32 @@
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { checkInScratchNamespace } from "../../src/local/nft-check";
+import { requireRoot } from "../support/privileges";
+import { goldenCases } from "./policies";
+import { GOLDEN_DIR, renderGolden } from "./render-golden";
+
+const REGENERATE = "the render changed: run `npm run golden` and review the diff of test/golden/";
+
+describe("golden renders: table, sysctl.d, modprobe.d and explanation", () => {
+  for (const c of goldenCases) {
+    it(c.name, () => {
+      for (const [file, content] of Object.entries(renderGolden(c))) {
+        const path = join(GOLDEN_DIR, c.name, file);
+        expect(existsSync(path), `${path} is missing: ${REGENERATE}`).toBe(true);
+        expect(content, `${c.name}/${file}: ${REGENERATE}`).toBe(readFileSync(path, "utf8"));
+      }
+    });
+  }
+});
+
+describe.runIf(requireRoot("golden tables in the real nft", ["nft", "unshare"]))("the real nft loads every golden table", () => {
+  for (const c of goldenCases) {
+    it(c.name, async () => {
+      const table = readFileSync(join(GOLDEN_DIR, c.name, "table.nft"), "utf8");
+      const result = await checkInScratchNamespace(table);
+      expect(result.error).toBe("");
+      expect(result.ok).toBe(true);
+    });
+  }
+});

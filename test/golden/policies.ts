@@ -1,0 +1,102 @@
+/**
+ * The representative policies whose renders are kept under test/golden/<name>/. A renderer or
+ * planner change shows up in review as a diff of these files; `npm run golden` rewrites them.
+ */
+import type { ExposureInput, PolicyInput } from "../../src/model/policy";
+
+export interface GoldenCase {
+  readonly name: string;
+  readonly policy: PolicyInput;
+  /** Kernel version the sysctl.d and modprobe.d files are rendered for; the default profile otherwise. */
+  readonly kernel?: string;
+}
+
+const ssh: ExposureInput = { service: "ssh", sources: ["198.18.0.0/24"] };
+
+export const goldenCases: readonly GoldenCase[] = [
+  { name: "ssh-only", policy: { table: "golden", exposures: [ssh] } },
+  {
+    name: "web",
+    policy: { table: "golden", exposures: [ssh, { service: "http" }, { service: "https", http3: true }] },
+  },
+  {
+    name: "ftp-passive",
+    policy: { table: "golden", exposures: [ssh, { service: "ftp", passivePorts: "50000-50100" }] },
+  },
+  {
+    name: "ftp-active-output-drop",
+    policy: {
+      table: "golden",
+      exposures: [ssh, { service: "ftp", passivePorts: "50000-50100", activeMode: true, sources: ["198.18.1.0/24", "2001:2:0:1::/64"] }],
+      output: { policy: "drop", allow: [{ name: "dns", protocol: "udp", ports: 53, destinations: ["198.18.0.53"] }] },
+    },
+  },
+  {
+    name: "sip-scoped",
+    policy: {
+      table: "golden",
+      exposures: [ssh, { service: "sip", transport: "both", rtpPorts: "10000-10999", helper: "scoped", sources: ["198.18.2.0/24"] }],
+      output: { policy: "drop" },
+    },
+  },
+  {
+    name: "tftp",
+    policy: { table: "golden", exposures: [ssh, { service: "tftp", dataPorts: "50200-50299", sources: ["198.18.3.0/24"] }] },
+  },
+  {
+    name: "h323-scoped",
+    policy: { table: "golden", exposures: [ssh, { service: "h323", mediaPorts: "5000-5099", helper: "scoped", sources: ["198.18.4.0/24"] }] },
+  },
+  {
+    name: "pptp",
+    policy: { table: "golden", exposures: [ssh, { service: "pptp", helper: "scoped", sources: ["198.18.5.0/24", "2001:2:0:5::/64"] }] },
+  },
+  {
+    name: "irc-dcc",
+    policy: { table: "golden", exposures: [ssh, { service: "irc", helper: "scoped", dccPorts: "40200-40209", sources: ["198.18.6.0/24"] }] },
+  },
+  {
+    name: "snmp-netbios-sane-amanda",
+    policy: {
+      table: "golden",
+      exposures: [
+        ssh,
+        { service: "snmp", sources: ["198.18.7.0/24"] },
+        { service: "netbios-ns", helper: "scoped", sources: ["198.18.7.0/24"] },
+        { service: "sane", dataPorts: "6600-6610", sources: ["198.18.7.0/24"] },
+        { service: "amanda", dataPorts: "11000-11100", sources: ["198.18.7.10"] },
+      ],
+      output: { policy: "drop" },
+    },
+  },
+  {
+    name: "custom-rate-log",
+    policy: {
+      table: "golden",
+      exposures: [
+        ssh,
+        { name: "app", protocol: "tcp", ports: [8080, "8443-8444"], comment: "the app servers" },
+        { name: "metrics", protocol: "udp", ports: 9125, sources: ["198.18.8.0/24", "198.18.9.0/24", "198.18.10.1", "198.18.10.2", "198.18.11.0/24"] },
+      ],
+      icmp: { echo: true, echoRate: "5/second" },
+      log: { dropped: true, rate: "10/minute", prefix: "golden" },
+      dhcpv6Client: false,
+      conntrack: { max: 262144 },
+    },
+  },
+  {
+    name: "ipv6-only",
+    policy: { table: "golden", exposures: [{ service: "ssh", sources: ["2001:2::/48"] }, { service: "https", sources: ["2001:2:0:1::/64"] }] },
+  },
+  { name: "allow-nothing", policy: { table: "golden", exposures: [], allowNothing: true, icmp: { echo: false }, forward: { policy: "accept" } } },
+  {
+    name: "kernel-5.10",
+    kernel: "5.10",
+    policy: { table: "golden", exposures: [ssh, { service: "ftp", passivePorts: "50000-50100", helper: "scoped" }] },
+  },
+  {
+    name: "kernel-6.1",
+    kernel: "6.1",
+    policy: { table: "golden", exposures: [ssh, { service: "ftp", passivePorts: "50000-50100", helper: "scoped" }] },
+  },
+];
