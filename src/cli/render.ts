@@ -3,7 +3,7 @@ import { checkInScratchNamespace } from "../local/nft-check";
 import { type Artefacts, KernelSupportError, renderPolicy } from "../render";
 import { explanationText } from "../render/explain";
 import { managedPaths } from "../render/paths";
-import { DEFAULT_KERNEL, profileForKernel } from "../render/profile";
+import { DEFAULT_KERNEL, parseKernelProfile } from "../render/profile";
 import { EXIT } from "./exit-codes";
 import { policyFromFiles, UsageError } from "./policy-file";
 import { type Io, outputFormat, printIssues } from "./io";
@@ -54,12 +54,9 @@ export async function renderCommand(argv: string[], io: Io): Promise<number> {
   }
   if (!values.policy?.length) throw new UsageError("--policy: required");
   const format = outputFormat(values.format);
-  let profile;
-  try {
-    profile = profileForKernel(values.kernel ?? DEFAULT_KERNEL);
-  } catch (err) {
-    throw new UsageError(`--kernel: ${(err as Error).message.replace(/^kernel: /, "")}`);
-  }
+  const kernel = parseKernelProfile(values.kernel ?? DEFAULT_KERNEL);
+  if (!kernel.ok) throw new UsageError(`--kernel: ${kernel.issues.map((i) => i.message).join("; ")}`);
+  const profile = kernel.value;
   const parsed = policyFromFiles(values.policy);
   if (!parsed.ok) {
     printIssues(io, `invalid policy ${values.policy.join(" + ")}`, parsed.issues);

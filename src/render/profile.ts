@@ -1,3 +1,5 @@
+import { formatIssues, type Result } from "../fields/issues";
+
 /**
  * What the renderer needs to know about the target kernel. The probe fills it from the host;
  * `profileForKernel` derives it from a version for `render --kernel`.
@@ -22,10 +24,17 @@ export function kernelAtLeast(version: string, major: number, minor: number): bo
 }
 
 /** The switch exists from 3.5 and was removed in 6.0 (commit b118509076b3). */
-export function profileForKernel(version: string): HostProfile {
-  if (!parseKernelVersion(version)) throw new Error(`kernel: "${version}" is not a version like 5.10 or 6.1`);
+export function parseKernelProfile(version: string): Result<HostProfile> {
+  if (!parseKernelVersion(version)) return { ok: false, issues: [{ path: ["kernel"], message: `"${version}" is not a version like 5.10 or 6.1` }] };
   const hasSwitch = kernelAtLeast(version, 3, 5) && !kernelAtLeast(version, 6, 0);
-  return { kernel: version, helperSysctl: hasSwitch, helperModuleParam: hasSwitch };
+  return { ok: true, value: { kernel: version, helperSysctl: hasSwitch, helperModuleParam: hasSwitch } };
+}
+
+/** {@link parseKernelProfile} for callers that want an exception. */
+export function profileForKernel(version: string): HostProfile {
+  const parsed = parseKernelProfile(version);
+  if (!parsed.ok) throw new Error(formatIssues(parsed.issues).join("; "));
+  return parsed.value;
 }
 
 export const DEFAULT_KERNEL = "6.0";
