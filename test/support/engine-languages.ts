@@ -50,6 +50,7 @@ const programFile: Record<Language, string> = { python: "__main__.py", go: "main
 /** Writes the SDK for `language` from the plugin's own schema, as `pulumi package add <plugin>` does. */
 async function generateSdk(language: "python" | "go", out: string, env: NodeJS.ProcessEnv): Promise<void> {
   const bin = engineBinDir();
+  fs.mkdirSync(path.dirname(out), { recursive: true });
   const schema = path.join(path.dirname(out), "schema.json");
   const got = expectOk(await runProcess(path.join(bin, "pulumi"), ["package", "get-schema", path.join(pluginDir(), PLUGIN)], { cwd: path.dirname(out), env, timeoutMs: 120_000 }), "pulumi package get-schema");
   fs.writeFileSync(schema, got.stdout);
