@@ -10,7 +10,7 @@
 #     pulumi-resource-pulumi-nodejs   the dynamic-provider plugin, a script shipped in @pulumi/pulumi
 #     pulumi-language-yaml            the YAML language host, pulumi-yaml as engine/language-yaml pins it
 #     gen-sdk                         engine/gen-sdk: the SDK `pulumi package add` writes for Python,
-#                                     Go or Node.js, with the engine's own codegen (README, "Other languages")
+#                                     Go or Node.js, with the engine's own codegen (README, "Python, Go and YAML")
 # Each of the last two is rebuilt when its own inputs change (a .<name>.pin file beside it).
 # Pieces the Go module proxy refuses at every version and commit asked for (see README, "The
 # engine"): the Node.js language host and pulumi-resource-command. Programs therefore run through

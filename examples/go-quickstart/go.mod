@@ -124,5 +124,5 @@ require (
 	lukechampine.com/frand v1.4.2 // indirect
 )
 
-// The SDK `pulumi package add` generated (README, "Go").
+// The SDK `pulumi package add` generated (README, "Python, Go and YAML").
 replace example.com/pulumi-hardened-nftables/sdk/go => ./sdks/hardened-nftables

@@ -129,6 +129,21 @@ describe.runIf(requireRoot("engine languages", ["ip", "nft", "sshd", "ssh-keygen
       expect((await project.pulumi(["preview", "--refresh", "--expect-no-changes"])).code).toBe(0);
     }, 600_000);
 
+    it("the private key is in no output and only encrypted in the state", async () => {
+      const keyLines = host.root.privateKey
+        .split("\n")
+        .map((l) => l.trim())
+        .filter((l) => l.length >= 8 && !l.startsWith("-----"));
+      expect(keyLines.length).toBeGreaterThan(0);
+      const state = JSON.stringify(await project.exportState());
+      expect(state).toContain('"ciphertext"');
+      const printed = project.transcript.join("\n");
+      for (const line of keyLines) {
+        expect(printed).not.toContain(line);
+        expect(state).not.toContain(line);
+      }
+    }, 600_000);
+
     it("destroy removes the table", async () => {
       expectOk(await project.pulumi(["destroy", "--yes"]), "destroy");
       expect(await listTable(host, TABLE)).toBe("");

@@ -91,7 +91,7 @@ export async function languageProject(language: Language, label: string, source:
   const cli = (args: string[], stdin?: string, timeoutMs = 300_000) =>
     runProcess(path.join(bin, "pulumi"), [...args, "--stack", stack, "--cwd", dir], { cwd: dir, env, stdin, timeoutMs });
 
-  // what each language's set-up leaves in the project (README, "Other languages")
+  // what each language's set-up leaves in the project (README, "Python, Go and YAML")
   let start: (args: string[]) => Promise<CommandResult>;
   let programChanged = true;
   if (language === "yaml") {
