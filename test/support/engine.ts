@@ -74,13 +74,19 @@ export interface ProjectOptions {
   source?: string;
   /** files to drop in, relative to the project dir */
   files?: Record<string, string>;
+  /**
+   * Put the project outside this package (in the temp dir), where `pulumi-hardened-nftables`
+   * resolves only through the project's node_modules (inside the package, Node's self-reference
+   * wins): for a test that swaps the package under the program.
+   */
+  outsidePackage?: boolean;
 }
 
 /** A fresh project (copy of the test program or an example) with its own backend and stack. */
 export function engineProject(label: string, opts: ProjectOptions = {}): EngineProject {
   const bin = engineBinDir();
   fs.mkdirSync(WORK_ROOT, { recursive: true });
-  const dir = fs.mkdtempSync(path.join(WORK_ROOT, `${label}-`));
+  const dir = opts.outsidePackage ? fs.mkdtempSync(path.join(os.tmpdir(), `hnft-project-${label}-`)) : fs.mkdtempSync(path.join(WORK_ROOT, `${label}-`));
   const home = fs.mkdtempSync(path.join(os.tmpdir(), `hnft-engine-${label}-`));
   const backend = path.join(home, "state");
   const pulumiHome = path.join(home, "pulumi-home");
@@ -95,6 +101,7 @@ export function engineProject(label: string, opts: ProjectOptions = {}): EngineP
   // what `npm install` makes of an example's "pulumi-hardened-nftables": "file:../.." dependency
   fs.mkdirSync(path.join(dir, "node_modules"), { recursive: true });
   fs.symlinkSync(REPO, path.join(dir, "node_modules", "pulumi-hardened-nftables"));
+  if (opts.outsidePackage) fs.symlinkSync(path.join(REPO, "node_modules", "@pulumi"), path.join(dir, "node_modules", "@pulumi"));
   const remove = () => {
     fs.rmSync(dir, { recursive: true, force: true });
     fs.rmSync(home, { recursive: true, force: true });
@@ -178,7 +185,7 @@ export function expectOk(r: CommandResult, what: string): CommandResult {
   return r;
 }
 
-const HOST_TABLE_TYPE = "pulumi-nodejs:dynamic/hardened-nftables:HostTable";
+const HOST_TABLE_TYPE = "hardened-nftables:index:HostTable";
 
 interface TimedEvent {
   at: number;
