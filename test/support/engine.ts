@@ -43,6 +43,8 @@ export interface EngineProject {
   readonly transcript: string[];
   /** `pulumi <args>` for this project and stack */
   pulumi(args: string[], opts?: RunOptions): Promise<CommandResult>;
+  /** the pinned CLI itself in the project dir (`pulumi <args> --stack <stack>`), for commands that run no program (import) */
+  cli(args: string[], opts?: RunOptions): Promise<CommandResult>;
   /** `pulumi config set KEY VALUE [--secret]` (objects are stored as JSON) */
   config(key: string, value: unknown, secret?: boolean): Promise<void>;
   /** the stack's state (`pulumi stack export`) */
@@ -127,12 +129,24 @@ export function engineProject(label: string, opts: ProjectOptions = {}): EngineP
     return r;
   };
 
+  const cli = async (args: string[], o: RunOptions = {}): Promise<CommandResult> => {
+    const r = await runProcess(path.join(bin, "pulumi"), [...args, "--stack", stack, "--non-interactive", "--color", "never"], {
+      cwd: dir,
+      env: { ...env, PATH: `${bin}${path.delimiter}${process.env.PATH ?? ""}`, PULUMI_SKIP_UPDATE_CHECK: "true", PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true", ...o.env },
+      stdin: o.stdin,
+      timeoutMs: o.timeoutMs ?? 240_000,
+    });
+    transcript.push(`$ pulumi ${args.join(" ")}\n${r.stdout}\n${r.stderr}`);
+    return r;
+  };
+
   return {
     dir,
     stack,
     backend,
     transcript,
     pulumi,
+    cli,
     async config(key, value, secret = false) {
       const text = typeof value === "string" ? value : JSON.stringify(value);
       const r = await pulumi(["config", "set", key, ...(secret ? ["--secret"] : [])], { stdin: text });
