@@ -175,7 +175,9 @@ export class HostFirewall extends pulumi.ComponentResource {
         ...(args.confirmTimeoutSeconds !== undefined ? { confirmTimeoutSeconds: args.confirmTimeoutSeconds } : {}),
         ...(args.allowOtherTables !== undefined ? { allowOtherTables: args.allowOtherTables } : {}),
       },
-      { parent: this },
+      // a table adopted with `pulumi import hardened-nftables:index:HostTable <name>-table <id>`
+      // (top level) becomes this component's child
+      { parent: this, aliases: [{ parent: pulumi.rootStackResource }] },
     );
 
     this.table = checked.table;

@@ -33,6 +33,7 @@ import { acquire, type Lease, onLease, withPooledSession } from "./sessions";
 import { contentLines, liveFileLines, liveRuleLines } from "./live";
 import { ruleGroup, toLineMap } from "./line-map";
 import { describeTarget, machineOf } from "./names";
+import { importedInputs, tableId } from "./import-id";
 import { hostRootProblem } from "../render/paths";
 import {
   containsUnknown,
@@ -178,6 +179,14 @@ function engineLines(ruleLines: readonly string[], sysctlLines: readonly string[
   return { rules: toLineMap(ruleLines, ruleGroup), sysctl: toLineMap(sysctlLines), modprobe: toLineMap(modprobeLines) };
 }
 
+/** What an import reads the host with: the id's table and address, the connection checked like any input. */
+async function imported(id: string): Promise<Props> {
+  const inputs = importedInputs(id);
+  const { inputs: checked, failures = [] } = await check(undefined, inputs);
+  if (failures.length > 0) throw new Error(`import ${id}: invalid connection:\n  ${failures.map((f) => f.reason).join("\n  ")}`);
+  return checked as Props;
+}
+
 // ---------------------------------------------------------------- provider methods
 
 export async function check(olds: Props | undefined, news: Props): Promise<CheckResult> {
@@ -279,7 +288,7 @@ async function apply(inputs: Props): Promise<HostTableOutputs> {
 export function create(inputs: Props): Promise<CreateResult> {
   return guarded(inputs.connection, async () => {
     const outs = await apply(inputs);
-    return { id: `${machineOf(inputs.connection as object)}/inet/${outs.table}`, outs };
+    return { id: tableId(inputs.connection as object, outs.table), outs };
   });
 }
 
@@ -287,7 +296,10 @@ export function update(_id: string, _olds: Props, news: Props): Promise<UpdateRe
   return guarded(news.connection, async () => ({ outs: await apply(news) }));
 }
 
-export function read(id: string, props: Props): Promise<ReadResult> {
+/** Refresh: `props` is the stored state. Import: nothing but the id (import-id.ts). */
+export async function read(id: string, stored: Props): Promise<ReadResult> {
+  // an import's own errors name the id and the environment variable, never a value from it
+  const props = stored.connection === undefined ? await imported(id) : stored;
   return guarded(props.connection, async () => {
     const { report, artefacts, facts } = await onProbedHost(props, async (session, artefacts, facts) => ({
       report: { ...(await observeOnSession(session, artefacts, facts, hostOptions(props))), stats: session.stats },
@@ -310,6 +322,9 @@ export function read(id: string, props: Props): Promise<ReadResult> {
       warnings: (props.warnings as string[] | undefined) ?? [],
       keptLoadable: [...keptLoadable(artefacts)],
     };
+    // what the dynamic provider of releases up to 0.1.x stored goes with the first refresh
+    delete live.__provider;
+    delete live.version;
     return { id, props: live, inputs: pickInputs(live) };
   });
 }
