@@ -69,6 +69,8 @@ export interface RunOptions {
   stdin?: string;
   /** more environment for this command (e.g. HNFT_ENGINE_EVENTS) */
   env?: Record<string, string>;
+  /** cli() only: pass --stack and --non-interactive (default true; `pulumi plugin` takes neither) */
+  stack?: boolean;
 }
 
 export interface ProjectOptions {
@@ -130,7 +132,7 @@ export function engineProject(label: string, opts: ProjectOptions = {}): EngineP
   };
 
   const cli = async (args: string[], o: RunOptions = {}): Promise<CommandResult> => {
-    const r = await runProcess(path.join(bin, "pulumi"), [...args, "--stack", stack, "--non-interactive", "--color", "never"], {
+    const r = await runProcess(path.join(bin, "pulumi"), [...args, ...(o.stack === false ? [] : ["--stack", stack, "--non-interactive"]), "--color", "never"], {
       cwd: dir,
       env: { ...env, PATH: `${bin}${path.delimiter}${process.env.PATH ?? ""}`, PULUMI_SKIP_UPDATE_CHECK: "true", PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true", ...o.env },
       stdin: o.stdin,
