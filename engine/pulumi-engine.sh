@@ -8,6 +8,10 @@
 #   ${HNFT_ENGINE_CACHE:-$HOME/.cache/hardened-nftables/pulumi-engine}/<version>-<pin hash>/bin/
 #     pulumi                          the CLI, version-stamped (`pulumi version` prints it)
 #     pulumi-resource-pulumi-nodejs   the dynamic-provider plugin, a script shipped in @pulumi/pulumi
+#     pulumi-language-yaml            the YAML language host, pulumi-yaml as engine/language-yaml pins it
+#     gen-sdk                         engine/gen-sdk: the SDK `pulumi package add` writes for Python,
+#                                     Go or Node.js, with the engine's own codegen (README, "Python, Go and YAML")
+# Each of the last two is rebuilt when its own inputs change (a .<name>.pin file beside it).
 # Pieces the Go module proxy refuses at every version and commit asked for (see README, "The
 # engine"): the Node.js language host and pulumi-resource-command. Programs therefore run through
 # the Automation API's inline programs, which need no language host.
@@ -27,7 +31,16 @@ dynamic_plugin="$repo/node_modules/@pulumi/pulumi/pulumi-resource-pulumi-nodejs"
 
 stamped() { [ -x "$1/pulumi" ] && [ "$("$1/pulumi" version 2>/dev/null)" = "$version" ]; }
 
-if stamped "$dir" && [ -x "$dir/pulumi-resource-pulumi-nodejs" ]; then
+# The tools built beside the engine: name, module directory, inputs (relative to engine/).
+yaml_host_inputs=(language-yaml/go.mod language-yaml/go.sum language-yaml/tools.go)
+gen_sdk_inputs=(go.mod go.sum gen-sdk/main.go)
+pin_of() { (cd "$here" && cat "$@") | sha256sum | cut -c1-12; }
+tool_current() { [ -x "$dir/$1" ] && [ "$(cat "$dir/.$1.pin" 2>/dev/null)" = "$2" ]; }
+yaml_host_pin=$(pin_of "${yaml_host_inputs[@]}")
+gen_sdk_pin=$(pin_of "${gen_sdk_inputs[@]}")
+tools_current() { tool_current pulumi-language-yaml "$yaml_host_pin" && tool_current gen-sdk "$gen_sdk_pin"; }
+
+if stamped "$dir" && [ -x "$dir/pulumi-resource-pulumi-nodejs" ] && tools_current; then
   echo "$dir"
   exit 0
 fi
@@ -70,5 +83,24 @@ if ! stamped "$dir"; then
   mv "$staging/bin" "$dir"
   echo "pulumi-engine: built in $(($(date +%s) - start)) s" >&2
 fi
+# build_tool NAME PIN MODULE_DIR PACKAGE [LDFLAGS]: go build into the cache, then record its pin.
+build_tool() {
+  tool_current "$1" "$2" && return 0
+  echo "pulumi-engine: building $1 into $dir" >&2
+  local start
+  start=$(date +%s)
+  (
+    cd "$here/$3"
+    CGO_ENABLED=0 go build -mod=readonly -trimpath -tags osusergo,grpcnotrace -ldflags "-s -w ${5:-}" \
+      -o "$dir/.$1.new" "$4"
+  ) >&2
+  mv "$dir/.$1.new" "$dir/$1"
+  echo "$2" >"$dir/.$1.pin"
+  echo "pulumi-engine: built $1 in $(($(date +%s) - start)) s" >&2
+}
+yaml_version=$(grep -oE "github.com/pulumi/pulumi-yaml v[0-9.]+" "$here/language-yaml/go.mod" | cut -d" " -f2)
+build_tool pulumi-language-yaml "$yaml_host_pin" language-yaml github.com/pulumi/pulumi-yaml/cmd/pulumi-language-yaml \
+  "-X github.com/pulumi/pulumi-yaml/pkg/version.Version=$yaml_version"
+build_tool gen-sdk "$gen_sdk_pin" . ./gen-sdk
 install -m 0755 "$dynamic_plugin" "$dir/pulumi-resource-pulumi-nodejs"
 echo "$dir"

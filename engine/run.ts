@@ -10,7 +10,7 @@
  * engine"), so the program cannot be started by the CLI itself. Here it runs as an Automation API
  * inline program: this process loads the project's `main` module (TypeScript through tsx) and the
  * real CLI drives it over gRPC. Everything else is the engine's own: the plan, the diff it prints,
- * the state in the project's backend, the dynamic-provider plugin it starts in the project's
+ * the state in the project's backend, the provider plugin it starts in the project's
  * directory. Each invocation is one fresh process, like one `pulumi` command.
  *
  * Flags: --diff, --refresh, --expect-no-changes, --parallel N (the CLI's default is 4 per core), --json

@@ -4,14 +4,16 @@
 #   - the Debian packages the host layer and the test peers use
 #   - Node.js and npm, pinned (scripts/env.sh), from the npm registry, cached in ~/.cache
 #   - the project's npm packages, exactly as package-lock.json pins them (npm ci)
-#   - the Pulumi engine, built from its Go modules once per pinned version (engine/pulumi-engine.sh)
+#   - the Pulumi engine, built from its Go modules once per pinned version (engine/pulumi-engine.sh),
+#     with the YAML language host and gen-sdk beside it
+#   - the Python virtualenv of the Python programs: `pulumi` from PyPI, pinned (engine/python-venv.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/env.sh
 
 DEBIAN_PACKAGES=(
   nftables iproute2 openssh-server openssh-client sudo conntrack socat kmod procps util-linux
-  vsftpd tftpd-hpa tftp-hpa sip-tester curl python3
+  vsftpd tftpd-hpa tftp-hpa sip-tester curl python3 python3-venv
   snmpd snmp samba samba-common-bin traceroute
   sane-utils libsane1 libsane-common ngircd
   amanda-server amanda-client openbsd-inetd libencode-locale-perl
@@ -60,3 +62,7 @@ fi
 step "Pulumi engine"
 engine=$(bash engine/pulumi-engine.sh)
 echo "pulumi $("${engine}/pulumi" version) in ${engine}" >&2
+
+step "Python virtualenv (pulumi from PyPI)"
+venv=$(bash engine/python-venv.sh)
+echo "$("${venv}/bin/python" --version), pulumi $("${venv}/bin/pip" show pulumi 2>/dev/null | sed -n 's/^Version: //p') in ${venv}" >&2

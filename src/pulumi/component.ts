@@ -4,12 +4,10 @@ import type { ExposureInput, PolicyInput } from "../model/policy";
 import { formatIssues, type Issue } from "../fields/issues";
 import { PolicyError, parsePolicy } from "../model/validate";
 import { renderPolicy } from "../render";
-import { contentLines } from "./live";
-import { fromLineMap, ruleGroup, toLineMap } from "./line-map";
+import { fromLineMap, type LineMap } from "./line-map";
 import { describeTarget, tableNameFor } from "./names";
 import { HostTable } from "./resource";
 import type { HostPaths, ProbedProfile } from "./types";
-import { providerVersion } from "./version";
 
 /** `T` with every field, element and nested field a `pulumi.Input`. */
 export type DeepInput<T> = T extends string | number | boolean | null | undefined
@@ -62,6 +60,9 @@ function hasEventualValues(value: unknown, depth = 0): boolean {
   return Object.values(value as object).some((v) => hasEventualValues(v, depth + 1));
 }
 
+/** A file's text from its line map (none yet, e.g. under mocks: empty). */
+const fileText = (lines: LineMap | undefined): string => (lines ? `${fromLineMap(lines).join("\n")}\n` : "");
+
 const POLICY_KEYS = ["exposures", "allowNothing", "forward", "output", "icmp", "log", "conntrack", "dhcpv6Client"] as const;
 
 /**
@@ -98,8 +99,8 @@ function policyPart(args: HostFirewallArgs): Record<string, unknown> {
  *
  * The policy is validated before anything is registered: a plain-value policy in the constructor
  * (a bad one throws here, naming every field), one built from Outputs as soon as its values are
- * known. No host is contacted by the program itself; the dynamic provider does that during
- * `pulumi up` (apply) and `pulumi refresh` (observe).
+ * known. No host is contacted by the program itself; the hardened-nftables provider plugin does
+ * that during `pulumi up` (apply) and `pulumi refresh` (observe).
  */
 export class HostFirewall extends pulumi.ComponentResource {
   /** Name of the table inet the component owns. */
@@ -126,7 +127,7 @@ export class HostFirewall extends pulumi.ComponentResource {
   public readonly driftSummary: pulumi.Output<string>;
   /** Warnings of the last apply (e.g. conntrack tool missing). */
   public readonly warnings: pulumi.Output<string[]>;
-  /** The dynamic resource that carries the host state. */
+  /** The custom resource (served by the provider plugin) that carries the host state. */
   public readonly hostTable: HostTable;
 
   constructor(name: string, args: HostFirewallArgs, opts: pulumi.ComponentResourceOptions = {}) {
@@ -158,8 +159,6 @@ export class HostFirewall extends pulumi.ComponentResource {
         policy: value.policy,
         nft: artefacts.nft,
         ruleLines: [...artefacts.ruleLines],
-        sysctlLines: contentLines(artefacts.sysctl),
-        modprobeLines: contentLines(artefacts.modprobe),
       };
     });
     const connection = pulumi.output(args.connection as pulumi.Input<Record<string, unknown>>) as unknown as pulumi.Output<Record<string, unknown>>;
@@ -174,27 +173,24 @@ export class HostFirewall extends pulumi.ComponentResource {
     this.hostTable = new HostTable(
       `${name}-table`,
       {
-        version: providerVersion(),
         table: checked.table,
-        target,
         connection: checkedConnection,
         policy: checked.policy,
-        rules: checked.ruleLines.apply((l) => toLineMap(l, ruleGroup)),
-        sysctl: checked.sysctlLines.apply((l) => toLineMap(l)),
-        modprobe: checked.modprobeLines.apply((l) => toLineMap(l)),
         ...(args.hostPaths !== undefined ? { hostPaths: args.hostPaths as pulumi.Input<HostPaths> } : {}),
         ...(args.confirmTimeoutSeconds !== undefined ? { confirmTimeoutSeconds: args.confirmTimeoutSeconds } : {}),
         ...(args.allowOtherTables !== undefined ? { allowOtherTables: args.allowOtherTables } : {}),
       },
-      { parent: this },
+      // a table adopted with `pulumi import hardened-nftables:index:HostTable <name>-table <id>`
+      // (top level) becomes this component's child
+      { parent: this, aliases: [{ parent: pulumi.rootStackResource }] },
     );
 
     this.table = checked.table;
     this.target = target;
     this.renderedTable = checked.nft;
     this.ruleLines = checked.ruleLines;
-    this.sysctlConf = this.hostTable.sysctl.apply((m) => `${fromLineMap(m).join("\n")}\n`);
-    this.modprobeConf = this.hostTable.modprobe.apply((m) => `${fromLineMap(m).join("\n")}\n`);
+    this.sysctlConf = this.hostTable.sysctl.apply(fileText);
+    this.modprobeConf = this.hostTable.modprobe.apply(fileText);
     this.hostProfile = this.hostTable.hostProfile;
     this.appliedHash = this.hostTable.appliedHash;
     this.inSync = this.hostTable.inSync;

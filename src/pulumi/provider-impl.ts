@@ -1,11 +1,10 @@
 /**
- * The dynamic provider's implementation: what the thin serialized provider (provider.ts)
- * `require`s from dist/pulumi/provider-impl.js and delegates to.
+ * HostTable's provider methods, on plain values (plugin.ts unwraps and re-marks secrets):
  *
  * - check: validates the policy and the connection (one failure per `path: problem` line), and
  *   renders the rule lines and the sysctl.d/modprobe.d lines shown by `pulumi preview --diff`.
  * - diff: host or port changed -> replace (delete first: it may be the same machine under another
- *   address); table renamed -> replace; rule lines, files, version, connection or a drift recorded
+ *   address); table renamed -> replace; rule lines, files, connection or a drift recorded
  *   by the last refresh -> update.
  * - create/update: the safe apply of the host layer (probe, render with the host's own kernel
  *   profile, nft check on the host, on-host rollback unless a NEW connection confirms, persist).
@@ -16,11 +15,10 @@
  * Every error leaving this module is passed through redact() with the resource's connection:
  * no password, private key or passphrase can appear in what the engine prints.
  *
- * Deliberately free of @pulumi/pulumi: the provider process loads only this, the host layer and
- * the renderer.
+ * Free of the @pulumi/pulumi runtime: the unit tests call it directly.
  */
 import { isDeepStrictEqual } from "node:util";
-import type { CheckFailure, CheckResult, CreateResult, DiffResult, ReadResult, UpdateResult } from "@pulumi/pulumi/dynamic";
+import type { CheckFailure, CheckResult, CreateResult, DiffResult, ReadResult, UpdateResult } from "@pulumi/pulumi/provider";
 import { type Connection, parseConnection, redact } from "../model/connection";
 import { formatIssues } from "../fields/issues";
 import { parsePolicy } from "../model/validate";
@@ -36,6 +34,7 @@ import { acquire, type Lease, onLease, withPooledSession } from "./sessions";
 import { contentLines, liveFileLines, liveRuleLines } from "./live";
 import { ruleGroup, toLineMap } from "./line-map";
 import { describeTarget, machineOf } from "./names";
+import { importedInputs, tableId } from "./import-id";
 import { hostRootProblem } from "../render/paths";
 import {
   containsUnknown,
@@ -47,6 +46,13 @@ import {
 } from "./types";
 
 type Props = Record<string, unknown>;
+
+/**
+ * Inputs check() derives (rendered lines, the target) or carries over from the last apply or
+ * refresh, never taken from the caller; `version` and `__provider` are what the dynamic provider
+ * of releases up to 0.1.x stored, dropped when such a stack moves to the plugin.
+ */
+const DERIVED_KEYS = ["target", "rules", "sysctl", "modprobe", "hostProfile", "keptLoadable", "version", "__provider"] as const;
 
 // ---------------------------------------------------------------- helpers
 
@@ -174,16 +180,24 @@ function engineLines(ruleLines: readonly string[], sysctlLines: readonly string[
   return { rules: toLineMap(ruleLines, ruleGroup), sysctl: toLineMap(sysctlLines), modprobe: toLineMap(modprobeLines) };
 }
 
+/** What an import reads the host with: the id's table and address, the connection checked like any input. */
+async function imported(id: string): Promise<Props> {
+  const inputs = importedInputs(id);
+  const { inputs: checked, failures = [] } = await check(undefined, inputs);
+  if (failures.length > 0) throw new Error(`import ${id}: invalid connection:\n  ${failures.map((f) => f.reason).join("\n  ")}`);
+  return checked as Props;
+}
+
 // ---------------------------------------------------------------- provider methods
 
 export async function check(olds: Props | undefined, news: Props): Promise<CheckResult> {
   const failures: CheckFailure[] = [];
   const inputs: Props = { ...news, drift: [] };
-  delete inputs.hostProfile;
+  // what the program cannot set: rendered below, or recorded by the last apply or refresh
+  for (const key of DERIVED_KEYS) delete inputs[key];
   const recorded = olds?.hostProfile;
   if (recorded && !containsUnknown(recorded) && renderProfile(recorded) !== DEFAULT_PROFILE) inputs.hostProfile = recorded;
   // what the last apply or refresh left loadable for other tables: the preview renders the same
-  delete inputs.keptLoadable;
   const kept = olds?.keptLoadable;
   if (Array.isArray(kept) && kept.length > 0 && news.allowOtherTables !== undefined) inputs.keptLoadable = kept;
 
@@ -249,7 +263,6 @@ export async function diff(_id: string, olds: Props, news: Props): Promise<DiffR
   if (containsUnknown(news)) return { changes: true, replaces, deleteBeforeReplace };
 
   let changes = replaces.length > 0;
-  changes ||= olds.version !== news.version;
   changes ||= !sameJson(olds.rules, news.rules);
   changes ||= olds.inSync === false;
   changes ||= !sameJson(oldConn, newConn);
@@ -276,7 +289,7 @@ async function apply(inputs: Props): Promise<HostTableOutputs> {
 export function create(inputs: Props): Promise<CreateResult> {
   return guarded(inputs.connection, async () => {
     const outs = await apply(inputs);
-    return { id: `${machineOf(inputs.connection as object)}/inet/${outs.table}`, outs };
+    return { id: tableId(inputs.connection as object, outs.table), outs };
   });
 }
 
@@ -284,7 +297,10 @@ export function update(_id: string, _olds: Props, news: Props): Promise<UpdateRe
   return guarded(news.connection, async () => ({ outs: await apply(news) }));
 }
 
-export function read(id: string, props: Props): Promise<ReadResult> {
+/** Refresh: `props` is the stored state. Import: nothing but the id (import-id.ts). */
+export async function read(id: string, stored: Props): Promise<ReadResult> {
+  // an import's own errors name the id and the environment variable, never a value from it
+  const props = stored.connection === undefined ? await imported(id) : stored;
   return guarded(props.connection, async () => {
     const { report, artefacts, facts } = await onProbedHost(props, async (session, artefacts, facts) => ({
       report: { ...(await observeOnSession(session, artefacts, facts, hostOptions(props))), stats: session.stats },
@@ -307,6 +323,9 @@ export function read(id: string, props: Props): Promise<ReadResult> {
       warnings: (props.warnings as string[] | undefined) ?? [],
       keptLoadable: [...keptLoadable(artefacts)],
     };
+    // what the dynamic provider of releases up to 0.1.x stored goes with the first refresh
+    delete live.__provider;
+    delete live.version;
     return { id, props: live, inputs: pickInputs(live) };
   });
 }

@@ -1,4 +1,4 @@
-/** Shapes of the dynamic resource's inputs and outputs (plain JSON, as the engine passes them). */
+/** Shapes of HostTable's inputs and outputs (plain JSON, as the engine passes them). */
 import type { ConnectionInput } from "../model/connection";
 import type { PolicyInput } from "../model/policy";
 import type { PathOverrides } from "../render/paths";
@@ -19,8 +19,6 @@ export interface ProbedProfile {
 }
 
 export interface HostTableInputs {
-  /** Package version + hash of the compiled code: a change forces an update. */
-  readonly version: string;
   readonly table: string;
   /** `user@host:port` (and ` via user@bastion:port`): shown in previews, never secret material. */
   readonly target: string;
@@ -61,7 +59,6 @@ export interface HostTableOutputs extends HostTableInputs {
 
 /** Keys of {@link HostTableInputs}: what read() writes back as the stored inputs. */
 export const INPUT_KEYS = [
-  "version",
   "table",
   "target",
   "connection",

@@ -10,11 +10,14 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { type EngineProject, engineProject, expectOk, hostStepSpans, REPO, shareFirstKey } from "../support/engine";
 import { HOST_PATHS, listTable } from "../support/host-fixtures";
 import { createLab, type Lab, type LabHost } from "../support/lab";
 import { requireRoot } from "../support/privileges";
+
+// Several engine commands per test, each starting the provider plugin: over a minute on a loaded 2-core machine.
+vi.setConfig({ testTimeout: 300_000 });
 
 const example = (name: string) => path.join(REPO, "examples", name);
 

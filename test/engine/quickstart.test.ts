@@ -10,9 +10,12 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { type CommandResult, REPO, runProcess } from "../support/engine";
 import { requireRoot } from "../support/privileges";
+
+// Several engine commands per test, each starting the provider plugin: over a minute on a loaded 2-core machine.
+vi.setConfig({ testTimeout: 600_000 });
 
 const sh = (command: string, env: NodeJS.ProcessEnv, timeoutMs = 1_800_000): Promise<CommandResult> =>
   runProcess("bash", ["-c", command], { cwd: REPO, env, timeoutMs });

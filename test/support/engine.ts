@@ -43,6 +43,8 @@ export interface EngineProject {
   readonly transcript: string[];
   /** `pulumi <args>` for this project and stack */
   pulumi(args: string[], opts?: RunOptions): Promise<CommandResult>;
+  /** the pinned CLI itself in the project dir (`pulumi <args> --stack <stack>`), for commands that run no program (import) */
+  cli(args: string[], opts?: RunOptions): Promise<CommandResult>;
   /** `pulumi config set KEY VALUE [--secret]` (objects are stored as JSON) */
   config(key: string, value: unknown, secret?: boolean): Promise<void>;
   /** the stack's state (`pulumi stack export`) */
@@ -67,6 +69,8 @@ export interface RunOptions {
   stdin?: string;
   /** more environment for this command (e.g. HNFT_ENGINE_EVENTS) */
   env?: Record<string, string>;
+  /** cli() only: pass --stack and --non-interactive (default true; `pulumi plugin` takes neither) */
+  stack?: boolean;
 }
 
 export interface ProjectOptions {
@@ -74,13 +78,19 @@ export interface ProjectOptions {
   source?: string;
   /** files to drop in, relative to the project dir */
   files?: Record<string, string>;
+  /**
+   * Put the project outside this package (in the temp dir), where `pulumi-hardened-nftables`
+   * resolves only through the project's node_modules (inside the package, Node's self-reference
+   * wins): for a test that swaps the package under the program.
+   */
+  outsidePackage?: boolean;
 }
 
 /** A fresh project (copy of the test program or an example) with its own backend and stack. */
 export function engineProject(label: string, opts: ProjectOptions = {}): EngineProject {
   const bin = engineBinDir();
   fs.mkdirSync(WORK_ROOT, { recursive: true });
-  const dir = fs.mkdtempSync(path.join(WORK_ROOT, `${label}-`));
+  const dir = opts.outsidePackage ? fs.mkdtempSync(path.join(os.tmpdir(), `hnft-project-${label}-`)) : fs.mkdtempSync(path.join(WORK_ROOT, `${label}-`));
   const home = fs.mkdtempSync(path.join(os.tmpdir(), `hnft-engine-${label}-`));
   const backend = path.join(home, "state");
   const pulumiHome = path.join(home, "pulumi-home");
@@ -95,6 +105,7 @@ export function engineProject(label: string, opts: ProjectOptions = {}): EngineP
   // what `npm install` makes of an example's "pulumi-hardened-nftables": "file:../.." dependency
   fs.mkdirSync(path.join(dir, "node_modules"), { recursive: true });
   fs.symlinkSync(REPO, path.join(dir, "node_modules", "pulumi-hardened-nftables"));
+  if (opts.outsidePackage) fs.symlinkSync(path.join(REPO, "node_modules", "@pulumi"), path.join(dir, "node_modules", "@pulumi"));
   const remove = () => {
     fs.rmSync(dir, { recursive: true, force: true });
     fs.rmSync(home, { recursive: true, force: true });
@@ -120,12 +131,24 @@ export function engineProject(label: string, opts: ProjectOptions = {}): EngineP
     return r;
   };
 
+  const cli = async (args: string[], o: RunOptions = {}): Promise<CommandResult> => {
+    const r = await runProcess(path.join(bin, "pulumi"), [...args, ...(o.stack === false ? [] : ["--stack", stack, "--non-interactive"]), "--color", "never"], {
+      cwd: dir,
+      env: { ...env, PATH: `${bin}${path.delimiter}${process.env.PATH ?? ""}`, PULUMI_SKIP_UPDATE_CHECK: "true", PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true", ...o.env },
+      stdin: o.stdin,
+      timeoutMs: o.timeoutMs ?? 240_000,
+    });
+    transcript.push(`$ pulumi ${args.join(" ")}\n${r.stdout}\n${r.stderr}`);
+    return r;
+  };
+
   return {
     dir,
     stack,
     backend,
     transcript,
     pulumi,
+    cli,
     async config(key, value, secret = false) {
       const text = typeof value === "string" ? value : JSON.stringify(value);
       const r = await pulumi(["config", "set", key, ...(secret ? ["--secret"] : [])], { stdin: text });
@@ -178,7 +201,7 @@ export function expectOk(r: CommandResult, what: string): CommandResult {
   return r;
 }
 
-const HOST_TABLE_TYPE = "pulumi-nodejs:dynamic/hardened-nftables:HostTable";
+const HOST_TABLE_TYPE = "hardened-nftables:index:HostTable";
 
 interface TimedEvent {
   at: number;

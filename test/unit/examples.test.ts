@@ -10,6 +10,7 @@ import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { fromLineMap, type LineMap } from "../../src/pulumi/line-map";
+import { check } from "../../src/pulumi/provider-impl";
 
 interface Registered {
   type: string;
@@ -67,7 +68,17 @@ async function run(example: string): Promise<Registered[]> {
   return registered;
 }
 
-const tables = (regs: Registered[]) => regs.filter((r) => r.type === "pulumi-nodejs:dynamic/hardened-nftables:HostTable");
+/** The HostTables registered, with the inputs the provider's check makes of them (the rendered lines, the target). */
+const tables = (regs: Registered[]): Promise<Registered[]> =>
+  Promise.all(
+    regs
+      .filter((r) => r.type === "hardened-nftables:index:HostTable")
+      .map(async (r) => {
+        const { inputs, failures } = await check(undefined, { ...r.inputs, connection: unsecret(r.inputs.connection) });
+        expect(failures).toEqual([]);
+        return { ...r, inputs: { ...(inputs as Record<string, unknown>), connection: r.inputs.connection } };
+      }),
+  );
 const privateKey = () => fs.readFileSync(path.join(keyDir, "k"), "utf8");
 
 describe("examples run under mocks", () => {
@@ -75,7 +86,7 @@ describe("examples run under mocks", () => {
     configure({ host: "198.51.100.10", hostKey: HOST_KEY, privateKeyPath: path.join(keyDir, "k") });
     const regs = await run("quickstart");
     expect(regs.filter((r) => r.type === "hardened-nftables:index:HostFirewall").map((r) => r.name)).toEqual(["quickstart"]);
-    const [t] = tables(regs);
+    const [t] = (await tables(regs));
     expect(t!.inputs.table).toBe("quickstart");
     expect(t!.inputs.target).toBe("root@198.51.100.10:22");
     expect(Object.keys(t!.inputs.rules as object)).toContain('chain input: tcp dport 443 accept comment "https: web requests over TLS"');
@@ -89,7 +100,7 @@ describe("examples run under mocks", () => {
     expect(commands.map((c) => c.name)).toEqual(["ftp-packages", "vsftpd-passive-range"]);
     expect(commands[0]!.inputs.create).toContain("apt-get install -y -qq nftables vsftpd conntrack");
     expect(commands[1]!.inputs.create).toContain("pasv_min_port=50000\\npasv_max_port=50100");
-    const [t] = tables(regs);
+    const [t] = (await tables(regs));
     expect(Object.keys(t!.inputs.rules as object)).toContain('chain input: tcp dport 21 ct helper set "ftp-helper" accept comment "ftp: control, helper ftp"');
     expect(Object.keys(t!.inputs.rules as object)).toContain('chain input: ct state related ct helper "ftp" tcp dport 50000-50100 accept comment "ftp: passive data, expected by helper ftp"');
     expect(fromLineMap(t!.inputs.modprobe as LineMap)).toContain("# Allowed for scoped exposures: nf_conntrack_ftp, nf_nat_ftp");
@@ -98,7 +109,7 @@ describe("examples run under mocks", () => {
   it("voip-pbx: SIP with a fixed RTP range, no helper, outbound restricted", async () => {
     configure({ host: "198.51.100.30", hostKey: HOST_KEY, privateKey: privateKey() });
     const regs = await run("voip-pbx");
-    const [t] = tables(regs);
+    const [t] = (await tables(regs));
     const lines = Object.keys(t!.inputs.rules as object);
     expect(t!.inputs.table).toBe("pbx");
     expect(lines).toContain("chain output: policy drop");
@@ -118,7 +129,7 @@ describe("examples run under mocks", () => {
     });
     const regs = await run("fleet");
     const order = ["fw-web1-table", "fw-db1-table", "fw-mail1-table"];
-    const ts = tables(regs).sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name));
+    const ts = (await tables(regs)).sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name));
     expect(ts.map((t) => t.name)).toEqual(order);
     expect(ts.every((t) => t.inputs.table === "fleet")).toBe(true);
     const [web, db, mail] = ts.map((t) => Object.keys(t.inputs.rules as object));
@@ -141,8 +152,8 @@ describe("examples run under mocks", () => {
       privateHostKey: HOST_KEY,
     });
     const regs = await run("bastion");
-    const outer = tables(regs).find((t) => t.name === "bastion-table");
-    const inner = tables(regs).find((t) => t.name === "inner-table");
+    const outer = (await tables(regs)).find((t) => t.name === "bastion-table");
+    const inner = (await tables(regs)).find((t) => t.name === "inner-table");
     expect(outer!.inputs.target).toBe("root@203.0.113.5:22");
     expect(inner!.inputs.target).toBe("admin@10.0.0.20:22 via jump@203.0.113.5:22");
     const conn = unsecret(inner!.inputs.connection) as { proxy?: { host: string } };

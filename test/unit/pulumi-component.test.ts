@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { spawnSync } from "node:child_process";
 import { HostFirewall, HostFirewallArgsError } from "../../src/pulumi/component";
-import { providerVersion } from "../../src/pulumi/version";
+import { check } from "../../src/pulumi/provider-impl";
 import { render } from "../../src/render";
 import { generatePrivateKey, TEST_HOST_KEY } from "../support/keys";
 import { fromLineMap, type LineMap, ruleGroup, toLineMap } from "../../src/pulumi/line-map";
@@ -46,7 +46,7 @@ const settle = <T>(o: pulumi.Output<T>) => new Promise<T>((resolve) => o.apply(r
 const connection = () => ({ host: "198.51.100.7", privateKey, hostKey: HOST_KEY });
 
 describe("HostFirewall under mocks", () => {
-  it("registers the component and one dynamic HostTable with the rendered inputs", async () => {
+  it("registers the component and one HostTable whose checked inputs are the rendered lines", async () => {
     const fw = new HostFirewall("Web 1!", {
       connection: connection(),
       exposures: [{ service: "ssh" }, { service: "ftp", passivePorts: "50000-50100" }],
@@ -57,13 +57,14 @@ describe("HostFirewall under mocks", () => {
 
     expect(registered.map((r) => [r.type, r.name])).toEqual([
       ["hardened-nftables:index:HostFirewall", "Web 1!"],
-      ["pulumi-nodejs:dynamic/hardened-nftables:HostTable", "Web 1!-table"],
+      ["hardened-nftables:index:HostTable", "Web 1!-table"],
     ]);
-    const inputs = registered[1]!.inputs;
+    const registeredInputs = registered[1]!.inputs;
+    const plainConnection = (registeredInputs.connection as Record<string, unknown>).value;
+    const { inputs, failures } = await check(undefined, { ...registeredInputs, connection: plainConnection });
+    expect(failures).toEqual([]);
     expect(inputs.table).toBe("Web-1");
     expect(inputs.target).toBe("root@198.51.100.7:22");
-    expect(inputs.version).toBe(providerVersion());
-    expect(inputs.version).toMatch(/^0\.1\.0\+[0-9a-f]{12}$/);
     expect(inputs.rules).toEqual(toLineMap(expected.ruleLines, ruleGroup));
     expect(fromLineMap(inputs.sysctl as LineMap)).toEqual(expected.sysctl.trimEnd().split("\n"));
     expect(fromLineMap(inputs.modprobe as LineMap)).toEqual(expected.modprobe.trimEnd().split("\n"));
@@ -75,14 +76,13 @@ describe("HostFirewall under mocks", () => {
     expect(await settle(fw.table)).toBe("Web-1");
   });
 
-  it("serializes a thin provider into __provider: only a require of the compiled module", async () => {
+  it("stores no code in the state: the inputs are the table, the connection and the policy as written", async () => {
     const fw = new HostFirewall("thin", { connection: connection(), exposures: [{ service: "ssh" }] });
     await settle(fw.hostTable.urn);
-    const text = registered[1]!.inputs.__provider as string;
-    expect(text).toContain('"pulumi-hardened-nftables/dist/pulumi/provider-impl.js"');
-    expect(text).toMatch(/check: __f\d+, diff: __f\d+, create: __f\d+, read: __f\d+, update: __f\d+, delete: __f\d+/);
-    expect(text).not.toContain("PRIVATE KEY");
-    expect(text.length).toBeLessThan(5000);
+    const inputs = registered[1]!.inputs;
+    expect(inputs.__provider).toBeUndefined();
+    expect(Object.keys(inputs).sort()).toEqual(["connection", "policy", "table"]);
+    expect(JSON.stringify(inputs)).not.toContain("require(");
   });
 
   it("stores the connection as a secret (input and output)", async () => {
@@ -92,7 +92,7 @@ describe("HostFirewall under mocks", () => {
     expect(raw[SECRET_SIG]).toBeDefined();
     expect(await pulumi.isSecret(fw.hostTable.connection)).toBe(true);
     expect(await pulumi.isSecret(fw.target)).toBe(false);
-    expect(JSON.stringify(registered[1]!.inputs.target)).not.toContain("hunter2");
+    expect(await settle(fw.target)).toBe("root@198.51.100.7:22");
   });
 
   it("an invalid plain policy throws in the constructor with every field path, and registers nothing", () => {
@@ -159,8 +159,10 @@ describe("HostFirewall under mocks", () => {
     });
     await settle(fw.hostTable.urn);
     const expected = render({ table: "web", exposures: [{ service: "ssh", sources: ["203.0.113.0/24"] }], output: { policy: "drop" } });
-    expect(registered[1]!.inputs.rules).toEqual(toLineMap(expected.ruleLines, ruleGroup));
-    expect(registered[1]!.inputs.table).toBe("web");
+    const registeredInputs = registered[1]!.inputs;
+    const { inputs } = await check(undefined, { ...registeredInputs, connection: (registeredInputs.connection as Record<string, unknown>).value });
+    expect(inputs.rules).toEqual(toLineMap(expected.ruleLines, ruleGroup));
+    expect(inputs.table).toBe("web");
   });
 
   it("derives a safe default table name from the resource name", async () => {

@@ -1,0 +1,126 @@
+/**
+ * A stack created by the last release with the dynamic provider (HostTable typed
+ * `pulumi-nodejs:dynamic/hardened-nftables:HostTable`, its code serialized into the state) moves
+ * to the provider plugin by a plain `pulumi up` with the new package: the HostTable's alias finds
+ * the old state, the engine accepts the change of provider without a replace (the plugin
+ * implements no DiffConfig: pkg/resource/deploy/step_generator.go providerChanged), and the
+ * plugin's diff sees nothing to do. The host's table is not touched (same rule handles, same file
+ * inodes), the state holds no code afterwards, and the next preview is empty.
+ *
+ * The old release is built from this repository's history: the parent of the commit that deleted
+ * src/pulumi/provider.ts (the dynamic provider), compiled against the same node_modules.
+ */
+import { execFileSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import YAML from "yaml";
+import { type EngineProject, engineProject, expectOk, REPO } from "../support/engine";
+import { HOST_PATHS, listRulesetWithHandles } from "../support/host-fixtures";
+import { createLab, type Lab, type LabHost } from "../support/lab";
+import { requireRoot } from "../support/privileges";
+
+const TABLE = "migrate";
+const POLICY = { table: TABLE, exposures: [{ service: "ssh" }, { service: "https" }] };
+const OLD_TYPE = "pulumi-nodejs:dynamic/hardened-nftables:HostTable";
+const NEW_TYPE = "hardened-nftables:index:HostTable";
+
+/** The last commit whose package had the dynamic provider. */
+function lastDynamicRelease(): string {
+  const deleted = execFileSync("git", ["-C", REPO, "log", "-1", "--format=%H", "--diff-filter=D", "--", "src/pulumi/provider.ts"], { encoding: "utf8" }).trim();
+  if (!deleted) throw new Error("git history has no commit deleting src/pulumi/provider.ts (a shallow clone? fetch the history)");
+  return `${deleted}^`;
+}
+
+/** That release, compiled as its own `npm run build` does, in `dir`, sharing this checkout's node_modules. */
+function buildOldRelease(dir: string): string {
+  const rev = lastDynamicRelease();
+  fs.mkdirSync(dir, { recursive: true });
+  execFileSync("sh", ["-c", `git -C '${REPO}' archive '${rev}' package.json tsconfig.json tsconfig.build.json src | tar -x -C '${dir}'`]);
+  fs.symlinkSync(path.join(REPO, "node_modules"), path.join(dir, "node_modules"));
+  execFileSync(path.join(REPO, "node_modules/.bin/tsc"), ["-p", "tsconfig.build.json"], { cwd: dir, stdio: "inherit" });
+  fs.cpSync(path.join(dir, "src/host/scripts"), path.join(dir, "dist/host/scripts"), { recursive: true });
+  expect(fs.existsSync(path.join(dir, "dist/pulumi/provider.js"))).toBe(true);
+  return rev;
+}
+
+describe.runIf(requireRoot("engine migration", ["ip", "nft", "sshd", "ssh-keygen", "git"]))("a stack of the dynamic-provider release moves to the plugin", () => {
+  let lab: Lab;
+  let h: LabHost;
+  let project: EngineProject;
+  let oldDir: string;
+  const link = () => path.join(project.dir, "node_modules", "pulumi-hardened-nftables");
+  let projectFile: string;
+  /** The package the program gets, and the project file its release documents (the old one names no plugin). */
+  const usePackage = (dir: string) => {
+    fs.rmSync(link());
+    fs.symlinkSync(dir, link());
+    const settings = YAML.parse(projectFile) as Record<string, unknown>;
+    if (dir !== REPO) delete settings.plugins;
+    fs.writeFileSync(path.join(project.dir, "Pulumi.yaml"), YAML.stringify(settings));
+  };
+  const fileInodes = () =>
+    ["hardened-nftables/migrate.nft", "sysctl.d/60-hardened-nftables-migrate.conf", "modprobe.d/hardened-nftables-migrate.conf"]
+      .map((f) => `${f} ${fs.statSync(path.join(h.etc, f)).ino} ${fs.statSync(path.join(h.etc, f)).mtimeMs}`)
+      .join("\n");
+
+  beforeAll(async () => {
+    lab = await createLab({ hosts: 1, label: "engine-migration" });
+    [h] = lab.hosts as [LabHost];
+    project = engineProject("migration", { outsidePackage: true });
+    projectFile = fs.readFileSync(path.join(project.dir, "Pulumi.yaml"), "utf8");
+    oldDir = path.join(project.dir, ".old-release");
+    buildOldRelease(oldDir);
+    await project.config("privateKey", h.root.privateKey, true);
+    await project.config("hosts", [{ name: "web", host: h.ipv4, user: "root", hostKey: h.hostKey, hostPaths: HOST_PATHS, confirmTimeoutSeconds: 8 }]);
+    await project.config("policy", POLICY);
+  }, 600_000);
+
+  afterAll(async () => {
+    if (project) {
+      await project.pulumi(["destroy", "--yes"]).catch(() => undefined);
+      project.remove();
+    }
+    await lab?.destroy();
+  });
+
+  it("up with the new package keeps the host's table as it is; the state holds the plugin's resource and no code; the next preview is empty", async () => {
+    usePackage(oldDir);
+    expectOk(await project.pulumi(["up", "--yes"]), "up with the dynamic-provider release");
+    const before = await project.exportState();
+    const oldTable = (before.deployment.resources ?? []).find((r) => r.type === OLD_TYPE);
+    expect(oldTable, "the old release created a dynamic HostTable").toBeDefined();
+    expect(String(oldTable!.inputs?.__provider)).toContain("provider-impl.js");
+    const handles = await listRulesetWithHandles(h);
+    const inodes = fileInodes();
+    expect(handles).toContain(`table inet ${TABLE}`);
+
+    usePackage(REPO);
+    const preview = expectOk(await project.pulumi(["preview", "--diff"]), "preview with the plugin");
+    const tableLines = (out: string) => out.split("\n").filter((l) => l.includes("HostTable"));
+    expect(tableLines(preview.stdout).join("\n")).not.toMatch(/replace|delete|create/);
+    const up = expectOk(await project.pulumi(["up", "--yes"]), "up with the plugin");
+    expect(tableLines(up.stdout).join("\n")).not.toMatch(/replace|delete|create|update/);
+
+    // the host: not a rule re-added, not a file rewritten
+    expect(await listRulesetWithHandles(h)).toBe(handles);
+    expect(fileInodes()).toBe(inodes);
+
+    const after = await project.exportState();
+    const types = (after.deployment.resources ?? []).map((r) => r.type);
+    expect(types).toContain(NEW_TYPE);
+    expect(types).not.toContain(OLD_TYPE);
+    expect(types.some((t) => t.startsWith("pulumi:providers:pulumi-nodejs"))).toBe(false);
+    const table = (after.deployment.resources ?? []).find((r) => r.type === NEW_TYPE)!;
+    expect(table.inputs?.__provider).toBeUndefined();
+    expect(table.id).toBe(oldTable!.id);
+
+    expectOk(await project.pulumi(["preview", "--expect-no-changes", "--diff"]), "the next preview is empty");
+    // a refresh reads the host through the plugin: in sync, and what the old release stored is gone
+    expectOk(await project.pulumi(["refresh", "--yes"]), "refresh with the plugin");
+    const refreshed = (await project.exportState()).deployment.resources?.find((r) => r.type === NEW_TYPE);
+    expect(JSON.stringify(refreshed)).not.toMatch(/__provider|provider-impl/);
+    expectOk(await project.pulumi(["preview", "--refresh", "--expect-no-changes"]), "the drift check passes");
+    expect(await listRulesetWithHandles(h)).toBe(handles);
+  }, 600_000);
+});
