@@ -17,7 +17,6 @@
  *
  * Free of the @pulumi/pulumi runtime: the unit tests call it directly.
  */
-import { isDeepStrictEqual } from "node:util";
 import type { CheckFailure, CheckResult, CreateResult, DiffResult, ReadResult, UpdateResult } from "@pulumi/pulumi/provider";
 import { type Connection, parseConnection, redact } from "../model/connection";
 import { formatIssues } from "../fields/issues";
@@ -35,6 +34,7 @@ import { contentLines, liveFileLines, liveRuleLines } from "./live";
 import { ruleGroup, toLineMap } from "./line-map";
 import { describeTarget, machineOf } from "./names";
 import { importedInputs, tableId } from "./import-id";
+import { DIFF_KIND, detailedDiff, type PropertyDiff } from "./detailed-diff";
 import { hostRootProblem } from "../render/paths";
 import {
   containsUnknown,
@@ -130,7 +130,6 @@ function pickInputs(props: Props): Props {
 }
 
 /** Equal as the engine sees values: objects come back from the state with their keys in another order. */
-const sameJson = (a: unknown, b: unknown) => isDeepStrictEqual(JSON.parse(JSON.stringify(a ?? null)), JSON.parse(JSON.stringify(b ?? null)));
 
 /**
  * A session that has just answered a probe. A reused session that fails is replaced by a fresh
@@ -244,7 +243,10 @@ export async function check(olds: Props | undefined, news: Props): Promise<Check
   return { inputs, failures: failures.map((f) => ({ property: f.property, reason: redact(f.reason, news.connection) })) };
 }
 
-export async function diff(_id: string, olds: Props, news: Props): Promise<DiffResult> {
+/** DiffResult plus the detailed diff the plugin's server sends (detailed-diff-server.ts). */
+export type HostTableDiff = DiffResult & { readonly detailedDiff?: Record<string, PropertyDiff> };
+
+export async function diff(_id: string, olds: Props, news: Props): Promise<HostTableDiff> {
   const oldConn = (olds.connection ?? {}) as Record<string, unknown>;
   const newConn = news.connection as Record<string, unknown> | string | undefined;
   const replaces: string[] = [];
@@ -262,20 +264,14 @@ export async function diff(_id: string, olds: Props, news: Props): Promise<DiffR
   }
   if (containsUnknown(news)) return { changes: true, replaces, deleteBeforeReplace };
 
-  let changes = replaces.length > 0;
-  changes ||= !sameJson(olds.rules, news.rules);
-  changes ||= olds.inSync === false;
-  changes ||= !sameJson(oldConn, newConn);
-  changes ||= !sameJson(olds.hostPaths, news.hostPaths);
-  changes ||= !sameJson(olds.allowOtherTables, news.allowOtherTables);
-  if (!changes) {
-    // The files depend on the kernel: compare what the policy renders for the host's recorded profile.
-    const keepLoadable = Array.isArray(olds.keptLoadable) ? (olds.keptLoadable as string[]) : [];
-    const artefacts = renderPolicy(policyOf(news), { profile: renderProfile(olds.hostProfile), table: news.table as string, keepLoadable });
-    const files = engineLines([], contentLines(artefacts.sysctl), contentLines(artefacts.modprobe));
-    changes = !sameJson(olds.sysctl, files.sysctl) || !sameJson(olds.modprobe, files.modprobe);
-  }
-  return { changes, replaces, deleteBeforeReplace };
+  // The files depend on the kernel: compare what the policy renders for the host's recorded profile.
+  const keepLoadable = Array.isArray(olds.keptLoadable) ? (olds.keptLoadable as string[]) : [];
+  const artefacts = renderPolicy(policyOf(news), { profile: renderProfile(olds.hostProfile), table: news.table as string, keepLoadable });
+  const files = engineLines([], contentLines(artefacts.sysctl), contentLines(artefacts.modprobe));
+  const detailed = detailedDiff(olds, news, { sysctl: files.sysctl, modprobe: files.modprobe }, replaces);
+  // drift the refresh found that no line shows (a refused module loaded, a live sysctl value)
+  if (olds.inSync === false && Object.keys(detailed).length === 0) detailed.inSync = { kind: DIFF_KIND.update, inputDiff: false };
+  return { changes: Object.keys(detailed).length > 0, replaces, deleteBeforeReplace, detailedDiff: detailed };
 }
 
 async function apply(inputs: Props): Promise<HostTableOutputs> {

@@ -73,7 +73,7 @@ const diffLines = (out: string, marker: "+" | "-"): string[] =>
     .split("\n")
     .map((l) => l.trim())
     .filter((l) => l.startsWith(`${marker} `))
-    .map((l) => l.slice(2).replace(/\s+: "(after: .*|\(first\))"$/, ""));
+    .map((l) => l.slice(2).replace(/\s*: "(after: .*|\(first\))"$/, ""));
 const HOST_TABLE = "hardened-nftables:index:HostTable";
 
 describe.runIf(requireRoot("engine lifecycle", ["ip", "nft", "sshd", "ssh-keygen"]))("HostFirewall under the real engine", () => {
