@@ -91,12 +91,12 @@ describe.runIf(requireRoot("engine import", ["ip", "nft", "sshd", "ssh-keygen"])
     expect(preview.stdout).not.toMatch(/HostTable: \((replace|create|delete)\)/);
     const lines = preview.stdout.split("\n").map((l) => l.trim());
     expect(lines.some((l) => l.startsWith("- chain input: tcp dport 8080 accept"))).toBe(true);
-    expect(lines.some((l) => l.startsWith('+ chain input: tcp dport 443 accept comment "https: control"'))).toBe(true);
+    expect(lines.some((l) => l.startsWith('+ chain input: tcp dport 443 accept comment "https: web requests over TLS"'))).toBe(true);
 
     expectOk(await project.pulumi(["up", "--yes"]), "up after the import");
     const live = await listTable(h, TABLE);
     expect(live).not.toContain("8080");
-    expect(live).toContain('tcp dport 443 accept comment "https: control"');
+    expect(live).toContain('tcp dport 443 accept comment "https: web requests over TLS"');
     const after = await project.exportState();
     const types = (after.deployment.resources ?? []).map((res) => `${res.type} ${res.urn.split("::").pop()}`);
     expect(types.filter((t) => t.startsWith(TYPE))).toEqual([`${TYPE} web-table`]);

@@ -112,7 +112,7 @@ describe.runIf(requireRoot("engine languages", ["ip", "nft", "sshd", "ssh-keygen
     it("preview --diff after a policy change shows the changed rule lines; up applies them", async () => {
       project.edit(text.ssh, text.sshAndHttp);
       const preview = expectOk(await project.pulumi(["preview", "--diff"]), "preview --diff");
-      expect(changedLines(preview.stdout, "+").some((l) => l.startsWith('chain input: tcp dport 80 accept comment "http: control"'))).toBe(true);
+      expect(changedLines(preview.stdout, "+").some((l) => l.startsWith('chain input: tcp dport 80 accept comment "http: web requests"'))).toBe(true);
       expect(changedLines(preview.stdout, "-").some((l) => l.includes("tcp dport 80 accept"))).toBe(false);
       expect(await listTable(host, TABLE)).not.toContain("tcp dport 80 accept"); // a preview changes nothing
       expectOk(await project.pulumi(["up", "--yes"]), "up");

@@ -7,8 +7,8 @@
  * plugin's diff sees nothing to do. The host's table is not touched (same rule handles, same file
  * inodes), the state holds no code afterwards, and the next preview is empty.
  *
- * The old release is built from this repository's history: the parent of the commit that deleted
- * src/pulumi/provider.ts (the dynamic provider), compiled against the same node_modules.
+ * The old release is built from this repository's history: the first parent of the commit that deleted
+ * src/pulumi/provider.ts (the dynamic provider) on the main line, compiled against the same node_modules.
  */
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -27,9 +27,9 @@ const NEW_TYPE = "hardened-nftables:index:HostTable";
 
 /** The last commit whose package had the dynamic provider. */
 function lastDynamicRelease(): string {
-  const deleted = execFileSync("git", ["-C", REPO, "log", "-1", "--format=%H", "--diff-filter=D", "--", "src/pulumi/provider.ts"], { encoding: "utf8" }).trim();
+  const deleted = execFileSync("git", ["-C", REPO, "log", "-1", "--first-parent", "--format=%H", "--diff-filter=D", "--", "src/pulumi/provider.ts"], { encoding: "utf8" }).trim();
   if (!deleted) throw new Error("git history has no commit deleting src/pulumi/provider.ts (a shallow clone? fetch the history)");
-  return `${deleted}^`;
+  return `${deleted}^1`;
 }
 
 /** That release, compiled as its own `npm run build` does, in `dir`, sharing this checkout's node_modules. */

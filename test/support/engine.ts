@@ -175,6 +175,11 @@ export function runProcess(
   return new Promise((resolve, reject) => {
     const started = Date.now();
     const child = spawn(file, args, { cwd: o.cwd, env: o.env, stdio: ["pipe", "pipe", "pipe"], detached: true });
+    // a command that exits without reading its input closes the pipe: EPIPE is then no failure of
+    // ours (its exit status says how it ended), but unhandled it would fail the whole run
+    child.stdin.on("error", (err: NodeJS.ErrnoException) => {
+      if (err.code !== "EPIPE") reject(err);
+    });
     child.stdin.end(o.stdin ?? "");
     let stdout = "";
     let stderr = "";
