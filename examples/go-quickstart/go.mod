@@ -3,7 +3,7 @@ module github.com/hardened-nftables/pulumi-hardened-nftables/examples/go-quickst
 go 1.26.6
 
 require (
-	example.com/pulumi-hardened-nftables/sdk/go v0.0.0-00010101000000-000000000000
+	github.com/hardened-nftables/pulumi-hardened-nftables/sdk/go v0.0.0-00010101000000-000000000000
 	github.com/pulumi/pulumi/sdk/v3 v3.276.0
 )
 
@@ -125,4 +125,4 @@ require (
 )
 
 // The SDK `pulumi package add` generated (README, "Python, Go and YAML").
-replace example.com/pulumi-hardened-nftables/sdk/go => ./sdks/hardened-nftables
+replace github.com/hardened-nftables/pulumi-hardened-nftables/sdk/go => ./sdks/hardened-nftables

@@ -14,7 +14,7 @@
 package main
 
 import (
-	hnft "example.com/pulumi-hardened-nftables/sdk/go/hardenednftables"
+	hnft "github.com/hardened-nftables/pulumi-hardened-nftables/sdk/go/hardenednftables"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/config"
 )

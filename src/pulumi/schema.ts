@@ -154,6 +154,9 @@ const documented = (docs: Record<string, string>, specs: Record<string, TypeSpec
   );
 
 /** The package schema for provider version `version`. */
+/** The Go SDK's module: `pulumi package add` names it in the consumer's go.mod replace line. */
+export const GO_MODULE = "github.com/hardened-nftables/pulumi-hardened-nftables/sdk/go";
+
 export function packageSchema(version: string) {
   const b = new SchemaBuilder();
   const policy = b.type("policy", policyJson());
@@ -214,6 +217,8 @@ export function packageSchema(version: string) {
     keywords: ["nftables", "firewall", "ssh", "category/infrastructure", "kind/component"],
     license: "Apache-2.0",
     meta: { moduleFormat: "(.*)" },
+    // without them Go's SDK would be the placeholder module example.com/pulumi-hardened-nftables/sdk/go
+    language: { go: { importBasePath: `${GO_MODULE}/hardenednftables`, modulePath: GO_MODULE } },
     config: {},
     types: b.types,
     resources: {
