@@ -7,13 +7,16 @@
  * line, `up` converges the host, and the drift check passes.
  *
  * `pulumi import` loads the project's language plugin (and asks it for nothing but the plugins
- * a program needs); none is available here, so the project names test/support/language-stand-in.
+ * a program needs); no Node.js language host is available here, so this TypeScript project names
+ * test/support/language-stand-in. The second suite does the same in a YAML project with the real
+ * YAML language host.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import YAML from "yaml";
 import { type EngineProject, engineProject, expectOk, REPO } from "../support/engine";
+import { type LanguageProject, languageProject } from "../support/engine-languages";
 import { HOST_PATHS, listTable } from "../support/host-fixtures";
 import { createLab, type Lab, type LabHost } from "../support/lab";
 import { requireRoot } from "../support/privileges";
@@ -102,5 +105,61 @@ describe.runIf(requireRoot("engine import", ["ip", "nft", "sshd", "ssh-keygen"])
     expect(types.filter((t) => t.startsWith(TYPE))).toEqual([`${TYPE} web-table`]);
     expect((after.deployment.resources ?? []).find((res) => res.type === TYPE)!.urn).toContain("HostFirewall$hardened-nftables:index:HostTable::web-table");
     expectOk(await project.pulumi(["preview", "--refresh", "--expect-no-changes"]), "the drift check after the convergence");
+  });
+});
+
+/**
+ * The same adoption with a real language host: a YAML project (examples/yaml-quickstart) run by
+ * the real `pulumi` CLI and pulumi-language-yaml, no stand-in. Its HostFirewall "quickstart"
+ * adopts the imported top-level "quickstart-table".
+ */
+describe.runIf(requireRoot("engine import (YAML)", ["ip", "nft", "sshd", "ssh-keygen"]))("pulumi import of a HostTable into a YAML project", () => {
+  const YAML_TABLE = "quickstart";
+  let lab: Lab;
+  let h: LabHost;
+  let project: LanguageProject;
+
+  beforeAll(async () => {
+    lab = await createLab({ hosts: 1, label: "engine-import-yaml" });
+    [h] = lab.hosts as [LabHost];
+    project = await languageProject("yaml", "import-yaml", path.join(REPO, "examples", "yaml-quickstart"));
+    await project.config("host", h.ipv4);
+    await project.config("hostKey", h.hostKey);
+    await project.config("privateKey", h.root.privateKey, { secret: true });
+    await project.config("hostPaths.stateRoot", HOST_PATHS.stateRoot!, { path: true });
+    await project.config("hostPaths.runRoot", HOST_PATHS.runRoot!, { path: true });
+    await h.sh("nft -f -", { stdin: HAND_MADE.replace(`table inet ${TABLE} `, `table inet ${YAML_TABLE} `) });
+  }, 300_000);
+
+  afterAll(async () => {
+    if (project) {
+      await project.pulumi(["destroy", "--yes"]).catch(() => undefined);
+      project.remove();
+    }
+    await h?.sh(`nft delete table inet ${YAML_TABLE}`, { allowFail: true });
+    await lab?.destroy();
+  });
+
+  it("import reads the live table; the preview shows it against the YAML program's policy; up converges; the drift check passes", async () => {
+    const id = `root@${h.ipv4}:22/${YAML_TABLE}`;
+    const env = { HNFT_IMPORT_CONNECTION: JSON.stringify({ hostKey: h.hostKey, privateKey: h.root.privateKey }) };
+    const r = expectOk(await project.pulumi(["import", TYPE, "quickstart-table", id, "--yes", "--generate-code=false"], env), "pulumi import (YAML)");
+    expect(r.stdout).toMatch(/= +hardened-nftables:index:HostTable +quickstart-table +imported/);
+    expect(await listTable(h, YAML_TABLE)).toContain("tcp dport 8080 accept"); // reading changed nothing
+
+    const preview = expectOk(await project.pulumi(["preview", "--diff"]), "preview after the import (YAML)");
+    expect(preview.stdout).toMatch(/~ hardened-nftables:index:HostTable: \(update\)/);
+    expect(preview.stdout).not.toMatch(/HostTable: \((replace|create|delete)\)/);
+    const lines = preview.stdout.split("\n").map((l) => l.trim());
+    expect(lines.some((l) => l.startsWith("- chain input: tcp dport 8080 accept"))).toBe(true);
+    expect(lines.some((l) => l.startsWith("+ chain input: tcp dport 50000-50100 accept"))).toBe(true);
+
+    expectOk(await project.pulumi(["up", "--yes"]), "up after the import (YAML)");
+    const live = await listTable(h, YAML_TABLE);
+    expect(live).not.toContain("8080");
+    expect(live).toContain("tcp dport 50000-50100 accept");
+    const state = await project.exportState();
+    expect((state.deployment.resources ?? []).filter((res) => res.type === TYPE).map((res) => res.urn.split("::").pop())).toEqual(["quickstart-table"]);
+    expectOk(await project.pulumi(["preview", "--refresh", "--expect-no-changes"]), "the drift check after the convergence (YAML)");
   });
 });

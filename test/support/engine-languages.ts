@@ -35,8 +35,8 @@ export interface LanguageProject {
   readonly stack: string;
   /** every byte any command printed */
   readonly transcript: string[];
-  /** `pulumi up|preview|refresh|destroy [flags]` for this project and stack */
-  pulumi(args: string[]): Promise<CommandResult>;
+  /** `pulumi up|preview|refresh|destroy [flags]` for this project and stack (YAML: any command), `extraEnv` added to its environment */
+  pulumi(args: string[], extraEnv?: NodeJS.ProcessEnv): Promise<CommandResult>;
   /** `pulumi config set KEY [--secret] [--path]`, the value on stdin */
   config(key: string, value: string, opts?: { secret?: boolean; path?: boolean }): Promise<void>;
   /** replaces text in the program's source (exactly once), as a user editing the program */
@@ -88,14 +88,14 @@ export async function languageProject(language: Language, label: string, source:
   };
   const stack = "test";
   const transcript: string[] = [];
-  const cli = (args: string[], stdin?: string, timeoutMs = 300_000) =>
-    runProcess(path.join(bin, "pulumi"), [...args, "--stack", stack, "--cwd", dir], { cwd: dir, env, stdin, timeoutMs });
+  const cli = (args: string[], stdin?: string, timeoutMs = 300_000, extraEnv: NodeJS.ProcessEnv = {}) =>
+    runProcess(path.join(bin, "pulumi"), [...args, "--stack", stack, "--cwd", dir], { cwd: dir, env: { ...env, ...extraEnv }, stdin, timeoutMs });
 
   // what each language's set-up leaves in the project (README, "Python, Go and YAML")
-  let start: (args: string[]) => Promise<CommandResult>;
+  let start: (args: string[], extraEnv?: NodeJS.ProcessEnv) => Promise<CommandResult>;
   let programChanged = true;
   if (language === "yaml") {
-    start = (args) => cli([...args, "--color", "never", ...(args[0] === "up" || args[0] === "destroy" ? ["--yes"] : [])]);
+    start = (args, extraEnv) => cli([...args, "--color", "never", ...(args[0] === "up" || args[0] === "destroy" ? ["--yes"] : [])], undefined, 300_000, extraEnv);
   } else if (language === "python") {
     const sdk = path.join(dir, "sdks", "hardened-nftables");
     await generateSdk("python", sdk, env);
@@ -122,8 +122,8 @@ export async function languageProject(language: Language, label: string, source:
     dir,
     stack,
     transcript,
-    async pulumi(args) {
-      const r = await start(args);
+    async pulumi(args, extraEnv) {
+      const r = await start(args, extraEnv);
       transcript.push(`$ pulumi ${args.join(" ")}\n${r.stdout}\n${r.stderr}`);
       return r;
     },
