@@ -1,7 +1,7 @@
 import { parseArgs } from "node:util";
 import { formatIssue, formatIssues, type Issue } from "../../src/fields/issues";
-import { utils } from "ssh2";
 import { describe, expect, it } from "vitest";
+import { generateKeyPair } from "../support/keys";
 import {
   CONNECTION_OPTIONS,
   type ConnectionFlagValues,
@@ -14,9 +14,9 @@ import type { Connection } from "../../src/model/connection";
 const HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKqtU7CQvmKAh3oB/IpoB7oPwQkfxFPz/FrT70pqQfTv fixed@test";
 const PASSPHRASE = "flags-passphrase-Jq4";
 const PASSWORD = "flags-password-Rt2";
-const plain = utils.generateKeyPairSync("ed25519");
-const proxyKey = utils.generateKeyPairSync("ed25519");
-const encrypted = utils.generateKeyPairSync("ed25519", { passphrase: PASSPHRASE, cipher: "aes256-ctr", rounds: 2 });
+const plain = generateKeyPair();
+const proxyKey = generateKeyPair();
+const encrypted = generateKeyPair({ passphrase: PASSPHRASE, rounds: 2 });
 
 const FILES: Record<string, string> = {
   "/keys/id": plain.private,

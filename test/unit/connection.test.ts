@@ -1,8 +1,8 @@
 import { generateKeyPairSync } from "node:crypto";
 import { formatIssues } from "../../src/fields/issues";
-import { utils } from "ssh2";
 import { inspect } from "node:util";
 import { describe, expect, it } from "vitest";
+import { generateKeyPair } from "../support/keys";
 import {
   ConnectionSchema,
   credentialsOf,
@@ -19,8 +19,8 @@ const HOST_FP = "SHA256:+qBbmGrhaQdNeMoh/Tjn2QqfSdATnc1GNiyXk4sFbEg";
 
 const PASSPHRASE = "unit-passphrase-Zq9";
 const PASSWORD = "unit-password-Xk7";
-const plain = utils.generateKeyPairSync("ed25519");
-const encrypted = utils.generateKeyPairSync("ed25519", { passphrase: PASSPHRASE, cipher: "aes256-ctr", rounds: 2 });
+const plain = generateKeyPair();
+const encrypted = generateKeyPair({ passphrase: PASSPHRASE, rounds: 2 });
 const rsaPemEncrypted = generateKeyPairSync("rsa", {
   modulusLength: 2048,
   publicKeyEncoding: { type: "pkcs1", format: "pem" },
