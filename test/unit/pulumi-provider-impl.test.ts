@@ -1,4 +1,5 @@
 import { beforeAll, describe, expect, it } from "vitest";
+import { DIFF_KIND, mapKeyPath } from "../../src/pulumi/detailed-diff";
 import { check, diff } from "../../src/pulumi/provider-impl";
 import { liveFileLines, liveRuleLines } from "../../src/pulumi/live";
 import { UNKNOWN } from "../../src/pulumi/types";
@@ -96,7 +97,7 @@ describe("provider diff", () => {
   it("no change when the host matches (files compared for the host's own kernel)", async () => {
     const olds = await outputsFor("5.10");
     const checked = (await check({}, news())).inputs as Record<string, unknown>;
-    expect(await diff("id", olds, checked)).toEqual({ changes: false, replaces: [], deleteBeforeReplace: false });
+    expect(await diff("id", olds, checked)).toEqual({ changes: false, replaces: [], deleteBeforeReplace: false, detailedDiff: {} });
   });
 
   it("a rule change, a connection change or recorded drift want an update; what the dynamic provider stored does not", async () => {
@@ -113,9 +114,22 @@ describe("provider diff", () => {
   it("another host or port replaces, deleting first; a renamed table replaces, deleting first too (two tables of this project on one host are refused)", async () => {
     const olds = await outputsFor("6.1");
     const moved = (await check({}, news({ connection: { host: "198.51.100.8", privateKey, hostKey: HOST_KEY } }))).inputs as Record<string, unknown>;
-    expect(await diff("id", olds, moved)).toEqual({ changes: true, replaces: ["connection", "target"], deleteBeforeReplace: true });
+    const replace = { kind: DIFF_KIND.updateReplace, inputDiff: true };
+    expect(await diff("id", olds, moved)).toEqual({
+      changes: true,
+      replaces: ["connection", "target"],
+      deleteBeforeReplace: true,
+      detailedDiff: { connection: replace, target: replace },
+    });
     const renamed = (await check({}, news({ table: "web2" }))).inputs as Record<string, unknown>;
-    expect(await diff("id", olds, renamed)).toEqual({ changes: true, replaces: ["table"], deleteBeforeReplace: true });
+    const renamedDiff = await diff("id", olds, renamed);
+    expect(renamedDiff).toMatchObject({ changes: true, replaces: ["table"], deleteBeforeReplace: true });
+    // the files' headers name the table: they change line by line with it
+    expect(renamedDiff.detailedDiff).toMatchObject({
+      table: replace,
+      [mapKeyPath("modprobe", "# pulumi-hardened-nftables: conntrack helper modules for table inet web2")]: { kind: DIFF_KIND.add, inputDiff: true },
+      [mapKeyPath("modprobe", "# pulumi-hardened-nftables: conntrack helper modules for table inet web")]: { kind: DIFF_KIND.delete, inputDiff: true },
+    });
     expect(await diff("id", olds, { ...renamed, table: "web", connection: UNKNOWN })).toMatchObject({ changes: true, deleteBeforeReplace: true });
   });
 });
