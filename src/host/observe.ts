@@ -13,9 +13,6 @@ import { withRenderedPolicy } from "./policy-session";
 import { runStep } from "./remote";
 import type { HostSession } from "./ssh";
 
-// Where callers (CLI, Pulumi provider) have always found the report's shape and text.
-export { formatDrift, hasRepairableDrift, summarizeDrift, type DriftReport, type FileDrift } from "./drift-report";
-
 /** Reads the host once (probe and observe: two round trips on one connection) and compares. */
 export async function observeOnSession(session: HostSession, artefacts: Artefacts, facts: HostFacts, options: HostOptions = {}): Promise<Omit<DriftReport, "stats">> {
   const paths = managedPaths(artefacts.table, options.paths);

@@ -14,10 +14,7 @@ export const FIRST = "(first)";
 const AFTER = "after: ";
 const DUPLICATE = / \(#\d+\)$/;
 
-/** Which group a rule line belongs to: `chain input`, `set admin_v4`, `ct helper ftp-21` (render/rule-lines.ts owns the format). */
-export { ruleLineGroup as ruleGroup } from "../render/rule-lines";
-
-/** One key per line; a repeated line gets ` (#n)` so no line is lost. */
+/** One key per line; a repeated line gets ` (#n)` so no line is lost. `groupOf` names a line's group (for rule lines: render/rule-lines.ts ruleLineGroup). */
 export function toLineMap(lines: readonly string[], groupOf: (line: string) => string = () => ""): LineMap {
   const map: LineMap = {};
   const lastOfGroup = new Map<string, string>();

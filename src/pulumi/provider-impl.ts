@@ -24,14 +24,16 @@ import { parsePolicy } from "../model/validate";
 import type { Policy } from "../model/policy";
 import { type Artefacts, DEFAULT_PROFILE, type HostProfile, renderPolicy } from "../render";
 import { applyOnSession } from "../host/apply";
-import { formatDrift, hasRepairableDrift, observeOnSession, summarizeDrift } from "../host/observe";
+import { formatDrift, hasRepairableDrift, summarizeDrift } from "../host/drift-report";
+import { observeOnSession } from "../host/observe";
 import { type HostFacts, probeSession } from "../host/probe";
 import { removeOnSession } from "../host/remove";
 import { ConnectionError, type HostSession } from "../host/ssh";
 import { modulesOtherTablesNeed } from "../host/coexist";
 import { acquire, type Lease, onLease, withPooledSession } from "./sessions";
 import { contentLines, liveFileLines, liveRuleLines } from "./live";
-import { ruleGroup, toLineMap } from "./line-map";
+import { ruleLineGroup } from "../render/rule-lines";
+import { toLineMap } from "./line-map";
 import { describeTarget, machineOf } from "./names";
 import { importedInputs, tableId } from "./import-id";
 import { DIFF_KIND, detailedDiff, type PropertyDiff } from "./detailed-diff";
@@ -176,7 +178,7 @@ const keptLoadable = (artefacts: Artefacts): readonly string[] => artefacts.kept
 
 /** Rule lines and file lines as the resource stores them: LineMaps, which the engine diffs line by line. */
 function engineLines(ruleLines: readonly string[], sysctlLines: readonly string[], modprobeLines: readonly string[]) {
-  return { rules: toLineMap(ruleLines, ruleGroup), sysctl: toLineMap(sysctlLines), modprobe: toLineMap(modprobeLines) };
+  return { rules: toLineMap(ruleLines, ruleLineGroup), sysctl: toLineMap(sysctlLines), modprobe: toLineMap(modprobeLines) };
 }
 
 /** What an import reads the host with: the id's table and address, the connection checked like any input. */

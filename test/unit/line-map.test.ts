@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { FIRST, fromLineMap, ruleGroup, toLineMap } from "../../src/pulumi/line-map";
+import { FIRST, fromLineMap, toLineMap } from "../../src/pulumi/line-map";
+import { ruleLineGroup } from "../../src/render/rule-lines";
 
 /** The state stores objects with sorted keys: what the provider gets back. */
 const throughState = (map: Record<string, string>) => Object.fromEntries(Object.entries(map).sort(([a], [b]) => a.localeCompare(b)));
@@ -15,7 +16,7 @@ describe("line maps (what the engine diffs key by key)", () => {
   ];
 
   it("keys are the lines; values name the line before in the same group", () => {
-    expect(toLineMap(rules, ruleGroup)).toEqual({
+    expect(toLineMap(rules, ruleLineGroup)).toEqual({
       "chain input: policy drop": FIRST,
       "chain forward: policy drop": FIRST,
       'chain input: tcp dport 22 accept comment "ssh: control"': "after: chain input: policy drop",
@@ -26,9 +27,9 @@ describe("line maps (what the engine diffs key by key)", () => {
   });
 
   it("a rule inserted in the middle is one new key and one changed value, nothing else", () => {
-    const before = toLineMap(rules, ruleGroup);
+    const before = toLineMap(rules, ruleLineGroup);
     const inserted = [...rules.slice(0, 3), 'chain input: tcp dport 80 accept comment "http: control"', ...rules.slice(3)];
-    const after = toLineMap(inserted, ruleGroup);
+    const after = toLineMap(inserted, ruleLineGroup);
     const added = Object.keys(after).filter((k) => !(k in before));
     const changed = Object.keys(before).filter((k) => k in after && after[k] !== before[k]);
     expect(added).toEqual(['chain input: tcp dport 80 accept comment "http: control"']);

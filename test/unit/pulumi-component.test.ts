@@ -6,7 +6,8 @@ import { HostFirewall, HostFirewallArgsError } from "../../src/pulumi/component"
 import { check } from "../../src/pulumi/provider-impl";
 import { render } from "../../src/render";
 import { generatePrivateKey, TEST_HOST_KEY } from "../support/keys";
-import { fromLineMap, type LineMap, ruleGroup, toLineMap } from "../../src/pulumi/line-map";
+import { fromLineMap, type LineMap, toLineMap } from "../../src/pulumi/line-map";
+import { ruleLineGroup } from "../../src/render/rule-lines";
 
 interface Registered {
   type: string;
@@ -65,7 +66,7 @@ describe("HostFirewall under mocks", () => {
     expect(failures).toEqual([]);
     expect(inputs.table).toBe("Web-1");
     expect(inputs.target).toBe("root@198.51.100.7:22");
-    expect(inputs.rules).toEqual(toLineMap(expected.ruleLines, ruleGroup));
+    expect(inputs.rules).toEqual(toLineMap(expected.ruleLines, ruleLineGroup));
     expect(fromLineMap(inputs.sysctl as LineMap)).toEqual(expected.sysctl.trimEnd().split("\n"));
     expect(fromLineMap(inputs.modprobe as LineMap)).toEqual(expected.modprobe.trimEnd().split("\n"));
     expect(inputs.drift).toEqual([]);
@@ -161,7 +162,7 @@ describe("HostFirewall under mocks", () => {
     const expected = render({ table: "web", exposures: [{ service: "ssh", sources: ["203.0.113.0/24"] }], output: { policy: "drop" } });
     const registeredInputs = registered[1]!.inputs;
     const { inputs } = await check(undefined, { ...registeredInputs, connection: (registeredInputs.connection as Record<string, unknown>).value });
-    expect(inputs.rules).toEqual(toLineMap(expected.ruleLines, ruleGroup));
+    expect(inputs.rules).toEqual(toLineMap(expected.ruleLines, ruleLineGroup));
     expect(inputs.table).toBe("web");
   });
 

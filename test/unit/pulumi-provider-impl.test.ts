@@ -6,7 +6,8 @@ import { UNKNOWN } from "../../src/pulumi/types";
 import { render } from "../../src/render";
 import { profileForKernel } from "../../src/render/profile";
 import { generatePrivateKey, TEST_HOST_KEY } from "../support/keys";
-import { fromLineMap, type LineMap, ruleGroup, toLineMap } from "../../src/pulumi/line-map";
+import { fromLineMap, type LineMap, toLineMap } from "../../src/pulumi/line-map";
+import { ruleLineGroup } from "../../src/render/rule-lines";
 
 let privateKey = "";
 const HOST_KEY = TEST_HOST_KEY;
@@ -55,7 +56,7 @@ describe("provider check", () => {
     expect(result.failures).toEqual([]);
     const inputs = result.inputs as Record<string, unknown>;
     const expected = render({ ...policy, table: "web" });
-    expect(inputs.rules).toEqual(toLineMap(expected.ruleLines, ruleGroup));
+    expect(inputs.rules).toEqual(toLineMap(expected.ruleLines, ruleLineGroup));
     expect(fromLineMap(inputs.sysctl as LineMap)).toEqual(expected.sysctl.trimEnd().split("\n"));
     expect(inputs.target).toBe("root@198.51.100.7:22");
     expect(inputs.hostProfile).toBeUndefined();
