@@ -15,7 +15,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import YAML from "yaml";
-import { type EngineProject, engineProject, expectOk, REPO } from "../support/engine";
+import { diffLines, type EngineProject, engineProject, expectOk, REPO, sshdConnections } from "../support/engine";
 import { type LanguageProject, languageProject } from "../support/engine-languages";
 import { HOST_PATHS, listTable } from "../support/host-fixtures";
 import { createLab, type Lab, type LabHost } from "../support/lab";
@@ -41,7 +41,6 @@ describe.runIf(requireRoot("engine import", ["ip", "nft", "sshd", "ssh-keygen"])
   let h: LabHost;
   let project: EngineProject;
   let id: string;
-  const sshdConnections = () => (fs.readFileSync(h.sshdLog, "utf8").match(/Connection from /g) ?? []).length;
   const importEnv = () => ({ HNFT_IMPORT_CONNECTION: JSON.stringify({ hostKey: h.hostKey, privateKey: h.root.privateKey }) });
 
   beforeAll(async () => {
@@ -69,14 +68,14 @@ describe.runIf(requireRoot("engine import", ["ip", "nft", "sshd", "ssh-keygen"])
   });
 
   it("a malformed id, or no connection in the environment, is refused naming what is wrong, before any connection", async () => {
-    const before = sshdConnections();
+    const before = sshdConnections(h);
     const bad = await project.cli(["import", TYPE, "web-table", `root@${h.ipv4}:22`, "--yes", "--generate-code=false"], { env: importEnv() });
     expect(bad.code).not.toBe(0);
     expect(`${bad.stdout}${bad.stderr}`).toContain("expected [user@]host[:port]/table");
     const bare = await project.cli(["import", TYPE, "web-table", id, "--yes", "--generate-code=false"]);
     expect(bare.code).not.toBe(0);
     expect(`${bare.stdout}${bare.stderr}`).toContain("HNFT_IMPORT_CONNECTION");
-    expect(sshdConnections()).toBe(before);
+    expect(sshdConnections(h)).toBe(before);
   });
 
   it("import reads the live table; the next preview shows it against the declared policy; up converges; the drift check passes", async () => {
@@ -92,9 +91,8 @@ describe.runIf(requireRoot("engine import", ["ip", "nft", "sshd", "ssh-keygen"])
     const preview = expectOk(await project.pulumi(["preview", "--diff"]), "preview after the import");
     expect(preview.stdout).toMatch(/~ hardened-nftables:index:HostTable: \(update\)/);
     expect(preview.stdout).not.toMatch(/HostTable: \((replace|create|delete)\)/);
-    const lines = preview.stdout.split("\n").map((l) => l.trim());
-    expect(lines.some((l) => l.startsWith("- chain input: tcp dport 8080 accept"))).toBe(true);
-    expect(lines.some((l) => l.startsWith('+ chain input: tcp dport 443 accept comment "https: web requests over TLS"'))).toBe(true);
+    expect(diffLines(preview.stdout, "-")).toContain("chain input: tcp dport 8080 accept");
+    expect(diffLines(preview.stdout, "+")).toContain('chain input: tcp dport 443 accept comment "https: web requests over TLS"');
 
     expectOk(await project.pulumi(["up", "--yes"]), "up after the import");
     const live = await listTable(h, TABLE);
@@ -150,9 +148,8 @@ describe.runIf(requireRoot("engine import (YAML)", ["ip", "nft", "sshd", "ssh-ke
     const preview = expectOk(await project.pulumi(["preview", "--diff"]), "preview after the import (YAML)");
     expect(preview.stdout).toMatch(/~ hardened-nftables:index:HostTable: \(update\)/);
     expect(preview.stdout).not.toMatch(/HostTable: \((replace|create|delete)\)/);
-    const lines = preview.stdout.split("\n").map((l) => l.trim());
-    expect(lines.some((l) => l.startsWith("- chain input: tcp dport 8080 accept"))).toBe(true);
-    expect(lines.some((l) => l.startsWith("+ chain input: tcp dport 50000-50100 accept"))).toBe(true);
+    expect(diffLines(preview.stdout, "-")).toContain("chain input: tcp dport 8080 accept");
+    expect(diffLines(preview.stdout, "+").some((l) => l.startsWith("chain input: tcp dport 50000-50100 accept"))).toBe(true);
 
     expectOk(await project.pulumi(["up", "--yes"]), "up after the import (YAML)");
     const live = await listTable(h, YAML_TABLE);

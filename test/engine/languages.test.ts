@@ -11,7 +11,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { expectOk, REPO } from "../support/engine";
+import { diffLines, expectOk, REPO, sshdConnections } from "../support/engine";
 import { type Language, type LanguageProject, languageProject, pluginDir } from "../support/engine-languages";
 import { HOST_PATHS, listTable } from "../support/host-fixtures";
 import { createLab, type Lab, type LabHost } from "../support/lab";
@@ -40,16 +40,6 @@ const source: Record<Language, { ftp: string; badFtp: string; ssh: string; sshAn
     sshAndHttp: "- service: ssh\n        - service: http\n",
   },
 };
-
-const sshdConnections = (host: LabHost): number => (fs.readFileSync(host.sshdLog, "utf8").match(/Connection from /g) ?? []).length;
-
-/** The lines `pulumi preview --diff` printed as added (+) or removed (-), without their markers. */
-const changedLines = (out: string, marker: "+" | "-"): string[] =>
-  out
-    .split("\n")
-    .map((l) => l.trim())
-    .filter((l) => l.startsWith(`${marker} `))
-    .map((l) => l.slice(2));
 
 const LANGUAGES: Language[] = ["python", "go", "yaml"];
 
@@ -112,8 +102,8 @@ describe.runIf(requireRoot("engine languages", ["ip", "nft", "sshd", "ssh-keygen
     it("preview --diff after a policy change shows the changed rule lines; up applies them", async () => {
       project.edit(text.ssh, text.sshAndHttp);
       const preview = expectOk(await project.pulumi(["preview", "--diff"]), "preview --diff");
-      expect(changedLines(preview.stdout, "+").some((l) => l.startsWith('chain input: tcp dport 80 accept comment "http: web requests"'))).toBe(true);
-      expect(changedLines(preview.stdout, "-").some((l) => l.includes("tcp dport 80 accept"))).toBe(false);
+      expect(diffLines(preview.stdout, "+").some((l) => l.startsWith('chain input: tcp dport 80 accept comment "http: web requests"'))).toBe(true);
+      expect(diffLines(preview.stdout, "-").some((l) => l.includes("tcp dport 80 accept"))).toBe(false);
       expect(await listTable(host, TABLE)).not.toContain("tcp dport 80 accept"); // a preview changes nothing
       expectOk(await project.pulumi(["up", "--yes"]), "up");
       expect(await listTable(host, TABLE)).toContain("tcp dport 80 accept");
@@ -123,7 +113,7 @@ describe.runIf(requireRoot("engine languages", ["ip", "nft", "sshd", "ssh-keygen
       await host.sh(`nft add rule inet ${TABLE} input tcp dport 8080 accept`);
       const check = await project.pulumi(["preview", "--refresh", "--diff", "--expect-no-changes"]);
       expect(check.code).not.toBe(0);
-      expect(changedLines(check.stdout, "-").some((l) => l.startsWith("chain input: tcp dport 8080 accept"))).toBe(true); // the update would remove it
+      expect(diffLines(check.stdout, "-").some((l) => l.startsWith("chain input: tcp dport 8080 accept"))).toBe(true); // the update would remove it
       expectOk(await project.pulumi(["up", "--refresh", "--yes"]), "up --refresh");
       expect(await listTable(host, TABLE)).not.toContain("tcp dport 8080 accept");
       expect((await project.pulumi(["preview", "--refresh", "--expect-no-changes"])).code).toBe(0);

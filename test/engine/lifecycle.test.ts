@@ -13,7 +13,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { type EngineProject, engineProject, expectOk, REPO, type StateResource } from "../support/engine";
+import { diffLines, type EngineProject, engineProject, expectOk, REPO, sshdConnections, type StateResource } from "../support/engine";
 import { HOST_PATHS, listRulesetWithHandles, listTable, runOverNewSession } from "../support/host-fixtures";
 import { createLab, type Lab, type LabHost } from "../support/lab";
 import { requireRoot } from "../support/privileges";
@@ -62,18 +62,6 @@ const plannedStep = (out: string): string => {
   return at < 0 ? "" : out.slice(at);
 };
 
-const sshdConnections = (host: LabHost): number => (fs.readFileSync(host.sshdLog, "utf8").match(/Connection from /g) ?? []).length;
-
-/**
- * The rule and file lines `pulumi preview --diff` printed as added (+) or removed (-): the keys
- * of the resource's line maps (src/pulumi/line-map.ts), without the predecessor value.
- */
-const diffLines = (out: string, marker: "+" | "-"): string[] =>
-  out
-    .split("\n")
-    .map((l) => l.trim())
-    .filter((l) => l.startsWith(`${marker} `))
-    .map((l) => l.slice(2).replace(/\s*: "(after: .*|\(first\))"$/, ""));
 const HOST_TABLE = "hardened-nftables:index:HostTable";
 
 describe.runIf(requireRoot("engine lifecycle", ["ip", "nft", "sshd", "ssh-keygen"]))("HostFirewall under the real engine", () => {

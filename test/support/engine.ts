@@ -238,3 +238,17 @@ export function shareFirstKey(hosts: readonly { dir: string; root: { publicKey: 
     if (!fs.readFileSync(file, "utf8").split("\n").includes(key)) fs.appendFileSync(file, `${key}\n`);
   }
 }
+
+/** sshd's count of connections a lab host accepted so far (its log): "no connection was made" checks. */
+export const sshdConnections = (host: { sshdLog: string }): number => (fs.readFileSync(host.sshdLog, "utf8").match(/Connection from /g) ?? []).length;
+
+/**
+ * The rule and file lines `pulumi preview --diff` printed as added (+) or removed (-): the keys
+ * of the resource's line maps (src/pulumi/line-map.ts), without the predecessor value.
+ */
+export const diffLines = (out: string, marker: "+" | "-"): string[] =>
+  out
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l.startsWith(`${marker} `))
+    .map((l) => l.slice(2).replace(/\s*: "(after: .*|\(first\))"$/, ""));
