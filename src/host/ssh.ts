@@ -3,4 +3,3 @@ export { HostSession, withSession, type OpenOptions, type RunOptions, type RunRe
 export { ConnectionError, HostKeyMismatchError, type ConnectionFailure } from "./ssh-errors";
 export { commandLine, shellQuote } from "./shell";
 export type { DialLimits, Hop } from "./hop";
-export { redact } from "../model/connection";
