@@ -4,6 +4,8 @@
  * model may assemble the catalog's schemas without the catalog importing the model back.
  */
 import { z } from "zod";
+import { Destinations } from "./destinations";
+import { InterfaceList } from "./interfaces";
 import { PortList } from "./ports";
 import { PrefixSchema } from "./prefix";
 
@@ -27,4 +29,13 @@ export const commonFields = {
   ports: PortList.optional(),
   sources: Sources.optional(),
   comment: Comment.optional(),
+  interfaces: InterfaceList.optional().meta({
+    description:
+      'Accept only what arrives on these interfaces (names as nft matches them, at most 15 bytes; a trailing * matches every name starting so, e.g. "br-*"). Left out: any interface.',
+    examples: [["eth1"], ["wg0", "br-*"]],
+  }),
+  destinations: Destinations.optional().meta({
+    description: "Accept only what is addressed to these of the host's own addresses or prefixes (IPv4 or IPv6, unicast). Left out: any of its addresses.",
+    examples: [["198.18.0.10"], ["198.18.0.10", "2001:2::10"]],
+  }),
 };

@@ -1,16 +1,24 @@
 import { z } from "zod";
 import { CatalogExposureSchema, serviceDefinition, useService } from "../catalog";
 import { Comment, commonFields, ExposureName, Sources } from "../fields/exposure";
+import { interfaceCovers, InterfaceList } from "../fields/interfaces";
 import { PortList } from "../fields/ports";
 import { type PortRange, type Protocol, formatRanges, rangesOverlap } from "../fields/ports";
+import { CUSTOM_PROTOCOLS, hasPorts, IPV4_ONLY_PROTOCOLS, type PortProtocol, type PortlessProtocol } from "../fields/protocols";
 
 export const CustomExposureSchema = z.strictObject({
   service: z.literal("custom").optional(),
   name: ExposureName,
-  protocol: z.enum(["tcp", "udp"]),
-  ports: PortList,
+  protocol: z.enum(CUSTOM_PROTOCOLS).meta({
+    description:
+      '"tcp", "udp" or "sctp" (with ports), or an IP protocol accepted whole, without ports: "esp", "ah", "gre", "vrrp" (IP protocol 112, to its group 224.0.0.18 / ff02::12) or "igmp" (IPv4).',
+    examples: ["tcp", "sctp", "esp", "vrrp"],
+  }),
+  ports: PortList.optional(),
   sources: commonFields.sources,
   comment: commonFields.comment,
+  interfaces: commonFields.interfaces,
+  destinations: commonFields.destinations,
   helper: z.literal("none", { error: "\"scoped\" needs a kernel conntrack helper; custom exposures have none" }).default("none"),
 });
 
@@ -80,6 +88,21 @@ export const PolicyFields = {
     .strictObject({ max: z.number().int().min(1024, { error: "is below 1024" }).max(67_108_864, { error: "is above 67108864" }).optional() })
     .default({}),
   dhcpv6Client: z.boolean().default(true),
+  trustedInterfaces: InterfaceList.optional().meta({
+    description:
+      "Interfaces everything arriving on is accepted (a private management network, a VPN), before any exposure. Names as in exposures[].interfaces.",
+    examples: [["wg0"], ["eth1", "tailscale0"]],
+  }),
+  denied: z.enum(["drop", "reject"]).default("drop").meta({
+    description:
+      '"drop" (default): refused packets are dropped silently. "reject": TCP is answered with a reset and everything else with ICMP/ICMPv6 administratively prohibited, at most 10/second, never to broadcast or multicast.',
+    examples: ["reject"],
+  }),
+  reversePath: z.enum(["strict", "loose", "off"]).default("off").meta({
+    description:
+      '"strict": drop packets whose source would not be routed back out of the interface they came in on; "loose": drop only sources with no route back at all; "off" (default): no check in the table.',
+    examples: ["strict", "loose"],
+  }),
 };
 
 export const PolicySchema = z.strictObject(PolicyFields).superRefine((policy, ctx) => {
@@ -94,7 +117,7 @@ export type CustomExposure = z.output<typeof CustomExposureSchema>;
 export type OutputAllow = z.output<typeof OutputAllowSchema>;
 
 export interface ControlOpening {
-  protocol: Protocol;
+  protocol: Protocol | PortProtocol;
   ports: PortRange[];
   label: string;
   /** The server also sends new packets from these ports (allowed out when output is restricted). */
@@ -109,11 +132,16 @@ export function isCustom(exposure: Exposure): exposure is CustomExposure {
 
 /** Control openings after `ports` overrides: the single place that decides which ports a control uses. */
 export function controlOpenings(exposure: Exposure): ControlOpening[] {
-  if (isCustom(exposure)) return [{ protocol: exposure.protocol, ports: exposure.ports, label: "ports" }];
+  if (isCustom(exposure)) return hasPorts(exposure.protocol) ? [{ protocol: exposure.protocol, ports: exposure.ports ?? [], label: "ports" }] : [];
   return useService(exposure).controls.map((control) => {
     const overridden = exposure.ports !== undefined && !control.fixed;
     return { protocol: control.protocol, ports: overridden ? exposure.ports! : [...control.ports], label: control.label, outbound: control.outbound, broadcasts: control.broadcasts };
   });
+}
+
+/** The IP protocol a custom exposure accepts whole (esp, vrrp, ...), if it is one. */
+export function portlessProtocol(exposure: Exposure): PortlessProtocol | undefined {
+  return isCustom(exposure) && !hasPorts(exposure.protocol) ? exposure.protocol : undefined;
 }
 
 export function exposureService(exposure: Exposure): string {
@@ -162,7 +190,9 @@ function crossChecks(policy: z.output<z.ZodObject<typeof PolicyFields>>): Proble
     }
   });
 
-  const seenControls: { index: number; protocol: Protocol; ports: PortRange[]; helper: string }[] = [];
+  problems.push(...scopeChecks(policy));
+
+  const seenControls: { index: number; protocol: Protocol | PortProtocol; ports: PortRange[]; helper: string }[] = [];
   exposures.forEach((exposure, index) => {
     const helper = exposure.helper ?? "none";
     for (const control of controlOpenings(exposure)) {
@@ -187,6 +217,41 @@ function crossChecks(policy: z.output<z.ZodObject<typeof PolicyFields>>): Proble
       problems.push({
         path: ["exposures", index, "sources"],
         message: `the ${exposure.service} helper exists only for IPv4, and every source is IPv6; use helper "none" or add IPv4 sources`,
+      });
+    }
+  });
+  return problems;
+}
+
+/** The checks of the fields that scope exposures to protocols, interfaces and the host's addresses. */
+function scopeChecks(policy: z.output<z.ZodObject<typeof PolicyFields>>): Problem[] {
+  const problems: Problem[] = [];
+  const trusted = policy.trustedInterfaces ?? [];
+  policy.exposures.forEach((exposure, index) => {
+    const at = (field: string) => ["exposures", index, field];
+    if (isCustom(exposure)) {
+      const { protocol } = exposure;
+      if (hasPorts(protocol) && exposure.ports === undefined) problems.push({ path: at("ports"), message: `is required for protocol ${protocol}` });
+      if (!hasPorts(protocol) && exposure.ports !== undefined) {
+        problems.push({ path: at("ports"), message: `protocol ${protocol} has no ports; leave ports out (the whole protocol is accepted)` });
+      }
+      if ((protocol === "vrrp" || protocol === "igmp") && exposure.destinations) {
+        problems.push({ path: at("destinations"), message: `${protocol} is sent to multicast groups, not to this host's addresses; leave destinations out` });
+      }
+      const ipv4Only = (IPV4_ONLY_PROTOCOLS as readonly string[]).includes(protocol);
+      if (ipv4Only && exposure.sources?.every((s) => s.family === "ipv6")) {
+        problems.push({ path: at("sources"), message: `${protocol} exists only for IPv4, and every source is IPv6` });
+      }
+    }
+    const sourceFamilies = new Set((exposure.sources ?? []).map((s) => s.family));
+    if (exposure.sources && exposure.destinations && !exposure.destinations.some((d) => sourceFamilies.has(d.family))) {
+      problems.push({ path: at("destinations"), message: "has no address of the families of sources (IPv4 sources reach IPv4 destinations only): no packet could match" });
+    }
+    const covered = exposure.interfaces?.filter((name) => trusted.some((t) => interfaceCovers(t, name)));
+    if (exposure.interfaces && covered && covered.length === exposure.interfaces.length) {
+      problems.push({
+        path: at("interfaces"),
+        message: `${covered.map((c) => `"${c}"`).join(", ")} ${covered.length === 1 ? "is" : "are"} already trusted (trustedInterfaces accepts everything arriving there): the exposure would change nothing; remove it or the trusted interface`,
       });
     }
   });

@@ -8,7 +8,8 @@ export const EXPOSURE_DOCS: Record<string, string> = {
   service:
     'What is exposed: a catalog service ("ssh", "http", "https", "dns", "smtp", "submission", "imaps", "ntp", "ftp", "tftp", "sip", "h323", "pptp", "irc", "netbios-ns", "snmp", "sane", "amanda") or "custom" (then name, protocol and ports are required). Left out: custom.',
   name: "Name of the exposure (a-z, 0-9 and -, at most 24 characters, starting with a letter); rules, sets and helper objects are named after it. Default: the service name.",
-  protocol: 'Custom exposures only: "tcp" or "udp".',
+  protocol:
+    'Custom exposures only: "tcp", "udp" or "sctp" (with ports), or an IP protocol accepted whole, without ports: "esp", "ah", "gre", "vrrp" (to its group 224.0.0.18 / ff02::12) or "igmp" (IPv4).',
   ports:
     'Ports: a number, a range string "a-b", or a list of them. Required for custom exposures; for a catalog service it moves the service\'s control port(s).',
   sources: "Addresses or prefixes (IPv4 or IPv6) allowed to connect. Left out: any source.",
@@ -24,6 +25,10 @@ export const EXPOSURE_DOCS: Record<string, string> = {
   rasPorts: "h323 only: the RAS port(s) of a gatekeeper, a port, range or list.",
   mediaPorts: 'h323 only: the media range the endpoint is configured with, a range string "a-b".',
   dccPorts: 'irc only: the DCC range the server or bouncer is configured with, a range string "a-b".',
+  // issue 19 (also on the zod fields' .meta; one of the two goes when the docs move there)
+  interfaces:
+    'Accept only what arrives on these interfaces (names as nft matches them, at most 15 bytes; a trailing * matches every name starting so, e.g. "br-*"). Left out: any interface.',
+  destinations: "Accept only what is addressed to these of the host's own addresses or prefixes (IPv4 or IPv6, unicast). Left out: any of its addresses.",
 };
 
 export const POLICY_DOCS: Record<string, string> = {
@@ -35,6 +40,13 @@ export const POLICY_DOCS: Record<string, string> = {
   log: "Logging of dropped packets.",
   conntrack: "Connection-tracking limits.",
   dhcpv6Client: "Accept DHCPv6 replies to this host's own client (udp 547 -> 546). Default true.",
+  // issue 19 (also on the zod fields' .meta; one of the two goes when the docs move there)
+  trustedInterfaces:
+    "Interfaces everything arriving on is accepted (a private management network, a VPN), before any exposure. Names as in exposures[].interfaces.",
+  denied:
+    '"drop" (default): refused packets are dropped silently. "reject": TCP is answered with a reset and everything else with ICMP/ICMPv6 administratively prohibited, at most 10/second, never to broadcast or multicast.',
+  reversePath:
+    '"strict": drop packets whose source would not be routed back out of the interface they came in on; "loose": drop only sources with no route back at all; "off" (default): no check in the table.',
 };
 
 export const NESTED_DOCS: Record<string, Record<string, string>> = {
