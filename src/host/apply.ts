@@ -6,6 +6,7 @@ import { managedPaths } from "../render/paths";
 import { renderUnit } from "../render/systemd";
 import { locateNftError } from "../local/nft-error";
 import type { AllowOtherTables } from "./coexist";
+import { absentNameWarnings } from "./absent-names";
 import { proveAccessAndCommit } from "./confirm";
 import { makeRoomBesideOtherTables } from "./make-room";
 import { HostOperationError, NftRejectedError } from "./errors";
@@ -85,7 +86,7 @@ export async function applyOnSession(
     },
     files,
   });
-  const base = { target: session.target, hash: artefacts.hash, facts, artefacts, warnings: out.warnings };
+  const base = { target: session.target, hash: artefacts.hash, facts, artefacts, warnings: [...absentNameWarnings(artefacts.names, facts.interfaces), ...out.warnings] };
   if (!armedByApplyStep(session, out, artefacts, { table, nftPath: paths.nft, confirmTimeout })) {
     log(`${session.target}: unchanged`);
     return { ...base, changed: false, flushedConnections: 0, confirmStats: { connections: 0, roundTrips: 0 } };
@@ -93,7 +94,7 @@ export async function applyOnSession(
   log(`${session.target}: applied, rollback armed for ${confirmTimeout}s; proving access with a new connection`);
 
   const confirmed = await proveAccessAndCommit(session, connection, { table, paths, token, confirmTimeout, onLog: options.onLog });
-  const warnings = confirmed.conntrackToolMissing ? [...out.warnings, "conntrack tool missing: connections that carry a helper were not flushed"] : out.warnings;
+  const warnings = confirmed.conntrackToolMissing ? [...base.warnings, "conntrack tool missing: connections that carry a helper were not flushed"] : base.warnings;
   return { ...base, warnings, changed: true, flushedConnections: confirmed.flushedConnections, confirmStats: confirmed.stats };
 }
 

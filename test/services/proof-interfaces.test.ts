@@ -17,7 +17,7 @@
  *   the lock-out rollback fires when the new policy scopes SSH to the other interface only.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { applyPolicy, LockoutRolledBackError } from "../../src/host";
+import { applyPolicy, LockoutRolledBackError, probeHost } from "../../src/host";
 import { assertPolicy } from "../../src/model/validate";
 import { connectionFor, HOST_PATHS } from "../support/host-fixtures";
 import type { LabProcess } from "../support/lab";
@@ -138,4 +138,26 @@ describe.runIf(requireRoot("proof interfaces", ["ip", "nft", "sshd", "python3", 
     expect((await applyToServer(p, onPublic)).changed).toBe(false);
     p.controls.push({ test: "ssh scoped to eth1 while the controller comes over eth0", change: "applied", observed: `LockoutRolledBackError after ${ms} ms; previous table restored` });
   }, 60_000);
+
+  it("probe reports the interfaces and addresses; apply warns, and goes on, about those a policy names and the host lacks", async () => {
+    const facts = await probeHost(connectionFor(p.server));
+    const byName = Object.fromEntries(facts.interfaces.map((i) => [i.name, i.addresses]));
+    expect(byName.eth0).toEqual(expect.arrayContaining([`${p.server.ipv4}/24`, `${second}/24`, `${p.server.ipv6}/64`]));
+    expect(byName.eth1).toEqual(expect.arrayContaining([`${link.a.ipv4}/24`]));
+
+    const policy: ProofPolicy = {
+      exposures: [
+        { service: "ssh" },
+        { name: "later", protocol: "tcp", ports: 7009, interfaces: ["wg0", "eth1"], destinations: [second, "198.19.250.9"] },
+      ],
+      trustedInterfaces: ["tun*"],
+    };
+    const applied = await applyToServer(p, policy);
+    expect(applied.changed).toBe(true);
+    expect(applied.warnings.filter((w) => !w.startsWith("conntrack"))).toEqual([
+      expect.stringMatching(/^interface "tun\*" is not on the host \(it has /),
+      expect.stringMatching(/^interface "wg0" is not on the host/),
+      "destination 198.19.250.9 is none of the host's addresses: its rules match nothing until the host has it",
+    ]);
+  });
 });
