@@ -18,6 +18,7 @@ DEBIAN_PACKAGES=(
   sane-utils libsane1 libsane-common ngircd
   amanda-server amanda-client openbsd-inetd libencode-locale-perl
   shellcheck
+  keepalived
 )
 
 step() { printf '\n==> %s\n' "$*" >&2; }
@@ -35,8 +36,9 @@ fi
 # Installing samba, snmpd, ngircd, openbsd-inetd (Debian's amandad line) and exim4 (pulled in by
 # amanda's mailx) starts the machine's own daemons. The suites start theirs inside lab namespaces;
 # the machine's nmbd would also register and answer NetBIOS names on the lab bridges. Stop and
-# disable them.
-for service in nmbd smbd samba-ad-dc snmpd ngircd inetd exim4; do
+# disable them. keepalived (the VRRP proof runs its own pair inside lab namespaces) would announce
+# VRRP on the machine's interfaces if it ever got a configuration.
+for service in nmbd smbd samba-ad-dc snmpd ngircd inetd exim4 keepalived; do
   if [ -d /run/systemd/system ]; then
     systemctl disable --now "${service}" >/dev/null 2>&1 || true
   elif [ -x "/etc/init.d/${service/inetd/openbsd-inetd}" ]; then
