@@ -48,6 +48,7 @@ const cases: Record<string, PolicyInput> = {
       { name: "sig1", protocol: "sctp", ports: 9899, sources: ["198.18.0.0/24"], interfaces: ["eth1"] },
       { name: "ipsec", protocol: "esp", sources: ["198.18.0.0/24", "2001:2::/64"] },
       { name: "auth", protocol: "ah", interfaces: ["eth0"] },
+      { name: "auth2", protocol: "ah", sources: ["198.18.0.0/24", "2001:2::/64"] },
       { name: "tunnel", protocol: "gre", sources: ["198.18.9.1"] },
       { name: "ha", protocol: "vrrp", sources: ["198.18.0.0/24"], interfaces: ["eth1"] },
       { name: "ha6", protocol: "vrrp" },
@@ -80,7 +81,7 @@ describe.runIf(requireRoot("rendered rules as nft lists them", ["nft", "unshare"
 
   it("covers every construct", () => {
     const all = Object.values(cases).flatMap((p) => render({ table: "scoping", ...p }).rendered.rules.map((r) => r.statement)).join("\n");
-    for (const needle of ["iifname", "oifname", "ip daddr @", "ip6 daddr @", "ip saddr @", "sctp dport", "meta l4proto esp", "meta l4proto ah", "meta l4proto gre", "meta l4proto vrrp", "224.0.0.18", "ff02::12", "meta l4proto igmp", "reject with tcp reset", "reject with icmpx", "fib saddr . iif oif missing", "fib saddr oif missing", '"br-*"', "ct helper set", "ct helper \""]) {
+    for (const needle of ["iifname", "oifname", "ip daddr @", "ip6 daddr @", "ip saddr @", "sctp dport", "meta l4proto esp", "meta l4proto ah", "ip saddr @auth2_v4 meta l4proto ah", "meta l4proto gre", "meta l4proto vrrp", "224.0.0.18", "ff02::12", "meta l4proto igmp", "reject with tcp reset", "reject with icmpx", "fib saddr . iif oif missing", "fib saddr oif missing", '"br-*"', "ct helper set", "ct helper \""]) {
       expect(all, needle).toContain(needle);
     }
   });

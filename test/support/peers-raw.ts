@@ -1,0 +1,73 @@
+/**
+ * IP protocols this kernel has no driver for (ESP, AH, GRE) or no socket for (SCTP), as real
+ * packets between lab namespaces: a raw socket sends a well-formed header of the protocol (the
+ * kernel adds the IP header), and a raw socket on the receiver reports what arrived. Raw sockets
+ * get a packet only after the input hook accepted it, so what the receiver sees is what the
+ * table let in. Each packet carries a marker, so stray traffic is never counted.
+ */
+import type { LabHost, LabProcess } from "./lab";
+
+export const IP_PROTOCOLS = { esp: 50, ah: 51, gre: 47, sctp: 132 } as const;
+export type RawProtocol = keyof typeof IP_PROTOCOLS;
+
+const SEND = `
+import socket, struct, sys
+def crc32c(data):
+    # the checksum SCTP carries (RFC 4960 appendix B); conntrack drops an SCTP packet whose checksum is wrong
+    crc = 0xFFFFFFFF
+    for byte in data:
+        crc ^= byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ (0x82F63B78 if crc & 1 else 0)
+    return crc ^ 0xFFFFFFFF
+dst, proto, port, marker = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4].encode()
+body = marker.ljust(16, b".")
+if proto == 50:    # ESP: SPI, sequence number, then what would be ciphertext
+    packet = struct.pack(">II", 0x1000, 1) + body
+elif proto == 51:  # AH: next header ESP (50), length 4 (24 bytes), reserved, SPI, sequence, 12-byte ICV; then the ESP it authenticates
+    # (AH announcing no next header at all would be invalid to conntrack over IPv6, and dropped as such)
+    packet = struct.pack(">BBHII", 50, 4, 0, 0x1000, 1) + bytes(12) + struct.pack(">II", 0x2000, 1) + body
+elif proto == 47:  # GRE: no flags, version 0, carrying IPv4 (0x0800)
+    packet = struct.pack(">HH", 0, 0x0800) + body
+elif proto == 132: # SCTP: ports, verification tag 0, checksum; one INIT chunk with the marker as an optional parameter
+    param = struct.pack(">HH", 0x8001, 4 + len(body)) + body
+    init = struct.pack(">BBHIIHHI", 1, 0, 20 + len(param), 0x1234, 65535, 1, 1, 1) + param
+    header = struct.pack(">HHI", 40000, port, 0)
+    packet = header + struct.pack("<I", crc32c(header + b"\\0\\0\\0\\0" + init)) + init
+family = socket.AF_INET6 if ":" in dst else socket.AF_INET
+s = socket.socket(family, socket.SOCK_RAW, proto)
+for _ in range(3):
+    s.sendto(packet, (dst, 0))
+`;
+
+/** Sends three packets of `protocol` (to `port` for SCTP) carrying `marker` from `host` to `dst`. */
+export async function sendRaw(host: LabHost, dst: string, protocol: RawProtocol, marker: string, port = 0): Promise<void> {
+  await host.sh(`python3 -c '${SEND}' ${dst} ${IP_PROTOCOLS[protocol]} ${port} ${marker}`);
+}
+
+const RECEIVE = `
+import select, socket, sys
+proto, marker = int(sys.argv[1]), sys.argv[2].encode()
+socks = [socket.socket(socket.AF_INET, socket.SOCK_RAW, proto), socket.socket(socket.AF_INET6, socket.SOCK_RAW, proto)]
+print("READY", flush=True)
+while True:
+    for s in select.select(socks, [], [])[0]:
+        data, addr = s.recvfrom(65535)
+        if marker in data:
+            print("RECV", addr[0], flush=True)
+`;
+
+/** A raw receiver of `protocol` on every address of `host`, printing `RECV <source>` per marked packet. */
+export function receiveRaw(host: LabHost, protocol: RawProtocol, marker: string): LabProcess {
+  return host.spawn(`exec python3 -u -c '${RECEIVE}' ${IP_PROTOCOLS[protocol]} ${marker}`);
+}
+
+/** The sources of the marked packets of `protocol` the host received while `send` ran (one per source). */
+export async function rawArrivals(host: LabHost, protocol: RawProtocol, marker: string, send: () => Promise<void>): Promise<string[]> {
+  const receiver = receiveRaw(host, protocol, marker);
+  await new Promise((r) => setTimeout(r, 300));
+  await send();
+  await new Promise((r) => setTimeout(r, 300));
+  const out = await receiver.stop();
+  return [...new Set([...out.stdout.matchAll(/^RECV (\S+)$/gm)].map((m) => m[1]!))];
+}
