@@ -27,7 +27,9 @@ function warnings(policy: Policy, exposures: readonly ExposurePlan[]): string[] 
   const opensSsh = policy.exposures.some((e) =>
     controlOpenings(e).some((c) => c.protocol === "tcp" && c.ports.some((r) => r.from <= 22 && 22 <= r.to)),
   );
-  if (!opensSsh) out.push("No exposure opens tcp/22: unless SSH listens on another declared port, an apply will be rolled back as a lock-out.");
+  if (!opensSsh && policy.trustedInterfaces) {
+    out.push("No exposure opens tcp/22: unless SSH comes in over a trusted interface or listens on another declared port, an apply will be rolled back as a lock-out.");
+  } else if (!opensSsh) out.push("No exposure opens tcp/22: unless SSH listens on another declared port, an apply will be rolled back as a lock-out.");
   if (policy.output.policy !== "drop" && policy.output.allow.length > 0) out.push("output.allow has no effect while output.policy is accept.");
   for (const e of exposures) {
     const facts = e.explanation.helper === "scoped" ? serviceDefinition(e.service).helper : undefined;
