@@ -19,6 +19,9 @@
  *   loose still drops (and counts) a source with no route back at all.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { formatDrift, observePolicy } from "../../src/host";
+import { assertPolicy } from "../../src/model/validate";
+import { connectionFor, HOST_PATHS } from "../support/host-fixtures";
 import type { LabHost } from "../support/lab";
 import { addAddress, connectFrom, datagramFrom, datagramLog, kernelRpFilterOff, linkPrivately, type PrivateLink, waitListening } from "../support/lab-links";
 import { requireRoot } from "../support/privileges";
@@ -108,6 +111,9 @@ describe.runIf(requireRoot("proof reject and reverse path", ["ip", "nft", "sshd"
     const before = await reversePathDropped();
     expect(await received(() => sendFrom(p.attacker, spoofed)), "spoofed private source").toEqual([]);
     expect(await reversePathDropped()).toBe(before + 1);
+    // a counter that moved is no drift (the host lists the table with nft -s)
+    const drift = await observePolicy(connectionFor(p.server), assertPolicy({ ...policy, table: PROOF_TABLE }), { paths: HOST_PATHS });
+    expect(drift.inSync, formatDrift(drift).join("\n")).toBe(true);
 
     const removed = await deleteRuleByComment(p.server, PROOF_TABLE, "reversePath strict: source not routed back out of the interface it came in on");
     const through = await received(() => sendFrom(p.attacker, spoofed));
