@@ -63,7 +63,11 @@ function hasEventualValues(value: unknown, depth = 0): boolean {
 /** A file's text from its line map (none yet, e.g. under mocks: empty). */
 const fileText = (lines: LineMap | undefined): string => (lines ? `${fromLineMap(lines).join("\n")}\n` : "");
 
-const POLICY_KEYS = ["exposures", "allowNothing", "forward", "output", "icmp", "log", "conntrack", "dhcpv6Client"] as const;
+const POLICY_KEYS = ["exposures", "allowNothing", "forward", "output", "icmp", "log", "conntrack", "dhcpv6Client", "trustedInterfaces", "denied", "reversePath"] as const;
+// A policy field missing above would be dropped from the arguments without a word: this fails to compile instead.
+type UnpassedPolicyField = Exclude<keyof PolicyFields, (typeof POLICY_KEYS)[number]>;
+const everyPolicyFieldPassed: [UnpassedPolicyField] extends [never] ? true : UnpassedPolicyField = true;
+void everyPolicyFieldPassed;
 
 /**
  * Every `path: problem` line of the plain parts of the arguments (the policy with its table, the
