@@ -1,9 +1,12 @@
 import { helperTypes } from "../catalog";
+import { portlessProtocol } from "../model/policy";
 import type { ExposureContext } from "./exposure";
 import type { Explanation } from "./types";
 
 function why(ctx: ExposureContext): string {
   const { use, scoped } = ctx;
+  const whole = portlessProtocol(ctx.exposure);
+  if (whole) return `a custom exposure of IP protocol ${whole}, accepted whole (it has no ports)`;
   if (!use) return "a custom port exposure";
   const range = use.dataRange;
   if (scoped) {
