@@ -20,8 +20,12 @@ export function interfaceNameProblem(name: string): string | undefined {
   if (name === "*") return `"*" matches every interface; leave interfaces out to match any`;
   const bare = star >= 0 ? name.slice(0, -1) : name;
   if (Buffer.byteLength(bare, "utf8") > IFNAMSIZ) return `"${name}" is longer than ${IFNAMSIZ} bytes, the longest interface name Linux allows`;
+  // nft holds the pattern, * included, in the same 16 bytes as a name
+  if (Buffer.byteLength(name, "utf8") > IFNAMSIZ) return `"${name}" is longer than ${IFNAMSIZ} bytes with its *, the longest pattern nft takes`;
   if (bare === "." || bare === "..") return `"${name}" is not an interface name`;
-  if (!/^[A-Za-z0-9_.:@+-]+$/.test(bare)) return `"${name}" may only use letters, digits and _.:@+- (and a trailing *)`;
+  if (bare.includes(":")) return `"${name}" is an address label (ip shows eth0:1 for an address of eth0), not an interface; name the interface`;
+  if (bare.includes("@")) return `"${name}": ip shows the peer of a link after @ (veth0@if3); the interface is "${bare.slice(0, bare.indexOf("@"))}"`;
+  if (!/^[A-Za-z0-9_.+-]+$/.test(bare)) return `"${name}" may only use letters, digits and _.+- (and a trailing *)`;
   return undefined;
 }
 

@@ -40,6 +40,9 @@ const cases: Record<string, PolicyInput> = {
     ],
     output: { policy: "drop" },
   },
+  "interface names with every character allowed, at the longest": {
+    exposures: [ssh, { service: "http", interfaces: ["eth0.100", "p+q", "_u-v", "Veth9*", "123456789012345", "12345678901234*"] }],
+  },
   "trusted interfaces": { exposures: [ssh], trustedInterfaces: ["wg0", "br-*", "eth1"] },
   "every protocol beyond tcp and udp, output restricted": {
     exposures: [
