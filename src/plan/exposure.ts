@@ -213,7 +213,9 @@ function portlessPart(ctx: ExposureContext, protocol: PortlessProtocol): Part {
     [`ip protocol ${protocol}${to} ${ctx.where}`],
   );
   if (ctx.outputRestricted) {
-    result.openings.push({ chain: "output", kind: "new", protocol, ports: [], peers: ctx.peers, family, group, comment: commentFor(ctx, `${protocol} sent by this host`) });
+    // IGMP reports go to multicast groups, never to the peers the exposure admits
+    const receivers = protocol === "igmp" ? ({ kind: "any" } as const) : ctx.peers;
+    result.openings.push({ chain: "output", kind: "new", protocol, ports: [], peers: receivers, family, group, comment: commentFor(ctx, `${protocol} sent by this host`) });
     result.opens.push(`ip protocol ${protocol}${to} sent by this host`);
   }
   return result;

@@ -43,6 +43,10 @@ describe("interfaces, destinations, trusted interfaces, protocols, reject and re
       "meta nfproto ipv4 meta l4proto igmp accept # m: igmp",
     ]);
     expect(rules(policy, "output").filter((r) => r.includes("vrrp"))).toEqual(["ip daddr 224.0.0.18 meta l4proto vrrp accept # ha: vrrp sent by this host"]);
+    const fromPeers: PolicyInput = { exposures: [{ service: "ssh" }, { name: "m", protocol: "igmp", sources: ["198.18.0.0/24"] }], output: { policy: "drop" } };
+    expect(rules(fromPeers).filter((r) => r.includes("igmp"))).toEqual(["ip saddr @m_v4 meta l4proto igmp accept # m: igmp"]);
+    // reports go to groups, not to the admitted peers
+    expect(rules(fromPeers, "output").filter((r) => r.includes("igmp"))).toEqual(["meta nfproto ipv4 meta l4proto igmp accept # m: igmp sent by this host"]);
     expect(rules({ exposures: [{ service: "ssh" }, { name: "ha", protocol: "vrrp" }] }).filter((r) => r.includes("vrrp"))).toEqual([
       "ip daddr 224.0.0.18 meta l4proto vrrp accept # ha: vrrp",
       "ip6 daddr ff02::12 meta l4proto vrrp accept # ha: vrrp",
