@@ -10,6 +10,8 @@
  *   administratively-prohibited error (EHOSTUNREACH; EACCES over IPv6) at once, measured, over
  *   IPv4 and IPv6; with the default drop the same attempts time out. Negative control: the reset
  *   rule deleted from the live table -> the connection gets the ICMP error instead (the next rule).
+ * - reject is rate limited: 40 simultaneous connects get at most 20 answers (reset, then ICMP), the
+ *   rest time out;
  * - reverse path, strict: a datagram from the attacker with a spoofed source of the private
  *   network, arriving on the public interface, is dropped and counted by the rule's counter;
  *   the attacker's own address still gets through. Negative control: the fib rule deleted from the
@@ -23,7 +25,7 @@ import { formatDrift, observePolicy } from "../../src/host";
 import { assertPolicy } from "../../src/model/validate";
 import { connectionFor, HOST_PATHS } from "../support/host-fixtures";
 import type { LabHost } from "../support/lab";
-import { addAddress, connectFrom, datagramFrom, datagramLog, kernelRpFilterOff, linkPrivately, type PrivateLink, waitListening } from "../support/lab-links";
+import { addAddress, connectBurst, connectFrom, datagramFrom, datagramLog, kernelRpFilterOff, linkPrivately, type PrivateLink, waitListening } from "../support/lab-links";
 import { requireRoot } from "../support/privileges";
 import { applyToServer, createProofLab, deleteRuleByComment, destroyProofLab, flushConntrack, PROOF_TABLE, type ProofLab, type ProofPolicy } from "../support/proof";
 
@@ -102,6 +104,17 @@ describe.runIf(requireRoot("proof reject and reverse path", ["ip", "nft", "sshd"
     p.controls.push({ test: "reject tcp", change: `removed \`${removed.join("` and `")}\``, observed: `tcp connect: ${without.result} after ${without.ms} ms instead of a reset` });
     expect((await applyToServer(p, policy)).changed).toBe(true);
     expect((await connectFrom(p.client, p.server.ipv4, REFUSED_PORT)).result).toBe("reset");
+  });
+
+  it("reject is rate limited: a burst of 40 connects gets a handful of answers, the rest time out", async () => {
+    await applyToServer(p, { exposures: [{ service: "ssh" }], denied: "reject" });
+    const burst = await connectBurst(p.attacker, p.server.ipv4, REFUSED_PORT, 40);
+    const answered = (burst.reset ?? 0) + (burst.EHOSTUNREACH ?? 0);
+    console.info(`reject burst of 40 connects: ${JSON.stringify(burst)}`);
+    // each rule's bucket: 10/second with nft's default burst of 5; the connects take well under a second
+    expect(answered).toBeGreaterThanOrEqual(5);
+    expect(answered).toBeLessThanOrEqual(20);
+    expect(burst.timeout ?? 0).toBeGreaterThanOrEqual(20);
   });
 
   it("strict drops a spoofed private source arriving on the public interface, and counts it", async () => {
