@@ -1,5 +1,5 @@
 /**
- * Proof (issue 19): custom exposures of ESP, AH, GRE and SCTP through the RENDERED table, APPLIED
+ * Proof (issue 19): custom exposures of ESP, AH, GRE, SCTP, IGMP and VRRP through the RENDERED table, APPLIED
  * THROUGH THE HOST API over SSH. This kernel has no ESP, GRE or SCTP driver, so the packets are
  * raw ones (support/peers-raw.ts): well-formed protocol headers sent from a raw socket, received by
  * a raw socket, which sees a packet only after the input chain accepted it. What is proved is the
@@ -10,6 +10,10 @@
  * - AH (carrying ESP, as IPsec sends it when both are used) over IPv4 and IPv6 arrives from its
  *   source, not from the attacker;
  * - SCTP to the declared port arrives, to an undeclared one does not;
+ * - IGMP (IPv4) arrives from its source, not from the attacker;
+ * - VRRP to 224.0.0.18 and to ff02::12 (from the client's link-local address) arrives from its
+ *   sources, not from the attacker, and not when sent to the host's own address (the rule matches
+ *   the group); the receiver joins the groups on eth0 as keepalived does;
  * - negative control for each: its accept rule deleted from the live table -> the same packets
  *   no longer arrive; re-applied through the host API -> they arrive again.
  */
@@ -21,7 +25,7 @@ import type { LabHost } from "../support/lab";
 
 const SCTP_PORT = 9899;
 
-describe.runIf(requireRoot("proof ip protocols", ["ip", "nft", "sshd", "python3"]))("proof: ESP, AH, GRE and SCTP through the table", () => {
+describe.runIf(requireRoot("proof ip protocols", ["ip", "nft", "sshd", "python3"]))("proof: ESP, AH, GRE, SCTP, IGMP and VRRP through the table", () => {
   let p: ProofLab;
   let policy: ProofPolicy;
 
@@ -34,6 +38,8 @@ describe.runIf(requireRoot("proof ip protocols", ["ip", "nft", "sshd", "python3"
         { name: "ipsec-auth", protocol: "ah", sources: [p.client.ipv4, p.client.ipv6] },
         { name: "tunnel", protocol: "gre", sources: [p.client.ipv4, p.client.ipv6] },
         { name: "signalling", protocol: "sctp", ports: SCTP_PORT },
+        { name: "multicast", protocol: "igmp", sources: [p.client.ipv4] },
+        { name: "ha", protocol: "vrrp", sources: [p.client.ipv4, p.client.ipv6, "fe80::/10"] },
       ],
     };
     await applyToServer(p, policy);
@@ -90,5 +96,22 @@ describe.runIf(requireRoot("proof ip protocols", ["ip", "nft", "sshd", "python3"
     expect(await arrivals(p.attacker, "sctp", p.server.ipv6, SCTP_PORT)).toEqual([p.attacker.ipv6]);
     expect(await arrivals(p.attacker, "sctp", p.server.ipv4, SCTP_PORT + 1), "undeclared port").toEqual([]);
     await control("sctp", "signalling: ports", p.server.ipv4, SCTP_PORT);
+  });
+
+  it("IGMP over IPv4 arrives from its source, not from the attacker", async () => {
+    expect(await arrivals(p.client, "igmp", p.server.ipv4)).toEqual([p.client.ipv4]);
+    expect(await arrivals(p.attacker, "igmp", p.server.ipv4), "attacker").toEqual([]);
+    await control("igmp", "multicast: igmp", p.server.ipv4);
+  });
+
+  it("VRRP to its groups 224.0.0.18 and ff02::12 arrives from its sources, not to the host's own address", async () => {
+    expect(await arrivals(p.client, "vrrp", "224.0.0.18")).toEqual([p.client.ipv4]);
+    const v6 = await arrivals(p.client, "vrrp", "ff02::12");
+    expect(v6.length, "IPv6 VRRP from the client (sent from its link-local address)").toBe(1);
+    expect(v6[0]).toMatch(/^fe80:/);
+    expect(await arrivals(p.attacker, "vrrp", "224.0.0.18"), "attacker").toEqual([]);
+    expect(await arrivals(p.client, "vrrp", p.server.ipv4), "to the host's own address").toEqual([]);
+    await control("vrrp", "ha: vrrp", "224.0.0.18");
+    await control("vrrp", "ha: vrrp", "ff02::12");
   });
 });

@@ -7,7 +7,7 @@
  */
 import type { LabHost, LabProcess } from "./lab";
 
-export const IP_PROTOCOLS = { esp: 50, ah: 51, gre: 47, sctp: 132 } as const;
+export const IP_PROTOCOLS = { esp: 50, ah: 51, gre: 47, sctp: 132, igmp: 2, vrrp: 112 } as const;
 export type RawProtocol = keyof typeof IP_PROTOCOLS;
 
 const SEND = `
@@ -34,21 +34,36 @@ elif proto == 132: # SCTP: ports, verification tag 0, checksum; one INIT chunk w
     init = struct.pack(">BBHIIHHI", 1, 0, 20 + len(param), 0x1234, 65535, 1, 1, 1) + param
     header = struct.pack(">HHI", 40000, port, 0)
     packet = header + struct.pack("<I", crc32c(header + b"\\0\\0\\0\\0" + init)) + init
+elif proto == 2:   # IGMPv2 membership report for 239.1.2.3 (checksum left 0: the table does not read it)
+    packet = struct.pack(">BBH4s", 0x16, 0, 0, socket.inet_aton("239.1.2.3")) + body
+elif proto == 112: # VRRPv3 advertisement: version 3 type 1, router 51, priority 100, no addresses
+    packet = struct.pack(">BBBBHH", 0x31, 51, 100, 0, 100, 0) + body
 family = socket.AF_INET6 if ":" in dst else socket.AF_INET
 s = socket.socket(family, socket.SOCK_RAW, proto)
+if dst.startswith("ff02:"):
+    # a link-local group: out of eth0, with the hop limit VRRP requires
+    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, socket.if_nametoindex("eth0"))
+    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, 255)
+elif dst.startswith("224."):
+    s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 255)
+    s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(sys.argv[5]))
 for _ in range(3):
-    s.sendto(packet, (dst, 0))
+    s.sendto(packet, (dst, 0, 0, socket.if_nametoindex("eth0")) if dst.startswith("ff02:") else (dst, 0))
 `;
 
 /** Sends three packets of `protocol` (to `port` for SCTP) carrying `marker` from `host` to `dst`. */
 export async function sendRaw(host: LabHost, dst: string, protocol: RawProtocol, marker: string, port = 0): Promise<void> {
-  await host.sh(`python3 -c '${SEND}' ${dst} ${IP_PROTOCOLS[protocol]} ${port} ${marker}`);
+  await host.sh(`python3 -c '${SEND}' ${dst} ${IP_PROTOCOLS[protocol]} ${port} ${marker} ${host.ipv4}`);
 }
 
 const RECEIVE = `
-import select, socket, sys
+import select, socket, struct, sys
 proto, marker = int(sys.argv[1]), sys.argv[2].encode()
 socks = [socket.socket(socket.AF_INET, socket.SOCK_RAW, proto), socket.socket(socket.AF_INET6, socket.SOCK_RAW, proto)]
+if proto == 112:
+    # VRRP goes to its groups: join them on eth0 so the kernel delivers what the table lets in
+    socks[0].setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, struct.pack("4s4si", socket.inet_aton("224.0.0.18"), bytes(4), socket.if_nametoindex("eth0")))
+    socks[1].setsockopt(socket.IPPROTO_IPV6, socket.IPV6_JOIN_GROUP, socket.inet_pton(socket.AF_INET6, "ff02::12") + struct.pack("@I", socket.if_nametoindex("eth0")))
 print("READY", flush=True)
 while True:
     for s in select.select(socks, [], [])[0]:
