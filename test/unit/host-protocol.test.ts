@@ -105,14 +105,14 @@ describe("status.env: one definition for the scripts and the TypeScript", () => 
 });
 
 describe("CLI exit codes", () => {
-  it("are distinct, and the help text and the README name each one", () => {
+  it("are distinct, and the help text and docs/cli.md name each one", () => {
     const codes = Object.values(EXIT);
     expect(new Set(codes).size).toBe(codes.length);
-    const readme = readFileSync(join(__dirname, "../../README.md"), "utf8");
-    const line = readme.split("\n\n").find((p) => p.startsWith("Exit codes: 0 done or nothing to change"))!;
+    const doc = readFileSync(join(__dirname, "../../docs/cli.md"), "utf8");
+    const line = doc.split("\n\n").find((p) => p.startsWith("Exit codes: 0 done or nothing to change"))!;
     for (const n of codes) {
       expect(EXIT_HELP, `help: ${n}`).toMatch(new RegExp(`(^|[ (,])${n} `));
-      expect(line, `README: ${n}`).toMatch(new RegExp(`(^|[ (,\n])${n} `));
+      expect(line, `docs/cli.md: ${n}`).toMatch(new RegExp(`(^|[ (,\n])${n} `));
     }
   });
 });
