@@ -386,7 +386,7 @@ function checkLinks(file: string, text: string): Problem[] {
       const [p, anchor] = target.split("#") as [string, string | undefined];
       const rel = p ? path.normalize(path.join(path.dirname(file), p)) : file;
       const where = { file, line: i + 1 };
-      if (!fs.existsSync(path.join(REPO, rel))) {
+      if (p && !fs.existsSync(path.join(REPO, rel))) {
         if (!GENERATED_ELSEWHERE.has(rel)) problems.push({ ...where, message: `link to ${target}: no file ${rel}` });
         continue;
       }
