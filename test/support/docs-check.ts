@@ -109,9 +109,8 @@ function prose(text: string): string[] {
  * Splits a shell block into simple commands (words), enough for what docs hold: quotes, $(...),
  * comments, line continuations, and the operators && || ; | (a redirection drops its target).
  */
-export function shellCommands(body: string): { words: string[]; line: number }[] {
+export function shellCommands(src: string): { words: string[]; line: number }[] {
   const out: { words: string[]; line: number }[] = [];
-  const src = body.replace(/\\\n/g, " ");
   let words: string[] = [];
   let word: string | undefined;
   let line = 0;
@@ -131,6 +130,11 @@ export function shellCommands(body: string): { words: string[]; line: number }[]
     if (c === "\n") {
       line++;
       endCommand();
+    } else if (c === "\\" && src[i + 1] === "\n") {
+      // a continuation: the command goes on, the line count too
+      endWord();
+      line++;
+      i++;
     } else if (c === " " || c === "\t") endWord();
     else if (c === "#" && word === undefined) {
       while (i + 1 < src.length && src[i + 1] !== "\n") i++;

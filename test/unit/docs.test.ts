@@ -109,6 +109,7 @@ describe("the parts of the checker", () => {
   it("split shell lines into commands: quotes, $(...), comments, continuations, && and |", () => {
     const cmds = shellCommands('KEY="$(cat /a b)"   # note\nscripts/pulumi destroy --yes && npm run sandbox -- down\nnpx x \\\n  --flag \'a b\' | head');
     expect(cmds.map((c) => c.words)).toEqual([["KEY=$(cat /a b)"], ["scripts/pulumi", "destroy", "--yes"], ["npm", "run", "sandbox", "--", "down"], ["npx", "x", "--flag", "a b"], ["head"]]);
+    expect(cmds.map((c) => c.line)).toEqual([0, 1, 1, 2, 3]);
   });
 
   it("read the wrapper's commands and options from engine/run.ts, so commands added there are accepted", () => {
