@@ -191,8 +191,13 @@ interface Grammar {
  */
 export function wrapperGrammar(source = read("engine/run.ts")): Grammar {
   const options = new Map<string, "string" | "boolean">();
-  const start = source.indexOf("options: {", source.indexOf("parseArgs({"));
-  const block = source.slice(start, source.indexOf("\n    },", start));
+  const open = source.indexOf("{", source.indexOf("options:", source.indexOf("parseArgs({")));
+  let end = open;
+  for (let depth = 0; end < source.length; end++) {
+    if (source[end] === "{") depth++;
+    else if (source[end] === "}" && --depth === 0) break;
+  }
+  const block = source.slice(open, end);
   for (const m of block.matchAll(/^\s*"?([\w-]+)"?:\s*\{\s*type:\s*"(string|boolean)"(?:,\s*short:\s*"(\w)")?/gm)) {
     options.set(m[1]!, m[2] as "string" | "boolean");
     if (m[3]) options.set(m[3], m[2] as "string" | "boolean");
