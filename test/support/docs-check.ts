@@ -407,18 +407,26 @@ function checkLinks(file: string, text: string): Problem[] {
   return problems;
 }
 
-/** Inline code that names a script (`npm run X`) or a repository path must name one that exists. */
-function checkInlineCode(file: string, text: string, scripts: Record<string, string>): Problem[] {
+/**
+ * Inline code that names a script (`npm run X`) or a repository path must name one that exists;
+ * an inline `hardened-nftables <command> ...` or `scripts/pulumi <command> ...` is checked as a
+ * fenced one is.
+ */
+async function checkInlineCode(file: string, text: string, scripts: Record<string, string>): Promise<Problem[]> {
   const problems: Problem[] = [];
-  prose(text).forEach((l, i) => {
+  for (const [i, l] of prose(text).entries()) {
     for (const m of l.matchAll(/`([^`]+)`/g)) {
       const code = m[1]!;
+      if (/^(?:npx )?(?:hardened-nftables|scripts\/pulumi) [^:]/.test(code)) {
+        const problem = await checkCommand(shellCommands(code)[0]!.words, scripts);
+        if (problem) problems.push({ file, line: i + 1, message: `\`${code}\`: ${problem}` });
+      }
       const run = /^npm run (?:--silent )?([\w:-]+)/.exec(code);
       if (run && !Object.hasOwn(scripts, run[1]!)) problems.push({ file, line: i + 1, message: `\`${code}\`: package.json has no script ${run[1]}` });
       const p = /^(?:\.\/)?((?:src|test|engine|scripts|examples|bin|provider|bench|docs|\.ci)\/[\w./<>-]*)$/.exec(code);
       if (p && !repoPathExists(p[1]!) && !GENERATED_ELSEWHERE.has(p[1]!)) problems.push({ file, line: i + 1, message: `\`${code}\`: no such path in the repository` });
     }
-  });
+  }
   return problems;
 }
 
@@ -429,7 +437,7 @@ export async function checkMarkdown(file: string, text: string): Promise<Problem
   const scripts = (JSON.parse(read("package.json")) as { scripts: Record<string, string> }).scripts;
   const schema = JSON.parse(read("provider/schema.json")) as { resources?: Record<string, unknown> };
   const schemaTypes = new Set(Object.keys(schema.resources ?? {}));
-  const problems: Problem[] = [...checkLinks(file, text), ...checkInlineCode(file, text, scripts)];
+  const problems: Problem[] = [...checkLinks(file, text), ...(await checkInlineCode(file, text, scripts))];
   for (const block of fencedBlocks(file, text)) {
     const at = (message: string, offset = 0) => problems.push({ file, line: block.line + offset, message });
     if (!FENCE_LANGS.has(block.lang)) {

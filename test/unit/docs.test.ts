@@ -102,6 +102,8 @@ describe("the checks themselves (negative controls)", () => {
     expect(show(await check("[x](cli.md#no-such-heading)\n"))).toMatch(/no heading #no-such-heading/);
     expect(show(await check("# Here\n[x](#here) [y](#there)\n"))).toMatch(/no heading #there/);
     expect(show(await check("run `npm run nope` and read `src/no/such.ts`\n"))).toMatch(/no script nope[\s\S]*no such path/);
+    expect(show(await check("or `npx hardened-nftables diff --polcy p.yaml` and `scripts/pulumi --cwd x upp`\n"))).toMatch(/diff: .*polcy[\s\S]*no command "upp"/);
+    expect(await check("`hardened-nftables`, `hardened-nftables:index:HostTable`, `npx hardened-nftables --help`\n")).toEqual([]);
   });
 });
 
