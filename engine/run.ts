@@ -6,8 +6,8 @@
  *   npm run --silent pulumi -- [--cwd DIR] [--stack NAME] config set KEY [VALUE] [--secret] [--path]
  *   npm run --silent pulumi -- [--cwd DIR] [--stack NAME] stack output [--json] | stack export [--show-secrets] | stack rm
  *
- * The Go module proxy serves the engine (`pulumi`) but not `pulumi-language-nodejs` (README, "The
- * engine"), so the program cannot be started by the CLI itself. Here it runs as an Automation API
+ * The Go module proxy serves the engine (`pulumi`) but not `pulumi-language-nodejs` (docs/development.md,
+ * "The engine"), so the program cannot be started by the CLI itself. Here it runs as an Automation API
  * inline program: this process loads the project's `main` module (TypeScript through tsx) and the
  * real CLI drives it over gRPC. Everything else is the engine's own: the plan, the diff it prints,
  * the state in the project's backend, the provider plugin it starts in the project's
