@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Prints the directory of the Python virtualenv the engine suites use for Python programs, creating
 # it first when it is not cached yet: `pulumi` from the Python Package Index at the version
-# engine/python/requirements.txt pins (with its dependencies, frozen), once per pin, in
+# tools/engine/python/requirements.txt pins (with its dependencies, frozen), once per pin, in
 #   ${HNFT_PYTHON_CACHE:-$HOME/.cache/hardened-nftables/python}/<pulumi version>-<pin hash>/
 # Progress goes to stderr; stdout is the directory only. Needs python3 with venv (Debian:
 # python3-venv); the interpreter is $HNFT_PYTHON, else Debian's /usr/bin/python3, else python3.
 #
 # A program's own virtualenv (what `pulumi install` would make in its directory) is made from this
-# one by `engine/python-venv.sh --project DIR SDK...`: DIR/venv sees this virtualenv's packages
+# one by `tools/engine/python-venv.sh --project DIR SDK...`: DIR/venv sees this virtualenv's packages
 # through a .pth file and gets the generated SDKs installed into it (no index, no download).
 set -euo pipefail
 

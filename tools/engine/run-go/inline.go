@@ -1,7 +1,7 @@
 //go:build hnftinline
 
 // The engine suites copy this file into a Go program's directory and build it with -tags
-// hnftinline, as engine/run.ts and engine/run.py do for TypeScript and Python: the Go module proxy
+// hnftinline, as tools/engine/run.ts and tools/engine/run.py do for TypeScript and Python: the Go module proxy
 // does not serve `pulumi-language-go` (README, "Python, Go and YAML"), so the CLI cannot build and start
 // the program itself. init runs before the program's main and never returns: it runs the program's
 // `program` function (the one its main hands to pulumi.Run) as an Automation API inline program
@@ -81,7 +81,7 @@ func runInline() int {
 func run(ctx context.Context, dir, stackName, command string, diff, refresh, expectNoChanges bool) error {
 	engine := os.Getenv("PULUMI_ENGINE_BIN")
 	if engine == "" {
-		return errors.New("PULUMI_ENGINE_BIN: the directory of the pinned pulumi (engine/pulumi-engine.sh)")
+		return errors.New("PULUMI_ENGINE_BIN: the directory of the pinned pulumi (tools/engine/pulumi-engine.sh)")
 	}
 	project, err := workspace.LoadProject(filepath.Join(dir, "Pulumi.yaml"))
 	if err != nil {

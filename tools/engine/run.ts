@@ -1,6 +1,6 @@
 /**
  * `pulumi` for a project directory of this repository, through the pinned engine
- * (engine/pulumi-engine.sh), for machines without a Node.js language host.
+ * (tools/engine/pulumi-engine.sh), for machines without a Node.js language host.
  *
  *   npm run --silent pulumi -- [--cwd DIR] [--stack NAME] up|preview|refresh|destroy [flags]
  *   npm run --silent pulumi -- [--cwd DIR] [--stack NAME] config set KEY [VALUE] [--secret] [--path]
@@ -30,7 +30,7 @@ import {
 } from "@pulumi/pulumi/automation";
 import YAML from "yaml";
 
-const repo = path.resolve(__dirname, "..");
+const repo = path.resolve(__dirname, "../..");
 
 interface ProjectFile {
   name: string;
@@ -41,7 +41,7 @@ interface ProjectFile {
 /** PULUMI_ENGINE_BIN names the engine directory outright (the tests set it once for all runs). */
 function engineBinDir(): string {
   if (process.env.PULUMI_ENGINE_BIN) return process.env.PULUMI_ENGINE_BIN;
-  return execFileSync("bash", [path.join(repo, "engine", "pulumi-engine.sh")], {
+  return execFileSync("bash", [path.join(repo, "tools", "engine", "pulumi-engine.sh")], {
     encoding: "utf8",
     stdio: ["ignore", "pipe", "inherit"],
   }).trim();

@@ -3,13 +3,13 @@
 # first when it is not cached yet. Used by .ci/run, the tests, the bench and the quick start
 # (`npm run --silent pulumi-engine`). Build progress goes to stderr; stdout is the directory only.
 #
-# The engine is built from its Go modules at the version pinned in engine/go.mod, once per
+# The engine is built from its Go modules at the version pinned in tools/engine/go.mod, once per
 # version and pin, into a cache outside the repository:
 #   ${HNFT_ENGINE_CACHE:-$HOME/.cache/hardened-nftables/pulumi-engine}/<version>-<pin hash>/bin/
 #     pulumi                          the CLI, version-stamped (`pulumi version` prints it)
 #     pulumi-resource-pulumi-nodejs   the dynamic-provider plugin, a script shipped in @pulumi/pulumi
-#     pulumi-language-yaml            the YAML language host, pulumi-yaml as engine/language-yaml pins it
-#     gen-sdk                         engine/gen-sdk: the SDK `pulumi package add` writes for Python,
+#     pulumi-language-yaml            the YAML language host, pulumi-yaml as tools/engine/language-yaml pins it
+#     gen-sdk                         tools/engine/gen-sdk: the SDK `pulumi package add` writes for Python,
 #                                     Go or Node.js, with the engine's own codegen (README, "Python, Go and YAML")
 # Each of the last two is rebuilt when its own inputs change (a .<name>.pin file beside it).
 # Pieces the Go module proxy refuses at every version and commit asked for (see README, "The
@@ -21,7 +21,7 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-repo=$(dirname "$here")
+repo=$(dirname "$(dirname "$here")")
 version=$(grep -oE "github.com/pulumi/pulumi/pkg/v3 v[0-9]+\.[0-9]+\.[0-9]+" "$here/go.mod" | head -n1 | cut -d" " -f2)
 [ -n "$version" ] || { echo "pulumi-engine: no github.com/pulumi/pulumi/pkg/v3 version in $here/go.mod" >&2; exit 1; }
 pin=$(cat "$here/go.mod" "$here/go.sum" | sha256sum | cut -c1-12)
@@ -31,7 +31,7 @@ dynamic_plugin="$repo/node_modules/@pulumi/pulumi/pulumi-resource-pulumi-nodejs"
 
 stamped() { [ -x "$1/pulumi" ] && [ "$("$1/pulumi" version 2>/dev/null)" = "$version" ]; }
 
-# The tools built beside the engine: name, module directory, inputs (relative to engine/).
+# The tools built beside the engine: name, module directory, inputs (relative to tools/engine/).
 yaml_host_inputs=(language-yaml/go.mod language-yaml/go.sum language-yaml/tools.go)
 gen_sdk_inputs=(go.mod go.sum gen-sdk/main.go)
 pin_of() { (cd "$here" && cat "$@") | sha256sum | cut -c1-12; }

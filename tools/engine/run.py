@@ -1,12 +1,12 @@
-"""`pulumi up|preview|refresh|destroy` for a Python project, as engine/run.ts does for TypeScript.
+"""`pulumi up|preview|refresh|destroy` for a Python project, as tools/engine/run.ts does for TypeScript.
 
-    python engine/run.py --cwd DIR [--stack NAME] up|preview|refresh|destroy [--diff] [--refresh]
+    python tools/engine/run.py --cwd DIR [--stack NAME] up|preview|refresh|destroy [--diff] [--refresh]
         [--expect-no-changes] [--yes]
 
 The Go module proxy does not serve `pulumi-language-python` (README, "Python, Go and YAML"), so the CLI
 cannot start a Python program itself. This runs the project's __main__.py as an Automation API inline
 program (`pulumi.automation`, the `pulumi` package from PyPI) in this process, under the project's
-own virtualenv, and the real CLI (PULUMI_ENGINE_BIN, engine/pulumi-engine.sh) drives it over gRPC:
+own virtualenv, and the real CLI (PULUMI_ENGINE_BIN, tools/engine/pulumi-engine.sh) drives it over gRPC:
 the plan, the printed diff, the state and the provider plugin are the engine's. The project's
 Pulumi.yaml and stack config files are read from DIR as `pulumi` reads them. Each invocation is one
 fresh process; the exit status is the CLI's (1 when it is not known), 2 for bad usage.
