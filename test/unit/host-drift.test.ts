@@ -1,12 +1,12 @@
 /**
  * The pure half of `diff` and drift observation, without root: the table diff of two listings
- * (src/host/drift.ts), the comparison of what observe.sh read with what the policy renders
- * (src/host/observed.ts), and the report's verdict and text (src/host/drift-report.ts).
+ * (src/host/operations/drift.ts), the comparison of what observe.sh read with what the policy renders
+ * (src/host/operations/observed.ts), and the report's verdict and text (src/host/operations/drift-report.ts).
  */
 import { describe, expect, it } from "vitest";
-import { diffTables, ruleTexts } from "../../src/host/drift";
-import { type DriftReport, formatDrift, hasRepairableDrift, summarizeDrift } from "../../src/host/drift-report";
-import { compareObserved } from "../../src/host/observed";
+import { diffTables, ruleTexts } from "../../src/host/operations/drift";
+import { type DriftReport, formatDrift, hasRepairableDrift, summarizeDrift } from "../../src/host/operations/drift-report";
+import { compareObserved } from "../../src/host/operations/observed";
 import { managedPaths } from "../../src/render/paths";
 import { LISTING_JSON, LISTING_TEXT } from "../fixtures/nft-listing";
 

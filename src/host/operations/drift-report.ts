@@ -1,7 +1,7 @@
 /** What an observation found, as a report: its shape, whether an apply would repair it, and its text. Pure. */
 import type { TableDiff } from "./drift";
 import type { HostFacts } from "./probe";
-import type { SessionStats } from "./ssh";
+import type { SessionStats } from "../ssh";
 
 export interface FileDrift {
   readonly name: string;

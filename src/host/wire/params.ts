@@ -2,8 +2,8 @@
  * The parameters every host script reads (lib.sh `load_common_params`) and the options every host
  * operation takes. Shared by apply, observe and remove, so none of them imports another.
  */
-import type { Artefacts } from "../render";
-import type { ManagedPaths, PathOverrides } from "../render/paths";
+import type { Artefacts } from "../../render";
+import type { ManagedPaths, PathOverrides } from "../../render/paths";
 
 export interface HostOptions {
   /** Where state and the lock live on the host (tests point them into a per-host /etc). */

@@ -5,7 +5,7 @@ import { HOST_EXIT } from "./protocol";
 
 export type ScriptName = "probe" | "apply" | "confirm" | "observe" | "remove" | "coexist";
 
-const scriptDir = join(__dirname, "scripts");
+const scriptDir = join(__dirname, "..", "scripts");
 const cache = new Map<string, string>();
 function script(name: string): string {
   let text = cache.get(name);

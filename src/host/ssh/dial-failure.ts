@@ -3,7 +3,7 @@
  * throw, and whether another attempt can help (network trouble can pass; a refused login or a
  * host key mismatch cannot).
  */
-import type { PinnedHostKey } from "../model/host-key";
+import type { PinnedHostKey } from "../../model/host-key";
 import { type Hop, hopName, hostPort, loginName } from "./hop";
 import { ConnectionError, HostKeyMismatchError } from "./ssh-errors";
 

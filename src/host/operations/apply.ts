@@ -1,21 +1,21 @@
 import { randomBytes } from "node:crypto";
-import type { Connection } from "../model/connection";
-import type { Policy } from "../model/policy";
-import type { Artefacts } from "../render";
-import { managedPaths } from "../render/paths";
-import { renderUnit } from "../render/systemd";
-import { locateNftError } from "../local/nft-error";
+import type { Connection } from "../../model/connection";
+import type { Policy } from "../../model/policy";
+import type { Artefacts } from "../../render";
+import { managedPaths } from "../../render/paths";
+import { renderUnit } from "../../render/systemd";
+import { locateNftError } from "../../local/nft-error";
 import type { AllowOtherTables } from "./coexist";
 import { proveAccessAndCommit } from "./confirm";
 import { makeRoomBesideOtherTables } from "./make-room";
-import { HostOperationError, NftRejectedError } from "./errors";
-import { parseVerdict, STATUS } from "./protocol";
-import { type StateContext, stepFailed } from "./verdict";
+import { HostOperationError, NftRejectedError } from "../errors";
+import { parseVerdict, STATUS } from "../wire/protocol";
+import { type StateContext, stepFailed } from "../wire/verdict";
 import type { HostFacts } from "./probe";
 import { withRenderedPolicy } from "./policy-session";
-import { type RemoteOutput, runStep } from "./remote";
-import type { HostSession, SessionStats } from "./ssh";
-import { type HostOptions, pathParams, sysctlParam } from "./params";
+import { type RemoteOutput, runStep } from "../wire/remote";
+import type { HostSession, SessionStats } from "../ssh";
+import { type HostOptions, pathParams, sysctlParam } from "../wire/params";
 
 export interface ApplyOptions extends HostOptions {
   /** Seconds the host waits for proof of access before it restores the previous state. */

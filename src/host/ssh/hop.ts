@@ -3,10 +3,10 @@
  * where it is, how to authenticate, which host key to expect, how hard to try.
  */
 import type { ParsedKey } from "ssh2";
-import { type Connection, credentialsOf, type ProxyConnection } from "../model/connection";
-import { formatIssue } from "../fields/issues";
-import type { PinnedHostKey } from "../model/host-key";
-import type { KeyProblem } from "../model/private-key";
+import { type Connection, credentialsOf, type ProxyConnection } from "../../model/connection";
+import { formatIssue } from "../../fields/issues";
+import type { PinnedHostKey } from "../../model/host-key";
+import type { KeyProblem } from "../../model/private-key";
 import { ConnectionError } from "./ssh-errors";
 
 export interface Hop {

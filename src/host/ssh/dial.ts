@@ -5,7 +5,7 @@
 import { stat } from "node:fs/promises";
 import type { Duplex } from "node:stream";
 import { Client, type AuthenticationType, type ConnectConfig } from "ssh2";
-import { fingerprintOf } from "../model/host-key";
+import { fingerprintOf } from "../../model/host-key";
 import { classify, DialAttemptError, type DialFailure } from "./dial-failure";
 import { type Hop, hopName, hostPort, loginName } from "./hop";
 import { ConnectionError } from "./ssh-errors";

@@ -1,10 +1,10 @@
-import type { Connection } from "../model/connection";
-import type { Policy } from "../model/policy";
-import { DEFAULT_TABLE } from "../plan/plan";
+import type { Connection } from "../../model/connection";
+import type { Policy } from "../../model/policy";
+import { DEFAULT_TABLE } from "../../plan/plan";
 import { modulesOtherTablesNeed } from "./coexist";
-import { type Artefacts, renderPolicy } from "../render";
+import { type Artefacts, renderPolicy } from "../../render";
 import { type HostFacts, probeSession } from "./probe";
-import { HostSession } from "./ssh";
+import { HostSession } from "../ssh";
 
 export interface PolicySessionOptions {
   readonly table?: string;

@@ -1,6 +1,6 @@
-import type { HostSession } from "./ssh";
+import type { HostSession } from "../ssh";
 import { BOOTSTRAP, bundle, type BundleInput } from "./bundle";
-import { HostOperationError } from "./errors";
+import { HostOperationError } from "../errors";
 import { HOST_EXIT } from "./protocol";
 
 export interface RemoteOutput {

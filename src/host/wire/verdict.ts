@@ -2,7 +2,7 @@
  * What a host's verdict means for the operator: the state the host is really in after a step
  * failed, and what to do. Pure: the words come from status.env (./protocol).
  */
-import { HostStepFailedError } from "./errors";
+import { HostStepFailedError } from "../errors";
 import { STATUS } from "./protocol";
 
 export interface StateContext {

@@ -5,7 +5,7 @@
  * another table is therefore refused unless the caller allows it; when allowed, no table's deny
  * list may refuse a module another one needs.
  */
-import type { Artefacts } from "../render";
+import type { Artefacts } from "../../render";
 import type { HostFacts, ManagedTable } from "./probe";
 
 /** true: any other table; a list: exactly these tables (e.g. the old name during a rename). */

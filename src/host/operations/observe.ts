@@ -1,17 +1,17 @@
-import type { Connection } from "../model/connection";
-import type { Policy } from "../model/policy";
-import type { Artefacts } from "../render";
-import { managedPaths } from "../render/paths";
-import { renderUnit } from "../render/systemd";
-import { type HostOptions, pathParams, sysctlParam } from "./params";
+import type { Connection } from "../../model/connection";
+import type { Policy } from "../../model/policy";
+import type { Artefacts } from "../../render";
+import { managedPaths } from "../../render/paths";
+import { renderUnit } from "../../render/systemd";
+import { type HostOptions, pathParams, sysctlParam } from "../wire/params";
 import { diffTables } from "./drift";
 import { type DriftReport, hasRepairableDrift } from "./drift-report";
 import { compareObserved } from "./observed";
-import { HostOperationError } from "./errors";
+import { HostOperationError } from "../errors";
 import type { HostFacts } from "./probe";
 import { withRenderedPolicy } from "./policy-session";
-import { runStep } from "./remote";
-import type { HostSession } from "./ssh";
+import { runStep } from "../wire/remote";
+import type { HostSession } from "../ssh";
 
 /** Reads the host once (probe and observe: two round trips on one connection) and compares. */
 export async function observeOnSession(session: HostSession, artefacts: Artefacts, facts: HostFacts, options: HostOptions = {}): Promise<Omit<DriftReport, "stats">> {

@@ -6,7 +6,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 
-export const STATUS_FILE = join(__dirname, "scripts", "status.env");
+export const STATUS_FILE = join(__dirname, "..", "scripts", "status.env");
 
 /** `KEY=value` lines; comments and blank lines ignored; anything else is refused. */
 export function parseStatusFile(text: string): Record<string, string> {

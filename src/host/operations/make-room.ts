@@ -1,11 +1,11 @@
 /** Before the apply step: room for this table beside other tables of this project on the host (see coexist.ts). */
-import type { Artefacts } from "../render";
+import type { Artefacts } from "../../render";
 import { type AllowOtherTables, deniedButNeeded, otherManagedTables, refusedTables, sysctlClashes, tablesToRelax } from "./coexist";
-import { HostOperationError, OtherTablesError } from "./errors";
+import { HostOperationError, OtherTablesError } from "../errors";
 import type { HostFacts } from "./probe";
-import { STATUS } from "./protocol";
-import { runStep } from "./remote";
-import type { HostSession } from "./ssh";
+import { STATUS } from "../wire/protocol";
+import { runStep } from "../wire/remote";
+import type { HostSession } from "../ssh";
 
 export interface MakeRoomOptions {
   readonly allowOtherTables?: AllowOtherTables;

@@ -2,8 +2,8 @@
  * Compares what observe.sh read on the host (its sections) with what the policy renders: managed
  * files, the unit's enablement link, live sysctls and loaded helper modules. Pure.
  */
-import type { Artefacts } from "../render";
-import type { ManagedPaths } from "../render/paths";
+import type { Artefacts } from "../../render";
+import type { ManagedPaths } from "../../render/paths";
 import type { FileDrift } from "./drift-report";
 
 export interface Expected {

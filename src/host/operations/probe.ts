@@ -1,8 +1,8 @@
-import type { HostProfile } from "../render/profile";
-import { runStep } from "./remote";
-import type { Connection } from "../model/connection";
-import { type HostSession, withSession } from "./ssh";
-import { HostOperationError } from "./errors";
+import type { HostProfile } from "../../render/profile";
+import { runStep } from "../wire/remote";
+import type { Connection } from "../../model/connection";
+import { type HostSession, withSession } from "../ssh";
+import { HostOperationError } from "../errors";
 
 export interface HostFacts {
   readonly kernel: string;

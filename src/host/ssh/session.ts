@@ -10,7 +10,7 @@
 import { constants as osConstants } from "node:os";
 import { inspect } from "node:util";
 import type { Client, ClientChannel } from "ssh2";
-import { type Connection, redact } from "../model/connection";
+import { type Connection, redact } from "../../model/connection";
 import { dialWithRetry, forwardOut } from "./dial";
 import { type DialLimits, hopsOf, hostPort } from "./hop";
 import { commandLine } from "./shell";

@@ -2,14 +2,14 @@
  * The second half of an apply: proves over a NEW connection that the applied ruleset still lets
  * the operator in, and reads the guardian's verdict (committed, or what the host restored).
  */
-import type { Connection } from "../model/connection";
-import type { ManagedPaths } from "../render/paths";
-import { HostOperationError, LockoutRolledBackError } from "./errors";
-import { pathParams } from "./params";
-import { CAUSE, parseVerdict, STATUS } from "./protocol";
-import { type RemoteOutput, runStep } from "./remote";
-import { HostSession, type SessionStats } from "./ssh";
-import { describeHostState, stepFailed } from "./verdict";
+import type { Connection } from "../../model/connection";
+import type { ManagedPaths } from "../../render/paths";
+import { HostOperationError, LockoutRolledBackError } from "../errors";
+import { pathParams } from "../wire/params";
+import { CAUSE, parseVerdict, STATUS } from "../wire/protocol";
+import { type RemoteOutput, runStep } from "../wire/remote";
+import { HostSession, type SessionStats } from "../ssh";
+import { describeHostState, stepFailed } from "../wire/verdict";
 
 export interface ProofContext {
   readonly table: string;

@@ -1,10 +1,10 @@
-import type { Connection } from "../model/connection";
-import { managedPaths } from "../render/paths";
-import { type HostOptions, pathParams } from "./params";
-import { HostOperationError } from "./errors";
-import { parseVerdict, STATUS } from "./protocol";
-import { runStep } from "./remote";
-import { HostSession, type SessionStats } from "./ssh";
+import type { Connection } from "../../model/connection";
+import { managedPaths } from "../../render/paths";
+import { type HostOptions, pathParams } from "../wire/params";
+import { HostOperationError } from "../errors";
+import { parseVerdict, STATUS } from "../wire/protocol";
+import { runStep } from "../wire/remote";
+import { HostSession, type SessionStats } from "../ssh";
 
 export interface RemoveResult {
   readonly target: string;
