@@ -28,8 +28,8 @@
 import { createHash, randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { makeHandle, makeTempDir, runIn, startProc, waitBound, type PeerHandle } from "./peers";
-import type { LabHost } from "./lab";
+import { makeHandle, makeTempDir, runIn, startProc, waitBound, type PeerHandle } from "./index";
+import type { LabHost } from "../lab";
 
 export const AMANDA_PORT = 10080;
 const CONFIG = "hnft";

@@ -18,8 +18,8 @@
  * Tools: traceroute (Debian's `traceroute` 2.1: UDP probes to 33434+; the far host's port
  * unreachable ends it), /usr/bin/python3 for the transfer and for forging ICMP errors.
  */
-import type { LabHost } from "./lab";
-import { makeHandle, PYTHON, runIn, startProc, startUntilReady, type PeerHandle, type PeerHost } from "./peers";
+import type { LabHost } from "../lab";
+import { makeHandle, PYTHON, runIn, startProc, startUntilReady, type PeerHandle, type PeerHost } from "./index";
 
 export interface RoutedPath {
   router: LabHost;

@@ -21,7 +21,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { createHash, randomBytes } from "node:crypto";
-import { makeHandle, makeTempDir, parseJsonLine, removeTempDir, PYTHON, runIn, startProc, waitBound, type PeerHandle, type PeerHost } from "./peers";
+import { makeHandle, makeTempDir, parseJsonLine, removeTempDir, PYTHON, runIn, startProc, waitBound, type PeerHandle, type PeerHost } from "./index";
 
 export const IRC_PORT = 6667;
 

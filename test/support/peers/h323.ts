@@ -27,7 +27,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { makeTempDir, parseJsonLine, PYTHON, removeTempDir, startProc, startUntilReady, waitBound, type PeerHandle, type PeerHost } from "./peers";
+import { makeTempDir, parseJsonLine, PYTHON, removeTempDir, startProc, startUntilReady, waitBound, type PeerHandle, type PeerHost } from "./index";
 
 export const Q931_PORT = 1720;
 export const RAS_PORT = 1719;

@@ -88,7 +88,7 @@ import { createHash, randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { onCleanup } from "./exit-cleanup";
+import { onCleanup } from "../exit-cleanup";
 
 // ---------------------------------------------------------------- types
 
