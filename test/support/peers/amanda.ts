@@ -28,7 +28,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { makeHandle, makeTempDir, runIn, startProc, waitBound, type PeerHandle } from "./index";
+import { makeHandle, makeTempDir, runIn, startProc, waitBound, type PeerHandle } from "./core";
 import type { LabHost } from "../lab";
 
 export const AMANDA_PORT = 10080;

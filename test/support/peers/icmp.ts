@@ -18,8 +18,9 @@
  * Tools: traceroute (Debian's `traceroute` 2.1: UDP probes to 33434+; the far host's port
  * unreachable ends it), /usr/bin/python3 for the transfer and for forging ICMP errors.
  */
+import * as path from "node:path";
 import type { LabHost } from "../lab";
-import { makeHandle, PYTHON, runIn, startProc, startUntilReady, type PeerHandle, type PeerHost } from "./index";
+import { makeHandle, PYTHON, runIn, startProc, startUntilReady, type PeerHandle, type PeerHost } from "./core";
 
 export interface RoutedPath {
   router: LabHost;
@@ -104,48 +105,9 @@ export async function learnedMtu(host: PeerHost, addr: string): Promise<number |
   return m ? Number(m[1]) : null;
 }
 
-const SINK_PY = String.raw`
-import hashlib, json, socket, sys
-addr, port = sys.argv[1], int(sys.argv[2])
-s = socket.socket(socket.AF_INET6 if ":" in addr else socket.AF_INET, socket.SOCK_STREAM)
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind((addr, port)); s.listen(4)
-print("READY", flush=True)
-while True:
-    c, peer = s.accept()
-    h = hashlib.sha256(); n = 0
-    while True:
-        b = c.recv(65536)
-        if not b: break
-        h.update(b); n += len(b)
-    c.close()
-    print(json.dumps({"from": peer[0], "bytes": n, "sha256": h.hexdigest()}), flush=True)
-`;
+const SINK_SCRIPT = path.join(__dirname, "scripts", "icmp-tcp-sink.py");
 
-const SEND_PY = String.raw`
-import hashlib, json, os, socket, sys
-addr, port, size, timeout = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
-v6 = ":" in addr
-data = os.urandom(size)
-s = socket.socket(socket.AF_INET6 if v6 else socket.AF_INET, socket.SOCK_STREAM)
-s.settimeout(timeout)
-res = {"sha256": hashlib.sha256(data).hexdigest(), "bytes": size}
-try:
-    s.connect((addr, port))
-    res["mss"] = s.getsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG)
-    s.sendall(data)
-    s.shutdown(socket.SHUT_WR)
-    while s.recv(65536): pass
-    res["ok"] = True
-except OSError as e:
-    res["ok"] = False; res["error"] = type(e).__name__ + ": " + str(e)
-try:
-    # IP_MTU = 14, IPV6_MTU = 24: the path MTU of the connected socket
-    res["pathMtu"] = s.getsockopt(socket.IPPROTO_IPV6, 24) if v6 else s.getsockopt(socket.IPPROTO_IP, 14)
-except OSError:
-    res["pathMtu"] = None
-print(json.dumps(res), flush=True)
-`;
+const SEND_SCRIPT = path.join(__dirname, "scripts", "icmp-send.py");
 
 export interface SinkHandle extends PeerHandle {
   /** transfers received so far */
@@ -154,7 +116,7 @@ export interface SinkHandle extends PeerHandle {
 
 /** A TCP sink on the far host: reads each connection to its end and reports its size and hash. */
 export async function tcpSink(host: PeerHost, addr: string, port: number): Promise<SinkHandle> {
-  const { proc, stop } = await startUntilReady(host, [PYTHON, "-c", SINK_PY, addr, String(port)], { cwd: "/", label: `tcp-sink@${host.name}` });
+  const { proc, stop } = await startUntilReady(host, [PYTHON, SINK_SCRIPT, addr, String(port)], { cwd: "/", label: `tcp-sink@${host.name}` });
   return {
     received: () =>
       proc
@@ -179,7 +141,7 @@ export interface BulkSendResult {
 
 /** Connects from `from` to addr:port and sends `size` random bytes (a tracked outbound TCP connection). */
 export async function bulkSend(from: PeerHost, addr: string, port: number, size: number, timeoutSec: number): Promise<BulkSendResult> {
-  const r = await runIn(from, [PYTHON, "-c", SEND_PY, addr, String(port), String(size), String(timeoutSec)], {
+  const r = await runIn(from, [PYTHON, SEND_SCRIPT, addr, String(port), String(size), String(timeoutSec)], {
     timeoutMs: timeoutSec * 1000 + 10_000,
     label: `bulk-send@${from.name}`,
   });
@@ -198,66 +160,10 @@ export async function bulkSend(from: PeerHost, addr: string, port: number, size:
  * socket, i.e. that the table let in. It ends when it has seen the related error for both families
  * (their embedded destination port is `dport`) or after `timeout` seconds.
  */
-const WATCH_PY = String.raw`
-import json, select, socket, sys, time
-peer4, peer6, sport, dport, timeout = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5])
-r4 = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
-r6 = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
-for fam, peer in ((socket.AF_INET, peer4), (socket.AF_INET6, peer6)):
-    u = socket.socket(fam, socket.SOCK_DGRAM)
-    u.bind(("", sport))
-    u.sendto(b"hnft-tracked-flow", (peer, dport))
-    u.close()
-print("READY", flush=True)
-seen = []
-related = set()
-end = time.time() + timeout
-while len(related) < 2 and time.time() < end:
-    ready, _, _ = select.select([r4, r6], [], [], max(0.0, end - time.time()))
-    for s in ready:
-        pkt = s.recv(65535)
-        if s is r4:
-            ihl = (pkt[0] & 15) * 4
-            icmp = pkt[ihl:]
-            if len(icmp) < 8 or icmp[0] != 3 or icmp[1] != 13: continue
-            inner = icmp[8:]
-            ul = inner[(inner[0] & 15) * 4:]
-            fam = 4
-        else:
-            icmp = pkt
-            if len(icmp) < 8 or icmp[0] != 1 or icmp[1] != 1: continue
-            ul = icmp[8 + 40:]
-            fam = 6
-        port = int.from_bytes(ul[2:4], "big")
-        seen.append({"family": fam, "dport": port})
-        if port == dport: related.add(fam)
-print(json.dumps({"seen": seen}), flush=True)
-`;
+const WATCH_SCRIPT = path.join(__dirname, "scripts", "icmp-watch.py");
 
 /** Forger on the other host: ICMP errors "about" a UDP packet server:sport -> me:dport. */
-const FORGE_PY = String.raw`
-import socket, struct, sys
-server4, server6, me4, me6, sport = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])
-ports = [int(p) for p in sys.argv[6].split(",")]
-def csum(b):
-    if len(b) % 2: b += b"\0"
-    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
-    while s >> 16: s = (s & 0xffff) + (s >> 16)
-    return (~s) & 0xffff
-r4 = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
-r6 = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
-for dport in ports:
-    udp = struct.pack("!HHHH", sport, dport, 8 + 17, 0)
-    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + 8 + 17, 1, 0, 64, 17, 0, socket.inet_aton(server4), socket.inet_aton(me4))
-    ip = ip[:10] + struct.pack("!H", csum(ip)) + ip[12:]
-    body = struct.pack("!BBHI", 3, 13, 0, 0) + ip + udp
-    body = body[:2] + struct.pack("!H", csum(body)) + body[4:]
-    r4.sendto(body, (server4, 0))
-    ip6 = struct.pack("!IHBB16s16s", 6 << 28, 8 + 17, 17, 64, socket.inet_pton(socket.AF_INET6, server6), socket.inet_pton(socket.AF_INET6, me6))
-    # the kernel fills in the ICMPv6 checksum of a raw ICMPv6 socket
-    r6.sendto(struct.pack("!BBHI", 1, 1, 0, 0) + ip6 + udp, (server6, 0))
-print("SENT", flush=True)
-`;
+const FORGE_SCRIPT = path.join(__dirname, "scripts", "icmp-forge.py");
 
 export interface IcmpErrorProbe {
   /** the forged errors that reached the watcher's raw sockets, in arrival order */
@@ -276,7 +182,7 @@ export async function forgedIcmpErrors(
   attacker: PeerHost,
   o: { sport: number; trackedPort: number; unrelatedPort: number; timeoutSec: number },
 ): Promise<IcmpErrorProbe> {
-  const watch = startProc(server, [PYTHON, "-c", WATCH_PY, attacker.ipv4, attacker.ipv6, String(o.sport), String(o.trackedPort), String(o.timeoutSec)], {
+  const watch = startProc(server, [PYTHON, WATCH_SCRIPT, attacker.ipv4, attacker.ipv6, String(o.sport), String(o.trackedPort), String(o.timeoutSec)], {
     cwd: "/",
     label: `icmp-watch@${server.name}`,
   });
@@ -285,7 +191,7 @@ export async function forgedIcmpErrors(
     await watch.waitLine(/^READY$/, 10_000);
     const forged = await runIn(
       attacker,
-      [PYTHON, "-c", FORGE_PY, server.ipv4, server.ipv6, attacker.ipv4, attacker.ipv6, String(o.sport), `${o.unrelatedPort},${o.trackedPort}`],
+      [PYTHON, FORGE_SCRIPT, server.ipv4, server.ipv6, attacker.ipv4, attacker.ipv6, String(o.sport), `${o.unrelatedPort},${o.trackedPort}`],
       { timeoutMs: 10_000, label: `icmp-forge@${attacker.name}` },
     );
     if (!forged.stdout.includes("SENT")) throw new Error(`icmp-forge on ${attacker.name} failed (exit ${forged.code}):\n${forged.stderr}`);

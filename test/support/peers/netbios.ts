@@ -21,7 +21,7 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { makeHandle, makeTempDir, removeTempDir, runIn, startProc, waitBound, type PeerHandle, type PeerHost } from "./index";
+import { makeHandle, makeTempDir, removeTempDir, runIn, startProc, waitBound, type PeerHandle, type PeerHost } from "./core";
 
 export interface NmbdHandle extends PeerHandle {
   host: PeerHost;
