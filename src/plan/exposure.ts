@@ -5,7 +5,7 @@ import type { Family } from "../fields/prefix";
 import { type ControlOpening, type Exposure, controlOpenings, exposureService, isCustom } from "../model/policy";
 import { explanationOf } from "./explain";
 import { describePeers, familiesOf, peersFor } from "./peers";
-import type { ExposureContext, ExposurePlan, Opening, Peers, PlannedHelper, PlannedSet } from "./types";
+import type { ExposureContext, ExposurePlan, Opening, PlannedHelper } from "./types";
 
 /** Openings and the sentences saying what they open, for one concern of an exposure. */
 interface Part {
