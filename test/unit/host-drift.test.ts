@@ -46,6 +46,18 @@ describe("diffTables: the candidate against the live table, both listed by the h
     expect(d.rules.removed).toEqual([]);
   });
 
+  it("a rule listed twice on the host is one rule added (rules are counted, not just matched)", () => {
+    const d = diff(
+      live(
+        (doc) => doc.nftables.push({ rule: { ...rules(doc).find((r) => r.comment === "http: control")!, handle: 9 } }),
+        (t) => t.replace('tcp dport 80 accept comment "http: control"', 'tcp dport 80 accept comment "http: control"\n\t\ttcp dport 80 accept comment "http: control"'),
+      ),
+    );
+    expect(d.rules.added).toEqual([{ chain: "input", text: 'tcp dport 80 accept comment "http: control"', comment: "http: control" }]);
+    expect(d.rules.removed).toEqual([]);
+    expect(d.rules.changed).toEqual([]);
+  });
+
   it("a rule edited in place (same comment) is one change, before and after; a deleted one is missing", () => {
     const edited = diff(
       live(

@@ -102,6 +102,22 @@ function parse(json: string, listing: string): Parsed | undefined {
   return parsed;
 }
 
+/**
+ * The rules of `rules` that `others` does not hold, as a multiset: a rule listed twice on one
+ * side and once on the other is one left over. Rules match by chain, expression and comment.
+ */
+function unmatched(rules: Parsed["rules"], others: Parsed["rules"]): RuleRef[] {
+  const count = new Map<string, number>();
+  for (const r of others) count.set(r.key, (count.get(r.key) ?? 0) + 1);
+  const out: RuleRef[] = [];
+  for (const r of rules) {
+    const n = count.get(r.key) ?? 0;
+    if (n > 0) count.set(r.key, n - 1);
+    else out.push({ chain: r.chain, text: r.text, comment: r.comment });
+  }
+  return out;
+}
+
 export function diffTables(desiredJson: string, desiredText: string, liveJson: string, liveText: string): TableDiff & { livePresent: boolean } {
   const desired = parse(desiredJson, desiredText);
   const live = parse(liveJson, liveText);
@@ -109,22 +125,8 @@ export function diffTables(desiredJson: string, desiredText: string, liveJson: s
   const empty: Parsed = { chains: new Map(), rules: [], sets: new Map(), helpers: new Map() };
   const l = live ?? empty;
 
-  const remaining = new Map<string, number>();
-  for (const r of l.rules) remaining.set(r.key, (remaining.get(r.key) ?? 0) + 1);
-  const removed: RuleRef[] = [];
-  for (const r of desired.rules) {
-    const n = remaining.get(r.key) ?? 0;
-    if (n > 0) remaining.set(r.key, n - 1);
-    else removed.push({ chain: r.chain, text: r.text, comment: r.comment });
-  }
-  const want = new Map<string, number>();
-  for (const r of desired.rules) want.set(r.key, (want.get(r.key) ?? 0) + 1);
-  let added: RuleRef[] = [];
-  for (const r of l.rules) {
-    const n = want.get(r.key) ?? 0;
-    if (n > 0) want.set(r.key, n - 1);
-    else added.push({ chain: r.chain, text: r.text, comment: r.comment });
-  }
+  const removed = unmatched(desired.rules, l.rules);
+  let added = unmatched(l.rules, desired.rules);
   const changed: { chain: string; before: string; after: string }[] = [];
   const stillRemoved: RuleRef[] = [];
   for (const r of removed) {
