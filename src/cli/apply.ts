@@ -1,5 +1,5 @@
 import { parseArgs } from "node:util";
-import { applyPolicy, type ApplyResult, DEFAULT_CONFIRM_TIMEOUT } from "../host/apply";
+import { applyPolicy, type ApplyResult, DEFAULT_CONFIRM_TIMEOUT } from "../host/operations/apply";
 import { EXIT } from "./exit-codes";
 import { COMMON_HELP, EXIT_HELP, onHost, prepare, TABLE_HELP, TABLE_HOST_OPTIONS } from "./host-command";
 import { type Io, outputFormat } from "./io";

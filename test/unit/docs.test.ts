@@ -114,13 +114,13 @@ describe("the parts of the checker", () => {
     expect(cmds.map((c) => c.line)).toEqual([0, 1, 1, 2, 3]);
   });
 
-  it("read the wrapper's commands and options from engine/run.ts, so commands added there are accepted", () => {
+  it("read the wrapper's commands and options from tools/engine/run.ts, so commands added there are accepted", () => {
     const grammar = wrapperGrammar();
     expect([...grammar.commands]).toEqual(expect.arrayContaining(["up", "preview", "destroy", "config", "stack"]));
     expect(grammar.options.get("cwd")).toBe("string");
     expect(grammar.options.get("diff")).toBe("boolean");
     expect(checkWrapper(["--cwd", "examples/fleet", "preview", "--refresh", "--diff"], grammar)).toBeUndefined();
-    const extended = wrapperGrammar(`${fs.readFileSync(path.join(REPO, "engine/run.ts"), "utf8")}\ncase "cancel":\n// usage: stack ls | stack history\n`);
+    const extended = wrapperGrammar(`${fs.readFileSync(path.join(REPO, "tools/engine/run.ts"), "utf8")}\ncase "cancel":\n// usage: stack ls | stack history\n`);
     expect(checkWrapper(["cancel"], extended)).toBeUndefined();
     expect(checkWrapper(["stack", "history"], extended)).toBeUndefined();
     expect(checkWrapper(["stack", "history"], grammar)).toMatch(/no command "stack history"/);
