@@ -17,16 +17,6 @@ export interface PathOverrides {
   readonly runRoot?: string;
 }
 
-/**
- * Why a state or run root would be refused by the host scripts (lib.sh `require_path`), or
- * undefined when it is fine. Callers check it before any connection.
- */
-export function hostRootProblem(value: string): string | undefined {
-  if (!/^\/[A-Za-z0-9._/-]*$/.test(value)) return "must be an absolute path of letters, digits and . _ - /";
-  if (value.includes("..")) return 'must not contain ".."';
-  return undefined;
-}
-
 export function managedPaths(table: string, overrides: PathOverrides = {}): ManagedPaths {
   const unitName = `hardened-nftables-${table}.service`;
   return {
