@@ -1,7 +1,9 @@
 import { helperService, PortSpec } from "./schema-helpers";
 import { defineService, single } from "./types";
 
-export const schema = helperService("irc", { dccPorts: PortSpec.optional() });
+export const schema = helperService("irc", {
+  dccPorts: PortSpec.optional().meta({ description: 'The DCC range the server or bouncer is configured with, a range string "a-b".', examples: ["40000-40100"] }),
+});
 
 export const entry = defineService(schema, {
   service: "irc",

@@ -1,7 +1,7 @@
-import { helperService, PortSpec } from "./schema-helpers";
+import { DataPorts, helperService } from "./schema-helpers";
 import { defineService, single } from "./types";
 
-export const schema = helperService("sane", { dataPorts: PortSpec.optional() });
+export const schema = helperService("sane", { dataPorts: DataPorts.optional() });
 
 export const entry = defineService(schema, {
   service: "sane",

@@ -1,7 +1,7 @@
-import { helperService, PortSpec } from "./schema-helpers";
+import { DataPorts, helperService } from "./schema-helpers";
 import { defineService, single } from "./types";
 
-export const schema = helperService("tftp", { dataPorts: PortSpec });
+export const schema = helperService("tftp", { dataPorts: DataPorts });
 
 export const entry = defineService(schema, {
   service: "tftp",

@@ -45,16 +45,17 @@ import {
   type HostTableOutputs,
   INPUT_KEYS,
   type ProbedProfile,
+  RECORDED_INPUTS,
 } from "./types";
 
 type Props = Record<string, unknown>;
 
 /**
- * Inputs check() derives (rendered lines, the target) or carries over from the last apply or
- * refresh, never taken from the caller; `version` and `__provider` are what the dynamic provider
- * of releases up to 0.1.x stored, dropped when such a stack moves to the plugin.
+ * Inputs check() derives or carries over from the last apply or refresh (types.ts RECORDED_INPUTS),
+ * never taken from the caller; `version` and `__provider` are what the dynamic provider of releases
+ * up to 0.1.x stored, dropped when such a stack moves to the plugin.
  */
-const DERIVED_KEYS = ["target", "rules", "sysctl", "modprobe", "hostProfile", "keptLoadable", "version", "__provider"] as const;
+const DERIVED_KEYS = [...RECORDED_INPUTS, "version", "__provider"] as const;
 
 // ---------------------------------------------------------------- helpers
 
@@ -201,9 +202,10 @@ async function imported(id: string): Promise<Props> {
 
 export async function check(olds: Props | undefined, news: Props): Promise<CheckResult> {
   const failures: CheckFailure[] = [];
-  const inputs: Props = { ...news, drift: [] };
+  const inputs: Props = { ...news };
   // what the program cannot set: rendered below, or recorded by the last apply or refresh
   for (const key of DERIVED_KEYS) delete inputs[key];
+  inputs.drift = [];
   const recorded = olds?.hostProfile;
   if (recorded && !containsUnknown(recorded) && renderProfile(recorded) !== DEFAULT_PROFILE) inputs.hostProfile = recorded;
   // what the last apply or refresh left loadable for other tables: the preview renders the same
