@@ -3,7 +3,7 @@ import { defineService, single } from "./types";
 
 export const schema = helperService("amanda", { dataPorts: DataPorts.optional() });
 
-export const entry = defineService(schema, {
+export const service = defineService(schema, {
   service: "amanda",
   title: "Amanda backup client",
   control: () => [{ protocol: "udp", ports: single(10080), label: "control" }],

@@ -10,7 +10,7 @@ export const schema = helperService("ftp", {
     .meta({ description: "Allow active-mode data connections the server opens from tcp/20 (needed when output is restricted).", examples: [true] }),
 });
 
-export const entry = defineService(schema, {
+export const service = defineService(schema, {
   service: "ftp",
   title: "FTP (passive mode; active mode with activeMode)",
   control: () => [{ protocol: "tcp", ports: single(21), label: "control" }],

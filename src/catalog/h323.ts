@@ -6,7 +6,7 @@ export const schema = helperService("h323", {
   mediaPorts: PortSpec.optional().meta({ description: 'The media range the endpoint is configured with, a range string "a-b".', examples: ["30000-30100"] }),
 });
 
-export const entry = defineService(schema, {
+export const service = defineService(schema, {
   service: "h323",
   title: "H.323 (Q.931 call signalling, RAS, media)",
   control: (exposure) => [

@@ -5,7 +5,7 @@ export const schema = helperService("irc", {
   dccPorts: PortSpec.optional().meta({ description: 'The DCC range the server or bouncer is configured with, a range string "a-b".', examples: ["40000-40100"] }),
 });
 
-export const entry = defineService(schema, {
+export const service = defineService(schema, {
   service: "irc",
   title: "IRC (with DCC)",
   control: () => [{ protocol: "tcp", ports: single(6667), label: "client connections" }],

@@ -3,7 +3,7 @@ import { defineService, single } from "./types";
 
 export const schema = helperService("sane", { dataPorts: DataPorts.optional() });
 
-export const entry = defineService(schema, {
+export const service = defineService(schema, {
   service: "sane",
   title: "SANE network scanner daemon",
   control: () => [{ protocol: "tcp", ports: single(6566), label: "control" }],

@@ -7,7 +7,7 @@ export const schema = helperService("sip", {
   rtpPorts: PortSpec.optional().meta({ description: 'The RTP media range the server is configured with, a range string "a-b".', examples: ["10000-20000"] }),
 });
 
-export const entry = defineService(schema, {
+export const service = defineService(schema, {
   service: "sip",
   title: "SIP signalling with RTP media",
   control: (exposure) => {

@@ -3,7 +3,7 @@ import { defineService, single } from "./types";
 
 export const schema = helperService("tftp", { dataPorts: DataPorts });
 
-export const entry = defineService(schema, {
+export const service = defineService(schema, {
   service: "tftp",
   title: "TFTP",
   control: () => [{ protocol: "udp", ports: single(69), label: "requests" }],

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { CatalogExposureSchema, serviceDefinition, useService } from "../catalog";
+import { CatalogExposureSchema, catalogService, exposedService } from "../catalog";
 import { Comment, commonFields, ExposureName, exposureFields, HELPER_FIELD, SERVICE_FIELD, Sources } from "../fields/exposure";
 import { PortList } from "../fields/ports";
 import { type PortRange, type Protocol, formatRanges, rangesOverlap } from "../fields/ports";
@@ -153,7 +153,7 @@ export function isCustom(exposure: Exposure): exposure is CustomExposure {
 /** Control openings after `ports` overrides: the single place that decides which ports a control uses. */
 export function controlOpenings(exposure: Exposure): ControlOpening[] {
   if (isCustom(exposure)) return [{ protocol: exposure.protocol, ports: exposure.ports, label: "ports" }];
-  return useService(exposure).controls.map((control) => {
+  return exposedService(exposure).controls.map((control) => {
     const overridden = exposure.ports !== undefined && !control.fixed;
     return { protocol: control.protocol, ports: overridden ? exposure.ports! : [...control.ports], label: control.label, outbound: control.outbound, broadcasts: control.broadcasts };
   });
@@ -225,8 +225,8 @@ function crossChecks(policy: z.output<z.ZodObject<typeof PolicyFields>>): Proble
 
   exposures.forEach((exposure, index) => {
     if (isCustom(exposure) || exposure.helper !== "scoped") return;
-    const definition = serviceDefinition(exposure.service);
-    if (definition.helper?.ipv4Only && exposure.sources && exposure.sources.every((s) => s.family === "ipv6")) {
+    const service = catalogService(exposure.service);
+    if (service.helper?.ipv4Only && exposure.sources && exposure.sources.every((s) => s.family === "ipv6")) {
       problems.push({
         path: ["exposures", index, "sources"],
         message: `the ${exposure.service} helper exists only for IPv4, and every source is IPv6; use helper "none" or add IPv4 sources`,
