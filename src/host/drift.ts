@@ -102,6 +102,22 @@ function parse(json: string, listing: string): Parsed | undefined {
   return parsed;
 }
 
+/**
+ * The rules of `these` that `those` lacks, counted: a rule written twice and live once is missing
+ * once. Rules are the same when chain, expression and comment are.
+ */
+function unmatchedRules(these: Parsed["rules"], those: Parsed["rules"]): RuleRef[] {
+  const available = new Map<string, number>();
+  for (const r of those) available.set(r.key, (available.get(r.key) ?? 0) + 1);
+  const unmatched: RuleRef[] = [];
+  for (const r of these) {
+    const n = available.get(r.key) ?? 0;
+    if (n > 0) available.set(r.key, n - 1);
+    else unmatched.push({ chain: r.chain, text: r.text, comment: r.comment });
+  }
+  return unmatched;
+}
+
 export function diffTables(desiredJson: string, desiredText: string, liveJson: string, liveText: string): TableDiff & { livePresent: boolean } {
   const desired = parse(desiredJson, desiredText);
   const live = parse(liveJson, liveText);
@@ -109,22 +125,8 @@ export function diffTables(desiredJson: string, desiredText: string, liveJson: s
   const empty: Parsed = { chains: new Map(), rules: [], sets: new Map(), helpers: new Map() };
   const l = live ?? empty;
 
-  const remaining = new Map<string, number>();
-  for (const r of l.rules) remaining.set(r.key, (remaining.get(r.key) ?? 0) + 1);
-  const removed: RuleRef[] = [];
-  for (const r of desired.rules) {
-    const n = remaining.get(r.key) ?? 0;
-    if (n > 0) remaining.set(r.key, n - 1);
-    else removed.push({ chain: r.chain, text: r.text, comment: r.comment });
-  }
-  const want = new Map<string, number>();
-  for (const r of desired.rules) want.set(r.key, (want.get(r.key) ?? 0) + 1);
-  let added: RuleRef[] = [];
-  for (const r of l.rules) {
-    const n = want.get(r.key) ?? 0;
-    if (n > 0) want.set(r.key, n - 1);
-    else added.push({ chain: r.chain, text: r.text, comment: r.comment });
-  }
+  const removed = unmatchedRules(desired.rules, l.rules);
+  let added = unmatchedRules(l.rules, desired.rules);
   const changed: { chain: string; before: string; after: string }[] = [];
   const stillRemoved: RuleRef[] = [];
   for (const r of removed) {
