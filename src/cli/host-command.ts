@@ -81,7 +81,7 @@ export interface PrepareRules {
 }
 
 /** The flag that sets each field of the host options schema. */
-const HOST_OPTION_FLAGS: Record<string, string> = {
+export const HOST_OPTION_FLAGS: Record<string, string> = {
   table: "--table",
   stateRoot: "--state-root",
   runRoot: "--run-root",
