@@ -120,7 +120,8 @@ function table(header: readonly string[], body: readonly (readonly string[])[]):
 const fieldTable = (list: readonly Row[]): string[] =>
   table(["Field", "Type", "Default", "Description", "Example"], list.map((r) => [`\`${r.path}\``, r.type, r.default, r.description, r.example]));
 
-const COMMON = new Set(["service", "name", "ports", "sources", "comment", "helper"]);
+/** The fields every exposure has: documented once, not per service. */
+const COMMON = new Set(["service", ...Object.keys(commonFields), "helper"]);
 
 /** A parsed exposure of a service with its required fields, and its data range, set from their own examples. */
 function exampleExposure(schema: z.ZodType, service: Service): z.output<typeof CatalogExposureSchema> {

@@ -25,6 +25,7 @@ function fieldValue(json: FieldJson): fc.Arbitrary<unknown> {
   return range;
 }
 
+/** Fields withCommon sets (or the service's own literal). */
 const COMMON = new Set(["service", "name", "ports", "sources", "comment"]);
 
 /** Every catalog service (src/catalog), each with every field of its own schema. */
