@@ -84,6 +84,7 @@ export const HostOptionsFields = {
 export const HostOptionsSchema = z.strictObject(HostOptionsFields);
 
 export type HostOptionsInput = z.input<typeof HostOptionsSchema>;
+export type ValidHostPaths = z.output<typeof HostPathsSchema>;
 export type ValidHostOptions = z.output<typeof HostOptionsSchema>;
 
 /** Fields whose every problem reads the same: what the field takes. */

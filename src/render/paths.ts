@@ -1,3 +1,5 @@
+import type { ValidHostPaths } from "../model/host-options";
+
 /** Where each artefact lives on a host. Everything the project owns is named after its table. */
 export interface ManagedPaths {
   readonly nft: string;
@@ -12,10 +14,8 @@ export interface ManagedPaths {
   readonly runDir: string;
 }
 
-export interface PathOverrides {
-  readonly stateRoot?: string;
-  readonly runRoot?: string;
-}
+/** The state and run roots (the host options' `hostPaths`, model/host-options.ts). */
+export type PathOverrides = Readonly<ValidHostPaths>;
 
 export function managedPaths(table: string, overrides: PathOverrides = {}): ManagedPaths {
   const unitName = `hardened-nftables-${table}.service`;
