@@ -3,7 +3,8 @@ export { HostSession, withSession, ConnectionError, HostKeyMismatchError, type S
 export { ConnectionSchema, parseConnection, redact, type Connection, type ConnectionInput } from "../model/connection";
 export { probeHost, probeSession, type HostFacts, type ManagedTable } from "./operations/probe";
 export { modulesOtherTablesNeed, otherManagedTables, type AllowOtherTables } from "./operations/coexist";
-export { applyPolicy, applyOnSession, DEFAULT_CONFIRM_TIMEOUT, type ApplyOptions, type ApplyPolicyOptions, type ApplyResult } from "./operations/apply";
+export { DEFAULT_CONFIRM_TIMEOUT, HostOptionsError, HostOptionsSchema, parseHostOptions } from "../model/host-options";
+export { applyPolicy, applyOnSession, type ApplyOptions, type ApplyPolicyOptions, type ApplyResult } from "./operations/apply";
 export type { HostOptions } from "./wire/params";
 export { observePolicy, observeOnSession } from "./operations/observe";
 export { formatDrift, summarizeDrift, hasRepairableDrift, type DriftReport, type FileDrift } from "./operations/drift-report";

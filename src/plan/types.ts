@@ -1,6 +1,6 @@
 import type { PortRange } from "../fields/ports";
 import type { Family } from "../fields/prefix";
-import type { HelperFacts, ServiceUse } from "../catalog";
+import type { ExposedService, HelperFacts } from "../catalog";
 import type { Exposure, Policy } from "../model/policy";
 
 /** Who a rule admits: anyone, or the members of per-family address sets. */
@@ -128,7 +128,7 @@ export interface ExposureContext {
   readonly id: string;
   readonly exposure: Exposure;
   /** The catalog service the exposure uses; absent for a custom port exposure. */
-  readonly use?: ServiceUse;
+  readonly exposed?: ExposedService;
   /** The service's helper facts when the exposure asked for helper "scoped" and the service has one. */
   readonly scoped?: HelperFacts;
   readonly peers: Peers;

@@ -2,7 +2,11 @@ import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { spawnSync } from "node:child_process";
-import { HostFirewall, HostFirewallArgsError } from "../../src/pulumi/component";
+import { z } from "zod";
+import { HostFirewall, type HostFirewallArgs, HostFirewallArgsError } from "../../src/pulumi/component";
+import { HostOptionsFields } from "../../src/model/host-options";
+import { PolicyFields } from "../../src/model/policy";
+import { FIREWALL_OUTPUT_KEYS, POLICY_KEYS } from "../../src/pulumi/types";
 import { check } from "../../src/pulumi/provider-impl";
 import { render } from "../../src/render";
 import { generatePrivateKey, TEST_HOST_KEY } from "../support/keys";
@@ -174,5 +178,24 @@ describe("HostFirewall under mocks", () => {
     expect(tableNameFor("1st")).toBe("hnft-1st");
     expect(tableNameFor("ip")).toBe("hnft-ip");
     expect(tableNameFor("x".repeat(80))).toHaveLength(64);
+  });
+
+  it("every field of the policy schema reaches HostTable (POLICY_KEYS is the schema's keys); every output is registered", async () => {
+    // compile time: HostFirewallArgs has every policy field and host option (the build fails otherwise)
+    const everyField: [Exclude<keyof typeof PolicyFields | keyof typeof HostOptionsFields, keyof HostFirewallArgs>] extends [never] ? true : false = true;
+    expect(everyField).toBe(true);
+    expect([...POLICY_KEYS].sort()).toEqual(Object.keys(PolicyFields).filter((k) => k !== "table").sort());
+
+    // one value per field, from the field's own example or default: a new field needs no edit here
+    const json = z.toJSONSchema(z.strictObject(PolicyFields), { io: "input", unrepresentable: "any" }) as { properties: Record<string, { default?: unknown }> };
+    const example = (key: (typeof POLICY_KEYS)[number]) => (PolicyFields[key].meta()?.examples as unknown[] | undefined)?.[0];
+    const policy = Object.fromEntries(POLICY_KEYS.map((key) => [key, example(key) ?? json.properties[key]!.default]));
+    expect(Object.values(policy)).not.toContain(undefined);
+    const fw = new HostFirewall("every-field", { ...(policy as object as HostFirewallArgs), connection: connection(), confirmTimeoutSeconds: 20 });
+    await settle(fw.hostTable.urn);
+    const inputs = registered[1]!.inputs;
+    expect(inputs.policy).toEqual(policy);
+    expect(inputs.confirmTimeoutSeconds).toBe(20);
+    for (const key of FIREWALL_OUTPUT_KEYS) expect(pulumi.Output.isInstance((fw as unknown as Record<string, unknown>)[key]), key).toBe(true);
   });
 });

@@ -15,7 +15,8 @@ import type { HostFacts } from "./probe";
 import { withRenderedPolicy } from "./policy-session";
 import { type RemoteOutput, runStep } from "../wire/remote";
 import type { HostSession, SessionStats } from "../ssh";
-import { type HostOptions, pathParams, sysctlParam } from "../wire/params";
+import { checkedOptions, type HostOptions, pathParams, sysctlParam } from "../wire/params";
+import { DEFAULT_CONFIRM_TIMEOUT } from "../../model/host-options";
 
 export interface ApplyOptions extends HostOptions {
   /** Seconds the host waits for proof of access before it restores the previous state. */
@@ -42,8 +43,6 @@ export interface ApplyResult {
   /** SSH connections and round trips this apply used (the confirming connection included). */
   readonly stats: SessionStats;
 }
-
-export const DEFAULT_CONFIRM_TIMEOUT = 30;
 
 function addStats(a: SessionStats, b: SessionStats): SessionStats {
   return { connections: a.connections + b.connections, roundTrips: a.roundTrips + b.roundTrips };
@@ -136,8 +135,12 @@ export interface ApplyPolicyOptions extends ApplyOptions {
   readonly table?: string;
 }
 
-/** Probes, renders the validated policy with the host's own profile and applies: one connection plus the proof. */
-export async function applyPolicy(connection: Connection, policy: Policy, options: ApplyPolicyOptions = {}): Promise<ApplyResult> {
+/**
+ * Probes, renders the validated policy with the host's own profile and applies: one connection plus
+ * the proof. Invalid options throw HostOptionsError before any connection.
+ */
+export async function applyPolicy(connection: Connection, policy: Policy, given: ApplyPolicyOptions = {}): Promise<ApplyResult> {
+  const options = checkedOptions(given);
   return withRenderedPolicy(connection, policy, options, async (session, artefacts, facts) => {
     const { confirmStats, ...rest } = await applyOnSession(session, connection, artefacts, facts, options);
     return { ...rest, stats: addStats(session.stats, confirmStats) };

@@ -3,7 +3,7 @@ import type { Policy } from "../../model/policy";
 import type { Artefacts } from "../../render";
 import { managedPaths } from "../../render/paths";
 import { renderUnit } from "../../render/systemd";
-import { type HostOptions, pathParams, sysctlParam } from "../wire/params";
+import { checkedOptions, type HostOptions, pathParams, sysctlParam } from "../wire/params";
 import { diffTables } from "./drift";
 import { type DriftReport, hasRepairableDrift } from "./drift-report";
 import { compareObserved } from "./observed";
@@ -48,7 +48,9 @@ export interface ObserveOptions extends HostOptions {
   readonly table?: string;
 }
 
-export async function observePolicy(connection: Connection, policy: Policy, options: ObserveOptions = {}): Promise<DriftReport> {
+/** Invalid options throw HostOptionsError before any connection. */
+export async function observePolicy(connection: Connection, policy: Policy, given: ObserveOptions = {}): Promise<DriftReport> {
+  const options = checkedOptions(given);
   return withRenderedPolicy(connection, policy, options, async (session, artefacts, facts) => {
     const report = await observeOnSession(session, artefacts, facts, options);
     return { ...report, stats: session.stats };

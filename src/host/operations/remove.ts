@@ -1,6 +1,6 @@
 import type { Connection } from "../../model/connection";
 import { managedPaths } from "../../render/paths";
-import { type HostOptions, pathParams } from "../wire/params";
+import { checkedOptions, type HostOptions, pathParams } from "../wire/params";
 import { HostOperationError } from "../errors";
 import { parseVerdict, STATUS } from "../wire/protocol";
 import { runStep } from "../wire/remote";
@@ -36,7 +36,9 @@ export async function removeOnSession(session: HostSession, table: string, optio
   return out.stdout.split("\n").filter((l) => l.startsWith("removed ")).map((l) => l.slice("removed ".length));
 }
 
-export async function removeTable(connection: Connection, table: string, options: HostOptions & { lockWaitSeconds?: number } = {}): Promise<RemoveResult> {
+/** Invalid options (the table included) throw HostOptionsError before any connection. */
+export async function removeTable(connection: Connection, table: string, given: HostOptions & { lockWaitSeconds?: number } = {}): Promise<RemoveResult> {
+  const options = checkedOptions({ ...given, table });
   const session = await HostSession.open(connection, { onLog: options.onLog });
   try {
     const removed = await removeOnSession(session, table, options);
