@@ -34,6 +34,8 @@ interface Section {
 
 type Chain = RenderedRule["chain"];
 
+// Type lists in the order nft lists them (by type number): the rendered text must be the listed
+// text, character for character (test/integration/nft-listing.test.ts).
 const ICMP_ERRORS = "icmp type { destination-unreachable, time-exceeded, parameter-problem }";
 const ICMPV6_ERRORS = "icmpv6 type { destination-unreachable, packet-too-big, time-exceeded, parameter-problem }";
 const ND_IN = "icmpv6 type { nd-router-solicit, nd-router-advert, nd-neighbor-solicit, nd-neighbor-advert } ip6 hoplimit 255";

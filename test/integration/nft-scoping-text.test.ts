@@ -7,7 +7,7 @@
  */
 import { execFileSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
-import { ruleTexts } from "../../src/host/drift";
+import { ruleTexts } from "../../src/host/operations/drift";
 import type { PolicyInput } from "../../src/model/policy";
 import { render } from "../../src/render";
 import { ruleText } from "../../src/render/rule-lines";

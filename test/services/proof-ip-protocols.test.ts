@@ -1,7 +1,7 @@
 /**
  * Proof (issue 19): custom exposures of ESP, AH, GRE, SCTP, IGMP and VRRP through the RENDERED table, APPLIED
  * THROUGH THE HOST API over SSH. This kernel has no ESP, GRE or SCTP driver, so the packets are
- * raw ones (support/peers-raw.ts): well-formed protocol headers sent from a raw socket, received by
+ * raw ones (support/peers/raw.ts): well-formed protocol headers sent from a raw socket, received by
  * a raw socket, which sees a packet only after the input chain accepted it. What is proved is the
  * table's part, not an IPsec or GRE tunnel coming up.
  *
@@ -19,7 +19,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { requireRoot } from "../support/privileges";
-import { rawArrivals, type RawProtocol, sendRaw } from "../support/peers-raw";
+import { rawArrivals, type RawProtocol, sendRaw } from "../support/peers/raw";
 import { applyToServer, createProofLab, destroyProofLab, flushConntrack, negativeControl, type ProofLab, type ProofPolicy } from "../support/proof";
 import type { LabHost } from "../support/lab";
 

@@ -20,7 +20,7 @@ import { applyPolicy } from "../../src/host";
 import { assertPolicy } from "../../src/model/validate";
 import { connectionFor, HOST_PATHS } from "../support/host-fixtures";
 import type { LabHost } from "../support/lab";
-import { holds, type Keepalived, startKeepalived, waitHolds } from "../support/peers-keepalived";
+import { holds, type Keepalived, startKeepalived, waitHolds } from "../support/peers/keepalived";
 import { requireRoot } from "../support/privileges";
 import { createProofLab, deleteRuleByComment, destroyProofLab, PROOF_TABLE, type ProofLab } from "../support/proof";
 

@@ -4,7 +4,11 @@
  * between two lab namespaces, so nothing is added to the machine's own namespace and it goes
  * away with the lab's namespaces. Addresses stay inside 198.18.0.0/15.
  */
+import * as path from "node:path";
 import type { LabHost } from "./lab";
+
+/** The Python these helpers run (with the peers' scripts). */
+const SCRIPTS = path.join(__dirname, "peers", "scripts");
 
 export interface PrivateLink {
   /** Interface name on both ends. */
@@ -47,33 +51,11 @@ export async function kernelRpFilterOff(host: LabHost): Promise<void> {
 /** A Python one-shot run on a lab host that prints one JSON line. */
 async function pyJson<T>(host: LabHost, script: string, args: readonly (string | number)[], timeoutMs = 20_000): Promise<T> {
   const quoted = args.map((a) => `'${String(a).replace(/'/g, `'\\''`)}'`).join(" ");
-  const r = await host.sh(`python3 -c '${script.replace(/'/g, `'\\''`)}' ${quoted}`, { timeoutMs });
+  const r = await host.sh(`python3 ${script} ${quoted}`, { timeoutMs });
   return JSON.parse(r.stdout.trim().split("\n").pop()!) as T;
 }
 
-const CONNECT = `
-import errno, json, socket, sys, time
-dst, port, timeout, src = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
-s = socket.socket(socket.AF_INET6 if ":" in dst else socket.AF_INET, socket.SOCK_STREAM)
-s.settimeout(timeout)
-if src: s.bind((src, 0))
-t = time.monotonic()
-banner = ""
-try:
-    s.connect((dst, port))
-    result = "open"
-    try:
-        banner = s.recv(128).decode("latin-1").strip()
-    except OSError:
-        pass
-except socket.timeout:
-    result = "timeout"
-except ConnectionRefusedError:
-    result = "reset"
-except OSError as e:
-    result = errno.errorcode.get(e.errno, str(e))
-print(json.dumps({"result": result, "ms": round((time.monotonic() - t) * 1000, 1), "banner": banner}))
-`;
+const CONNECT = path.join(SCRIPTS, "lab-connect.py");
 
 export interface ConnectResult {
   /** open, reset (a TCP RST), timeout, or the errno an ICMP error gave (EHOSTUNREACH for administratively prohibited) */
@@ -87,24 +69,7 @@ export function connectFrom(host: LabHost, dst: string, port: number, o: { timeo
   return pyJson<ConnectResult>(host, CONNECT, [dst, port, o.timeoutS ?? 2, o.from ?? ""]);
 }
 
-const DATAGRAM = `
-import errno, json, socket, sys, time
-dst, port, timeout, src = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
-s = socket.socket(socket.AF_INET6 if ":" in dst else socket.AF_INET, socket.SOCK_DGRAM)
-s.settimeout(timeout)
-if src: s.bind((src, 0))
-s.connect((dst, port))
-t = time.monotonic()
-try:
-    s.send(b"hnft-datagram\\n")
-    s.recv(512)
-    result = "reply"
-except socket.timeout:
-    result = "timeout"
-except OSError as e:
-    result = errno.errorcode.get(e.errno, str(e))
-print(json.dumps({"result": result, "ms": round((time.monotonic() - t) * 1000, 1), "banner": ""}))
-`;
+const DATAGRAM = path.join(SCRIPTS, "lab-datagram.py");
 
 /** One UDP datagram from `host` (optionally from `from`), waiting for a reply or an ICMP error, timed. */
 export function datagramFrom(host: LabHost, dst: string, port: number, o: { timeoutS?: number; from?: string } = {}): Promise<ConnectResult> {
@@ -113,22 +78,12 @@ export function datagramFrom(host: LabHost, dst: string, port: number, o: { time
 
 /** A TCP server on every address of `host` that sends `banner` to each connection. */
 export function bannerServer(host: LabHost, port: number, banner: string) {
-  const script = `import socket
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("0.0.0.0", ${port})); s.listen(16)
-print("READY", flush=True)
-while True:
-    c, a = s.accept(); c.sendall(b"${banner}\\n"); c.close()`;
-  return host.spawn(`exec python3 -c '${script}'`);
+  return host.spawn(`exec python3 -u ${path.join(SCRIPTS, "lab-banner-server.py")} ${port} '${banner.replace(/'/g, `'\\''`)}'`);
 }
 
 /** A UDP receiver on every address of `host` that prints `RECV <source>` per datagram. */
 export function datagramLog(host: LabHost, port: number) {
-  const script = `import socket
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("0.0.0.0", ${port}))
-print("READY", flush=True)
-while True:
-    d, a = s.recvfrom(2048); print("RECV", a[0], flush=True)`;
-  return host.spawn(`exec python3 -u -c '${script}'`);
+  return host.spawn(`exec python3 -u ${path.join(SCRIPTS, "lab-datagram-log.py")} ${port}`);
 }
 
 /** Waits until something listens on `port` (tcp or udp) in the host's namespace. */
@@ -141,28 +96,7 @@ export async function waitListening(host: LabHost, proto: "tcp" | "udp", port: n
   throw new Error(`nothing listens on ${proto}/${port} on ${host.name}`);
 }
 
-const BURST = `
-import collections, errno, json, socket, sys, threading
-dst, port, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-results = collections.Counter()
-start = threading.Barrier(count)
-def attempt():
-    s = socket.socket(socket.AF_INET6 if ":" in dst else socket.AF_INET, socket.SOCK_STREAM)
-    s.settimeout(0.8)
-    start.wait()
-    try:
-        s.connect((dst, port)); results["open"] += 1
-    except socket.timeout:
-        results["timeout"] += 1
-    except ConnectionRefusedError:
-        results["reset"] += 1
-    except OSError as e:
-        results[errno.errorcode.get(e.errno, str(e))] += 1
-threads = [threading.Thread(target=attempt) for _ in range(count)]
-for t in threads: t.start()
-for t in threads: t.join()
-print(json.dumps(dict(results)))
-`;
+const BURST = path.join(SCRIPTS, "lab-burst.py");
 
 /** `count` TCP connects from `host` at the same moment; how many ended how (open, reset, timeout, errno). */
 export function connectBurst(host: LabHost, dst: string, port: number, count: number): Promise<Record<string, number>> {

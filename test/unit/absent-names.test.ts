@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { absentNameWarnings } from "../../src/host/absent-names";
-import { interfacesFromOutput } from "../../src/host/probe";
+import { absentNameWarnings } from "../../src/host/operations/absent-names";
+import { interfacesFromOutput } from "../../src/host/operations/probe";
 import { render } from "../../src/render";
 
 // as the probe prints them on a lab host: /sys/class/net, then `ip -o addr show | awk`
