@@ -25,7 +25,8 @@ export function destinationProblem(prefix: Prefix): string | undefined {
   const [start, end] = prefixBounds(prefix);
   for (const { range, what } of NOT_UNICAST[prefix.family]) {
     const [from, to] = prefixBounds(range);
-    if (start <= to && from <= end) return `"${prefix.text}" is or covers ${what}; a destination must be a unicast address or prefix of this host`;
+    if (start <= to && from <= end)
+      return `"${prefix.text}" is or covers ${what}; a destination must be a unicast address or prefix of this host`;
   }
   return undefined;
 }
@@ -35,4 +36,6 @@ export const DestinationSchema = PrefixSchema.superRefine((prefix, ctx) => {
   if (problem) ctx.addIssue({ code: "custom", message: problem, input: prefix.text });
 });
 
-export const Destinations = z.array(DestinationSchema).min(1, { error: "is empty; leave it out to accept on any of this host's addresses" });
+export const Destinations = z
+  .array(DestinationSchema)
+  .min(1, { error: "is empty; leave it out to accept on any of this host's addresses" });

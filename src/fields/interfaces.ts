@@ -16,15 +16,20 @@ export function interfaceNameProblem(name: string): string | undefined {
   if (/\s/.test(name)) return `${JSON.stringify(name)} has a space; interface names cannot hold one`;
   if (name.includes("/")) return `"${name}" has a slash; interface names cannot hold one`;
   const star = name.indexOf("*");
-  if (star >= 0 && star !== name.length - 1) return `"${name}" has a * that is not at the end; only a trailing * (e.g. "br-*") is a wildcard`;
+  if (star >= 0 && star !== name.length - 1)
+    return `"${name}" has a * that is not at the end; only a trailing * (e.g. "br-*") is a wildcard`;
   if (name === "*") return `"*" matches every interface; leave interfaces out to match any`;
   const bare = star >= 0 ? name.slice(0, -1) : name;
-  if (Buffer.byteLength(bare, "utf8") > IFNAMSIZ) return `"${name}" is longer than ${IFNAMSIZ} bytes, the longest interface name Linux allows`;
+  if (Buffer.byteLength(bare, "utf8") > IFNAMSIZ)
+    return `"${name}" is longer than ${IFNAMSIZ} bytes, the longest interface name Linux allows`;
   // nft holds the pattern, * included, in the same 16 bytes as a name
-  if (Buffer.byteLength(name, "utf8") > IFNAMSIZ) return `"${name}" is longer than ${IFNAMSIZ} bytes with its *, the longest pattern nft takes`;
+  if (Buffer.byteLength(name, "utf8") > IFNAMSIZ)
+    return `"${name}" is longer than ${IFNAMSIZ} bytes with its *, the longest pattern nft takes`;
   if (bare === "." || bare === "..") return `"${name}" is not an interface name`;
-  if (bare.includes(":")) return `"${name}" is an address label (ip shows eth0:1 for an address of eth0), not an interface; name the interface`;
-  if (bare.includes("@")) return `"${name}": ip shows the peer of a link after @ (veth0@if3); the interface is "${bare.slice(0, bare.indexOf("@"))}"`;
+  if (bare.includes(":"))
+    return `"${name}" is an address label (ip shows eth0:1 for an address of eth0), not an interface; name the interface`;
+  if (bare.includes("@"))
+    return `"${name}": ip shows the peer of a link after @ (veth0@if3); the interface is "${bare.slice(0, bare.indexOf("@"))}"`;
   if (!/^[A-Za-z0-9_.+-]+$/.test(bare)) return `"${name}" may only use letters, digits and _.+- (and a trailing *)`;
   return undefined;
 }

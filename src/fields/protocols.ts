@@ -7,7 +7,8 @@ export type PortProtocol = (typeof PORT_PROTOCOLS)[number];
 export type PortlessProtocol = (typeof PORTLESS_PROTOCOLS)[number];
 export type CustomProtocol = (typeof CUSTOM_PROTOCOLS)[number];
 
-export const hasPorts = (protocol: CustomProtocol): protocol is PortProtocol => (PORT_PROTOCOLS as readonly string[]).includes(protocol);
+export const hasPorts = (protocol: CustomProtocol): protocol is PortProtocol =>
+  (PORT_PROTOCOLS as readonly string[]).includes(protocol);
 
 /**
  * Where VRRP (IP protocol 112) is always sent: its advertisements go to this link-local group

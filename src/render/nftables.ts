@@ -1,7 +1,16 @@
 import { formatRange } from "../fields/ports";
-import { hasPorts, type PortProtocol } from "../fields/protocols";
 import type { Family } from "../fields/prefix";
-import type { BaselineRule, ExposurePlan, Opening, OpeningGroup, Plan, PlannedChain, PlannedHelper, PlannedSet } from "../plan/plan";
+import { hasPorts, type PortProtocol } from "../fields/protocols";
+import type {
+  BaselineRule,
+  ExposurePlan,
+  Opening,
+  OpeningGroup,
+  Plan,
+  PlannedChain,
+  PlannedHelper,
+  PlannedSet,
+} from "../plan/plan";
 import { helperLine, policyLine, ruleLine, ruleText, setElementLine } from "./rule-lines";
 
 /** A rule as it stands in the table: chain, statement, and the comment naming what it serves. */
@@ -38,9 +47,11 @@ type Chain = RenderedRule["chain"];
 // text, character for character (test/integration/nft-listing.test.ts).
 const ICMP_ERRORS = "icmp type { destination-unreachable, time-exceeded, parameter-problem }";
 const ICMPV6_ERRORS = "icmpv6 type { destination-unreachable, packet-too-big, time-exceeded, parameter-problem }";
-const ND_IN = "icmpv6 type { nd-router-solicit, nd-router-advert, nd-neighbor-solicit, nd-neighbor-advert } ip6 hoplimit 255";
+const ND_IN =
+  "icmpv6 type { nd-router-solicit, nd-router-advert, nd-neighbor-solicit, nd-neighbor-advert } ip6 hoplimit 255";
 // in type order (mld-listener-report is 131): nft lists set elements so, and drift compares the text
-const ND_OUT = "icmpv6 type { mld-listener-report, nd-router-solicit, nd-neighbor-solicit, nd-neighbor-advert, mld2-listener-report }";
+const ND_OUT =
+  "icmpv6 type { mld-listener-report, nd-router-solicit, nd-neighbor-solicit, nd-neighbor-advert, mld2-listener-report }";
 
 const rule = (chain: Chain, statement: string, comment: string): RenderedRule => ({ chain, statement, comment });
 
@@ -50,11 +61,16 @@ function baselineRules(chain: Chain, baseline: BaselineRule): RenderedRule[] {
     case "loopback":
       return [rule(chain, chain === "input" ? `iif "lo" accept` : `oif "lo" accept`, "loopback")];
     case "loopback-spoofed":
-      return [rule(chain, `ip saddr 127.0.0.0/8 drop`, "loopback address from outside"), rule(chain, `ip6 saddr ::1 drop`, "loopback address from outside")];
+      return [
+        rule(chain, `ip saddr 127.0.0.0/8 drop`, "loopback address from outside"),
+        rule(chain, `ip6 saddr ::1 drop`, "loopback address from outside"),
+      ];
     case "neighbour-discovery":
       return [rule(chain, `${chain === "input" ? ND_IN : ND_OUT} accept`, "icmpv6 neighbour discovery")];
     case "multicast-listener-queries":
-      return [rule(chain, `icmpv6 type mld-listener-query ip6 saddr fe80::/10 accept`, "icmpv6 multicast listener queries")];
+      return [
+        rule(chain, `icmpv6 type mld-listener-query ip6 saddr fe80::/10 accept`, "icmpv6 multicast listener queries"),
+      ];
     case "invalid":
       return [rule(chain, `ct state invalid drop`, "invalid")];
     case "established":
@@ -92,7 +108,11 @@ function rejectRules(chain: Chain, rate: string): RenderedRule[] {
     rule(chain, `meta pkttype != host drop`, "denied reject: not to broadcast or multicast"),
     rule(chain, `fib daddr type { broadcast, multicast } drop`, "denied reject: not to broadcast or multicast"),
     rule(chain, `meta l4proto tcp limit rate ${rate} reject with tcp reset`, `denied reject: tcp reset (${rate})`),
-    rule(chain, `limit rate ${rate} reject with icmpx admin-prohibited`, `denied reject: administratively prohibited (${rate})`),
+    rule(
+      chain,
+      `limit rate ${rate} reject with icmpx admin-prohibited`,
+      `denied reject: administratively prohibited (${rate})`,
+    ),
   ];
 }
 
@@ -104,7 +124,11 @@ function portMatch(protocol: PortProtocol, direction: "dport" | "sport", ports: 
 
 function l4Match(opening: Exclude<Opening, { kind: "broadcast" }>): string {
   if (!hasPorts(opening.protocol)) return `meta l4proto ${opening.protocol}`;
-  return portMatch(opening.protocol, opening.portSide ?? (opening.chain === "input" ? "dport" : "sport"), opening.ports);
+  return portMatch(
+    opening.protocol,
+    opening.portSide ?? (opening.chain === "input" ? "dport" : "sport"),
+    opening.ports,
+  );
 }
 
 /**
@@ -126,7 +150,9 @@ function peerMatches(opening: Exclude<Opening, { kind: "broadcast" }>): string[]
         peers.kind === "sets" && (input || !group) ? `${ip} ${input ? "saddr" : "daddr"} @${peers[f]}` : "",
         local ? `${ip} ${input ? "daddr" : "saddr"} @${local[f]}` : "",
         group ? `${ip} daddr ${group[f]}` : "",
-      ].filter((m) => m !== "").join(" ");
+      ]
+        .filter((m) => m !== "")
+        .join(" ");
     });
 }
 
@@ -139,13 +165,22 @@ function interfaceMatches(opening: Exclude<Opening, { kind: "broadcast" }>): str
 function openingRules(opening: Opening): RenderedRule[] {
   if (opening.kind === "broadcast") {
     const { protocol, ports } = opening;
-    return [rule("output", `meta nfproto ipv4 ${portMatch(protocol, "sport", ports)} ${portMatch(protocol, "dport", ports)} fib daddr type broadcast accept`, opening.comment)];
+    return [
+      rule(
+        "output",
+        `meta nfproto ipv4 ${portMatch(protocol, "sport", ports)} ${portMatch(protocol, "dport", ports)} fib daddr type broadcast accept`,
+        opening.comment,
+      ),
+    ];
   }
   const verdict = opening.kind === "helper" ? `ct helper set "${opening.helperObject}" accept` : "accept";
   const state = opening.kind === "related" ? `ct state related ct helper "${opening.kernelHelper}" ` : "";
   return interfaceMatches(opening).flatMap((iface) =>
     peerMatches(opening).map((peer) => {
-      const matches = [iface, peer].filter((m) => m !== "").map((m) => `${m} `).join("");
+      const matches = [iface, peer]
+        .filter((m) => m !== "")
+        .map((m) => `${m} `)
+        .join("");
       return rule(opening.chain, `${state}${matches}${l4Match(opening)} ${verdict}`, opening.comment);
     }),
   );
@@ -153,7 +188,10 @@ function openingRules(opening: Opening): RenderedRule[] {
 
 function groupSection(chain: Chain, group: OpeningGroup | ExposurePlan): Section {
   const scoped = "explanation" in group && group.explanation.helper === "scoped" ? ", helper scoped" : "";
-  return { heading: `${group.id}: ${group.title}${scoped}`, rules: group.openings.filter((o) => o.chain === chain).flatMap(openingRules) };
+  return {
+    heading: `${group.id}: ${group.title}${scoped}`,
+    rules: group.openings.filter((o) => o.chain === chain).flatMap(openingRules),
+  };
 }
 
 /**
@@ -168,18 +206,27 @@ const FORWARD_DROP = [
 ];
 
 function baselineHeading(chain: PlannedChain): string | undefined {
-  if (chain.baseline.length > 0) return "baseline, before any exposure: loopback, IPv6 neighbour discovery, connection state, ICMP";
+  if (chain.baseline.length > 0)
+    return "baseline, before any exposure: loopback, IPv6 neighbour discovery, connection state, ICMP";
   if (chain.name === "forward") return FORWARD_DROP.join("\n");
-  if (chain.name === "output" && chain.policy === "accept") return "output is accepted: this chain only attaches helpers to connections this host makes";
+  if (chain.name === "output" && chain.policy === "accept")
+    return "output is accepted: this chain only attaches helpers to connections this host makes";
   return undefined;
 }
 
 function chainSections(plan: Plan, chain: PlannedChain): Section[] {
-  const groups = chain.name === "output" ? [...plan.exposures, ...plan.outputAllow] : chain.name === "input" ? plan.exposures : [];
+  const groups =
+    chain.name === "output" ? [...plan.exposures, ...plan.outputAllow] : chain.name === "input" ? plan.exposures : [];
   const trusted = chain.baseline.filter((b) => b.kind === "trusted-interface");
   const sections: Section[] = [
-    { heading: baselineHeading(chain), rules: chain.baseline.filter((b) => b.kind !== "trusted-interface").flatMap((b) => baselineRules(chain.name, b)) },
-    { heading: "trustedInterfaces: everything arriving on them is accepted", rules: trusted.flatMap((b) => baselineRules(chain.name, b)) },
+    {
+      heading: baselineHeading(chain),
+      rules: chain.baseline.filter((b) => b.kind !== "trusted-interface").flatMap((b) => baselineRules(chain.name, b)),
+    },
+    {
+      heading: "trustedInterfaces: everything arriving on them is accepted",
+      rules: trusted.flatMap((b) => baselineRules(chain.name, b)),
+    },
     ...groups.map((g) => groupSection(chain.name, g)),
   ];
   if (chain.logDropped) {
@@ -204,12 +251,21 @@ function setBlock(set: PlannedSet): string[] {
   const elements =
     set.elements.length <= 4
       ? [`\t\telements = { ${set.elements.join(", ")} }`]
-      : ["\t\telements = {", ...set.elements.map((e, i) => `\t\t\t${e}${i < set.elements.length - 1 ? "," : ""}`), "\t\t}"];
+      : [
+          "\t\telements = {",
+          ...set.elements.map((e, i) => `\t\t\t${e}${i < set.elements.length - 1 ? "," : ""}`),
+          "\t\t}",
+        ];
   return [`\tset ${set.name} {`, `\t\ttype ${type}`, "\t\tflags interval", ...elements, "\t}"];
 }
 
 function helperBlock(helper: PlannedHelper): string[] {
-  return [`\tct helper ${helper.name} {`, `\t\ttype "${helper.type}" protocol ${helper.protocol}`, `\t\tl3proto ${helper.l3proto}`, "\t}"];
+  return [
+    `\tct helper ${helper.name} {`,
+    `\t\ttype "${helper.type}" protocol ${helper.protocol}`,
+    `\t\tl3proto ${helper.l3proto}`,
+    "\t}",
+  ];
 }
 
 function chainBlock(chain: PlannedChain, sections: readonly Section[]): string[] {
@@ -230,7 +286,11 @@ export function renderNftables(plan: Plan): RenderedTable {
   const helpers = plan.exposures.flatMap((e) => e.helpers);
   const chains = plan.chains.map((chain) => ({ chain, sections: chainSections(plan, chain) }));
 
-  const blocks: string[][] = [...helpers.map(helperBlock), ...sets.map(setBlock), ...chains.map((c) => chainBlock(c.chain, c.sections))];
+  const blocks: string[][] = [
+    ...helpers.map(helperBlock),
+    ...sets.map(setBlock),
+    ...chains.map((c) => chainBlock(c.chain, c.sections)),
+  ];
   const text = [
     `# pulumi-hardened-nftables: table inet ${table}`,
     "# Rendered from a policy. Edits made on the host are reported as drift and replaced by the next apply.",
@@ -243,7 +303,9 @@ export function renderNftables(plan: Plan): RenderedTable {
     "",
   ].join("\n");
 
-  const chainPolicies: Record<string, "accept" | "drop"> = Object.fromEntries(plan.chains.map((c) => [c.name, c.policy]));
+  const chainPolicies: Record<string, "accept" | "drop"> = Object.fromEntries(
+    plan.chains.map((c) => [c.name, c.policy]),
+  );
   const rules = chains.flatMap((c) => c.sections.flatMap((s) => s.rules));
   const ruleLines = [
     ...helpers.map(helperLine),

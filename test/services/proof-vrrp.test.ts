@@ -26,61 +26,71 @@ import { createProofLab, deleteRuleByComment, destroyProofLab, PROOF_TABLE, type
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-describe.runIf(requireRoot("proof vrrp", ["ip", "nft", "sshd", "keepalived"]))("proof: a keepalived VRRP pair fails over through the tables", () => {
-  let p: ProofLab;
-  let vip: string;
-  let running: Keepalived[] = [];
+describe.runIf(requireRoot("proof vrrp", ["ip", "nft", "sshd", "keepalived"]))(
+  "proof: a keepalived VRRP pair fails over through the tables",
+  () => {
+    let p: ProofLab;
+    let vip: string;
+    let running: Keepalived[] = [];
 
-  const policy = () =>
-    assertPolicy({
-      table: PROOF_TABLE,
-      exposures: [{ service: "ssh" }, { name: "vrrp", protocol: "vrrp", sources: [`198.18.${p.lab.slot}.0/24`] }],
-      output: { policy: "drop" },
+    const policy = () =>
+      assertPolicy({
+        table: PROOF_TABLE,
+        exposures: [{ service: "ssh" }, { name: "vrrp", protocol: "vrrp", sources: [`198.18.${p.lab.slot}.0/24`] }],
+        output: { policy: "drop" },
+      });
+    const apply = (host: LabHost) =>
+      applyPolicy(connectionFor(host), policy(), { paths: HOST_PATHS, confirmTimeoutSeconds: 20 });
+
+    beforeAll(async () => {
+      p = await createProofLab("proof-vrrp");
+      vip = `198.18.${p.lab.slot}.200`;
+      for (const host of [p.server, p.client]) {
+        const applied = await apply(host);
+        expect(applied.artefacts.nft).toContain(
+          `ip daddr 224.0.0.18 meta l4proto vrrp accept comment "vrrp: vrrp sent by this host"`,
+        );
+      }
+    }, 120_000);
+    afterEach(async () => {
+      for (const k of running) await k.process.stop();
+      running = [];
     });
-  const apply = (host: LabHost) => applyPolicy(connectionFor(host), policy(), { paths: HOST_PATHS, confirmTimeoutSeconds: 20 });
+    afterAll(async () => destroyProofLab(p, "proof-vrrp"));
 
-  beforeAll(async () => {
-    p = await createProofLab("proof-vrrp");
-    vip = `198.18.${p.lab.slot}.200`;
-    for (const host of [p.server, p.client]) {
-      const applied = await apply(host);
-      expect(applied.artefacts.nft).toContain(`ip daddr 224.0.0.18 meta l4proto vrrp accept comment "vrrp: vrrp sent by this host"`);
+    async function pair(): Promise<void> {
+      running.push(startKeepalived(p.server, { state: "MASTER", priority: 150, virtualAddress: `${vip}/24` }));
+      running.push(startKeepalived(p.client, { state: "BACKUP", priority: 100, virtualAddress: `${vip}/24` }));
+      expect(await waitHolds(p.server, vip, true, 10_000), "the MASTER takes the address").toBeDefined();
+      // the BACKUP would claim it after 3 missed advertisements (about 3.6 s): wait longer than that
+      await sleep(5000);
+      expect(await holds(p.client, vip), "the BACKUP hears the MASTER through both tables").toBe(false);
+      expect(await holds(p.server, vip)).toBe(true);
     }
-  }, 120_000);
-  afterEach(async () => {
-    for (const k of running) await k.process.stop();
-    running = [];
-  });
-  afterAll(async () => destroyProofLab(p, "proof-vrrp"));
 
-  async function pair(): Promise<void> {
-    running.push(startKeepalived(p.server, { state: "MASTER", priority: 150, virtualAddress: `${vip}/24` }));
-    running.push(startKeepalived(p.client, { state: "BACKUP", priority: 100, virtualAddress: `${vip}/24` }));
-    expect(await waitHolds(p.server, vip, true, 10_000), "the MASTER takes the address").toBeDefined();
-    // the BACKUP would claim it after 3 missed advertisements (about 3.6 s): wait longer than that
-    await sleep(5000);
-    expect(await holds(p.client, vip), "the BACKUP hears the MASTER through both tables").toBe(false);
-    expect(await holds(p.server, vip)).toBe(true);
-  }
+    it("the MASTER holds the address, the BACKUP takes it over when the MASTER stops", async () => {
+      await pair();
+      const master = running.shift()!;
+      await master.process.stop();
+      const took = await waitHolds(p.client, vip, true, 10_000);
+      expect(took, "the BACKUP takes the address").toBeDefined();
+      expect(await holds(p.server, vip)).toBe(false);
+      console.info(`vrrp failover: the BACKUP held ${vip} ${took} ms after the MASTER's keepalived was stopped`);
+    }, 60_000);
 
-  it("the MASTER holds the address, the BACKUP takes it over when the MASTER stops", async () => {
-    await pair();
-    const master = running.shift()!;
-    await master.process.stop();
-    const took = await waitHolds(p.client, vip, true, 10_000);
-    expect(took, "the BACKUP takes the address").toBeDefined();
-    expect(await holds(p.server, vip)).toBe(false);
-    console.info(`vrrp failover: the BACKUP held ${vip} ${took} ms after the MASTER's keepalived was stopped`);
-  }, 60_000);
-
-  it("negative control: without the vrrp rule in the BACKUP's table, the BACKUP claims the address too", async () => {
-    await pair();
-    const removed = await deleteRuleByComment(p.client, PROOF_TABLE, "vrrp: vrrp");
-    const took = await waitHolds(p.client, vip, true, 10_000);
-    expect(took, "the BACKUP, deaf to the advertisements, claims the address").toBeDefined();
-    expect(await holds(p.server, vip), "the MASTER still holds it: split brain").toBe(true);
-    p.controls.push({ test: "vrrp backup", change: `removed \`${removed.join("` and `")}\` (the BACKUP's input chain)`, observed: `the BACKUP claimed ${vip} after ${took} ms while the MASTER held it` });
-    expect((await apply(p.client)).changed).toBe(true);
-    expect(await waitHolds(p.client, vip, false, 10_000), "with the rule back, the BACKUP yields").toBeDefined();
-  }, 60_000);
-});
+    it("negative control: without the vrrp rule in the BACKUP's table, the BACKUP claims the address too", async () => {
+      await pair();
+      const removed = await deleteRuleByComment(p.client, PROOF_TABLE, "vrrp: vrrp");
+      const took = await waitHolds(p.client, vip, true, 10_000);
+      expect(took, "the BACKUP, deaf to the advertisements, claims the address").toBeDefined();
+      expect(await holds(p.server, vip), "the MASTER still holds it: split brain").toBe(true);
+      p.controls.push({
+        test: "vrrp backup",
+        change: `removed \`${removed.join("` and `")}\` (the BACKUP's input chain)`,
+        observed: `the BACKUP claimed ${vip} after ${took} ms while the MASTER held it`,
+      });
+      expect((await apply(p.client)).changed).toBe(true);
+      expect(await waitHolds(p.client, vip, false, 10_000), "with the rule back, the BACKUP yields").toBeDefined();
+    }, 60_000);
+  },
+);

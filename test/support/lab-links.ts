@@ -45,11 +45,16 @@ export async function addAddress(host: LabHost, address: string, dev = "eth0"): 
  * it explicit on every interface).
  */
 export async function kernelRpFilterOff(host: LabHost): Promise<void> {
-  await host.sh("for f in /proc/sys/net/ipv4/conf/*/rp_filter; do echo 0 > \"$f\"; done");
+  await host.sh('for f in /proc/sys/net/ipv4/conf/*/rp_filter; do echo 0 > "$f"; done');
 }
 
 /** A Python one-shot run on a lab host that prints one JSON line. */
-async function pyJson<T>(host: LabHost, script: string, args: readonly (string | number)[], timeoutMs = 20_000): Promise<T> {
+async function pyJson<T>(
+  host: LabHost,
+  script: string,
+  args: readonly (string | number)[],
+  timeoutMs = 20_000,
+): Promise<T> {
   const quoted = args.map((a) => `'${String(a).replace(/'/g, `'\\''`)}'`).join(" ");
   const r = await host.sh(`python3 ${script} ${quoted}`, { timeoutMs });
   return JSON.parse(r.stdout.trim().split("\n").pop()!) as T;
@@ -65,20 +70,32 @@ export interface ConnectResult {
 }
 
 /** One TCP connect from `host` (optionally from source address `from`), timed. */
-export function connectFrom(host: LabHost, dst: string, port: number, o: { timeoutS?: number; from?: string } = {}): Promise<ConnectResult> {
+export function connectFrom(
+  host: LabHost,
+  dst: string,
+  port: number,
+  o: { timeoutS?: number; from?: string } = {},
+): Promise<ConnectResult> {
   return pyJson<ConnectResult>(host, CONNECT, [dst, port, o.timeoutS ?? 2, o.from ?? ""]);
 }
 
 const DATAGRAM = path.join(SCRIPTS, "lab-datagram.py");
 
 /** One UDP datagram from `host` (optionally from `from`), waiting for a reply or an ICMP error, timed. */
-export function datagramFrom(host: LabHost, dst: string, port: number, o: { timeoutS?: number; from?: string } = {}): Promise<ConnectResult> {
+export function datagramFrom(
+  host: LabHost,
+  dst: string,
+  port: number,
+  o: { timeoutS?: number; from?: string } = {},
+): Promise<ConnectResult> {
   return pyJson<ConnectResult>(host, DATAGRAM, [dst, port, o.timeoutS ?? 2, o.from ?? ""]);
 }
 
 /** A TCP server on every address of `host` that sends `banner` to each connection. */
 export function bannerServer(host: LabHost, port: number, banner: string) {
-  return host.spawn(`exec python3 -u ${path.join(SCRIPTS, "lab-banner-server.py")} ${port} '${banner.replace(/'/g, `'\\''`)}'`);
+  return host.spawn(
+    `exec python3 -u ${path.join(SCRIPTS, "lab-banner-server.py")} ${port} '${banner.replace(/'/g, `'\\''`)}'`,
+  );
 }
 
 /** A UDP receiver on every address of `host` that prints `RECV <source>` per datagram. */

@@ -31,7 +31,11 @@ describe("the host's interfaces and the names a policy uses", () => {
     const { names } = render({
       exposures: [
         { service: "ssh", interfaces: ["eth0", "wg0"] },
-        { service: "https", interfaces: ["br-*"], destinations: ["198.18.7.100", "198.18.7.0/24", "2001:2:0:7::11", "198.18.8.1", "2001:2:0:9::/64"] },
+        {
+          service: "https",
+          interfaces: ["br-*"],
+          destinations: ["198.18.7.100", "198.18.7.0/24", "2001:2:0:7::11", "198.18.8.1", "2001:2:0:9::/64"],
+        },
       ],
       trustedInterfaces: ["eth*", "tun0"],
     });

@@ -16,7 +16,13 @@ describe("any valid policy renders a hardened table", () => {
         if (!parsed.ok) return;
         valid++;
         const { exposures, trustedInterfaces } = parsed.value;
-        if (trustedInterfaces || exposures.some((e) => e.interfaces || e.destinations || ("protocol" in e && !["tcp", "udp"].includes(e.protocol)))) scoped++;
+        if (
+          trustedInterfaces ||
+          exposures.some(
+            (e) => e.interfaces || e.destinations || ("protocol" in e && !["tcp", "udp"].includes(e.protocol)),
+          )
+        )
+          scoped++;
         const a = renderPolicy(parsed.value, { profile: profileForKernel(kernel) });
         expect(blanketRelatedAccepts(a.nft)).toEqual([]);
         expect(inputPolicies(a.nft)).toEqual(["type filter hook input priority filter; policy drop;"]);

@@ -24,13 +24,17 @@ export function absentNameWarnings(names: PolicyNames, interfaces: readonly Host
   if (interfaces.length === 0) return warnings;
   for (const name of names.interfaces) {
     if (interfaces.some((i) => interfaceCovers(name, i.name))) continue;
-    warnings.push(`interface "${name}" is not on the host (it has ${interfaces.map((i) => i.name).join(", ")}): its rules match nothing until it appears`);
+    warnings.push(
+      `interface "${name}" is not on the host (it has ${interfaces.map((i) => i.name).join(", ")}): its rules match nothing until it appears`,
+    );
   }
   const addresses = interfaces.flatMap((i) => i.addresses.map(addressValue)).filter((a) => a !== undefined);
   for (const destination of names.destinations) {
     const [from, to] = prefixBounds(destination);
     if (addresses.some((a) => a.family === destination.family && from <= a.value && a.value <= to)) continue;
-    warnings.push(`destination ${destination.text} is none of the host's addresses: its rules match nothing until the host has it`);
+    warnings.push(
+      `destination ${destination.text} is none of the host's addresses: its rules match nothing until the host has it`,
+    );
   }
   return warnings;
 }

@@ -44,7 +44,9 @@ export function startKeepalived(host: LabHost, o: KeepalivedOptions): Keepalived
     ].join("\n"),
   );
   const pid = (name: string) => path.join(dir, `${name}.pid`);
-  const process = host.spawn(`exec keepalived --vrrp --dont-fork --log-console --log-detail --use-file ${config} --pid ${pid("keepalived")} --vrrp_pid ${pid("vrrp")} --checkers_pid ${pid("checkers")}`);
+  const process = host.spawn(
+    `exec keepalived --vrrp --dont-fork --log-console --log-detail --use-file ${config} --pid ${pid("keepalived")} --vrrp_pid ${pid("vrrp")} --checkers_pid ${pid("checkers")}`,
+  );
   return { process, config };
 }
 
@@ -55,7 +57,12 @@ export async function holds(host: LabHost, address: string, dev = "eth0"): Promi
 }
 
 /** Polls until `host` holds (or no longer holds) `address`; returns the time it took, or undefined on time-out. */
-export async function waitHolds(host: LabHost, address: string, want: boolean, timeoutMs: number): Promise<number | undefined> {
+export async function waitHolds(
+  host: LabHost,
+  address: string,
+  want: boolean,
+  timeoutMs: number,
+): Promise<number | undefined> {
   const t0 = performance.now();
   while (performance.now() - t0 < timeoutMs) {
     if ((await holds(host, address)) === want) return Math.round(performance.now() - t0);

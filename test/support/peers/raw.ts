@@ -14,7 +14,13 @@ export type RawProtocol = keyof typeof IP_PROTOCOLS;
 const SEND = path.join(__dirname, "scripts", "raw-send.py");
 
 /** Sends three packets of `protocol` (to `port` for SCTP) carrying `marker` from `host` to `dst`. */
-export async function sendRaw(host: LabHost, dst: string, protocol: RawProtocol, marker: string, port = 0): Promise<void> {
+export async function sendRaw(
+  host: LabHost,
+  dst: string,
+  protocol: RawProtocol,
+  marker: string,
+  port = 0,
+): Promise<void> {
   await host.sh(`python3 ${SEND} ${dst} ${IP_PROTOCOLS[protocol]} ${port} ${marker} ${host.ipv4}`);
 }
 
@@ -26,7 +32,12 @@ export function receiveRaw(host: LabHost, protocol: RawProtocol, marker: string)
 }
 
 /** The sources of the marked packets of `protocol` the host received while `send` ran (one per source). */
-export async function rawArrivals(host: LabHost, protocol: RawProtocol, marker: string, send: () => Promise<void>): Promise<string[]> {
+export async function rawArrivals(
+  host: LabHost,
+  protocol: RawProtocol,
+  marker: string,
+  send: () => Promise<void>,
+): Promise<string[]> {
   const receiver = receiveRaw(host, protocol, marker);
   await new Promise((r) => setTimeout(r, 300));
   await send();
