@@ -1,5 +1,5 @@
 import { parseArgs } from "node:util";
-import { applyPolicy, type ApplyResult } from "../host/apply";
+import { applyPolicy, type ApplyResult } from "../host/operations/apply";
 import { CONFIRM_TIMEOUT_BOUNDS, DEFAULT_CONFIRM_TIMEOUT } from "../model/host-options";
 import { EXIT } from "./exit-codes";
 import { COMMON_HELP, EXIT_HELP, onHost, prepare, TABLE_HELP, TABLE_HOST_OPTIONS } from "./host-command";

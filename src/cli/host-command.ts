@@ -4,7 +4,7 @@
  * connection, and the mapping of host-layer errors to exit codes.
  */
 import { HostOperationError, HostStepFailedError, LockoutRolledBackError, NftRejectedError } from "../host/errors";
-import type { HostOptions } from "../host/params";
+import type { HostOptions } from "../host/wire/params";
 import { ConnectionError, HostKeyMismatchError } from "../host/ssh";
 import { type Connection, redact } from "../model/connection";
 import { failed, type Issue, type Result } from "../fields/issues";

@@ -1,6 +1,5 @@
 import { helperTypes } from "../catalog";
-import type { ExposureContext } from "./exposure";
-import type { Explanation } from "./types";
+import type { Explanation, ExposureContext } from "./types";
 
 function why(ctx: ExposureContext): string {
   const { exposed, scoped } = ctx;

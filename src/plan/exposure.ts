@@ -5,24 +5,7 @@ import type { Family } from "../fields/prefix";
 import { type ControlOpening, type Exposure, controlOpenings, exposureService, isCustom } from "../model/policy";
 import { explanationOf } from "./explain";
 import { describePeers, familiesOf, peersFor } from "./peers";
-import type { ExposurePlan, Opening, Peers, PlannedHelper, PlannedSet } from "./types";
-
-/** What every part of one exposure's plan is derived from. */
-export interface ExposureContext {
-  readonly id: string;
-  readonly exposure: Exposure;
-  /** The catalog service the exposure uses; absent for a custom port exposure. */
-  readonly exposed?: ExposedService;
-  /** The service's helper facts when the exposure asked for helper "scoped" and the service has one. */
-  readonly scoped?: HelperFacts;
-  readonly peers: Peers;
-  /** The address sets `peers` names. */
-  readonly sets: readonly PlannedSet[];
-  readonly families: readonly Family[];
-  /** "from anywhere", "from 198.18.0.0/24": where the exposure's peers are, in words. */
-  readonly where: string;
-  readonly outputRestricted: boolean;
-}
+import type { ExposureContext, ExposurePlan, Opening, PlannedHelper } from "./types";
 
 /** Openings and the sentences saying what they open, for one concern of an exposure. */
 interface Part {

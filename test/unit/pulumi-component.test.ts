@@ -123,21 +123,22 @@ describe("HostFirewall under mocks", () => {
 
   it("a policy built from Outputs is validated when its values are known (and fails the program)", () => {
     // Under the real CLI the rejected Output fails the program with this message. Vitest would
-    // count the rejection as an unhandled error, so this runs the compiled package in plain Node.
+    // count the rejection as an unhandled error, so this runs the package in plain Node (its
+    // source through tsx's require hook, so the unit tier needs no build).
     const script = `
       const pulumi = require("@pulumi/pulumi");
       const types = [];
       pulumi.runtime.setMocks({ newResource: (a) => { types.push(a.type); return { id: "x", state: a.inputs }; }, call: (a) => a.inputs }, "hnft", "test", false);
       const errors = new Set();
       process.on("unhandledRejection", (e) => errors.add(String(e && e.message)));
-      const { HostFirewall } = require("./dist/pulumi");
+      const { HostFirewall } = require("./src/pulumi");
       new HostFirewall("later", {
         connection: { host: "198.51.100.7", password: "hunter2-hunter2", insecureIgnoreHostKey: true },
         exposures: [{ service: "ssh" }, { service: "ftp", passivePorts: pulumi.output("9-2") }],
       });
       setTimeout(() => { console.log(JSON.stringify({ types, errors: [...errors] })); process.exit(0); }, 1500);
     `;
-    const r = spawnSync(process.execPath, ["-e", script], { cwd: path.resolve(__dirname, "../.."), encoding: "utf8", timeout: 30_000 });
+    const r = spawnSync(process.execPath, ["--require", "tsx/cjs", "-e", script], { cwd: path.resolve(__dirname, "../.."), encoding: "utf8", timeout: 30_000 });
     const out = JSON.parse(r.stdout.trim().split("\n").pop() ?? "{}") as { types: string[]; errors: string[] };
     expect(out.errors.join("\n")).toContain("exposures[1].passivePorts: range 9-2 is reversed");
     expect(out.errors.join("\n")).not.toContain("hunter2");
