@@ -44,7 +44,7 @@ export function addrOf(t: Target, ipv6: boolean): string {
   return typeof t === "string" ? t : ipv6 ? t.ipv6 : t.ipv4;
 }
 
-export function isV6(addr: string): boolean {
+function isV6(addr: string): boolean {
   return addr.includes(":");
 }
 
