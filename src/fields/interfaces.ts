@@ -5,7 +5,6 @@
  * token is refused here, before any connection.
  */
 import { z } from "zod";
-import type { Result } from "./issues";
 
 const IFNAMSIZ = 15;
 
@@ -32,11 +31,6 @@ export function interfaceNameProblem(name: string): string | undefined {
     return `"${name}": ip shows the peer of a link after @ (veth0@if3); the interface is "${bare.slice(0, bare.indexOf("@"))}"`;
   if (!/^[A-Za-z0-9_.+-]+$/.test(bare)) return `"${name}" may only use letters, digits and _.+- (and a trailing *)`;
   return undefined;
-}
-
-export function parseInterfaceName(name: string): Result<string> {
-  const problem = interfaceNameProblem(name);
-  return problem ? { ok: false, issues: [{ path: [], message: problem }] } : { ok: true, value: name };
 }
 
 /** Whether traffic arriving on `name` is also matched by `pattern` (an exact name or a trailing-* wildcard). */

@@ -19,7 +19,8 @@ import {
   type PortProtocol,
 } from "../fields/protocols";
 
-const Protocol = z.enum(["tcp", "udp"]);
+/** What output.allow takes (custom exposures take more: fields/protocols.ts). */
+const OutputProtocol = z.enum(["tcp", "udp"]);
 
 /** An exposure of no catalog service: the common fields, name required (ports too for tcp, udp and sctp: checked with the other scope checks). */
 export const CustomExposureSchema = z.strictObject({
@@ -201,7 +202,7 @@ export const OutputAllowSchema = z.strictObject({
     description: "Name of the allowance (a-z, 0-9 and -, at most 24 characters).",
     examples: ["dns-out"],
   }),
-  protocol: Protocol.meta({ description: '"tcp" or "udp".', examples: ["udp"] }),
+  protocol: OutputProtocol.meta({ description: '"tcp" or "udp".', examples: ["udp"] }),
   ports: PortList.meta({
     description: 'Destination ports: a number, a range string "a-b", or a list of them.',
     examples: [53],
@@ -250,12 +251,9 @@ export const PolicyFields = {
         .enum(["accept", "drop"])
         .default("accept")
         .meta({ description: '"accept" (default) or "drop".', examples: ["drop"] }),
-      allow: z
-        .array(OutputAllowSchema)
-        .default([])
-        .meta({
-          description: "With policy drop: the connections this host may open (established replies always pass).",
-        }),
+      allow: z.array(OutputAllowSchema).default([]).meta({
+        description: "With policy drop: the connections this host may open (established replies always pass).",
+      }),
     })
     .default({ policy: "accept", allow: [] })
     .meta({
@@ -468,7 +466,7 @@ function crossChecks(policy: z.output<z.ZodObject<typeof PolicyFields>>): Proble
   exposures.forEach((exposure, index) => {
     if (isCustom(exposure) || exposure.helper !== "scoped") return;
     const service = catalogService(exposure.service);
-    if (service.helper?.ipv4Only && exposure.sources && exposure.sources.every((s) => s.family === "ipv6")) {
+    if (service.helper?.ipv4Only && exposure.sources?.every((s) => s.family === "ipv6")) {
       problems.push({
         path: ["exposures", index, "sources"],
         message: `the ${exposure.service} helper exists only for IPv4, and every source is IPv6; use helper "none" or add IPv4 sources`,

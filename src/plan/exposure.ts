@@ -1,5 +1,5 @@
 import { type ExposedService, expectingHelper, exposedService, type HelperFacts } from "../catalog";
-import type { ControlPort, DataRange, KernelHelper } from "../catalog/types";
+import type { DataRange, KernelHelper } from "../catalog/types";
 import { formatRange, formatRanges, type PortRange } from "../fields/ports";
 import type { Family } from "../fields/prefix";
 import { IPV4_ONLY_PROTOCOLS, type PortlessProtocol, VRRP_GROUP } from "../fields/protocols";
