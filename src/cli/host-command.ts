@@ -3,7 +3,7 @@
  * policy and table flags, --state-root/--run-root, validation of everything before any
  * connection, and the mapping of host-layer errors to exit codes.
  */
-import { HostOperationError, HostStepFailedError, LockoutRolledBackError, NftRejectedError } from "../host/errors";
+import { HostOperationError, HostStepFailedError, LockoutRolledBackError, LostContactError, NftRejectedError } from "../host/errors";
 import type { HostOptions } from "../host/params";
 import { ConnectionError, HostKeyMismatchError } from "../host/ssh";
 import { type Connection, redact } from "../model/connection";
@@ -57,7 +57,9 @@ would have locked you out; the host is back exactly as before), 5 connection or 
 failure, 6 a host step could not run (not root, sudo refused, nft missing, lock held by another
 run, another run ended this one, or another table of this project on the host), 7 a step failed
 after the host was changed, or the host could not put back exactly what it had: the message says
-what the host runs now and what to do, 141 stdout or stderr failed before all output was written
+what the host runs now and what to do, 8 lost contact (neither a new connection nor the session
+that applied reached the host during the confirmation window: the ruleset was not judged, the host
+restores its previous state by itself), 141 stdout or stderr failed before all output was written
 (the reader went away).`;
 
 /** The values parseArgs returns for {@link TABLE_HOST_OPTIONS} (probe's are a subset). */
@@ -154,6 +156,10 @@ export function reportHostError(err: unknown, io: Io, connection: Connection): n
   if (err instanceof LockoutRolledBackError) {
     say(`the new ruleset would lock you out; rolled back\n  ${err.target}: ${err.reason}`);
     return EXIT.rolledBack;
+  }
+  if (err instanceof LostContactError) {
+    say(err.message);
+    return EXIT.lostContact;
   }
   if (err instanceof HostKeyMismatchError || err instanceof ConnectionError) {
     say(err.message);

@@ -10,6 +10,7 @@ import { proveAccessAndCommit } from "./confirm";
 import { makeRoomBesideOtherTables } from "./make-room";
 import { HostOperationError, NftRejectedError } from "./errors";
 import { parseVerdict, STATUS } from "./protocol";
+import { describeLastTransaction, parseLastTransaction } from "./last-transaction";
 import { type StateContext, stepFailed } from "./verdict";
 import type { HostFacts } from "./probe";
 import { withRenderedPolicy } from "./policy-session";
@@ -39,6 +40,8 @@ export interface ApplyResult {
   /** Connections whose helper the policy no longer allows, deleted after commit. */
   readonly flushedConnections: number;
   readonly warnings: readonly string[];
+  /** An earlier apply whose outcome no controller read, as the host recorded it (also among the warnings). */
+  readonly lastTransaction?: string;
   /** SSH connections and round trips this apply used (the confirming connection included). */
   readonly stats: SessionStats;
 }
@@ -85,7 +88,9 @@ export async function applyOnSession(
     },
     files,
   });
-  const base = { target: session.target, hash: artefacts.hash, facts, artefacts, warnings: out.warnings };
+  const last = parseLastTransaction(out.lastTransaction);
+  const lastWarning = last ? [describeLastTransaction(last, { table, nftPath: paths.nft, confirmTimeout })] : [];
+  const base = { target: session.target, hash: artefacts.hash, facts, artefacts, warnings: [...lastWarning, ...out.warnings], ...(lastWarning[0] ? { lastTransaction: lastWarning[0] } : {}) };
   if (!armedByApplyStep(session, out, artefacts, { table, nftPath: paths.nft, confirmTimeout })) {
     log(`${session.target}: unchanged`);
     return { ...base, changed: false, flushedConnections: 0, confirmStats: { connections: 0, roundTrips: 0 } };
@@ -93,7 +98,7 @@ export async function applyOnSession(
   log(`${session.target}: applied, rollback armed for ${confirmTimeout}s; proving access with a new connection`);
 
   const confirmed = await proveAccessAndCommit(session, connection, { table, paths, token, confirmTimeout, onLog: options.onLog });
-  const warnings = confirmed.conntrackToolMissing ? [...out.warnings, "conntrack tool missing: connections that carry a helper were not flushed"] : out.warnings;
+  const warnings = confirmed.conntrackToolMissing ? [...base.warnings, "conntrack tool missing: connections that carry a helper were not flushed"] : base.warnings;
   return { ...base, warnings, changed: true, flushedConnections: confirmed.flushedConnections, confirmStats: confirmed.stats };
 }
 

@@ -4,7 +4,8 @@
  */
 import type { Connection } from "../model/connection";
 import type { ManagedPaths } from "../render/paths";
-import { HostOperationError, LockoutRolledBackError } from "./errors";
+import { type ContactSeen, lostContact, watchContact } from "./contact";
+import { HostOperationError, LockoutRolledBackError, LostContactError } from "./errors";
 import { pathParams } from "./params";
 import { CAUSE, parseVerdict, STATUS } from "./protocol";
 import { type RemoteOutput, runStep } from "./remote";
@@ -30,11 +31,13 @@ export interface Committed {
 
 /**
  * Resolves when the guardian committed; otherwise throws what the host did instead
- * (LockoutRolledBackError when it restored the previous state exactly, HostStepFailedError else).
+ * (LockoutRolledBackError when it restored the previous state exactly after a new connection failed
+ * while the applying session answered, LostContactError when the host could not be reached at all,
+ * HostStepFailedError else).
  */
 export async function proveAccessAndCommit(session: HostSession, connection: Connection, ctx: ProofContext): Promise<Committed> {
   const stateCtx = { table: ctx.table, nftPath: ctx.paths.nft, confirmTimeout: ctx.confirmTimeout };
-  const { out: verdictOut, failure, stats: confirmStats } = await askForVerdict(session, connection, ctx);
+  const { out: verdictOut, failure, stats: confirmStats, seen } = await askForVerdict(session, connection, ctx);
   const verdict = parseVerdict(verdictOut.status);
   const { cause, step } = verdict.fields;
   const restoredExactly = verdict.word === STATUS.rolledBack && verdict.fields.files === undefined;
@@ -42,8 +45,13 @@ export async function proveAccessAndCommit(session: HostSession, connection: Con
     const flushed = Number(verdict.fields.flushed ?? "0");
     return { flushedConnections: Number.isFinite(flushed) ? flushed : 0, conntrackToolMissing: /no-conntrack-tool/.test(verdictOut.status), stats: confirmStats };
   }
-  if (restoredExactly && cause === undefined) throw new LockoutRolledBackError(session.target, failure ? `a new SSH connection failed: ${failure}` : "not confirmed in time");
   const guardianWords: string[] = [STATUS.rolledBack, STATUS.rolledBackToPersisted, STATUS.tableRemoved, STATUS.rollbackFailed];
+  if (guardianWords.includes(verdict.word) && cause === undefined && lostContact(seen)) {
+    // the proof could not travel: whatever the guardian did, it did for want of a proof, not because the ruleset failed one
+    const { stateText } = describeHostState(verdict.word, stateCtx);
+    throw new LostContactError(session.target, silentSeconds(seen), verdict.word, verdictOut.details.map((l) => session.redact(l)), stateText);
+  }
+  if (restoredExactly && cause === undefined) throw new LockoutRolledBackError(session.target, failure ? `a new SSH connection failed: ${failure}` : "not confirmed in time");
   if (!guardianWords.includes(verdict.word)) {
     // No verdict of the guardian's (another run removed the transaction, or killed the guardian):
     // this apply was ended from outside, and what the host runs is that other run's doing.
@@ -63,7 +71,28 @@ export async function proveAccessAndCommit(session: HostSession, connection: Con
  * The proof: the confirm step over a NEW connection. When that connection fails, the open session
  * waits for the guardian's verdict instead (it rolls back unless the proof arrived).
  */
-async function askForVerdict(session: HostSession, connection: Connection, ctx: ProofContext): Promise<{ out: RemoteOutput; failure: string; stats: SessionStats }> {
+async function askForVerdict(
+  session: HostSession,
+  connection: Connection,
+  ctx: ProofContext,
+): Promise<{ out: RemoteOutput; failure: string; stats: SessionStats; seen: ContactSeen }> {
+  const contact = watchContact(session);
+  try {
+    const asked = await askForVerdictWatched(session, connection, ctx, contact.stop);
+    return { ...asked, seen: contact.stop() };
+  } finally {
+    contact.stop();
+  }
+}
+
+const silentSeconds = (seen: ContactSeen) => Math.round(seen.longestSilenceMs / 1000);
+
+async function askForVerdictWatched(
+  session: HostSession,
+  connection: Connection,
+  ctx: ProofContext,
+  contactSoFar: () => ContactSeen,
+): Promise<{ out: RemoteOutput; failure: string; stats: SessionStats }> {
   const { table, paths, token, confirmTimeout } = ctx;
   const log = ctx.onLog ?? (() => undefined);
   const confirmParams = { ...pathParams(table, paths), token, wait: String(confirmTimeout + 30) };
@@ -89,6 +118,10 @@ async function askForVerdict(session: HostSession, connection: Connection, ctx: 
     try {
       verdictOut = await runStep(session, { main: "confirm", params: { ...confirmParams, mode: "wait" } });
     } catch (err) {
+      const seen = contactSoFar();
+      if (lostContact(seen)) {
+        throw new LostContactError(session.target, silentSeconds(seen), "", [], `The host restores its previous state by itself within ${confirmTimeout}s of the apply (no proof of access reached it); \`hardened-nftables diff\` or \`pulumi preview --refresh\` shows what it runs once it is reachable.`);
+      }
       throw new LockoutRolledBackError(session.target, `a new SSH connection failed (${failure}); the host rolls back by itself within ${confirmTimeout}s (${(err as Error).message})`);
     }
   }

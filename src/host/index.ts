@@ -8,5 +8,5 @@ export type { HostOptions } from "./params";
 export { observePolicy, observeOnSession } from "./observe";
 export { formatDrift, summarizeDrift, hasRepairableDrift, type DriftReport, type FileDrift } from "./drift-report";
 export { removeTable, removeOnSession, type RemoveResult } from "./remove";
-export { NftRejectedError, LockoutRolledBackError, HostOperationError, HostStepFailedError, OtherTablesError } from "./errors";
+export { NftRejectedError, LockoutRolledBackError, LostContactError, HostOperationError, HostStepFailedError, OtherTablesError } from "./errors";
 export { managedPaths, type ManagedPaths, type PathOverrides } from "../render/paths";

@@ -11,6 +11,7 @@ import { HostOperationError } from "./errors";
 import type { HostFacts } from "./probe";
 import { withRenderedPolicy } from "./policy-session";
 import { runStep } from "./remote";
+import { describeLastTransaction, parseLastTransaction } from "./last-transaction";
 import type { HostSession } from "./ssh";
 
 /** Reads the host once (probe and observe: two round trips on one connection) and compares. */
@@ -40,8 +41,14 @@ export async function observeOnSession(session: HostSession, artefacts: Artefact
     appliedHash,
     desiredHash: artefacts.hash,
     armed: (s.armed ?? "").trim() === "yes",
+    ...lastTransactionOf(s["last-transaction"], artefacts.table, paths.nft),
     facts,
   };
+}
+
+function lastTransactionOf(section: string | undefined, table: string, nftPath: string): Pick<DriftReport, "lastTransaction"> {
+  const last = parseLastTransaction((section ?? "").split("\n").filter(Boolean));
+  return last ? { lastTransaction: describeLastTransaction(last, { table, nftPath, confirmTimeout: 0 }) } : {};
 }
 
 export interface ObserveOptions extends HostOptions {

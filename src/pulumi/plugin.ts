@@ -10,6 +10,7 @@
 import type * as pulumi from "@pulumi/pulumi";
 import type * as provider from "@pulumi/pulumi/provider";
 import { HostFirewall, type HostFirewallArgs } from "./component";
+import { engineWarn } from "./engine-log";
 import * as impl from "./provider-impl";
 import { HOST_FIREWALL_TOKEN, HOST_TABLE_TOKEN, packageSchema } from "./schema";
 import { revealed, withSecrets } from "./secrets";
@@ -46,6 +47,10 @@ const FIREWALL_OUTPUTS = [
   "warnings",
 ] as const satisfies readonly (keyof HostFirewall)[];
 
+async function warnAll(urn: string, notices: readonly string[] | undefined): Promise<void> {
+  for (const n of notices ?? []) await engineWarn(urn, n);
+}
+
 export function hardenedNftablesProvider(): provider.Provider {
   const schema = JSON.stringify(packageSchema(PACKAGE_VERSION));
   return {
@@ -63,11 +68,13 @@ export function hardenedNftablesProvider(): provider.Provider {
     async create(urn, inputs) {
       hostTableOnly(urn);
       const result = await impl.create(revealed<Props>(inputs));
+      await warnAll(urn, result.notices);
       return { id: result.id, outs: withSecrets(result.outs as Props, SECRET_KEYS) };
     },
     async read(id, urn, props) {
       hostTableOnly(urn);
-      const result = await impl.read(id, revealed<Props | undefined>(props) ?? {});
+      const { notices, ...result } = await impl.read(id, revealed<Props | undefined>(props) ?? {});
+      await warnAll(urn, notices);
       return {
         ...result,
         ...(result.props ? { props: withSecrets(result.props as Props, SECRET_KEYS) } : {}),
@@ -77,6 +84,7 @@ export function hardenedNftablesProvider(): provider.Provider {
     async update(id, urn, olds, news) {
       hostTableOnly(urn);
       const result = await impl.update(id, revealed<Props>(olds), revealed<Props>(news));
+      await warnAll(urn, result.notices);
       return { outs: withSecrets(result.outs as Props, SECRET_KEYS) };
     },
     async delete(id, urn, props) {

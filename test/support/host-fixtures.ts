@@ -157,6 +157,7 @@ export function intercept(real: HostSession, hook: (n: number, run: () => Promis
       return real.stats;
     },
     run: (script: string, o?: RunOptions) => hook(++n, () => real.run(script, o), realRun),
+    answers: (timeoutMs: number) => real.answers(timeoutMs),
     close: () => real.close(),
   } as unknown as HostSession;
 }
