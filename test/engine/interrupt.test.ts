@@ -81,7 +81,7 @@ describe.runIf(requireRoot("engine interrupts", ["ip", "nft", "sshd"]))("interru
       if (!fs.existsSync(d)) return;
       for (const e of fs.readdirSync(d, { withFileTypes: true })) {
         if (e.isDirectory()) walk(path.join(d, e.name));
-        else out.push(path.join(d, e.name));
+        else if (e.name.endsWith(".json")) out.push(path.join(d, e.name)); // beside each, the blob store's .attrs
       }
     };
     walk(locks);
