@@ -318,6 +318,11 @@ const STACK_USAGE = "stack output [--json] | stack export [--show-secrets] | sta
 function reportInterrupt(code: number): number {
   if (!interrupted) return code;
   const { signal, count } = interrupted;
+  if (code === 0) {
+    // the signal came as the command ended: nothing was cancelled
+    process.stderr.write(`scripts/pulumi: ${signal} received, but pulumi had already finished the command (exit 0).\n`);
+    return 0;
+  }
   const exit = 128 + (os.constants.signals[signal] ?? 2);
   process.stderr.write(
     count === 1

@@ -52,8 +52,9 @@ Output:
   -h, --help                  this text`;
 
 export const EXIT_HELP = `Exit codes: 0 done (or nothing to change), 1 drift (diff only), 2 invalid policy or arguments
-(nothing contacted), 3 nft rejected the table (host unchanged), 4 rolled back (the new ruleset
-would have locked you out; the host is back exactly as before), 5 connection or host-key
+(nothing contacted), 3 nft rejected the table (host unchanged), 4 rolled back (a new connection
+failed while the applying session still answered: the new ruleset would have locked you out; the
+host is back exactly as before), 5 connection or host-key
 failure, 6 a host step could not run (not root, sudo refused, nft missing, lock held by another
 run, another run ended this one, or another table of this project on the host), 7 a step failed
 after the host was changed, or the host could not put back exactly what it had: the message says
