@@ -10,10 +10,10 @@
 #     pulumi-resource-pulumi-nodejs   the dynamic-provider plugin, a script shipped in @pulumi/pulumi
 #     pulumi-language-yaml            the YAML language host, pulumi-yaml as engine/language-yaml pins it
 #     gen-sdk                         engine/gen-sdk: the SDK `pulumi package add` writes for Python,
-#                                     Go or Node.js, with the engine's own codegen (README, "Python, Go and YAML")
+#                                     Go or Node.js, with the engine's own codegen (docs/languages.md)
 # Each of the last two is rebuilt when its own inputs change (a .<name>.pin file beside it).
-# Pieces the Go module proxy refuses at every version and commit asked for (see README, "The
-# engine"): the Node.js language host and pulumi-resource-command. Programs therefore run through
+# Pieces the Go module proxy refuses at every version and commit asked for (see docs/development.md,
+# "The engine"): the Node.js language host and pulumi-resource-command. Programs therefore run through
 # the Automation API's inline programs, which need no language host.
 #
 # Without Go (an operator's laptop) the `pulumi` on PATH is used; without either, it says how to

@@ -3,7 +3,7 @@
     python engine/run.py --cwd DIR [--stack NAME] up|preview|refresh|destroy [--diff] [--refresh]
         [--expect-no-changes] [--yes]
 
-The Go module proxy does not serve `pulumi-language-python` (README, "Python, Go and YAML"), so the CLI
+The Go module proxy does not serve `pulumi-language-python` (docs/languages.md), so the CLI
 cannot start a Python program itself. This runs the project's __main__.py as an Automation API inline
 program (`pulumi.automation`, the `pulumi` package from PyPI) in this process, under the project's
 own virtualenv, and the real CLI (PULUMI_ENGINE_BIN, engine/pulumi-engine.sh) drives it over gRPC:

@@ -8,8 +8,8 @@
  *       | stack import [--file F] | stack history | stack ls | stack rm
  *   npm run --silent pulumi -- [--cwd DIR] [--stack NAME] cancel | about | whoami
  *
- * The Go module proxy serves the engine (`pulumi`) but not `pulumi-language-nodejs` (README, "The
- * engine"), so the program cannot be started by the CLI itself. Here it runs as an Automation API
+ * The Go module proxy serves the engine (`pulumi`) but not `pulumi-language-nodejs` (docs/development.md,
+ * "The engine"), so the program cannot be started by the CLI itself. Here it runs as an Automation API
  * inline program: this process loads the project's `main` module (TypeScript through tsx) and the
  * real CLI drives it over gRPC. Everything else is the engine's own: the plan, the diff it prints,
  * the state in the project's backend, the provider plugin it starts in the project's
@@ -299,7 +299,7 @@ async function run(argv: string[]): Promise<number> {
         await stack.workspace.removeStack(stackName, { force: true });
         return 0;
       }
-      throw new Error(`usage: ${STACK_USAGE}`);
+      throw new Error("usage: stack output [--json] | stack export [--show-secrets] | stack import [--file F] | stack history | stack ls | stack rm");
     case "cancel":
       // `pulumi cancel`: removes the lock a killed run left (the local backend keeps it as a file)
       return cli(["cancel", "--yes"]);
@@ -308,11 +308,9 @@ async function run(argv: string[]): Promise<number> {
     case "whoami":
       return cli(["whoami", "--verbose"]);
     default:
-      throw new Error(`usage: [--cwd DIR] [--stack NAME] up|preview|refresh|destroy|config set|${STACK_USAGE}|cancel|about|whoami`);
+      throw new Error("usage: [--cwd DIR] [--stack NAME] up|preview|refresh|destroy|config set|stack output [--json]|stack export [--show-secrets]|stack import [--file F]|stack history|stack ls|stack rm|cancel|about|whoami");
   }
 }
-
-const STACK_USAGE = "stack output [--json] | stack export [--show-secrets] | stack import [--file F] | stack history | stack ls | stack rm";
 
 /** After an interrupt, one line that says how the command ended and what to do about it. */
 function reportInterrupt(code: number): number {

@@ -1,5 +1,5 @@
 // Command gen-sdk writes the SDK that `pulumi package add` generates for a consumer's language,
-// for the languages whose host the Go module proxy does not serve (README, "Python, Go and YAML").
+// for the languages whose host the Go module proxy does not serve (docs/languages.md).
 //
 //	gen-sdk -language python|go|nodejs -schema schema.json -out DIR
 //

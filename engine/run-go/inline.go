@@ -2,7 +2,7 @@
 
 // The engine suites copy this file into a Go program's directory and build it with -tags
 // hnftinline, as engine/run.ts and engine/run.py do for TypeScript and Python: the Go module proxy
-// does not serve `pulumi-language-go` (README, "Python, Go and YAML"), so the CLI cannot build and start
+// does not serve `pulumi-language-go` (docs/languages.md), so the CLI cannot build and start
 // the program itself. init runs before the program's main and never returns: it runs the program's
 // `program` function (the one its main hands to pulumi.Run) as an Automation API inline program
 // (auto.UpsertStackInlineSource) under the real CLI (PULUMI_ENGINE_BIN), with the project's

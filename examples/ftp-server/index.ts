@@ -30,7 +30,7 @@ const packages = new command.remote.Command("ftp-packages", {
   create: "set -e; export DEBIAN_FRONTEND=noninteractive; apt-get update -qq; apt-get install -y -qq nftables vsftpd conntrack",
 });
 
-// What the server must be set to: the passive range the firewall opens (see the README's catalog).
+// What the server must be set to: the passive range the firewall opens (see docs/services.md).
 const vsftpd = new command.remote.Command(
   "vsftpd-passive-range",
   {

@@ -1,6 +1,6 @@
 """Quick start in Python: a hardened firewall on one host reached over SSH.
 
-Set-up (README, "Python, Go and YAML"): `pulumi package add <path to pulumi-resource-hardened-nftables>` writes the
+Set-up (docs/languages.md): `pulumi package add <path to pulumi-resource-hardened-nftables>` writes the
 SDK into sdks/hardened-nftables; `pulumi install` makes ./venv with it. Then:
 
     pulumi config set host 198.18.0.10

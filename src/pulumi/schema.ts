@@ -233,7 +233,7 @@ export function packageSchema(version: string) {
       },
       [HOST_TABLE_TOKEN]: {
         description:
-          "One nftables table on one host: check renders it, create/update apply it safely (nft -c on the host, on-host rollback unless a new SSH connection confirms), read observes drift, delete removes the table and its files. Import id: `[user@]host[:port]/table` (see the README).",
+          "One nftables table on one host: check renders it, create/update apply it safely (nft -c on the host, on-host rollback unless a new SSH connection confirms), read observes drift, delete removes the table and its files. Import id: `[user@]host[:port]/table` (see docs/provider.md).",
         inputProperties: tableInputs,
         requiredInputs: ["table", "connection", "policy"],
         properties: { ...tableInputs, ...tableOutputs },

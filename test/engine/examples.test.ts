@@ -5,7 +5,7 @@
  * clock) show whether their applies really overlapped.
  *
  * ftp-server and bastion also declare @pulumi/command resources, whose provider plugin cannot be
- * built here (README, "The engine"); they are not run.
+ * built here (docs/development.md, "The engine"); they are not run.
  */
 import * as fs from "node:fs";
 import * as os from "node:os";

@@ -1,5 +1,5 @@
 /**
- * How the engine finds the hardened-nftables provider plugin, each way the README documents,
+ * How the engine finds the hardened-nftables provider plugin, each way docs/provider.md documents,
  * under the real engine (a preview: the plugin's check runs, no host is contacted):
  * - the project's `plugins.providers` path (what the examples and the test program use),
  * - `pulumi-resource-hardened-nftables` on PATH,

@@ -1,6 +1,7 @@
 /**
- * The README's first command, as written: `scripts/quickstart.sh` (set-up, build, sandbox host,
- * `pulumi up` of examples/quickstart), then the next steps it prints, each run as printed:
+ * The quick start's first command, as the README and docs/development.md give it:
+ * `scripts/quickstart.sh` (set-up, build, sandbox host, `pulumi up` of examples/quickstart), then
+ * the next steps it prints, each run as printed:
  * a rule added by hand, the drift check failing on it, `up --refresh` repairing, `destroy`.
  * (The second command, `scripts/test.sh`, is what CI runs.)
  *

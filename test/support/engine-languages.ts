@@ -91,7 +91,7 @@ export async function languageProject(language: Language, label: string, source:
   const cli = (args: string[], stdin?: string, timeoutMs = 300_000, extraEnv: NodeJS.ProcessEnv = {}) =>
     runProcess(path.join(bin, "pulumi"), [...args, "--stack", stack, "--cwd", dir], { cwd: dir, env: { ...env, ...extraEnv }, stdin, timeoutMs });
 
-  // what each language's set-up leaves in the project (README, "Python, Go and YAML")
+  // what each language's set-up leaves in the project (docs/languages.md)
   let start: (args: string[], extraEnv?: NodeJS.ProcessEnv) => Promise<CommandResult>;
   let programChanged = true;
   if (language === "yaml") {

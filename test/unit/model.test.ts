@@ -39,7 +39,7 @@ describe("prefixes", () => {
 });
 
 describe("policy model", () => {
-  it("accepts the README example and fills defaults", () => {
+  it("accepts the policy file example of docs/cli.md and fills defaults", () => {
     const policy = assertPolicy({
       exposures: [
         { service: "ssh", sources: ["198.51.100.0/24"] },
