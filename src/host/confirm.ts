@@ -46,8 +46,9 @@ export async function proveAccessAndCommit(session: HostSession, connection: Con
     return { flushedConnections: Number.isFinite(flushed) ? flushed : 0, conntrackToolMissing: /no-conntrack-tool/.test(verdictOut.status), stats: confirmStats };
   }
   const guardianWords: string[] = [STATUS.rolledBack, STATUS.rolledBackToPersisted, STATUS.tableRemoved, STATUS.rollbackFailed];
-  if (guardianWords.includes(verdict.word) && cause === undefined && lostContact(seen)) {
-    // the proof could not travel: whatever the guardian did, it did for want of a proof, not because the ruleset failed one
+  if (restoredExactly && cause === undefined && lostContact(seen)) {
+    // the proof could not travel: the guardian rolled back for want of a proof, not because the ruleset failed one
+    // (a rollback that could not restore exactly stays a failed step, exit 7, below, naming the lost contact)
     const { stateText } = describeHostState(verdict.word, stateCtx);
     throw new LostContactError(session.target, silentSeconds(seen), verdict.word, verdictOut.details.map((l) => session.redact(l)), stateText);
   }
@@ -63,7 +64,9 @@ export async function proveAccessAndCommit(session: HostSession, connection: Con
       ? `the new ruleset let a new SSH connection in, but persisting it (commit, step ${step ?? "unknown"})`
       : cause !== undefined
         ? `the transaction (${cause})`
-        : `the new ruleset would lock you out (${failure ? `a new SSH connection failed: ${failure}` : "not confirmed in time"}); restoring the previous state`;
+        : lostContact(seen)
+          ? `the proof of access (lost contact with the host: no answer for ${silentSeconds(seen)}s, so the new ruleset was not judged); restoring the previous state`
+          : `the new ruleset would lock you out (${failure ? `a new SSH connection failed: ${failure}` : "not confirmed in time"}); restoring the previous state`;
   throw stepFailed(session.target, what, verdict.word, verdictOut.details.map((l) => session.redact(l)), stateCtx);
 }
 
