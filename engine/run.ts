@@ -21,7 +21,7 @@
  * the second makes it terminate at once (it still releases the lock), a third kills it. Without
  * this, this process died on the signal before the CLI could release its lock.
  *
- * Flags: --diff, --refresh, --expect-no-changes, --parallel N (the CLI's default is 4 per core), --json
+ * Flags: --diff, --refresh, --expect-no-changes, --clear-pending-creates (refresh), --parallel N (the CLI's default is 4 per core), --json
  * (stack output), --yes (accepted; never asks), --file (stack import; stdin without it). The exit
  * status is the CLI's; 130 or 143 when a SIGINT or SIGTERM ended the command.
  */
@@ -181,7 +181,7 @@ function ownProcessGroup(pulumiCommand: PulumiCommand): PulumiCommand {
 interface OpenStack {
   stack: Stack;
   /** runs the pinned CLI itself, for what the Automation API does not have or does differently (it exports with --show-secrets) */
-  cli(args: string[], opts?: { stdin?: "inherit" }): Promise<number>;
+  cli(args: string[], opts?: { stdin?: "inherit"; stack?: false }): Promise<number>;
 }
 
 async function openStack(dir: string, stackName: string): Promise<OpenStack> {
@@ -199,8 +199,8 @@ async function openStack(dir: string, stackName: string): Promise<OpenStack> {
     { stackName, projectName: project.name, program: programOf(dir, project) },
     { workDir: dir, pulumiCommand, envVars },
   );
-  const cli = async (args: string[], opts: { stdin?: "inherit" } = {}) => {
-    const r = await runCli(path.join(bin, "pulumi"), [...args, "--stack", stackName, "--non-interactive"], {
+  const cli = async (args: string[], opts: { stdin?: "inherit"; stack?: false } = {}) => {
+    const r = await runCli(path.join(bin, "pulumi"), [...args, ...(opts.stack === false ? [] : ["--stack", stackName]), "--non-interactive"], {
       cwd: dir,
       env: envVars,
       onOutput: write,
@@ -239,6 +239,7 @@ async function run(argv: string[]): Promise<number> {
       diff: { type: "boolean" },
       refresh: { type: "boolean" },
       "expect-no-changes": { type: "boolean" },
+      "clear-pending-creates": { type: "boolean" },
       secret: { type: "boolean" },
       path: { type: "boolean" },
       json: { type: "boolean" },
@@ -264,7 +265,8 @@ async function run(argv: string[]): Promise<number> {
       await stack.preview({ ...common, diff: values.diff, refresh: values.refresh, expectNoChanges: values["expect-no-changes"] });
       return 0;
     case "refresh":
-      await stack.refresh({ ...common, expectNoChanges: values["expect-no-changes"] });
+      // --clear-pending-creates: what the CLI names when a killed run left a create half-done
+      await stack.refresh({ ...common, expectNoChanges: values["expect-no-changes"], clearPendingCreates: values["clear-pending-creates"] });
       return 0;
     case "destroy":
       await stack.destroy({ ...common });
@@ -306,7 +308,7 @@ async function run(argv: string[]): Promise<number> {
     case "about":
       return cli(["about"]);
     case "whoami":
-      return cli(["whoami", "--verbose"]);
+      return cli(["whoami", "--verbose"], { stack: false });
     default:
       throw new Error("usage: [--cwd DIR] [--stack NAME] up|preview|refresh|destroy|config set|stack output [--json]|stack export [--show-secrets]|stack import [--file F]|stack history|stack ls|stack rm|cancel|about|whoami");
   }
