@@ -1,10 +1,10 @@
 /**
  * Fleet operations through the real Pulumi engine, on the same lab hosts as the other tools:
  * what users run, `pulumi up` (first and no-op) and the drift check `pulumi preview --refresh
- * --expect-no-changes`, each one `scripts/pulumi`-style command (engine/run.ts under the pinned
+ * --expect-no-changes`, each one `scripts/pulumi`-style command (tools/engine/run.ts under the pinned
  * CLI, test/engine/program with one HostFirewall per host).
  *
- * The engine's own overhead is reported apart from SSH and host time: engine/run.ts logs every
+ * The engine's own overhead is reported apart from SSH and host time: tools/engine/run.ts logs every
  * engine event with this machine's clock (HNFT_ENGINE_EVENTS), so the host span is from the first
  * HostTable step starting to the last one ending (SSH, the host's steps, the provider), and the
  * engine overhead is the rest of the command's wall time (Node and the program starting, the

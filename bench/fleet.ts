@@ -75,7 +75,7 @@ export interface FleetOptions {
   repeats: number;
   /** also run Ansible with its defaults (forks=5, no pipelining, interpreter discovery) at the largest size */
   ansibleDefaults: boolean;
-  /** also run the operations through the real Pulumi engine (engine/pulumi-engine.sh) */
+  /** also run the operations through the real Pulumi engine (tools/engine/pulumi-engine.sh) */
   engine: boolean;
   log: Log;
 }
@@ -551,7 +551,7 @@ export async function runFleet(opts: FleetOptions): Promise<FleetResult> {
         labHosts: maxHosts,
         repeats: opts.repeats,
         ours: "applyPolicy / observePolicy on all N hosts at once (Promise.all), in a fresh `node` process per operation; wall time = process start to exit",
-        pulumi: "the real Pulumi engine (engine/pulumi-engine.sh, v3.276.0) through engine/run.ts: one HostFirewall per host (test/engine/program), `pulumi up` (first, then no-op) and `pulumi preview --refresh --expect-no-changes`, each a fresh process, with the CLI's default parallelism (8 here: 4 per core) and, above 8 hosts, the drift check again with --parallel N (tool pulumi-parallel); engine overhead = wall time minus the span from the first host step starting to the last ending (engine events timed by the driver)",
+        pulumi: "the real Pulumi engine (tools/engine/pulumi-engine.sh, v3.276.0) through tools/engine/run.ts: one HostFirewall per host (test/engine/program), `pulumi up` (first, then no-op) and `pulumi preview --refresh --expect-no-changes`, each a fresh process, with the CLI's default parallelism (8 here: 4 per core) and, above 8 hosts, the drift check again with --parallel N (tool pulumi-parallel); engine overhead = wall time minus the span from the first host step starting to the last ending (engine events timed by the driver)",
         oursPaths: `stateRoot ${PATHS.stateRoot}, runRoot ${PATHS.runRoot} (lab hosts share /var and /run)`,
         ansible: `ansible-playbook ${fs.readFileSync(path.join(setup.dir, "playbook.yml"), "utf8").length} B playbook: template nft (validate: nft -c -f %s) + sysctl.d + modprobe.d, handlers nft -f and sysctl -p; gather_facts false; drift check = --check --diff`,
         ansibleTuned: "forks = N, pipelining = True, interpreter_python = /usr/bin/python3",

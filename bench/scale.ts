@@ -16,7 +16,6 @@
  */
 import { createLab, type LabHost } from "../test/support/lab";
 import { distDir, exec, round, type Log } from "./util";
-import { assertPolicy } from "../src/model/validate";
 
 export interface ScaleMeasure {
   prefixes: number;

@@ -4,9 +4,9 @@
 #   - the Debian packages the host layer and the test peers use
 #   - Node.js and npm, pinned (scripts/env.sh), from the npm registry, cached in ~/.cache
 #   - the project's npm packages, exactly as package-lock.json pins them (npm ci)
-#   - the Pulumi engine, built from its Go modules once per pinned version (engine/pulumi-engine.sh),
+#   - the Pulumi engine, built from its Go modules once per pinned version (tools/engine/pulumi-engine.sh),
 #     with the YAML language host and gen-sdk beside it
-#   - the Python virtualenv of the Python programs: `pulumi` from PyPI, pinned (engine/python-venv.sh)
+#   - the Python virtualenv of the Python programs: `pulumi` from PyPI, pinned (tools/engine/python-venv.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/env.sh
@@ -60,9 +60,9 @@ if [ "${CI:-}" = true ] || [ ! -f node_modules/.package-lock.json ] || [ package
 fi
 
 step "Pulumi engine"
-engine=$(bash engine/pulumi-engine.sh)
+engine=$(bash tools/engine/pulumi-engine.sh)
 echo "pulumi $("${engine}/pulumi" version) in ${engine}" >&2
 
 step "Python virtualenv (pulumi from PyPI)"
-venv=$(bash engine/python-venv.sh)
+venv=$(bash tools/engine/python-venv.sh)
 echo "$("${venv}/bin/python" --version), pulumi $("${venv}/bin/pip" show pulumi 2>/dev/null | sed -n 's/^Version: //p') in ${venv}" >&2

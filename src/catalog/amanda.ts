@@ -1,9 +1,9 @@
-import { helperService, PortSpec } from "./schema-helpers";
+import { DataPorts, helperService } from "./schema-helpers";
 import { defineService, single } from "./types";
 
-export const schema = helperService("amanda", { dataPorts: PortSpec.optional() });
+export const schema = helperService("amanda", { dataPorts: DataPorts.optional() });
 
-export const entry = defineService(schema, {
+export const service = defineService(schema, {
   service: "amanda",
   title: "Amanda backup client",
   control: () => [{ protocol: "udp", ports: single(10080), label: "control" }],

@@ -3,7 +3,7 @@ import { defineService, single } from "./types";
 
 export const schema = plainService("dns", {});
 
-export const entry = defineService(schema, {
+export const service = defineService(schema, {
   service: "dns",
   title: "DNS server",
   control: () => [

@@ -1,9 +1,12 @@
 import { helperService, PortList, PortSpec } from "./schema-helpers";
 import { defineService, single } from "./types";
 
-export const schema = helperService("h323", { rasPorts: PortList.optional(), mediaPorts: PortSpec.optional() });
+export const schema = helperService("h323", {
+  rasPorts: PortList.optional().meta({ description: "The RAS port(s) of a gatekeeper, a port, range or list.", examples: [1719] }),
+  mediaPorts: PortSpec.optional().meta({ description: 'The media range the endpoint is configured with, a range string "a-b".', examples: ["30000-30100"] }),
+});
 
-export const entry = defineService(schema, {
+export const service = defineService(schema, {
   service: "h323",
   title: "H.323 (Q.931 call signalling, RAS, media)",
   control: (exposure) => [

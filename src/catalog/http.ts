@@ -3,7 +3,7 @@ import { defineService, single } from "./types";
 
 export const schema = plainService("http", {});
 
-export const entry = defineService(schema, {
+export const service = defineService(schema, {
   service: "http",
   title: "HTTP",
   control: () => [{ protocol: "tcp", ports: single(80), label: "web requests" }],

@@ -2,9 +2,11 @@ import { z } from "zod";
 import { plainService } from "./schema-helpers";
 import { defineService, single } from "./types";
 
-export const schema = plainService("https", { http3: z.boolean().default(false) });
+export const schema = plainService("https", {
+  http3: z.boolean().default(false).meta({ description: "Also open udp/443 for HTTP/3 (QUIC).", examples: [true] }),
+});
 
-export const entry = defineService(schema, {
+export const service = defineService(schema, {
   service: "https",
   title: "HTTPS (and HTTP/3 over QUIC when http3 is set)",
   control: (exposure) => [

@@ -3,7 +3,7 @@ import { defineService, single } from "./types";
 
 export const schema = plainService("imaps", {});
 
-export const entry = defineService(schema, {
+export const service = defineService(schema, {
   service: "imaps",
   title: "IMAP over TLS",
   control: () => [{ protocol: "tcp", ports: single(993), label: "IMAP over TLS" }],

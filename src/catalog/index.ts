@@ -17,50 +17,47 @@ import * as snmp from "./snmp";
 import * as ssh from "./ssh";
 import * as submission from "./submission";
 import * as tftp from "./tftp";
-import type { ServiceEntry, ServiceFacts, ServiceUse } from "./types";
+import type { ExposedService, Service } from "./types";
 
-export const CatalogExposureSchema = z.discriminatedUnion("service", [
-  ssh.schema, http.schema, https.schema, dns.schema, smtp.schema, submission.schema, imaps.schema, ntp.schema,
-  ftp.schema, tftp.schema, sip.schema, h323.schema, pptp.schema, irc.schema, netbiosNs.schema, snmp.schema,
-  sane.schema, amanda.schema,
-]);
+/** Every service file, in the order the catalog lists them: the one list of catalog services. */
+const modules = [ssh, http, https, dns, smtp, submission, imaps, ntp, ftp, tftp, sip, h323, pptp, irc, netbiosNs, snmp, sane, amanda] as const;
+
+/** The tuple of the modules' schemas (mapped through a type parameter, so it stays a tuple). */
+type SchemasOf<T extends readonly unknown[]> = { -readonly [I in keyof T]: T[I] extends { readonly schema: infer S } ? S : never };
+type Schemas = SchemasOf<typeof modules>;
+
+export const CatalogExposureSchema = z.discriminatedUnion("service", modules.map((m) => m.schema) as unknown as Schemas);
 
 export type CatalogExposure = z.output<typeof CatalogExposureSchema>;
-type ServiceName = CatalogExposure["service"];
-type ExposureOf = { [K in ServiceName]: Extract<CatalogExposure, { service: K }> };
 
-/** Each service's entry, keyed by its name and typed by its own exposure. */
-const entries: { [K in ServiceName]: ServiceEntry<ExposureOf[K]> } = {
-  ssh: ssh.entry, http: http.entry, https: https.entry, dns: dns.entry, smtp: smtp.entry, submission: submission.entry,
-  imaps: imaps.entry, ntp: ntp.entry, ftp: ftp.entry, tftp: tftp.entry, sip: sip.entry, h323: h323.entry,
-  pptp: pptp.entry, irc: irc.entry, "netbios-ns": netbiosNs.entry, snmp: snmp.entry, sane: sane.entry, amanda: amanda.entry,
-};
+/** Every catalog service, in the catalog's order. */
+export const services: readonly Service[] = modules.map((m) => m.service);
 
-const facts: readonly ServiceFacts[] = Object.values(entries).map((e) => e.definition);
+export const catalog: ReadonlyMap<string, Service> = new Map(services.map((s) => [s.service, s]));
 
-export const catalog: ReadonlyMap<string, ServiceFacts> = new Map(facts.map((f) => [f.service, f]));
+export const serviceNames: readonly string[] = services.map((s) => s.service);
 
-export const serviceNames: readonly string[] = facts.map((f) => f.service);
-
-export function serviceDefinition(service: string): ServiceFacts {
-  const found = catalog.get(service);
-  if (!found) throw new Error(`unknown service ${service}`);
+export function catalogService(name: string): Service {
+  const found = catalog.get(name);
+  if (!found) throw new Error(`unknown service ${name}`);
   return found;
 }
 
-function useEntry<K extends ServiceName>(service: K, exposure: ExposureOf[K]): ServiceUse {
-  const entry: ServiceEntry<ExposureOf[K]> = entries[service];
-  return entry.use(exposure);
-}
+/**
+ * The reader of each service's exposures, by name. Each service's name is its schema's
+ * `service` literal (ServiceOf checks it), so the exposure the discriminated union matched is
+ * the one its service reads: the cast only forgets which of the 18 it is.
+ */
+const readers = new Map(modules.map((m) => [m.service.service, m.service.exposed as (exposure: CatalogExposure) => ExposedService]));
 
-/** A validated exposure of a catalog service, read through its own definition. */
-export function useService(exposure: CatalogExposure): ServiceUse {
-  return useEntry(exposure.service, exposure);
+/** A validated exposure of a catalog service, read through its own service. */
+export function exposedService(exposure: CatalogExposure): ExposedService {
+  return readers.get(exposure.service)!(exposure);
 }
 
 /** Every helper module and NAT helper module the catalog knows: the modprobe deny list starts from these. */
 export const allHelperModules: readonly string[] = [
-  ...new Set(facts.flatMap(({ helper }) => (helper ? [helper.module, ...(helper.natModule ? [helper.natModule] : [])] : []))),
+  ...new Set(services.flatMap(({ helper }) => (helper ? [helper.module, ...(helper.natModule ? [helper.natModule] : [])] : []))),
 ].sort();
 
-export { expectingHelper, helperTypes, type HelperFacts, type ServiceFacts, type ServiceUse } from "./types";
+export { expectingHelper, helperTypes, type ExposedService, type HelperFacts, type Service } from "./types";

@@ -1,9 +1,11 @@
 import { helperService, PortSpec } from "./schema-helpers";
 import { defineService, single } from "./types";
 
-export const schema = helperService("irc", { dccPorts: PortSpec.optional() });
+export const schema = helperService("irc", {
+  dccPorts: PortSpec.optional().meta({ description: 'The DCC range the server or bouncer is configured with, a range string "a-b".', examples: ["40000-40100"] }),
+});
 
-export const entry = defineService(schema, {
+export const service = defineService(schema, {
   service: "irc",
   title: "IRC (with DCC)",
   control: () => [{ protocol: "tcp", ports: single(6667), label: "client connections" }],

@@ -3,7 +3,7 @@ import { defineService, single } from "./types";
 
 export const schema = helperService("netbios-ns", {});
 
-export const entry = defineService(schema, {
+export const service = defineService(schema, {
   service: "netbios-ns",
   title: "NetBIOS name service",
   // The answer to a broadcast query goes from udp/137 to the querier, which conntrack does not see as

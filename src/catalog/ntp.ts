@@ -3,7 +3,7 @@ import { defineService, single } from "./types";
 
 export const schema = plainService("ntp", {});
 
-export const entry = defineService(schema, {
+export const service = defineService(schema, {
   service: "ntp",
   title: "NTP",
   control: () => [{ protocol: "udp", ports: single(123), label: "time queries" }],

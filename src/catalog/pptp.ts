@@ -3,7 +3,7 @@ import { defineService, single } from "./types";
 
 export const schema = helperService("pptp", {});
 
-export const entry = defineService(schema, {
+export const service = defineService(schema, {
   service: "pptp",
   title: "PPTP (control on tcp/1723, tunnel in GRE)",
   control: () => [{ protocol: "tcp", ports: single(1723), label: "control" }],

@@ -1,9 +1,9 @@
-import { helperService, PortSpec } from "./schema-helpers";
+import { DataPorts, helperService } from "./schema-helpers";
 import { defineService, single } from "./types";
 
-export const schema = helperService("sane", { dataPorts: PortSpec.optional() });
+export const schema = helperService("sane", { dataPorts: DataPorts.optional() });
 
-export const entry = defineService(schema, {
+export const service = defineService(schema, {
   service: "sane",
   title: "SANE network scanner daemon",
   control: () => [{ protocol: "tcp", ports: single(6566), label: "control" }],

@@ -3,11 +3,11 @@ import { helperService, PortSpec } from "./schema-helpers";
 import { defineService, single, type ControlPort } from "./types";
 
 export const schema = helperService("sip", {
-  transport: z.enum(["udp", "tcp", "both"]).default("udp"),
-  rtpPorts: PortSpec.optional(),
+  transport: z.enum(["udp", "tcp", "both"]).default("udp").meta({ description: 'Signalling transport, "udp" (default), "tcp" or "both".', examples: ["both"] }),
+  rtpPorts: PortSpec.optional().meta({ description: 'The RTP media range the server is configured with, a range string "a-b".', examples: ["10000-20000"] }),
 });
 
-export const entry = defineService(schema, {
+export const service = defineService(schema, {
   service: "sip",
   title: "SIP signalling with RTP media",
   control: (exposure) => {

@@ -3,7 +3,7 @@ import { defineService, single } from "./types";
 
 export const schema = plainService("smtp", {});
 
-export const entry = defineService(schema, {
+export const service = defineService(schema, {
   service: "smtp",
   title: "SMTP (mail transfer)",
   control: () => [{ protocol: "tcp", ports: single(25), label: "mail from other servers" }],

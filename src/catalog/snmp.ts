@@ -3,7 +3,7 @@ import { defineService, single } from "./types";
 
 export const schema = helperService("snmp", {});
 
-export const entry = defineService(schema, {
+export const service = defineService(schema, {
   service: "snmp",
   title: "SNMP agent",
   control: () => [{ protocol: "udp", ports: single(161), label: "agent" }],

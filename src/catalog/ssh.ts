@@ -3,7 +3,7 @@ import { defineService, single } from "./types";
 
 export const schema = plainService("ssh", {});
 
-export const entry = defineService(schema, {
+export const service = defineService(schema, {
   service: "ssh",
   title: "SSH",
   control: () => [{ protocol: "tcp", ports: single(22), label: "remote logins" }],

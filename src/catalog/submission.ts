@@ -3,7 +3,7 @@ import { defineService, single } from "./types";
 
 export const schema = plainService("submission", {});
 
-export const entry = defineService(schema, {
+export const service = defineService(schema, {
   service: "submission",
   title: "Mail submission",
   control: () => [{ protocol: "tcp", ports: single(587), label: "mail submission by clients" }],

@@ -1,9 +1,9 @@
-import { helperService, PortSpec } from "./schema-helpers";
+import { DataPorts, helperService } from "./schema-helpers";
 import { defineService, single } from "./types";
 
-export const schema = helperService("tftp", { dataPorts: PortSpec });
+export const schema = helperService("tftp", { dataPorts: DataPorts });
 
-export const entry = defineService(schema, {
+export const service = defineService(schema, {
   service: "tftp",
   title: "TFTP",
   control: () => [{ protocol: "udp", ports: single(69), label: "requests" }],

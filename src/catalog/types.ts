@@ -100,8 +100,8 @@ export interface OriginatedData<F extends string = string> {
   };
 }
 
-/** What the planner needs to know about one protocol, apart from how an exposure chooses its control ports. */
-export interface ServiceFacts {
+/** A catalog service: what the planner needs to know about one protocol, apart from how an exposure chooses its control ports. */
+export interface Service {
   readonly service: string;
   readonly title: string;
   readonly data?: DataRange;
@@ -115,20 +115,23 @@ export interface ServiceFacts {
 }
 
 /**
- * One protocol, typed by its own exposure schema E: `control` reads E's fields, and the data
- * and originated fields must name a port-range and a boolean field of E. A service file
- * describes facts; it does not render anything.
+ * A catalog service typed by its own exposure schema E: its name is E's `service` literal,
+ * `control` reads E's fields, and the data and originated fields must name a port-range and a
+ * boolean field of E. A service file describes facts; it does not render anything.
  */
-export interface ServiceDefinition<E> extends ServiceFacts {
+export interface ServiceOf<E> extends Service {
+  readonly service: E extends { readonly service: infer S extends string } ? S : never;
   /** Control ports for a given exposure (SIP's depend on `transport`, H.323's on `rasPorts`). */
   readonly control: (exposure: E) => ControlPort[];
   readonly data?: DataRange<FieldsOf<E, PortRange | undefined>>;
   readonly originated?: OriginatedData<FieldsOf<E, boolean>>;
+  /** The service as `exposure` uses it (written by {@link defineService}). */
+  readonly exposed: (exposure: E) => ExposedService;
 }
 
-/** An exposure of a catalog service read through its definition: what the planner works from. */
-export interface ServiceUse {
-  readonly facts: ServiceFacts;
+/** A catalog service as one exposure uses it: what the planner works from. */
+export interface ExposedService {
+  readonly service: Service;
   readonly controls: readonly ControlPort[];
   /** The exposure's data range, when the service has one and the exposure declares it. */
   readonly dataRange?: PortRange;
@@ -137,32 +140,24 @@ export interface ServiceUse {
 }
 
 /**
- * A definition with the reader of its exposures. Written once per service file, where E is
- * concrete, so the data and originated fields are read without casts.
- */
-export interface ServiceEntry<E> {
-  readonly definition: ServiceDefinition<E>;
-  readonly use: (exposure: E) => ServiceUse;
-}
-
-/**
- * E comes from the service's schema; D and O from the field names its definition gives, and E
- * must hold a port range at D and a boolean at O, so reading them needs no cast.
+ * A service file's service, with the reader of its exposures. E comes from the service's schema;
+ * D and O from the field names the service gives, and E must hold a port range at D and a boolean
+ * at O, so reading them needs no cast.
  */
 export function defineService<E extends Partial<Record<D, PortRange>> & Partial<Record<O, boolean>>, D extends string = never, O extends string = never>(
-  schema: z.ZodType<E>,
-  definition: ServiceDefinition<E> & { readonly data?: DataRange<D>; readonly originated?: OriginatedData<O> },
-): ServiceEntry<E> & { readonly schema: z.ZodType<E> } {
-  return {
-    schema,
-    definition,
-    use: (exposure) => ({
-      facts: definition,
-      controls: definition.control(exposure),
-      dataRange: definition.data ? exposure[definition.data.field] : undefined,
-      originatedOn: definition.originated ? exposure[definition.originated.field] === true : false,
+  _schema: z.ZodType<E>,
+  facts: Omit<ServiceOf<E>, "exposed"> & { readonly data?: DataRange<D>; readonly originated?: OriginatedData<O> },
+): ServiceOf<E> {
+  const service: ServiceOf<E> = {
+    ...facts,
+    exposed: (exposure) => ({
+      service,
+      controls: facts.control(exposure),
+      dataRange: facts.data ? exposure[facts.data.field] : undefined,
+      originatedOn: facts.originated ? exposure[facts.originated.field] === true : false,
     }),
   };
+  return service;
 }
 
 export const single = (port: number): PortRange[] => [{ from: port, to: port }];

@@ -1,5 +1,6 @@
 import { parseArgs } from "node:util";
-import { applyPolicy, type ApplyResult, DEFAULT_CONFIRM_TIMEOUT } from "../host/apply";
+import { applyPolicy, type ApplyResult } from "../host/operations/apply";
+import { CONFIRM_TIMEOUT_BOUNDS, DEFAULT_CONFIRM_TIMEOUT } from "../model/host-options";
 import { EXIT } from "./exit-codes";
 import { COMMON_HELP, EXIT_HELP, onHost, prepare, TABLE_HELP, TABLE_HOST_OPTIONS } from "./host-command";
 import { type Io, outputFormat } from "./io";
@@ -15,7 +16,7 @@ restores the previous state by itself after --confirm-timeout seconds. Nothing i
 the host already matches.
 
   --confirm-timeout S         seconds the host waits for the proof before it rolls back
-                              (default ${DEFAULT_CONFIRM_TIMEOUT})
+                              (${CONFIRM_TIMEOUT_BOUNDS.min}-${CONFIRM_TIMEOUT_BOUNDS.max}, default ${DEFAULT_CONFIRM_TIMEOUT})
   --format F                  text (default): a short summary; json: target, table, changed, hash,
                               flushedConnections, facts, warnings, stats
   --allow-other-tables        apply although another table of this project is on the host (refused
@@ -73,15 +74,7 @@ export async function applyCommand(argv: string[], io: Io): Promise<number> {
     return EXIT.ok;
   }
   const format = outputFormat(values.format);
-  let confirmTimeoutSeconds: number | undefined;
-  if (values["confirm-timeout"] !== undefined) {
-    const text = values["confirm-timeout"];
-    confirmTimeoutSeconds = Number(text);
-    if (!/^[0-9]+$/.test(text) || confirmTimeoutSeconds < 1 || confirmTimeoutSeconds > 3600) {
-      throw new UsageError(`--confirm-timeout: expected whole seconds between 1 and 3600, got "${text}"`);
-    }
-  }
-  const prepared = prepare(values, io, { policy: "required" });
+  const prepared = prepare(values, io, { policy: "required", flags: values });
   if (typeof prepared === "number") return prepared;
   const { connection, policy, table, hostOptions } = prepared;
   if (policy === undefined) throw new UsageError("--policy: required");
@@ -89,8 +82,6 @@ export async function applyCommand(argv: string[], io: Io): Promise<number> {
     const result = await applyPolicy(connection, policy, {
       ...hostOptions,
       table,
-      ...(confirmTimeoutSeconds ? { confirmTimeoutSeconds } : {}),
-      ...(values["allow-other-tables"] ? { allowOtherTables: true } : {}),
     });
     io.out(format === "json" ? `${JSON.stringify(applySummary(result), null, 2)}\n` : applyText(result));
     return EXIT.ok;

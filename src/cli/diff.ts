@@ -1,6 +1,6 @@
 import { parseArgs } from "node:util";
-import { formatDrift } from "../host/drift-report";
-import { observePolicy } from "../host/observe";
+import { formatDrift } from "../host/operations/drift-report";
+import { observePolicy } from "../host/operations/observe";
 import { redact } from "../model/connection";
 import { EXIT } from "./exit-codes";
 import { COMMON_HELP, EXIT_HELP, onHost, prepare, TABLE_HELP, TABLE_HOST_OPTIONS } from "./host-command";

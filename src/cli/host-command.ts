@@ -4,15 +4,15 @@
  * connection, and the mapping of host-layer errors to exit codes.
  */
 import { HostOperationError, HostStepFailedError, LockoutRolledBackError, LostContactError, NftRejectedError } from "../host/errors";
-import type { HostOptions } from "../host/params";
+import type { HostOptions } from "../host/wire/params";
 import { ConnectionError, HostKeyMismatchError } from "../host/ssh";
 import { type Connection, redact } from "../model/connection";
-import { gatherIssues, type Issue, type Result } from "../fields/issues";
-import { type Policy, TableName } from "../model/policy";
+import { failed, type Issue, type Result } from "../fields/issues";
+import { parseHostOptions, type ValidHostOptions } from "../model/host-options";
+import type { Policy } from "../model/policy";
 import { PolicyError } from "../model/validate";
 import { DEFAULT_TABLE } from "../plan/plan";
 import { KernelSupportError } from "../render";
-import { hostRootProblem } from "../render/paths";
 import type { parseArgs } from "node:util";
 import { CONNECTION_HELP, CONNECTION_OPTIONS, connectionFromFlags } from "./connection-flags";
 import { EXIT } from "./exit-codes";
@@ -72,30 +72,55 @@ export interface Prepared {
   readonly policy?: Policy;
   /** The table the command acts on: the policy's, else --table, else the default. */
   readonly table: string;
-  readonly hostOptions: HostOptions;
+  readonly hostOptions: HostOptions & Pick<ValidHostOptions, "confirmTimeoutSeconds" | "allowOtherTables">;
 }
 
 export interface PrepareRules {
   /** "required": --policy must be given; "table-or-policy": --policy or --table; "none": neither is used. */
   readonly policy: "required" | "table-or-policy" | "none";
   readonly env?: NodeJS.ProcessEnv;
+  /** The command's own host-option flags (apply's --confirm-timeout and --allow-other-tables). */
+  readonly flags?: { readonly "confirm-timeout"?: string; readonly "allow-other-tables"?: boolean };
 }
 
-function hostRoot(flag: string, value: string | undefined): Result<string | undefined> {
-  if (value === undefined) return { ok: true, value: undefined };
-  const problem = hostRootProblem(value);
-  if (problem) return { ok: false, issues: [{ path: [flag], message: `${problem}, got "${value}"` }] };
-  return { ok: true, value: value.length > 1 ? value.replace(/\/+$/, "") : value };
+/** The flag that sets each field of the host options schema. */
+export const HOST_OPTION_FLAGS: Record<string, string> = {
+  table: "--table",
+  stateRoot: "--state-root",
+  runRoot: "--run-root",
+  hostPaths: "--state-root",
+  confirmTimeoutSeconds: "--confirm-timeout",
+  allowOtherTables: "--allow-other-tables",
+};
+
+/** The flag of the innermost named field (`hostPaths.stateRoot` -> --state-root). */
+function flagOf(path: readonly PropertyKey[]): string {
+  const field = [...path].reverse().find((k) => typeof k === "string");
+  return HOST_OPTION_FLAGS[String(field)] ?? String(field);
 }
 
-function tableFlag(value: string | undefined, policy: Policy | undefined): Issue[] {
-  if (value === undefined) return [];
-  const t = TableName.safeParse(value);
-  if (!t.success) return [{ path: ["--table"], message: t.error.issues[0]?.message ?? "invalid table name" }];
-  if (policy?.table !== undefined && policy.table !== value) {
-    return [{ path: ["--table"], message: `the policy names table "${policy.table}"; --table "${value}" would be ignored (drop one of them)` }];
-  }
-  return [];
+type HostOptionFlagValues = Pick<HostFlagValues, "table" | "state-root" | "run-root"> & NonNullable<PrepareRules["flags"]>;
+
+/**
+ * The host options the flags give, validated by the schema every front end shares: the same
+ * value gets the same message as from the provider or the host API, under the flag's name.
+ */
+export function hostOptionsFromFlags(values: HostOptionFlagValues): Result<ValidHostOptions> {
+  const timeout = values["confirm-timeout"];
+  const parsed = parseHostOptions({
+    table: values.table,
+    hostPaths: values["state-root"] === undefined && values["run-root"] === undefined ? undefined : { stateRoot: values["state-root"], runRoot: values["run-root"] },
+    // digits become a number; anything else goes to the schema as written, so it is refused in its words
+    confirmTimeoutSeconds: timeout === undefined ? undefined : /^[0-9]+$/.test(timeout) ? Number(timeout) : timeout,
+    allowOtherTables: values["allow-other-tables"] ? true : undefined,
+  });
+  if (parsed.ok) return parsed;
+  return failed(parsed.issues.map((i) => ({ ...i, path: [flagOf(i.path)] })));
+}
+
+function tableConflict(value: string | undefined, policy: Policy | undefined): Issue[] {
+  if (value === undefined || policy?.table === undefined || policy.table === value) return [];
+  return [{ path: ["--table"], message: `the policy names table "${policy.table}"; --table "${value}" would be ignored (drop one of them)` }];
 }
 
 /**
@@ -112,16 +137,16 @@ export function prepare(values: HostFlagValues, io: Io, rules: PrepareRules): Pr
 
   const policy = values.policy === undefined ? undefined : policyFromFiles(values.policy);
   const validPolicy = policy?.ok ? policy.value : undefined;
-  const { issues: argIssues, take } = gatherIssues();
-  argIssues.push(...tableFlag(values.table, validPolicy));
-  const stateRoot = take(hostRoot("--state-root", values["state-root"]));
-  const runRoot = take(hostRoot("--run-root", values["run-root"]));
+  const argIssues: Issue[] = [];
+  const options = hostOptionsFromFlags({ ...values, ...rules.flags });
+  if (!options.ok) argIssues.push(...options.issues);
+  else argIssues.push(...tableConflict(values.table, validPolicy));
   const connection = connectionFromFlags(values, { env: rules.env });
   if (!connection.ok) argIssues.push(...connection.issues);
 
   if (policy && !policy.ok) printIssues(io, `invalid policy ${values.policy!.join(" + ")}`, policy.issues);
   if (argIssues.length > 0) printIssues(io, "invalid arguments", argIssues);
-  if ((policy && !policy.ok) || argIssues.length > 0 || !connection.ok) return EXIT.invalidPolicy;
+  if ((policy && !policy.ok) || argIssues.length > 0 || !connection.ok || !options.ok) return EXIT.invalidPolicy;
 
   const conn = connection.value;
   const onLog = values.verbose ? (line: string) => io.err(`${redact(line, conn)}\n`) : undefined;
@@ -130,7 +155,9 @@ export function prepare(values: HostFlagValues, io: Io, rules: PrepareRules): Pr
     ...(validPolicy ? { policy: validPolicy } : {}),
     table: validPolicy?.table ?? values.table ?? DEFAULT_TABLE,
     hostOptions: {
-      paths: { ...(stateRoot ? { stateRoot } : {}), ...(runRoot ? { runRoot } : {}) },
+      paths: options.value.hostPaths ?? {},
+      ...(options.value.confirmTimeoutSeconds !== undefined ? { confirmTimeoutSeconds: options.value.confirmTimeoutSeconds } : {}),
+      ...(options.value.allowOtherTables !== undefined ? { allowOtherTables: options.value.allowOtherTables } : {}),
       ...(onLog ? { onLog } : {}),
     },
   };

@@ -1,5 +1,5 @@
 import { parseArgs } from "node:util";
-import { probeSession } from "../host/probe";
+import { probeSession } from "../host/operations/probe";
 import { withSession } from "../host/ssh";
 import { EXIT } from "./exit-codes";
 import { BASE_HOST_OPTIONS, COMMON_HELP, EXIT_HELP, onHost, prepare } from "./host-command";

@@ -1,5 +1,5 @@
 import { parseArgs } from "node:util";
-import { removeTable } from "../host/remove";
+import { removeTable } from "../host/operations/remove";
 import { redact } from "../model/connection";
 import { EXIT } from "./exit-codes";
 import { COMMON_HELP, EXIT_HELP, onHost, prepare, TABLE_HELP, TABLE_HOST_OPTIONS } from "./host-command";

@@ -21,10 +21,46 @@ export const Comment = z
 
 export const Sources = z.array(PrefixSchema).min(1, { error: "is empty; leave it out to allow any source" });
 
-/** Fields every exposure has. */
+/**
+ * The fields every exposure has (catalog services and custom exposures), each declared once with
+ * its description: the catalog makes them optional, a custom exposure requires name and ports.
+ */
+export const exposureFields = {
+  name: ExposureName.meta({
+    description: "Name of the exposure (a-z, 0-9 and -, at most 24 characters, starting with a letter); rules, sets and helper objects are named after it. Default: the service name.",
+    examples: ["web"],
+  }),
+  ports: PortList.meta({
+    description: 'Ports: a number, a range string "a-b", or a list of them. Required for custom exposures; for a catalog service it moves the service\'s control port(s).',
+    examples: [2222, "8000-8080", [80, "8080-8081"]],
+  }),
+  sources: Sources.meta({
+    description: "Addresses or prefixes (IPv4 or IPv6) allowed to connect. Left out: any source.",
+    examples: [["198.51.100.0/24", "2001:db8::/32"]],
+  }),
+  comment: Comment.meta({
+    description: "Text added to the exposure's rules as an nft comment (printable ASCII without quotes, backslashes or $, at most 64 characters).",
+    examples: ["office VPN"],
+  }),
+};
+
+/** The fields every exposure has, optional (a catalog service's; a custom exposure requires name and ports). */
 export const commonFields = {
-  name: ExposureName.optional(),
-  ports: PortList.optional(),
-  sources: Sources.optional(),
-  comment: Comment.optional(),
+  name: exposureFields.name.optional(),
+  ports: exposureFields.ports.optional(),
+  sources: exposureFields.sources.optional(),
+  comment: exposureFields.comment.optional(),
+};
+
+/** The `helper` field's description: the same field in every exposure, though each service takes its own values. */
+export const HELPER_FIELD = {
+  description:
+    '"none" (default): fixed port ranges, no conntrack helper. "scoped": a ct helper object attached only to this exposure\'s control connections from its sources (services with a kernel helper only).',
+  examples: ["scoped"],
+};
+
+/** The `service` field's description (the names it takes come from the catalog). */
+export const SERVICE_FIELD = {
+  description: 'What is exposed: a catalog service or "custom" (then name, protocol and ports are required). Left out: custom.',
+  examples: ["ssh"],
 };

@@ -34,34 +34,48 @@ const nonEmpty = (what: string) =>
     .min(1, { error: "must not be empty" });
 
 const baseShape = {
-  host: nonEmpty("a host name or IP address").refine((h) => !WHITESPACE.test(h), {
-    error: "must not contain whitespace",
-  }),
+  host: nonEmpty("a host name or IP address")
+    .refine((h) => !WHITESPACE.test(h), { error: "must not contain whitespace" })
+    .meta({ description: "Host name or IP address to connect to.", examples: ["198.51.100.7"] }),
   port: z
     .number({ error: "must be a number" })
     .int({ error: "must be a whole number between 1 and 65535" })
     .min(1, { error: "must be a whole number between 1 and 65535" })
     .max(65535, { error: "must be a whole number between 1 and 65535" })
-    .default(22),
+    .default(22)
+    .meta({ description: "SSH port. Default 22.", examples: [2222] }),
   user: nonEmpty("a user name")
     .refine((u) => !/[\s:'"\\/\0]/.test(u), { error: "must be a plain user name" })
-    .default("root"),
-  password: nonEmpty("a string").optional(),
-  privateKey: nonEmpty("the text of a private key (PEM or OpenSSH)").optional(),
-  privateKeyPassword: nonEmpty("a string").optional(),
-  agentSocketPath: nonEmpty("a path to an ssh-agent socket").optional(),
+    .default("root")
+    .meta({ description: 'User to log in as. Default "root"; any other user runs the host steps through sudo.', examples: ["deploy"] }),
+  password: nonEmpty("a string").optional().meta({ description: "Password of the user (secret)." }),
+  privateKey: nonEmpty("the text of a private key (PEM or OpenSSH)").optional().meta({ description: "Text of a private key, PEM or OpenSSH format (secret)." }),
+  privateKeyPassword: nonEmpty("a string").optional().meta({ description: "Passphrase of the private key (secret)." }),
+  agentSocketPath: nonEmpty("a path to an ssh-agent socket")
+    .optional()
+    .meta({ description: "Path of an ssh-agent socket to authenticate with.", examples: ["/run/user/1000/ssh-agent.sock"] }),
   dialErrorLimit: z
     .number({ error: "must be a number" })
     .int({ error: "must be a whole number >= 1, or -1 for unlimited" })
     .refine((n) => n === -1 || n >= 1, { error: "must be a whole number >= 1, or -1 for unlimited" })
-    .default(10),
+    .default(10)
+    .meta({ description: "Attempts to connect before giving up; -1 for unlimited. Default 10.", examples: [3] }),
   perDialTimeout: z
     .number({ error: "must be a number of seconds" })
     .min(0, { error: "must be a number of seconds >= 0 (0 = no limit)" })
     .max(3600, { error: "must be at most 3600 seconds" })
-    .default(15),
-  hostKey: nonEmpty('an OpenSSH public key line ("ssh-ed25519 AAAA...") or a "SHA256:..." fingerprint').optional(),
-  insecureIgnoreHostKey: z.boolean({ error: "must be true or false" }).default(false),
+    .default(15)
+    .meta({ description: "Seconds each attempt may take. Default 15.", examples: [30] }),
+  hostKey: nonEmpty('an OpenSSH public key line ("ssh-ed25519 AAAA...") or a "SHA256:..." fingerprint')
+    .optional()
+    .meta({
+      description: 'The host\'s public key ("ssh-ed25519 AAAA...") or its "SHA256:..." fingerprint. Required unless insecureIgnoreHostKey is true.',
+      examples: ["SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s"],
+    }),
+  insecureIgnoreHostKey: z
+    .boolean({ error: "must be true or false" })
+    .default(false)
+    .meta({ description: "Connect without checking the host key. Default false." }),
 };
 
 /** The dialing fields of one hop (a connection or its proxy), defaults applied. */
@@ -150,8 +164,8 @@ export const ProxyConnectionSchema = z.strictObject(baseShape).superRefine(check
 export const ConnectionSchema = z
   .strictObject({
     ...baseShape,
-    proxy: ProxyConnectionSchema.optional(),
-    sudo: z.boolean({ error: "must be true or false" }).optional(),
+    proxy: ProxyConnectionSchema.optional().meta({ description: "A bastion to jump through (same fields, without proxy and sudo)." }),
+    sudo: z.boolean({ error: "must be true or false" }).optional().meta({ description: "Run the host steps through sudo. Default: true unless user is root." }),
   })
   .superRefine(checkHop)
   .transform((v) => carrying({ ...v, sudo: v.sudo ?? v.user !== "root" }, carried.get(v)));

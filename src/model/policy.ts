@@ -1,17 +1,22 @@
 import { z } from "zod";
-import { CatalogExposureSchema, serviceDefinition, useService } from "../catalog";
-import { Comment, commonFields, ExposureName, Sources } from "../fields/exposure";
+import { CatalogExposureSchema, catalogService, exposedService } from "../catalog";
+import { Comment, commonFields, ExposureName, exposureFields, HELPER_FIELD, SERVICE_FIELD, Sources } from "../fields/exposure";
 import { PortList } from "../fields/ports";
 import { type PortRange, type Protocol, formatRanges, rangesOverlap } from "../fields/ports";
 
+const Protocol = z.enum(["tcp", "udp"]);
+
+/** A port exposure of no catalog service: the common fields, name and ports required. */
 export const CustomExposureSchema = z.strictObject({
-  service: z.literal("custom").optional(),
-  name: ExposureName,
-  protocol: z.enum(["tcp", "udp"]),
-  ports: PortList,
-  sources: commonFields.sources,
-  comment: commonFields.comment,
-  helper: z.literal("none", { error: "\"scoped\" needs a kernel conntrack helper; custom exposures have none" }).default("none"),
+  service: z.literal("custom").optional().meta(SERVICE_FIELD),
+  ...commonFields,
+  name: exposureFields.name,
+  ports: exposureFields.ports,
+  protocol: Protocol.meta({ description: '"tcp" or "udp".', examples: ["tcp"] }),
+  helper: z
+    .literal("none", { error: "\"scoped\" needs a kernel conntrack helper; custom exposures have none" })
+    .default("none")
+    .meta(HELPER_FIELD),
 });
 
 export const ExposureSchema = z.union([CatalogExposureSchema, CustomExposureSchema]);
@@ -45,41 +50,79 @@ export const Rate = z.string().regex(RATE, { error: "must look like 10/second, 3
 const LOG_PREFIX = /^[A-Za-z0-9 ._:()/=#-]{1,48}$/;
 
 export const OutputAllowSchema = z.strictObject({
-  name: ExposureName,
-  protocol: z.enum(["tcp", "udp"]),
-  ports: PortList,
-  destinations: Sources.optional(),
-  comment: Comment.optional(),
+  name: ExposureName.meta({ description: "Name of the allowance (a-z, 0-9 and -, at most 24 characters).", examples: ["dns-out"] }),
+  protocol: Protocol.meta({ description: '"tcp" or "udp".', examples: ["udp"] }),
+  ports: PortList.meta({ description: 'Destination ports: a number, a range string "a-b", or a list of them.', examples: [53] }),
+  destinations: Sources.optional().meta({ description: "Addresses or prefixes it may connect to. Left out: any destination.", examples: [["198.51.100.53"]] }),
+  comment: Comment.optional().meta({ description: "Text added to the rule as an nft comment.", examples: ["resolver"] }),
 });
 
+/** The policy's fields, each with its description: the plugin's schema and docs/reference.md are generated from them. */
 export const PolicyFields = {
-  table: TableName.optional(),
-  exposures: z.array(ExposureSchema),
-  allowNothing: z.boolean().default(false),
-  forward: z.strictObject({ policy: z.enum(["drop", "accept"]).default("drop") }).default({ policy: "drop" }),
+  table: TableName.optional().meta({
+    description: "Name of the `table inet` the policy renders. Left out: the front end's (HostFirewall: the resource name; the CLI: --table, else hardened).",
+    examples: ["web"],
+  }),
+  exposures: z.array(ExposureSchema).meta({
+    description: "What the host offers to the network: one entry per service (see Exposure). Empty only with allowNothing: true.",
+    examples: [[{ service: "ssh", sources: ["198.51.100.0/24"] }, { service: "https" }]],
+  }),
+  allowNothing: z
+    .boolean()
+    .default(false)
+    .meta({ description: "true to accept an empty exposure list: the table then opens nothing, SSH included.", examples: [true] }),
+  forward: z
+    .strictObject({ policy: z.enum(["drop", "accept"]).default("drop").meta({ description: '"drop" (default) or "accept".', examples: ["accept"] }) })
+    .default({ policy: "drop" })
+    .meta({ description: "Policy of the forward chain.", examples: [{ policy: "accept" }] }),
   output: z
     .strictObject({
-      policy: z.enum(["accept", "drop"]).default("accept"),
-      allow: z.array(OutputAllowSchema).default([]),
+      policy: z.enum(["accept", "drop"]).default("accept").meta({ description: '"accept" (default) or "drop".', examples: ["drop"] }),
+      allow: z
+        .array(OutputAllowSchema)
+        .default([])
+        .meta({ description: "With policy drop: the connections this host may open (established replies always pass)." }),
     })
-    .default({ policy: "accept", allow: [] }),
+    .default({ policy: "accept", allow: [] })
+    .meta({
+      description: "Policy of the output chain and, when it drops, what may leave.",
+      examples: [{ policy: "drop", allow: [{ name: "dns-out", protocol: "udp", ports: 53 }] }],
+    }),
   icmp: z
-    .strictObject({ echo: z.boolean().default(true), echoRate: Rate.default("10/second") })
-    .default({ echo: true, echoRate: "10/second" }),
+    .strictObject({
+      echo: z.boolean().default(true).meta({ description: "Answer echo requests (ping). Default true.", examples: [false] }),
+      echoRate: Rate.default("10/second").meta({ description: 'Rate limit of accepted echo requests, e.g. "10/second" (default).', examples: ["5/second"] }),
+    })
+    .default({ echo: true, echoRate: "10/second" })
+    .meta({ description: "Echo requests (ping) and their rate limit.", examples: [{ echo: true, echoRate: "5/second" }] }),
   log: z
     .strictObject({
-      dropped: z.boolean().default(false),
-      rate: Rate.default("5/minute"),
+      dropped: z.boolean().default(false).meta({ description: "Log dropped packets (rate limited). Default false.", examples: [true] }),
+      rate: Rate.default("5/minute").meta({ description: 'Rate limit of the log, e.g. "5/minute" (default).', examples: ["30/minute"] }),
       prefix: z
         .string()
         .regex(LOG_PREFIX, { error: "must be 1-48 characters of letters, digits, space and ._:()/=#-" })
-        .optional(),
+        .optional()
+        .meta({ description: "Log prefix (1-48 characters of letters, digits, space and ._:()/=#-).", examples: ["hnft drop: "] }),
     })
-    .default({ dropped: false, rate: "5/minute" }),
+    .default({ dropped: false, rate: "5/minute" })
+    .meta({ description: "Logging of dropped packets.", examples: [{ dropped: true, rate: "30/minute" }] }),
   conntrack: z
-    .strictObject({ max: z.number().int().min(1024, { error: "is below 1024" }).max(67_108_864, { error: "is above 67108864" }).optional() })
-    .default({}),
-  dhcpv6Client: z.boolean().default(true),
+    .strictObject({
+      max: z
+        .number()
+        .int()
+        .min(1024, { error: "is below 1024" })
+        .max(67_108_864, { error: "is above 67108864" })
+        .optional()
+        .meta({ description: "nf_conntrack_max written to sysctl.d (1024 to 67108864). Left out: the kernel's value.", examples: [262144] }),
+    })
+    .default({})
+    .meta({ description: "Connection-tracking limits.", examples: [{ max: 262144 }] }),
+  dhcpv6Client: z
+    .boolean()
+    .default(true)
+    .meta({ description: "Accept DHCPv6 replies to this host's own client (udp 547 -> 546). Default true.", examples: [false] }),
 };
 
 export const PolicySchema = z.strictObject(PolicyFields).superRefine((policy, ctx) => {
@@ -110,7 +153,7 @@ export function isCustom(exposure: Exposure): exposure is CustomExposure {
 /** Control openings after `ports` overrides: the single place that decides which ports a control uses. */
 export function controlOpenings(exposure: Exposure): ControlOpening[] {
   if (isCustom(exposure)) return [{ protocol: exposure.protocol, ports: exposure.ports, label: "ports" }];
-  return useService(exposure).controls.map((control) => {
+  return exposedService(exposure).controls.map((control) => {
     const overridden = exposure.ports !== undefined && !control.fixed;
     return { protocol: control.protocol, ports: overridden ? exposure.ports! : [...control.ports], label: control.label, outbound: control.outbound, broadcasts: control.broadcasts };
   });
@@ -182,8 +225,8 @@ function crossChecks(policy: z.output<z.ZodObject<typeof PolicyFields>>): Proble
 
   exposures.forEach((exposure, index) => {
     if (isCustom(exposure) || exposure.helper !== "scoped") return;
-    const definition = serviceDefinition(exposure.service);
-    if (definition.helper?.ipv4Only && exposure.sources && exposure.sources.every((s) => s.family === "ipv6")) {
+    const service = catalogService(exposure.service);
+    if (service.helper?.ipv4Only && exposure.sources && exposure.sources.every((s) => s.family === "ipv6")) {
       problems.push({
         path: ["exposures", index, "sources"],
         message: `the ${exposure.service} helper exists only for IPv4, and every source is IPv6; use helper "none" or add IPv4 sources`,

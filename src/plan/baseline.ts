@@ -1,5 +1,5 @@
 import type { Policy } from "../model/policy";
-import type { BaselineRule, Plan, PlannedChain } from "./types";
+import type { BaselineRule, PlannedChain } from "./types";
 
 function logDropped(policy: Policy, table: string, chain: PlannedChain["name"]): PlannedChain["logDropped"] {
   const { log } = policy;
@@ -44,6 +44,3 @@ export function plannedChains(policy: Policy, table: string, attachesOutboundHel
   return chains;
 }
 
-export function chainOf(plan: Plan, name: PlannedChain["name"]): PlannedChain | undefined {
-  return plan.chains.find((c) => c.name === name);
-}

@@ -1,28 +1,11 @@
-import { type HelperFacts, type ServiceUse, expectingHelper, useService } from "../catalog";
+import { type ExposedService, expectingHelper, exposedService, type HelperFacts } from "../catalog";
 import type { ControlPort, DataRange, KernelHelper } from "../catalog/types";
 import { type PortRange, formatRange, formatRanges } from "../fields/ports";
 import type { Family } from "../fields/prefix";
 import { type ControlOpening, type Exposure, controlOpenings, exposureService, isCustom } from "../model/policy";
 import { explanationOf } from "./explain";
 import { describePeers, familiesOf, peersFor } from "./peers";
-import type { ExposurePlan, Opening, Peers, PlannedHelper, PlannedSet } from "./types";
-
-/** What every part of one exposure's plan is derived from. */
-export interface ExposureContext {
-  readonly id: string;
-  readonly exposure: Exposure;
-  /** The catalog service the exposure uses; absent for a custom port exposure. */
-  readonly use?: ServiceUse;
-  /** The service's helper facts when the exposure asked for helper "scoped" and the service has one. */
-  readonly scoped?: HelperFacts;
-  readonly peers: Peers;
-  /** The address sets `peers` names. */
-  readonly sets: readonly PlannedSet[];
-  readonly families: readonly Family[];
-  /** "from anywhere", "from 198.18.0.0/24": where the exposure's peers are, in words. */
-  readonly where: string;
-  readonly outputRestricted: boolean;
-}
+import type { ExposureContext, ExposurePlan, Opening, PlannedHelper } from "./types";
 
 /** Openings and the sentences saying what they open, for one concern of an exposure. */
 interface Part {
@@ -149,9 +132,9 @@ function dataPart(ctx: ExposureContext, data: DataRange, range: PortRange): Part
 }
 
 /** A scoped helper of a service without a data range: what it expects is accepted on any port (pptp's GRE, snmp's traps). */
-function expectationsPart(ctx: ExposureContext, use: ServiceUse, helper: HelperFacts): Part {
+function expectationsPart(ctx: ExposureContext, exposed: ExposedService, helper: HelperFacts): Part {
   const kernel = expectingHelper(helper);
-  const protocols = use.facts.ipProtocols ?? [kernel.protocol];
+  const protocols = exposed.service.ipProtocols ?? [kernel.protocol];
   return part(
     protocols.map((protocol) => ({
       chain: "input", kind: "related", protocol, ports: [], peers: ctx.peers, kernelHelper: kernel.type,
@@ -176,9 +159,9 @@ function ipProtocolPart(ctx: ExposureContext, protocol: "gre"): Part {
 }
 
 /** Connections the server opens itself (FTP active mode), when the exposure turned them on. */
-function originatedPart(ctx: ExposureContext, use: ServiceUse): Part {
-  const { originated } = use.facts;
-  if (!originated || !use.originatedOn) return part();
+function originatedPart(ctx: ExposureContext, exposed: ExposedService): Part {
+  const { originated } = exposed.service;
+  if (!originated || !exposed.originatedOn) return part();
   const from = `${originated.protocol}/${formatRanges(originated.ports)}`;
   if (!ctx.outputRestricted) return part([], [`${from} (${originated.label}): the server's connections leave under output policy accept`]);
   return part(
@@ -192,24 +175,24 @@ function merge(parts: readonly Part[]): Part {
 }
 
 /** What a catalog service opens beyond its control ports. */
-function servicePart(ctx: ExposureContext, use: ServiceUse): Part {
-  const { data, ipProtocols } = use.facts;
+function servicePart(ctx: ExposureContext, exposed: ExposedService): Part {
+  const { data, ipProtocols } = exposed.service;
   const parts: Part[] = [];
-  if (data && use.dataRange) parts.push(dataPart(ctx, data, use.dataRange));
-  else if (ctx.scoped && !data) parts.push(expectationsPart(ctx, use, ctx.scoped));
+  if (data && exposed.dataRange) parts.push(dataPart(ctx, data, exposed.dataRange));
+  else if (ctx.scoped && !data) parts.push(expectationsPart(ctx, exposed, ctx.scoped));
   for (const protocol of ipProtocols ?? []) parts.push(ipProtocolPart(ctx, protocol));
-  parts.push(originatedPart(ctx, use));
+  parts.push(originatedPart(ctx, exposed));
   return merge(parts);
 }
 
 function contextOf(exposure: Exposure, id: string, outputRestricted: boolean): ExposureContext {
-  const use = isCustom(exposure) ? undefined : useService(exposure);
+  const exposed = isCustom(exposure) ? undefined : exposedService(exposure);
   const { peers, sets } = peersFor(id, exposure.sources);
   return {
     id,
     exposure,
-    use,
-    scoped: exposure.helper === "scoped" ? use?.facts.helper : undefined,
+    exposed,
+    scoped: exposure.helper === "scoped" ? exposed?.service.helper : undefined,
     peers,
     sets,
     families: familiesOf(peers),
@@ -221,12 +204,12 @@ function contextOf(exposure: Exposure, id: string, outputRestricted: boolean): E
 export function planExposure(exposure: Exposure, id: string, outputRestricted: boolean): ExposurePlan {
   const ctx = contextOf(exposure, id, outputRestricted);
   const controls = controlOpenings(exposure);
-  const planned = merge([...controls.map((control) => controlPart(ctx, control)), ...(ctx.use ? [servicePart(ctx, ctx.use)] : [])]);
+  const planned = merge([...controls.map((control) => controlPart(ctx, control)), ...(ctx.exposed ? [servicePart(ctx, ctx.exposed)] : [])]);
   const service = exposureService(exposure);
   return {
     id,
     service,
-    title: isCustom(exposure) ? `custom ${exposure.protocol} ports` : ctx.use!.facts.title,
+    title: isCustom(exposure) ? `custom ${exposure.protocol} ports` : ctx.exposed!.service.title,
     openings: planned.openings,
     sets: ctx.sets,
     helpers: plannedHelpers(ctx, controls),

@@ -1,4 +1,4 @@
-import { serviceDefinition } from "../catalog";
+import { catalogService } from "../catalog";
 import { formatRanges } from "../fields/ports";
 import { type OutputAllow, type Policy, controlOpenings, exposureIds } from "../model/policy";
 import { plannedChains } from "./baseline";
@@ -30,7 +30,7 @@ function warnings(policy: Policy, exposures: readonly ExposurePlan[]): string[] 
   if (!opensSsh) out.push("No exposure opens tcp/22: unless SSH listens on another declared port, an apply will be rolled back as a lock-out.");
   if (policy.output.policy !== "drop" && policy.output.allow.length > 0) out.push("output.allow has no effect while output.policy is accept.");
   for (const e of exposures) {
-    const facts = e.explanation.helper === "scoped" ? serviceDefinition(e.service).helper : undefined;
+    const facts = e.explanation.helper === "scoped" ? catalogService(e.service).helper : undefined;
     if (facts?.scopedWarning) out.push(`${e.id}: ${facts.scopedWarning}`);
   }
   return out;

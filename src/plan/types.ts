@@ -1,6 +1,7 @@
 import type { PortRange } from "../fields/ports";
 import type { Family } from "../fields/prefix";
-import type { Policy } from "../model/policy";
+import type { ExposedService, HelperFacts } from "../catalog";
+import type { Exposure, Policy } from "../model/policy";
 
 /** Who a rule admits: anyone, or the members of per-family address sets. */
 export type Peers = { kind: "any" } | { kind: "sets"; ipv4?: string; ipv6?: string };
@@ -120,4 +121,21 @@ export interface Plan {
   /** Helper and NAT helper modules some scoped exposure needs; every other one is denied. */
   readonly neededModules: readonly string[];
   readonly warnings: readonly string[];
+}
+
+/** What every part of one exposure's plan is derived from. */
+export interface ExposureContext {
+  readonly id: string;
+  readonly exposure: Exposure;
+  /** The catalog service the exposure uses; absent for a custom port exposure. */
+  readonly exposed?: ExposedService;
+  /** The service's helper facts when the exposure asked for helper "scoped" and the service has one. */
+  readonly scoped?: HelperFacts;
+  readonly peers: Peers;
+  /** The address sets `peers` names. */
+  readonly sets: readonly PlannedSet[];
+  readonly families: readonly Family[];
+  /** "from anywhere", "from 198.18.0.0/24": where the exposure's peers are, in words. */
+  readonly where: string;
+  readonly outputRestricted: boolean;
 }

@@ -1,13 +1,14 @@
 import * as pulumi from "@pulumi/pulumi";
+import type { z } from "zod";
 import { type ConnectionInput, parseConnection, redact } from "../model/connection";
-import type { ExposureInput, PolicyInput } from "../model/policy";
+import type { ExposureInput } from "../model/policy";
 import { formatIssues, type Issue } from "../fields/issues";
 import { PolicyError, parsePolicy } from "../model/validate";
 import { renderPolicy } from "../render";
 import { fromLineMap, type LineMap } from "./line-map";
 import { describeTarget, tableNameFor } from "./names";
-import { HostTable } from "./resource";
-import type { HostPaths, ProbedProfile } from "./types";
+import { HostTable, type OutputsOf } from "./resource";
+import { FIREWALL_OUTPUT_KEYS, type FirewallOutputs, type HostArgsFields, HOST_OPTION_KEYS, POLICY_KEYS, type PolicyArgsSchema } from "./types";
 
 /** `T` with every field, element and nested field a `pulumi.Input`. */
 export type DeepInput<T> = T extends string | number | boolean | null | undefined
@@ -18,7 +19,8 @@ export type DeepInput<T> = T extends string | number | boolean | null | undefine
       ? pulumi.Input<{ [K in keyof T]: DeepInput<T[K]> }>
       : pulumi.Input<T>;
 
-type PolicyFields = Omit<PolicyInput, "table">;
+type PolicyArgs = z.input<typeof PolicyArgsSchema>;
+type HostArgs = z.input<z.ZodObject<typeof HostArgsFields>>;
 
 /** One exposure (a catalog service or a custom port exposure), every field an Input. */
 export type ExposureArgs = DeepInput<ExposureInput>;
@@ -26,21 +28,13 @@ export type ExposureArgs = DeepInput<ExposureInput>;
 /** The connection: `@pulumi/command`'s remote.ConnectionArgs fields, plus `insecureIgnoreHostKey` and `sudo`. */
 export type ConnectionArgs = DeepInput<ConnectionInput>;
 
-export type HostFirewallArgs = { [K in keyof PolicyFields]: DeepInput<PolicyFields[K]> } & {
-  /** How to reach the host over SSH. password, privateKey and privateKeyPassword are stored as secrets. */
+/**
+ * Every field of the policy but `table`, the connection and the host options (types.ts; each
+ * field's documentation is its description in the provider's schema and docs/reference.md).
+ * `connection`'s password, privateKey and privateKeyPassword are stored as secrets.
+ */
+export type HostFirewallArgs = { [K in keyof PolicyArgs]: DeepInput<PolicyArgs[K]> } & { [K in Exclude<keyof HostArgs, "connection">]?: DeepInput<NonNullable<HostArgs[K]>> } & {
   connection: ConnectionArgs;
-  /** Name of the `table inet` this component owns. Default: the resource name, made a safe nft identifier. */
-  table?: pulumi.Input<string>;
-  /** Where state and the lock live on the host; defaults /var/lib/hardened-nftables and /run/hardened-nftables. */
-  hostPaths?: DeepInput<HostPaths>;
-  /** Seconds the host waits for a new SSH connection to prove access before it rolls back (default 30). */
-  confirmTimeoutSeconds?: pulumi.Input<number>;
-  /**
-   * Another table of this project already on the host is refused (two tables admit only what
-   * both admit). `true` allows any, a list allows exactly those tables; prefer one policy
-   * composed with `mergePolicies`.
-   */
-  allowOtherTables?: pulumi.Input<boolean | pulumi.Input<string>[]>;
 };
 
 /** Invalid arguments: `errors` holds one `path: problem` line each; the message lists them all. */
@@ -63,8 +57,6 @@ function hasEventualValues(value: unknown, depth = 0): boolean {
 /** A file's text from its line map (none yet, e.g. under mocks: empty). */
 const fileText = (lines: LineMap | undefined): string => (lines ? `${fromLineMap(lines).join("\n")}\n` : "");
 
-const POLICY_KEYS = ["exposures", "allowNothing", "forward", "output", "icmp", "log", "conntrack", "dhcpv6Client"] as const;
-
 /**
  * Every `path: problem` line of the plain parts of the arguments (the policy with its table, the
  * connection; a part left undefined is not checked). Never contains a secret.
@@ -86,7 +78,8 @@ function argumentIssues(plain: { policy?: Record<string, unknown>; table?: strin
   return issues.map((i) => ({ ...i, message: redact(i.message, plain.connection) }));
 }
 
-function policyPart(args: HostFirewallArgs): Record<string, unknown> {
+/** The policy's fields of the arguments: every field the policy schema has (types.ts POLICY_KEYS). */
+export function policyPart(args: HostFirewallArgs): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const key of POLICY_KEYS) if (args[key] !== undefined) out[key] = args[key];
   return out;
@@ -100,33 +93,10 @@ function policyPart(args: HostFirewallArgs): Record<string, unknown> {
  * The policy is validated before anything is registered: a plain-value policy in the constructor
  * (a bad one throws here, naming every field), one built from Outputs as soon as its values are
  * known. No host is contacted by the program itself; the hardened-nftables provider plugin does
- * that during `pulumi up` (apply) and `pulumi refresh` (observe).
+ * that during `pulumi up` (apply) and `pulumi refresh` (observe). Its outputs are declared by the
+ * interface of the same name (types.ts FirewallOutputsSchema).
  */
 export class HostFirewall extends pulumi.ComponentResource {
-  /** Name of the table inet the component owns. */
-  public readonly table: pulumi.Output<string>;
-  /** `user@host:port` (and ` via` the proxy). */
-  public readonly target: pulumi.Output<string>;
-  /** The whole nft file (rendered in the program: known at preview). */
-  public readonly renderedTable: pulumi.Output<string>;
-  /** One line per rule, set element, helper object and chain policy (rendered in the program). */
-  public readonly ruleLines: pulumi.Output<string[]>;
-  /** The sysctl.d file as applied (rendered for the host's probed kernel). */
-  public readonly sysctlConf: pulumi.Output<string>;
-  /** The modprobe.d file as applied (rendered for the host's probed kernel). */
-  public readonly modprobeConf: pulumi.Output<string>;
-  /** What the provider learned from the host: kernel, `uname -r`, nft version, helper switches. */
-  public readonly hostProfile: pulumi.Output<ProbedProfile>;
-  /** sha256 of the applied table + sysctl.d + modprobe.d files. */
-  public readonly appliedHash: pulumi.Output<string>;
-  /** false after a refresh found drift that an apply would repair. */
-  public readonly inSync: pulumi.Output<boolean>;
-  /** Drift found by the last refresh, one line per difference ([] after an apply). */
-  public readonly drift: pulumi.Output<string[]>;
-  /** One line: "... in sync" or "... drifted: 1 rule(s) added; ...". */
-  public readonly driftSummary: pulumi.Output<string>;
-  /** Warnings of the last apply (e.g. conntrack tool missing). */
-  public readonly warnings: pulumi.Output<string[]>;
   /** The custom resource (served by the provider plugin) that carries the host state. */
   public readonly hostTable: HostTable;
 
@@ -176,41 +146,32 @@ export class HostFirewall extends pulumi.ComponentResource {
         table: checked.table,
         connection: checkedConnection,
         policy: checked.policy,
-        ...(args.hostPaths !== undefined ? { hostPaths: args.hostPaths as pulumi.Input<HostPaths> } : {}),
-        ...(args.confirmTimeoutSeconds !== undefined ? { confirmTimeoutSeconds: args.confirmTimeoutSeconds } : {}),
-        ...(args.allowOtherTables !== undefined ? { allowOtherTables: args.allowOtherTables } : {}),
+        // every host option but the table (checked above): passed on as given
+        ...Object.fromEntries(HOST_OPTION_KEYS.filter((key) => key !== "table" && args[key] !== undefined).map((key) => [key, args[key]])),
       },
       // a table adopted with `pulumi import hardened-nftables:index:HostTable <name>-table <id>`
       // (top level) becomes this component's child
       { parent: this, aliases: [{ parent: pulumi.rootStackResource }] },
     );
 
-    this.table = checked.table;
-    this.target = target;
-    this.renderedTable = checked.nft;
-    this.ruleLines = checked.ruleLines;
-    this.sysctlConf = this.hostTable.sysctl.apply(fileText);
-    this.modprobeConf = this.hostTable.modprobe.apply(fileText);
-    this.hostProfile = this.hostTable.hostProfile;
-    this.appliedHash = this.hostTable.appliedHash;
-    this.inSync = this.hostTable.inSync;
-    this.drift = this.hostTable.drift;
-    this.driftSummary = this.hostTable.driftSummary;
-    this.warnings = this.hostTable.warnings;
-
-    this.registerOutputs({
-      table: this.table,
-      target: this.target,
-      renderedTable: this.renderedTable,
-      ruleLines: this.ruleLines,
-      sysctlConf: this.sysctlConf,
-      modprobeConf: this.modprobeConf,
-      hostProfile: this.hostProfile,
-      appliedHash: this.appliedHash,
-      inSync: this.inSync,
-      drift: this.drift,
-      driftSummary: this.driftSummary,
-      warnings: this.warnings,
-    });
+    const outputs: OutputsOf<FirewallOutputs> = {
+      table: checked.table,
+      target,
+      renderedTable: checked.nft,
+      ruleLines: checked.ruleLines,
+      sysctlConf: this.hostTable.sysctl.apply(fileText),
+      modprobeConf: this.hostTable.modprobe.apply(fileText),
+      hostProfile: this.hostTable.hostProfile,
+      appliedHash: this.hostTable.appliedHash,
+      inSync: this.hostTable.inSync,
+      drift: this.hostTable.drift,
+      driftSummary: this.hostTable.driftSummary,
+      warnings: this.hostTable.warnings,
+    };
+    Object.assign(this, outputs);
+    this.registerOutputs(Object.fromEntries(FIREWALL_OUTPUT_KEYS.map((key) => [key, outputs[key]])));
   }
 }
+
+/** HostFirewall's outputs (types.ts FirewallOutputsSchema). */
+export interface HostFirewall extends OutputsOf<FirewallOutputs> {}

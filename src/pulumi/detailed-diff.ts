@@ -4,6 +4,7 @@
  * engine prints exactly these paths, so a preview lists the changed rules one by one.
  */
 import { isDeepStrictEqual } from "node:util";
+import { HostArgsFields } from "./types";
 
 /** pulumirpc.PropertyDiff.Kind */
 export const DIFF_KIND = { add: 0, addReplace: 1, delete: 2, deleteReplace: 3, update: 4, updateReplace: 5 } as const;
@@ -17,8 +18,11 @@ export interface PropertyDiff {
 type Props = Record<string, unknown>;
 
 const LINE_MAPS = ["rules", "sysctl", "modprobe"] as const;
-/** Inputs whose change means applying again (confirmTimeoutSeconds alone does not; target follows connection). */
-const PLAIN_INPUTS = ["connection", "target", "table", "hostPaths", "allowOtherTables"] as const;
+/** How long the host waits for the proof of access: a change alone is nothing to apply. */
+const NOT_APPLIED: readonly string[] = ["confirmTimeoutSeconds"];
+
+/** Inputs whose change means applying again: every argument but the policy (diffed as its lines) and NOT_APPLIED; target follows connection. */
+const PLAIN_INPUTS = [...Object.keys(HostArgsFields).filter((key) => !NOT_APPLIED.includes(key)), "target"];
 
 /** Equal as the engine stores them: absent and undefined fields are the same. */
 const sameStored = (a: unknown, b: unknown) => isDeepStrictEqual(JSON.parse(JSON.stringify(a ?? null)), JSON.parse(JSON.stringify(b ?? null)));

@@ -4,7 +4,7 @@
  * Pure. The provider's read() writes these lines back into the stored inputs, so the next
  * `pulumi preview --diff` shows the drift line by line (and wants an update that removes it).
  */
-import type { DriftReport, FileDrift } from "../host/drift-report";
+import type { DriftReport, FileDrift } from "../host/operations/drift-report";
 import { chainGroup, commentOf, helperGroup, noteLine, parseRuleLine, policyLine, ruleLine, setElementLine, setGroup } from "../render/rule-lines";
 
 type TableDrift = Pick<DriftReport, "tablePresent" | "rules" | "chains" | "sets" | "helpers">;

@@ -23,13 +23,13 @@ import { formatIssues } from "../fields/issues";
 import { parsePolicy } from "../model/validate";
 import type { Policy } from "../model/policy";
 import { type Artefacts, DEFAULT_PROFILE, type HostProfile, renderPolicy } from "../render";
-import { applyOnSession } from "../host/apply";
-import { formatDrift, hasRepairableDrift, summarizeDrift } from "../host/drift-report";
-import { observeOnSession } from "../host/observe";
-import { type HostFacts, probeSession } from "../host/probe";
-import { removeOnSession } from "../host/remove";
+import { applyOnSession } from "../host/operations/apply";
+import { formatDrift, hasRepairableDrift, summarizeDrift } from "../host/operations/drift-report";
+import { observeOnSession } from "../host/operations/observe";
+import { type HostFacts, probeSession } from "../host/operations/probe";
+import { removeOnSession } from "../host/operations/remove";
 import { ConnectionError, type HostSession } from "../host/ssh";
-import { modulesOtherTablesNeed } from "../host/coexist";
+import { modulesOtherTablesNeed } from "../host/operations/coexist";
 import { acquire, type Lease, onLease, withPooledSession } from "./sessions";
 import { contentLines, liveFileLines, liveRuleLines } from "./live";
 import { ruleLineGroup } from "../render/rule-lines";
@@ -37,7 +37,7 @@ import { toLineMap } from "./line-map";
 import { describeTarget, machineOf } from "./names";
 import { importedInputs, tableId } from "./import-id";
 import { DIFF_KIND, detailedDiff, type PropertyDiff } from "./detailed-diff";
-import { hostRootProblem } from "../render/paths";
+import { parseHostOptions, type ValidHostOptions } from "../model/host-options";
 import {
   containsUnknown,
   type HostPaths,
@@ -45,16 +45,17 @@ import {
   type HostTableOutputs,
   INPUT_KEYS,
   type ProbedProfile,
+  RECORDED_INPUTS,
 } from "./types";
 
 type Props = Record<string, unknown>;
 
 /**
- * Inputs check() derives (rendered lines, the target) or carries over from the last apply or
- * refresh, never taken from the caller; `version` and `__provider` are what the dynamic provider
- * of releases up to 0.1.x stored, dropped when such a stack moves to the plugin.
+ * Inputs check() derives or carries over from the last apply or refresh (types.ts RECORDED_INPUTS),
+ * never taken from the caller; `version` and `__provider` are what the dynamic provider of releases
+ * up to 0.1.x stored, dropped when such a stack moves to the plugin.
  */
-const DERIVED_KEYS = ["target", "rules", "sysctl", "modprobe", "hostProfile", "keptLoadable", "version", "__provider"] as const;
+const DERIVED_KEYS = [...RECORDED_INPUTS, "version", "__provider"] as const;
 
 // ---------------------------------------------------------------- helpers
 
@@ -107,20 +108,28 @@ function probedProfile(facts: HostFacts): ProbedProfile {
   };
 }
 
+/** The host options of checked inputs (the shared schema; check() refused anything else). */
+function validHostOptions(props: Props): ValidHostOptions {
+  const parsed = parseHostOptions(hostOptionInputs(props));
+  if (!parsed.ok) throw new Error(`invalid host options:\n  ${formatIssues(parsed.issues).join("\n  ")}`);
+  return parsed.value;
+}
+
+/** The inputs the shared host options schema reads (the table is the policy's, checked with it). */
+const hostOptionInputs = (props: Props) => ({ hostPaths: props.hostPaths, confirmTimeoutSeconds: props.confirmTimeoutSeconds, allowOtherTables: props.allowOtherTables });
+
 function hostOptions(props: Props): { paths?: HostPaths; confirmTimeoutSeconds?: number; allowOtherTables?: boolean | readonly string[] } {
-  const paths = props.hostPaths as HostPaths | undefined;
-  const timeout = props.confirmTimeoutSeconds;
-  const allow = props.allowOtherTables as boolean | readonly string[] | undefined;
+  const { hostPaths: paths, confirmTimeoutSeconds, allowOtherTables } = validHostOptions(props);
   return {
     ...(paths && (paths.stateRoot || paths.runRoot) ? { paths } : {}),
-    ...(typeof timeout === "number" ? { confirmTimeoutSeconds: timeout } : {}),
-    ...(allow !== undefined ? { allowOtherTables: allow } : {}),
+    ...(confirmTimeoutSeconds !== undefined ? { confirmTimeoutSeconds } : {}),
+    ...(allowOtherTables !== undefined ? { allowOtherTables } : {}),
   };
 }
 
 /** Modules other tables on the host need stay loadable, where those tables are allowed at all. */
 function keepLoadableFor(props: Props, facts: HostFacts, table: string): string[] {
-  const allow = props.allowOtherTables as boolean | readonly string[] | undefined;
+  const allow = validHostOptions(props).allowOtherTables;
   if (allow === undefined || allow === false) return [];
   return modulesOtherTablesNeed({ managedTables: facts.managedTables.filter((t) => allow === true || (Array.isArray(allow) && allow.includes(t.table))) }, table);
 }
@@ -193,9 +202,10 @@ async function imported(id: string): Promise<Props> {
 
 export async function check(olds: Props | undefined, news: Props): Promise<CheckResult> {
   const failures: CheckFailure[] = [];
-  const inputs: Props = { ...news, drift: [] };
+  const inputs: Props = { ...news };
   // what the program cannot set: rendered below, or recorded by the last apply or refresh
   for (const key of DERIVED_KEYS) delete inputs[key];
+  inputs.drift = [];
   const recorded = olds?.hostProfile;
   if (recorded && !containsUnknown(recorded) && renderProfile(recorded) !== DEFAULT_PROFILE) inputs.hostProfile = recorded;
   // what the last apply or refresh left loadable for other tables: the preview renders the same
@@ -221,25 +231,11 @@ export async function check(olds: Props | undefined, news: Props): Promise<Check
     if (!parsed.ok) for (const reason of formatIssues(parsed.issues)) failures.push({ property: "connection", reason });
     else inputs.target = describeTarget(parsed.value);
   }
-  const paths = news.hostPaths as Record<string, unknown> | undefined;
-  if (paths !== undefined && !containsUnknown(paths)) {
-    for (const key of Object.keys(paths)) {
-      const value = paths[key];
-      if (key !== "stateRoot" && key !== "runRoot") failures.push({ property: "hostPaths", reason: `hostPaths.${key}: unknown field` });
-      else if (value !== undefined) {
-        const problem = typeof value === "string" ? hostRootProblem(value) : "must be a string";
-        if (problem) failures.push({ property: "hostPaths", reason: `hostPaths.${key}: ${problem}` });
-      }
-    }
-  }
-  const allow = news.allowOtherTables;
-  if (allow !== undefined && !containsUnknown(allow)) {
-    const ok = typeof allow === "boolean" || (Array.isArray(allow) && allow.every((t) => typeof t === "string" && /^[A-Za-z_][A-Za-z0-9_-]*$/.test(t)));
-    if (!ok) failures.push({ property: "allowOtherTables", reason: "allowOtherTables: expected true, false or a list of table names" });
-  }
-  const timeout = news.confirmTimeoutSeconds;
-  if (timeout !== undefined && !containsUnknown(timeout) && (typeof timeout !== "number" || !Number.isInteger(timeout) || timeout < 5 || timeout > 600)) {
-    failures.push({ property: "confirmTimeoutSeconds", reason: "confirmTimeoutSeconds: must be a whole number of seconds between 5 and 600" });
+  // each option left alone while unknown (preview), like the policy and the connection above
+  const options = Object.fromEntries(Object.entries(hostOptionInputs(news)).filter(([, v]) => v !== undefined && !containsUnknown(v)));
+  const parsedOptions = parseHostOptions(options);
+  if (!parsedOptions.ok) {
+    for (const issue of parsedOptions.issues) failures.push({ property: String(issue.path[0]), reason: formatIssues([issue])[0]! });
   }
   // Reasons never carry secrets (parseConnection redacts), but make sure.
   return { inputs, failures: failures.map((f) => ({ property: f.property, reason: redact(f.reason, news.connection) })) };

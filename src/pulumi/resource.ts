@@ -1,7 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
-import type { LineMap } from "./line-map";
 import { HOST_TABLE_TOKEN } from "./schema";
-import type { HostPaths, ProbedProfile } from "./types";
+import { type HostOptionArgs, TABLE_OUTPUT_KEYS, type TableOutputs } from "./types";
 import { PACKAGE_VERSION } from "./version";
 
 /** Type token of the resource served by the hardened-nftables provider plugin. */
@@ -14,38 +13,30 @@ export const HOST_TABLE_TYPE = HOST_TABLE_TOKEN;
  */
 export const DYNAMIC_HOST_TABLE_TYPE = "pulumi-nodejs:dynamic/hardened-nftables:HostTable";
 
-export interface HostTableArgs {
+/** The table, the connection (stored as a secret), the policy without `table`, and the other host options (types.ts). */
+export type HostTableArgs = {
   table: pulumi.Input<string>;
-  /** The connection; stored as a secret. */
   connection: pulumi.Input<unknown>;
-  /** The policy without `table`. */
   policy: pulumi.Input<unknown>;
-  hostPaths?: pulumi.Input<HostPaths>;
-  confirmTimeoutSeconds?: pulumi.Input<number>;
-  allowOtherTables?: pulumi.Input<boolean | pulumi.Input<string>[]>;
+} & { [K in Exclude<keyof HostOptionArgs, "table">]?: pulumi.Input<NonNullable<HostOptionArgs[K]>> };
+
+/** `T`'s fields as the resource's outputs. */
+export type OutputsOf<T> = { readonly [K in keyof T]: pulumi.Output<T[K]> };
+
+/** HostTable's outputs (types.ts TableOutputsSchema), and its arguments as stored. */
+export interface HostTable extends OutputsOf<TableOutputs> {
+  readonly table: pulumi.Output<string>;
+  /** The connection as stored: always a secret output. */
+  readonly connection: pulumi.Output<unknown>;
+  readonly policy: pulumi.Output<unknown>;
 }
 
 /**
  * One nftables table on one host, managed by the hardened-nftables provider plugin (plugin.ts,
- * provider-impl.ts). Used by {@link HostFirewall}; usable on its own.
+ * provider-impl.ts). Used by {@link HostFirewall}; usable on its own. Its output properties are
+ * declared by the interface of the same name, so the SDK sets them (a class field would hide them).
  */
 export class HostTable extends pulumi.CustomResource {
-  declare public readonly table: pulumi.Output<string>;
-  declare public readonly target: pulumi.Output<string>;
-  /** The connection as stored: always a secret output. */
-  declare public readonly connection: pulumi.Output<unknown>;
-  declare public readonly policy: pulumi.Output<unknown>;
-  declare public readonly rules: pulumi.Output<LineMap>;
-  declare public readonly sysctl: pulumi.Output<LineMap>;
-  declare public readonly modprobe: pulumi.Output<LineMap>;
-  declare public readonly drift: pulumi.Output<string[]>;
-  declare public readonly hostProfile: pulumi.Output<ProbedProfile>;
-  declare public readonly appliedHash: pulumi.Output<string>;
-  declare public readonly inSync: pulumi.Output<boolean>;
-  declare public readonly driftSummary: pulumi.Output<string>;
-  declare public readonly warnings: pulumi.Output<string[]>;
-  declare public readonly keptLoadable: pulumi.Output<string[]>;
-
   constructor(name: string, args: HostTableArgs, opts: pulumi.CustomResourceOptions = {}) {
     super(
       HOST_TABLE_TYPE,
@@ -54,17 +45,7 @@ export class HostTable extends pulumi.CustomResource {
         ...args,
         connection: pulumi.secret(args.connection),
         // outputs, declared so the SDK resolves them
-        target: undefined,
-        rules: undefined,
-        sysctl: undefined,
-        modprobe: undefined,
-        drift: undefined,
-        hostProfile: undefined,
-        appliedHash: undefined,
-        inSync: undefined,
-        driftSummary: undefined,
-        warnings: undefined,
-        keptLoadable: undefined,
+        ...Object.fromEntries(TABLE_OUTPUT_KEYS.map((key) => [key, undefined])),
       },
       {
         version: PACKAGE_VERSION,

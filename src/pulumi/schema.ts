@@ -1,32 +1,33 @@
 /**
  * The Pulumi package schema the provider plugin serves (`pulumi package get-schema`), built from
- * the policy model itself: every field's type comes from the zod schemas (src/model, src/catalog)
- * through zod's JSON Schema export, every field's text from schema-docs.ts. A field without
- * documentation, or an object without a type name, stops the build: nothing reaches the
- * generated SDKs untyped or undocumented. Pure.
+ * the policy model itself: every field's type and description come from the zod schemas (src/model,
+ * src/catalog, types.ts) through zod's JSON Schema export, the description from the field's
+ * `.meta({ description })`. A field without a description, or an object without a type name, stops
+ * the build: nothing reaches the generated SDKs untyped or undocumented. Pure.
  *
  * The exposure list is one object type with every field of every catalog service (and of custom
  * exposures): the languages Pulumi generates SDKs for have no tagged unions, and the provider's
- * check validates each exposure against its own service.
+ * check validates each exposure against its own service. Each field says which services take it.
  */
 import { z } from "zod";
-import { CatalogExposureSchema } from "../catalog";
-import { ConnectionSchema } from "../model/connection";
-import { CustomExposureSchema, PolicyFields } from "../model/policy";
-import {
-  ARGUMENT_DOCS,
-  EXPOSURE_DOCS,
-  FIREWALL_OUTPUT_DOCS,
-  NESTED_DOCS,
-  POLICY_DOCS,
-  TABLE_OUTPUT_DOCS,
-} from "./schema-docs";
+import { CatalogExposureSchema, serviceNames } from "../catalog";
+import { CustomExposureSchema } from "../model/policy";
+import { FirewallOutputsSchema, HostArgsFields, PolicyArgsSchema, TableOutputsSchema } from "./types";
 
 export const PACKAGE = "hardened-nftables";
 export const HOST_FIREWALL_TOKEN = `${PACKAGE}:index:HostFirewall`;
 export const HOST_TABLE_TOKEN = `${PACKAGE}:index:HostTable`;
 
-type Json = Record<string, unknown> & { type?: unknown; properties?: Record<string, Json>; items?: Json; anyOf?: Json[]; required?: string[] };
+type Json = Record<string, unknown> & {
+  type?: unknown;
+  description?: string;
+  properties?: Record<string, Json>;
+  items?: Json;
+  additionalProperties?: Json | boolean;
+  anyOf?: Json[];
+  required?: string[];
+  const?: unknown;
+};
 export interface TypeSpec {
   type?: string;
   $ref?: string;
@@ -46,41 +47,56 @@ interface ObjectSpec {
 }
 
 const ref = (name: string): TypeSpec => ({ $ref: `#/types/${PACKAGE}:index:${name}` });
-const STRING: TypeSpec = { type: "string" };
-const LINE_MAP: TypeSpec = { type: "object", additionalProperties: STRING };
 
-/** Object-valued fields and the type each becomes (`<Owner>.<field>`). */
-const OBJECT_NAMES: Record<string, string> = {
-  policy: "Policy",
-  "Policy.exposures": "Exposure",
-  "Policy.forward": "ForwardPolicy",
-  "Policy.output": "OutputPolicy",
-  "Policy.icmp": "IcmpPolicy",
-  "Policy.log": "LogPolicy",
-  "Policy.conntrack": "ConntrackPolicy",
-  "OutputPolicy.allow": "OutputAllow",
-  "Connection.proxy": "ProxyConnection",
+/**
+ * The SDK type each object-valued field becomes (`<Owner>.<field>`), and the description of the
+ * types that are more than a field's value (the others: "<Name> (see HostFirewall's <field>).").
+ */
+const OBJECT_TYPES: Record<string, { readonly name: string; readonly description?: string }> = {
+  policy: { name: "Policy", description: "A host's firewall policy: what it exposes, and how forward, output, ICMP, logging and conntrack behave." },
+  "Policy.exposures": {
+    name: "Exposure",
+    description:
+      'One thing the host offers to the network: a catalog service (with its own fields, documented per service) or a custom port exposure (service "custom", with name, protocol and ports).',
+  },
+  "Policy.forward": { name: "ForwardPolicy" },
+  "Policy.output": { name: "OutputPolicy" },
+  "Policy.icmp": { name: "IcmpPolicy" },
+  "Policy.log": { name: "LogPolicy" },
+  "Policy.conntrack": { name: "ConntrackPolicy" },
+  "OutputPolicy.allow": { name: "OutputAllow" },
+  "arguments.connection": {
+    name: "Connection",
+    description: "How to reach a host over SSH (the fields of @pulumi/command's remote.ConnectionArgs, plus insecureIgnoreHostKey and sudo).",
+  },
+  "Connection.proxy": { name: "ProxyConnection" },
+  "arguments.hostPaths": { name: "HostPaths", description: "Where the project's state and lock live on the host." },
+  "outputs.hostProfile": { name: "ProbedProfile", description: "What the provider learned about the host when it last probed it." },
 };
 
 const toJson = (schema: z.ZodType): Json => z.toJSONSchema(schema, { io: "input", unrepresentable: "any" }) as Json;
 
-const DOCS_OF: Record<string, Record<string, string>> = { ...NESTED_DOCS, Policy: POLICY_DOCS, Exposure: EXPOSURE_DOCS };
-
 class SchemaBuilder {
   readonly types: Record<string, ObjectSpec> = {};
 
-  /** Registers `name` as an object type with `properties`, each documented by `docs`. */
-  object(name: string, json: Json, docs: Record<string, string>, description: string): TypeSpec {
-    const properties: Record<string, PropertySpec> = {};
-    for (const [key, value] of Object.entries(json.properties ?? {})) properties[key] = this.property(name, key, value, docs);
+  /** Registers `name` as an object type with the properties of `json`. */
+  object(name: string, json: Json, description: string): TypeSpec {
+    const properties = this.properties(name, json);
     const required = (json.required ?? []).filter((k) => k !== "service");
     this.types[`${PACKAGE}:index:${name}`] = { type: "object", description, properties, ...(required.length > 0 ? { required } : {}) };
     return ref(name);
   }
 
-  property(owner: string, key: string, json: Json, docs: Record<string, string>): PropertySpec {
-    const description = docs[key];
-    if (!description) throw new Error(`schema: ${owner}.${key} has no documentation (src/pulumi/schema-docs.ts)`);
+  /** The properties of an object's JSON schema, each typed and described. */
+  properties(owner: string, json: Json): Record<string, PropertySpec> {
+    const properties: Record<string, PropertySpec> = {};
+    for (const [key, value] of Object.entries(json.properties ?? {})) properties[key] = this.property(owner, key, value);
+    return properties;
+  }
+
+  property(owner: string, key: string, json: Json): PropertySpec {
+    const { description } = json;
+    if (!description) throw new Error(`schema: ${owner}.${key} has no description (give the zod field .meta({ description }))`);
     return { ...this.type(`${owner}.${key}`, json), description };
   }
 
@@ -96,11 +112,13 @@ class SchemaBuilder {
       case "array":
         return { type: "array", items: this.type(path, json.items ?? {}) };
       case "object": {
-        const name = OBJECT_NAMES[path];
-        if (!name) throw new Error(`schema: no type name for the object at ${path}`);
-        const docs = DOCS_OF[name];
-        if (!docs) throw new Error(`schema: no documentation for ${name} (src/pulumi/schema-docs.ts)`);
-        return this.object(name, json, docs, `${name} (see HostFirewall's ${path.split(".").pop()}).`);
+        // a map (z.record): one key per line
+        if (!json.properties && typeof json.additionalProperties === "object") {
+          return { type: "object", additionalProperties: this.type(path, json.additionalProperties) };
+        }
+        const named = OBJECT_TYPES[path];
+        if (!named) throw new Error(`schema: no type name for the object at ${path} (src/pulumi/schema.ts OBJECT_TYPES)`);
+        return this.object(named.name, json, named.description ?? `${named.name} (see HostFirewall's ${path.split(".").pop()}).`);
       }
       default:
         throw new Error(`schema: ${path} has no type Pulumi can express`);
@@ -113,100 +131,65 @@ class SchemaBuilder {
   }
 }
 
-/** Every field of every catalog service and of custom exposures, in one object (first definition wins). */
+/** "ftp only (required)", "tftp (required), sane and amanda": the services that take a field. */
+function takenBy(services: readonly { service: string; required: boolean }[]): string {
+  const names = services.map((s) => (s.required && services.length > 1 ? `${s.service} (required)` : s.service));
+  if (names.length === 1) return `${names[0]} only${services[0]!.required ? " (required)" : ""}`;
+  return `${names.slice(0, -1).join(", ")} and ${names[names.length - 1]}`;
+}
+
+/** "The passive data range" -> "the passive data range" (after a prefix); "RTP" stays. */
+const continuing = (text: string): string => (/^[A-Z][a-z]/.test(text) ? `${text[0]!.toLowerCase()}${text.slice(1)}` : text);
+
+/**
+ * Every field of every catalog service and of custom exposures, in one object: its type from the
+ * first service that has it, its description prefixed by the services that take it (when not all
+ * do); `service` and `helper` are literals per service, in the merged type plain strings.
+ */
 function mergedExposure(): Json {
   const options = [...(CatalogExposureSchema as unknown as { options: z.ZodType[] }).options, CustomExposureSchema].map(toJson);
-  const properties: Record<string, Json> = {};
+  const holders = new Map<string, { json: Json; services: { service: string; required: boolean }[] }>();
   for (const option of options) {
+    const service = String(option.properties?.service?.const ?? "custom");
     for (const [key, value] of Object.entries(option.properties ?? {})) {
-      // service and helper are literals per service: in the merged type, plain strings
-      properties[key] ??= key === "service" || key === "helper" ? { type: "string" } : value;
+      const entry = holders.get(key) ?? { json: value, services: [] };
+      entry.services.push({ service, required: (option.required ?? []).includes(key) });
+      holders.set(key, entry);
     }
+  }
+  const properties: Record<string, Json> = {};
+  for (const [key, { json, services }] of holders) {
+    let description = json.description;
+    if (key === "service") description = `${description} Catalog services: ${serviceNames.map((n) => JSON.stringify(n)).join(", ")}.`;
+    else if (services.length < options.length && description) description = `${takenBy(services)}: ${continuing(description)}`;
+    properties[key] = key === "service" || key === "helper" ? { type: "string", description } : { ...json, description };
   }
   return { type: "object", properties };
 }
 
 function policyJson(): Json {
-  const json = toJson(z.strictObject(PolicyFields).omit({ table: true }));
-  return { ...json, properties: { ...json.properties, exposures: { type: "array", items: mergedExposure() } }, required: ["exposures"] };
+  const json = toJson(PolicyArgsSchema);
+  const exposures = json.properties!.exposures!;
+  return { ...json, properties: { ...json.properties, exposures: { ...exposures, items: mergedExposure() } }, required: ["exposures"] };
 }
 
-const HOST_PATHS_JSON: Json = { type: "object", properties: { stateRoot: { type: "string" }, runRoot: { type: "string" } } };
-const PROFILE_JSON: Json = {
-  type: "object",
-  properties: {
-    kernel: { type: "string" },
-    kernelRelease: { type: "string" },
-    nftVersion: { type: "string" },
-    helperSysctl: { type: "boolean" },
-    helperModuleParam: { type: "boolean" },
-  },
-  required: ["kernel", "kernelRelease", "nftVersion", "helperSysctl", "helperModuleParam"],
-};
-
-const documented = (docs: Record<string, string>, specs: Record<string, TypeSpec>): Record<string, PropertySpec> =>
-  Object.fromEntries(
-    Object.entries(specs).map(([key, spec]) => {
-      const description = docs[key];
-      if (!description) throw new Error(`schema: ${key} has no documentation (src/pulumi/schema-docs.ts)`);
-      return [key, { ...spec, description }];
-    }),
-  );
-
-/** The package schema for provider version `version`. */
 /** The Go SDK's module: `pulumi package add` names it in the consumer's go.mod replace line. */
 export const GO_MODULE = "github.com/hardened-nftables/pulumi-hardened-nftables/sdk/go";
 
+/** The package schema for provider version `version`. */
 export function packageSchema(version: string) {
   const b = new SchemaBuilder();
-  const policy = b.type("policy", policyJson());
+  const policyJsonSchema = policyJson();
+  const policy = b.type("policy", policyJsonSchema);
   const policyType = b.types[`${PACKAGE}:index:Policy`]!;
-  policyType.description = "A host's firewall policy: what it exposes, and how forward, output, ICMP, logging and conntrack behave.";
-  b.types[`${PACKAGE}:index:Exposure`]!.description =
-    'One thing the host offers to the network: a catalog service (with its own fields, documented per service) or a custom port exposure (service "custom", with name, protocol and ports).';
-  const connection = b.object("Connection", toJson(ConnectionSchema), NESTED_DOCS.Connection!, "How to reach a host over SSH (the fields of @pulumi/command's remote.ConnectionArgs, plus insecureIgnoreHostKey and sudo).");
-  const hostPaths = b.object("HostPaths", HOST_PATHS_JSON, NESTED_DOCS.HostPaths!, "Where the project's state and lock live on the host.");
-  const profile = b.object("ProbedProfile", PROFILE_JSON, NESTED_DOCS.ProbedProfile!, "What the provider learned about the host when it last probed it.");
 
-  const commonArgs: Record<string, TypeSpec> = {
-    connection,
-    table: STRING,
-    hostPaths,
-    confirmTimeoutSeconds: { type: "integer" },
-    allowOtherTables: { oneOf: [{ type: "boolean" }, { type: "array", items: STRING }] },
-  };
-  const args = documented(ARGUMENT_DOCS, commonArgs);
+  const args = b.properties("arguments", toJson(z.object(HostArgsFields)));
   args.connection!.secret = true;
 
   const firewallInputs = { ...policyType.properties, ...args };
-  const firewallOutputs = documented(FIREWALL_OUTPUT_DOCS, {
-    table: STRING,
-    target: STRING,
-    renderedTable: STRING,
-    ruleLines: { type: "array", items: STRING },
-    sysctlConf: STRING,
-    modprobeConf: STRING,
-    hostProfile: profile,
-    appliedHash: STRING,
-    inSync: { type: "boolean" },
-    drift: { type: "array", items: STRING },
-    driftSummary: STRING,
-    warnings: { type: "array", items: STRING },
-  });
-  const tableInputs = { ...args, policy: { ...policy, description: ARGUMENT_DOCS.policy! } };
-  const tableOutputs = documented(TABLE_OUTPUT_DOCS, {
-    target: STRING,
-    rules: LINE_MAP,
-    sysctl: LINE_MAP,
-    modprobe: LINE_MAP,
-    drift: { type: "array", items: STRING },
-    hostProfile: profile,
-    appliedHash: STRING,
-    inSync: { type: "boolean" },
-    driftSummary: STRING,
-    warnings: { type: "array", items: STRING },
-    keptLoadable: { type: "array", items: STRING },
-  });
+  const firewallOutputs = b.properties("outputs", toJson(FirewallOutputsSchema));
+  const tableInputs = { ...args, policy: { ...policy, description: policyJsonSchema.description! } };
+  const tableOutputs = b.properties("outputs", toJson(TableOutputsSchema));
 
   return {
     name: PACKAGE,

@@ -1,5 +1,5 @@
 /**
- * SSH sessions reused within one run of the dynamic-provider process.
+ * SSH sessions reused within one run of the provider plugin's process.
  *
  * The engine starts one provider process per `pulumi up/preview/refresh/destroy` and calls it for
  * every resource, concurrently. A refresh followed by an update of the same host (`pulumi up

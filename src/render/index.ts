@@ -79,4 +79,4 @@ export function render(input: unknown, options: RenderOptions = {}): Artefacts {
   return renderPolicy(assertPolicy(input), options);
 }
 
-export { DEFAULT_PROFILE, profileForKernel, type HostProfile } from "./profile";
+export { DEFAULT_PROFILE, type HostProfile } from "./profile";

@@ -33,10 +33,12 @@ interface Section {
 
 type Chain = RenderedRule["chain"];
 
+// Type lists in the order nft lists them (by type number): the rendered text must be the listed
+// text, character for character (test/integration/nft-listing.test.ts).
 const ICMP_ERRORS = "icmp type { destination-unreachable, time-exceeded, parameter-problem }";
 const ICMPV6_ERRORS = "icmpv6 type { destination-unreachable, packet-too-big, time-exceeded, parameter-problem }";
 const ND_IN = "icmpv6 type { nd-router-solicit, nd-router-advert, nd-neighbor-solicit, nd-neighbor-advert } ip6 hoplimit 255";
-const ND_OUT = "icmpv6 type { nd-router-solicit, nd-neighbor-solicit, nd-neighbor-advert, mld-listener-report, mld2-listener-report }";
+const ND_OUT = "icmpv6 type { mld-listener-report, nd-router-solicit, nd-neighbor-solicit, nd-neighbor-advert, mld2-listener-report }";
 
 const rule = (chain: Chain, statement: string, comment: string): RenderedRule => ({ chain, statement, comment });
 

@@ -1,3 +1,5 @@
+import type { ValidHostPaths } from "../model/host-options";
+
 /** Where each artefact lives on a host. Everything the project owns is named after its table. */
 export interface ManagedPaths {
   readonly nft: string;
@@ -12,20 +14,8 @@ export interface ManagedPaths {
   readonly runDir: string;
 }
 
-export interface PathOverrides {
-  readonly stateRoot?: string;
-  readonly runRoot?: string;
-}
-
-/**
- * Why a state or run root would be refused by the host scripts (lib.sh `require_path`), or
- * undefined when it is fine. Callers check it before any connection.
- */
-export function hostRootProblem(value: string): string | undefined {
-  if (!/^\/[A-Za-z0-9._/-]*$/.test(value)) return "must be an absolute path of letters, digits and . _ - /";
-  if (value.includes("..")) return 'must not contain ".."';
-  return undefined;
-}
+/** The state and run roots (the host options' `hostPaths`, model/host-options.ts). */
+export type PathOverrides = Readonly<ValidHostPaths>;
 
 export function managedPaths(table: string, overrides: PathOverrides = {}): ManagedPaths {
   const unitName = `hardened-nftables-${table}.service`;

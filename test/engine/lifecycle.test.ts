@@ -2,7 +2,7 @@
  * HostFirewall under the real Pulumi engine (issue #10 §2): `pulumi up`, `preview --diff`,
  * `preview --refresh --expect-no-changes`, `up --refresh`, a lock-out, an invalid policy, a
  * replace and `destroy`, against real lab hosts, with a local file backend. Every command is the
- * pinned CLI in its own process (engine/run.ts), and the assertions read what it printed, what it
+ * pinned CLI in its own process (tools/engine/run.ts), and the assertions read what it printed, what it
  * stored and what is on the host.
  *
  * The connection carries every kind of secret (an encrypted key, its passphrase, a password): the

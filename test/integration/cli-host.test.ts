@@ -177,11 +177,11 @@ describe.runIf(requireRoot("cli host", ["ip", "sshd", "nft"]))("hardened-nftable
     expect((await cli(["diff", "--policy", policy, ...target()])).code).toBe(0);
   });
 
-  it("a policy without ssh and --confirm-timeout 4 exits 4, and the previous table is back", async () => {
+  it("a policy without ssh and --confirm-timeout 5 exits 4, and the previous table is back", async () => {
     const before = await tableListing();
     const persisted = async () => (await h.sh("cat /etc/hardened-nftables/web1.nft /etc/hardened-nftables/.state/web1/applied.hash")).stdout;
     const persistedBefore = await persisted();
-    const r = await cli(["apply", "--policy", lockout, ...target("--confirm-timeout", "4")]);
+    const r = await cli(["apply", "--policy", lockout, ...target("--confirm-timeout", "5")]);
     timings.applyLockout = r.ms;
     expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(4);
     expect(r.stderr).toContain("the new ruleset would lock you out; rolled back");

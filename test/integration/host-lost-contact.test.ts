@@ -7,7 +7,7 @@
 import { spawnSync } from "node:child_process";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { applyOnSession, applyPolicy, HostSession, LostContactError, observePolicy, probeSession } from "../../src/host";
-import { STATUS } from "../../src/host/protocol";
+import { STATUS } from "../../src/host/wire/protocol";
 import { assertPolicy } from "../../src/model/validate";
 import { renderPolicy } from "../../src/render";
 import { createLab, type Lab, type LabHost } from "../support/lab";

@@ -17,7 +17,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { applyPolicy, HostStepFailedError, LockoutRolledBackError, observePolicy } from "../../src/host";
-import { STATUS, CAUSE } from "../../src/host/protocol";
+import { STATUS, CAUSE } from "../../src/host/wire/protocol";
 import { onCleanup } from "../support/exit-cleanup";
 import { createLab, type Lab, type LabHost } from "../support/lab";
 import { requireRoot } from "../support/privileges";

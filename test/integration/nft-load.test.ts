@@ -34,8 +34,8 @@ interface Case {
 function cases(): Case[] {
   const out: Case[] = [];
   for (const service of serviceNames) {
-    const definition = catalog.get(service)!;
-    const modes = definition.helper ? ["none", "scoped"] : ["none"];
+    const found = catalog.get(service)!;
+    const modes = found.helper ? ["none", "scoped"] : ["none"];
     for (const helper of modes) {
       for (const [variant, sources] of Object.entries(sourceVariants)) {
         const exposure = { service, helper, ...(extra[service] ?? {}), ...(sources ? { sources } : {}) };
@@ -43,7 +43,7 @@ function cases(): Case[] {
         const parsed = parsePolicy(policy);
         if (!parsed.ok) {
           // The only combination the model refuses here: an IPv4-only helper with IPv6-only sources.
-          expect(definition.helper?.ipv4Only && helper === "scoped" && variant === "ipv6", formatIssues(parsed.issues).join("\n")).toBe(true);
+          expect(found.helper?.ipv4Only && helper === "scoped" && variant === "ipv6", formatIssues(parsed.issues).join("\n")).toBe(true);
           continue;
         }
         out.push({ title: `${service} helper=${helper} sources=${variant}`, policy });

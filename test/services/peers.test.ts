@@ -1,5 +1,5 @@
 /**
- * The real-peer kit (test/support/peers.ts) proves itself on a lab of three hosts with NO
+ * The real-peer kit (test/support/peers/) proves itself on a lab of three hosts with NO
  * firewall: every server answers a real client, media flows, GRE passes, a scan sees an open
  * listener. Then the project's headline regression pair: the ftp-helper exploit of
  * conntrack.md section 5 succeeds against the vulnerable baseline (blanket related accept) and

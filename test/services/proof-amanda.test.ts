@@ -1,6 +1,6 @@
 /**
  * Proof (issue #12): Amanda through the RENDERED table, APPLIED THROUGH THE HOST API, with the real
- * Amanda 3.5.1 of Debian on both sides (peers-amanda.ts): the firewalled server is the Amanda
+ * Amanda 3.5.1 of Debian on both sides (support/peers/amanda.ts): the firewalled server is the Amanda
  * client (amandad under a real inetd on udp/10080, bsd auth, `unreserved-tcp-port 40500,40509`),
  * the lab client is the Amanda server (amcheck and amdump as user backup). IPv4 only: Debian
  * builds Amanda `--without-ipv6`.
@@ -39,7 +39,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { tcpListener, tcpProbe } from "../support/peers";
-import { AMANDA_PORT, startAmanda, type AmandaLab, type AmdumpResult } from "../support/peers-amanda";
+import { AMANDA_PORT, startAmanda, type AmandaLab, type AmdumpResult } from "../support/peers/amanda";
 import { requireRoot } from "../support/privileges";
 import { afterEachProof, applyToServer, createProofLab, destroyProofLab, expectedPorts, expectStats, negativeControl, type ProofLab, type ProofPolicy } from "../support/proof";
 

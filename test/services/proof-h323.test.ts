@@ -1,6 +1,6 @@
 /**
  * Proof (issue #12): H.323 through the RENDERED table, APPLIED THROUGH THE HOST API. No H.323 peer
- * is packaged in Debian, so the call is scripted (peers-h323.ts): a Q.931 SETUP/CONNECT over
+ * is packaged in Debian, so the call is scripted (support/peers/h323.ts): a Q.931 SETUP/CONNECT over
  * TPKT on tcp/1720 whose CONNECT carries an H.225.0 fastStart OpenLogicalChannel announcing the
  * callee's media address and port (ASN.1 PER, hand-encoded after the kernel's own decoder
  * tables), then media datagrams from the caller to that port, echoed by the callee. RAS (udp/1719)
@@ -31,7 +31,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { sendUdp, tcpProbe, udpEchoListener } from "../support/peers";
-import { h323Call, Q931_PORT, RAS_PORT, startH323Callee, type H323CallResult, type H323CalleeHandle } from "../support/peers-h323";
+import { h323Call, Q931_PORT, RAS_PORT, startH323Callee, type H323CallResult, type H323CalleeHandle } from "../support/peers/h323";
 import { requireRoot } from "../support/privileges";
 import { afterEachProof, applyToServer, createProofLab, destroyProofLab, expectStats, negativeControl, type ProofLab, type ProofPolicy } from "../support/proof";
 

@@ -7,7 +7,7 @@
  * connection of the host does not get in.
  *
  * Lab: server (firewalled; policy: ssh only, output accepted), router (forwards), far host behind
- * the router on a link with MTU 1280 (support/peers-icmp.ts), attacker on the server's bridge.
+ * the router on a link with MTU 1280 (support/peers/icmp.ts), attacker on the server's bridge.
  *
  * What is proved:
  * - traceroute from the server to the far host (UDP probes) gets the router's time-exceeded and the
@@ -42,7 +42,7 @@ import {
   tcpSink,
   traceroute,
   type RoutedPath,
-} from "../support/peers-icmp";
+} from "../support/peers/icmp";
 import { requireRoot } from "../support/privileges";
 import { afterEachProof, applyToServer, destroyProofLab, negativeControl, type ProofLab, type ProofPolicy } from "../support/proof";
 

@@ -1,7 +1,7 @@
 /**
  * Proof (issue #12): IRC with DCC through the RENDERED table, APPLIED THROUGH THE HOST API, with
  * the real IRC server ngircd and two scripted IRC clients that make a real DCC SEND transfer
- * (peers-irc.ts: irssi and WeeChat cannot be scripted reliably; the clients speak the IRC client
+ * (support/peers/irc.ts: irssi and WeeChat cannot be scripted reliably; the clients speak the IRC client
  * protocol to ngircd and DCC over real sockets).
  *
  * What the irc exposure serves: tcp/6667 for the clients of an IRC server on this host, and the
@@ -41,7 +41,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { tcpListener, tcpProbe } from "../support/peers";
-import { dccTransfer, ircRegister, IRC_PORT, startNgircd, type DccTransfer } from "../support/peers-irc";
+import { dccTransfer, ircRegister, IRC_PORT, startNgircd, type DccTransfer } from "../support/peers/irc";
 import { requireRoot } from "../support/privileges";
 import { afterEachProof, applyToServer, createProofLab, destroyProofLab, expectStats, negativeControl, PROOF_TABLE, type ProofLab, type ProofPolicy } from "../support/proof";
 

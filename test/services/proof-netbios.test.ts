@@ -39,7 +39,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { LabHost } from "../support/lab";
-import { broadcastOf, nmbLookup, startNmbd, type NmbdHandle } from "../support/peers-netbios";
+import { broadcastOf, nmbLookup, startNmbd, type NmbdHandle } from "../support/peers/netbios";
 import { requireRoot } from "../support/privileges";
 import {
   afterEachProof,

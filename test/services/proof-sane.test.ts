@@ -29,7 +29,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { tcpListener, tcpProbe } from "../support/peers";
-import { SANE_PORT, scanimage, startSaned, type SanedHandle } from "../support/peers-sane";
+import { SANE_PORT, scanimage, startSaned, type SanedHandle } from "../support/peers/sane";
 import { requireRoot } from "../support/privileges";
 import { afterEachProof, applyToServer, createProofLab, destroyProofLab, expectStats, negativeControl, type ProofLab, type ProofPolicy } from "../support/proof";
 

@@ -27,7 +27,7 @@
  * a host that polls by broadcast is not covered by it.
  */
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { snmpGet, startSnmpd, type SnmpdHandle } from "../support/peers-snmp";
+import { snmpGet, startSnmpd, type SnmpdHandle } from "../support/peers/snmp";
 import { requireRoot } from "../support/privileges";
 import {
   afterEachProof,

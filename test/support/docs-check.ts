@@ -4,7 +4,7 @@
  *
  * - every fenced shell command: a `hardened-nftables` subcommand and its flags go through the
  *   CLI's own argument parser; `npm run X` needs the script; a path needs the file; a
- *   `scripts/pulumi` command and its flags must be ones engine/run.ts accepts (read from its
+ *   `scripts/pulumi` command and its flags must be ones tools/engine/run.ts accepts (read from its
  *   source, so commands added there are accepted here); a plain `pulumi` command must be one an
  *   engine suite runs; other programs must be on the list of external tools below;
  * - every YAML or JSON block that is a policy (or a Pulumi YAML program's HostFirewall) is
@@ -185,11 +185,11 @@ interface Grammar {
 }
 
 /**
- * What engine/run.ts (behind scripts/pulumi) accepts, read from its source: the parseArgs
+ * What tools/engine/run.ts (behind scripts/pulumi) accepts, read from its source: the parseArgs
  * options, the `case` labels of its command switch, and the "command sub" pairs of its usage
  * messages.
  */
-export function wrapperGrammar(source = read("engine/run.ts")): Grammar {
+export function wrapperGrammar(source = read("tools/engine/run.ts")): Grammar {
   const options = new Map<string, "string" | "boolean">();
   const open = source.indexOf("{", source.indexOf("options:", source.indexOf("parseArgs({")));
   let end = open;
@@ -221,14 +221,14 @@ export function checkWrapper(args: string[], grammar: Grammar = wrapperGrammar()
     if (a.startsWith("-")) {
       const name = a.replace(/^--?/, "").split("=")[0]!;
       const type = grammar.options.get(name);
-      if (!type) return `scripts/pulumi: engine/run.ts has no option ${a}`;
+      if (!type) return `scripts/pulumi: tools/engine/run.ts has no option ${a}`;
       if (type === "string" && !a.includes("=")) i++;
     } else positionals.push(a);
   }
   const [command, sub] = positionals;
-  if (!command || !grammar.commands.has(command)) return `scripts/pulumi: engine/run.ts has no command "${command ?? ""}" (it has ${[...grammar.commands].join(", ")})`;
+  if (!command || !grammar.commands.has(command)) return `scripts/pulumi: tools/engine/run.ts has no command "${command ?? ""}" (it has ${[...grammar.commands].join(", ")})`;
   const subs = grammar.subcommands.get(command);
-  if (subs && !subs.has(sub ?? "")) return `scripts/pulumi: engine/run.ts has no command "${command} ${sub ?? ""}" (it has ${[...subs].map((s) => `${command} ${s}`).join(", ")})`;
+  if (subs && !subs.has(sub ?? "")) return `scripts/pulumi: tools/engine/run.ts has no command "${command} ${sub ?? ""}" (it has ${[...subs].map((s) => `${command} ${s}`).join(", ")})`;
   return undefined;
 }
 
@@ -272,7 +272,7 @@ function checkNpm(args: string[], scripts: Record<string, string>): Promise<stri
   const dash = words.indexOf("--");
   const passed = dash < 0 ? [] : words.slice(dash + 1);
   const file = scriptFile(scripts[name]!);
-  if (file === "engine/run.ts") return checkWrapper(passed);
+  if (file === "tools/engine/run.ts") return checkWrapper(passed);
   if (file && passed.length) {
     const cases = new Set([...read(file).matchAll(/case "([\w-]+)":/g)].map((m) => m[1]!));
     const first = passed.find((a) => !a.startsWith("-"));

@@ -4,11 +4,11 @@
  * hardened-nftables provider plugin found on PATH (as an installed plugin is).
  *
  * - YAML runs with the real `pulumi` CLI and the YAML language host built beside it
- *   (engine/pulumi-engine.sh): `pulumi up` in the project directory, nothing in between.
- * - Python and Go get the SDK `pulumi package add` generates (engine/gen-sdk on the schema the
+ *   (tools/engine/pulumi-engine.sh): `pulumi up` in the project directory, nothing in between.
+ * - Python and Go get the SDK `pulumi package add` generates (tools/engine/gen-sdk on the schema the
  *   plugin serves) in sdks/hardened-nftables, and run as Automation API inline programs
- *   (engine/run.py; engine/run-go/inline.go), because their language hosts are not served here.
- *   Python runs in the project's own virtualenv (engine/python-venv.sh --project: `pulumi` from PyPI
+ *   (tools/engine/run.py; tools/engine/run-go/inline.go), because their language hosts are not served here.
+ *   Python runs in the project's own virtualenv (tools/engine/python-venv.sh --project: `pulumi` from PyPI
  *   plus the generated SDK); Go builds the program against the generated SDK through go.mod's replace.
  *
  * `config` and `stack export` are the CLI's own commands in every language.
@@ -99,12 +99,12 @@ export async function languageProject(language: Language, label: string, source:
   } else if (language === "python") {
     const sdk = path.join(dir, "sdks", "hardened-nftables");
     await generateSdk("python", sdk, env);
-    expectOk(await runProcess("bash", [path.join(REPO, "engine/python-venv.sh"), "--project", dir, sdk], { cwd: dir, env, timeoutMs: 600_000 }), "python-venv.sh --project");
+    expectOk(await runProcess("bash", [path.join(REPO, "tools/engine/python-venv.sh"), "--project", dir, sdk], { cwd: dir, env, timeoutMs: 600_000 }), "python-venv.sh --project");
     const python = path.join(dir, "venv", "bin", "python");
-    start = (args) => runProcess(python, [path.join(REPO, "engine/run.py"), "--cwd", dir, "--stack", stack, ...args], { cwd: dir, env, timeoutMs: 300_000 });
+    start = (args) => runProcess(python, [path.join(REPO, "tools/engine/run.py"), "--cwd", dir, "--stack", stack, ...args], { cwd: dir, env, timeoutMs: 300_000 });
   } else {
     await generateSdk("go", path.join(dir, "sdks", "hardened-nftables"), env);
-    fs.copyFileSync(path.join(REPO, "engine/run-go/inline.go"), path.join(dir, "hnft_inline.go"));
+    fs.copyFileSync(path.join(REPO, "tools/engine/run-go/inline.go"), path.join(dir, "hnft_inline.go"));
     const program = path.join(dir, ".hnft-program");
     start = async (args) => {
       if (programChanged) {

@@ -1,7 +1,7 @@
 /**
  * The real Pulumi engine for the engine suites (test/engine/): a project directory per test,
  * a local file backend and PULUMI_HOME in a temp dir, and `pulumi` commands run through
- * engine/run.ts (the pinned CLI drives the program as an Automation API inline program).
+ * tools/engine/run.ts (the pinned CLI drives the program as an Automation API inline program).
  * Each command is its own process, as a user's `pulumi up` is.
  */
 import { execFileSync, spawn } from "node:child_process";
@@ -18,7 +18,7 @@ let engineDir: string | undefined;
 
 /** The directory of the pinned engine (builds it on first use; a cold build takes minutes). */
 export function engineBinDir(): string {
-  engineDir ??= execFileSync("bash", [path.join(REPO, "engine/pulumi-engine.sh")], {
+  engineDir ??= execFileSync("bash", [path.join(REPO, "tools/engine/pulumi-engine.sh")], {
     encoding: "utf8",
     stdio: ["ignore", "pipe", "inherit"],
     timeout: 60 * 60_000,
@@ -126,11 +126,11 @@ export function engineProject(label: string, opts: ProjectOptions = {}): EngineP
     PULUMI_HOME: pulumiHome,
     PULUMI_BACKEND_URL: `file://${backend}`,
     PULUMI_CONFIG_PASSPHRASE: ENGINE_PASSPHRASE,
-    PULUMI_ENGINE_BIN: bin, // engine/run.ts adds the offline settings (no update check, no plugin download)
+    PULUMI_ENGINE_BIN: bin, // tools/engine/run.ts adds the offline settings (no update check, no plugin download)
     NODE_OPTIONS: "",
     FORCE_COLOR: "0",
   };
-  const driver = path.join(REPO, "engine/run.ts");
+  const driver = path.join(REPO, "tools/engine/run.ts");
   // as scripts/pulumi runs it: one node process with tsx as a loader (it takes the signals itself)
   const driverArgs = (args: string[]) => ["--import", TSX_LOADER, driver, "--cwd", dir, "--stack", stack, ...args];
 
@@ -250,7 +250,7 @@ interface TimedEvent {
 }
 
 /**
- * When each host's step ran, from an HNFT_ENGINE_EVENTS file (engine/run.ts stamps every engine
+ * When each host's step ran, from an HNFT_ENGINE_EVENTS file (tools/engine/run.ts stamps every engine
  * event with this machine's clock): per HostTable resource, its step's start and end in ms.
  */
 export function hostStepSpans(eventsFile: string): { urn: string; start: number; end: number }[] {

@@ -443,8 +443,10 @@ function leftoverSlots(): Set<number> {
   return slots;
 }
 
+/** The sshd children this process started in a slot. */
+type SlotState = { sshd: Map<string, ChildProcess> };
 /** Live labs of this process (non-persistent), torn down synchronously on exit/signals. */
-const liveSlots = new Map<number, { sshd: Map<string, ChildProcess> }>();
+const liveSlots = new Map<number, SlotState>();
 let handlersInstalled = false;
 
 /** Does this process (or, for persistent labs, anybody) still own the slot? Guards against
@@ -805,138 +807,143 @@ function readSshdPid(h: HostDesc): number | undefined {
 
 // ---------------------------------------------------------------- materialise
 
-function materialize(d: LabDesc): Lab {
-  const state = liveSlots.get(d.slot) ?? { sshd: new Map<string, ChildProcess>() };
-  let destroyed = false;
+function labUser(u: UserDesc): LabUser {
+  return {
+    user: u.user,
+    keyPath: u.keyPath,
+    privateKey: readOr(u.keyPath, ""),
+    publicKey: u.publicKey,
+    uid: u.uid,
+    home: u.home,
+    ...(u.password !== undefined ? { password: u.password } : {}),
+  };
+}
 
-  const hosts: LabHost[] = d.hosts.map((h) => {
-    const privateKey = (u: UserDesc): string => readOr(u.keyPath, "");
-    const mkUser = (u: UserDesc): LabUser => ({
-      user: u.user,
-      keyPath: u.keyPath,
-      privateKey: privateKey(u),
-      publicKey: u.publicKey,
-      uid: u.uid,
-      home: u.home,
-      ...(u.password !== undefined ? { password: u.password } : {}),
+/** Starts the host's sshd unless this process's child, or one that the pid file names and answers, runs. */
+async function startSshd(h: HostDesc, state: SlotState): Promise<void> {
+  const existing = state.sshd.get(h.name);
+  if (existing && existing.exitCode === null && existing.signalCode === null) return;
+  const pidFromFile = readSshdPid(h);
+  if (!existing && pidFromFile && pidAlive(pidFromFile) && (await tcpProbe(h.ipv4, 22, 1000))) return;
+  fs.rmSync(h.sshdPidFile, { force: true });
+  const log = fs.openSync(h.sshdLog, "a");
+  let child: ChildProcess;
+  try {
+    child = spawn("ip", ["netns", "exec", h.netns, SSHD, "-D", "-e", "-f", h.sshdConfig], {
+      stdio: ["ignore", log, log],
+      detached: true,
     });
+  } finally {
+    fs.closeSync(log);
+  }
+  child.on("error", () => undefined);
+  child.unref();
+  state.sshd.set(h.name, child);
+  await waitSshd(h, () => child.exitCode !== null || child.signalCode !== null);
+}
 
-    const startSshd = async (): Promise<void> => {
-      const existing = state.sshd.get(h.name);
-      if (existing && existing.exitCode === null && existing.signalCode === null) return;
-      const pidFromFile = readSshdPid(h);
-      if (!existing && pidFromFile && pidAlive(pidFromFile) && (await tcpProbe(h.ipv4, 22, 1000))) return;
-      fs.rmSync(h.sshdPidFile, { force: true });
-      const log = fs.openSync(h.sshdLog, "a");
-      let child: ChildProcess;
-      try {
-        child = spawn("ip", ["netns", "exec", h.netns, SSHD, "-D", "-e", "-f", h.sshdConfig], {
-          stdio: ["ignore", log, log],
-          detached: true,
-        });
-      } finally {
-        fs.closeSync(log);
-      }
-      child.on("error", () => undefined);
-      child.unref();
-      state.sshd.set(h.name, child);
-      await waitSshd(h, () => child.exitCode !== null || child.signalCode !== null);
-    };
+/** SIGTERM the host's sshd, SIGKILL after 5 s, and wait until it is gone. */
+async function stopSshd(h: HostDesc, state: SlotState): Promise<void> {
+  const child = state.sshd.get(h.name);
+  state.sshd.delete(h.name);
+  const pid = child?.pid ?? readSshdPid(h);
+  if (!pid) return;
+  if (child && (child.exitCode !== null || child.signalCode !== null)) return;
+  try {
+    process.kill(pid, "SIGTERM");
+  } catch {
+    return;
+  }
+  const deadline = Date.now() + 5000;
+  while (Date.now() < deadline) {
+    const gone = child ? child.exitCode !== null || child.signalCode !== null : !pidAlive(pid);
+    if (gone) break;
+    await sleep(5);
+  }
+  try {
+    process.kill(pid, "SIGKILL");
+  } catch {
+    /* already gone */
+  }
+  while (child && child.exitCode === null && child.signalCode === null && Date.now() < deadline + 2000) await sleep(5);
+  fs.rmSync(h.sshdPidFile, { force: true });
+}
 
-    const stopSshd = async (): Promise<void> => {
-      const child = state.sshd.get(h.name);
-      state.sshd.delete(h.name);
-      const pid = child?.pid ?? readSshdPid(h);
-      if (!pid) return;
-      if (child && (child.exitCode !== null || child.signalCode !== null)) return;
-      try {
-        process.kill(pid, "SIGTERM");
-      } catch {
-        return;
-      }
-      const deadline = Date.now() + 5000;
-      while (Date.now() < deadline) {
-        const gone = child ? child.exitCode !== null || child.signalCode !== null : !pidAlive(pid);
-        if (gone) break;
-        await sleep(5);
-      }
-      try {
-        process.kill(pid, "SIGKILL");
-      } catch {
-        /* already gone */
-      }
-      while (child && child.exitCode === null && child.signalCode === null && Date.now() < deadline + 2000) await sleep(5);
-      fs.rmSync(h.sshdPidFile, { force: true });
-    };
-
-    const sh = (script: string, opts: ShOptions = {}): Promise<ExecResult> =>
-      run("ip", ["netns", "exec", h.netns, "sh", "-c", script], {
-        ...(opts.stdin !== undefined ? { input: opts.stdin } : {}),
-        ...(opts.allowFail !== undefined ? { allowFail: opts.allowFail } : {}),
-        timeoutMs: opts.timeoutMs ?? 60_000,
-      });
-
-    const spawnProc = (script: string): LabProcess => {
-      const child = spawn("ip", ["netns", "exec", h.netns, "sh", "-c", script], {
-        stdio: ["ignore", "pipe", "pipe"],
-        detached: true,
-      });
-      const out: Buffer[] = [];
-      const err: Buffer[] = [];
-      child.stdout!.on("data", (b: Buffer) => out.push(b));
-      child.stderr!.on("data", (b: Buffer) => err.push(b));
-      child.on("error", () => undefined);
-      child.unref();
-      (child.stdout as unknown as { unref?: () => void }).unref?.();
-      (child.stderr as unknown as { unref?: () => void }).unref?.();
-      const exited = new Promise<ExecResult>((resolve) => {
-        child.on("exit", (code, signal) => {
-          killGroup(child.pid, "SIGKILL"); // leftovers of the group
-          resolve({
-            code: code ?? 128 + (signal ? (signalNumber(signal) ?? 0) : 0),
-            stdout: Buffer.concat(out).toString("utf8"),
-            stderr: Buffer.concat(err).toString("utf8"),
-          });
-        });
-      });
-      return {
-        pid: child.pid ?? -1,
-        exited,
-        stop: async () => {
-          if (child.exitCode === null && child.signalCode === null) {
-            killGroup(child.pid, "SIGTERM");
-            const t = setTimeout(() => killGroup(child.pid, "SIGKILL"), 2000);
-            const r = await exited;
-            clearTimeout(t);
-            return r;
-          }
-          return exited;
-        },
-      };
-    };
-
-    return {
-      name: h.name,
-      netns: h.netns,
-      ipv4: h.ipv4,
-      ipv6: h.ipv6,
-      sshPort: 22,
-      hostKey: h.hostKey,
-      root: mkUser(h.root),
-      operator: mkUser(h.operator),
-      etc: h.etc,
-      dir: h.dir,
-      sshdLog: h.sshdLog,
-      veth: h.veth,
-      knownHosts: `${h.ipv4} ${h.hostKey}\n${h.ipv6} ${h.hostKey}\n`,
-      sh,
-      stopSshd,
-      startSshd,
-      spawn: spawnProc,
-    };
+function shInHost(h: HostDesc, script: string, opts: ShOptions = {}): Promise<ExecResult> {
+  return run("ip", ["netns", "exec", h.netns, "sh", "-c", script], {
+    ...(opts.stdin !== undefined ? { input: opts.stdin } : {}),
+    ...(opts.allowFail !== undefined ? { allowFail: opts.allowFail } : {}),
+    timeoutMs: opts.timeoutMs ?? 60_000,
   });
+}
 
-  const lab: Lab = {
+/** A script in the host as its own process group, its output collected until it exits. */
+function spawnInHost(h: HostDesc, script: string): LabProcess {
+  const child = spawn("ip", ["netns", "exec", h.netns, "sh", "-c", script], {
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: true,
+  });
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  child.stdout!.on("data", (b: Buffer) => out.push(b));
+  child.stderr!.on("data", (b: Buffer) => err.push(b));
+  child.on("error", () => undefined);
+  child.unref();
+  (child.stdout as unknown as { unref?: () => void }).unref?.();
+  (child.stderr as unknown as { unref?: () => void }).unref?.();
+  const exited = new Promise<ExecResult>((resolve) => {
+    child.on("exit", (code, signal) => {
+      killGroup(child.pid, "SIGKILL"); // leftovers of the group
+      resolve({
+        code: code ?? 128 + (signal ? (signalNumber(signal) ?? 0) : 0),
+        stdout: Buffer.concat(out).toString("utf8"),
+        stderr: Buffer.concat(err).toString("utf8"),
+      });
+    });
+  });
+  return {
+    pid: child.pid ?? -1,
+    exited,
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) {
+        killGroup(child.pid, "SIGTERM");
+        const t = setTimeout(() => killGroup(child.pid, "SIGKILL"), 2000);
+        const r = await exited;
+        clearTimeout(t);
+        return r;
+      }
+      return exited;
+    },
+  };
+}
+
+function labHost(h: HostDesc, state: SlotState): LabHost {
+  return {
+    name: h.name,
+    netns: h.netns,
+    ipv4: h.ipv4,
+    ipv6: h.ipv6,
+    sshPort: 22,
+    hostKey: h.hostKey,
+    root: labUser(h.root),
+    operator: labUser(h.operator),
+    etc: h.etc,
+    dir: h.dir,
+    sshdLog: h.sshdLog,
+    veth: h.veth,
+    knownHosts: `${h.ipv4} ${h.hostKey}\n${h.ipv6} ${h.hostKey}\n`,
+    sh: (script, opts) => shInHost(h, script, opts),
+    stopSshd: () => stopSshd(h, state),
+    startSshd: () => startSshd(h, state),
+    spawn: (script) => spawnInHost(h, script),
+  };
+}
+
+/** The lab's hosts as handles; destroy() tears the slot down when this process owns it (once). */
+function materialize(d: LabDesc): Lab {
+  const state: SlotState = liveSlots.get(d.slot) ?? { sshd: new Map<string, ChildProcess>() };
+  let destroyed = false;
+  return {
     slot: d.slot,
     label: d.label,
     bridge: d.bridge,
@@ -945,7 +952,7 @@ function materialize(d: LabDesc): Lab {
     persistent: d.persistent,
     controllerIpv4: d.controllerIpv4,
     controllerIpv6: d.controllerIpv6,
-    hosts,
+    hosts: d.hosts.map((h) => labHost(h, state)),
     destroy: async () => {
       if (destroyed) return;
       destroyed = true;
@@ -957,7 +964,6 @@ function materialize(d: LabDesc): Lab {
       if (owned) releaseSlotSync(d.slot);
     },
   };
-  return lab;
 }
 
 // ---------------------------------------------------------------- public entry points

@@ -1,4 +1,6 @@
 import fc from "fast-check";
+import { z } from "zod";
+import { CatalogExposureSchema } from "../../src/catalog";
 
 const port = fc.integer({ min: 1, max: 65535 });
 const range = fc.tuple(port, port).map(([a, b]) => (a === b ? a : `${Math.min(a, b)}-${Math.max(a, b)}`));
@@ -8,22 +10,33 @@ const sources = fc.option(fc.array(fc.oneof(v4, v4, v6), { minLength: 1, maxLeng
 const comment = fc.option(fc.stringMatching(/^[A-Za-z0-9 .,:_()-]{0,40}$/), { nil: undefined });
 const helper = fc.constantFrom("none", "scoped");
 
-const withCommon = <T extends Record<string, unknown>>(base: fc.Arbitrary<T>) =>
+const withCommon = <T extends Record<string, unknown>>(base: fc.Arbitrary<T>): fc.Arbitrary<Record<string, unknown>> =>
   fc.record({ base, sources, comment, ports: fc.option(fc.oneof(range, fc.array(range, { minLength: 1, maxLength: 3 })), { nil: undefined }) }).map(
     ({ base: b, sources: s, comment: c, ports: p }) => ({ ...b, ...(s ? { sources: s } : {}), ...(c ? { comment: c } : {}), ...(p !== undefined ? { ports: p } : {}) }),
   );
 
-const plain = fc.constantFrom("ssh", "http", "smtp", "submission", "imaps", "ntp", "dns").map((service) => ({ service }));
+type FieldJson = { const?: unknown; enum?: unknown[]; type?: unknown };
+
+/** A value of one service-specific field, from its JSON schema: enums and literals as declared, port fields as ranges. */
+function fieldValue(json: FieldJson): fc.Arbitrary<unknown> {
+  if (json.const !== undefined) return fc.constant(json.const);
+  if (json.enum) return fc.constantFrom(...json.enum);
+  if (json.type === "boolean") return fc.boolean();
+  return range;
+}
+
+/** Fields withCommon sets (or the service's own literal). */
+const COMMON = new Set(["service", "name", "ports", "sources", "comment"]);
+
+/** Every catalog service (src/catalog), each with every field of its own schema. */
+const catalogExposures = (CatalogExposureSchema as unknown as { options: z.ZodType[] }).options.map((option) => {
+  const { properties } = z.toJSONSchema(option, { io: "input", unrepresentable: "any" }) as { properties: Record<string, FieldJson> };
+  const own = Object.entries(properties).filter(([key]) => !COMMON.has(key));
+  return withCommon(fc.record({ service: fc.constant(properties.service!.const), ...Object.fromEntries(own.map(([key, json]) => [key, fieldValue(json)])) }));
+});
+
 const exposure = fc.oneof(
-  withCommon(plain),
-  withCommon(fc.record({ service: fc.constant("https"), http3: fc.boolean() })),
-  withCommon(fc.record({ service: fc.constant("ftp"), helper, passivePorts: range })),
-  withCommon(fc.record({ service: fc.constant("tftp"), helper, dataPorts: range })),
-  withCommon(fc.record({ service: fc.constant("sip"), helper, transport: fc.constantFrom("udp", "tcp", "both"), rtpPorts: range })),
-  withCommon(fc.record({ service: fc.constant("h323"), helper, mediaPorts: range })),
-  withCommon(fc.record({ service: fc.constantFrom("pptp", "netbios-ns", "snmp"), helper })),
-  withCommon(fc.record({ service: fc.constant("irc"), helper, dccPorts: range })),
-  withCommon(fc.record({ service: fc.constantFrom("sane", "amanda"), helper, dataPorts: range })),
+  ...catalogExposures,
   withCommon(fc.record({ name: fc.stringMatching(/^[a-z][a-z0-9]{0,8}$/), protocol: fc.constantFrom("tcp", "udp"), ports: range })),
 );
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { formatIssues } from "../../src/fields/issues";
-import { deniedButNeeded, modulesOtherTablesNeed, otherManagedTables, refusedTables, sysctlClashes, tablesToRelax } from "../../src/host/coexist";
-import { managedTablesFromOutput } from "../../src/host/probe";
+import { deniedButNeeded, modulesOtherTablesNeed, otherManagedTables, refusedTables, sysctlClashes, tablesToRelax } from "../../src/host/operations/coexist";
+import { managedTablesFromOutput } from "../../src/host/operations/probe";
 import { parsePolicy } from "../../src/model/validate";
 import { renderPolicy } from "../../src/render";
 import { profileForKernel } from "../../src/render/profile";

@@ -114,7 +114,7 @@ describe("the parts of the checker", () => {
     expect(cmds.map((c) => c.line)).toEqual([0, 1, 1, 2, 3]);
   });
 
-  it("read the wrapper's commands and options from engine/run.ts, so commands added there are accepted", () => {
+  it("read the wrapper's commands and options from tools/engine/run.ts, so commands added there are accepted", () => {
     const grammar = wrapperGrammar();
     expect([...grammar.commands]).toEqual(expect.arrayContaining(["up", "preview", "destroy", "config", "stack"]));
     expect(grammar.options.get("cwd")).toBe("string");
@@ -123,7 +123,7 @@ describe("the parts of the checker", () => {
     // the recovery commands of #17 are there; one the wrapper lacks is refused until it is added
     expect(checkWrapper(["cancel"], grammar)).toBeUndefined();
     expect(checkWrapper(["stack", "history"], grammar)).toBeUndefined();
-    const extended = wrapperGrammar(`${fs.readFileSync(path.join(REPO, "engine/run.ts"), "utf8")}\ncase "logout":\n// usage: stack tag | stack select\n`);
+    const extended = wrapperGrammar(`${fs.readFileSync(path.join(REPO, "tools/engine/run.ts"), "utf8")}\ncase "logout":\n// usage: stack tag | stack select\n`);
     expect(checkWrapper(["logout"], extended)).toBeUndefined();
     expect(checkWrapper(["stack", "tag"], extended)).toBeUndefined();
     expect(checkWrapper(["logout"], grammar)).toMatch(/no command "logout"/);

@@ -4,9 +4,9 @@
  * engine suite (test/engine/interrupt.test.ts) cuts a real link.
  */
 import { describe, expect, it } from "vitest";
-import { lostContact, LOST_CONTACT_SILENCE_MS, watchContact } from "../../src/host/contact";
-import { describeLastTransaction, parseLastTransaction } from "../../src/host/last-transaction";
-import { parseOutput } from "../../src/host/remote";
+import { lostContact, LOST_CONTACT_SILENCE_MS, watchContact } from "../../src/host/operations/contact";
+import { describeLastTransaction, parseLastTransaction } from "../../src/host/wire/last-transaction";
+import { parseOutput } from "../../src/host/wire/remote";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -1,12 +1,12 @@
 /**
  * The pure half of `diff` and drift observation, without root: the table diff of two listings
- * (src/host/drift.ts), the comparison of what observe.sh read with what the policy renders
- * (src/host/observed.ts), and the report's verdict and text (src/host/drift-report.ts).
+ * (src/host/operations/drift.ts), the comparison of what observe.sh read with what the policy renders
+ * (src/host/operations/observed.ts), and the report's verdict and text (src/host/operations/drift-report.ts).
  */
 import { describe, expect, it } from "vitest";
-import { diffTables, ruleTexts } from "../../src/host/drift";
-import { type DriftReport, formatDrift, hasRepairableDrift, summarizeDrift } from "../../src/host/drift-report";
-import { compareObserved } from "../../src/host/observed";
+import { diffTables, ruleTexts } from "../../src/host/operations/drift";
+import { type DriftReport, formatDrift, hasRepairableDrift, summarizeDrift } from "../../src/host/operations/drift-report";
+import { compareObserved } from "../../src/host/operations/observed";
 import { managedPaths } from "../../src/render/paths";
 import { LISTING_JSON, LISTING_TEXT } from "../fixtures/nft-listing";
 
@@ -44,6 +44,18 @@ describe("diffTables: the candidate against the live table, both listed by the h
     );
     expect(d.rules.added).toEqual([{ chain: "input", text: "tcp dport 3306 accept", comment: undefined }]);
     expect(d.rules.removed).toEqual([]);
+  });
+
+  it("a rule listed twice on the host is one rule added (rules are counted, not just matched)", () => {
+    const d = diff(
+      live(
+        (doc) => doc.nftables.push({ rule: { ...rules(doc).find((r) => r.comment === "http: control")!, handle: 9 } }),
+        (t) => t.replace('tcp dport 80 accept comment "http: control"', 'tcp dport 80 accept comment "http: control"\n\t\ttcp dport 80 accept comment "http: control"'),
+      ),
+    );
+    expect(d.rules.added).toEqual([{ chain: "input", text: 'tcp dport 80 accept comment "http: control"', comment: "http: control" }]);
+    expect(d.rules.removed).toEqual([]);
+    expect(d.rules.changed).toEqual([]);
   });
 
   it("a rule edited in place (same comment) is one change, before and after; a deleted one is missing", () => {

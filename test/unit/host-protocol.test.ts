@@ -7,10 +7,10 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { BOOTSTRAP, bundle } from "../../src/host/bundle";
-import { CAUSE, HOST_EXIT, parseStatusFile, parseVerdict, STATUS, STATUS_FILE, USED_KEYS } from "../../src/host/protocol";
-import { parseOutput } from "../../src/host/remote";
-import { describeHostState } from "../../src/host/verdict";
+import { BOOTSTRAP, bundle } from "../../src/host/wire/bundle";
+import { CAUSE, HOST_EXIT, parseStatusFile, parseVerdict, STATUS, STATUS_FILE, USED_KEYS } from "../../src/host/wire/protocol";
+import { parseOutput } from "../../src/host/wire/remote";
+import { describeHostState } from "../../src/host/wire/verdict";
 import { EXIT } from "../../src/cli/exit-codes";
 import { EXIT_HELP } from "../../src/cli/host-command";
 

@@ -10,10 +10,10 @@ import { join } from "node:path";
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
 import { locateNftError } from "../../src/local/nft-error";
-import { BOOTSTRAP, bundle } from "../../src/host/bundle";
-import { factsFromOutput } from "../../src/host/probe";
-import { STATUS } from "../../src/host/protocol";
-import { parseOutput } from "../../src/host/remote";
+import { BOOTSTRAP, bundle } from "../../src/host/wire/bundle";
+import { factsFromOutput } from "../../src/host/operations/probe";
+import { STATUS } from "../../src/host/wire/protocol";
+import { parseOutput } from "../../src/host/wire/remote";
 import { commandLine, shellQuote } from "../../src/host/ssh";
 import { NFT } from "../fixtures/nft-listing";
 

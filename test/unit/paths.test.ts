@@ -2,7 +2,8 @@ import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { hostRootProblem, managedPaths } from "../../src/render/paths";
+import { managedPaths } from "../../src/render/paths";
+import { hostRootProblem } from "../../src/model/host-options";
 
 const SCRIPTS = join(__dirname, "../../src/host/scripts");
 

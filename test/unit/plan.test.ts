@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { expectingHelper, serviceDefinition } from "../../src/catalog";
+import { catalogService, expectingHelper } from "../../src/catalog";
 import { assertPolicy } from "../../src/model/validate";
 import { type Opening, type Plan, planPolicy } from "../../src/plan/plan";
 
@@ -106,8 +106,8 @@ describe("plan: openings by kind", () => {
 
 describe("plan: the helper that carries data, and the explanation", () => {
   it("names the expecting helper: SIP's udp helper, H.323's Q.931 one", () => {
-    expect(expectingHelper(serviceDefinition("sip").helper!).type).toBe("sip");
-    expect(expectingHelper(serviceDefinition("h323").helper!).type).toBe("Q.931");
+    expect(expectingHelper(catalogService("sip").helper!).type).toBe("sip");
+    expect(expectingHelper(catalogService("h323").helper!).type).toBe("Q.931");
     const p = plan({ exposures: [ssh, { service: "h323", helper: "scoped", mediaPorts: "5000-5099" }] });
     expect(openingsOf(p, "h323").filter((o) => o.kind === "related")).toEqual([expect.objectContaining({ kernelHelper: "Q.931", protocol: "udp" })]);
   });

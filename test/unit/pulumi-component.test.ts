@@ -2,7 +2,11 @@ import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { spawnSync } from "node:child_process";
-import { HostFirewall, HostFirewallArgsError } from "../../src/pulumi/component";
+import { z } from "zod";
+import { HostFirewall, type HostFirewallArgs, HostFirewallArgsError } from "../../src/pulumi/component";
+import { HostOptionsFields } from "../../src/model/host-options";
+import { PolicyFields } from "../../src/model/policy";
+import { FIREWALL_OUTPUT_KEYS, POLICY_KEYS } from "../../src/pulumi/types";
 import { check } from "../../src/pulumi/provider-impl";
 import { render } from "../../src/render";
 import { generatePrivateKey, TEST_HOST_KEY } from "../support/keys";
@@ -119,21 +123,22 @@ describe("HostFirewall under mocks", () => {
 
   it("a policy built from Outputs is validated when its values are known (and fails the program)", () => {
     // Under the real CLI the rejected Output fails the program with this message. Vitest would
-    // count the rejection as an unhandled error, so this runs the compiled package in plain Node.
+    // count the rejection as an unhandled error, so this runs the package in plain Node (its
+    // source through tsx's require hook, so the unit tier needs no build).
     const script = `
       const pulumi = require("@pulumi/pulumi");
       const types = [];
       pulumi.runtime.setMocks({ newResource: (a) => { types.push(a.type); return { id: "x", state: a.inputs }; }, call: (a) => a.inputs }, "hnft", "test", false);
       const errors = new Set();
       process.on("unhandledRejection", (e) => errors.add(String(e && e.message)));
-      const { HostFirewall } = require("./dist/pulumi");
+      const { HostFirewall } = require("./src/pulumi");
       new HostFirewall("later", {
         connection: { host: "198.51.100.7", password: "hunter2-hunter2", insecureIgnoreHostKey: true },
         exposures: [{ service: "ssh" }, { service: "ftp", passivePorts: pulumi.output("9-2") }],
       });
       setTimeout(() => { console.log(JSON.stringify({ types, errors: [...errors] })); process.exit(0); }, 1500);
     `;
-    const r = spawnSync(process.execPath, ["-e", script], { cwd: path.resolve(__dirname, "../.."), encoding: "utf8", timeout: 30_000 });
+    const r = spawnSync(process.execPath, ["--require", "tsx/cjs", "-e", script], { cwd: path.resolve(__dirname, "../.."), encoding: "utf8", timeout: 30_000 });
     const out = JSON.parse(r.stdout.trim().split("\n").pop() ?? "{}") as { types: string[]; errors: string[] };
     expect(out.errors.join("\n")).toContain("exposures[1].passivePorts: range 9-2 is reversed");
     expect(out.errors.join("\n")).not.toContain("hunter2");
@@ -173,5 +178,24 @@ describe("HostFirewall under mocks", () => {
     expect(tableNameFor("1st")).toBe("hnft-1st");
     expect(tableNameFor("ip")).toBe("hnft-ip");
     expect(tableNameFor("x".repeat(80))).toHaveLength(64);
+  });
+
+  it("every field of the policy schema reaches HostTable (POLICY_KEYS is the schema's keys); every output is registered", async () => {
+    // compile time: HostFirewallArgs has every policy field and host option (the build fails otherwise)
+    const everyField: [Exclude<keyof typeof PolicyFields | keyof typeof HostOptionsFields, keyof HostFirewallArgs>] extends [never] ? true : false = true;
+    expect(everyField).toBe(true);
+    expect([...POLICY_KEYS].sort()).toEqual(Object.keys(PolicyFields).filter((k) => k !== "table").sort());
+
+    // one value per field, from the field's own example or default: a new field needs no edit here
+    const json = z.toJSONSchema(z.strictObject(PolicyFields), { io: "input", unrepresentable: "any" }) as { properties: Record<string, { default?: unknown }> };
+    const example = (key: (typeof POLICY_KEYS)[number]) => (PolicyFields[key].meta()?.examples as unknown[] | undefined)?.[0];
+    const policy = Object.fromEntries(POLICY_KEYS.map((key) => [key, example(key) ?? json.properties[key]!.default]));
+    expect(Object.values(policy)).not.toContain(undefined);
+    const fw = new HostFirewall("every-field", { ...(policy as object as HostFirewallArgs), connection: connection(), confirmTimeoutSeconds: 20 });
+    await settle(fw.hostTable.urn);
+    const inputs = registered[1]!.inputs;
+    expect(inputs.policy).toEqual(policy);
+    expect(inputs.confirmTimeoutSeconds).toBe(20);
+    for (const key of FIREWALL_OUTPUT_KEYS) expect(pulumi.Output.isInstance((fw as unknown as Record<string, unknown>)[key]), key).toBe(true);
   });
 });

@@ -17,7 +17,7 @@ const server = new grpc.Server();
 server.addService(
   langrpc.LanguageRuntimeService,
   new LanguageServer(async () => {
-    throw new Error("language stand-in: no program runs here (use engine/run.ts)");
+    throw new Error("language stand-in: no program runs here (use tools/engine/run.ts)");
   }),
 );
 server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (err, port) => {

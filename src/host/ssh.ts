@@ -1,5 +1,0 @@
-/** The SSH transport of the host layer, one concern per module; this is their public face. */
-export { HostSession, withSession, type OpenOptions, type RunOptions, type RunResult, type SessionStats } from "./session";
-export { ConnectionError, HostKeyMismatchError, type ConnectionFailure } from "./ssh-errors";
-export { commandLine, shellQuote } from "./shell";
-export type { DialLimits, Hop } from "./hop";
