@@ -6,13 +6,32 @@
  */
 import { spawnSync } from "node:child_process";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { applyOnSession, applyPolicy, HostSession, LostContactError, observePolicy, probeSession } from "../../src/host";
+import {
+  applyOnSession,
+  applyPolicy,
+  HostSession,
+  LostContactError,
+  observePolicy,
+  probeSession,
+} from "../../src/host";
 import { STATUS } from "../../src/host/wire/protocol";
 import { assertPolicy } from "../../src/model/validate";
 import { renderPolicy } from "../../src/render";
+import {
+  ALT_POLICY,
+  BASE_POLICY,
+  connectionFor,
+  expectRejects,
+  guardianAlive,
+  HOST_PATHS,
+  intercept,
+  MANAGED,
+  TABLE,
+  waitFor,
+  wipeHost,
+} from "../support/host-fixtures";
 import { createLab, type Lab, type LabHost } from "../support/lab";
 import { requireRoot } from "../support/privileges";
-import { ALT_POLICY, BASE_POLICY, connectionFor, expectRejects, guardianAlive, HOST_PATHS, intercept, MANAGED, TABLE, waitFor, wipeHost } from "../support/host-fixtures";
 
 const CONFIRM = 5;
 const TXN = `${MANAGED.runDir}/${TABLE}.txn`;
@@ -37,7 +56,14 @@ describe.runIf(requireRoot("host lost contact", ["ip", "sshd", "nft"]))("host la
   });
   beforeEach(async () => {
     await wipeHost(h1);
-    expect((await applyPolicy(connectionFor(h1), assertPolicy(BASE_POLICY), { paths: HOST_PATHS, confirmTimeoutSeconds: CONFIRM })).changed).toBe(true);
+    expect(
+      (
+        await applyPolicy(connectionFor(h1), assertPolicy(BASE_POLICY), {
+          paths: HOST_PATHS,
+          confirmTimeoutSeconds: CONFIRM,
+        })
+      ).changed,
+    ).toBe(true);
   });
 
   /** applyOnSession of ALT_POLICY, with `cut` run on the host's link right after the apply step armed it. */
@@ -54,7 +80,10 @@ describe.runIf(requireRoot("host lost contact", ["ip", "sshd", "nft"]))("host la
       return r;
     });
     try {
-      return await applyOnSession(wrapped, connectionFor(h1), artefacts, facts, { paths: HOST_PATHS, confirmTimeoutSeconds: CONFIRM });
+      return await applyOnSession(wrapped, connectionFor(h1), artefacts, facts, {
+        paths: HOST_PATHS,
+        confirmTimeoutSeconds: CONFIRM,
+      });
     } finally {
       await session.close();
     }
@@ -76,7 +105,9 @@ describe.runIf(requireRoot("host lost contact", ["ip", "sshd", "nft"]))("host la
     expect(err.message).not.toContain("lock you out");
     expect(performance.now() - t0).toBeLessThan(60_000);
     expect((await h1.sh(`cat ${TXN}/result`)).stdout.trim()).toBe(STATUS.rolledBack);
-    expect((await observePolicy(connectionFor(h1), assertPolicy(BASE_POLICY), { paths: HOST_PATHS })).inSync).toBe(true);
+    expect((await observePolicy(connectionFor(h1), assertPolicy(BASE_POLICY), { paths: HOST_PATHS })).inSync).toBe(
+      true,
+    );
   });
 
   it("a blip of 2 s inside the window: the proof arrives; committed", async () => {
@@ -98,13 +129,23 @@ describe.runIf(requireRoot("host lost contact", ["ip", "sshd", "nft"]))("host la
       await session.close();
       throw new Error("controller crashed");
     });
-    await expect(applyOnSession(wrapped, connectionFor(h1), artefacts, facts, { paths: HOST_PATHS, confirmTimeoutSeconds: CONFIRM })).rejects.toThrow("controller crashed");
+    await expect(
+      applyOnSession(wrapped, connectionFor(h1), artefacts, facts, {
+        paths: HOST_PATHS,
+        confirmTimeoutSeconds: CONFIRM,
+      }),
+    ).rejects.toThrow("controller crashed");
     await waitFor("the guardian's verdict", async () => !(await guardianAlive(h1)), (CONFIRM + 10) * 1000);
     for (let i = 0; i < 2; i++) {
       const report = await observePolicy(connectionFor(h1), assertPolicy(BASE_POLICY), { paths: HOST_PATHS });
-      expect(report.lastTransaction).toMatch(/^an earlier apply of table inet hnft on this host \(started [^)]+\) ended without its controller .*no proof of access arrived in time, so the host restored its previous state by itself/);
+      expect(report.lastTransaction).toMatch(
+        /^an earlier apply of table inet hnft on this host \(started [^)]+\) ended without its controller .*no proof of access arrived in time, so the host restored its previous state by itself/,
+      );
     }
-    const next = await applyPolicy(connectionFor(h1), assertPolicy(ALT_POLICY), { paths: HOST_PATHS, confirmTimeoutSeconds: CONFIRM });
+    const next = await applyPolicy(connectionFor(h1), assertPolicy(ALT_POLICY), {
+      paths: HOST_PATHS,
+      confirmTimeoutSeconds: CONFIRM,
+    });
     expect(next.lastTransaction).toContain("ended without its controller");
     expect(next.warnings).toContain(next.lastTransaction);
     const after = await observePolicy(connectionFor(h1), assertPolicy(ALT_POLICY), { paths: HOST_PATHS });

@@ -4,7 +4,7 @@
  * engine suite (test/engine/interrupt.test.ts) cuts a real link.
  */
 import { describe, expect, it } from "vitest";
-import { lostContact, LOST_CONTACT_SILENCE_MS, watchContact } from "../../src/host/operations/contact";
+import { LOST_CONTACT_SILENCE_MS, lostContact, watchContact } from "../../src/host/operations/contact";
 import { describeLastTransaction, parseLastTransaction } from "../../src/host/wire/last-transaction";
 import { parseOutput } from "../../src/host/wire/remote";
 
@@ -84,11 +84,20 @@ describe("the record of an apply no controller read", () => {
   });
 
   it("says which apply, that no controller saw its end, what the host runs since and why", () => {
-    const text = describeLastTransaction(parseLastTransaction(out.lastTransaction)!, { table: "web", nftPath: "/etc/hardened-nftables/web.nft", confirmTimeout: 30 });
-    expect(text).toContain("an earlier apply of table inet web on this host (started 2025-12-06T05:46:40.000Z) ended without its controller");
+    const text = describeLastTransaction(parseLastTransaction(out.lastTransaction)!, {
+      table: "web",
+      nftPath: "/etc/hardened-nftables/web.nft",
+      confirmTimeout: 30,
+    });
+    expect(text).toContain(
+      "an earlier apply of table inet web on this host (started 2025-12-06T05:46:40.000Z) ended without its controller",
+    );
     expect(text).toContain("no proof of access arrived in time, so the host restored its previous state by itself");
     expect(text).toContain("The host's record: loading the backup failed: x.");
-    const committed = describeLastTransaction(parseLastTransaction(["hnft-last-transaction result committed flushed=0"])!, { table: "web", nftPath: "/x", confirmTimeout: 30 });
+    const committed = describeLastTransaction(
+      parseLastTransaction(["hnft-last-transaction result committed flushed=0"])!,
+      { table: "web", nftPath: "/x", confirmTimeout: 30 },
+    );
     expect(committed).toContain("the host committed it");
   });
 

@@ -26,8 +26,8 @@
  * status is the CLI's; 130 or 143 when a SIGINT or SIGTERM ended the command.
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import * as os from "node:os";
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
 import {
@@ -122,7 +122,13 @@ interface CliRun {
 function runCli(
   command: string,
   args: string[],
-  opts: { cwd: string; env: Record<string, string>; onOutput?: (s: string) => void; onError?: (s: string) => void; stdin?: "inherit" | "ignore" },
+  opts: {
+    cwd: string;
+    env: Record<string, string>;
+    onOutput?: (s: string) => void;
+    onError?: (s: string) => void;
+    stdin?: "inherit" | "ignore";
+  },
 ): Promise<CliRun> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, {
@@ -148,15 +154,23 @@ function runCli(
     });
     child.on("close", (code, signal) => {
       running.delete(child);
-      resolve({ stdout: out.join(""), stderr: err.join(""), code: code ?? 128 + (signal ? (os.constants.signals[signal] ?? 1) : 1) });
+      resolve({
+        stdout: out.join(""),
+        stderr: err.join(""),
+        code: code ?? 128 + (signal ? (os.constants.signals[signal] ?? 1) : 1),
+      });
     });
   });
 }
 
 // The Automation API's own result and error (internal to its typings): the callers above it, and
 // the error handling at the end of this file, read them as they read the ones it makes itself.
-const { CommandResult } = require("@pulumi/pulumi/automation/cmd") as { CommandResult: new (stdout: string, stderr: string, code: number) => unknown };
-const { createCommandError } = require("@pulumi/pulumi/automation/errors") as { createCommandError: (result: unknown) => Error };
+const { CommandResult } = require("@pulumi/pulumi/automation/cmd") as {
+  CommandResult: new (stdout: string, stderr: string, code: number) => unknown;
+};
+const { createCommandError } = require("@pulumi/pulumi/automation/errors") as {
+  createCommandError: (result: unknown) => Error;
+};
 
 /**
  * The Automation API's PulumiCommand runs the CLI in this process's group; this one (the same
@@ -165,10 +179,17 @@ const { createCommandError } = require("@pulumi/pulumi/automation/errors") as { 
 function ownProcessGroup(pulumiCommand: PulumiCommand): PulumiCommand {
   const command = pulumiCommand.command;
   Object.assign(pulumiCommand, {
-    async run(args: string[], cwd: string, additionalEnv: Record<string, string>, onOutput?: (s: string) => void, onError?: (s: string) => void) {
+    async run(
+      args: string[],
+      cwd: string,
+      additionalEnv: Record<string, string>,
+      onOutput?: (s: string) => void,
+      onError?: (s: string) => void,
+    ) {
       if (!args.includes("--non-interactive")) args.push("--non-interactive");
       const env: Record<string, string> = { ...additionalEnv, PULUMI_AUTOMATION_API: "true" };
-      if (path.isAbsolute(command)) env.PATH = `${path.dirname(command)}${path.delimiter}${additionalEnv.PATH ?? process.env.PATH ?? ""}`;
+      if (path.isAbsolute(command))
+        env.PATH = `${path.dirname(command)}${path.delimiter}${additionalEnv.PATH ?? process.env.PATH ?? ""}`;
       const r = await runCli(command, args, { cwd, env, onOutput, onError });
       const result = new CommandResult(r.stdout, r.stderr, r.code);
       if (r.code !== 0) throw createCommandError(result);
@@ -200,13 +221,17 @@ async function openStack(dir: string, stackName: string): Promise<OpenStack> {
     { workDir: dir, pulumiCommand, envVars },
   );
   const cli = async (args: string[], opts: { stdin?: "inherit"; stack?: false } = {}) => {
-    const r = await runCli(path.join(bin, "pulumi"), [...args, ...(opts.stack === false ? [] : ["--stack", stackName]), "--non-interactive"], {
-      cwd: dir,
-      env: envVars,
-      onOutput: write,
-      onError: writeError,
-      stdin: opts.stdin,
-    });
+    const r = await runCli(
+      path.join(bin, "pulumi"),
+      [...args, ...(opts.stack === false ? [] : ["--stack", stackName]), "--non-interactive"],
+      {
+        cwd: dir,
+        env: envVars,
+        onOutput: write,
+        onError: writeError,
+        stdin: opts.stdin,
+      },
+    );
     return r.code;
   };
   return { stack, cli };
@@ -254,26 +279,48 @@ async function run(argv: string[]): Promise<number> {
   const stackName = values.stack ?? process.env.PULUMI_STACK ?? "dev";
   const { stack, cli } = await openStack(dir, stackName);
   const parallel = values.parallel === undefined ? undefined : Number(values.parallel);
-  if (parallel !== undefined && !(Number.isInteger(parallel) && parallel > 0)) throw new Error(`--parallel: expected a whole number above 0, got "${values.parallel}"`);
-  const common = { onOutput: write, onError: writeError, onEvent, color: "never" as const, ...(parallel ? { parallel } : {}) };
+  if (parallel !== undefined && !(Number.isInteger(parallel) && parallel > 0))
+    throw new Error(`--parallel: expected a whole number above 0, got "${values.parallel}"`);
+  const common = {
+    onOutput: write,
+    onError: writeError,
+    onEvent,
+    color: "never" as const,
+    ...(parallel ? { parallel } : {}),
+  };
   const [command, sub, ...rest] = positionals;
   switch (command) {
     case "up":
-      await stack.up({ ...common, diff: values.diff, refresh: values.refresh, expectNoChanges: values["expect-no-changes"] });
+      await stack.up({
+        ...common,
+        diff: values.diff,
+        refresh: values.refresh,
+        expectNoChanges: values["expect-no-changes"],
+      });
       return 0;
     case "preview":
-      await stack.preview({ ...common, diff: values.diff, refresh: values.refresh, expectNoChanges: values["expect-no-changes"] });
+      await stack.preview({
+        ...common,
+        diff: values.diff,
+        refresh: values.refresh,
+        expectNoChanges: values["expect-no-changes"],
+      });
       return 0;
     case "refresh":
       // --clear-pending-creates: what the CLI names when a killed run left a create half-done
-      await stack.refresh({ ...common, expectNoChanges: values["expect-no-changes"], clearPendingCreates: values["clear-pending-creates"] });
+      await stack.refresh({
+        ...common,
+        expectNoChanges: values["expect-no-changes"],
+        clearPendingCreates: values["clear-pending-creates"],
+      });
       return 0;
     case "destroy":
       await stack.destroy({ ...common });
       return 0;
     case "config": {
       // Like `pulumi config set`: without VALUE it is read from stdin (keeps secrets off argv).
-      if (sub !== "set" || rest.length < 1 || rest.length > 2) throw new Error("usage: config set KEY [VALUE] [--secret] [--path]");
+      if (sub !== "set" || rest.length < 1 || rest.length > 2)
+        throw new Error("usage: config set KEY [VALUE] [--secret] [--path]");
       const value = rest[1] ?? fs.readFileSync(0, "utf8").replace(/\n$/, "");
       await stack.setConfig(rest[0]!, { value, secret: values.secret ?? false }, values.path ?? false);
       return 0;
@@ -284,7 +331,13 @@ async function run(argv: string[]): Promise<number> {
         const plain = Object.fromEntries(
           Object.entries(outputs).map(([k, v]) => [k, v.secret && !values.json ? "[secret]" : v.value]),
         );
-        write(values.json ? `${JSON.stringify(plain, null, 2)}\n` : Object.entries(plain).map(([k, v]) => `${k}: ${JSON.stringify(v)}\n`).join(""));
+        write(
+          values.json
+            ? `${JSON.stringify(plain, null, 2)}\n`
+            : Object.entries(plain)
+                .map(([k, v]) => `${k}: ${JSON.stringify(v)}\n`)
+                .join(""),
+        );
         return 0;
       }
       if (sub === "export") {
@@ -293,7 +346,9 @@ async function run(argv: string[]): Promise<number> {
       }
       if (sub === "import") {
         // the recovery after a run left the state behind the host: export, edit, import
-        return cli(["stack", "import", ...(values.file ? ["--file", values.file] : [])], { stdin: values.file ? undefined : "inherit" });
+        return cli(["stack", "import", ...(values.file ? ["--file", values.file] : [])], {
+          stdin: values.file ? undefined : "inherit",
+        });
       }
       if (sub === "history") return cli(["stack", "history"]);
       if (sub === "ls") return cli(["stack", "ls"]);
@@ -301,7 +356,9 @@ async function run(argv: string[]): Promise<number> {
         await stack.workspace.removeStack(stackName, { force: true });
         return 0;
       }
-      throw new Error("usage: stack output [--json] | stack export [--show-secrets] | stack import [--file F] | stack history | stack ls | stack rm");
+      throw new Error(
+        "usage: stack output [--json] | stack export [--show-secrets] | stack import [--file F] | stack history | stack ls | stack rm",
+      );
     case "cancel":
       // `pulumi cancel`: removes the lock a killed run left (the local backend keeps it as a file)
       return cli(["cancel", "--yes"]);
@@ -310,7 +367,9 @@ async function run(argv: string[]): Promise<number> {
     case "whoami":
       return cli(["whoami", "--verbose"], { stack: false });
     default:
-      throw new Error("usage: [--cwd DIR] [--stack NAME] up|preview|refresh|destroy|config set|stack output [--json]|stack export [--show-secrets]|stack import [--file F]|stack history|stack ls|stack rm|cancel|about|whoami");
+      throw new Error(
+        "usage: [--cwd DIR] [--stack NAME] up|preview|refresh|destroy|config set|stack output [--json]|stack export [--show-secrets]|stack import [--file F]|stack history|stack ls|stack rm|cancel|about|whoami",
+      );
   }
 }
 
@@ -340,7 +399,9 @@ run(process.argv.slice(2)).then(
     if (err instanceof CommandError) {
       // End as `pulumi` would: its stdout and stderr were streamed as they came; the exit status
       // is the CLI's (the Automation API keeps it on the execa error it wraps).
-      const result = (err as unknown as { commandResult: { stderr: string; code: number; err?: { exitCode?: number } } }).commandResult;
+      const result = (
+        err as unknown as { commandResult: { stderr: string; code: number; err?: { exitCode?: number } } }
+      ).commandResult;
       if (!streamedErrors) process.stderr.write(result.stderr.endsWith("\n") ? result.stderr : `${result.stderr}\n`);
       process.exitCode = reportInterrupt(result.err?.exitCode ?? (result.code > 0 ? result.code : 1));
       return;

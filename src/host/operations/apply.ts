@@ -1,23 +1,23 @@
 import { randomBytes } from "node:crypto";
+import { locateNftError } from "../../local/nft-error";
 import type { Connection } from "../../model/connection";
+import { DEFAULT_CONFIRM_TIMEOUT } from "../../model/host-options";
 import type { Policy } from "../../model/policy";
 import type { Artefacts } from "../../render";
 import { managedPaths } from "../../render/paths";
 import { renderUnit } from "../../render/systemd";
-import { locateNftError } from "../../local/nft-error";
+import { HostOperationError, NftRejectedError } from "../errors";
+import type { HostSession, SessionStats } from "../ssh";
+import { describeLastTransaction, parseLastTransaction } from "../wire/last-transaction";
+import { checkedOptions, type HostOptions, pathParams, sysctlParam } from "../wire/params";
+import { parseVerdict, STATUS } from "../wire/protocol";
+import { type RemoteOutput, runStep } from "../wire/remote";
+import { type StateContext, stepFailed } from "../wire/verdict";
 import type { AllowOtherTables } from "./coexist";
 import { proveAccessAndCommit } from "./confirm";
 import { makeRoomBesideOtherTables } from "./make-room";
-import { HostOperationError, NftRejectedError } from "../errors";
-import { parseVerdict, STATUS } from "../wire/protocol";
-import { type StateContext, stepFailed } from "../wire/verdict";
-import { describeLastTransaction, parseLastTransaction } from "../wire/last-transaction";
-import type { HostFacts } from "./probe";
 import { withRenderedPolicy } from "./policy-session";
-import { type RemoteOutput, runStep } from "../wire/remote";
-import type { HostSession, SessionStats } from "../ssh";
-import { checkedOptions, type HostOptions, pathParams, sysctlParam } from "../wire/params";
-import { DEFAULT_CONFIRM_TIMEOUT } from "../../model/host-options";
+import type { HostFacts } from "./probe";
 
 export interface ApplyOptions extends HostOptions {
   /** Seconds the host waits for proof of access before it restores the previous state. */
@@ -68,12 +68,21 @@ export async function applyOnSession(
   const confirmTimeout = options.confirmTimeoutSeconds ?? DEFAULT_CONFIRM_TIMEOUT;
   const token = randomBytes(12).toString("hex");
   const unit = facts.init.startsWith("systemd") ? renderUnit(table, paths, facts.nftBinary) : undefined;
-  const files: Record<string, string> = { nft: artefacts.nft, sysctl: artefacts.sysctl, modprobe: artefacts.modprobe, ...(unit ? { unit } : {}) };
+  const files: Record<string, string> = {
+    nft: artefacts.nft,
+    sysctl: artefacts.sysctl,
+    modprobe: artefacts.modprobe,
+    ...(unit ? { unit } : {}),
+  };
   const allowedHelpers = [...new Set(artefacts.rendered.helpers.map((h) => h.type))].join(" ");
   const log = options.onLog ?? (() => undefined);
 
   const lockWaitSeconds = options.lockWaitSeconds ?? confirmTimeout + 60;
-  await makeRoomBesideOtherTables(session, artefacts, facts, paths.runDir, { allowOtherTables: options.allowOtherTables, lockWaitSeconds, onLog: options.onLog });
+  await makeRoomBesideOtherTables(session, artefacts, facts, paths.runDir, {
+    allowOtherTables: options.allowOtherTables,
+    lockWaitSeconds,
+    onLog: options.onLog,
+  });
   const out = await runStep(session, {
     main: "apply",
     params: {
@@ -89,16 +98,37 @@ export async function applyOnSession(
   });
   const last = parseLastTransaction(out.lastTransaction);
   const lastWarning = last ? [describeLastTransaction(last, { table, nftPath: paths.nft, confirmTimeout })] : [];
-  const base = { target: session.target, hash: artefacts.hash, facts, artefacts, warnings: [...lastWarning, ...out.warnings], ...(lastWarning[0] ? { lastTransaction: lastWarning[0] } : {}) };
+  const base = {
+    target: session.target,
+    hash: artefacts.hash,
+    facts,
+    artefacts,
+    warnings: [...lastWarning, ...out.warnings],
+    ...(lastWarning[0] ? { lastTransaction: lastWarning[0] } : {}),
+  };
   if (!armedByApplyStep(session, out, artefacts, { table, nftPath: paths.nft, confirmTimeout })) {
     log(`${session.target}: unchanged`);
     return { ...base, changed: false, flushedConnections: 0, confirmStats: { connections: 0, roundTrips: 0 } };
   }
   log(`${session.target}: applied, rollback armed for ${confirmTimeout}s; proving access with a new connection`);
 
-  const confirmed = await proveAccessAndCommit(session, connection, { table, paths, token, confirmTimeout, onLog: options.onLog });
-  const warnings = confirmed.conntrackToolMissing ? [...base.warnings, "conntrack tool missing: connections that carry a helper were not flushed"] : base.warnings;
-  return { ...base, warnings, changed: true, flushedConnections: confirmed.flushedConnections, confirmStats: confirmed.stats };
+  const confirmed = await proveAccessAndCommit(session, connection, {
+    table,
+    paths,
+    token,
+    confirmTimeout,
+    onLog: options.onLog,
+  });
+  const warnings = confirmed.conntrackToolMissing
+    ? [...base.warnings, "conntrack tool missing: connections that carry a helper were not flushed"]
+    : base.warnings;
+  return {
+    ...base,
+    warnings,
+    changed: true,
+    flushedConnections: confirmed.flushedConnections,
+    confirmStats: confirmed.stats,
+  };
 }
 
 /**
@@ -106,7 +136,11 @@ export async function applyOnSession(
  * host already matched. Anything else throws what the host now runs (or the candidate's nft error).
  */
 function armedByApplyStep(session: HostSession, out: RemoteOutput, artefacts: Artefacts, ctx: StateContext): boolean {
-  const nftLines = out.stdout.split("\n").filter((l) => l.startsWith("nft: ")).map((l) => l.slice(5)).join("\n");
+  const nftLines = out.stdout
+    .split("\n")
+    .filter((l) => l.startsWith("nft: "))
+    .map((l) => l.slice(5))
+    .join("\n");
   const rejected = () => {
     const located = locateNftError(nftLines, artefacts.nft);
     return new NftRejectedError(session.target, nftLines, located.line, located.lineText);
@@ -144,7 +178,11 @@ export interface ApplyPolicyOptions extends ApplyOptions {
  * Probes, renders the validated policy with the host's own profile and applies: one connection plus
  * the proof. Invalid options throw HostOptionsError before any connection.
  */
-export async function applyPolicy(connection: Connection, policy: Policy, given: ApplyPolicyOptions = {}): Promise<ApplyResult> {
+export async function applyPolicy(
+  connection: Connection,
+  policy: Policy,
+  given: ApplyPolicyOptions = {},
+): Promise<ApplyResult> {
   const options = checkedOptions(given);
   return withRenderedPolicy(connection, policy, options, async (session, artefacts, facts) => {
     const { confirmStats, ...rest } = await applyOnSession(session, connection, artefacts, facts, options);

@@ -27,7 +27,10 @@ export interface ContactWatch {
   stop(): ContactSeen;
 }
 
-export function watchContact(session: Pingable, opts: { everyMs?: number; silenceMs?: number; now?: () => number } = {}): ContactWatch {
+export function watchContact(
+  session: Pingable,
+  opts: { everyMs?: number; silenceMs?: number; now?: () => number } = {},
+): ContactWatch {
   const every = opts.everyMs ?? PING_EVERY_MS;
   const silence = opts.silenceMs ?? LOST_CONTACT_SILENCE_MS;
   const now = opts.now ?? (() => performance.now());

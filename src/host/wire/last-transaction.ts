@@ -32,11 +32,18 @@ export function parseLastTransaction(lines: readonly string[]): LastTransaction 
     else if (kind === "record") record.push(value);
   }
   if (result === undefined) return undefined;
-  return { startedAt: started && Number.isFinite(started) ? new Date(started * 1000) : undefined, verdict: parseVerdict(result), record };
+  return {
+    startedAt: started && Number.isFinite(started) ? new Date(started * 1000) : undefined,
+    verdict: parseVerdict(result),
+    record,
+  };
 }
 
 /** One message: which apply, that its controller never read the outcome, what the host runs since and why. */
-export function describeLastTransaction(last: LastTransaction, ctx: { table: string; nftPath: string; confirmTimeout: number }): string {
+export function describeLastTransaction(
+  last: LastTransaction,
+  ctx: { table: string; nftPath: string; confirmTimeout: number },
+): string {
   const when = last.startedAt ? ` (started ${last.startedAt.toISOString()})` : "";
   const { word, fields } = last.verdict;
   const how =
