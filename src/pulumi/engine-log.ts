@@ -5,16 +5,10 @@
  * there), so create, update and read use the engine's address from the plugin's arguments.
  * Messages never carry secrets: the callers redact them with the resource's connection.
  */
-import { dirname } from "node:path";
-
-/** A module as @pulumi/pulumi itself loads it (the same gRPC client, the same messages). */
-function sdkRequire(id: string): any {
-  const sdkRoot = dirname(require.resolve("@pulumi/pulumi/package.json"));
-  return require(require.resolve(id, { paths: [sdkRoot] }));
-}
+import { type SdkModule, sdkRequire } from "./sdk-modules";
 
 let engineAddress: string | undefined;
-let client: any;
+let client: SdkModule;
 
 /** The plugin's arguments, as the engine starts it: the first one that is not a flag is its address. */
 export function useEngineFromArgs(args: readonly string[]): void {

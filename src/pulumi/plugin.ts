@@ -14,6 +14,7 @@ import { engineWarn } from "./engine-log";
 import * as impl from "./provider-impl";
 import { HOST_FIREWALL_TOKEN, HOST_TABLE_TOKEN, packageSchema } from "./schema";
 import { revealed, withSecrets } from "./secrets";
+import { FIREWALL_OUTPUT_KEYS } from "./types";
 import { PACKAGE_VERSION } from "./version";
 
 type Props = Record<string, unknown>;
@@ -31,21 +32,6 @@ function hostTableOnly(urn: string): void {
   const type = typeOfUrn(urn);
   if (type !== HOST_TABLE_TOKEN) throw new Error(`hardened-nftables: unknown resource type ${type}`);
 }
-
-const FIREWALL_OUTPUTS = [
-  "table",
-  "target",
-  "renderedTable",
-  "ruleLines",
-  "sysctlConf",
-  "modprobeConf",
-  "hostProfile",
-  "appliedHash",
-  "inSync",
-  "drift",
-  "driftSummary",
-  "warnings",
-] as const satisfies readonly (keyof HostFirewall)[];
 
 async function warnAll(urn: string, notices: readonly string[] | undefined): Promise<void> {
   for (const n of notices ?? []) await engineWarn(urn, n);
@@ -99,7 +85,7 @@ export function hardenedNftablesProvider(): provider.Provider {
         options as pulumi.ComponentResourceOptions,
       );
       const state: Record<string, pulumi.Input<unknown>> = {};
-      for (const key of FIREWALL_OUTPUTS) state[key] = firewall[key];
+      for (const key of FIREWALL_OUTPUT_KEYS) state[key] = firewall[key];
       return { urn: firewall.urn, state };
     },
   };

@@ -6,7 +6,7 @@
  */
 import { z } from "zod";
 import { ConnectionSchema } from "../model/connection";
-import { HostOptionsFields, HostPathsSchema } from "../model/host-options";
+import { HostOptionsFields, type HostPathsSchema } from "../model/host-options";
 import { PolicyFields } from "../model/policy";
 
 /** Where state and the lock live on the host; defaults /var/lib/hardened-nftables and /run/hardened-nftables. */

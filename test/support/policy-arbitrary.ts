@@ -8,7 +8,6 @@ const v4 = fc.tuple(fc.ipV4(), fc.integer({ min: 0, max: 32 })).map(([a, l]) => 
 const v6 = fc.tuple(fc.ipV6(), fc.integer({ min: 0, max: 128 })).map(([a, l]) => `${a}/${l}`);
 const sources = fc.option(fc.array(fc.oneof(v4, v4, v6), { minLength: 1, maxLength: 12 }), { nil: undefined });
 const comment = fc.option(fc.stringMatching(/^[A-Za-z0-9 .,:_()-]{0,40}$/), { nil: undefined });
-const helper = fc.constantFrom("none", "scoped");
 
 const withCommon = <T extends Record<string, unknown>>(base: fc.Arbitrary<T>): fc.Arbitrary<Record<string, unknown>> =>
   fc

@@ -3,7 +3,7 @@ import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { z } from "zod";
-import { HostOptionsFields } from "../../src/model/host-options";
+import type { HostOptionsFields } from "../../src/model/host-options";
 import { PolicyFields } from "../../src/model/policy";
 import { HostFirewall, type HostFirewallArgs, HostFirewallArgsError } from "../../src/pulumi/component";
 import { fromLineMap, type LineMap, toLineMap } from "../../src/pulumi/line-map";

@@ -34,6 +34,8 @@ describe("rule lines: one module writes and reads them", () => {
             return ruleLine(parsed!.chain, parsed!.text);
           case "note":
             throw new Error(`a render holds no note: ${line}`);
+          default:
+            throw new Error(`unknown line kind: ${line}`);
         }
       });
       expect(rewritten).toEqual(artefacts.ruleLines);

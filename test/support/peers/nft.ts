@@ -1,5 +1,5 @@
 /** Load an nft script in the host (nft -f - from stdin); throws with nft's message on error. */
-import { type PeerHost } from "./core";
+import type { PeerHost } from "./core";
 
 export async function nftLoad(host: PeerHost, ruleset: string): Promise<void> {
   const r = await host.sh("nft -f -", { stdin: ruleset, allowFail: true, timeoutMs: 15_000 });
