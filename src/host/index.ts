@@ -13,6 +13,7 @@ export {
   HostOperationError,
   HostStepFailedError,
   LockoutRolledBackError,
+  LostContactError,
   NftRejectedError,
   OtherTablesError,
 } from "./errors";
