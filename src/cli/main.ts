@@ -3,6 +3,7 @@ import { EXIT } from "./exit-codes";
 import { exitAfterOutput, type Io, processIo, watchOutput } from "./io";
 import { UsageError } from "./policy-file";
 import { APPLY_HELP, applyCommand } from "./apply";
+import { AUDIT_HELP, auditCommand } from "./audit";
 import { DIFF_HELP, diffCommand } from "./diff";
 import { PROBE_HELP, probeCommand } from "./probe";
 import { REMOVE_HELP, removeCommand } from "./remove";
@@ -17,6 +18,7 @@ export const commands: Record<string, Command> = {
   probe: { summary: "print what a host has (kernel, nft, helper knobs, tables) as JSON; changes nothing", help: PROBE_HELP, run: probeCommand },
   apply: { summary: "push a policy to a host; rolls back by itself unless a new SSH connection gets in", help: APPLY_HELP, run: applyCommand },
   diff: { summary: "compare a host with a policy (exit 1 on drift); changes nothing", help: DIFF_HELP, run: diffCommand },
+  audit: { summary: "judge hosts' firewalls (helpers, related accepts, open input); changes nothing; exit 1 on findings", help: AUDIT_HELP, run: auditCommand },
   remove: { summary: "delete this project's table, files and state from a host (nothing else)", help: REMOVE_HELP, run: removeCommand },
   reference: { summary: "print every policy field, catalog service and host option (docs/reference.md)", help: REFERENCE_HELP, run: referenceCommand },
 };

@@ -11,3 +11,6 @@ export { formatDrift, summarizeDrift, hasRepairableDrift, type DriftReport, type
 export { removeTable, removeOnSession, type RemoveResult } from "./operations/remove";
 export { NftRejectedError, LockoutRolledBackError, HostOperationError, HostStepFailedError, OtherTablesError } from "./errors";
 export { managedPaths, type ManagedPaths, type PathOverrides } from "../render/paths";
+export { auditHost, auditSession, auditFleet, type HostAudit, type FleetResult } from "./operations/audit";
+export { judge, factsFromGathered, atOrAbove, SEVERITIES, type Finding, type Severity, type HostAuditFacts } from "./audit/findings";
+export { formatAuditText, auditSarif, auditJson } from "./audit/report";
