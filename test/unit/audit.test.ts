@@ -25,6 +25,14 @@ const UFW = `table ip filter {
 		iifname "lo" counter packets 0 bytes 0 accept
 		ct state related,established counter packets 0 bytes 0 accept
 		ct state invalid counter packets 0 bytes 0 drop
+		jump ufw-user-input
+	}
+	chain OUTPUT {
+		type filter hook output priority filter; policy accept;
+		jump ufw-before-output
+	}
+	chain ufw-before-output {
+		ct state related,established counter packets 0 bytes 0 accept
 	}
 	chain ufw-user-input {
 		tcp dport 21 counter packets 0 bytes 0 accept
@@ -114,13 +122,15 @@ describe("judging", () => {
     expect(findings.filter((f) => f.id === "input-open").map((f) => f.title)).toEqual([expect.stringMatching(/^IPv6 input is not filtered/)]);
   });
 
-  it("ufw's defaults with ftp allowed: blanket related accept (medium without a helper attach), ufw enabled, the ftp rule admitting from anywhere is not a base-chain rule", () => {
+  it("ufw's defaults with ftp allowed: blanket related accept (medium without a helper attach), ufw enabled, the output chain's related accept ignored, the ftp rule found through the jumps", () => {
     const facts = gathered({ ufw: "enabled active", ufwConf: "yes" }, { ruleset: UFW, listen: LISTEN });
     const findings = judge("h2", facts);
     expect(findings.filter((f) => f.id === "related-accept").map((f) => [f.severity, f.evidence[0]])).toEqual([
       ["medium", "ip filter/ufw-before-input line 8: ct state related,established counter packets 0 bytes 0 accept"],
-      ["medium", "ip6 filter/ufw6-before-input line 21: ct state related,established counter packets 0 bytes 0 accept"],
+      ["medium", "ip6 filter/ufw6-before-input line 29: ct state related,established counter packets 0 bytes 0 accept"],
     ]);
+    // ufw-user-input is reached from INPUT through ufw-before-input: its ftp rule admits tcp/21 from anywhere
+    expect(findings.find((f) => f.id === "listener-open" && f.title.startsWith("tcp/21"))?.evidence[1]).toBe("ip filter/ufw-user-input line 20: tcp dport 21 counter packets 0 bytes 0 accept");
     expect(ids(findings)).toContain("medium firewall-manager");
     expect(findings.some((f) => f.id === "input-open")).toBe(false);
   });

@@ -3,7 +3,7 @@
  * findings, each with its evidence (the rule with its table and chain, the file and line, the
  * knob and its value) and what to do. Nothing here touches a host.
  */
-import { type AuditChain, type AuditRule, parseIptablesSave, parseNftRuleset, rulePorts } from "./rules";
+import { type AuditChain, type AuditRule, parseIptablesSave, parseNftRuleset, reachingHooks, rulePorts } from "./rules";
 
 export const SEVERITIES = ["info", "low", "medium", "high"] as const;
 export type Severity = (typeof SEVERITIES)[number];
@@ -144,7 +144,9 @@ const LOOPBACK = (address: string) => address === "127.0.0.1" || address === "::
 
 /** Whether some accept rule in a filtering input chain of this family admits the port from any source. */
 function admittedFromAnywhere(l: Listener, chains: readonly AuditChain[], family: "ip" | "ip6"): AuditRule | undefined {
-  for (const c of chains.filter((c) => isFilterInput(c) && families(c).includes(family))) {
+  const reach = reachingHooks(chains);
+  const fromInput = (c: AuditChain) => reach.get(c)?.has("input") === true && (c.source === "nft" || c.table === "filter");
+  for (const c of chains.filter((c) => fromInput(c) && families(c).includes(family))) {
     for (const r of c.rules) {
       if (!/\baccept\b|-j ACCEPT\b/.test(r.text)) continue;
       if (/\b(saddr|iifname|iif)\b|\s-s\s|\s-i\s/.test(r.text)) continue;
@@ -216,8 +218,15 @@ export function judge(host: string, facts: HostAuditFacts): Finding[] {
 
   // Related accepts: high when a helper can attach (by the kernel or by a rule).
   const helperCanAttach = autoAssign || foreignAttach.length > 0;
-  for (const r of rules.filter((r) => isBlanketRelatedAccept(r) && (r.hook === undefined || r.hook === "input" || r.hook === "forward" || r.source === "nft"))) {
-    if (r.hook === "output" || r.hook === "postrouting") continue;
+  const reach = reachingHooks(facts.chains);
+  // A related accept matters where inbound traffic passes: chains reached from input or forward
+  // (ufw's before-output has one too: it opens nothing). A chain nothing reaches is judged as if reached.
+  const inbound = (r: AuditRule) => {
+    const chain = facts.chains.find((c) => c.rules.includes(r));
+    const hooks = chain ? reach.get(chain) : undefined;
+    return !hooks || hooks.size === 0 || hooks.has("input") || hooks.has("forward") || hooks.has("prerouting");
+  };
+  for (const r of rules.filter((r) => isBlanketRelatedAccept(r) && inbound(r))) {
     add({
       id: "related-accept",
       severity: helperCanAttach ? "high" : "medium",

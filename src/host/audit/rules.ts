@@ -144,3 +144,39 @@ export function rulePorts(text: string): Array<[number, number]> | undefined {
 
 /** The service names nft and iptables print instead of numbers (nft -n is not used: ufw's names stay readable). */
 const NAMED_PORTS: Record<string, number> = { ftp: 21, "ftp-data": 20, ssh: 22, smtp: 25, domain: 53, http: 80, https: 443, imap: 143, imaps: 993, pop3: 110, pop3s: 995, submission: 587, sip: 5060, tftp: 69, ntp: 123 };
+
+/**
+ * The hooks each chain is reached from: a base chain its own hook, a regular chain every hook of
+ * the chains that jump or go to it (same table), transitively. A chain nothing reaches has none.
+ */
+export function reachingHooks(chains: readonly AuditChain[]): Map<AuditChain, Set<string>> {
+  const key = (c: { source: string; table: string; chain: string }) => `${c.source}|${c.table}|${c.chain}`;
+  const byKey = new Map(chains.map((c) => [key(c), c]));
+  const hooks = new Map<AuditChain, Set<string>>(chains.map((c) => [c, new Set(c.hook ? [c.hook] : [])]));
+  const targets = (r: AuditRule): string[] => {
+    const re = r.source === "nft" ? /\b(?:jump|goto)\s+(\S+)/g : /\s-[jg]\s+(\S+)/g;
+    return [...r.text.matchAll(re)].map((m) => m[1]!.replace(/^"|"$/g, ""));
+  };
+  let changed = true;
+  while (changed) {
+    changed = false;
+    for (const c of chains) {
+      const from = hooks.get(c)!;
+      if (from.size === 0) continue;
+      for (const r of c.rules) {
+        for (const t of targets(r)) {
+          const target = byKey.get(key({ source: c.source, table: c.table, chain: t }));
+          if (!target) continue;
+          const to = hooks.get(target)!;
+          for (const h of from) {
+            if (!to.has(h)) {
+              to.add(h);
+              changed = true;
+            }
+          }
+        }
+      }
+    }
+  }
+  return hooks;
+}
