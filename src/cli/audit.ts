@@ -1,6 +1,8 @@
-import { readFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { SEVERITIES, type Severity, atOrAbove } from "../host/audit/findings";
+import { propose } from "../host/audit/propose";
 import { auditJson, auditSarif, formatAuditText } from "../host/audit/report";
 import { auditFleet } from "../host/operations/audit";
 import { ConnectionError, HostKeyMismatchError } from "../host/ssh";
@@ -29,6 +31,9 @@ reported and the others are audited.
   --format F                  text (default), json or sarif
   --fail-on SEVERITY          exit 1 when a finding is at or above it: info, low, medium, high
                               (default high)
+  --propose DIR               also write DIR/HOST.yaml per audited host: a starting policy from
+                              what it listens on and what its ruleset admits now (catalog
+                              services where the port fits, the rest custom; guesses commented)
 
 ${CONNECTION_HELP}
 
@@ -48,6 +53,7 @@ const OPTIONS = {
   concurrency: { type: "string", default: "8" },
   format: { type: "string", default: "text" },
   "fail-on": { type: "string", default: "high" },
+  propose: { type: "string" },
   verbose: { type: "boolean", short: "v", default: false },
   help: { type: "boolean", short: "h", default: false },
 } as const;
@@ -97,6 +103,16 @@ export async function auditCommand(argv: string[], io: Io): Promise<number> {
   const results = await auditFleet(targets, { concurrency: Number(values.concurrency), ...(onLog ? { onLog } : {}) });
   const text = format === "json" ? JSON.stringify(auditJson(results), null, 2) : format === "sarif" ? JSON.stringify(auditSarif(results, version()), null, 2) : formatAuditText(results);
   io.out(`${clean(text)}\n`);
+
+  if (values.propose !== undefined) {
+    mkdirSync(values.propose, { recursive: true });
+    for (const r of results) {
+      if (!("audit" in r)) continue;
+      const file = join(values.propose, `${r.host.replace(/[^A-Za-z0-9_.-]/g, "_")}.yaml`);
+      writeFileSync(file, propose(r.audit.facts).yaml);
+      io.err(`${clean(`${r.host}: proposed policy written to ${file}`)}\n`);
+    }
+  }
 
   const unreachable = results.filter((r) => "error" in r && (r.error instanceof ConnectionError || r.error instanceof HostKeyMismatchError));
   const failedHosts = results.filter((r) => "error" in r);

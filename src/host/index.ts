@@ -14,3 +14,4 @@ export { managedPaths, type ManagedPaths, type PathOverrides } from "../render/p
 export { auditHost, auditSession, auditFleet, type HostAudit, type FleetResult } from "./operations/audit";
 export { judge, factsFromGathered, atOrAbove, SEVERITIES, type Finding, type Severity, type HostAuditFacts } from "./audit/findings";
 export { formatAuditText, auditSarif, auditJson } from "./audit/report";
+export { propose, type Proposal, type ProposedExposure } from "./audit/propose";

@@ -25,11 +25,13 @@ import { main } from "../../src/cli/main";
 import { atOrAbove, type Finding } from "../../src/host/audit/findings";
 import { auditHost } from "../../src/host/operations/audit";
 import { formatAuditText } from "../../src/host/audit/report";
+import { propose } from "../../src/host/audit/propose";
+import { parse as parseYaml } from "yaml";
 import { connectionFor } from "../support/host-fixtures";
 import type { LabHost } from "../support/lab";
 import { ftpHelperExploit, nftDeleteTable, nftLoad, tcpListener, tcpProbe } from "../support/peers";
 import { requireRoot } from "../support/privileges";
-import { afterEachProof, applyToServer, createProofLab, destroyProofLab, PROOF_TABLE, type ProofLab } from "../support/proof";
+import { afterEachProof, applyToServer, createProofLab, destroyProofLab, PROOF_TABLE, type ProofLab, type ProofPolicy } from "../support/proof";
 
 const DB_PORT = 3306;
 const HELPER_TABLE = "hnftauditforeign";
@@ -44,7 +46,23 @@ const OUTBOUND_FTP_HELPER = `table inet ${HELPER_TABLE} {
   }
 }
 `;
-const ADOPTED = { exposures: [{ service: "ssh" }, { service: "ftp", helper: "none", passivePorts: "50000-50009" }] };
+
+/** The proposal for the audited host: `render --check` passes, and it is what gets applied. */
+async function proposal(facts: Parameters<typeof propose>[0]): Promise<ProofPolicy> {
+  const p = propose(facts);
+  console.info(p.yaml);
+  const dir = mkdtempSync(join(tmpdir(), "hnft-propose-"));
+  try {
+    const file = join(dir, "proposal.yaml");
+    writeFileSync(file, p.yaml);
+    const err: string[] = [];
+    const code = await main(["render", "--policy", file, "--check"], { out: () => undefined, err: (t) => err.push(t) });
+    expect(code, err.join("")).toBe(0);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return parseYaml(p.yaml) as ProofPolicy;
+}
 
 /** Every file under the host's own /etc and the project's state dirs, with inode and mtime: the audit must change none. */
 async function snapshot(host: LabHost): Promise<string> {
@@ -85,6 +103,10 @@ describe.runIf(requireRoot("audit anchors", ["ip", "nft", "sshd", "conntrack", "
 
   it("iptables-legacy with RELATED,ESTABLISHED accept and the FTP helper: high with the exact rule, exploitable; adopted: no high, exploit fails, services answer", async () => {
     await nftDeleteTable(p.server, PROOF_TABLE);
+    // the FTP server's own configuration, where the proposal reads the passive range
+    writeFileSync(join(p.server.etc, "vsftpd.conf"), "listen=YES\npasv_enable=YES\npasv_min_port=50000\npasv_max_port=50009\n");
+    await p.server.stopSshd();
+    await p.server.startSshd();
     await p.server.sh(
       [
         "iptables-legacy -A INPUT -i lo -j ACCEPT",
@@ -108,9 +130,11 @@ describe.runIf(requireRoot("audit anchors", ["ip", "nft", "sshd", "conntrack", "
     expect(open.expectationCreated, open.expectations).toBe(true);
     expect(open.attackerConnected, JSON.stringify(open.probe)).toBe(true);
 
-    // adoption: the legacy rules go (the audit says they would undo the table), the HostFirewall comes
+    // adoption: the legacy rules go (the audit says they would undo the table), the proposal is applied
+    const proposed = await proposal(a.facts);
+    expect(proposed.exposures).toEqual([{ service: "ssh" }, { service: "ftp", passivePorts: "50000-50009" }]);
     await p.server.sh("iptables-legacy -P INPUT ACCEPT && iptables-legacy -F && iptables-legacy -t raw -F");
-    await applyToServer(p, ADOPTED);
+    await applyToServer(p, proposed);
     const after = await audit();
     expect(high(after.findings), JSON.stringify(after.findings, null, 2)).toEqual([]);
     const closed = await exploit();
@@ -146,8 +170,10 @@ describe.runIf(requireRoot("audit anchors", ["ip", "nft", "sshd", "conntrack", "
     expect(open.expectationCreated, open.expectations).toBe(true);
     expect(open.attackerConnected, JSON.stringify(open.probe)).toBe(true);
 
+    const proposed = await proposal(a.facts);
+    expect(proposed.exposures).toEqual(expect.arrayContaining([{ service: "ssh" }, expect.objectContaining({ service: "ftp" })]));
     await p.server.sh("ufw disable >/dev/null");
-    await applyToServer(p, ADOPTED);
+    await applyToServer(p, proposed);
     const after = await audit();
     expect(high(after.findings), JSON.stringify(after.findings, null, 2)).toEqual([]);
     // the other table's helper still attaches (reported, medium): ours accepts no related traffic for it

@@ -216,3 +216,27 @@ describe("Ansible inventories", () => {
     expect(parseInventory(yaml)).toHaveLength(3);
   });
 });
+
+describe("proposals", () => {
+  it("listeners the ruleset admits: catalog services by port (ftp's passive range from vsftpd.conf), the rest custom, sources from the admitting rule; not-admitted ones left out", async () => {
+    const { propose } = await import("../../src/host/audit/propose");
+    const ruleset = `table inet f {\n\tchain input {\n\t\ttype filter hook input priority filter; policy drop;\n\t\tct state established,related accept\n\t\ttcp dport 22 accept\n\t\ttcp dport { 21, 9100 } ip saddr 198.18.0.0/15 accept\n\t}\n}`;
+    const listen = `${LISTEN}\ntcp LISTEN 0 5 0.0.0.0:9100 0.0.0.0:* users:(("node_exporter",pid=1,fd=3))\ntcp LISTEN 0 5 0.0.0.0:6379 0.0.0.0:* users:(("redis-server",pid=2,fd=3))`;
+    const facts = gathered({}, { ruleset, listen, ftp: "/etc/vsftpd.conf:12:pasv_min_port=40000\n/etc/vsftpd.conf:13:pasv_max_port=40100" });
+    const p = propose(facts);
+    expect(p.exposures.map((e) => e.exposure)).toEqual([
+      { service: "ssh" },
+      { service: "ftp", passivePorts: "40000-40100", sources: ["198.18.0.0/15"] },
+      { name: "node-exporter-9100", protocol: "tcp", ports: 9100, sources: ["198.18.0.0/15"] },
+    ]);
+    expect(p.skipped).toEqual(["tcp/6379 (redis-server): listens, but the ruleset admits it from nowhere now"]);
+    expect(p.yaml).toContain("# passive range from /etc/vsftpd.conf:12 pasv_min_port/pasv_max_port");
+    expect(p.yaml).toContain("GUESS: name from the process");
+    const { parse } = await import("yaml");
+    const { parsePolicy } = await import("../../src/model/validate");
+    const parsed = parsePolicy(parse(p.yaml));
+    expect(parsed.ok, JSON.stringify(parsed)).toBe(true);
+    // without vsftpd's settings the range is a marked guess
+    expect(propose(gathered({}, { ruleset, listen })).yaml).toMatch(/GUESS: passive range not found/);
+  });
+});
