@@ -114,6 +114,10 @@ process.stdin.on("end", async () => {
     const parsed = host.parseConnection(input);
     if (!parsed.ok) return { ok: false, error: parsed.errors.join("; ") };
     try {
+      if (req.op === "audit") {
+        const a = await host.auditHost(parsed.value);
+        return { ok: true, findings: a.findings.length, stats: a.stats };
+      }
       const r = req.op === "observe"
         ? await host.observePolicy(parsed.value, assertPolicy(req.policy), { paths: req.paths })
         : await host.applyPolicy(parsed.value, assertPolicy(req.policy), { paths: req.paths });
@@ -126,8 +130,10 @@ process.stdin.on("end", async () => {
 });
 `;
 
-interface WorkerHostResult {
+export interface WorkerHostResult {
   ok: boolean;
+  /** audit: findings on the host */
+  findings?: number;
   error?: string;
   changed?: boolean;
   inSync?: boolean;
@@ -139,7 +145,7 @@ function connectionInput(h: LabHost): Record<string, string> {
   return { host: h.ipv4, user: "root", privateKey: h.root.privateKey, hostKey: h.hostKey };
 }
 
-async function runOurs(op: "apply" | "observe", hosts: LabHost[], policy: unknown): Promise<{ wallMs: number; inProcessMs: number; results: WorkerHostResult[] }> {
+export async function runOurs(op: "apply" | "observe" | "audit", hosts: LabHost[], policy: unknown): Promise<{ wallMs: number; inProcessMs: number; results: WorkerHostResult[] }> {
   const req = { op, policy, paths: PATHS, hosts: hosts.map(connectionInput) };
   const res = await exec(process.execPath, ["-e", WORKER, distDir()], { input: JSON.stringify(req), timeoutMs: 300_000 });
   const out = JSON.parse(res.stdout) as { opMs: number; results: WorkerHostResult[] };
@@ -283,12 +289,12 @@ async function runAnsible(
 
 // ---------------------------------------------------------------- host-side evidence
 
-function sshdLogSizes(hosts: LabHost[]): number[] {
+export function sshdLogSizes(hosts: LabHost[]): number[] {
   return hosts.map((h) => fs.statSync(h.sshdLog).size);
 }
 
 /** Connections and channels each host's sshd logged since `offsets`. */
-async function sshdCounts(hosts: LabHost[], offsets: number[]): Promise<{ connections: number; sessions: number }[]> {
+export async function sshdCounts(hosts: LabHost[], offsets: number[]): Promise<{ connections: number; sessions: number }[]> {
   await sleep(150); // sshd writes its log lines as it goes; let the last ones land
   return hosts.map((h, i) => {
     const fd = fs.openSync(h.sshdLog, "r");
@@ -308,7 +314,7 @@ async function sshdCounts(hosts: LabHost[], offsets: number[]): Promise<{ connec
 }
 
 /** Everything the host owns that either tool could write, plus the live table with handles. */
-async function snapshot(h: LabHost): Promise<{ files: Map<string, string>; table: string }> {
+export async function snapshot(h: LabHost): Promise<{ files: Map<string, string>; table: string }> {
   const dirs = ["/etc/hardened-nftables", "/etc/sysctl.d", "/etc/modprobe.d", "/etc/systemd", h.root.home];
   const out = await h.sh(`for d in ${dirs.map((d) => `'${d}'`).join(" ")}; do find "$d" -printf '%p\\t%i %s %T@ %C@\\n' 2>/dev/null; done; echo '::table::'; nft -a list table inet ${TABLE} 2>&1`, { timeoutMs: 60_000 });
   const [files = "", table = ""] = out.stdout.split("::table::\n");
@@ -320,7 +326,7 @@ async function snapshot(h: LabHost): Promise<{ files: Map<string, string>; table
   return { files: map, table };
 }
 
-function compareSnapshots(before: Awaited<ReturnType<typeof snapshot>>[], after: Awaited<ReturnType<typeof snapshot>>[]): { hostsWithWrites: number; changed: string[]; tableReloaded: boolean } {
+export function compareSnapshots(before: Awaited<ReturnType<typeof snapshot>>[], after: Awaited<ReturnType<typeof snapshot>>[]): { hostsWithWrites: number; changed: string[]; tableReloaded: boolean } {
   const changed = new Set<string>();
   let hostsWithWrites = 0;
   let tableReloaded = false;
@@ -354,7 +360,7 @@ function describeChange(before: string, after: string): string {
   return what.join("+");
 }
 
-async function resetHosts(hosts: LabHost[]): Promise<void> {
+export async function resetHosts(hosts: LabHost[]): Promise<void> {
   const p = managedPaths(TABLE, PATHS);
   await Promise.all(
     hosts.map((h) =>

@@ -8,6 +8,7 @@ import * as path from "node:path";
 import type { FleetResult, OperationResult, Tool } from "./fleet";
 import type { PacketResult } from "./packet-path";
 import type { RenderResult } from "./render-scale";
+import { type AuditFleetResult, auditTable } from "./audit-fleet";
 import type { ScaleResult } from "./scale";
 import { median, round, type MachineInfo } from "./util";
 
@@ -31,6 +32,7 @@ export interface BenchReport {
   machine: MachineInfo;
   uptimeAfter: string;
   fleet?: FleetResult;
+  audit?: AuditFleetResult;
   scale?: ScaleResult;
   /** when the benchmarks of one report come from more than one run: which, when, at which commit, and why */
   parts?: Record<string, { startedAt: string; git: { commit: string }; durationSeconds: number; why?: string }>;
@@ -345,6 +347,7 @@ export function markdown(r: BenchReport): string {
   if (r.fleet) L.push("## 1. Fleet operations (this project vs Ansible)", "", ...fleetTables(r.fleet), "", "Method:", "", ...methodList(r.fleet.method), "");
   if (r.packet) L.push("## 2. Packet path: new TCP connections per second", "", ...packetTable(r.packet), "", "Method:", "", ...methodList(r.packet.method), "");
   if (r.render) L.push("## 3. Render scale", "", ...renderTable(r.render), "", "Method:", "", ...methodList(r.render.method), "");
+  if (r.audit) L.push("## Audit beside the drift check", "", ...auditTable(r.audit), "", "Method:", "", ...methodList(r.audit.method), "");
   if (r.scale) L.push("## 4. Scale end to end: rendered, checked and applied over SSH", "", ...scaleTable(r.scale), "", "Method:", "", ...methodList(r.scale.method), "");
   return `${L.join("\n")}\n`;
 }
