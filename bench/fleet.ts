@@ -105,6 +105,7 @@ export function fleetPolicy(): unknown {
 const WORKER = `
 const t0 = performance.now();
 const host = require(process.argv[1] + "/host");
+const { assertPolicy } = require(process.argv[1] + "/model/validate");
 let raw = "";
 process.stdin.on("data", (d) => (raw += d));
 process.stdin.on("end", async () => {

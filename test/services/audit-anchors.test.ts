@@ -14,10 +14,14 @@
  * succeeds. Then the host is adopted (the old manager's rules removed, as the audit's
  * firewall-manager / iptables-legacy findings say, and a HostFirewall policy applied): no high
  * finding, the exploit fails, and ssh and ftp still answer the client.
+ * - Debian's firewalld (nftables backend) with the ftp service: it needs D-Bus, which lab hosts
+ *   lack, so the exact ruleset it generated for that configuration (test/support/peers/
+ *   firewalld-ftp.nft, how it was made is in its header) is loaded. It attaches the ftp helper to
+ *   inbound tcp/21 only, so the client-side exploit is recorded there, not claimed.
  * Also: our table alone reports nothing above info; a fleet of three with one unreachable host
  * reports it (exit 5) and audits the other two.
  */
-import { appendFileSync, cpSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { appendFileSync, cpSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -79,7 +83,10 @@ describe.runIf(requireRoot("audit anchors", ["ip", "nft", "sshd", "conntrack", "
   }, 120_000);
   afterEach(async () => {
     ftp = undefined;
-    await afterEachProof(p, [HELPER_TABLE, PROOF_TABLE]);
+    // what a failed test may leave: legacy rules, and ufw (only ever through the host's own /etc/ufw)
+    await p.server.sh("iptables-legacy -P INPUT ACCEPT; iptables-legacy -F; iptables-legacy -t raw -F; true", { allowFail: true });
+    if (existsSync(join(p.server.etc, "ufw", "ufw.conf"))) await p.server.sh("ufw disable >/dev/null 2>&1; true", { allowFail: true });
+    await afterEachProof(p, [HELPER_TABLE, PROOF_TABLE, "firewalld"]);
   });
   afterAll(async () => destroyProofLab(p, "audit-anchors"));
 
@@ -132,7 +139,8 @@ describe.runIf(requireRoot("audit anchors", ["ip", "nft", "sshd", "conntrack", "
 
     // adoption: the legacy rules go (the audit says they would undo the table), the proposal is applied
     const proposed = await proposal(a.facts);
-    expect(proposed.exposures).toEqual([{ service: "ssh" }, { service: "ftp", passivePorts: "50000-50009" }]);
+    expect(proposed.exposures).toHaveLength(2);
+    expect(proposed.exposures).toEqual(expect.arrayContaining([{ service: "ssh" }, { service: "ftp", passivePorts: "50000-50009" }]));
     await p.server.sh("iptables-legacy -P INPUT ACCEPT && iptables-legacy -F && iptables-legacy -t raw -F");
     await applyToServer(p, proposed);
     const after = await audit();
@@ -187,6 +195,32 @@ describe.runIf(requireRoot("audit anchors", ["ip", "nft", "sshd", "conntrack", "
     // the machine's own ufw never moved
     expect(readFileSync("/etc/ufw/ufw.conf", "utf8")).toBe(machineText);
     expect(statSync("/etc/ufw/ufw.conf").mtimeMs).toBe(machineConf.mtimeMs);
+  }, 180_000);
+
+  it("firewalld's own nftables ruleset for the ftp service (generated once, loaded as listed): high with its exact rule; adopted: no high, services answer", async () => {
+    await nftDeleteTable(p.server, PROOF_TABLE);
+    await nftLoad(p.server, readFileSync(join(__dirname, "../support/peers/firewalld-ftp.nft"), "utf8"));
+    ftp = await tcpListener(p.server, 21, { banner: "220 audit lab ftp" });
+    await servicesAnswer();
+
+    const a = await audit();
+    const related = a.findings.filter((f) => f.id === "related-accept");
+    expect(related.map((f) => f.severity)).toContain("high");
+    expect(related[0]?.evidence[0]).toMatch(/^inet firewalld\/filter_INPUT line \d+: ct state \{ established, related \} accept$/);
+    expect(related[0]?.evidence[1]).toMatch(/^helper attached by inet firewalld\/filter_IN_public_allow line \d+: tcp dport 21 ct helper set "helper-ftp-tcp"$/);
+    // firewalld attaches the helper to inbound ftp only: the client-side exploit (the victim's own
+    // outbound tcp/21) gets no helper, so it is not this host's exploit; recorded, not claimed
+    const r = await exploit(2000);
+    console.info(`firewalld ruleset, client-side FTP exploit: expectation ${r.expectationCreated}, attacker connected ${r.attackerConnected}`);
+
+    const proposed = await proposal(a.facts);
+    expect(proposed.exposures).toEqual(expect.arrayContaining([{ service: "ssh" }, expect.objectContaining({ service: "ftp" })]));
+    await nftDeleteTable(p.server, "firewalld");
+    await applyToServer(p, proposed);
+    const after = await audit();
+    expect(high(after.findings), JSON.stringify(after.findings, null, 2)).toEqual([]);
+    await servicesAnswer();
+    await ftp.stop();
   }, 180_000);
 
   it("false-positive control: our table, nothing exposed but ssh: nothing above info", async () => {
