@@ -9,7 +9,7 @@
  */
 import { createLab } from "../test/support/lab";
 import { compareSnapshots, fleetPolicy, resetHosts, runOurs, snapshot, sshdCounts, sshdLogSizes } from "./fleet";
-import { median, round, type Log } from "./util";
+import { type Log, median, round } from "./util";
 
 export interface AuditFleetMeasure {
   op: "audit" | "drift-check";
@@ -74,7 +74,9 @@ export async function runAuditFleet(opts: { sizes: number[]; repeats: number; lo
           toolRoundTripsPerHost: last.reduce((a, x) => a + (x.stats?.roundTrips ?? 0), 0) / n,
         };
         measures.push(m);
-        log(`audit: N=${n} ${op}: ${m.medianWallMs} ms (samples ${wall.join(", ")}), ${round(m.connectionsPerHost, 2)} connections and ${round(m.roundTripsPerHost, 2)} round trips per host`);
+        log(
+          `audit: N=${n} ${op}: ${m.medianWallMs} ms (samples ${wall.join(", ")}), ${round(m.connectionsPerHost, 2)} connections and ${round(m.roundTripsPerHost, 2)} round trips per host`,
+        );
         if (op === "audit") {
           writes.push({ hosts: n, ...compareSnapshots(before, await Promise.all(hosts.map(snapshot))) });
           findingsPerHost = last.reduce((a, x) => a + (x.findings ?? 0), 0) / n;
@@ -87,8 +89,10 @@ export async function runAuditFleet(opts: { sizes: number[]; repeats: number; lo
         ours: "auditHost / observePolicy on all N hosts at once (Promise.all), in a fresh `node` process per operation; wall time = process start to exit",
         hosts: "lab hosts carrying the fleet bench's policy (bench/fleet.ts fleetPolicy), applied once before",
         repeats: opts.repeats,
-        counting: "connections = sshd 'Accepted publickey' lines, round trips = sshd 'Starting session:' lines, per host; tool figures from SessionStats",
-        writeCheck: "the fleet bench's no-op write check around the audits: inode, size, mtime, ctime under /etc/hardened-nftables, /etc/sysctl.d, /etc/modprobe.d, /etc/systemd, root's home, and `nft -a list table`",
+        counting:
+          "connections = sshd 'Accepted publickey' lines, round trips = sshd 'Starting session:' lines, per host; tool figures from SessionStats",
+        writeCheck:
+          "the fleet bench's no-op write check around the audits: inode, size, mtime, ctime under /etc/hardened-nftables, /etc/sysctl.d, /etc/modprobe.d, /etc/systemd, root's home, and `nft -a list table`",
       },
       measures,
       writes,
@@ -100,8 +104,17 @@ export async function runAuditFleet(opts: { sizes: number[]; repeats: number; lo
 }
 
 export function auditTable(r: AuditFleetResult): string[] {
-  const L = ["| operation | hosts | median wall ms | samples | connections/host | round trips/host |", "|---|---|---|---|---|---|"];
-  for (const m of r.measures) L.push(`| ${m.op} | ${m.hosts} | ${m.medianWallMs} | ${m.wallMs.join(", ")} | ${round(m.connectionsPerHost, 2)} | ${round(m.roundTripsPerHost, 2)} |`);
-  L.push("", `Audit write check: ${r.writes.map((w) => `N=${w.hosts}: ${w.hostsWithWrites} hosts with writes${w.changed.length ? ` (${w.changed.join(", ")})` : ""}, table reloaded: ${w.tableReloaded ? "yes" : "no"}`).join("; ")}. Findings per host: ${r.findingsPerHost}.`);
+  const L = [
+    "| operation | hosts | median wall ms | samples | connections/host | round trips/host |",
+    "|---|---|---|---|---|---|",
+  ];
+  for (const m of r.measures)
+    L.push(
+      `| ${m.op} | ${m.hosts} | ${m.medianWallMs} | ${m.wallMs.join(", ")} | ${round(m.connectionsPerHost, 2)} | ${round(m.roundTripsPerHost, 2)} |`,
+    );
+  L.push(
+    "",
+    `Audit write check: ${r.writes.map((w) => `N=${w.hosts}: ${w.hostsWithWrites} hosts with writes${w.changed.length ? ` (${w.changed.join(", ")})` : ""}, table reloaded: ${w.tableReloaded ? "yes" : "no"}`).join("; ")}. Findings per host: ${r.findingsPerHost}.`,
+  );
   return L;
 }

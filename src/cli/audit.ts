@@ -1,17 +1,17 @@
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { SEVERITIES, type Severity, atOrAbove } from "../host/audit/findings";
+import type { Issue } from "../fields/issues";
+import { atOrAbove, SEVERITIES, type Severity } from "../host/audit/findings";
 import { propose } from "../host/audit/propose";
 import { auditJson, auditSarif, formatAuditText } from "../host/audit/report";
 import { auditFleet } from "../host/operations/audit";
 import { ConnectionError, HostKeyMismatchError } from "../host/ssh";
 import { type Connection, redact } from "../model/connection";
-import type { Issue } from "../fields/issues";
 import { CONNECTION_HELP, CONNECTION_OPTIONS, connectionFromFlags } from "./connection-flags";
 import { EXIT } from "./exit-codes";
-import { type Io, printIssues } from "./io";
 import { parseInventory } from "./inventory";
+import { type Io, printIssues } from "./io";
 import { UsageError } from "./policy-file";
 
 export const AUDIT_HELP = `Usage: hardened-nftables audit (--host [USER@]ADDR[:PORT] ... | --inventory FILE) --host-key KEY [options]
@@ -65,17 +65,22 @@ export async function auditCommand(argv: string[], io: Io): Promise<number> {
     return EXIT.ok;
   }
   const format = values.format;
-  if (format !== "text" && format !== "json" && format !== "sarif") throw new UsageError(`--format: expected text, json or sarif, got "${format}"`);
+  if (format !== "text" && format !== "json" && format !== "sarif")
+    throw new UsageError(`--format: expected text, json or sarif, got "${format}"`);
   const failOn = values["fail-on"] as Severity;
-  if (!SEVERITIES.includes(failOn)) throw new UsageError(`--fail-on: expected one of ${SEVERITIES.join(", ")}, got "${values["fail-on"]}"`);
-  if (!/^[1-9][0-9]{0,3}$/.test(values.concurrency)) throw new UsageError(`--concurrency: expected a number from 1, got "${values.concurrency}"`);
+  if (!SEVERITIES.includes(failOn))
+    throw new UsageError(`--fail-on: expected one of ${SEVERITIES.join(", ")}, got "${values["fail-on"]}"`);
+  if (!/^[1-9][0-9]{0,3}$/.test(values.concurrency))
+    throw new UsageError(`--concurrency: expected a number from 1, got "${values.concurrency}"`);
   const specs: { name: string; spec: string }[] = (values.host ?? []).map((h) => ({ name: h, spec: h }));
   if (values.inventory !== undefined) {
     let text: string;
     try {
       text = readFileSync(values.inventory, "utf8");
     } catch (err) {
-      throw new UsageError(`--inventory: cannot read ${values.inventory}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+      throw new UsageError(
+        `--inventory: cannot read ${values.inventory}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+      );
     }
     try {
       specs.push(...parseInventory(text));
@@ -90,7 +95,12 @@ export async function auditCommand(argv: string[], io: Io): Promise<number> {
   for (const s of specs) {
     const connection = connectionFromFlags({ ...values, host: s.spec });
     if (connection.ok) targets.push({ name: s.name, connection: connection.value });
-    else issues.push(...connection.issues.map((i) => (i.path[0] === "--host" && specs.length > 1 ? { ...i, path: [`--host ${s.name}`] } : i)));
+    else
+      issues.push(
+        ...connection.issues.map((i) =>
+          i.path[0] === "--host" && specs.length > 1 ? { ...i, path: [`--host ${s.name}`] } : i,
+        ),
+      );
   }
   if (issues.length > 0) {
     printIssues(io, "invalid arguments", issues);
@@ -101,7 +111,12 @@ export async function auditCommand(argv: string[], io: Io): Promise<number> {
   const onLog = values.verbose ? (line: string) => io.err(`${clean(line)}\n`) : undefined;
 
   const results = await auditFleet(targets, { concurrency: Number(values.concurrency), ...(onLog ? { onLog } : {}) });
-  const text = format === "json" ? JSON.stringify(auditJson(results), null, 2) : format === "sarif" ? JSON.stringify(auditSarif(results, version()), null, 2) : formatAuditText(results);
+  const text =
+    format === "json"
+      ? JSON.stringify(auditJson(results), null, 2)
+      : format === "sarif"
+        ? JSON.stringify(auditSarif(results, version()), null, 2)
+        : formatAuditText(results);
   io.out(`${clean(text)}\n`);
 
   if (values.propose !== undefined) {
@@ -114,9 +129,14 @@ export async function auditCommand(argv: string[], io: Io): Promise<number> {
     }
   }
 
-  const unreachable = results.filter((r) => "error" in r && (r.error instanceof ConnectionError || r.error instanceof HostKeyMismatchError));
+  const unreachable = results.filter(
+    (r) => "error" in r && (r.error instanceof ConnectionError || r.error instanceof HostKeyMismatchError),
+  );
   const failedHosts = results.filter((r) => "error" in r);
-  for (const r of failedHosts) io.err(`${clean(`${r.host}: not audited: ${(r as { error: unknown }).error instanceof Error ? ((r as { error: Error }).error.message) : String((r as { error: unknown }).error)}`)}\n`);
+  for (const r of failedHosts)
+    io.err(
+      `${clean(`${r.host}: not audited: ${(r as { error: unknown }).error instanceof Error ? (r as { error: Error }).error.message : String((r as { error: unknown }).error)}`)}\n`,
+    );
   if (unreachable.length > 0) return EXIT.connection;
   if (failedHosts.length > 0) return EXIT.hostFailed;
   const findings = results.flatMap((r) => ("audit" in r ? r.audit.findings : []));

@@ -33,7 +33,8 @@ export function parseIniInventory(text: string): InventoryHost[] {
     }
     if (section.includes(":")) continue;
     const [name, ...pairs] = line.split(/\s+/);
-    if (!name || /\[.*:.*\]/.test(name)) throw new Error(`inventory: host ranges like "${name}" are not supported; list the hosts`);
+    if (!name || /\[.*:.*\]/.test(name))
+      throw new Error(`inventory: host ranges like "${name}" are not supported; list the hosts`);
     const vars = Object.fromEntries(pairs.map((p) => p.split("=", 2)).filter((kv) => kv.length === 2));
     if (!hosts.has(name)) hosts.set(name, { name, spec: spec(name, vars) });
   }

@@ -3,10 +3,10 @@
  * its exact evidence, and no finding on the rulesets that lack it (each check can fail).
  */
 import { describe, expect, it } from "vitest";
+import { parseIniInventory, parseInventory, parseYamlInventory } from "../../src/cli/inventory";
 import { atOrAbove, factsFromGathered, judge, parseListeners } from "../../src/host/audit/findings";
 import { auditSarif, formatAuditText } from "../../src/host/audit/report";
 import { parseIptablesSave, parseNftRuleset, rulePorts } from "../../src/host/audit/rules";
-import { parseIniInventory, parseInventory, parseYamlInventory } from "../../src/cli/inventory";
 
 const LISTEN = [
   'tcp   LISTEN 0      128          0.0.0.0:22         0.0.0.0:*    users:(("sshd",pid=10,fd=3))',
@@ -78,12 +78,28 @@ const OURS = `table inet hardened {
 	}
 }`;
 
-const gathered = (values: Record<string, string>, sections: Record<string, string>) => factsFromGathered({ values: { kernel: "6.1.0-28-amd64", helperSysctl: "absent", helperParam: "absent", ...values }, sections });
+const gathered = (values: Record<string, string>, sections: Record<string, string>) =>
+  factsFromGathered({
+    values: { kernel: "6.1.0-28-amd64", helperSysctl: "absent", helperParam: "absent", ...values },
+    sections,
+  });
 
 describe("parsing what the host printed", () => {
   it("nft listing: tables, base chains with hook and policy, rules with their line; sets skipped", () => {
-    const chains = parseNftRuleset(`table inet t {\n\tset s {\n\t\ttype ipv4_addr\n\t\telements = { 1.2.3.4 }\n\t}\n\tchain input {\n\t\ttype filter hook input priority 0; policy drop;\n\t\ttcp dport 22 accept\n\t}\n}`);
-    expect(chains).toEqual([{ source: "nft", table: "inet t", family: "inet", chain: "input", hook: "input", policy: "drop", rules: [expect.objectContaining({ text: "tcp dport 22 accept", line: 8 })] }]);
+    const chains = parseNftRuleset(
+      `table inet t {\n\tset s {\n\t\ttype ipv4_addr\n\t\telements = { 1.2.3.4 }\n\t}\n\tchain input {\n\t\ttype filter hook input priority 0; policy drop;\n\t\ttcp dport 22 accept\n\t}\n}`,
+    );
+    expect(chains).toEqual([
+      {
+        source: "nft",
+        table: "inet t",
+        family: "inet",
+        chain: "input",
+        hook: "input",
+        policy: "drop",
+        rules: [expect.objectContaining({ text: "tcp dport 22 accept", line: 8 })],
+      },
+    ]);
   });
   it("iptables-save: built-in chains carry hook and policy; rules keep their line", () => {
     const chains = parseIptablesSave(LEGACY, "iptables-legacy");
@@ -92,7 +108,10 @@ describe("parsing what the host printed", () => {
     expect(input.rules[1]).toMatchObject({ line: 13, text: "-A INPUT -m state --state RELATED,ESTABLISHED -j ACCEPT" });
   });
   it("ports of a rule: single, set, range, service names; none when it names none", () => {
-    expect(rulePorts("tcp dport { 21, 30000-30009 } accept")).toEqual([[21, 21], [30000, 30009]]);
+    expect(rulePorts("tcp dport { 21, 30000-30009 } accept")).toEqual([
+      [21, 21],
+      [30000, 30009],
+    ]);
     expect(rulePorts("-A INPUT -p tcp -m multiport --dports 20:21 -j ACCEPT")).toEqual([[20, 21]]);
     expect(rulePorts("tcp dport ftp accept")).toEqual([[21, 21]]);
     expect(rulePorts("ct state established accept")).toBeUndefined();
@@ -111,15 +130,24 @@ describe("judging", () => {
   const ids = (fs: readonly { id: string; severity: string }[]) => fs.map((f) => `${f.severity} ${f.id}`);
 
   it("iptables-legacy with RELATED,ESTABLISHED and the FTP helper attached: high, quoting the exact rule with table and chain", () => {
-    const facts = gathered({ helperModules: "nf_conntrack_ftp " }, { "iptables-legacy-save": LEGACY, ruleset: "", listen: LISTEN });
+    const facts = gathered(
+      { helperModules: "nf_conntrack_ftp " },
+      { "iptables-legacy-save": LEGACY, ruleset: "", listen: LISTEN },
+    );
     const findings = judge("h1", facts);
     const related = findings.find((f) => f.id === "related-accept")!;
     expect(related.severity).toBe("high");
-    expect(related.evidence[0]).toBe("iptables-legacy filter/INPUT line 13: -A INPUT -m state --state RELATED,ESTABLISHED -j ACCEPT");
+    expect(related.evidence[0]).toBe(
+      "iptables-legacy filter/INPUT line 13: -A INPUT -m state --state RELATED,ESTABLISHED -j ACCEPT",
+    );
     expect(related.evidence[1]).toContain("-j CT --helper ftp");
-    expect(ids(findings)).toEqual(expect.arrayContaining(["medium helper-attached", "medium iptables-legacy", "low helper-modules-loaded"]));
+    expect(ids(findings)).toEqual(
+      expect.arrayContaining(["medium helper-attached", "medium iptables-legacy", "low helper-modules-loaded"]),
+    );
     // v4 filtered by the legacy INPUT policy drop; v6 has no input chain at all
-    expect(findings.filter((f) => f.id === "input-open").map((f) => f.title)).toEqual([expect.stringMatching(/^IPv6 input is not filtered/)]);
+    expect(findings.filter((f) => f.id === "input-open").map((f) => f.title)).toEqual([
+      expect.stringMatching(/^IPv6 input is not filtered/),
+    ]);
   });
 
   it("ufw's defaults with ftp allowed: blanket related accept (medium without a helper attach), ufw enabled, the output chain's related accept ignored, the ftp rule found through the jumps", () => {
@@ -130,30 +158,52 @@ describe("judging", () => {
       ["medium", "ip6 filter/ufw6-before-input line 29: ct state related,established counter packets 0 bytes 0 accept"],
     ]);
     // ufw-user-input is reached from INPUT through ufw-before-input: its ftp rule admits tcp/21 from anywhere
-    expect(findings.find((f) => f.id === "listener-open" && f.title.startsWith("tcp/21"))?.evidence[1]).toBe("ip filter/ufw-user-input line 20: tcp dport 21 counter packets 0 bytes 0 accept");
+    expect(findings.find((f) => f.id === "listener-open" && f.title.startsWith("tcp/21"))?.evidence[1]).toBe(
+      "ip filter/ufw-user-input line 20: tcp dport 21 counter packets 0 bytes 0 accept",
+    );
     expect(ids(findings)).toContain("medium firewall-manager");
     expect(findings.some((f) => f.id === "input-open")).toBe(false);
   });
 
   it("the same related accept is high on a kernel before 6.0 with automatic helper assignment, naming the sysctl file and line", () => {
-    const facts = gathered({ kernel: "5.10.0-30-amd64", helperSysctl: "1" }, { ruleset: UFW, settings: "/etc/sysctl.d/90-helper.conf:3:net.netfilter.nf_conntrack_helper = 1" });
+    const facts = gathered(
+      { kernel: "5.10.0-30-amd64", helperSysctl: "1" },
+      { ruleset: UFW, settings: "/etc/sysctl.d/90-helper.conf:3:net.netfilter.nf_conntrack_helper = 1" },
+    );
     const findings = judge("h3", facts);
-    expect(findings[0]).toMatchObject({ id: "helper-auto-assign", severity: "high", location: { file: "/etc/sysctl.d/90-helper.conf", line: 3 } });
+    expect(findings[0]).toMatchObject({
+      id: "helper-auto-assign",
+      severity: "high",
+      location: { file: "/etc/sysctl.d/90-helper.conf", line: 3 },
+    });
     expect(findings.filter((f) => f.id === "related-accept").every((f) => f.severity === "high")).toBe(true);
     // kernel 6 has no automatic assignment, whatever the knob says
-    expect(judge("h3", gathered({ kernel: "6.1.0", helperSysctl: "1" }, { ruleset: UFW })).some((f) => f.id === "helper-auto-assign")).toBe(false);
+    expect(
+      judge("h3", gathered({ kernel: "6.1.0", helperSysctl: "1" }, { ruleset: UFW })).some(
+        (f) => f.id === "helper-auto-assign",
+      ),
+    ).toBe(false);
   });
 
   it("no firewall at all: both families open, each non-loopback listener reachable (loopback not)", () => {
     const findings = judge("h4", gathered({}, { ruleset: "", listen: LISTEN }));
     expect(findings.filter((f) => f.id === "input-open")).toHaveLength(2);
     const open = findings.filter((f) => f.id === "listener-open").map((f) => f.evidence[0]);
-    expect(open).toEqual(expect.arrayContaining(["listening tcp 0.0.0.0:22 sshd", "listening tcp 0.0.0.0:21 vsftpd", "listening tcp :::22 sshd"]));
+    expect(open).toEqual(
+      expect.arrayContaining([
+        "listening tcp 0.0.0.0:22 sshd",
+        "listening tcp 0.0.0.0:21 vsftpd",
+        "listening tcp :::22 sshd",
+      ]),
+    );
     expect(open.join()).not.toContain("5432");
   });
 
   it("false-positive control: this project's table, nothing but ssh from a range: nothing above info", () => {
-    const findings = judge("h5", gathered({}, { ruleset: OURS, listen: LISTEN.split("\n").slice(0, 1).join("\n"), managed: "hardened" }));
+    const findings = judge(
+      "h5",
+      gathered({}, { ruleset: OURS, listen: LISTEN.split("\n").slice(0, 1).join("\n"), managed: "hardened" }),
+    );
     expect(atOrAbove(findings, "low")).toEqual([]);
     expect(ids(findings)).toEqual(["info managed-table"]);
   });
@@ -161,18 +211,44 @@ describe("judging", () => {
   it("firewalld's nftables ruleset: its blanket related accept in filter_INPUT", () => {
     const fw = `table inet firewalld {\n\tchain filter_INPUT {\n\t\ttype filter hook input priority filter + 10; policy accept;\n\t\tct state { established, related } accept\n\t\tct status dnat accept\n\t\tiifname "lo" accept\n\t\tjump filter_INPUT_ZONES\n\t\tct state { invalid } drop\n\t\treject with icmpx admin-prohibited\n\t}\n}`;
     const findings = judge("h6", gathered({ firewalld: "enabled active" }, { ruleset: fw }));
-    expect(findings.find((f) => f.id === "related-accept")?.evidence[0]).toBe("inet firewalld/filter_INPUT line 4: ct state { established, related } accept");
+    expect(findings.find((f) => f.id === "related-accept")?.evidence[0]).toBe(
+      "inet firewalld/filter_INPUT line 4: ct state { established, related } accept",
+    );
     expect(findings.some((f) => f.id === "input-open")).toBe(false); // the last rule rejects
   });
 
   it("boot flush with nftables.service enabled, published container ports, helper connections", () => {
     const nat = `table ip nat {\n\tchain PREROUTING {\n\t\ttype nat hook prerouting priority dstnat; policy accept;\n\t\tfib daddr type local counter jump DOCKER\n\t}\n\tchain DOCKER {\n\t\tiifname != "docker0" tcp dport 8080 counter dnat to 172.17.0.2:80\n\t}\n}`;
-    const findings = judge("h7", gathered({ nftablesService: "enabled inactive" }, { ruleset: `${OURS}\n${nat}`, managed: "hardened", boot: "/etc/nftables.conf:3:flush ruleset", conntrack: "tcp 6 431999 ESTABLISHED src=1.2.3.4 dst=5.6.7.8 sport=1 dport=21 helper=ftp" }));
-    expect(findings.find((f) => f.id === "boot-flush")).toMatchObject({ severity: "medium", location: { file: "/etc/nftables.conf", line: 3 } });
-    expect(findings.find((f) => f.id === "published-port")?.evidence[0]).toBe('ip nat/DOCKER line 18: iifname != "docker0" tcp dport 8080 counter dnat to 172.17.0.2:80');
+    const findings = judge(
+      "h7",
+      gathered(
+        { nftablesService: "enabled inactive" },
+        {
+          ruleset: `${OURS}\n${nat}`,
+          managed: "hardened",
+          boot: "/etc/nftables.conf:3:flush ruleset",
+          conntrack: "tcp 6 431999 ESTABLISHED src=1.2.3.4 dst=5.6.7.8 sport=1 dport=21 helper=ftp",
+        },
+      ),
+    );
+    expect(findings.find((f) => f.id === "boot-flush")).toMatchObject({
+      severity: "medium",
+      location: { file: "/etc/nftables.conf", line: 3 },
+    });
+    expect(findings.find((f) => f.id === "published-port")?.evidence[0]).toBe(
+      'ip nat/DOCKER line 18: iifname != "docker0" tcp dport 8080 counter dnat to 172.17.0.2:80',
+    );
     expect(findings.find((f) => f.id === "helper-connections")?.evidence[0]).toContain("helper=ftp");
     // without nftables.service enabled the same file does not load at boot
-    expect(judge("h7", gathered({ nftablesService: "disabled inactive" }, { ruleset: OURS, boot: "/etc/nftables.conf:3:flush ruleset" })).some((f) => f.id === "boot-flush")).toBe(false);
+    expect(
+      judge(
+        "h7",
+        gathered(
+          { nftablesService: "disabled inactive" },
+          { ruleset: OURS, boot: "/etc/nftables.conf:3:flush ruleset" },
+        ),
+      ).some((f) => f.id === "boot-flush"),
+    ).toBe(false);
   });
 });
 
@@ -189,7 +265,16 @@ describe("reports", () => {
     expect(text).toMatch(/^b: NOT AUDITED: connect ECONNREFUSED/m);
   });
   it("sarif 2.1.0: a rule per finding id, levels from severity, the failed host as a notification", () => {
-    const sarif = auditSarif(results, "0.2.0") as { version: string; runs: [{ tool: { driver: { rules: { id: string }[] } }; results: { ruleId: string; level: string }[]; invocations: unknown[] }] };
+    const sarif = auditSarif(results, "0.2.0") as {
+      version: string;
+      runs: [
+        {
+          tool: { driver: { rules: { id: string }[] } };
+          results: { ruleId: string; level: string }[];
+          invocations: unknown[];
+        },
+      ];
+    };
     expect(sarif.version).toBe("2.1.0");
     expect(sarif.runs[0].results.find((r) => r.ruleId === "related-accept")?.level).toBe("error");
     expect(sarif.runs[0].tool.driver.rules.map((r) => r.id)).toContain("related-accept");
@@ -199,7 +284,8 @@ describe("reports", () => {
 
 describe("Ansible inventories", () => {
   it("INI: groups, host vars, vars/children sections skipped, duplicates once", () => {
-    const ini = "web1 ansible_host=198.18.0.10 ansible_user=ops\n[db]\ndb1 ansible_host=198.18.0.11 ansible_port=2222\nweb1\n[db:vars]\nfoo=bar\n[all:children]\ndb\n";
+    const ini =
+      "web1 ansible_host=198.18.0.10 ansible_user=ops\n[db]\ndb1 ansible_host=198.18.0.11 ansible_port=2222\nweb1\n[db:vars]\nfoo=bar\n[all:children]\ndb\n";
     expect(parseIniInventory(ini)).toEqual([
       { name: "web1", spec: "ops@198.18.0.10" },
       { name: "db1", spec: "198.18.0.11:2222" },
@@ -207,7 +293,8 @@ describe("Ansible inventories", () => {
     expect(parseInventory(ini)).toHaveLength(2);
   });
   it("YAML: hosts under all and nested children; IPv6 with a port bracketed", () => {
-    const yaml = "all:\n  hosts:\n    a:\n      ansible_host: 198.18.0.20\n  children:\n    db:\n      hosts:\n        b:\n          ansible_host: 2001:2::5\n          ansible_port: 22\n        c:\n";
+    const yaml =
+      "all:\n  hosts:\n    a:\n      ansible_host: 198.18.0.20\n  children:\n    db:\n      hosts:\n        b:\n          ansible_host: 2001:2::5\n          ansible_port: 22\n        c:\n";
     expect(parseYamlInventory(yaml)).toEqual([
       { name: "a", spec: "198.18.0.20" },
       { name: "b", spec: "[2001:2::5]:22" },
@@ -222,7 +309,10 @@ describe("proposals", () => {
     const { propose } = await import("../../src/host/audit/propose");
     const ruleset = `table inet f {\n\tchain input {\n\t\ttype filter hook input priority filter; policy drop;\n\t\tct state established,related accept\n\t\ttcp dport 22 accept\n\t\ttcp dport { 21, 9100 } ip saddr 198.18.0.0/15 accept\n\t}\n}`;
     const listen = `${LISTEN}\ntcp LISTEN 0 5 0.0.0.0:9100 0.0.0.0:* users:(("node_exporter",pid=1,fd=3))\ntcp LISTEN 0 5 0.0.0.0:6379 0.0.0.0:* users:(("redis-server",pid=2,fd=3))`;
-    const facts = gathered({}, { ruleset, listen, ftp: "/etc/vsftpd.conf:12:pasv_min_port=40000\n/etc/vsftpd.conf:13:pasv_max_port=40100" });
+    const facts = gathered(
+      {},
+      { ruleset, listen, ftp: "/etc/vsftpd.conf:12:pasv_min_port=40000\n/etc/vsftpd.conf:13:pasv_max_port=40100" },
+    );
     const p = propose(facts);
     expect(p.exposures.map((e) => e.exposure)).toEqual([
       { service: "ssh" },

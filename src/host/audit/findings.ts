@@ -55,7 +55,11 @@ export interface HostAuditFacts {
   readonly ftpConfig: readonly string[];
 }
 
-const lines = (text: string | undefined): string[] => (text ?? "").split("\n").map((l) => l.trim()).filter(Boolean);
+const lines = (text: string | undefined): string[] =>
+  (text ?? "")
+    .split("\n")
+    .map((l) => l.trim())
+    .filter(Boolean);
 
 /** `ss -H -l -n -t -u -p` lines. */
 export function parseListeners(text: string): Listener[] {
@@ -113,7 +117,8 @@ const kernelBefore6 = (kernel: string): boolean => {
   return m !== null && Number(m[1]) < 6;
 };
 
-const isManaged = (rule: { table: string; source: string }, facts: HostAuditFacts) => rule.source === "nft" && facts.managedTables.some((t) => rule.table === `inet ${t}`);
+const isManaged = (rule: { table: string; source: string }, facts: HostAuditFacts) =>
+  rule.source === "nft" && facts.managedTables.some((t) => rule.table === `inet ${t}`);
 
 /** A related accept limited to ICMP errors or to one scoped helper is safe; anything else is not. */
 export function isBlanketRelatedAccept(rule: AuditRule): boolean {
@@ -131,7 +136,8 @@ export function isHelperAttach(rule: AuditRule): boolean {
 }
 
 const isFilterInput = (c: AuditChain) => c.hook === "input" && (c.source === "nft" || c.table === "filter");
-const families = (c: AuditChain): Array<"ip" | "ip6"> => (c.family === "inet" ? ["ip", "ip6"] : c.family === "ip" ? ["ip"] : c.family === "ip6" ? ["ip6"] : []);
+const families = (c: AuditChain): Array<"ip" | "ip6"> =>
+  c.family === "inet" ? ["ip", "ip6"] : c.family === "ip" ? ["ip"] : c.family === "ip6" ? ["ip6"] : [];
 
 /** Whether a base input chain drops what no rule admits (policy drop, or a last rule that drops or rejects everything). */
 function chainFilters(c: AuditChain): boolean {
@@ -145,7 +151,8 @@ const LOOPBACK = (address: string) => address === "127.0.0.1" || address === "::
 /** Whether some accept rule in a filtering input chain of this family admits the port from any source. */
 function admittedFromAnywhere(l: Listener, chains: readonly AuditChain[], family: "ip" | "ip6"): AuditRule | undefined {
   const reach = reachingHooks(chains);
-  const fromInput = (c: AuditChain) => reach.get(c)?.has("input") === true && (c.source === "nft" || c.table === "filter");
+  const fromInput = (c: AuditChain) =>
+    reach.get(c)?.has("input") === true && (c.source === "nft" || c.table === "filter");
   for (const c of chains.filter((c) => fromInput(c) && families(c).includes(family))) {
     for (const r of c.rules) {
       if (!/\baccept\b|-j ACCEPT\b/.test(r.text)) continue;
@@ -165,31 +172,40 @@ export function judge(host: string, facts: HostAuditFacts): Finding[] {
   const rules = facts.chains.flatMap((c) => c.rules);
 
   // Helpers: what can attach one, what does, and what carries one now.
-  const autoAssign = kernelBefore6(facts.kernel) && (facts.helperSysctl === "1" || facts.helperParam === "1" || facts.helperParam === "Y");
+  const autoAssign =
+    kernelBefore6(facts.kernel) &&
+    (facts.helperSysctl === "1" || facts.helperParam === "1" || facts.helperParam === "Y");
   if (autoAssign) {
     const setting = facts.helperSettings.find((s) => /nf_conntrack_helper\s*=?\s*1\b/.test(s));
     add({
       id: "helper-auto-assign",
       severity: "high",
-      title: "automatic helper assignment is on: every connection to a helper's port gets the helper, whatever the ruleset says",
+      title:
+        "automatic helper assignment is on: every connection to a helper's port gets the helper, whatever the ruleset says",
       evidence: [
         `kernel ${facts.kernel}`,
         ...(facts.helperSysctl === "1" ? ["net.netfilter.nf_conntrack_helper = 1"] : []),
-        ...(facts.helperParam === "1" || facts.helperParam === "Y" ? [`nf_conntrack parameter nf_conntrack_helper = ${facts.helperParam}`] : []),
+        ...(facts.helperParam === "1" || facts.helperParam === "Y"
+          ? [`nf_conntrack parameter nf_conntrack_helper = ${facts.helperParam}`]
+          : []),
         ...(setting ? [setting] : []),
       ],
-      remedy: "set net.netfilter.nf_conntrack_helper = 0 (sysctl.d) and options nf_conntrack nf_conntrack_helper=0 (modprobe.d); a HostFirewall does both",
+      remedy:
+        "set net.netfilter.nf_conntrack_helper = 0 (sysctl.d) and options nf_conntrack nf_conntrack_helper=0 (modprobe.d); a HostFirewall does both",
       ...(setting ? { location: fileLine(setting) } : {}),
     });
   }
-  const helperModules = facts.helperModules.filter((m) => /^nf_(conntrack|nat)_(ftp|sip|h323|irc|tftp|amanda|pptp|snmp|netbios_ns|sane|broadcast)/.test(m));
+  const helperModules = facts.helperModules.filter((m) =>
+    /^nf_(conntrack|nat)_(ftp|sip|h323|irc|tftp|amanda|pptp|snmp|netbios_ns|sane|broadcast)/.test(m),
+  );
   if (helperModules.length > 0) {
     add({
       id: "helper-modules-loaded",
       severity: facts.managedTables.length > 0 ? "info" : "low",
       title: "connection-tracking helper modules are loaded",
       evidence: helperModules.map((m) => `module ${m} loaded`),
-      remedy: "deny the modules no scoped exposure needs (install MODULE /bin/false in modprobe.d); a HostFirewall writes that list",
+      remedy:
+        "deny the modules no scoped exposure needs (install MODULE /bin/false in modprobe.d); a HostFirewall writes that list",
     });
   }
   const attaching = rules.filter(isHelperAttach);
@@ -200,11 +216,18 @@ export function judge(host: string, facts: HostAuditFacts): Finding[] {
       severity: "medium",
       title: "a rule attaches a connection-tracking helper",
       evidence: [quote(r)],
-      remedy: "attach a helper only to traffic of a scoped exposure and accept its related traffic only for that helper's range (ct helper \"NAME\"), as a HostFirewall does",
+      remedy:
+        'attach a helper only to traffic of a scoped exposure and accept its related traffic only for that helper\'s range (ct helper "NAME"), as a HostFirewall does',
     });
   }
   for (const r of attaching.filter((r) => isManaged(r, facts))) {
-    add({ id: "helper-attached-scoped", severity: "info", title: "this project's table attaches a scoped helper", evidence: [quote(r)], remedy: "none: its related accept is limited to that helper" });
+    add({
+      id: "helper-attached-scoped",
+      severity: "info",
+      title: "this project's table attaches a scoped helper",
+      evidence: [quote(r)],
+      remedy: "none: its related accept is limited to that helper",
+    });
   }
   if (facts.conntrackHelpers.length > 0) {
     add({
@@ -212,7 +235,8 @@ export function judge(host: string, facts: HostAuditFacts): Finding[] {
       severity: "medium",
       title: `${facts.conntrackHelpers.length} tracked connection(s) carry a helper right now`,
       evidence: facts.conntrackHelpers.slice(0, 5).map((l) => `conntrack: ${l}`),
-      remedy: "after the helper is no longer attached, flush these (conntrack -D --helper NAME); apply of a HostFirewall does it",
+      remedy:
+        "after the helper is no longer attached, flush these (conntrack -D --helper NAME); apply of a HostFirewall does it",
     });
   }
 
@@ -233,8 +257,14 @@ export function judge(host: string, facts: HostAuditFacts): Finding[] {
       title: helperCanAttach
         ? "blanket related accept while a helper can attach: a forged FTP PORT or SIP message opens any port"
         : "blanket related accept: any helper attached later (a module load, a rule, another tool) opens ports through it",
-      evidence: [quote(r), ...(helperCanAttach ? [autoAssign ? "helper auto-assignment is on" : `helper attached by ${quote(foreignAttach[0]!)}`] : [])],
-      remedy: "accept related only for ICMP errors, and for each helper only the traffic its exposure scopes (ct state related ct helper \"ftp\" ... ); a HostFirewall renders exactly that",
+      evidence: [
+        quote(r),
+        ...(helperCanAttach
+          ? [autoAssign ? "helper auto-assignment is on" : `helper attached by ${quote(foreignAttach[0]!)}`]
+          : []),
+      ],
+      remedy:
+        'accept related only for ICMP errors, and for each helper only the traffic its exposure scopes (ct state related ct helper "ftp" ... ); a HostFirewall renders exactly that',
     });
   }
 
@@ -242,13 +272,25 @@ export function judge(host: string, facts: HostAuditFacts): Finding[] {
   for (const family of ["ip", "ip6"] as const) {
     const inputs = facts.chains.filter((c) => isFilterInput(c) && families(c).includes(family));
     const filtered = inputs.some(chainFilters);
-    const exposed = facts.listeners.filter((l) => !LOOPBACK(l.address) && (family === "ip6" ? l.address.includes(":") || l.address === "*" : !l.address.includes(":") || l.address === "*" || l.address === "::"));
+    const exposed = facts.listeners.filter(
+      (l) =>
+        !LOOPBACK(l.address) &&
+        (family === "ip6"
+          ? l.address.includes(":") || l.address === "*"
+          : !l.address.includes(":") || l.address === "*" || l.address === "::"),
+    );
     if (!filtered) {
       add({
         id: "input-open",
         severity: exposed.length > 0 ? "medium" : "low",
         title: `${family === "ip" ? "IPv4" : "IPv6"} input is not filtered by default: what no rule refuses is accepted`,
-        evidence: inputs.length === 0 ? [`no ${family === "ip" ? "IPv4" : "IPv6"} input base chain in any table`] : inputs.map((c) => `${c.source === "nft" ? c.table : `${c.source} ${c.table}`}/${c.chain}: hook input, policy ${c.policy ?? "accept"}`),
+        evidence:
+          inputs.length === 0
+            ? [`no ${family === "ip" ? "IPv4" : "IPv6"} input base chain in any table`]
+            : inputs.map(
+                (c) =>
+                  `${c.source === "nft" ? c.table : `${c.source} ${c.table}`}/${c.chain}: hook input, policy ${c.policy ?? "accept"}`,
+              ),
         remedy: "a default-drop input chain for both families (an inet table: a HostFirewall's)",
       });
       for (const l of exposed) {
@@ -284,18 +326,25 @@ export function judge(host: string, facts: HostAuditFacts): Finding[] {
       severity: facts.managedTables.length > 0 ? "medium" : "low",
       title: "nftables.service loads a ruleset with `flush ruleset` at boot: any table loaded before it is gone",
       evidence: [f, `nftables.service ${facts.nftablesService}`],
-      remedy: "replace `flush ruleset` with `destroy table`/`delete table` of its own tables, or disable nftables.service when a HostFirewall owns the firewall",
+      remedy:
+        "replace `flush ruleset` with `destroy table`/`delete table` of its own tables, or disable nftables.service when a HostFirewall owns the firewall",
       location: fileLine(f),
     });
   }
-  for (const [tool, state] of [["firewalld", facts.firewalld], ["ufw", facts.ufw]] as const) {
-    const enabled = /^enabled/.test(state) || / active$/.test(state) || (tool === "ufw" && /^yes$/i.test(facts.ufwConf));
+  for (const [tool, state] of [
+    ["firewalld", facts.firewalld],
+    ["ufw", facts.ufw],
+  ] as const) {
+    const enabled =
+      /^enabled/.test(state) || / active$/.test(state) || (tool === "ufw" && /^yes$/i.test(facts.ufwConf));
     if (!enabled) continue;
     add({
       id: "firewall-manager",
       severity: "medium",
       title: `${tool} is enabled: it rewrites its own rules at every reload and keeps its blanket related accept`,
-      evidence: [`${tool}.service ${state}${tool === "ufw" && facts.ufwConf ? `, /etc/ufw/ufw.conf ENABLED=${facts.ufwConf}` : ""}`],
+      evidence: [
+        `${tool}.service ${state}${tool === "ufw" && facts.ufwConf ? `, /etc/ufw/ufw.conf ENABLED=${facts.ufwConf}` : ""}`,
+      ],
       remedy: `disable ${tool} when a HostFirewall owns the host's firewall (two managers each accept what the other refuses)`,
     });
   }
@@ -309,20 +358,28 @@ export function judge(host: string, facts: HostAuditFacts): Finding[] {
         .flatMap((c) => c.rules)
         .slice(0, 5)
         .map(quote),
-      remedy: "move them into nftables (iptables-legacy-save | iptables-restore-translate) or remove them; a packet must pass both",
+      remedy:
+        "move them into nftables (iptables-legacy-save | iptables-restore-translate) or remove them; a packet must pass both",
     });
   }
 
   // Published container ports: DNAT before any filter that only guards input.
-  const dnat = rules.filter((r) => (r.hook === "prerouting" || r.chain.startsWith("DOCKER") || /^-A DOCKER\b/.test(r.text)) && /\bdnat\b|-j DNAT\b/.test(r.text));
-  const forwardFilter = facts.chains.some((c) => c.hook === "forward" && chainFilters(c) && !/docker/i.test(c.chain) && !isManaged(c, facts));
+  const dnat = rules.filter(
+    (r) =>
+      (r.hook === "prerouting" || r.chain.startsWith("DOCKER") || /^-A DOCKER\b/.test(r.text)) &&
+      /\bdnat\b|-j DNAT\b/.test(r.text),
+  );
+  const forwardFilter = facts.chains.some(
+    (c) => c.hook === "forward" && chainFilters(c) && !/docker/i.test(c.chain) && !isManaged(c, facts),
+  );
   for (const r of dnat.slice(0, 20)) {
     add({
       id: "published-port",
       severity: forwardFilter ? "low" : "medium",
       title: "a published (DNAT) port is forwarded before any input filter sees it",
       evidence: [quote(r)],
-      remedy: "filter forwarded traffic too (a forward chain, or the runtime's DOCKER-USER chain), or publish on 127.0.0.1 only",
+      remedy:
+        "filter forwarded traffic too (a forward chain, or the runtime's DOCKER-USER chain), or publish on 127.0.0.1 only",
     });
   }
 

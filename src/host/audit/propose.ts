@@ -29,14 +29,18 @@ function catalogByPort(): Map<string, string> {
     const parsed = CatalogExposureSchema.safeParse({ service: name, ...DATA_DEFAULTS[name] });
     if (!parsed.success) continue;
     for (const c of exposedService(parsed.data).controls) {
-      for (const r of c.ports) if (r.from === r.to && !map.has(`${c.protocol}/${r.from}`)) map.set(`${c.protocol}/${r.from}`, name);
+      for (const r of c.ports)
+        if (r.from === r.to && !map.has(`${c.protocol}/${r.from}`)) map.set(`${c.protocol}/${r.from}`, name);
     }
   }
   return map;
 }
 
 /** Services that need their data range to be declared: the field and where the server's configuration says it. */
-const DATA_DEFAULTS: Record<string, Record<string, string>> = { ftp: { passivePorts: "50000-51000" }, tftp: { dataPorts: "50000-51000" } };
+const DATA_DEFAULTS: Record<string, Record<string, string>> = {
+  ftp: { passivePorts: "50000-51000" },
+  tftp: { dataPorts: "50000-51000" },
+};
 
 const LOOPBACK = (a: string) => a === "::1" || a.startsWith("127.");
 
@@ -50,11 +54,17 @@ interface Admission {
 /** What the ruleset admits for a listener: from anywhere, from some sources, or not at all (undefined). */
 function admission(l: Listener, facts: HostAuditFacts): Admission | undefined {
   const reach = reachingHooks(facts.chains);
-  const fromInput = facts.chains.filter((c) => reach.get(c)?.has("input") && (c.source === "nft" || c.table === "filter"));
+  const fromInput = facts.chains.filter(
+    (c) => reach.get(c)?.has("input") && (c.source === "nft" || c.table === "filter"),
+  );
   const v6 = l.address.includes(":") && l.address !== "::" && l.address !== "*";
   const families = (c: AuditChain) => (c.family === "inet" ? ["ip", "ip6"] : [c.family]);
   const relevant = fromInput.filter((c) => families(c).some((f) => (v6 ? f === "ip6" : true)));
-  const filtered = relevant.some((c) => c.hook === "input" && c.policy === "drop") || relevant.some((c) => /^(counter( packets \d+ bytes \d+)? )?(drop|reject)\b|-j (DROP|REJECT)\b/.test(c.rules.at(-1)?.text ?? ""));
+  const filtered =
+    relevant.some((c) => c.hook === "input" && c.policy === "drop") ||
+    relevant.some((c) =>
+      /^(counter( packets \d+ bytes \d+)? )?(drop|reject)\b|-j (DROP|REJECT)\b/.test(c.rules.at(-1)?.text ?? ""),
+    );
   if (!filtered) return { anywhere: true, sources: [] };
   const sources: string[] = [];
   for (const c of relevant) {
@@ -65,7 +75,12 @@ function admission(l: Listener, facts: HostAuditFacts): Admission | undefined {
       const src = /\bip6? saddr (\{[^}]*\}|\S+)/.exec(r.text)?.[1] ?? /\s-s (\S+)/.exec(r.text)?.[1];
       if (src === undefined) return { anywhere: true, sources: [], rule: r.text };
       if (src.startsWith("@")) return { anywhere: false, sources: [], rule: r.text, unresolved: src };
-      sources.push(...src.replace(/[{}]/g, "").split(/[\s,]+/).filter(Boolean));
+      sources.push(
+        ...src
+          .replace(/[{}]/g, "")
+          .split(/[\s,]+/)
+          .filter(Boolean),
+      );
     }
   }
   return sources.length > 0 ? { anywhere: false, sources: [...new Set(sources)] } : undefined;
@@ -78,7 +93,10 @@ function ftpRange(facts: HostAuditFacts): { range: string; where: string } | und
   const max = get("pasv_max_port");
   const value = (l: string | undefined) => (l ? /=(\d+)\s*$/.exec(l)?.[1] : undefined);
   if (!value(min) || !value(max)) return undefined;
-  return { range: `${value(min)}-${value(max)}`, where: `${min!.replace(/:[^:]*=.*$/, "")} pasv_min_port/pasv_max_port` };
+  return {
+    range: `${value(min)}-${value(max)}`,
+    where: `${min!.replace(/:[^:]*=.*$/, "")} pasv_min_port/pasv_max_port`,
+  };
 }
 
 export function propose(facts: HostAuditFacts): Proposal {
@@ -107,17 +125,31 @@ export function propose(facts: HostAuditFacts): Proposal {
       if (service === "ftp") {
         const range = ftpRange(facts);
         exposure.passivePorts = range?.range ?? DATA_DEFAULTS.ftp!.passivePorts;
-        notes.push(range ? `passive range from ${range.where}` : "GUESS: passive range not found in the server's configuration; set it to the server's pasv_min_port-pasv_max_port");
+        notes.push(
+          range
+            ? `passive range from ${range.where}`
+            : "GUESS: passive range not found in the server's configuration; set it to the server's pasv_min_port-pasv_max_port",
+        );
       } else if (DATA_DEFAULTS[service]) {
         Object.assign(exposure, DATA_DEFAULTS[service]);
-        notes.push(`GUESS: ${Object.keys(DATA_DEFAULTS[service]!).join(", ")} not read from the server; set the server's range`);
+        notes.push(
+          `GUESS: ${Object.keys(DATA_DEFAULTS[service]!).join(", ")} not read from the server; set the server's range`,
+        );
       }
     } else {
       exposure = { name: customName(l), protocol: l.proto, ports: l.port };
       notes.push(`${who}: no catalog service on this port; a custom exposure (GUESS: name from the process)`);
     }
-    if (admitted.anywhere) notes.push(admitted.rule ? `admitted from anywhere now by: ${admitted.rule}` : "admitted from anywhere now (input is not filtered by default); GUESS: restrict its sources if it is not meant for everyone");
-    else if (admitted.unresolved) notes.push(`GUESS: admitted now from the set ${admitted.unresolved} (not read); left open to anywhere: fill in sources`);
+    if (admitted.anywhere)
+      notes.push(
+        admitted.rule
+          ? `admitted from anywhere now by: ${admitted.rule}`
+          : "admitted from anywhere now (input is not filtered by default); GUESS: restrict its sources if it is not meant for everyone",
+      );
+    else if (admitted.unresolved)
+      notes.push(
+        `GUESS: admitted now from the set ${admitted.unresolved} (not read); left open to anywhere: fill in sources`,
+      );
     else {
       exposure.sources = admitted.sources;
       notes.push(`sources from the rule that admits it now`);
@@ -130,7 +162,12 @@ export function propose(facts: HostAuditFacts): Proposal {
 /** A custom exposure's name: lowercase letter first, a-z 0-9 -, at most 24 characters (the policy's rule). */
 function customName(l: Listener): string {
   const port = String(l.port);
-  const base = (l.process ?? "").toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^[^a-z]+|-+$/g, "").slice(0, 23 - port.length).replace(/-+$/, "");
+  const base = (l.process ?? "")
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, "-")
+    .replace(/^[^a-z]+|-+$/g, "")
+    .slice(0, 23 - port.length)
+    .replace(/-+$/, "");
   return `${base || l.proto}-${port}`;
 }
 
@@ -154,7 +191,7 @@ function toYaml(exposures: readonly ProposedExposure[], skipped: readonly string
   for (const e of exposures) {
     for (const n of e.notes) out.push(`  # ${n}`);
     const entries = Object.entries(e.exposure);
-    entries.forEach(([k, v], i) => out.push(`${i === 0 ? "  - " : "    "}${k}: ${yamlValue(v)}`));
+    for (const [i, [k, v]] of entries.entries()) out.push(`${i === 0 ? "  - " : "    "}${k}: ${yamlValue(v)}`);
   }
   return `${out.join("\n")}\n`;
 }

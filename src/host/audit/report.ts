@@ -12,7 +12,10 @@ export function formatAuditText(results: readonly FleetResult[]): string {
       continue;
     }
     const f = r.audit.findings;
-    const counts = [...SEVERITIES].reverse().map((s) => `${f.filter((x) => x.severity === s).length} ${s}`).join(", ");
+    const counts = [...SEVERITIES]
+      .reverse()
+      .map((s) => `${f.filter((x) => x.severity === s).length} ${s}`)
+      .join(", ");
     out.push(`${r.host}: kernel ${r.audit.facts.kernel}; ${counts}`);
     if (f.length === 0) out.push("  no findings");
     const width = Math.max(...f.map((x) => x.id.length), 2);
@@ -28,7 +31,11 @@ export function formatAuditText(results: readonly FleetResult[]): string {
 
 export function auditJson(results: readonly FleetResult[]): unknown {
   return {
-    hosts: results.map((r) => ("error" in r ? { host: r.host, reachable: false, error: errorText(r.error) } : { ...r.audit, host: r.host, reachable: true })),
+    hosts: results.map((r) =>
+      "error" in r
+        ? { host: r.host, reachable: false, error: errorText(r.error) }
+        : { ...r.audit, host: r.host, reachable: true },
+    ),
   };
 }
 
@@ -55,17 +62,29 @@ export function auditSarif(results: readonly FleetResult[], version: string): un
         results: findings.map((f) => ({
           ruleId: f.id,
           level: LEVEL[f.severity],
-          message: { text: `${f.host}: ${f.title}\n${f.evidence.map((e) => `evidence: ${e}`).join("\n")}\ndo: ${f.remedy}` },
+          message: {
+            text: `${f.host}: ${f.title}\n${f.evidence.map((e) => `evidence: ${e}`).join("\n")}\ndo: ${f.remedy}`,
+          },
           properties: { host: f.host, severity: f.severity, evidence: f.evidence },
           locations: [
             f.location
-              ? { physicalLocation: { artifactLocation: { uri: `ssh://${f.host}${f.location.file}` }, region: { startLine: f.location.line } } }
+              ? {
+                  physicalLocation: {
+                    artifactLocation: { uri: `ssh://${f.host}${f.location.file}` },
+                    region: { startLine: f.location.line },
+                  },
+                }
               : { logicalLocations: [{ name: f.host, kind: "host" }] },
           ],
         })),
         invocations: results
           .filter((r) => "error" in r)
-          .map((r) => ({ executionSuccessful: false, toolExecutionNotifications: [{ level: "error", message: { text: `${r.host}: ${errorText((r as { error: unknown }).error)}` } }] })),
+          .map((r) => ({
+            executionSuccessful: false,
+            toolExecutionNotifications: [
+              { level: "error", message: { text: `${r.host}: ${errorText((r as { error: unknown }).error)}` } },
+            ],
+          })),
       },
     ],
   };

@@ -67,7 +67,14 @@ export function parseNftRuleset(text: string): AuditChain[] {
     }
     if (line === "}") {
       if (depth === 2 && current) {
-        chains.push({ source: "nft", table: `${family} ${table}`, family, chain: current.chain, ...hookOf(current), rules: current.rules });
+        chains.push({
+          source: "nft",
+          table: `${family} ${table}`,
+          family,
+          chain: current.chain,
+          ...hookOf(current),
+          rules: current.rules,
+        });
         current = undefined;
       }
       depth = Math.max(0, depth - 1);
@@ -81,7 +88,15 @@ export function parseNftRuleset(text: string): AuditChain[] {
         return;
       }
       if (/^(comment|devices|device)\b/.test(line)) return;
-      current.rules.push({ source: "nft", table: `${family} ${table}`, family, chain: current.chain, text: line, line: i + 1, ...(current.hook ? { hook: current.hook } : {}) });
+      current.rules.push({
+        source: "nft",
+        table: `${family} ${table}`,
+        family,
+        chain: current.chain,
+        text: line,
+        line: i + 1,
+        ...(current.hook ? { hook: current.hook } : {}),
+      });
     }
   });
   return chains;
@@ -102,7 +117,10 @@ const LEGACY_HOOKS: Record<string, string> = {
 /** `iptables-legacy-save` / `ip6tables-legacy-save` text: built-in chains carry their hook and policy. */
 export function parseIptablesSave(text: string, source: "iptables-legacy" | "ip6tables-legacy"): AuditChain[] {
   const family = source === "iptables-legacy" ? "ip" : "ip6";
-  const chains = new Map<string, { table: string; chain: string; hook?: string; policy?: string; rules: AuditRule[] }>();
+  const chains = new Map<
+    string,
+    { table: string; chain: string; hook?: string; policy?: string; rules: AuditRule[] }
+  >();
   let table = "";
   text.split("\n").forEach((raw, i) => {
     const line = raw.trim();
@@ -113,7 +131,13 @@ export function parseIptablesSave(text: string, source: "iptables-legacy" | "ip6
     const decl = /^:(\S+)\s+(\S+)/.exec(line);
     if (decl) {
       const hook = LEGACY_HOOKS[decl[1]!];
-      chains.set(`${table}/${decl[1]}`, { table, chain: decl[1]!, ...(hook ? { hook } : {}), ...(decl[2] !== "-" ? { policy: decl[2]!.toLowerCase() } : {}), rules: [] });
+      chains.set(`${table}/${decl[1]}`, {
+        table,
+        chain: decl[1]!,
+        ...(hook ? { hook } : {}),
+        ...(decl[2] !== "-" ? { policy: decl[2]!.toLowerCase() } : {}),
+        rules: [],
+      });
       return;
     }
     const rule = /^-A\s+(\S+)\s*(.*)$/.exec(line);
@@ -121,7 +145,15 @@ export function parseIptablesSave(text: string, source: "iptables-legacy" | "ip6
       const key = `${table}/${rule[1]}`;
       const chain = chains.get(key) ?? { table, chain: rule[1]!, rules: [] };
       chains.set(key, chain);
-      chain.rules.push({ source, table, family, chain: chain.chain, text: line, line: i + 1, ...(chain.hook ? { hook: chain.hook } : {}) });
+      chain.rules.push({
+        source,
+        table,
+        family,
+        chain: chain.chain,
+        text: line,
+        line: i + 1,
+        ...(chain.hook ? { hook: chain.hook } : {}),
+      });
     }
   });
   return [...chains.values()].map((c) => ({ source, family, ...c }));
@@ -134,7 +166,10 @@ export function rulePorts(text: string): Array<[number, number]> | undefined {
   const spec = nft?.[1] ?? legacy?.[1];
   if (spec === undefined) return undefined;
   const out: Array<[number, number]> = [];
-  for (const part of spec.replace(/[{}]/g, "").split(/[\s,]+/).filter(Boolean)) {
+  for (const part of spec
+    .replace(/[{}]/g, "")
+    .split(/[\s,]+/)
+    .filter(Boolean)) {
     const m = /^(\d+)(?:[-:](\d+))?$/.exec(part);
     if (m) out.push([Number(m[1]), Number(m[2] ?? m[1])]);
     else if (NAMED_PORTS[part] !== undefined) out.push([NAMED_PORTS[part]!, NAMED_PORTS[part]!]);
@@ -143,7 +178,23 @@ export function rulePorts(text: string): Array<[number, number]> | undefined {
 }
 
 /** The service names nft and iptables print instead of numbers (nft -n is not used: ufw's names stay readable). */
-const NAMED_PORTS: Record<string, number> = { ftp: 21, "ftp-data": 20, ssh: 22, smtp: 25, domain: 53, http: 80, https: 443, imap: 143, imaps: 993, pop3: 110, pop3s: 995, submission: 587, sip: 5060, tftp: 69, ntp: 123 };
+const NAMED_PORTS: Record<string, number> = {
+  ftp: 21,
+  "ftp-data": 20,
+  ssh: 22,
+  smtp: 25,
+  domain: 53,
+  http: 80,
+  https: 443,
+  imap: 143,
+  imaps: 993,
+  pop3: 110,
+  pop3s: 995,
+  submission: 587,
+  sip: 5060,
+  tftp: 69,
+  ntp: 123,
+};
 
 /**
  * The hooks each chain is reached from: a base chain its own hook, a regular chain every hook of

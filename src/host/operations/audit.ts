@@ -3,10 +3,10 @@
  * judging happens here, from the gathered text (../audit/findings.ts).
  */
 import type { Connection } from "../../model/connection";
+import { type Finding, factsFromGathered, type HostAuditFacts, judge } from "../audit/findings";
 import { HostOperationError } from "../errors";
 import { type HostSession, withSession } from "../ssh";
 import { runStep } from "../wire/remote";
-import { factsFromGathered, type Finding, type HostAuditFacts, judge } from "../audit/findings";
 
 export interface HostAudit {
   /** The target as given (user@host:port, no secret). */
@@ -17,17 +17,32 @@ export interface HostAudit {
   readonly stats: { readonly connections: number; readonly roundTrips: number };
 }
 
-export async function auditSession(session: HostSession, host: string = session.target): Promise<Omit<HostAudit, "stats">> {
+export async function auditSession(
+  session: HostSession,
+  host: string = session.target,
+): Promise<Omit<HostAudit, "stats">> {
   const out = await runStep(session, { main: "audit", params: {} });
-  if (out.code !== 0) throw new HostOperationError(session.target, `audit failed: ${session.redact(out.stderr.trim())}`);
-  if (out.values.uid !== "0") throw new HostOperationError(session.target, "the audit needs root (it reads every table and conntrack): log in as root or set sudo: true with passwordless sudo");
-  if (!out.values.nft) throw new HostOperationError(session.target, "nft is not installed: nothing to audit the ruleset with (Debian/Ubuntu: apt-get install nftables)");
+  if (out.code !== 0)
+    throw new HostOperationError(session.target, `audit failed: ${session.redact(out.stderr.trim())}`);
+  if (out.values.uid !== "0")
+    throw new HostOperationError(
+      session.target,
+      "the audit needs root (it reads every table and conntrack): log in as root or set sudo: true with passwordless sudo",
+    );
+  if (!out.values.nft)
+    throw new HostOperationError(
+      session.target,
+      "nft is not installed: nothing to audit the ruleset with (Debian/Ubuntu: apt-get install nftables)",
+    );
   const facts = factsFromGathered(out);
   return { host, facts, findings: judge(host, facts) };
 }
 
 /** Audits one host on its own connection, closing it afterwards. */
-export async function auditHost(connection: Connection, options: { host?: string; onLog?: (line: string) => void } = {}): Promise<HostAudit> {
+export async function auditHost(
+  connection: Connection,
+  options: { host?: string; onLog?: (line: string) => void } = {},
+): Promise<HostAudit> {
   return withSession(
     connection,
     async (session) => {
@@ -38,7 +53,9 @@ export async function auditHost(connection: Connection, options: { host?: string
   );
 }
 
-export type FleetResult = { readonly host: string; readonly audit: HostAudit } | { readonly host: string; readonly error: unknown };
+export type FleetResult =
+  | { readonly host: string; readonly audit: HostAudit }
+  | { readonly host: string; readonly error: unknown };
 
 /**
  * Audits many hosts, at most `concurrency` at a time; a host that fails (unreachable, not root)
