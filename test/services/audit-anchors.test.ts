@@ -26,6 +26,7 @@ import {
   cpSync,
   existsSync,
   mkdtempSync,
+  readdirSync,
   readFileSync,
   rmSync,
   statSync,
@@ -307,6 +308,8 @@ describe.runIf(requireRoot("audit anchors", ["ip", "nft", "sshd", "conntrack", "
             "3",
             "--format",
             "sarif",
+            "--propose",
+            join(dir, "proposals"),
           ],
           io,
         );
@@ -324,6 +327,18 @@ describe.runIf(requireRoot("audit anchors", ["ip", "nft", "sshd", "conntrack", "
         expect(sarif.runs[0].invocations).toHaveLength(1);
         expect(sarif.runs[0].invocations[0]?.toolExecutionNotifications[0]?.message.text).toMatch(/^gone: /);
         expect(new Set(sarif.runs[0].results.map((r) => r.properties.host))).toEqual(new Set(["server", "client"]));
+        // a proposal per audited host, none for the unreachable one; each one renders
+        expect(readdirSync(join(dir, "proposals")).sort()).toEqual(["client.yaml", "server.yaml"]);
+        for (const f of ["client.yaml", "server.yaml"]) {
+          expect(readFileSync(join(dir, "proposals", f), "utf8")).toMatch(/^ {2}- service: "ssh"$/m);
+          expect(
+            await main(["render", "--policy", join(dir, "proposals", f)], {
+              out: () => undefined,
+              err: (t) => err.push(t),
+            }),
+            err.join(""),
+          ).toBe(0);
+        }
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }
