@@ -5,6 +5,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { type AuditFleetResult, auditTable } from "./audit-fleet";
 import type { FleetResult, OperationResult, Tool } from "./fleet";
 import type { PacketResult } from "./packet-path";
 import type { RenderResult } from "./render-scale";
@@ -31,6 +32,7 @@ export interface BenchReport {
   machine: MachineInfo;
   uptimeAfter: string;
   fleet?: FleetResult;
+  audit?: AuditFleetResult;
   scale?: ScaleResult;
   /** when the benchmarks of one report come from more than one run: which, when, at which commit, and why */
   parts?: Record<string, { startedAt: string; git: { commit: string }; durationSeconds: number; why?: string }>;
@@ -449,6 +451,17 @@ export function markdown(r: BenchReport): string {
     );
   if (r.render)
     L.push("## 3. Render scale", "", ...renderTable(r.render), "", "Method:", "", ...methodList(r.render.method), "");
+  if (r.audit)
+    L.push(
+      "## Audit beside the drift check",
+      "",
+      ...auditTable(r.audit),
+      "",
+      "Method:",
+      "",
+      ...methodList(r.audit.method),
+      "",
+    );
   if (r.scale)
     L.push(
       "## 4. Scale end to end: rendered, checked and applied over SSH",

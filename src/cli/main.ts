@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { APPLY_HELP, applyCommand } from "./apply";
+import { AUDIT_HELP, auditCommand } from "./audit";
 import { DIFF_HELP, diffCommand } from "./diff";
 import { EXIT } from "./exit-codes";
 import { exitAfterOutput, type Io, processIo, watchOutput } from "./io";
@@ -32,6 +33,11 @@ export const commands: Record<string, Command> = {
     summary: "compare a host with a policy (exit 1 on drift); changes nothing",
     help: DIFF_HELP,
     run: diffCommand,
+  },
+  audit: {
+    summary: "judge hosts' firewalls (helpers, related accepts, open input); changes nothing; exit 1 on findings",
+    help: AUDIT_HELP,
+    run: auditCommand,
   },
   remove: {
     summary: "delete this project's table, files and state from a host (nothing else)",

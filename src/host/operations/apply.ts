@@ -8,6 +8,7 @@ import { managedPaths } from "../../render/paths";
 import { renderUnit } from "../../render/systemd";
 import { HostOperationError, NftRejectedError } from "../errors";
 import type { HostSession, SessionStats } from "../ssh";
+import { describeLastTransaction, parseLastTransaction } from "../wire/last-transaction";
 import { checkedOptions, type HostOptions, pathParams, sysctlParam } from "../wire/params";
 import { parseVerdict, STATUS } from "../wire/protocol";
 import { type RemoteOutput, runStep } from "../wire/remote";
@@ -41,6 +42,8 @@ export interface ApplyResult {
   /** Connections whose helper the policy no longer allows, deleted after commit. */
   readonly flushedConnections: number;
   readonly warnings: readonly string[];
+  /** An earlier apply whose outcome no controller read, as the host recorded it (also among the warnings). */
+  readonly lastTransaction?: string;
   /** SSH connections and round trips this apply used (the confirming connection included). */
   readonly stats: SessionStats;
 }
@@ -94,12 +97,15 @@ export async function applyOnSession(
     },
     files,
   });
+  const last = parseLastTransaction(out.lastTransaction);
+  const lastWarning = last ? [describeLastTransaction(last, { table, nftPath: paths.nft, confirmTimeout })] : [];
   const base = {
     target: session.target,
     hash: artefacts.hash,
     facts,
     artefacts,
-    warnings: [...absentNameWarnings(artefacts.names, facts.interfaces), ...out.warnings],
+    warnings: [...lastWarning, ...absentNameWarnings(artefacts.names, facts.interfaces), ...out.warnings],
+    ...(lastWarning[0] ? { lastTransaction: lastWarning[0] } : {}),
   };
   if (!armedByApplyStep(session, out, artefacts, { table, nftPath: paths.nft, confirmTimeout })) {
     log(`${session.target}: unchanged`);
