@@ -18,6 +18,7 @@ DEBIAN_PACKAGES=(
   sane-utils libsane1 libsane-common ngircd
   amanda-server amanda-client openbsd-inetd libencode-locale-perl
   shellcheck
+  keepalived
   iptables ufw
 )
 
@@ -36,11 +37,13 @@ fi
 # Installing samba, snmpd, ngircd, openbsd-inetd (Debian's amandad line) and exim4 (pulled in by
 # amanda's mailx) starts the machine's own daemons. The suites start theirs inside lab namespaces;
 # the machine's nmbd would also register and answer NetBIOS names on the lab bridges. Stop and
-# disable them. ufw (for the audit's anchor proofs, run only inside lab hosts) is disabled without
-# being stopped: its stop flushes the machine's rules when enabled, and it is never enabled here.
+# disable them. keepalived (the VRRP proof runs its own pair inside lab namespaces) would announce
+# VRRP on the machine's interfaces if it ever got a configuration. ufw (for the audit's anchor
+# proofs, run only inside lab hosts) is disabled without being stopped: its stop flushes the
+# machine's rules when enabled, and it is never enabled here.
 if [ -d /run/systemd/system ]; then systemctl disable ufw >/dev/null 2>&1 || true
 elif command -v update-rc.d >/dev/null 2>&1; then update-rc.d ufw disable >/dev/null 2>&1 || true; fi
-for service in nmbd smbd samba-ad-dc snmpd ngircd inetd exim4; do
+for service in nmbd smbd samba-ad-dc snmpd ngircd inetd exim4 keepalived; do
   if [ -d /run/systemd/system ]; then
     systemctl disable --now "${service}" >/dev/null 2>&1 || true
   elif [ -x "/etc/init.d/${service/inetd/openbsd-inetd}" ]; then

@@ -4,6 +4,8 @@
  * model may assemble the catalog's schemas without the catalog importing the model back.
  */
 import { z } from "zod";
+import { Destinations } from "./destinations";
+import { InterfaceList } from "./interfaces";
 import { PortList } from "./ports";
 import { PrefixSchema } from "./prefix";
 
@@ -32,7 +34,7 @@ export const exposureFields = {
   }),
   ports: PortList.meta({
     description:
-      'Ports: a number, a range string "a-b", or a list of them. Required for custom exposures; for a catalog service it moves the service\'s control port(s).',
+      'Ports: a number, a range string "a-b", or a list of them. Required for custom exposures of tcp, udp and sctp (the IP protocols esp, ah, gre, vrrp and igmp take none); for a catalog service it moves the service\'s control port(s).',
     examples: [2222, "8000-8080", [80, "8080-8081"]],
   }),
   sources: Sources.meta({
@@ -44,6 +46,16 @@ export const exposureFields = {
       "Text added to the exposure's rules as an nft comment (printable ASCII without quotes, backslashes or $, at most 64 characters).",
     examples: ["office VPN"],
   }),
+  interfaces: InterfaceList.meta({
+    description:
+      'Accept only what arrives on these interfaces (names as nft matches them, at most 15 bytes; a trailing * matches every name starting so, e.g. "br-*"). Left out: any interface.',
+    examples: [["eth1"], ["wg0", "br-*"]],
+  }),
+  destinations: Destinations.meta({
+    description:
+      "Accept only what is addressed to these of the host's own addresses or prefixes (IPv4 or IPv6, unicast). Left out: any of its addresses.",
+    examples: [["198.18.0.10"], ["198.18.0.10", "2001:2::10"]],
+  }),
 };
 
 /** The fields every exposure has, optional (a catalog service's; a custom exposure requires name and ports). */
@@ -52,6 +64,8 @@ export const commonFields = {
   ports: exposureFields.ports.optional(),
   sources: exposureFields.sources.optional(),
   comment: exposureFields.comment.optional(),
+  interfaces: exposureFields.interfaces.optional(),
+  destinations: exposureFields.destinations.optional(),
 };
 
 /** The `helper` field's description: the same field in every exposure, though each service takes its own values. */

@@ -6,17 +6,31 @@ function logDropped(policy: Policy, table: string, chain: PlannedChain["name"]):
   return log.dropped ? { rate: log.rate, prefix: `${log.prefix ?? `hnft ${table}`} ${chain} drop: ` } : undefined;
 }
 
+/**
+ * Rejecting is for input only: the forward chain routes nothing, and what the output chain drops
+ * already fails at once in the sending program (EPERM). The rate bounds what a scan can make the
+ * host send.
+ */
+const REJECT_RATE = "10/second";
+function rejectDenied(policy: Policy): Pick<PlannedChain, "rejectDenied"> {
+  return policy.denied === "reject" ? { rejectDenied: { rate: REJECT_RATE } } : {};
+}
+
 function inputBaseline(policy: Policy): BaselineRule[] {
   return [
     { kind: "loopback" },
     { kind: "loopback-spoofed" },
     { kind: "neighbour-discovery" },
     { kind: "multicast-listener-queries" },
+    // after loopback and neighbour discovery (duplicate address detection comes from ::, which
+    // has no route back), before connection state, so a spoofed packet matches nothing else
+    ...(policy.reversePath !== "off" ? [{ kind: "reverse-path" as const, mode: policy.reversePath }] : []),
     { kind: "invalid" },
     { kind: "established" },
     { kind: "icmp-errors" },
     ...(policy.icmp.echo ? [{ kind: "echo" as const, rate: policy.icmp.echoRate }] : []),
     ...(policy.dhcpv6Client ? [{ kind: "dhcpv6-client" as const }] : []),
+    ...(policy.trustedInterfaces ?? []).map((name) => ({ kind: "trusted-interface" as const, name })),
   ];
 }
 
@@ -35,7 +49,13 @@ const OUTPUT_BASELINE: readonly BaselineRule[] = [
  */
 export function plannedChains(policy: Policy, table: string, attachesOutboundHelpers: boolean): PlannedChain[] {
   const chains: PlannedChain[] = [
-    { name: "input", policy: "drop", baseline: inputBaseline(policy), logDropped: logDropped(policy, table, "input") },
+    {
+      name: "input",
+      policy: "drop",
+      baseline: inputBaseline(policy),
+      logDropped: logDropped(policy, table, "input"),
+      ...rejectDenied(policy),
+    },
   ];
   if (policy.forward.policy === "drop")
     chains.push({ name: "forward", policy: "drop", baseline: [], logDropped: logDropped(policy, table, "forward") });

@@ -1,5 +1,6 @@
 import { formatRange } from "../fields/ports";
 import type { Family } from "../fields/prefix";
+import { hasPorts, type PortProtocol } from "../fields/protocols";
 import type {
   BaselineRule,
   ExposurePlan,
@@ -48,6 +49,7 @@ const ICMP_ERRORS = "icmp type { destination-unreachable, time-exceeded, paramet
 const ICMPV6_ERRORS = "icmpv6 type { destination-unreachable, packet-too-big, time-exceeded, parameter-problem }";
 const ND_IN =
   "icmpv6 type { nd-router-solicit, nd-router-advert, nd-neighbor-solicit, nd-neighbor-advert } ip6 hoplimit 255";
+// in type order (mld-listener-report is 131): nft lists set elements so, and drift compares the text
 const ND_OUT =
   "icmpv6 type { mld-listener-report, nd-router-solicit, nd-neighbor-solicit, nd-neighbor-advert, mld2-listener-report }";
 
@@ -85,17 +87,43 @@ function baselineRules(chain: Chain, baseline: BaselineRule): RenderedRule[] {
       ];
     case "dhcpv6-client":
       return [rule(chain, `ip6 saddr fe80::/10 udp sport 547 udp dport 546 accept`, "dhcpv6 client")];
+    case "reverse-path":
+      // strict looks the source up as if routed out of the interface it came in on, loose anywhere;
+      // the counter (no values with nft -s, so drift ignores them) shows how many were dropped
+      return [
+        rule(
+          chain,
+          `fib saddr ${baseline.mode === "strict" ? ". iif " : ""}oif missing counter drop`,
+          `reversePath ${baseline.mode}: source not routed back ${baseline.mode === "strict" ? "out of the interface it came in on" : "at all"}`,
+        ),
+      ];
+    case "trusted-interface":
+      return [rule(chain, `iifname "${baseline.name}" accept`, `trustedInterfaces: ${baseline.name}`)];
   }
 }
 
-function portMatch(protocol: "tcp" | "udp", direction: "dport" | "sport", ports: Opening["ports"]): string {
+/** The end of an input chain that rejects: answered at once, rate limited, never to broadcast or multicast. */
+function rejectRules(chain: Chain, rate: string): RenderedRule[] {
+  return [
+    rule(chain, `meta pkttype != host drop`, "denied reject: not to broadcast or multicast"),
+    rule(chain, `fib daddr type { broadcast, multicast } drop`, "denied reject: not to broadcast or multicast"),
+    rule(chain, `meta l4proto tcp limit rate ${rate} reject with tcp reset`, `denied reject: tcp reset (${rate})`),
+    rule(
+      chain,
+      `limit rate ${rate} reject with icmpx admin-prohibited`,
+      `denied reject: administratively prohibited (${rate})`,
+    ),
+  ];
+}
+
+function portMatch(protocol: PortProtocol, direction: "dport" | "sport", ports: Opening["ports"]): string {
   if (ports.length === 0) return `meta l4proto ${protocol}`;
   const list = ports.map(formatRange);
   return `${protocol} ${direction} ${list.length === 1 ? list[0] : `{ ${list.join(", ")} }`}`;
 }
 
 function l4Match(opening: Exclude<Opening, { kind: "broadcast" }>): string {
-  if (opening.protocol === "gre") return "meta l4proto gre";
+  if (!hasPorts(opening.protocol)) return `meta l4proto ${opening.protocol}`;
   return portMatch(
     opening.protocol,
     opening.portSide ?? (opening.chain === "input" ? "dport" : "sport"),
@@ -103,15 +131,35 @@ function l4Match(opening: Exclude<Opening, { kind: "broadcast" }>): string {
   );
 }
 
-/** The address matches an opening expands to: one per family it admits, or none for "anyone". */
+/**
+ * The address matches an opening expands to: one per family it admits, or none for "anyone".
+ * Peers are the source of what comes in and the destination of what goes out; the host's own
+ * addresses (local) the other way round; a multicast group is always the destination.
+ */
 function peerMatches(opening: Exclude<Opening, { kind: "broadcast" }>): string[] {
-  const { peers, family } = opening;
-  const field = opening.chain === "input" ? "saddr" : "daddr";
-  if (peers.kind === "any") return [family ? `meta nfproto ${family}` : ""];
+  const { peers, family, local, group } = opening;
+  const input = opening.chain === "input";
+  if (peers.kind === "any" && !local && !group) return [family ? `meta nfproto ${family}` : ""];
   const families: Family[] = family ? [family] : ["ipv4", "ipv6"];
   return families
-    .filter((f) => peers[f] !== undefined)
-    .map((f) => `${f === "ipv4" ? "ip" : "ip6"} ${field} @${peers[f]}`);
+    .filter((f) => (peers.kind === "any" || peers[f] !== undefined) && (!local || local[f] !== undefined))
+    .map((f) => {
+      const ip = f === "ipv4" ? "ip" : "ip6";
+      return [
+        // what goes out to a group is addressed to the group, not to the peers
+        peers.kind === "sets" && (input || !group) ? `${ip} ${input ? "saddr" : "daddr"} @${peers[f]}` : "",
+        local ? `${ip} ${input ? "daddr" : "saddr"} @${local[f]}` : "",
+        group ? `${ip} daddr ${group[f]}` : "",
+      ]
+        .filter((m) => m !== "")
+        .join(" ");
+    });
+}
+
+/** One match per interface the opening is scoped to (a rule each: nft lists an anonymous set of names in an order of its own). */
+function interfaceMatches(opening: Exclude<Opening, { kind: "broadcast" }>): string[] {
+  if (!opening.interfaces) return [""];
+  return opening.interfaces.map((name) => `${opening.chain === "input" ? "iifname" : "oifname"} "${name}"`);
 }
 
 function openingRules(opening: Opening): RenderedRule[] {
@@ -127,8 +175,14 @@ function openingRules(opening: Opening): RenderedRule[] {
   }
   const verdict = opening.kind === "helper" ? `ct helper set "${opening.helperObject}" accept` : "accept";
   const state = opening.kind === "related" ? `ct state related ct helper "${opening.kernelHelper}" ` : "";
-  return peerMatches(opening).map((peer) =>
-    rule(opening.chain, `${state}${peer ? `${peer} ` : ""}${l4Match(opening)} ${verdict}`, opening.comment),
+  return interfaceMatches(opening).flatMap((iface) =>
+    peerMatches(opening).map((peer) => {
+      const matches = [iface, peer]
+        .filter((m) => m !== "")
+        .map((m) => `${m} `)
+        .join("");
+      return rule(opening.chain, `${state}${matches}${l4Match(opening)} ${verdict}`, opening.comment);
+    }),
   );
 }
 
@@ -163,8 +217,16 @@ function baselineHeading(chain: PlannedChain): string | undefined {
 function chainSections(plan: Plan, chain: PlannedChain): Section[] {
   const groups =
     chain.name === "output" ? [...plan.exposures, ...plan.outputAllow] : chain.name === "input" ? plan.exposures : [];
+  const trusted = chain.baseline.filter((b) => b.kind === "trusted-interface");
   const sections: Section[] = [
-    { heading: baselineHeading(chain), rules: chain.baseline.flatMap((b) => baselineRules(chain.name, b)) },
+    {
+      heading: baselineHeading(chain),
+      rules: chain.baseline.filter((b) => b.kind !== "trusted-interface").flatMap((b) => baselineRules(chain.name, b)),
+    },
+    {
+      heading: "trustedInterfaces: everything arriving on them is accepted",
+      rules: trusted.flatMap((b) => baselineRules(chain.name, b)),
+    },
     ...groups.map((g) => groupSection(chain.name, g)),
   ];
   if (chain.logDropped) {
@@ -172,6 +234,12 @@ function chainSections(plan: Plan, chain: PlannedChain): Section[] {
     sections.push({
       heading: `everything else: logged (at most ${rate}), then dropped by the chain's policy`,
       rules: [rule(chain.name, `limit rate ${rate} log prefix "${prefix}" level info`, `log dropped (${rate})`)],
+    });
+  }
+  if (chain.rejectDenied) {
+    sections.push({
+      heading: `denied: "reject": what is left is answered at once (at most ${chain.rejectDenied.rate}), then dropped by the chain's policy`,
+      rules: rejectRules(chain.name, chain.rejectDenied.rate),
     });
   }
   // The first section keeps its heading even without rules: it says why the chain exists.

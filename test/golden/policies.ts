@@ -99,4 +99,36 @@ export const goldenCases: readonly GoldenCase[] = [
     kernel: "6.1",
     policy: { table: "golden", exposures: [ssh, { service: "ftp", passivePorts: "50000-50100", helper: "scoped" }] },
   },
+  {
+    name: "two-interfaces-trusted-reject",
+    policy: {
+      table: "golden",
+      exposures: [
+        { service: "ssh", interfaces: ["eth1"], sources: ["198.18.0.0/24"] },
+        { service: "https", http3: true, interfaces: ["eth0"], destinations: ["198.18.12.10", "2001:2:0:12::10"] },
+        { service: "http", destinations: ["198.18.12.11"] },
+        { name: "metrics", protocol: "tcp", ports: 9100, interfaces: ["eth1", "br-*"] },
+      ],
+      trustedInterfaces: ["wg0"],
+      denied: "reject",
+      reversePath: "strict",
+    },
+  },
+  {
+    name: "ip-protocols-loose",
+    policy: {
+      table: "golden",
+      exposures: [
+        ssh,
+        { name: "ipsec", protocol: "esp", sources: ["198.18.13.0/24", "2001:2:0:13::/64"] },
+        { name: "ipsec-auth", protocol: "ah", sources: ["198.18.13.0/24"] },
+        { name: "tunnel", protocol: "gre", sources: ["198.18.13.1"], interfaces: ["eth0"] },
+        { name: "keepalived", protocol: "vrrp", sources: ["198.18.14.0/24"], interfaces: ["eth1"] },
+        { name: "multicast", protocol: "igmp", interfaces: ["eth1"] },
+        { name: "signalling", protocol: "sctp", ports: [2905, "3868"], sources: ["198.18.15.0/24"] },
+      ],
+      output: { policy: "drop" },
+      reversePath: "loose",
+    },
+  },
 ];

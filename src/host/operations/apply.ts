@@ -13,6 +13,7 @@ import { checkedOptions, type HostOptions, pathParams, sysctlParam } from "../wi
 import { parseVerdict, STATUS } from "../wire/protocol";
 import { type RemoteOutput, runStep } from "../wire/remote";
 import { type StateContext, stepFailed } from "../wire/verdict";
+import { absentNameWarnings } from "./absent-names";
 import type { AllowOtherTables } from "./coexist";
 import { proveAccessAndCommit } from "./confirm";
 import { makeRoomBesideOtherTables } from "./make-room";
@@ -103,7 +104,7 @@ export async function applyOnSession(
     hash: artefacts.hash,
     facts,
     artefacts,
-    warnings: [...lastWarning, ...out.warnings],
+    warnings: [...lastWarning, ...absentNameWarnings(artefacts.names, facts.interfaces), ...out.warnings],
     ...(lastWarning[0] ? { lastTransaction: lastWarning[0] } : {}),
   };
   if (!armedByApplyStep(session, out, artefacts, { table, nftPath: paths.nft, confirmTimeout })) {
