@@ -23,7 +23,14 @@ import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { formatDrift, observePolicy } from "../../src/host";
+import {
+  applyPolicy,
+  formatDrift,
+  GuestsCutOffError,
+  guestInterfacesOf,
+  observePolicy,
+  probeHost,
+} from "../../src/host";
 import { assertPolicy } from "../../src/model/validate";
 import { connectionFor, HOST_PATHS } from "../support/host-fixtures";
 import type { LabProcess } from "../support/lab";
@@ -245,6 +252,30 @@ describe.runIf(
     expect(await reach("attacker", EXPOSED)).toBe("timeout");
     expect(await reach("client", LATER)).toBe("timeout");
   }, 120_000);
+
+  it("probe sees docker0; apply refuses, before anything changes, a forward drop without guestInterfaces", async () => {
+    await applyToServer(p, policy("drop"));
+    const before = (await p.server.sh(`nft -s list table inet ${PROOF_TABLE}`)).stdout;
+    expect(guestInterfacesOf(await probeHost(connectionFor(p.server)))).toContainEqual({
+      name: "docker0",
+      runtime: "Docker",
+    });
+    const err = await applyPolicy(
+      connectionFor(p.server),
+      assertPolicy({ exposures: [{ service: "ssh" }], table: PROOF_TABLE }),
+      { paths: HOST_PATHS, confirmTimeoutSeconds: 20 },
+    ).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(GuestsCutOffError);
+    expect((err as Error).message).toContain("docker0 (Docker)");
+    expect((err as Error).message).toContain("forward.guestInterfaces");
+    expect((await p.server.sh(`nft -s list table inet ${PROOF_TABLE}`)).stdout).toBe(before);
+    expect(await reach("client", EXPOSED)).toBe("open");
+    // forward accept is an explicit choice: applied
+    expect((await applyToServer(p, policy("accept"))).changed).toBe(true);
+  }, 60_000);
 
   it("an apply of ours keeps an established connection to a container", async () => {
     await applyToServer(p, policy("drop"));
