@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { EXIT } from "./exit-codes";
+import { CLI_VERSION } from "./version";
 import { exitAfterOutput, type Io, processIo, watchOutput } from "./io";
 import { UsageError } from "./policy-file";
 import { APPLY_HELP, applyCommand } from "./apply";
@@ -23,11 +24,15 @@ export const commands: Record<string, Command> = {
 
 function mainHelp(): string {
   const lines = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(8)} ${c.summary}`);
-  return `Usage: hardened-nftables <command> [options]\n\nCommands:\n${lines.join("\n")}\n\nRun 'hardened-nftables <command> --help' for a command's options.\n`;
+  return `Usage: hardened-nftables <command> [options]\n\nCommands:\n${lines.join("\n")}\n\nRun 'hardened-nftables <command> --help' for a command's options; --version prints the version.\n`;
 }
 
 export async function main(argv: string[], io: Io = processIo): Promise<number> {
   const [name, ...rest] = argv;
+  if (name === "--version" || name === "-V") {
+    io.out(`${CLI_VERSION}\n`);
+    return EXIT.ok;
+  }
   if (!name || name === "--help" || name === "-h" || name === "help") {
     io.out(mainHelp());
     return name ? EXIT.ok : EXIT.invalidPolicy;

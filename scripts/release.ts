@@ -1,0 +1,153 @@
+/**
+ * `npm run release [-- --out DIR]`: every artifact of this version, from the built checkout, into one
+ * directory (default release/), nothing published (docs/release.md):
+ *   pulumi-hardened-nftables-<v>.tgz                           the npm package (`npm pack`)
+ *   pulumi-resource-hardened-nftables-v<v>-linux-<arch>.tar.gz  the provider plugin, as the engine downloads it
+ *   pulumi_hardened_nftables-<v>-py3-none-any.whl, ...-<v>.tar.gz  the Python SDK (wheel, sdist)
+ *   goproxy/                                                   the Go SDK (sdk/go, committed) as a GOPROXY=file:// tree
+ *   SHA256SUMS                                                 sha256 of every file above
+ * Steps whose inputs did not change reuse their output (keyed by content hash under DIR/.cache).
+ */
+import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { GO_MODULE } from "../src/pulumi/schema";
+
+const REPO = path.resolve(__dirname, "..");
+const pkg = JSON.parse(fs.readFileSync(path.join(REPO, "package.json"), "utf8")) as { name: string; version: string };
+const VERSION = pkg.version;
+const PLUGIN = "pulumi-resource-hardened-nftables";
+/** What the archive holds is JavaScript run by `node`: the same archive serves both architectures. */
+export const PLUGIN_PLATFORMS = ["linux-amd64", "linux-arm64"] as const;
+
+const outArg = process.argv.indexOf("--out");
+const OUT = path.resolve(outArg > 0 ? process.argv[outArg + 1]! : path.join(REPO, "release"));
+const CACHE = path.join(OUT, ".cache");
+
+const run = (cmd: string, args: string[], cwd = REPO, env: NodeJS.ProcessEnv = process.env) =>
+  execFileSync(cmd, args, { cwd, env, encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], maxBuffer: 64 << 20 });
+const sha256 = (file: string) => createHash("sha256").update(fs.readFileSync(file)).digest("hex");
+const hashOf = (...parts: string[]) => createHash("sha256").update(parts.join("\0")).digest("hex").slice(0, 16);
+
+const timings: string[] = [];
+function step<T>(name: string, f: () => T): T {
+  const start = Date.now();
+  const r = f();
+  timings.push(`${name} ${((Date.now() - start) / 1000).toFixed(1)} s`);
+  return r;
+}
+
+/** The engine's bin directory (pulumi, gen-sdk), built or cached by tools/engine/pulumi-engine.sh. */
+const engineBin = () => run("bash", [path.join(REPO, "tools/engine/pulumi-engine.sh")]).trim();
+
+function npmPackage(): string {
+  run("npm", ["run", "--silent", "build"]);
+  const name = `${pkg.name}-${VERSION}.tgz`;
+  run("npm", ["pack", "--silent", "--pack-destination", OUT]);
+  return path.join(OUT, name);
+}
+
+/**
+ * The plugin archive: at its root the executable the engine starts (pulumi-resource-hardened-nftables,
+ * a /bin/sh launcher running node >= 22) and node_modules with the npm package and its production
+ * dependencies, installed from the tarball just packed.
+ */
+function pluginArchives(tarball: string): string[] {
+  const key = hashOf(sha256(tarball), fs.readFileSync(path.join(REPO, "package-lock.json"), "utf8"));
+  const stage = path.join(CACHE, `plugin-${key}`);
+  if (!fs.existsSync(path.join(stage, ".complete"))) {
+    fs.rmSync(path.join(CACHE), { recursive: true, force: true, maxRetries: 2 });
+    fs.mkdirSync(stage, { recursive: true });
+    fs.writeFileSync(path.join(stage, "package.json"), `${JSON.stringify({ private: true, description: `${PLUGIN} ${VERSION}` })}\n`);
+    run("npm", ["install", "--omit=dev", "--ignore-scripts", "--no-audit", "--no-fund", "--no-package-lock", "--prefer-offline", tarball], stage);
+    fs.rmSync(path.join(stage, "package.json"));
+    fs.writeFileSync(
+      path.join(stage, PLUGIN),
+      `#!/bin/sh
+# The hardened-nftables provider plugin ${VERSION}: node (>= 22, on PATH) on the package installed beside this script.
+here=$(dirname "$(readlink -f "$0")")
+command -v node >/dev/null 2>&1 || { echo "${PLUGIN}: needs Node.js >= 22 on PATH" >&2; exit 1; }
+exec node "$here/node_modules/${pkg.name}/dist/pulumi/plugin-main.js" "$@"
+`,
+      { mode: 0o755 },
+    );
+    fs.writeFileSync(path.join(stage, ".complete"), "");
+  }
+  const archive = path.join(stage, "plugin.tar.gz");
+  if (!fs.existsSync(archive)) {
+    // fixed owner and times: the same inputs make the same archive
+    run("sh", ["-c", 'tar --sort=name --owner=0 --group=0 --numeric-owner --mtime=@0 --exclude=.complete --exclude=plugin.tar.gz -cf - -C "$1" . | gzip -n > "$2.tmp" && mv "$2.tmp" "$2"', "tar", stage, archive]);
+  }
+  return PLUGIN_PLATFORMS.map((platform) => {
+    const named = path.join(OUT, `${PLUGIN}-v${VERSION}-${platform}.tar.gz`);
+    fs.copyFileSync(archive, named);
+    return named;
+  });
+}
+
+/** The Python SDK `pulumi package add` would generate, built into a wheel and an sdist offline. */
+function pythonSdk(bin: string, schema: string): string[] {
+  const src = path.join(CACHE, "python-sdk");
+  fs.rmSync(src, { recursive: true, force: true });
+  run(path.join(bin, "gen-sdk"), ["-language", "python", "-schema", schema, "-out", src], CACHE);
+  const venv = run("bash", [path.join(REPO, "tools/engine/python-venv.sh")]).trim();
+  const before = new Set(fs.readdirSync(OUT));
+  // one process each: setuptools keeps state between the two builds
+  for (const build of ["build_sdist", "build_wheel"]) {
+    run(path.join(venv, "bin", "python"), ["-c", `import sys; from setuptools import build_meta as b; b.${build}(sys.argv[1])`, OUT], src);
+  }
+  return fs.readdirSync(OUT).filter((f) => !before.has(f) && /\.(whl|tar\.gz)$/.test(f)).map((f) => path.join(OUT, f));
+}
+
+/** sdk/go (committed) regenerated from the schema, and a GOPROXY=file:// tree serving it as v<version>. */
+function goSdk(bin: string, schema: string): string {
+  const dir = path.join(REPO, "sdk", "go");
+  fs.rmSync(dir, { recursive: true, force: true });
+  run(path.join(bin, "gen-sdk"), ["-language", "go", "-schema", schema, "-out", dir], CACHE);
+  if (!fs.existsSync(path.join(dir, "go.mod"))) throw new Error("gen-sdk wrote no sdk/go/go.mod");
+  const proxy = path.join(OUT, "goproxy");
+  const at = path.join(proxy, GO_MODULE, "@v");
+  fs.rmSync(proxy, { recursive: true, force: true });
+  fs.mkdirSync(at, { recursive: true });
+  fs.writeFileSync(path.join(at, "list"), `v${VERSION}\n`);
+  fs.writeFileSync(path.join(at, `v${VERSION}.info`), `${JSON.stringify({ Version: `v${VERSION}`, Time: "2026-01-01T00:00:00Z" })}\n`);
+  fs.copyFileSync(path.join(dir, "go.mod"), path.join(at, `v${VERSION}.mod`));
+  // the module zip: every file under the prefix module@version/, as `go mod download` expects
+  run("python3", [
+    "-c",
+    `import os, sys, zipfile
+src, out, prefix = sys.argv[1:4]
+with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+    for root, dirs, files in sorted(os.walk(src)):
+        dirs.sort()
+        for f in sorted(files):
+            p = os.path.join(root, f)
+            info = zipfile.ZipInfo(prefix + "/" + os.path.relpath(p, src), (1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            z.writestr(info, open(p, "rb").read())`,
+    dir,
+    path.join(at, `v${VERSION}.zip`),
+    `${GO_MODULE}@v${VERSION}`,
+  ]);
+  return proxy;
+}
+
+function main(): void {
+  const start = Date.now();
+  fs.mkdirSync(CACHE, { recursive: true });
+  for (const f of fs.readdirSync(OUT)) if (f !== ".cache") fs.rmSync(path.join(OUT, f), { recursive: true, force: true });
+  const tarball = step("npm pack (with build)", npmPackage);
+  const archives = step("plugin archives", () => pluginArchives(tarball));
+  const bin = step("engine tools", engineBin);
+  const schema = path.join(CACHE, "schema.json");
+  fs.copyFileSync(path.join(REPO, "provider", "schema.json"), schema);
+  const python = step("python sdk", () => pythonSdk(bin, schema));
+  const proxy = step("go sdk", () => goSdk(bin, schema));
+  const files = [tarball, ...archives, ...python, ...fs.readdirSync(path.join(proxy, GO_MODULE, "@v")).map((f) => path.join(proxy, GO_MODULE, "@v", f))];
+  fs.writeFileSync(path.join(OUT, "SHA256SUMS"), files.map((f) => `${sha256(f)}  ${path.relative(OUT, f)}\n`).join(""));
+  process.stderr.write(`release ${VERSION}: ${timings.join(", ")}; total ${((Date.now() - start) / 1000).toFixed(1)} s\n`);
+  process.stdout.write(`${OUT}\n`);
+}
+
+main();
