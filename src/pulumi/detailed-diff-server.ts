@@ -22,6 +22,9 @@ type Callback = (err: unknown, resp?: unknown) => void;
 
 /** A module as @pulumi/pulumi itself loads it (the same gRPC server class, the same messages). */
 function sdkRequire(id: string): any {
+  // the single-file plugin (scripts/plugin-bundle-entry.js) hands over the modules it bundled
+  const bundled = (globalThis as { __hnftSdkModules?: Record<string, unknown> }).__hnftSdkModules?.[id];
+  if (bundled) return bundled;
   const sdkRoot = dirname(require.resolve("@pulumi/pulumi/package.json"));
   return require(require.resolve(id, { paths: [sdkRoot] }));
 }
