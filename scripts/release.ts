@@ -100,12 +100,13 @@ function pythonSdk(bin: string, schema: string): string[] {
   fs.rmSync(src, { recursive: true, force: true });
   run(path.join(bin, "gen-sdk"), ["-language", "python", "-schema", schema, "-out", src], CACHE);
   const venv = run("bash", [path.join(REPO, "tools/engine/python-venv.sh")]).trim();
-  const before = new Set(fs.readdirSync(OUT));
   // one process each: setuptools keeps state between the two builds
   for (const build of ["build_sdist", "build_wheel"]) {
     run(path.join(venv, "bin", "python"), ["-c", `import sys; from setuptools import build_meta as b; b.${build}(sys.argv[1])`, OUT], src);
   }
-  return fs.readdirSync(OUT).filter((f) => !before.has(f) && /\.(whl|tar\.gz)$/.test(f)).map((f) => path.join(OUT, f));
+  const names = [`pulumi_hardened_nftables-${VERSION}-py3-none-any.whl`, `pulumi_hardened_nftables-${VERSION}.tar.gz`];
+  for (const name of names) if (!fs.existsSync(path.join(OUT, name))) throw new Error(`the Python build wrote no ${name}`);
+  return names.map((name) => path.join(OUT, name));
 }
 
 /** sdk/go (committed) regenerated from the schema, and a GOPROXY=file:// tree serving it as v<version>. */
