@@ -23,7 +23,7 @@ import { diffLines, engineBinDir, expectOk, REPO, runProcess } from "../support/
 import { HOST_PATHS, listTable } from "../support/host-fixtures";
 import { createLab, type Lab } from "../support/lab";
 import { requireRoot } from "../support/privileges";
-import { type Consumer, type ConsumerHost, outsideEnv, PLUGIN, tsConsumer, yamlConsumer } from "../support/release-consumers";
+import { type Consumer, type ConsumerHost, goConsumer, outsideEnv, PLUGIN, pythonConsumer, tsConsumer, yamlConsumer } from "../support/release-consumers";
 import { GO_MODULE, PLUGIN_DOWNLOAD_URL } from "../../src/pulumi/schema";
 
 const VERSION = (JSON.parse(fs.readFileSync(path.join(REPO, "package.json"), "utf8")) as { version: string }).version;
@@ -205,4 +205,27 @@ describe.runIf(requireRoot("engine release", ["ip", "nft", "sshd", "ssh-keygen",
     expect(fs.realpathSync(resolved).startsWith(REPO)).toBe(false);
     await lifecycle(project, 1);
   }, 1_200_000);
+
+  it("Python from the wheel in a new virtualenv (Automation API inline program): up, no-op up, preview --diff, drift repaired, destroy", async () => {
+    const baseVenv = execFileSync("bash", [path.join(REPO, "tools/engine/python-venv.sh")], { encoding: "utf8" }).trim();
+    expect(baseVenv.startsWith(REPO)).toBe(false);
+    const wheel = fileIn(`pulumi_hardened_nftables-${VERSION}-py3-none-any.whl`);
+    const project = await pythonConsumer(path.join(outside, "python"), await installedEnv("python"), bin, hostFor(0), wheel, baseVenv);
+    const resolved = expectOk(await project.pulumi(["resolve"]), "resolve").stdout.trim();
+    expect(resolved.startsWith(path.join(project.dir, "venv"))).toBe(true);
+    await lifecycle(project, 0);
+  }, 1_200_000);
+
+  it("Go through the release's module proxy (Automation API inline program): up, no-op up, preview --diff, drift repaired, destroy", async () => {
+    const sdkVersion = /github\.com\/pulumi\/pulumi\/sdk\/v3 (v\S+)/.exec(fs.readFileSync(path.join(REPO, "tools/engine/go.mod"), "utf8"))![1]!;
+    const project = await goConsumer(path.join(outside, "go"), await installedEnv("go"), bin, hostFor(1), {
+      proxy: path.join(release, "goproxy"),
+      module: GO_MODULE,
+      version: VERSION,
+      sdkVersion,
+    });
+    expect(fs.readFileSync(path.join(project.dir, "go.mod"), "utf8")).not.toContain("replace");
+    expect(expectOk(await project.pulumi(["resolve"]), "resolve").stdout.trim()).toBe(`${GO_MODULE} v${VERSION} true`);
+    await lifecycle(project, 1);
+  }, 1_800_000);
 });

@@ -9,6 +9,7 @@
  *   program from the installed `@pulumi/pulumi/automation` (no Node.js language host can be built
  *   here: docs/languages.md), a run.js of the project's own.
  */
+import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { type CommandResult, ENGINE_PASSPHRASE, expectOk, REPO, runProcess } from "./engine";
@@ -158,6 +159,235 @@ module.exports = () => {
     pulumi: (args) => runProcess(process.execPath, [path.join(dir, "run.js"), ...args], { cwd: dir, env, timeoutMs: 300_000 }),
     exposeHttp() {
       fs.writeFileSync(path.join(dir, "exposures.json"), JSON.stringify([{ service: "ssh" }, { service: "https" }, { service: "http" }]));
+    },
+  };
+}
+
+const PY_RUNNER = `"""Runs this project's __main__.py through the Automation API of the installed pulumi package."""
+import os, runpy, sys
+from pulumi import automation as auto
+
+command, flags = sys.argv[1], sys.argv[2:]
+here = os.path.dirname(os.path.abspath(__file__))
+if command == "resolve":
+    import pulumi_hardened_nftables
+    print(pulumi_hardened_nftables.__file__)
+    sys.exit(0)
+stack = auto.select_stack(
+    stack_name="test",
+    project_name="py-consumer",
+    program=lambda: runpy.run_path(os.path.join(here, "__main__.py"), run_name="__main__"),
+    opts=auto.LocalWorkspaceOptions(work_dir=here, pulumi_command=auto.PulumiCommand(root=os.path.dirname(os.environ["PULUMI_ENGINE_BIN"]))),
+)
+common = {"on_output": lambda t: (sys.stdout.write(t + "\\n"), sys.stdout.flush()), "color": "never"}
+checks = {"diff": "--diff" in flags, "refresh": "--refresh" in flags, "expect_no_changes": "--expect-no-changes" in flags}
+try:
+    if command == "up":
+        stack.up(**common, **checks)
+    elif command == "preview":
+        stack.preview(**common, **checks)
+    else:
+        stack.destroy(**common)
+except auto.errors.CommandError as e:
+    sys.stderr.write(str(e) + "\\n")
+    sys.exit(1)
+`;
+
+/**
+ * A Python project: a new virtualenv with the release's wheel installed (`pip install --no-index`),
+ * on top of `pulumi` from PyPI (the virtualenv tools/engine/python-venv.sh caches outside the
+ * checkout, seen through a .pth file, as no index is reachable from the test).
+ */
+export async function pythonConsumer(dir: string, env: NodeJS.ProcessEnv, engineBin: string, host: ConsumerHost, wheel: string, baseVenv: string): Promise<Consumer> {
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, "Pulumi.yaml"), "name: py-consumer\nruntime:\n  name: python\n  options:\n    virtualenv: venv\n");
+  fs.writeFileSync(path.join(dir, "exposures.json"), JSON.stringify(["ssh", "https"]));
+  fs.writeFileSync(
+    path.join(dir, "__main__.py"),
+    `import json, os
+import pulumi
+import pulumi_hardened_nftables as hnft
+
+config = pulumi.Config()
+with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "exposures.json")) as f:
+    services = json.load(f)
+firewall = hnft.HostFirewall(
+    "consumer",
+    connection=hnft.ConnectionArgs(host=${JSON.stringify(host.ipv4)}, host_key=${JSON.stringify(host.hostKey)}, private_key=config.require_secret("privateKey")),
+    exposures=[hnft.ExposureArgs(service=s) for s in services],
+    host_paths=hnft.HostPathsArgs(state_root=${JSON.stringify(host.hostPaths.stateRoot)}, run_root=${JSON.stringify(host.hostPaths.runRoot)}),
+)
+pulumi.export("table", firewall.table)
+`,
+  );
+  fs.writeFileSync(path.join(dir, "run.py"), PY_RUNNER);
+  expectOk(await runProcess("/usr/bin/python3", ["-m", "venv", path.join(dir, "venv")], { cwd: dir, env, timeoutMs: 120_000 }), "python3 -m venv");
+  const python = path.join(dir, "venv", "bin", "python");
+  const site = execFileSync(python, ["-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], { encoding: "utf8" }).trim();
+  const baseSite = execFileSync(path.join(baseVenv, "bin", "python"), ["-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], { encoding: "utf8" }).trim();
+  fs.writeFileSync(path.join(site, "pulumi-from-pypi.pth"), `${baseSite}\n`);
+  expectOk(await runProcess(python, ["-m", "pip", "install", "--no-index", "--disable-pip-version-check", wheel], { cwd: dir, env, timeoutMs: 300_000 }), "pip install <wheel>");
+  await initStack(dir, env, engineBin, host);
+  return {
+    dir,
+    env,
+    pulumi: (args) => runProcess(python, [path.join(dir, "run.py"), ...args], { cwd: dir, env, timeoutMs: 300_000 }),
+    exposeHttp() {
+      fs.writeFileSync(path.join(dir, "exposures.json"), JSON.stringify(["ssh", "https", "http"]));
+    },
+  };
+}
+
+const goProgram = (host: ConsumerHost, module: string) => `// A program of an operator's repository, run through the Automation API of the SDK it requires.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+
+	hnft "${module}/hardenednftables"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optdestroy"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optpreview"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optup"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/config"
+)
+
+var dir, _ = os.Getwd()
+
+func program(ctx *pulumi.Context) error {
+	var services []string
+	data, err := os.ReadFile(filepath.Join(dir, "exposures.json"))
+	if err == nil {
+		err = json.Unmarshal(data, &services)
+	}
+	if err != nil {
+		return err
+	}
+	exposures := hnft.ExposureArray{}
+	for _, s := range services {
+		exposures = append(exposures, hnft.ExposureArgs{Service: pulumi.StringPtr(s)})
+	}
+	firewall, err := hnft.NewHostFirewall(ctx, "consumer", &hnft.HostFirewallArgs{
+		Connection: hnft.ConnectionArgs{
+			Host:       pulumi.String(${JSON.stringify(host.ipv4)}),
+			HostKey:    pulumi.StringPtr(${JSON.stringify(host.hostKey)}),
+			PrivateKey: config.New(ctx, "").RequireSecret("privateKey"),
+		},
+		Exposures: exposures,
+		HostPaths: hnft.HostPathsArgs{StateRoot: pulumi.StringPtr(${JSON.stringify(host.hostPaths.stateRoot)}), RunRoot: pulumi.StringPtr(${JSON.stringify(host.hostPaths.runRoot)})},
+	})
+	if err != nil {
+		return err
+	}
+	ctx.Export("table", firewall.Table)
+	return nil
+}
+
+func main() {
+	ctx := context.Background()
+	command, flags := os.Args[1], map[string]bool{}
+	for _, f := range os.Args[2:] {
+		flags[f] = true
+	}
+	if command == "resolve" {
+		// the SDK module as built in: its version, and no replace (a path on this machine)
+		info, _ := debug.ReadBuildInfo()
+		for _, d := range info.Deps {
+			if d.Path == "${module}" {
+				fmt.Println(d.Path, d.Version, d.Replace == nil)
+			}
+		}
+		return
+	}
+	engine := os.Getenv("PULUMI_ENGINE_BIN")
+	cli, err := auto.NewPulumiCommand(&auto.PulumiCommandOptions{Root: filepath.Dir(engine)})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	stack, err := auto.SelectStackInlineSource(ctx, "test", "go-consumer", program, auto.WorkDir(dir), auto.Pulumi(cli))
+	if err == nil {
+		switch command {
+		case "up":
+			opts := []optup.Option{optup.ProgressStreams(os.Stdout), optup.Color("never")}
+			if flags["--refresh"] {
+				opts = append(opts, optup.Refresh())
+			}
+			if flags["--expect-no-changes"] {
+				opts = append(opts, optup.ExpectNoChanges())
+			}
+			_, err = stack.Up(ctx, opts...)
+		case "preview":
+			opts := []optpreview.Option{optpreview.ProgressStreams(os.Stdout), optpreview.Color("never")}
+			if flags["--diff"] {
+				opts = append(opts, optpreview.Diff())
+			}
+			if flags["--refresh"] {
+				opts = append(opts, optpreview.Refresh())
+			}
+			if flags["--expect-no-changes"] {
+				opts = append(opts, optpreview.ExpectNoChanges())
+			}
+			_, err = stack.Preview(ctx, opts...)
+		default:
+			_, err = stack.Destroy(ctx, optdestroy.ProgressStreams(os.Stdout), optdestroy.Color("never"))
+		}
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}
+`;
+
+/**
+ * A Go project: go.mod requires the SDK module at the release's version, fetched through the
+ * release's module proxy (GOPROXY=file://...); the engine SDK's own dependencies come from the
+ * module cache already on this machine (a second file:// proxy), nothing from the network.
+ */
+export async function goConsumer(
+  dir: string,
+  env: NodeJS.ProcessEnv,
+  engineBin: string,
+  host: ConsumerHost,
+  o: { proxy: string; module: string; version: string; sdkVersion: string },
+): Promise<Consumer> {
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, "Pulumi.yaml"), "name: go-consumer\nruntime: go\n");
+  fs.writeFileSync(path.join(dir, "exposures.json"), JSON.stringify(["ssh", "https"]));
+  fs.writeFileSync(path.join(dir, "main.go"), goProgram(host, o.module));
+  fs.writeFileSync(
+    path.join(dir, "go.mod"),
+    `module go-consumer\n\ngo 1.25\n\nrequire (\n\t${o.module} v${o.version}\n\tgithub.com/pulumi/pulumi/sdk/v3 ${o.sdkVersion}\n)\n`,
+  );
+  const gomodcache = execFileSync("go", ["env", "GOMODCACHE"], { encoding: "utf8" }).trim();
+  const goEnv: NodeJS.ProcessEnv = {
+    ...env,
+    GOPROXY: `file://${o.proxy},file://${gomodcache}/cache/download`,
+    GOSUMDB: "off",
+    GOFLAGS: "-mod=mod",
+    GOCACHE: execFileSync("go", ["env", "GOCACHE"], { encoding: "utf8" }).trim(),
+    GOPATH: execFileSync("go", ["env", "GOPATH"], { encoding: "utf8" }).trim(),
+  };
+  // the release's module must come from its proxy: a copy already in the module cache would hide a broken one
+  fs.rmSync(path.join(gomodcache, "cache/download", o.module), { recursive: true, force: true });
+  fs.rmSync(path.join(gomodcache, `${o.module}@v${o.version}`), { recursive: true, force: true });
+  expectOk(await runProcess("go", ["mod", "tidy"], { cwd: dir, env: goEnv, timeoutMs: 600_000 }), "go mod tidy");
+  const program = path.join(dir, "consumer");
+  expectOk(await runProcess("go", ["build", "-o", program, "."], { cwd: dir, env: goEnv, timeoutMs: 1_200_000 }), "go build");
+  await initStack(dir, env, engineBin, host);
+  return {
+    dir,
+    env: goEnv,
+    pulumi: (args) => runProcess(program, args, { cwd: dir, env, timeoutMs: 300_000 }),
+    exposeHttp() {
+      fs.writeFileSync(path.join(dir, "exposures.json"), JSON.stringify(["ssh", "https", "http"]));
     },
   };
 }
