@@ -20,7 +20,7 @@ const pkg = JSON.parse(fs.readFileSync(path.join(REPO, "package.json"), "utf8"))
 const VERSION = pkg.version;
 const PLUGIN = "pulumi-resource-hardened-nftables";
 /** What the archive holds is JavaScript run by `node`: the same archive serves both architectures. */
-export const PLUGIN_PLATFORMS = ["linux-amd64", "linux-arm64"] as const;
+const PLUGIN_PLATFORMS = ["linux-amd64", "linux-arm64"] as const;
 
 const outArg = process.argv.indexOf("--out");
 const OUT = path.resolve(outArg > 0 ? process.argv[outArg + 1]! : path.join(REPO, "release"));

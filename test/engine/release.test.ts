@@ -217,14 +217,15 @@ describe.runIf(requireRoot("engine release", ["ip", "nft", "sshd", "ssh-keygen",
   }, 1_200_000);
 
   it("Go through the release's module proxy (Automation API inline program): up, no-op up, preview --diff, drift repaired, destroy", async () => {
-    const sdkVersion = /github\.com\/pulumi\/pulumi\/sdk\/v3 (v\S+)/.exec(fs.readFileSync(path.join(REPO, "tools/engine/go.mod"), "utf8"))![1]!;
     const project = await goConsumer(path.join(outside, "go"), await installedEnv("go"), bin, hostFor(1), {
       proxy: path.join(release, "goproxy"),
       module: GO_MODULE,
       version: VERSION,
-      sdkVersion,
+      pinsFrom: { mod: path.join(REPO, "examples/go-quickstart/go.mod"), sum: path.join(REPO, "examples/go-quickstart/go.sum") },
     });
-    expect(fs.readFileSync(path.join(project.dir, "go.mod"), "utf8")).not.toContain("replace");
+    const goMod = fs.readFileSync(path.join(project.dir, "go.mod"), "utf8");
+    expect(goMod).not.toContain("replace");
+    expect(goMod).toContain(`${GO_MODULE} v${VERSION}`);
     expect(expectOk(await project.pulumi(["resolve"]), "resolve").stdout.trim()).toBe(`${GO_MODULE} v${VERSION} true`);
     await lifecycle(project, 1);
   }, 1_800_000);

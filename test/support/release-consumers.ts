@@ -356,16 +356,22 @@ export async function goConsumer(
   env: NodeJS.ProcessEnv,
   engineBin: string,
   host: ConsumerHost,
-  o: { proxy: string; module: string; version: string; sdkVersion: string },
+  o: { proxy: string; module: string; version: string; pinsFrom: { mod: string; sum: string } },
 ): Promise<Consumer> {
   fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(path.join(dir, "Pulumi.yaml"), "name: go-consumer\nruntime: go\n");
   fs.writeFileSync(path.join(dir, "exposures.json"), JSON.stringify(["ssh", "https"]));
   fs.writeFileSync(path.join(dir, "main.go"), goProgram(host, o.module));
-  fs.writeFileSync(
-    path.join(dir, "go.mod"),
-    `module go-consumer\n\ngo 1.25\n\nrequire (\n\t${o.module} v${o.version}\n\tgithub.com/pulumi/pulumi/sdk/v3 ${o.sdkVersion}\n)\n`,
-  );
+  // go.mod and go.sum as `go mod tidy` leaves them online: the requirements of the Go quick start
+  // (every indirect one listed, so the offline build needs no module outside the machine's cache)
+  // with the SDK at the release's version instead of its replace by a local path
+  const pinned = fs
+    .readFileSync(o.pinsFrom.mod, "utf8")
+    .replace(/^module .*$/m, "module go-consumer")
+    .replace(/^replace .*$/gm, "")
+    .replace(new RegExp(`^(\\s*${o.module.replace(/\./g, "\\.")}) v\\S+`, "m"), `$1 v${o.version}`);
+  fs.writeFileSync(path.join(dir, "go.mod"), pinned);
+  fs.copyFileSync(o.pinsFrom.sum, path.join(dir, "go.sum"));
   const gomodcache = execFileSync("go", ["env", "GOMODCACHE"], { encoding: "utf8" }).trim();
   const goEnv: NodeJS.ProcessEnv = {
     ...env,
