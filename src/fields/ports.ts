@@ -40,7 +40,7 @@ export function parsePortSpec(value: number | string): Result<PortRange> {
 
 /** One port or one inclusive range: 21, "21", "50000-51000". */
 export const PortSpec = z
-  .union([z.number(), z.string()], { error: "expected a port number or a range string \"a-b\"" })
+  .union([z.number(), z.string()], { error: 'expected a port number or a range string "a-b"' })
   .transform((value, ctx): PortRange => {
     const parsed = parsePortSpec(value);
     if (!parsed.ok) {
@@ -54,9 +54,6 @@ export const PortSpec = z
 export const PortList = z
   .union([PortSpec, z.array(PortSpec).min(1, { error: "needs at least one port" })])
   .transform((value): PortRange[] => normalizeRanges(Array.isArray(value) ? value : [value]));
-
-export type PortSpecInput = z.input<typeof PortSpec>;
-export type PortListInput = z.input<typeof PortList>;
 
 /** Sorts and merges overlapping or adjacent ranges, so output is canonical. */
 export function normalizeRanges(ranges: readonly PortRange[]): PortRange[] {

@@ -34,13 +34,20 @@ const OUTPUT_BASELINE: readonly BaselineRule[] = [
  * helpers to connections this host makes (irc).
  */
 export function plannedChains(policy: Policy, table: string, attachesOutboundHelpers: boolean): PlannedChain[] {
-  const chains: PlannedChain[] = [{ name: "input", policy: "drop", baseline: inputBaseline(policy), logDropped: logDropped(policy, table, "input") }];
-  if (policy.forward.policy === "drop") chains.push({ name: "forward", policy: "drop", baseline: [], logDropped: logDropped(policy, table, "forward") });
+  const chains: PlannedChain[] = [
+    { name: "input", policy: "drop", baseline: inputBaseline(policy), logDropped: logDropped(policy, table, "input") },
+  ];
+  if (policy.forward.policy === "drop")
+    chains.push({ name: "forward", policy: "drop", baseline: [], logDropped: logDropped(policy, table, "forward") });
   if (policy.output.policy === "drop") {
-    chains.push({ name: "output", policy: "drop", baseline: OUTPUT_BASELINE, logDropped: logDropped(policy, table, "output") });
+    chains.push({
+      name: "output",
+      policy: "drop",
+      baseline: OUTPUT_BASELINE,
+      logDropped: logDropped(policy, table, "output"),
+    });
   } else if (attachesOutboundHelpers) {
     chains.push({ name: "output", policy: "accept", baseline: [] });
   }
   return chains;
 }
-

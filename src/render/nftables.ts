@@ -1,6 +1,15 @@
 import { formatRange } from "../fields/ports";
 import type { Family } from "../fields/prefix";
-import type { BaselineRule, ExposurePlan, Opening, OpeningGroup, Plan, PlannedChain, PlannedHelper, PlannedSet } from "../plan/plan";
+import type {
+  BaselineRule,
+  ExposurePlan,
+  Opening,
+  OpeningGroup,
+  Plan,
+  PlannedChain,
+  PlannedHelper,
+  PlannedSet,
+} from "../plan/plan";
 import { helperLine, policyLine, ruleLine, ruleText, setElementLine } from "./rule-lines";
 
 /** A rule as it stands in the table: chain, statement, and the comment naming what it serves. */
@@ -37,8 +46,10 @@ type Chain = RenderedRule["chain"];
 // text, character for character (test/integration/nft-listing.test.ts).
 const ICMP_ERRORS = "icmp type { destination-unreachable, time-exceeded, parameter-problem }";
 const ICMPV6_ERRORS = "icmpv6 type { destination-unreachable, packet-too-big, time-exceeded, parameter-problem }";
-const ND_IN = "icmpv6 type { nd-router-solicit, nd-router-advert, nd-neighbor-solicit, nd-neighbor-advert } ip6 hoplimit 255";
-const ND_OUT = "icmpv6 type { mld-listener-report, nd-router-solicit, nd-neighbor-solicit, nd-neighbor-advert, mld2-listener-report }";
+const ND_IN =
+  "icmpv6 type { nd-router-solicit, nd-router-advert, nd-neighbor-solicit, nd-neighbor-advert } ip6 hoplimit 255";
+const ND_OUT =
+  "icmpv6 type { mld-listener-report, nd-router-solicit, nd-neighbor-solicit, nd-neighbor-advert, mld2-listener-report }";
 
 const rule = (chain: Chain, statement: string, comment: string): RenderedRule => ({ chain, statement, comment });
 
@@ -48,11 +59,16 @@ function baselineRules(chain: Chain, baseline: BaselineRule): RenderedRule[] {
     case "loopback":
       return [rule(chain, chain === "input" ? `iif "lo" accept` : `oif "lo" accept`, "loopback")];
     case "loopback-spoofed":
-      return [rule(chain, `ip saddr 127.0.0.0/8 drop`, "loopback address from outside"), rule(chain, `ip6 saddr ::1 drop`, "loopback address from outside")];
+      return [
+        rule(chain, `ip saddr 127.0.0.0/8 drop`, "loopback address from outside"),
+        rule(chain, `ip6 saddr ::1 drop`, "loopback address from outside"),
+      ];
     case "neighbour-discovery":
       return [rule(chain, `${chain === "input" ? ND_IN : ND_OUT} accept`, "icmpv6 neighbour discovery")];
     case "multicast-listener-queries":
-      return [rule(chain, `icmpv6 type mld-listener-query ip6 saddr fe80::/10 accept`, "icmpv6 multicast listener queries")];
+      return [
+        rule(chain, `icmpv6 type mld-listener-query ip6 saddr fe80::/10 accept`, "icmpv6 multicast listener queries"),
+      ];
     case "invalid":
       return [rule(chain, `ct state invalid drop`, "invalid")];
     case "established":
@@ -80,7 +96,11 @@ function portMatch(protocol: "tcp" | "udp", direction: "dport" | "sport", ports:
 
 function l4Match(opening: Exclude<Opening, { kind: "broadcast" }>): string {
   if (opening.protocol === "gre") return "meta l4proto gre";
-  return portMatch(opening.protocol, opening.portSide ?? (opening.chain === "input" ? "dport" : "sport"), opening.ports);
+  return portMatch(
+    opening.protocol,
+    opening.portSide ?? (opening.chain === "input" ? "dport" : "sport"),
+    opening.ports,
+  );
 }
 
 /** The address matches an opening expands to: one per family it admits, or none for "anyone". */
@@ -97,16 +117,27 @@ function peerMatches(opening: Exclude<Opening, { kind: "broadcast" }>): string[]
 function openingRules(opening: Opening): RenderedRule[] {
   if (opening.kind === "broadcast") {
     const { protocol, ports } = opening;
-    return [rule("output", `meta nfproto ipv4 ${portMatch(protocol, "sport", ports)} ${portMatch(protocol, "dport", ports)} fib daddr type broadcast accept`, opening.comment)];
+    return [
+      rule(
+        "output",
+        `meta nfproto ipv4 ${portMatch(protocol, "sport", ports)} ${portMatch(protocol, "dport", ports)} fib daddr type broadcast accept`,
+        opening.comment,
+      ),
+    ];
   }
   const verdict = opening.kind === "helper" ? `ct helper set "${opening.helperObject}" accept` : "accept";
   const state = opening.kind === "related" ? `ct state related ct helper "${opening.kernelHelper}" ` : "";
-  return peerMatches(opening).map((peer) => rule(opening.chain, `${state}${peer ? `${peer} ` : ""}${l4Match(opening)} ${verdict}`, opening.comment));
+  return peerMatches(opening).map((peer) =>
+    rule(opening.chain, `${state}${peer ? `${peer} ` : ""}${l4Match(opening)} ${verdict}`, opening.comment),
+  );
 }
 
 function groupSection(chain: Chain, group: OpeningGroup | ExposurePlan): Section {
   const scoped = "explanation" in group && group.explanation.helper === "scoped" ? ", helper scoped" : "";
-  return { heading: `${group.id}: ${group.title}${scoped}`, rules: group.openings.filter((o) => o.chain === chain).flatMap(openingRules) };
+  return {
+    heading: `${group.id}: ${group.title}${scoped}`,
+    rules: group.openings.filter((o) => o.chain === chain).flatMap(openingRules),
+  };
 }
 
 /**
@@ -121,14 +152,17 @@ const FORWARD_DROP = [
 ];
 
 function baselineHeading(chain: PlannedChain): string | undefined {
-  if (chain.baseline.length > 0) return "baseline, before any exposure: loopback, IPv6 neighbour discovery, connection state, ICMP";
+  if (chain.baseline.length > 0)
+    return "baseline, before any exposure: loopback, IPv6 neighbour discovery, connection state, ICMP";
   if (chain.name === "forward") return FORWARD_DROP.join("\n");
-  if (chain.name === "output" && chain.policy === "accept") return "output is accepted: this chain only attaches helpers to connections this host makes";
+  if (chain.name === "output" && chain.policy === "accept")
+    return "output is accepted: this chain only attaches helpers to connections this host makes";
   return undefined;
 }
 
 function chainSections(plan: Plan, chain: PlannedChain): Section[] {
-  const groups = chain.name === "output" ? [...plan.exposures, ...plan.outputAllow] : chain.name === "input" ? plan.exposures : [];
+  const groups =
+    chain.name === "output" ? [...plan.exposures, ...plan.outputAllow] : chain.name === "input" ? plan.exposures : [];
   const sections: Section[] = [
     { heading: baselineHeading(chain), rules: chain.baseline.flatMap((b) => baselineRules(chain.name, b)) },
     ...groups.map((g) => groupSection(chain.name, g)),
@@ -149,12 +183,21 @@ function setBlock(set: PlannedSet): string[] {
   const elements =
     set.elements.length <= 4
       ? [`\t\telements = { ${set.elements.join(", ")} }`]
-      : ["\t\telements = {", ...set.elements.map((e, i) => `\t\t\t${e}${i < set.elements.length - 1 ? "," : ""}`), "\t\t}"];
+      : [
+          "\t\telements = {",
+          ...set.elements.map((e, i) => `\t\t\t${e}${i < set.elements.length - 1 ? "," : ""}`),
+          "\t\t}",
+        ];
   return [`\tset ${set.name} {`, `\t\ttype ${type}`, "\t\tflags interval", ...elements, "\t}"];
 }
 
 function helperBlock(helper: PlannedHelper): string[] {
-  return [`\tct helper ${helper.name} {`, `\t\ttype "${helper.type}" protocol ${helper.protocol}`, `\t\tl3proto ${helper.l3proto}`, "\t}"];
+  return [
+    `\tct helper ${helper.name} {`,
+    `\t\ttype "${helper.type}" protocol ${helper.protocol}`,
+    `\t\tl3proto ${helper.l3proto}`,
+    "\t}",
+  ];
 }
 
 function chainBlock(chain: PlannedChain, sections: readonly Section[]): string[] {
@@ -175,7 +218,11 @@ export function renderNftables(plan: Plan): RenderedTable {
   const helpers = plan.exposures.flatMap((e) => e.helpers);
   const chains = plan.chains.map((chain) => ({ chain, sections: chainSections(plan, chain) }));
 
-  const blocks: string[][] = [...helpers.map(helperBlock), ...sets.map(setBlock), ...chains.map((c) => chainBlock(c.chain, c.sections))];
+  const blocks: string[][] = [
+    ...helpers.map(helperBlock),
+    ...sets.map(setBlock),
+    ...chains.map((c) => chainBlock(c.chain, c.sections)),
+  ];
   const text = [
     `# pulumi-hardened-nftables: table inet ${table}`,
     "# Rendered from a policy. Edits made on the host are reported as drift and replaced by the next apply.",
@@ -188,7 +235,9 @@ export function renderNftables(plan: Plan): RenderedTable {
     "",
   ].join("\n");
 
-  const chainPolicies: Record<string, "accept" | "drop"> = Object.fromEntries(plan.chains.map((c) => [c.name, c.policy]));
+  const chainPolicies: Record<string, "accept" | "drop"> = Object.fromEntries(
+    plan.chains.map((c) => [c.name, c.policy]),
+  );
   const rules = chains.flatMap((c) => c.sections.flatMap((s) => s.rules));
   const ruleLines = [
     ...helpers.map(helperLine),

@@ -1,17 +1,17 @@
 import { generateKeyPairSync } from "node:crypto";
-import { formatIssues } from "../../src/fields/issues";
 import { inspect } from "node:util";
 import { describe, expect, it } from "vitest";
-import { generateKeyPair } from "../support/keys";
+import { formatIssues } from "../../src/fields/issues";
 import {
+  type Connection,
   ConnectionSchema,
   credentialsOf,
   fingerprintOf,
   parseConnection,
   parseHostKey,
   redact,
-  type Connection,
 } from "../../src/model/connection";
+import { generateKeyPair } from "../support/keys";
 
 // A fixed host key and the fingerprint `ssh-keygen -lf` prints for it.
 const HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKqtU7CQvmKAh3oB/IpoB7oPwQkfxFPz/FrT70pqQfTv fixed@test";
@@ -39,7 +39,7 @@ function errorsOf(input: unknown, path?: string): string[] {
   return formatIssues(r.issues);
 }
 
-function valueOf(input: unknown): Connection {
+function connectionOf(input: unknown): Connection {
   const r = parseConnection(input);
   if (!r.ok) throw new Error(formatIssues(r.issues).join("\n"));
   return r.value;
@@ -54,12 +54,13 @@ function secretNeedles(): string[] {
 
 function expectNoSecret(messages: string[]): void {
   const text = messages.join("\n");
-  for (const needle of secretNeedles()) expect(text.includes(needle), `secret leaked: ${needle.slice(0, 12)}...`).toBe(false);
+  for (const needle of secretNeedles())
+    expect(text.includes(needle), `secret leaked: ${needle.slice(0, 12)}...`).toBe(false);
 }
 
 describe("parseConnection: defaults", () => {
   it("applies the @pulumi/command defaults and ours", () => {
-    const v = valueOf(base);
+    const v = connectionOf(base);
     expect(v).toMatchObject({
       host: "198.18.1.10",
       port: 22,
@@ -73,20 +74,22 @@ describe("parseConnection: defaults", () => {
   });
 
   it("sudo defaults to true for a non-root user, and can be turned off", () => {
-    expect(valueOf({ ...base, user: "hnftop" }).sudo).toBe(true);
-    expect(valueOf({ ...base, user: "hnftop", sudo: false }).sudo).toBe(false);
-    expect(valueOf({ ...base, sudo: true }).sudo).toBe(true);
+    expect(connectionOf({ ...base, user: "hnftop" }).sudo).toBe(true);
+    expect(connectionOf({ ...base, user: "hnftop", sudo: false }).sudo).toBe(false);
+    expect(connectionOf({ ...base, sudo: true }).sudo).toBe(true);
   });
 
   it("accepts password-only, agent-only, and -1 / 0 as in @pulumi/command", () => {
-    expect(valueOf({ host: "h", password: PASSWORD, hostKey: HOST_KEY }).password).toBe(PASSWORD);
-    expect(valueOf({ host: "h", agentSocketPath: "/tmp/agent.sock", hostKey: HOST_KEY }).agentSocketPath).toBe("/tmp/agent.sock");
-    const v = valueOf({ ...base, dialErrorLimit: -1, perDialTimeout: 0 });
+    expect(connectionOf({ host: "h", password: PASSWORD, hostKey: HOST_KEY }).password).toBe(PASSWORD);
+    expect(connectionOf({ host: "h", agentSocketPath: "/tmp/agent.sock", hostKey: HOST_KEY }).agentSocketPath).toBe(
+      "/tmp/agent.sock",
+    );
+    const v = connectionOf({ ...base, dialErrorLimit: -1, perDialTimeout: 0 });
     expect([v.dialErrorLimit, v.perDialTimeout]).toEqual([-1, 0]);
   });
 
   it("is the same as ConnectionSchema.parse", () => {
-    expect(ConnectionSchema.parse(base)).toEqual(valueOf(base));
+    expect(ConnectionSchema.parse(base)).toEqual(connectionOf(base));
   });
 });
 
@@ -95,7 +98,9 @@ describe("parseConnection: host key", () => {
     expect(errorsOf({ host: "h", password: PASSWORD })).toEqual([
       "connection.hostKey: required (pin the host's public key) unless insecureIgnoreHostKey is true",
     ]);
-    expect(valueOf({ host: "h", password: PASSWORD, insecureIgnoreHostKey: true }).insecureIgnoreHostKey).toBe(true);
+    expect(connectionOf({ host: "h", password: PASSWORD, insecureIgnoreHostKey: true }).insecureIgnoreHostKey).toBe(
+      true,
+    );
   });
 
   it("rejects hostKey together with insecureIgnoreHostKey", () => {
@@ -105,9 +110,9 @@ describe("parseConnection: host key", () => {
   });
 
   it("accepts an OpenSSH public key line (with or without comment) and a SHA256 fingerprint", () => {
-    expect(valueOf({ ...base, hostKey: HOST_KEY.split(" ").slice(0, 2).join(" ") }).hostKey).toBeDefined();
-    expect(valueOf({ ...base, hostKey: HOST_FP }).hostKey).toBe(HOST_FP);
-    expect(valueOf({ ...base, hostKey: `${HOST_FP}=` }).hostKey).toBe(`${HOST_FP}=`);
+    expect(connectionOf({ ...base, hostKey: HOST_KEY.split(" ").slice(0, 2).join(" ") }).hostKey).toBeDefined();
+    expect(connectionOf({ ...base, hostKey: HOST_FP }).hostKey).toBe(HOST_FP);
+    expect(connectionOf({ ...base, hostKey: `${HOST_FP}=` }).hostKey).toBe(`${HOST_FP}=`);
   });
 
   it("computes fingerprints exactly as ssh-keygen -lf does", () => {
@@ -168,7 +173,7 @@ describe("parseConnection: credentials", () => {
     const errors = errorsOf({ ...base, privateKey, privateKeyPassword: "wrong-passphrase-Qw3" });
     expect(errors).toEqual(["connection.privateKeyPassword: cannot decrypt connection.privateKey"]);
     expectNoSecret(errors);
-    expect(valueOf({ ...base, privateKey, privateKeyPassword: PASSPHRASE }).privateKeyPassword).toBe(PASSPHRASE);
+    expect(connectionOf({ ...base, privateKey, privateKeyPassword: PASSPHRASE }).privateKeyPassword).toBe(PASSPHRASE);
   });
 
   it("rejects privateKeyPassword without privateKey", () => {
@@ -179,7 +184,12 @@ describe("parseConnection: credentials", () => {
 
   it("rejects empty and non-string secrets without echoing them", () => {
     const errors = errorsOf({ ...base, password: "", privateKeyPassword: 12345 });
-    expect(errors).toEqual(expect.arrayContaining(["connection.password: must not be empty", "connection.privateKeyPassword: must be a string"]));
+    expect(errors).toEqual(
+      expect.arrayContaining([
+        "connection.password: must not be empty",
+        "connection.privateKeyPassword: must be a string",
+      ]),
+    );
     expect(errors.join("\n")).not.toContain("12345");
   });
 });
@@ -187,7 +197,9 @@ describe("parseConnection: credentials", () => {
 describe("parseConnection: fields", () => {
   it("rejects unknown fields, with a hint for a miscased name", () => {
     expect(errorsOf({ ...base, bogus: 1 })).toEqual(["connection.bogus: unknown field"]);
-    expect(errorsOf({ ...base, PrivateKey: "x" })).toEqual(["connection.PrivateKey: unknown field (did you mean privateKey?)"]);
+    expect(errorsOf({ ...base, PrivateKey: "x" })).toEqual([
+      "connection.PrivateKey: unknown field (did you mean privateKey?)",
+    ]);
   });
 
   it.each([0, 70000, 22.5, -22])("rejects port %s", (port) => {
@@ -199,8 +211,10 @@ describe("parseConnection: fields", () => {
     expect(errorsOf({ ...base, host: "198.18.1.10:22" })).toEqual([
       'connection.host: must not include a port (use the port field, not "host:port")',
     ]);
-    expect(valueOf({ ...base, host: "2001:2:0:1::11" }).host).toBe("2001:2:0:1::11");
-    expect(errorsOf({ ...base, host: "[2001:2:0:1::11]" })[0]).toMatch(/^connection\.host: write an IPv6 address without brackets/);
+    expect(connectionOf({ ...base, host: "2001:2:0:1::11" }).host).toBe("2001:2:0:1::11");
+    expect(errorsOf({ ...base, host: "[2001:2:0:1::11]" })[0]).toMatch(
+      /^connection\.host: write an IPv6 address without brackets/,
+    );
   });
 
   it("requires host, and a non-empty one", () => {
@@ -217,7 +231,9 @@ describe("parseConnection: fields", () => {
     ]);
     expect(errorsOf({ ...base, user: "a b" })).toEqual(["connection.user: must be a plain user name"]);
     expect(errorsOf({ ...base, sudo: "yes" })).toEqual(["connection.sudo: must be true or false"]);
-    expect(errorsOf({ ...base, insecureIgnoreHostKey: 1 })).toEqual(["connection.insecureIgnoreHostKey: must be true or false"]);
+    expect(errorsOf({ ...base, insecureIgnoreHostKey: 1 })).toEqual([
+      "connection.insecureIgnoreHostKey: must be true or false",
+    ]);
   });
 
   it("rejects a non-object", () => {
@@ -236,7 +252,12 @@ describe("parseConnection: proxy", () => {
   const proxy = { host: "198.18.1.11", privateKey: plain.private, hostKey: HOST_KEY };
 
   it("applies defaults to the proxy too", () => {
-    expect(valueOf({ ...base, proxy }).proxy).toMatchObject({ port: 22, user: "root", dialErrorLimit: 10, perDialTimeout: 15 });
+    expect(connectionOf({ ...base, proxy }).proxy).toMatchObject({
+      port: 22,
+      user: "root",
+      dialErrorLimit: 10,
+      perDialTimeout: 15,
+    });
   });
 
   it("validates the proxy with the same rules, naming connection.proxy.<field>", () => {
@@ -244,7 +265,10 @@ describe("parseConnection: proxy", () => {
       "connection.proxy: one of privateKey, password or agentSocketPath is required",
       "connection.proxy.hostKey: required (pin the host's public key) unless insecureIgnoreHostKey is true",
     ]);
-    const errors = errorsOf({ ...base, proxy: { ...proxy, privateKey: encrypted.private, privateKeyPassword: "wrong-passphrase-Qw3" } });
+    const errors = errorsOf({
+      ...base,
+      proxy: { ...proxy, privateKey: encrypted.private, privateKeyPassword: "wrong-passphrase-Qw3" },
+    });
     expect(errors).toEqual(["connection.proxy.privateKeyPassword: cannot decrypt connection.proxy.privateKey"]);
     expect(errorsOf({ ...base, proxy: { ...proxy, port: 0 } })).toEqual([
       "connection.proxy.port: must be a whole number between 1 and 65535",
@@ -263,7 +287,13 @@ describe("no secret in any message", () => {
   it("never echoes password, privateKey or privateKeyPassword, whatever is wrong", () => {
     const inputs: unknown[] = [
       { host: "h h", password: PASSWORD, privateKey: PASSWORD, hostKey: PASSWORD },
-      { host: "h", password: PASSWORD, privateKey: encrypted.private, privateKeyPassword: "wrong-passphrase-Qw3", hostKey: PASSWORD },
+      {
+        host: "h",
+        password: PASSWORD,
+        privateKey: encrypted.private,
+        privateKeyPassword: "wrong-passphrase-Qw3",
+        hostKey: PASSWORD,
+      },
       { host: "h", privateKey: rsaPemEncrypted, privateKeyPassword: PASSPHRASE, port: PASSWORD },
       { host: "h", privateKey: pkcs8, hostKey: plain.private, [PASSWORD.slice(0, 4)]: PASSWORD },
       { host: PASSWORD, password: PASSWORD, proxy: { host: "p", password: PASSWORD, privateKey: rsaPemEncrypted } },
@@ -281,7 +311,11 @@ describe("no secret in any message", () => {
   });
 
   it("redact() removes secrets of the connection and its proxy, key line by key line", () => {
-    const conn = { ...base, password: PASSWORD, proxy: { host: "p", privateKey: rsaPemEncrypted, privateKeyPassword: PASSPHRASE } };
+    const conn = {
+      ...base,
+      password: PASSWORD,
+      proxy: { host: "p", privateKey: rsaPemEncrypted, privateKeyPassword: PASSPHRASE },
+    };
     const keyLine = plain.private.split("\n")[2] ?? "";
     const rsaLine = rsaPemEncrypted.split("\n")[5] ?? "";
     const text = `pw=${PASSWORD} pp=${PASSPHRASE} key=${plain.private} line=${keyLine} rsa=${rsaLine} host=198.18.1.10`;
@@ -295,7 +329,12 @@ describe("no secret in any message", () => {
 
 describe("a validated connection carries its parsed credentials", () => {
   it("parses (and decrypts) the key and the pinned host key once, for the connection and its proxy", () => {
-    const conn = valueOf({ ...base, privateKey: encrypted.private, privateKeyPassword: PASSPHRASE, proxy: { ...base, host: "198.18.1.11" } });
+    const conn = connectionOf({
+      ...base,
+      privateKey: encrypted.private,
+      privateKeyPassword: PASSPHRASE,
+      proxy: { ...base, host: "198.18.1.11" },
+    });
     const first = credentialsOf(conn);
     const again = credentialsOf(conn);
     if (!first.ok || !again.ok) throw new Error("expected credentials");
@@ -303,7 +342,9 @@ describe("a validated connection carries its parsed credentials", () => {
     expect(again.value.key).toBe(first.value.key);
     expect(first.value.hostKey).toMatchObject({ kind: "key", fingerprint: HOST_FP });
     const [proxyA, proxyB] = [credentialsOf(conn.proxy!), credentialsOf(conn.proxy!)];
-    expect(proxyA.ok && proxyB.ok && proxyA.value.key !== undefined && proxyA.value.key === proxyB.value.key).toBe(true);
+    expect(proxyA.ok && proxyB.ok && proxyA.value.key !== undefined && proxyA.value.key === proxyB.value.key).toBe(
+      true,
+    );
     // a copy did not come from parseConnection: its credentials are parsed again, and a wrong passphrase shows
     const copy = { ...conn, privateKeyPassword: "wrong-passphrase-Qw3" };
     const refused = credentialsOf(copy);
