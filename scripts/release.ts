@@ -73,7 +73,10 @@ function pluginArchives(): string[] {
     `--outfile=${path.join(stage, "dist", "pulumi", "plugin.js")}`,
   ]);
   fs.cpSync(path.join(REPO, "dist", "host", "scripts"), path.join(stage, "dist", "scripts"), { recursive: true });
-  fs.writeFileSync(path.join(stage, "package.json"), `${JSON.stringify({ name: pkg.name, version: VERSION }, null, 2)}\n`);
+  fs.writeFileSync(
+    path.join(stage, "package.json"),
+    `${JSON.stringify({ name: pkg.name, version: VERSION }, null, 2)}\n`,
+  );
   fs.writeFileSync(
     path.join(stage, PLUGIN),
     `#!/bin/sh
@@ -86,7 +89,13 @@ exec node "$here/dist/pulumi/plugin.js" "$@"
   );
   const archive = path.join(CACHE, "plugin.tar.gz");
   // fixed owner and times: the same inputs make the same archive
-  run("sh", ["-c", 'tar --sort=name --owner=0 --group=0 --numeric-owner --mtime=@0 -cf - -C "$1" . | gzip -n > "$2"', "tar", stage, archive]);
+  run("sh", [
+    "-c",
+    'tar --sort=name --owner=0 --group=0 --numeric-owner --mtime=@0 -cf - -C "$1" . | gzip -n > "$2"',
+    "tar",
+    stage,
+    archive,
+  ]);
   return PLUGIN_PLATFORMS.map((platform) => {
     const named = path.join(OUT, `${PLUGIN}-v${VERSION}-${platform}.tar.gz`);
     fs.copyFileSync(archive, named);
@@ -102,10 +111,15 @@ function pythonSdk(bin: string, schema: string): string[] {
   const venv = run("bash", [path.join(REPO, "tools/engine/python-venv.sh")]).trim();
   // one process each: setuptools keeps state between the two builds
   for (const build of ["build_sdist", "build_wheel"]) {
-    run(path.join(venv, "bin", "python"), ["-c", `import sys; from setuptools import build_meta as b; b.${build}(sys.argv[1])`, OUT], src);
+    run(
+      path.join(venv, "bin", "python"),
+      ["-c", `import sys; from setuptools import build_meta as b; b.${build}(sys.argv[1])`, OUT],
+      src,
+    );
   }
   const names = [`pulumi_hardened_nftables-${VERSION}-py3-none-any.whl`, `pulumi_hardened_nftables-${VERSION}.tar.gz`];
-  for (const name of names) if (!fs.existsSync(path.join(OUT, name))) throw new Error(`the Python build wrote no ${name}`);
+  for (const name of names)
+    if (!fs.existsSync(path.join(OUT, name))) throw new Error(`the Python build wrote no ${name}`);
   return names.map((name) => path.join(OUT, name));
 }
 
@@ -120,7 +134,10 @@ function goSdk(bin: string, schema: string): string {
   fs.rmSync(proxy, { recursive: true, force: true });
   fs.mkdirSync(at, { recursive: true });
   fs.writeFileSync(path.join(at, "list"), `v${VERSION}\n`);
-  fs.writeFileSync(path.join(at, `v${VERSION}.info`), `${JSON.stringify({ Version: `v${VERSION}`, Time: "2026-01-01T00:00:00Z" })}\n`);
+  fs.writeFileSync(
+    path.join(at, `v${VERSION}.info`),
+    `${JSON.stringify({ Version: `v${VERSION}`, Time: "2026-01-01T00:00:00Z" })}\n`,
+  );
   fs.copyFileSync(path.join(dir, "go.mod"), path.join(at, `v${VERSION}.mod`));
   // the module zip: every file under the prefix module@version/, as `go mod download` expects
   run("python3", [
@@ -145,7 +162,8 @@ with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
 function main(): void {
   const start = Date.now();
   fs.mkdirSync(CACHE, { recursive: true });
-  for (const f of fs.readdirSync(OUT)) if (f !== ".cache") fs.rmSync(path.join(OUT, f), { recursive: true, force: true });
+  for (const f of fs.readdirSync(OUT))
+    if (f !== ".cache") fs.rmSync(path.join(OUT, f), { recursive: true, force: true });
   const tarball = step("npm pack (with build)", npmPackage);
   const archives = step("plugin archives", pluginArchives);
   const bin = step("engine tools", engineBin);
@@ -153,9 +171,16 @@ function main(): void {
   fs.copyFileSync(path.join(REPO, "provider", "schema.json"), schema);
   const python = step("python sdk", () => pythonSdk(bin, schema));
   const proxy = step("go sdk", () => goSdk(bin, schema));
-  const files = [tarball, ...archives, ...python, ...fs.readdirSync(path.join(proxy, GO_MODULE, "@v")).map((f) => path.join(proxy, GO_MODULE, "@v", f))];
+  const files = [
+    tarball,
+    ...archives,
+    ...python,
+    ...fs.readdirSync(path.join(proxy, GO_MODULE, "@v")).map((f) => path.join(proxy, GO_MODULE, "@v", f)),
+  ];
   fs.writeFileSync(path.join(OUT, "SHA256SUMS"), files.map((f) => `${sha256(f)}  ${path.relative(OUT, f)}\n`).join(""));
-  process.stderr.write(`release ${VERSION}: ${timings.join(", ")}; total ${((Date.now() - start) / 1000).toFixed(1)} s\n`);
+  process.stderr.write(
+    `release ${VERSION}: ${timings.join(", ")}; total ${((Date.now() - start) / 1000).toFixed(1)} s\n`,
+  );
   process.stdout.write(`${OUT}\n`);
 }
 

@@ -2,13 +2,13 @@
 import { APPLY_HELP, applyCommand } from "./apply";
 import { DIFF_HELP, diffCommand } from "./diff";
 import { EXIT } from "./exit-codes";
-import { CLI_VERSION } from "./version";
 import { exitAfterOutput, type Io, processIo, watchOutput } from "./io";
 import { UsageError } from "./policy-file";
 import { PROBE_HELP, probeCommand } from "./probe";
 import { REFERENCE_HELP, referenceCommand } from "./reference-command";
 import { REMOVE_HELP, removeCommand } from "./remove";
 import { RENDER_HELP, renderCommand } from "./render";
+import { CLI_VERSION } from "./version";
 
 type Command = { summary: string; help: string; run: (argv: string[], io: Io) => Promise<number> };
 

@@ -212,7 +212,9 @@ export const GO_MODULE = "github.com/hardened-nftables/pulumi-hardened-nftables/
  * `${VERSION}` filled in by the engine, the archive's name (pulumi-resource-hardened-nftables-v<version>-<os>-<arch>.tar.gz)
  * appended (docs/release.md). package.json's `pulumi.server` is the same URL.
  */
-export const PLUGIN_DOWNLOAD_URL = "https://github.com/hardened-nftables/pulumi-hardened-nftables/releases/download/v${VERSION}";
+export const PLUGIN_DOWNLOAD_URL =
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: ${VERSION} is the engine's placeholder, filled in when it downloads
+  "https://github.com/hardened-nftables/pulumi-hardened-nftables/releases/download/v${VERSION}";
 
 /** The package schema for provider version `version`. */
 export function packageSchema(version: string) {

@@ -81,15 +81,29 @@ outputs:
 
 async function initStack(dir: string, env: NodeJS.ProcessEnv, engineBin: string, host: ConsumerHost): Promise<void> {
   const pulumi = path.join(engineBin, "pulumi");
-  expectOk(await runProcess(pulumi, ["stack", "init", "test", "--cwd", dir], { cwd: dir, env, timeoutMs: 60_000 }), "stack init");
   expectOk(
-    await runProcess(pulumi, ["config", "set", "--secret", "privateKey", "--stack", "test", "--cwd", dir], { cwd: dir, env, stdin: host.privateKey, timeoutMs: 60_000 }),
+    await runProcess(pulumi, ["stack", "init", "test", "--cwd", dir], { cwd: dir, env, timeoutMs: 60_000 }),
+    "stack init",
+  );
+  expectOk(
+    await runProcess(pulumi, ["config", "set", "--secret", "privateKey", "--stack", "test", "--cwd", dir], {
+      cwd: dir,
+      env,
+      stdin: host.privateKey,
+      timeoutMs: 60_000,
+    }),
     "config set privateKey",
   );
 }
 
 /** A YAML project: Pulumi.yaml only (the plugin comes from PULUMI_HOME: installed or downloaded). */
-export async function yamlConsumer(dir: string, env: NodeJS.ProcessEnv, engineBin: string, host: ConsumerHost, version: string): Promise<Consumer> {
+export async function yamlConsumer(
+  dir: string,
+  env: NodeJS.ProcessEnv,
+  engineBin: string,
+  host: ConsumerHost,
+  version: string,
+): Promise<Consumer> {
   fs.mkdirSync(dir, { recursive: true });
   const file = path.join(dir, "Pulumi.yaml");
   fs.writeFileSync(file, yamlProgram(host).replace("version: VERSION", `version: ${version}`));
@@ -98,13 +112,31 @@ export async function yamlConsumer(dir: string, env: NodeJS.ProcessEnv, engineBi
     dir,
     env,
     pulumi: (args) =>
-      runProcess(path.join(engineBin, "pulumi"), [...args, ...(["up", "destroy"].includes(args[0]!) ? ["--yes"] : []), "--stack", "test", "--cwd", dir, "--color", "never"], {
-        cwd: dir,
-        env,
-        timeoutMs: 300_000,
-      }),
+      runProcess(
+        path.join(engineBin, "pulumi"),
+        [
+          ...args,
+          ...(["up", "destroy"].includes(args[0]!) ? ["--yes"] : []),
+          "--stack",
+          "test",
+          "--cwd",
+          dir,
+          "--color",
+          "never",
+        ],
+        {
+          cwd: dir,
+          env,
+          timeoutMs: 300_000,
+        },
+      ),
     exposeHttp() {
-      fs.writeFileSync(file, fs.readFileSync(file, "utf8").replace("        - service: https\n", "        - service: https\n        - service: http\n"));
+      fs.writeFileSync(
+        file,
+        fs
+          .readFileSync(file, "utf8")
+          .replace("        - service: https\n", "        - service: https\n        - service: http\n"),
+      );
     },
   };
 }
@@ -129,10 +161,19 @@ const [command, ...flags] = process.argv.slice(2);
 `;
 
 /** A TypeScript (JavaScript) project: the npm package installed from the release's tarball. */
-export async function tsConsumer(dir: string, env: NodeJS.ProcessEnv, engineBin: string, host: ConsumerHost, tarball: string): Promise<Consumer> {
+export async function tsConsumer(
+  dir: string,
+  env: NodeJS.ProcessEnv,
+  engineBin: string,
+  host: ConsumerHost,
+  tarball: string,
+): Promise<Consumer> {
   fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(path.join(dir, "Pulumi.yaml"), "name: ts-consumer\nruntime: nodejs\n");
-  fs.writeFileSync(path.join(dir, "package.json"), `${JSON.stringify({ name: "ts-consumer", private: true, main: "index.js" })}\n`);
+  fs.writeFileSync(
+    path.join(dir, "package.json"),
+    `${JSON.stringify({ name: "ts-consumer", private: true, main: "index.js" })}\n`,
+  );
   fs.writeFileSync(path.join(dir, "exposures.json"), JSON.stringify([{ service: "ssh" }, { service: "https" }]));
   fs.writeFileSync(
     path.join(dir, "index.js"),
@@ -151,14 +192,25 @@ module.exports = () => {
 `,
   );
   fs.writeFileSync(path.join(dir, "run.js"), TS_RUNNER);
-  expectOk(await runProcess("npm", ["install", "--prefer-offline", "--no-audit", "--no-fund", tarball], { cwd: dir, env, timeoutMs: 600_000 }), "npm install <tarball>");
+  expectOk(
+    await runProcess("npm", ["install", "--prefer-offline", "--no-audit", "--no-fund", tarball], {
+      cwd: dir,
+      env,
+      timeoutMs: 600_000,
+    }),
+    "npm install <tarball>",
+  );
   await initStack(dir, env, engineBin, host);
   return {
     dir,
     env,
-    pulumi: (args) => runProcess(process.execPath, [path.join(dir, "run.js"), ...args], { cwd: dir, env, timeoutMs: 300_000 }),
+    pulumi: (args) =>
+      runProcess(process.execPath, [path.join(dir, "run.js"), ...args], { cwd: dir, env, timeoutMs: 300_000 }),
     exposeHttp() {
-      fs.writeFileSync(path.join(dir, "exposures.json"), JSON.stringify([{ service: "ssh" }, { service: "https" }, { service: "http" }]));
+      fs.writeFileSync(
+        path.join(dir, "exposures.json"),
+        JSON.stringify([{ service: "ssh" }, { service: "https" }, { service: "http" }]),
+      );
     },
   };
 }
@@ -198,9 +250,19 @@ except auto.errors.CommandError as e:
  * on top of `pulumi` from PyPI (the virtualenv tools/engine/python-venv.sh caches outside the
  * checkout, seen through a .pth file, as no index is reachable from the test).
  */
-export async function pythonConsumer(dir: string, env: NodeJS.ProcessEnv, engineBin: string, host: ConsumerHost, wheel: string, baseVenv: string): Promise<Consumer> {
+export async function pythonConsumer(
+  dir: string,
+  env: NodeJS.ProcessEnv,
+  engineBin: string,
+  host: ConsumerHost,
+  wheel: string,
+  baseVenv: string,
+): Promise<Consumer> {
   fs.mkdirSync(dir, { recursive: true });
-  fs.writeFileSync(path.join(dir, "Pulumi.yaml"), "name: py-consumer\nruntime:\n  name: python\n  options:\n    virtualenv: venv\n");
+  fs.writeFileSync(
+    path.join(dir, "Pulumi.yaml"),
+    "name: py-consumer\nruntime:\n  name: python\n  options:\n    virtualenv: venv\n",
+  );
   fs.writeFileSync(path.join(dir, "exposures.json"), JSON.stringify(["ssh", "https"]));
   fs.writeFileSync(
     path.join(dir, "__main__.py"),
@@ -221,12 +283,28 @@ pulumi.export("table", firewall.table)
 `,
   );
   fs.writeFileSync(path.join(dir, "run.py"), PY_RUNNER);
-  expectOk(await runProcess("/usr/bin/python3", ["-m", "venv", path.join(dir, "venv")], { cwd: dir, env, timeoutMs: 120_000 }), "python3 -m venv");
+  expectOk(
+    await runProcess("/usr/bin/python3", ["-m", "venv", path.join(dir, "venv")], { cwd: dir, env, timeoutMs: 120_000 }),
+    "python3 -m venv",
+  );
   const python = path.join(dir, "venv", "bin", "python");
-  const site = execFileSync(python, ["-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], { encoding: "utf8" }).trim();
-  const baseSite = execFileSync(path.join(baseVenv, "bin", "python"), ["-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], { encoding: "utf8" }).trim();
+  const site = execFileSync(python, ["-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], {
+    encoding: "utf8",
+  }).trim();
+  const baseSite = execFileSync(
+    path.join(baseVenv, "bin", "python"),
+    ["-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+    { encoding: "utf8" },
+  ).trim();
   fs.writeFileSync(path.join(site, "pulumi-from-pypi.pth"), `${baseSite}\n`);
-  expectOk(await runProcess(python, ["-m", "pip", "install", "--no-index", "--disable-pip-version-check", wheel], { cwd: dir, env, timeoutMs: 300_000 }), "pip install <wheel>");
+  expectOk(
+    await runProcess(python, ["-m", "pip", "install", "--no-index", "--disable-pip-version-check", wheel], {
+      cwd: dir,
+      env,
+      timeoutMs: 300_000,
+    }),
+    "pip install <wheel>",
+  );
   await initStack(dir, env, engineBin, host);
   return {
     dir,
@@ -238,7 +316,10 @@ pulumi.export("table", firewall.table)
   };
 }
 
-const goProgram = (host: ConsumerHost, module: string) => `// A program of an operator's repository, run through the Automation API of the SDK it requires.
+const goProgram = (
+  host: ConsumerHost,
+  module: string,
+) => `// A program of an operator's repository, run through the Automation API of the SDK it requires.
 package main
 
 import (
@@ -387,7 +468,10 @@ export async function goConsumer(
   // `go build -mod=mod` adds the go.sum lines of what the build needs (tidy would also want every
   // test dependency of the SDK's dependencies, which no offline cache holds)
   const program = path.join(dir, "consumer");
-  expectOk(await runProcess("go", ["build", "-o", program, "."], { cwd: dir, env: goEnv, timeoutMs: 1_200_000 }), "go build");
+  expectOk(
+    await runProcess("go", ["build", "-o", program, "."], { cwd: dir, env: goEnv, timeoutMs: 1_200_000 }),
+    "go build",
+  );
   await initStack(dir, env, engineBin, host);
   return {
     dir,
