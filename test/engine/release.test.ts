@@ -154,6 +154,9 @@ describe.runIf(requireRoot("engine release", ["ip", "nft", "sshd", "ssh-keygen",
       ) as { version: string; server: string };
       expect(goPlugin).toMatchObject({ version: VERSION, server: PLUGIN_DOWNLOAD_URL });
 
+      // the release regenerates sdk/go from the schema: what is committed is what it generates
+      expect(execFileSync("git", ["status", "--porcelain", "--", "sdk/go"], { cwd: REPO, encoding: "utf8" })).toBe("");
+
       expect(fs.readFileSync(path.join(REPO, "CHANGELOG.md"), "utf8")).toMatch(
         new RegExp(`^## ${VERSION.replace(/\./g, "\\.")}\\b`, "m"),
       );
