@@ -20,7 +20,7 @@ export function managedTableDrift(table: string, sections: Readonly<Record<strin
     return {
       table,
       state: "unrecorded",
-      reason: `no listing recorded by a committed apply in /var/lib/hardened-nftables/${table}/applied.listing`,
+      reason: `no listing recorded by a committed apply in STATE-ROOT/${table}/applied.listing (--state-root, default /var/lib/hardened-nftables)`,
     };
   if (!recordedJson.trim())
     return { table, state: "unrecorded", reason: "the recorded listing could not be reloaded by this host's nft" };

@@ -43,12 +43,17 @@ managed_tables() {
   done
 }
 
+# Where applies record their state: the controller's stateRoot, else the default.
+state_root=$(param stateRoot)
+state_root=${state_root:-/var/lib/hardened-nftables}
+require_path "$state_root" stateRoot
+
 # For each managed table: the listing its last committed apply recorded (the guardian's
-# applied.listing, default state root) reloaded into a throwaway network namespace so this nft
+# applied.listing under the state root) reloaded into a throwaway network namespace so this nft
 # lists it as JSON too, and the live table, both ways. The host's own ruleset is only read.
 managed_drift() {
   managed_tables | while read -r t; do
-    rec=/var/lib/hardened-nftables/$t/applied.listing
+    rec=$state_root/$t/applied.listing
     section "recorded-json $t"
     if [ -r "$rec" ]; then
       # shellcheck disable=SC2016 # expanded by the inner shell, from its own arguments
