@@ -4,6 +4,7 @@
  * and a set element were added by hand.
  */
 import { describe, expect, it } from "vitest";
+import { main } from "../../src/cli/main";
 import { factsFromGathered, judge } from "../../src/host/audit/findings";
 import { managedTableDrift } from "../../src/host/audit/managed-drift";
 
@@ -55,5 +56,16 @@ describe("audit: a managed table's drift since its last apply", () => {
     expect(none[0]?.evidence[1]).toMatch(/^drift not judged: no listing recorded/);
     const unloadable = managedTableDrift("hardened", sections(LIVE_JSON, LIVE_TEXT, "", RECORDED_TEXT));
     expect(unloadable).toMatchObject({ state: "unrecorded", reason: expect.stringContaining("could not be reloaded") });
+  });
+
+  it("audit --state-root that the host scripts would refuse: exit 2 naming the flag, before any connection", async () => {
+    let err = "";
+    // 192.0.2.1 (TEST-NET-1) would time out if it were contacted
+    const code = await main(
+      ["audit", "--host", "root@192.0.2.1", "--insecure-ignore-host-key", "--state-root", "var/lib/../x"],
+      { out: () => undefined, err: (t) => void (err += t) },
+    );
+    expect(code).toBe(2);
+    expect(err).toContain("--state-root: must be an absolute path");
   });
 });
