@@ -8,6 +8,7 @@ import { auditJson, auditSarif, formatAuditText } from "../host/audit/report";
 import { auditFleet } from "../host/operations/audit";
 import { ConnectionError, HostKeyMismatchError } from "../host/ssh";
 import { type Connection, redact } from "../model/connection";
+import { hostRootProblem } from "../model/host-options";
 import { CONNECTION_HELP, CONNECTION_OPTIONS, connectionFromFlags } from "./connection-flags";
 import { EXIT } from "./exit-codes";
 import { parseInventory } from "./inventory";
@@ -34,6 +35,8 @@ reported and the others are audited.
   --propose DIR               also write DIR/HOST.yaml per audited host: a starting policy from
                               what it listens on and what its ruleset admits now (catalog
                               services where the port fits, the rest custom; guesses commented)
+  --state-root DIR            where the hosts record their last committed apply, to judge a
+                              managed table's drift against (default /var/lib/hardened-nftables)
 
 ${CONNECTION_HELP}
 
@@ -54,6 +57,7 @@ const OPTIONS = {
   format: { type: "string", default: "text" },
   "fail-on": { type: "string", default: "high" },
   propose: { type: "string" },
+  "state-root": { type: "string" },
   verbose: { type: "boolean", short: "v", default: false },
   help: { type: "boolean", short: "h", default: false },
 } as const;
@@ -89,6 +93,9 @@ export async function auditCommand(argv: string[], io: Io): Promise<number> {
     }
   }
   if (specs.length === 0) throw new UsageError("--host or --inventory: at least one host is required");
+  const stateRoot = values["state-root"];
+  const rootProblem = stateRoot === undefined ? undefined : hostRootProblem(stateRoot);
+  if (rootProblem) throw new UsageError(`--state-root: ${rootProblem}`);
 
   const issues: Issue[] = [];
   const targets: { name: string; connection: Connection }[] = [];
@@ -110,7 +117,11 @@ export async function auditCommand(argv: string[], io: Io): Promise<number> {
   const clean = (text: string) => secrets.reduce((t, c) => redact(t, c), text);
   const onLog = values.verbose ? (line: string) => io.err(`${clean(line)}\n`) : undefined;
 
-  const results = await auditFleet(targets, { concurrency: Number(values.concurrency), ...(onLog ? { onLog } : {}) });
+  const results = await auditFleet(targets, {
+    concurrency: Number(values.concurrency),
+    ...(onLog ? { onLog } : {}),
+    ...(stateRoot === undefined ? {} : { stateRoot }),
+  });
   const text =
     format === "json"
       ? JSON.stringify(auditJson(results), null, 2)

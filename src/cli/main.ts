@@ -9,6 +9,7 @@ import { PROBE_HELP, probeCommand } from "./probe";
 import { REFERENCE_HELP, referenceCommand } from "./reference-command";
 import { REMOVE_HELP, removeCommand } from "./remove";
 import { RENDER_HELP, renderCommand } from "./render";
+import { CLI_VERSION } from "./version";
 
 type Command = { summary: string; help: string; run: (argv: string[], io: Io) => Promise<number> };
 
@@ -53,11 +54,15 @@ export const commands: Record<string, Command> = {
 
 function mainHelp(): string {
   const lines = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(8)} ${c.summary}`);
-  return `Usage: hardened-nftables <command> [options]\n\nCommands:\n${lines.join("\n")}\n\nRun 'hardened-nftables <command> --help' for a command's options.\n`;
+  return `Usage: hardened-nftables <command> [options]\n\nCommands:\n${lines.join("\n")}\n\nRun 'hardened-nftables <command> --help' for a command's options; --version prints the version.\n`;
 }
 
 export async function main(argv: string[], io: Io = processIo): Promise<number> {
   const [name, ...rest] = argv;
+  if (name === "--version" || name === "-V") {
+    io.out(`${CLI_VERSION}\n`);
+    return EXIT.ok;
+  }
   if (!name || name === "--help" || name === "-h" || name === "help") {
     io.out(mainHelp());
     return name ? EXIT.ok : EXIT.invalidPolicy;

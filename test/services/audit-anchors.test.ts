@@ -18,7 +18,8 @@
  *   lack, so the exact ruleset it generated for that configuration (test/support/peers/
  *   firewalld-ftp.nft, how it was made is in its header) is loaded. It attaches the ftp helper to
  *   inbound tcp/21 only, so the client-side exploit is recorded there, not claimed.
- * Also: our table alone reports nothing above info; a fleet of three with one unreachable host
+ * Also: our table alone reports nothing above info; a rule added to it by hand is its drift since
+ * the last apply (medium, the rule quoted), and in sync again once re-applied; a fleet of three with one unreachable host
  * reports it (exit 5) and audits the other two.
  */
 import {
@@ -41,7 +42,7 @@ import { atOrAbove, type Finding } from "../../src/host/audit/findings";
 import { propose } from "../../src/host/audit/propose";
 import { formatAuditText } from "../../src/host/audit/report";
 import { auditHost } from "../../src/host/operations/audit";
-import { connectionFor } from "../support/host-fixtures";
+import { connectionFor, HOST_PATHS } from "../support/host-fixtures";
 import type { LabHost } from "../support/lab";
 import { ftpHelperExploit, nftDeleteTable, nftLoad, tcpListener, tcpProbe } from "../support/peers";
 import { requireRoot } from "../support/privileges";
@@ -120,7 +121,7 @@ describe.runIf(requireRoot("audit anchors", ["ip", "nft", "sshd", "conntrack", "
       ftpHelperExploit(p.server, p.attacker, { victimListenPort: DB_PORT, connectTimeoutMs });
     const audit = async (host: LabHost = p.server) => {
       const before = await snapshot(host);
-      const a = await auditHost(connectionFor(host));
+      const a = await auditHost(connectionFor(host), { stateRoot: HOST_PATHS.stateRoot });
       expect(a.stats).toEqual({ connections: 1, roundTrips: 1 });
       expect(await snapshot(host), "the audit wrote nothing").toBe(before);
       expect(before).toMatch(new RegExp(`^\\d+ [\\d.]+ \\d+ ${host.etc}/`, "m")); // the snapshot did list the host's files
@@ -279,6 +280,22 @@ describe.runIf(requireRoot("audit anchors", ["ip", "nft", "sshd", "conntrack", "
       const a = await audit();
       expect(atOrAbove(a.findings, "low"), JSON.stringify(a.findings, null, 2)).toEqual([]);
       expect(a.findings.map((f) => f.id)).toContain("managed-table");
+    }, 120_000);
+
+    it("our table with a rule added by hand: managed-table-drift quoting it, nothing written; re-applied: in sync", async () => {
+      const policy: ProofPolicy = { exposures: [{ service: "ssh" }] };
+      await applyToServer(p, policy);
+      const clean = await audit();
+      expect(clean.findings.find((f) => f.id === "managed-table")?.title).toContain("in sync with its last apply");
+      await p.server.sh(`nft add rule inet ${PROOF_TABLE} input tcp dport 8080 accept`);
+      const drifted = await audit();
+      const drift = drifted.findings.find((f) => f.id === "managed-table-drift");
+      expect(drift?.severity, JSON.stringify(drifted.findings, null, 2)).toBe("medium");
+      expect(drift?.evidence).toEqual(["+ input: tcp dport 8080 accept"]);
+      await applyToServer(p, policy);
+      const after = await audit();
+      expect(after.findings.map((f) => f.id)).not.toContain("managed-table-drift");
+      expect(after.findings.find((f) => f.id === "managed-table")?.title).toContain("in sync with its last apply");
     }, 120_000);
 
     it("CLI: a fleet of three with one unreachable: that one reported (exit 5), the other two audited; --format sarif", async () => {

@@ -3,6 +3,7 @@
  * findings, each with its evidence (the rule with its table and chain, the file and line, the
  * knob and its value) and what to do. Nothing here touches a host.
  */
+import { driftEvidence, type ManagedTableDrift, managedTableDrift } from "./managed-drift";
 import { type AuditChain, type AuditRule, parseIptablesSave, parseNftRuleset, reachingHooks, rulePorts } from "./rules";
 
 export const SEVERITIES = ["info", "low", "medium", "high"] as const;
@@ -46,6 +47,8 @@ export interface HostAuditFacts {
   readonly helperSettings: readonly string[];
   readonly bootFlushes: readonly string[];
   readonly managedTables: readonly string[];
+  /** Each managed table against the listing its last committed apply recorded. */
+  readonly managedDrift: readonly ManagedTableDrift[];
   readonly firewalld: string;
   readonly ufw: string;
   readonly ufwConf: string;
@@ -97,6 +100,7 @@ export function factsFromGathered(g: AuditGathered): HostAuditFacts {
     helperSettings: lines(s.settings),
     bootFlushes: lines(s.boot),
     managedTables: lines(s.managed),
+    managedDrift: lines(s.managed).map((t) => managedTableDrift(t, s)),
     firewalld: v.firewalld ?? "none",
     ufw: v.ufw ?? "none",
     ufwConf: (v.ufwConf ?? "").trim(),
@@ -384,13 +388,33 @@ export function judge(host: string, facts: HostAuditFacts): Finding[] {
   }
 
   for (const t of facts.managedTables) {
-    add({
-      id: "managed-table",
-      severity: "info",
-      title: `table inet ${t} of this project is on the host`,
-      evidence: [`/etc/hardened-nftables/${t}.nft`],
-      remedy: `check its drift with: hardened-nftables diff --policy ITS-POLICY --host ...`,
-    });
+    const drift = facts.managedDrift.find((d) => d.table === t);
+    if (drift?.state === "drifted")
+      add({
+        id: "managed-table-drift",
+        severity: "medium",
+        title: `table inet ${t} of this project drifted from its last apply`,
+        evidence: driftEvidence(host, drift),
+        remedy:
+          "re-apply its policy (hardened-nftables apply --policy ITS-POLICY --host ..., or pulumi up --refresh), or fold the change into the policy",
+      });
+    else
+      add({
+        id: "managed-table",
+        severity: "info",
+        title:
+          drift?.state === "in-sync"
+            ? `table inet ${t} of this project is in sync with its last apply`
+            : `table inet ${t} of this project is on the host`,
+        evidence: [
+          `/etc/hardened-nftables/${t}.nft`,
+          ...(drift?.state === "unrecorded" ? [`drift not judged: ${drift.reason}`] : []),
+        ],
+        remedy:
+          drift?.state === "in-sync"
+            ? "nothing; diff --policy also tells whether the policy changed since"
+            : "check its drift with: hardened-nftables diff --policy ITS-POLICY --host ...",
+      });
   }
   return out.sort((a, b) => SEVERITIES.indexOf(b.severity) - SEVERITIES.indexOf(a.severity));
 }

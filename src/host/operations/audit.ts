@@ -3,6 +3,7 @@
  * judging happens here, from the gathered text (../audit/findings.ts).
  */
 import type { Connection } from "../../model/connection";
+import { hostRootProblem } from "../../model/host-options";
 import { type Finding, factsFromGathered, type HostAuditFacts, judge } from "../audit/findings";
 import { HostOperationError } from "../errors";
 import { type HostSession, withSession } from "../ssh";
@@ -17,11 +18,20 @@ export interface HostAudit {
   readonly stats: { readonly connections: number; readonly roundTrips: number };
 }
 
+/** Where the host records its managed tables' last committed apply (the host options' `hostPaths.stateRoot`). */
+export interface AuditOptions {
+  readonly stateRoot?: string;
+}
+
 export async function auditSession(
   session: HostSession,
   host: string = session.target,
+  options: AuditOptions = {},
 ): Promise<Omit<HostAudit, "stats">> {
-  const out = await runStep(session, { main: "audit", params: {} });
+  const problem = options.stateRoot === undefined ? undefined : hostRootProblem(options.stateRoot);
+  if (problem) throw new HostOperationError(session.target, `stateRoot: ${problem}`);
+  const params: Record<string, string> = options.stateRoot === undefined ? {} : { stateRoot: options.stateRoot };
+  const out = await runStep(session, { main: "audit", params });
   if (out.code !== 0)
     throw new HostOperationError(session.target, `audit failed: ${session.redact(out.stderr.trim())}`);
   if (out.values.uid !== "0")
@@ -41,12 +51,12 @@ export async function auditSession(
 /** Audits one host on its own connection, closing it afterwards. */
 export async function auditHost(
   connection: Connection,
-  options: { host?: string; onLog?: (line: string) => void } = {},
+  options: AuditOptions & { host?: string; onLog?: (line: string) => void } = {},
 ): Promise<HostAudit> {
   return withSession(
     connection,
     async (session) => {
-      const result = await auditSession(session, options.host ?? session.target);
+      const result = await auditSession(session, options.host ?? session.target, options);
       return { ...result, stats: { ...session.stats } };
     },
     { onLog: options.onLog },
@@ -63,7 +73,7 @@ export type FleetResult =
  */
 export async function auditFleet(
   targets: readonly { readonly name: string; readonly connection: Connection }[],
-  options: { concurrency?: number; onLog?: (line: string) => void } = {},
+  options: AuditOptions & { concurrency?: number; onLog?: (line: string) => void } = {},
 ): Promise<FleetResult[]> {
   const results: FleetResult[] = new Array(targets.length);
   let next = 0;
@@ -72,7 +82,7 @@ export async function auditFleet(
       const i = next++;
       const t = targets[i]!;
       try {
-        results[i] = { host: t.name, audit: await auditHost(t.connection, { host: t.name, onLog: options.onLog }) };
+        results[i] = { host: t.name, audit: await auditHost(t.connection, { ...options, host: t.name }) };
       } catch (error) {
         results[i] = { host: t.name, error };
       }

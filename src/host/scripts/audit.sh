@@ -43,6 +43,31 @@ managed_tables() {
   done
 }
 
+# Where applies record their state: the controller's stateRoot, else the default.
+state_root=$(param stateRoot)
+state_root=${state_root:-/var/lib/hardened-nftables}
+require_path "$state_root" stateRoot
+
+# For each managed table: the listing its last committed apply recorded (the guardian's
+# applied.listing under the state root) reloaded into a throwaway network namespace so this nft
+# lists it as JSON too, and the live table, both ways. The host's own ruleset is only read.
+managed_drift() {
+  managed_tables | while read -r t; do
+    rec=$state_root/$t/applied.listing
+    section "recorded-json $t"
+    if [ -r "$rec" ]; then
+      # shellcheck disable=SC2016 # expanded by the inner shell, from its own arguments
+      unshare -n sh -c 'nft -f "$1" && nft -s -j list table inet "$2"' sh "$rec" "$t" 2>/dev/null || true
+    fi
+    section "recorded-text $t"
+    cat "$rec" 2>/dev/null || true
+    section "live-json $t"
+    nft -s -j list table inet "$t" 2>/dev/null || true
+    section "live-text $t"
+    nft -s list table inet "$t" 2>/dev/null || true
+  done
+}
+
 # The data-port settings of FTP servers whose configuration is readable.
 ftp_config() {
   for f in /etc/vsftpd.conf /etc/vsftpd/vsftpd.conf; do
@@ -86,4 +111,5 @@ section managed
 managed_tables
 section ftp
 ftp_config
+managed_drift
 section end
