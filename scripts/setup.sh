@@ -20,7 +20,7 @@ DEBIAN_PACKAGES=(
   shellcheck
   keepalived
   iptables ufw
-  docker.io busybox-static
+  docker.io busybox-static dnsmasq-base
 )
 
 step() { printf '\n==> %s\n' "$*" >&2; }
