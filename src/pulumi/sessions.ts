@@ -12,7 +12,7 @@
  *   step takes the on-host lock anyway;
  * - the proof of access after an apply always dials a NEW connection (applyOnSession), so reuse
  *   never hides a lockout;
- * - an idle session is closed after a few seconds and never outlives the process; a session
+ * - an idle session is closed after half a minute and never outlives the process; a session
  *   that fails is dropped, and the step is retried once on a fresh connection only when the step
  *   is read-only or idempotent (probe, remove).
  */
@@ -28,7 +28,12 @@ interface Entry {
   broken: boolean;
 }
 
-const IDLE_MS = 5_000;
+/**
+ * Long enough to span the engine's own work between a host's refresh and its update on a loaded
+ * controller (5 s was not: `up --refresh` then dialed a second time), short enough that a plugin
+ * kept alive by a long run does not hold idle connections to hosts it is done with.
+ */
+const IDLE_MS = 30_000;
 const pool = new Map<string, Entry>();
 
 export function sessionKey(connection: Connection): string {

@@ -78,6 +78,8 @@ type hostFirewallArgs struct {
 	Connection Connection `pulumi:"connection"`
 	// Connection-tracking limits.
 	Conntrack *ConntrackPolicy `pulumi:"conntrack"`
+	// "drop" (default): refused packets are dropped silently. "reject": TCP is answered with a reset and everything else with ICMP/ICMPv6 administratively prohibited, at most 10/second, never to broadcast or multicast.
+	Denied *string `pulumi:"denied"`
 	// Accept DHCPv6 replies to this host's own client (udp 547 -> 546). Default true.
 	Dhcpv6Client *bool `pulumi:"dhcpv6Client"`
 	// What the host offers to the network: one entry per service (see Exposure). Empty only with allowNothing: true.
@@ -92,8 +94,12 @@ type hostFirewallArgs struct {
 	Log *LogPolicy `pulumi:"log"`
 	// Policy of the output chain and, when it drops, what may leave.
 	Output *OutputPolicy `pulumi:"output"`
+	// "strict": drop packets whose source would not be routed back out of the interface they came in on; "loose": drop only sources with no route back at all; "off" (default): no check in the table.
+	ReversePath *string `pulumi:"reversePath"`
 	// Name of the `table inet` this resource owns. HostFirewall's default: the resource name, made a safe nft identifier; the CLI's: hardened.
 	Table *string `pulumi:"table"`
+	// Interfaces everything arriving on is accepted (a private management network, a VPN), before any exposure. Names as in exposures[].interfaces.
+	TrustedInterfaces []string `pulumi:"trustedInterfaces"`
 }
 
 // The set of arguments for constructing a HostFirewall resource.
@@ -108,6 +114,8 @@ type HostFirewallArgs struct {
 	Connection ConnectionInput
 	// Connection-tracking limits.
 	Conntrack ConntrackPolicyPtrInput
+	// "drop" (default): refused packets are dropped silently. "reject": TCP is answered with a reset and everything else with ICMP/ICMPv6 administratively prohibited, at most 10/second, never to broadcast or multicast.
+	Denied pulumi.StringPtrInput
 	// Accept DHCPv6 replies to this host's own client (udp 547 -> 546). Default true.
 	Dhcpv6Client pulumi.BoolPtrInput
 	// What the host offers to the network: one entry per service (see Exposure). Empty only with allowNothing: true.
@@ -122,8 +130,12 @@ type HostFirewallArgs struct {
 	Log LogPolicyPtrInput
 	// Policy of the output chain and, when it drops, what may leave.
 	Output OutputPolicyPtrInput
+	// "strict": drop packets whose source would not be routed back out of the interface they came in on; "loose": drop only sources with no route back at all; "off" (default): no check in the table.
+	ReversePath pulumi.StringPtrInput
 	// Name of the `table inet` this resource owns. HostFirewall's default: the resource name, made a safe nft identifier; the CLI's: hardened.
 	Table pulumi.StringPtrInput
+	// Interfaces everything arriving on is accepted (a private management network, a VPN), before any exposure. Names as in exposures[].interfaces.
+	TrustedInterfaces pulumi.StringArrayInput
 }
 
 func (HostFirewallArgs) ElementType() reflect.Type {

@@ -326,19 +326,23 @@ type Exposure struct {
 	DataPorts interface{} `pulumi:"dataPorts"`
 	// irc only: the DCC range the server or bouncer is configured with, a range string "a-b".
 	DccPorts interface{} `pulumi:"dccPorts"`
+	// Accept only what is addressed to these of the host's own addresses or prefixes (IPv4 or IPv6, unicast). Left out: any of its addresses.
+	Destinations []string `pulumi:"destinations"`
 	// "none" (default): fixed port ranges, no conntrack helper. "scoped": a ct helper object attached only to this exposure's control connections from its sources (services with a kernel helper only).
 	Helper *string `pulumi:"helper"`
 	// https only: also open udp/443 for HTTP/3 (QUIC).
 	Http3 *bool `pulumi:"http3"`
+	// Accept only what arrives on these interfaces (names as nft matches them, at most 15 bytes; a trailing * matches every name starting so, e.g. "br-*"). Left out: any interface.
+	Interfaces []string `pulumi:"interfaces"`
 	// h323 only: the media range the endpoint is configured with, a range string "a-b".
 	MediaPorts interface{} `pulumi:"mediaPorts"`
 	// Name of the exposure (a-z, 0-9 and -, at most 24 characters, starting with a letter); rules, sets and helper objects are named after it. Default: the service name.
 	Name *string `pulumi:"name"`
 	// ftp only (required): the passive data range the server is configured with, a range string "a-b".
 	PassivePorts interface{} `pulumi:"passivePorts"`
-	// Ports: a number, a range string "a-b", or a list of them. Required for custom exposures; for a catalog service it moves the service's control port(s).
+	// Ports: a number, a range string "a-b", or a list of them. Required for custom exposures of tcp, udp and sctp (the IP protocols esp, ah, gre, vrrp and igmp take none); for a catalog service it moves the service's control port(s).
 	Ports interface{} `pulumi:"ports"`
-	// custom only (required): "tcp" or "udp".
+	// custom only (required): "tcp", "udp" or "sctp" (with ports), or an IP protocol accepted whole, without ports: "esp", "ah", "gre", "vrrp" (IP protocol 112, to its group 224.0.0.18 / ff02::12) or "igmp" (IPv4).
 	Protocol *string `pulumi:"protocol"`
 	// h323 only: the RAS port(s) of a gatekeeper, a port, range or list.
 	RasPorts interface{} `pulumi:"rasPorts"`
@@ -373,19 +377,23 @@ type ExposureArgs struct {
 	DataPorts pulumi.Input `pulumi:"dataPorts"`
 	// irc only: the DCC range the server or bouncer is configured with, a range string "a-b".
 	DccPorts pulumi.Input `pulumi:"dccPorts"`
+	// Accept only what is addressed to these of the host's own addresses or prefixes (IPv4 or IPv6, unicast). Left out: any of its addresses.
+	Destinations pulumi.StringArrayInput `pulumi:"destinations"`
 	// "none" (default): fixed port ranges, no conntrack helper. "scoped": a ct helper object attached only to this exposure's control connections from its sources (services with a kernel helper only).
 	Helper pulumi.StringPtrInput `pulumi:"helper"`
 	// https only: also open udp/443 for HTTP/3 (QUIC).
 	Http3 pulumi.BoolPtrInput `pulumi:"http3"`
+	// Accept only what arrives on these interfaces (names as nft matches them, at most 15 bytes; a trailing * matches every name starting so, e.g. "br-*"). Left out: any interface.
+	Interfaces pulumi.StringArrayInput `pulumi:"interfaces"`
 	// h323 only: the media range the endpoint is configured with, a range string "a-b".
 	MediaPorts pulumi.Input `pulumi:"mediaPorts"`
 	// Name of the exposure (a-z, 0-9 and -, at most 24 characters, starting with a letter); rules, sets and helper objects are named after it. Default: the service name.
 	Name pulumi.StringPtrInput `pulumi:"name"`
 	// ftp only (required): the passive data range the server is configured with, a range string "a-b".
 	PassivePorts pulumi.Input `pulumi:"passivePorts"`
-	// Ports: a number, a range string "a-b", or a list of them. Required for custom exposures; for a catalog service it moves the service's control port(s).
+	// Ports: a number, a range string "a-b", or a list of them. Required for custom exposures of tcp, udp and sctp (the IP protocols esp, ah, gre, vrrp and igmp take none); for a catalog service it moves the service's control port(s).
 	Ports pulumi.Input `pulumi:"ports"`
-	// custom only (required): "tcp" or "udp".
+	// custom only (required): "tcp", "udp" or "sctp" (with ports), or an IP protocol accepted whole, without ports: "esp", "ah", "gre", "vrrp" (IP protocol 112, to its group 224.0.0.18 / ff02::12) or "igmp" (IPv4).
 	Protocol pulumi.StringPtrInput `pulumi:"protocol"`
 	// h323 only: the RAS port(s) of a gatekeeper, a port, range or list.
 	RasPorts pulumi.Input `pulumi:"rasPorts"`
@@ -471,6 +479,11 @@ func (o ExposureOutput) DccPorts() pulumi.AnyOutput {
 	return o.ApplyT(func(v Exposure) interface{} { return v.DccPorts }).(pulumi.AnyOutput)
 }
 
+// Accept only what is addressed to these of the host's own addresses or prefixes (IPv4 or IPv6, unicast). Left out: any of its addresses.
+func (o ExposureOutput) Destinations() pulumi.StringArrayOutput {
+	return o.ApplyT(func(v Exposure) []string { return v.Destinations }).(pulumi.StringArrayOutput)
+}
+
 // "none" (default): fixed port ranges, no conntrack helper. "scoped": a ct helper object attached only to this exposure's control connections from its sources (services with a kernel helper only).
 func (o ExposureOutput) Helper() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v Exposure) *string { return v.Helper }).(pulumi.StringPtrOutput)
@@ -479,6 +492,11 @@ func (o ExposureOutput) Helper() pulumi.StringPtrOutput {
 // https only: also open udp/443 for HTTP/3 (QUIC).
 func (o ExposureOutput) Http3() pulumi.BoolPtrOutput {
 	return o.ApplyT(func(v Exposure) *bool { return v.Http3 }).(pulumi.BoolPtrOutput)
+}
+
+// Accept only what arrives on these interfaces (names as nft matches them, at most 15 bytes; a trailing * matches every name starting so, e.g. "br-*"). Left out: any interface.
+func (o ExposureOutput) Interfaces() pulumi.StringArrayOutput {
+	return o.ApplyT(func(v Exposure) []string { return v.Interfaces }).(pulumi.StringArrayOutput)
 }
 
 // h323 only: the media range the endpoint is configured with, a range string "a-b".
@@ -496,12 +514,12 @@ func (o ExposureOutput) PassivePorts() pulumi.AnyOutput {
 	return o.ApplyT(func(v Exposure) interface{} { return v.PassivePorts }).(pulumi.AnyOutput)
 }
 
-// Ports: a number, a range string "a-b", or a list of them. Required for custom exposures; for a catalog service it moves the service's control port(s).
+// Ports: a number, a range string "a-b", or a list of them. Required for custom exposures of tcp, udp and sctp (the IP protocols esp, ah, gre, vrrp and igmp take none); for a catalog service it moves the service's control port(s).
 func (o ExposureOutput) Ports() pulumi.AnyOutput {
 	return o.ApplyT(func(v Exposure) interface{} { return v.Ports }).(pulumi.AnyOutput)
 }
 
-// custom only (required): "tcp" or "udp".
+// custom only (required): "tcp", "udp" or "sctp" (with ports), or an IP protocol accepted whole, without ports: "esp", "ah", "gre", "vrrp" (IP protocol 112, to its group 224.0.0.18 / ff02::12) or "igmp" (IPv4).
 func (o ExposureOutput) Protocol() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v Exposure) *string { return v.Protocol }).(pulumi.StringPtrOutput)
 }
@@ -1488,6 +1506,8 @@ type Policy struct {
 	AllowNothing *bool `pulumi:"allowNothing"`
 	// Connection-tracking limits.
 	Conntrack *ConntrackPolicy `pulumi:"conntrack"`
+	// "drop" (default): refused packets are dropped silently. "reject": TCP is answered with a reset and everything else with ICMP/ICMPv6 administratively prohibited, at most 10/second, never to broadcast or multicast.
+	Denied *string `pulumi:"denied"`
 	// Accept DHCPv6 replies to this host's own client (udp 547 -> 546). Default true.
 	Dhcpv6Client *bool `pulumi:"dhcpv6Client"`
 	// What the host offers to the network: one entry per service (see Exposure). Empty only with allowNothing: true.
@@ -1500,6 +1520,10 @@ type Policy struct {
 	Log *LogPolicy `pulumi:"log"`
 	// Policy of the output chain and, when it drops, what may leave.
 	Output *OutputPolicy `pulumi:"output"`
+	// "strict": drop packets whose source would not be routed back out of the interface they came in on; "loose": drop only sources with no route back at all; "off" (default): no check in the table.
+	ReversePath *string `pulumi:"reversePath"`
+	// Interfaces everything arriving on is accepted (a private management network, a VPN), before any exposure. Names as in exposures[].interfaces.
+	TrustedInterfaces []string `pulumi:"trustedInterfaces"`
 }
 
 // PolicyInput is an input type that accepts PolicyArgs and PolicyOutput values.
@@ -1519,6 +1543,8 @@ type PolicyArgs struct {
 	AllowNothing pulumi.BoolPtrInput `pulumi:"allowNothing"`
 	// Connection-tracking limits.
 	Conntrack ConntrackPolicyPtrInput `pulumi:"conntrack"`
+	// "drop" (default): refused packets are dropped silently. "reject": TCP is answered with a reset and everything else with ICMP/ICMPv6 administratively prohibited, at most 10/second, never to broadcast or multicast.
+	Denied pulumi.StringPtrInput `pulumi:"denied"`
 	// Accept DHCPv6 replies to this host's own client (udp 547 -> 546). Default true.
 	Dhcpv6Client pulumi.BoolPtrInput `pulumi:"dhcpv6Client"`
 	// What the host offers to the network: one entry per service (see Exposure). Empty only with allowNothing: true.
@@ -1531,6 +1557,10 @@ type PolicyArgs struct {
 	Log LogPolicyPtrInput `pulumi:"log"`
 	// Policy of the output chain and, when it drops, what may leave.
 	Output OutputPolicyPtrInput `pulumi:"output"`
+	// "strict": drop packets whose source would not be routed back out of the interface they came in on; "loose": drop only sources with no route back at all; "off" (default): no check in the table.
+	ReversePath pulumi.StringPtrInput `pulumi:"reversePath"`
+	// Interfaces everything arriving on is accepted (a private management network, a VPN), before any exposure. Names as in exposures[].interfaces.
+	TrustedInterfaces pulumi.StringArrayInput `pulumi:"trustedInterfaces"`
 }
 
 func (PolicyArgs) ElementType() reflect.Type {
@@ -1570,6 +1600,11 @@ func (o PolicyOutput) Conntrack() ConntrackPolicyPtrOutput {
 	return o.ApplyT(func(v Policy) *ConntrackPolicy { return v.Conntrack }).(ConntrackPolicyPtrOutput)
 }
 
+// "drop" (default): refused packets are dropped silently. "reject": TCP is answered with a reset and everything else with ICMP/ICMPv6 administratively prohibited, at most 10/second, never to broadcast or multicast.
+func (o PolicyOutput) Denied() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v Policy) *string { return v.Denied }).(pulumi.StringPtrOutput)
+}
+
 // Accept DHCPv6 replies to this host's own client (udp 547 -> 546). Default true.
 func (o PolicyOutput) Dhcpv6Client() pulumi.BoolPtrOutput {
 	return o.ApplyT(func(v Policy) *bool { return v.Dhcpv6Client }).(pulumi.BoolPtrOutput)
@@ -1598,6 +1633,16 @@ func (o PolicyOutput) Log() LogPolicyPtrOutput {
 // Policy of the output chain and, when it drops, what may leave.
 func (o PolicyOutput) Output() OutputPolicyPtrOutput {
 	return o.ApplyT(func(v Policy) *OutputPolicy { return v.Output }).(OutputPolicyPtrOutput)
+}
+
+// "strict": drop packets whose source would not be routed back out of the interface they came in on; "loose": drop only sources with no route back at all; "off" (default): no check in the table.
+func (o PolicyOutput) ReversePath() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v Policy) *string { return v.ReversePath }).(pulumi.StringPtrOutput)
+}
+
+// Interfaces everything arriving on is accepted (a private management network, a VPN), before any exposure. Names as in exposures[].interfaces.
+func (o PolicyOutput) TrustedInterfaces() pulumi.StringArrayOutput {
+	return o.ApplyT(func(v Policy) []string { return v.TrustedInterfaces }).(pulumi.StringArrayOutput)
 }
 
 // What the provider learned about the host when it last probed it.
