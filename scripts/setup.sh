@@ -20,6 +20,7 @@ DEBIAN_PACKAGES=(
   shellcheck
   keepalived
   iptables ufw
+  docker.io busybox-static dnsmasq-base
 )
 
 step() { printf '\n==> %s\n' "$*" >&2; }
@@ -43,7 +44,10 @@ fi
 # machine's rules when enabled, and it is never enabled here.
 if [ -d /run/systemd/system ]; then systemctl disable ufw >/dev/null 2>&1 || true
 elif command -v update-rc.d >/dev/null 2>&1; then update-rc.d ufw disable >/dev/null 2>&1 || true; fi
-for service in nmbd smbd samba-ad-dc snmpd ngircd inetd exim4 keepalived; do
+# docker.io (the Docker proof runs dockerd only inside a lab host's namespace, through nsenter,
+# with its own data root and socket) would start dockerd and containerd in the machine's own
+# namespace, where Docker sets the FORWARD policy to DROP and cuts the lab bridges.
+for service in nmbd smbd samba-ad-dc snmpd ngircd inetd exim4 keepalived docker.socket docker containerd; do
   if [ -d /run/systemd/system ]; then
     systemctl disable --now "${service}" >/dev/null 2>&1 || true
   elif [ -x "/etc/init.d/${service/inetd/openbsd-inetd}" ]; then

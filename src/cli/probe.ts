@@ -1,4 +1,5 @@
 import { parseArgs } from "node:util";
+import { guestInterfacesOf } from "../host/operations/guests";
 import { probeSession } from "../host/operations/probe";
 import { withSession } from "../host/ssh";
 import { EXIT } from "./exit-codes";
@@ -9,7 +10,9 @@ export const PROBE_HELP = `Usage: hardened-nftables probe --host [USER@]ADDR[:PO
 
 Connects once and prints what the host has, as JSON: kernel, nft version, whether the helper
 sysctl and module parameter exist, how the table would load at boot, every table present (others'
-included, never touched) and the tools found. Changes nothing.
+included, never touched), the tools found, and the interfaces container and VM runtimes created
+("guests": docker0, br-*, virbr*, ...; apply refuses a forward drop that would cut them off unless
+forward.guestInterfaces is set). Changes nothing.
 
 ${COMMON_HELP}
 
@@ -27,7 +30,7 @@ export async function probeCommand(argv: string[], io: Io): Promise<number> {
   const { connection, hostOptions } = prepared;
   return onHost(io, connection, async () => {
     const facts = await withSession(connection, (session) => probeSession(session), { onLog: hostOptions.onLog });
-    io.out(`${JSON.stringify(facts, null, 2)}\n`);
+    io.out(`${JSON.stringify({ ...facts, guests: guestInterfacesOf(facts) }, null, 2)}\n`);
     return EXIT.ok;
   });
 }

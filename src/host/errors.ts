@@ -114,3 +114,23 @@ export class OtherTablesError extends HostOperationError {
     this.name = "OtherTablesError";
   }
 }
+
+/** The table's forward drop would cut off the guests of running container or VM runtimes; nothing changed. */
+export class GuestsCutOffError extends HostOperationError {
+  constructor(
+    target: string,
+    readonly table: string,
+    readonly guests: readonly { name: string; runtime: string }[],
+  ) {
+    const list = guests.map((g) => `${g.name} (${g.runtime})`).join(", ");
+    const names = JSON.stringify([...new Set(guests.map((g) => g.name))]);
+    super(
+      target,
+      `refusing to apply table inet ${table}: this host runs guests on ${list}, and the table's forward chain drops every ` +
+        `forwarded packet (a drop in any table is final), which would cut them off. Set forward.guestInterfaces (e.g. ${names}) ` +
+        'to keep them working and let the exposures govern their published ports, or forward: { policy: "accept" } to leave ' +
+        "forwarding to the runtimes. Nothing was changed.",
+    );
+    this.name = "GuestsCutOffError";
+  }
+}

@@ -21,6 +21,7 @@ export {
 export { type Proposal, type ProposedExposure, propose } from "./audit/propose";
 export { auditJson, auditSarif, formatAuditText } from "./audit/report";
 export {
+  GuestsCutOffError,
   HostOperationError,
   HostStepFailedError,
   LockoutRolledBackError,
@@ -44,6 +45,7 @@ export {
   hasRepairableDrift,
   summarizeDrift,
 } from "./operations/drift-report";
+export { type GuestInterface, guestInterfacesOf, guestsCutOff, RUNTIME_INTERFACES } from "./operations/guests";
 export { observeOnSession, observePolicy } from "./operations/observe";
 export { type HostFacts, type ManagedTable, probeHost, probeSession } from "./operations/probe";
 export { type RemoveResult, removeOnSession, removeTable } from "./operations/remove";

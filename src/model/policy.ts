@@ -242,9 +242,17 @@ export const PolicyFields = {
         .enum(["drop", "accept"])
         .default("drop")
         .meta({ description: '"drop" (default) or "accept".', examples: ["accept"] }),
+      guestInterfaces: InterfaceList.optional().meta({
+        description:
+          'The host\'s container and VM networks, as interface names (a trailing * matches every name starting so: "br-*", "veth*"). With policy drop, what their guests send is forwarded (out, and between guests), replies return, and connections a runtime DNATs to a guest (published ports) are admitted by the exposures whose port and sources match the port and address the client used; nothing else is forwarded. Left out: this host forwards nothing.',
+        examples: [["docker0", "br-*"], ["virbr0"]],
+      }),
     })
     .default({ policy: "drop" })
-    .meta({ description: "Policy of the forward chain.", examples: [{ policy: "accept" }] }),
+    .meta({
+      description: "Policy of the forward chain, and the container and VM networks it serves.",
+      examples: [{ policy: "accept" }, { policy: "drop", guestInterfaces: ["docker0", "br-*"] }],
+    }),
   output: z
     .strictObject({
       policy: z

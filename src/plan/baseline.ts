@@ -34,6 +34,22 @@ function inputBaseline(policy: Policy): BaselineRule[] {
   ];
 }
 
+/**
+ * With guest networks: what the guests send is forwarded (out, and between guests on a bridge),
+ * replies and their ICMP errors return, nothing related beyond those errors (a helper's expected
+ * connection would otherwise pass unchecked). Without: nothing, the chain only drops.
+ */
+function forwardBaseline(policy: Policy): BaselineRule[] {
+  const guests = policy.forward.guestInterfaces;
+  if (!guests) return [];
+  return [
+    { kind: "invalid" },
+    { kind: "established" },
+    { kind: "icmp-errors" },
+    ...guests.map((name) => ({ kind: "guest-interface" as const, name })),
+  ];
+}
+
 const OUTPUT_BASELINE: readonly BaselineRule[] = [
   { kind: "loopback" },
   { kind: "neighbour-discovery" },
@@ -43,8 +59,8 @@ const OUTPUT_BASELINE: readonly BaselineRule[] = [
 ];
 
 /**
- * The chains a table has. Input always drops by default. Forward exists only to drop (a host
- * firewall routes nothing). Output exists when restricted, or, while accepted, only to attach
+ * The chains a table has. Input always drops by default. Forward exists to drop, but for the
+ * guests of declared container and VM networks. Output exists when restricted, or, while accepted, only to attach
  * helpers to connections this host makes (irc).
  */
 export function plannedChains(policy: Policy, table: string, attachesOutboundHelpers: boolean): PlannedChain[] {
@@ -58,7 +74,12 @@ export function plannedChains(policy: Policy, table: string, attachesOutboundHel
     },
   ];
   if (policy.forward.policy === "drop")
-    chains.push({ name: "forward", policy: "drop", baseline: [], logDropped: logDropped(policy, table, "forward") });
+    chains.push({
+      name: "forward",
+      policy: "drop",
+      baseline: forwardBaseline(policy),
+      logDropped: logDropped(policy, table, "forward"),
+    });
   if (policy.output.policy === "drop") {
     chains.push({
       name: "output",

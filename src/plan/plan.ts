@@ -1,10 +1,11 @@
 import { catalogService } from "../catalog";
 import { formatRanges } from "../fields/ports";
+import { hasPorts, type PortProtocol } from "../fields/protocols";
 import { controlOpenings, exposureIds, type OutputAllow, type Policy } from "../model/policy";
 import { plannedChains } from "./baseline";
 import { planExposure } from "./exposure";
 import { peersFor } from "./peers";
-import type { ExposurePlan, OpeningGroup, Plan } from "./types";
+import type { ExposurePlan, OpeningGroup, Plan, PublishedOpening } from "./types";
 
 export type * from "./types";
 
@@ -45,6 +46,8 @@ function warnings(policy: Policy, exposures: readonly ExposurePlan[]): string[] 
     out.push(
       "No exposure opens tcp/22: unless SSH listens on another declared port, an apply will be rolled back as a lock-out.",
     );
+  if (policy.forward.policy === "accept" && policy.forward.guestInterfaces)
+    out.push("forward.guestInterfaces has no effect while forward.policy is accept: every forwarded packet passes.");
   if (policy.output.policy !== "drop" && policy.output.allow.length > 0)
     out.push("output.allow has no effect while output.policy is accept.");
   for (const e of exposures) {
@@ -54,12 +57,41 @@ function warnings(policy: Policy, exposures: readonly ExposurePlan[]): string[] 
   return out;
 }
 
+/**
+ * The forward openings of an exposure on a host with guest networks: each port opening of the
+ * input chain also admits what a runtime DNATs to a guest when the client asked for that port.
+ * Exposures scoped to this host's own addresses are left out (a DNATed packet's destination is
+ * the guest's), as are helper and portless openings: what no rule admits stays dropped.
+ */
+function withPublished(plan: ExposurePlan): ExposurePlan {
+  const published: PublishedOpening[] = plan.openings.flatMap((o) =>
+    o.chain === "input" && o.kind === "new" && hasPorts(o.protocol) && !o.local && !o.group
+      ? [
+          {
+            kind: "published" as const,
+            chain: "forward" as const,
+            protocol: o.protocol as PortProtocol,
+            ports: o.ports,
+            peers: o.peers,
+            ...(o.family ? { family: o.family } : {}),
+            ...(o.interfaces ? { interfaces: o.interfaces } : {}),
+            comment: `${o.comment}, also when DNATed to a guest`,
+          },
+        ]
+      : [],
+  );
+  return published.length > 0 ? { ...plan, openings: [...plan.openings, ...published] } : plan;
+}
+
 /** policy -> plan: every chain, baseline rule, opening, set and helper object the table will hold, and why. Pure. */
 export function planPolicy(policy: Policy, fallbackTable = DEFAULT_TABLE): Plan {
   const table = policy.table ?? fallbackTable;
   const outputRestricted = policy.output.policy === "drop";
   const ids = exposureIds(policy.exposures);
-  const exposures = policy.exposures.map((exposure, index) => planExposure(exposure, ids[index]!, outputRestricted));
+  const guests = policy.forward.policy === "drop" && policy.forward.guestInterfaces !== undefined;
+  const exposures = policy.exposures
+    .map((exposure, index) => planExposure(exposure, ids[index]!, outputRestricted))
+    .map((e) => (guests ? withPublished(e) : e));
   const attachesOutboundHelpers = exposures.some((e) =>
     e.openings.some((o) => o.chain === "output" && o.kind === "helper"),
   );

@@ -72,8 +72,19 @@ export interface BroadcastOpening {
   readonly comment: string;
 }
 
+/**
+ * Forward only: connections a container or VM runtime DNATs to a guest (a published port), matched
+ * by the port the client asked for (the original destination) and the client's address, as the
+ * input opening of the same exposure matches them.
+ */
+export interface PublishedOpening extends Omit<OpeningBase, "chain" | "local" | "group" | "portSide"> {
+  readonly kind: "published";
+  readonly chain: "forward";
+  readonly protocol: PortProtocol;
+}
+
 /** One accept in the ruleset, in protocol terms. */
-export type Opening = NewOpening | HelperOpening | RelatedOpening | BroadcastOpening;
+export type Opening = NewOpening | HelperOpening | RelatedOpening | BroadcastOpening | PublishedOpening;
 
 /**
  * The rules every table starts its chains with, before any exposure: what they are is decided
@@ -90,7 +101,8 @@ export type BaselineRule =
   | { readonly kind: "echo"; readonly rate: string }
   | { readonly kind: "dhcpv6-client" }
   | { readonly kind: "reverse-path"; readonly mode: "strict" | "loose" }
-  | { readonly kind: "trusted-interface"; readonly name: string };
+  | { readonly kind: "trusted-interface"; readonly name: string }
+  | { readonly kind: "guest-interface"; readonly name: string };
 
 export interface PlannedChain {
   readonly name: "input" | "forward" | "output";

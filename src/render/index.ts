@@ -36,6 +36,8 @@ export interface PolicyNames {
   /** Interface names and trailing-* patterns, of exposures and trustedInterfaces. */
   readonly interfaces: readonly string[];
   readonly destinations: readonly Prefix[];
+  /** The forward chain drops, and these are the guest networks it serves (none declared: absent). */
+  readonly forwardDrop?: { readonly guestInterfaces?: readonly string[] };
 }
 
 function namesOf(policy: Policy): PolicyNames {
@@ -44,6 +46,9 @@ function namesOf(policy: Policy): PolicyNames {
   return {
     interfaces: [...new Set(interfaces)],
     destinations: [...new Map(destinations.map((d) => [d.text, d])).values()],
+    ...(policy.forward.policy === "drop"
+      ? { forwardDrop: policy.forward.guestInterfaces ? { guestInterfaces: policy.forward.guestInterfaces } : {} }
+      : {}),
   };
 }
 

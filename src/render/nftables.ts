@@ -99,6 +99,10 @@ function baselineRules(chain: Chain, baseline: BaselineRule): RenderedRule[] {
       ];
     case "trusted-interface":
       return [rule(chain, `iifname "${baseline.name}" accept`, `trustedInterfaces: ${baseline.name}`)];
+    case "guest-interface":
+      return [
+        rule(chain, `iifname "${baseline.name}" accept`, `guestInterfaces: ${baseline.name}, what its guests send`),
+      ];
   }
 }
 
@@ -122,7 +126,24 @@ function portMatch(protocol: PortProtocol, direction: "dport" | "sport", ports: 
   return `${protocol} ${direction} ${list.length === 1 ? list[0] : `{ ${list.join(", ")} }`}`;
 }
 
-function l4Match(opening: Exclude<Opening, { kind: "broadcast" }>): string {
+type AddressedOpening = Exclude<Opening, { kind: "broadcast" }>;
+
+/**
+ * The port the client asked for, before the runtime's DNAT rewrote it to the guest's: nft wants
+ * the protocol stated first (it cannot infer it for a conntrack field), and one port or range a
+ * rule (nft 1.0.6 lists an anonymous set of them as "0x1f90 [invalid type]", which drift could
+ * not compare).
+ */
+function originalPortMatches(protocol: PortProtocol, ports: Opening["ports"]): string[] {
+  if (ports.length === 0) return [`meta l4proto ${protocol}`];
+  return ports.map((r) => `meta l4proto ${protocol} ct original proto-dst ${formatRange(r)}`);
+}
+
+function l4Matches(opening: AddressedOpening): string[] {
+  return opening.kind === "published" ? originalPortMatches(opening.protocol, opening.ports) : [l4Match(opening)];
+}
+
+function l4Match(opening: Exclude<AddressedOpening, { kind: "published" }>): string {
   if (!hasPorts(opening.protocol)) return `meta l4proto ${opening.protocol}`;
   return portMatch(
     opening.protocol,
@@ -136,9 +157,12 @@ function l4Match(opening: Exclude<Opening, { kind: "broadcast" }>): string {
  * Peers are the source of what comes in and the destination of what goes out; the host's own
  * addresses (local) the other way round; a multicast group is always the destination.
  */
-function peerMatches(opening: Exclude<Opening, { kind: "broadcast" }>): string[] {
-  const { peers, family, local, group } = opening;
-  const input = opening.chain === "input";
+function peerMatches(opening: AddressedOpening): string[] {
+  const { peers, family } = opening;
+  const local = opening.kind === "published" ? undefined : opening.local;
+  const group = opening.kind === "published" ? undefined : opening.group;
+  // forwarded as received: the client is the source
+  const input = opening.chain !== "output";
   if (peers.kind === "any" && !local && !group) return [family ? `meta nfproto ${family}` : ""];
   const families: Family[] = family ? [family] : ["ipv4", "ipv6"];
   return families
@@ -157,9 +181,9 @@ function peerMatches(opening: Exclude<Opening, { kind: "broadcast" }>): string[]
 }
 
 /** One match per interface the opening is scoped to (a rule each: nft lists an anonymous set of names in an order of its own). */
-function interfaceMatches(opening: Exclude<Opening, { kind: "broadcast" }>): string[] {
+function interfaceMatches(opening: AddressedOpening): string[] {
   if (!opening.interfaces) return [""];
-  return opening.interfaces.map((name) => `${opening.chain === "input" ? "iifname" : "oifname"} "${name}"`);
+  return opening.interfaces.map((name) => `${opening.chain === "output" ? "oifname" : "iifname"} "${name}"`);
 }
 
 function openingRules(opening: Opening): RenderedRule[] {
@@ -174,14 +198,19 @@ function openingRules(opening: Opening): RenderedRule[] {
     ];
   }
   const verdict = opening.kind === "helper" ? `ct helper set "${opening.helperObject}" accept` : "accept";
-  const state = opening.kind === "related" ? `ct state related ct helper "${opening.kernelHelper}" ` : "";
+  const state =
+    opening.kind === "related"
+      ? `ct state related ct helper "${opening.kernelHelper}" `
+      : opening.kind === "published"
+        ? "ct status dnat "
+        : "";
   return interfaceMatches(opening).flatMap((iface) =>
-    peerMatches(opening).map((peer) => {
+    peerMatches(opening).flatMap((peer) => {
       const matches = [iface, peer]
         .filter((m) => m !== "")
         .map((m) => `${m} `)
         .join("");
-      return rule(opening.chain, `${state}${matches}${l4Match(opening)} ${verdict}`, opening.comment);
+      return l4Matches(opening).map((l4) => rule(opening.chain, `${state}${matches}${l4} ${verdict}`, opening.comment));
     }),
   );
 }
@@ -201,22 +230,29 @@ function groupSection(chain: Chain, group: OpeningGroup | ExposurePlan): Section
 const FORWARD_DROP = [
   "This host routes nothing: every forwarded packet is dropped, whatever another table accepts,",
   "so Docker's, libvirt's and LXD's bridged guests lose their network too. If this host routes or",
-  'runs such guests, set forward: { policy: "accept" } in the policy: this chain is then left out',
-  "and forwarding is left to the other tables.",
+  "runs such guests, declare their interfaces in forward.guestInterfaces; if it routes, set",
+  'forward: { policy: "accept" }: this chain is then left out and forwarding left to other tables.',
+];
+
+/** Why the forward chain admits what it does when the host declares guest networks. */
+const FORWARD_GUESTS = [
+  "Container and VM networks (forward.guestInterfaces): what their guests send is forwarded,",
+  "replies and their ICMP errors return, and nothing else but the published ports below:",
+  "an exposure admits a connection DNATed to a guest when the port the client asked for",
+  "(ct original proto-dst) and the client's address match it. Everything else is dropped.",
 ];
 
 function baselineHeading(chain: PlannedChain): string | undefined {
+  if (chain.name === "forward") return (chain.baseline.length > 0 ? FORWARD_GUESTS : FORWARD_DROP).join("\n");
   if (chain.baseline.length > 0)
     return "baseline, before any exposure: loopback, IPv6 neighbour discovery, connection state, ICMP";
-  if (chain.name === "forward") return FORWARD_DROP.join("\n");
   if (chain.name === "output" && chain.policy === "accept")
     return "output is accepted: this chain only attaches helpers to connections this host makes";
   return undefined;
 }
 
 function chainSections(plan: Plan, chain: PlannedChain): Section[] {
-  const groups =
-    chain.name === "output" ? [...plan.exposures, ...plan.outputAllow] : chain.name === "input" ? plan.exposures : [];
+  const groups = chain.name === "output" ? [...plan.exposures, ...plan.outputAllow] : plan.exposures;
   const trusted = chain.baseline.filter((b) => b.kind === "trusted-interface");
   const sections: Section[] = [
     {

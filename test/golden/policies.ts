@@ -131,4 +131,19 @@ export const goldenCases: readonly GoldenCase[] = [
       reversePath: "loose",
     },
   },
+  {
+    name: "container-host",
+    policy: {
+      table: "golden",
+      exposures: [
+        ssh,
+        { name: "app", protocol: "tcp", ports: [8080, "8443-8444"], sources: ["198.18.0.0/24", "2001:2::/64"] },
+        { name: "metrics", protocol: "udp", ports: 8125, interfaces: ["eth0"] },
+        { service: "dns", interfaces: ["virbr0"] },
+        { service: "https", destinations: ["198.18.12.10"] },
+      ],
+      forward: { policy: "drop", guestInterfaces: ["docker0", "br-*", "virbr0"] },
+      log: { dropped: true },
+    },
+  },
 ];

@@ -135,6 +135,8 @@ describe.runIf(requireRoot("cli host", ["ip", "sshd", "nft"]))(
       expect(facts.kernel).toMatch(/^\d+\.\d+/);
       expect(facts.nftVersion).toMatch(/^\d+\.\d+/);
       expect(facts.tools).toEqual(expect.arrayContaining(["flock", "setsid", "tar", "cmp"]));
+      // a lab host runs no container or VM runtime
+      expect(facts.guests).toEqual([]);
 
       const v6 = await cli(["probe", "--host", `root@[${h.ipv6}]:22`, "--identity", rootKey, "--host-key", h.hostKey]);
       expect(v6.code, v6.stderr).toBe(0);

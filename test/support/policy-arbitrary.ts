@@ -101,7 +101,13 @@ export const policyArbitrary = fc
   .record({
     table: fc.stringMatching(/^[a-z][a-z0-9_]{2,12}$/).map((t) => `t_${t}`),
     exposures: fc.array(exposure, { minLength: 1, maxLength: 6 }),
-    forward: fc.record({ policy: fc.constantFrom("drop", "accept") }),
+    forward: fc.record(
+      {
+        policy: fc.constantFrom("drop", "accept"),
+        guestInterfaces: fc.subarray(["docker0", "br-*", "virbr0", "cni0", "podman*", "lxdbr0"], { minLength: 1 }),
+      },
+      { requiredKeys: ["policy"] },
+    ),
     output: fc.record({
       policy: fc.constantFrom("accept", "drop"),
       allow: fc.array(

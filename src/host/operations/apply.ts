@@ -6,7 +6,7 @@ import type { Policy } from "../../model/policy";
 import type { Artefacts } from "../../render";
 import { managedPaths } from "../../render/paths";
 import { renderUnit } from "../../render/systemd";
-import { HostOperationError, NftRejectedError } from "../errors";
+import { GuestsCutOffError, HostOperationError, NftRejectedError } from "../errors";
 import type { HostSession, SessionStats } from "../ssh";
 import { describeLastTransaction, parseLastTransaction } from "../wire/last-transaction";
 import { checkedOptions, type HostOptions, pathParams, sysctlParam } from "../wire/params";
@@ -16,6 +16,7 @@ import { type StateContext, stepFailed } from "../wire/verdict";
 import { absentNameWarnings } from "./absent-names";
 import type { AllowOtherTables } from "./coexist";
 import { proveAccessAndCommit } from "./confirm";
+import { guestsCutOff } from "./guests";
 import { makeRoomBesideOtherTables } from "./make-room";
 import { withRenderedPolicy } from "./policy-session";
 import type { HostFacts } from "./probe";
@@ -79,6 +80,8 @@ export async function applyOnSession(
   const log = options.onLog ?? (() => undefined);
 
   const lockWaitSeconds = options.lockWaitSeconds ?? confirmTimeout + 60;
+  const cutOff = guestsCutOff(artefacts, facts);
+  if (cutOff.length > 0) throw new GuestsCutOffError(session.target, table, cutOff);
   await makeRoomBesideOtherTables(session, artefacts, facts, paths.runDir, {
     allowOtherTables: options.allowOtherTables,
     lockWaitSeconds,

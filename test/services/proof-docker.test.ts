@@ -1,0 +1,303 @@
+/**
+ * Proof (issue 20): a real Docker daemon (Debian's docker.io) on a lab host, with the table
+ * APPLIED THROUGH THE HOST API over SSH, and real connections from lab peers.
+ *
+ * dockerd runs only inside the server's network namespace, entered with `nsenter --net` (not
+ * `ip netns exec`, which remounts /sys and hides the cgroup mounts dockerd needs), with its own
+ * data root, exec root, socket and pid file, the vfs driver, and docker0 on 198.18.251.0/24: the
+ * lab allocates slots 1..250 of 198.18.<slot>.0/24, so 251 is never a lab network, and docker0 only
+ * exists inside the server's namespace. The image is a busybox-static root filesystem imported
+ * with `docker import` (no registry is reachable). afterAll stops dockerd and its containerd,
+ * unmounts and removes everything, also after a failure, and asserts this machine's own namespace
+ * kept no nft table and forwarding off.
+ *
+ * What is proved:
+ * - a published port with an exposure answers the exposure's source and not the attacker; a
+ *   published port with no exposure answers nobody; with forward policy accept the attacker gets
+ *   through (the bypass, reproduced), and the drop policy closes it again;
+ * - a container reaches a lab peer outside, and two containers on docker0 reach each other;
+ * - dockerd restarted and a new container started: our table still works and shows no drift;
+ * - an apply of ours keeps an established connection to a container.
+ */
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  applyPolicy,
+  formatDrift,
+  GuestsCutOffError,
+  guestInterfacesOf,
+  observePolicy,
+  probeHost,
+} from "../../src/host";
+import { assertPolicy } from "../../src/model/validate";
+import { connectionFor, HOST_PATHS } from "../support/host-fixtures";
+import type { LabProcess } from "../support/lab";
+import { bannerServer, connectFrom, waitListening } from "../support/lab-links";
+import { requireRoot } from "../support/privileges";
+import {
+  applyToServer,
+  createProofLab,
+  destroyProofLab,
+  flushConntrack,
+  PROOF_TABLE,
+  type ProofLab,
+  type ProofPolicy,
+} from "../support/proof";
+
+const DOCKER = "/usr/bin/docker";
+const BIP = "198.18.251.1/24";
+const EXPOSED = 8080;
+const UNEXPOSED = 8081;
+const LATER = 8082;
+const ECHO = 8083;
+const EGRESS = 7100;
+const IMAGE = "hnft/busybox:1";
+
+describe.runIf(
+  requireRoot("proof docker", ["ip", "nft", "sshd", "python3", "nsenter", "dockerd", "containerd", "busybox"]),
+)("proof: Docker's published ports obey the exposures; its guests keep their network", () => {
+  let p: ProofLab;
+  let root: string;
+  let daemon: ChildProcess | undefined;
+  let peers: LabProcess[] = [];
+  let sock: string;
+
+  const docker = (...args: string[]): string =>
+    execFileSync(DOCKER, ["-H", `unix://${sock}`, ...args], { encoding: "utf8", timeout: 60_000 }).trim();
+
+  async function startDockerd(): Promise<void> {
+    const dirs = { data: path.join(root, "data"), exec: path.join(root, "x") };
+    daemon = spawn(
+      "nsenter",
+      [
+        `--net=/var/run/netns/${p.server.netns}`,
+        "dockerd",
+        "--data-root",
+        dirs.data,
+        "--exec-root",
+        dirs.exec,
+        "-H",
+        `unix://${sock}`,
+        "--pidfile",
+        path.join(root, "dockerd.pid"),
+        "--storage-driver",
+        "vfs",
+        "--bip",
+        BIP,
+      ],
+      { stdio: ["ignore", "ignore", "pipe"] },
+    );
+    let log = "";
+    daemon.stderr?.on("data", (d: Buffer) => {
+      log = (log + d.toString()).slice(-4000);
+    });
+    for (let i = 0; i < 150; i++) {
+      try {
+        docker("info", "--format", "{{.ServerVersion}}");
+        return;
+      } catch {
+        if (daemon.exitCode !== null) throw new Error(`dockerd exited: ${log}`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+    throw new Error(`dockerd not ready after 30 s: ${log}`);
+  }
+
+  async function stopDockerd(): Promise<void> {
+    const d = daemon;
+    daemon = undefined;
+    if (!d || d.exitCode !== null) return;
+    const gone = new Promise((r) => d.once("exit", r));
+    d.kill("SIGTERM");
+    await Promise.race([gone, new Promise((r) => setTimeout(r, 20_000))]);
+    if (d.exitCode === null) d.kill("SIGKILL");
+  }
+
+  /** Every process started from our exec root (containerd, shims, containers' init), then the mounts. */
+  function cleanUp(): void {
+    let pids = "";
+    try {
+      pids = execFileSync("pgrep", ["-f", root], { encoding: "utf8" });
+    } catch {} // none left
+    for (const pid of pids.split("\n").filter(Boolean).map(Number))
+      if (pid !== process.pid)
+        try {
+          process.kill(pid, "SIGKILL");
+        } catch {}
+    const mounts = readFileSync("/proc/mounts", "utf8")
+      .split("\n")
+      .map((l) => l.split(" ")[1] ?? "")
+      .filter((m) => m.startsWith(root))
+      .sort((a, b) => b.length - a.length);
+    for (const m of mounts) execFileSync("umount", ["-l", m]);
+    rmSync(root, { recursive: true, force: true });
+  }
+
+  const policy = (forward: "drop" | "accept"): ProofPolicy => ({
+    exposures: [
+      { service: "ssh" },
+      { name: "app", protocol: "tcp", ports: EXPOSED, sources: [p.client.ipv4] },
+      { name: "echo", protocol: "tcp", ports: ECHO, sources: [p.client.ipv4] },
+    ],
+    forward: { policy: forward, guestInterfaces: ["docker0"] },
+  });
+
+  beforeAll(async () => {
+    p = await createProofLab("proof-docker");
+    root = `/run/hnftdk${p.lab.slot}`;
+    sock = path.join(root, "docker.sock");
+    mkdirSync(root, { recursive: true });
+    await startDockerd();
+    const rootfs = path.join(root, "rootfs");
+    mkdirSync(path.join(rootfs, "bin"), { recursive: true });
+    mkdirSync(path.join(rootfs, "www"), { recursive: true });
+    copyFileSync("/bin/busybox", path.join(rootfs, "bin/busybox"));
+    for (const applet of ["sh", "httpd", "nc", "cat", "sleep", "printf"])
+      symlinkSync("busybox", path.join(rootfs, "bin", applet));
+    writeFileSync(path.join(rootfs, "www/index.html"), "HNFT-CONTAINER\n");
+    execFileSync("sh", ["-c", `tar -C '${rootfs}' -c . | ${DOCKER} -H unix://${sock} import - ${IMAGE}`]);
+    docker("run", "-d", "--name", "web", "-p", `${EXPOSED}:80`, IMAGE, "/bin/httpd", "-f", "-p", "80", "-h", "/www");
+    docker(
+      "run",
+      "-d",
+      "--name",
+      "hidden",
+      "-p",
+      `${UNEXPOSED}:80`,
+      IMAGE,
+      "/bin/httpd",
+      "-f",
+      "-p",
+      "80",
+      "-h",
+      "/www",
+    );
+    docker("run", "-d", "--name", "echo", "-p", `${ECHO}:81`, IMAGE, "/bin/nc", "-ll", "-p", "81", "-e", "/bin/cat");
+    peers.push(bannerServer(p.client, EGRESS, "HNFT-PEER"));
+    await waitListening(p.client, "tcp", EGRESS);
+  }, 180_000);
+
+  afterAll(async () => {
+    for (const s of peers) await s.stop();
+    peers = [];
+    try {
+      await stopDockerd();
+    } finally {
+      if (root) cleanUp();
+      await destroyProofLab(p, "proof-docker");
+    }
+    // dockerd ran only in the lab namespace: this machine's own namespace is as it was
+    expect(execFileSync("nft", ["list", "tables"], { encoding: "utf8" }).trim()).toBe("");
+    expect(readFileSync("/proc/sys/net/ipv4/ip_forward", "utf8").trim()).toBe("0");
+    expect(existsSync(root)).toBe(false);
+  }, 120_000);
+
+  const reach = async (who: "client" | "attacker", port: number) =>
+    (await connectFrom(p[who], p.server.ipv4, port, { timeoutS: who === "client" ? 3 : 1 })).result;
+
+  it("a published port with an exposure answers its source, not the attacker; without one, nobody; forward accept is the bypass", async () => {
+    const applied = await applyToServer(p, policy("drop"));
+    expect(applied.artefacts.nft).toContain(
+      `ct status dnat ip saddr @app_v4 meta l4proto tcp ct original proto-dst ${EXPOSED} accept`,
+    );
+    expect(await reach("client", EXPOSED)).toBe("open");
+    expect(await reach("attacker", EXPOSED)).toBe("timeout");
+    expect(await reach("client", UNEXPOSED)).toBe("timeout");
+    expect(await reach("attacker", UNEXPOSED)).toBe("timeout");
+
+    await applyToServer(p, policy("accept"));
+    await flushConntrack(p.server);
+    expect(await reach("attacker", EXPOSED), "forward accept: the bypass").toBe("open");
+    expect(await reach("attacker", UNEXPOSED), "forward accept: the bypass").toBe("open");
+    await applyToServer(p, policy("drop"));
+    await flushConntrack(p.server);
+    expect(await reach("attacker", EXPOSED), "closed again").toBe("timeout");
+    p.controls.push({
+      test: "published port under forward policy accept",
+      change: "applied forward.policy accept",
+      observed: `attacker reached tcp/${EXPOSED} and tcp/${UNEXPOSED}; with drop again: timeout`,
+    });
+  }, 120_000);
+
+  it("a container reaches a lab peer, and two containers on docker0 reach each other", async () => {
+    await applyToServer(p, policy("drop"));
+    expect(docker("exec", "web", "nc", "-w", "3", p.client.ipv4, String(EGRESS))).toContain("HNFT-PEER");
+    const hiddenIp = docker("inspect", "-f", "{{.NetworkSettings.IPAddress}}", "hidden");
+    expect(hiddenIp).toMatch(/^198\.18\.251\./);
+    // busybox-static's wget dies without an /etc in the image: a plain HTTP request through nc
+    expect(
+      docker("exec", "web", "sh", "-c", `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 ${hiddenIp} 80 2>&1`),
+    ).toContain("HNFT-CONTAINER");
+    // the host's own exposure is unchanged
+    expect(await reach("client", 22)).toBe("open");
+  }, 60_000);
+
+  it("dockerd restarted and a new container: our table works and shows no drift", async () => {
+    await applyToServer(p, policy("drop"));
+    await stopDockerd();
+    await startDockerd();
+    docker("start", "web", "hidden", "echo");
+    docker("run", "-d", "--name", "later", "-p", `${LATER}:80`, IMAGE, "/bin/httpd", "-f", "-p", "80", "-h", "/www");
+    const drift = await observePolicy(
+      connectionFor(p.server),
+      assertPolicy({ ...policy("drop"), table: PROOF_TABLE }),
+      {
+        paths: HOST_PATHS,
+      },
+    );
+    expect(drift.inSync, formatDrift(drift).join("\n")).toBe(true);
+    expect(await reach("client", EXPOSED)).toBe("open");
+    expect(await reach("attacker", EXPOSED)).toBe("timeout");
+    expect(await reach("client", LATER)).toBe("timeout");
+  }, 120_000);
+
+  it("probe sees docker0; apply refuses, before anything changes, a forward drop without guestInterfaces", async () => {
+    await applyToServer(p, policy("drop"));
+    const before = (await p.server.sh(`nft -s list table inet ${PROOF_TABLE}`)).stdout;
+    expect(guestInterfacesOf(await probeHost(connectionFor(p.server)))).toContainEqual({
+      name: "docker0",
+      runtime: "Docker",
+    });
+    const err = await applyPolicy(
+      connectionFor(p.server),
+      assertPolicy({ exposures: [{ service: "ssh" }], table: PROOF_TABLE }),
+      { paths: HOST_PATHS, confirmTimeoutSeconds: 20 },
+    ).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(GuestsCutOffError);
+    expect((err as Error).message).toContain("docker0 (Docker)");
+    expect((err as Error).message).toContain("forward.guestInterfaces");
+    expect((await p.server.sh(`nft -s list table inet ${PROOF_TABLE}`)).stdout).toBe(before);
+    expect(await reach("client", EXPOSED)).toBe("open");
+    // forward accept is an explicit choice: applied
+    expect((await applyToServer(p, policy("accept"))).changed).toBe(true);
+  }, 60_000);
+
+  it("an apply of ours keeps an established connection to a container", async () => {
+    await applyToServer(p, policy("drop"));
+    const go = path.join(root, "go");
+    const session = p.client.spawn(
+      `exec python3 -u -c '
+import os, socket, sys, time
+s = socket.create_connection(("${p.server.ipv4}", ${ECHO}), timeout=5)
+s.sendall(b"one\\n"); print("R1", s.recv(100).decode().strip(), flush=True)
+while not os.path.exists("${go}"): time.sleep(0.1)
+s.sendall(b"two\\n"); print("R2", s.recv(100).decode().strip(), flush=True)
+'`,
+    );
+    await new Promise((r) => setTimeout(r, 1500));
+    // a changed policy, so the apply replaces the table
+    await applyToServer(p, {
+      ...policy("drop"),
+      exposures: [...policy("drop").exposures, { name: "extra", protocol: "tcp", ports: 9999 }],
+    });
+    writeFileSync(go, "");
+    const out = await session.exited;
+    expect(out.stdout).toContain("R1 one");
+    expect(out.stdout).toContain("R2 two");
+  }, 120_000);
+});
