@@ -33,7 +33,20 @@ if [ ${#missing[@]} -gt 0 ]; then
   step "Debian packages: ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
+  # No package may start its daemon in the machine's own namespace, not even for a moment (dockerd
+  # would set the FORWARD policy to DROP and cut the lab bridges): without a policy-rc.d of the
+  # machine's own, one that refuses every start stands while apt installs.
+  refuse_starts=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    refuse_starts=/usr/sbin/policy-rc.d
+    printf '#!/bin/sh\nexit 101\n' >"${refuse_starts}" && chmod 755 "${refuse_starts}"
+    trap 'rm -f "${refuse_starts}"' EXIT
+  fi
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  if [ -n "${refuse_starts}" ]; then
+    rm -f "${refuse_starts}"
+    trap - EXIT
+  fi
 fi
 # Installing samba, snmpd, ngircd, openbsd-inetd (Debian's amandad line) and exim4 (pulled in by
 # amanda's mailx) starts the machine's own daemons. The suites start theirs inside lab namespaces;
