@@ -4,6 +4,7 @@
  * model may assemble the catalog's schemas without the catalog importing the model back.
  */
 import { z } from "zod";
+import { LimitSchema } from "./limit";
 import { PortList } from "./ports";
 import { PrefixSchema } from "./prefix";
 
@@ -42,6 +43,11 @@ export const exposureFields = {
     description: "Text added to the exposure's rules as an nft comment (printable ASCII without quotes, backslashes or $, at most 64 characters).",
     examples: ["office VPN"],
   }),
+  limit: LimitSchema.meta({
+    description:
+      "Per-source limits on new connections to the exposure (rate, burst) and on concurrent ones (connections); what goes over is dropped (rejected when the policy rejects), counted and optionally logged.",
+    examples: [{ rate: "6/minute", burst: 3, connections: 10 }],
+  }),
 };
 
 /** The fields every exposure has, optional (a catalog service's; a custom exposure requires name and ports). */
@@ -50,6 +56,7 @@ export const commonFields = {
   ports: exposureFields.ports.optional(),
   sources: exposureFields.sources.optional(),
   comment: exposureFields.comment.optional(),
+  limit: exposureFields.limit.optional(),
 };
 
 /** The `helper` field's description: the same field in every exposure, though each service takes its own values. */

@@ -1,12 +1,14 @@
 import type { Policy } from "../model/policy";
-import type { BaselineRule, PlannedChain } from "./types";
+import type { BaselineRule, PlannedChain, PlannedSet } from "./types";
 
 function logDropped(policy: Policy, table: string, chain: PlannedChain["name"]): PlannedChain["logDropped"] {
   const { log } = policy;
   return log.dropped ? { rate: log.rate, prefix: `${log.prefix ?? `hnft ${table}`} ${chain} drop: ` } : undefined;
 }
 
-function inputBaseline(policy: Policy): BaselineRule[] {
+const blocked = (sets: readonly PlannedSet[]): BaselineRule[] => (sets.length > 0 ? [{ kind: "blocked", sets }] : []);
+
+function inputBaseline(policy: Policy, blockSets: readonly PlannedSet[]): BaselineRule[] {
   return [
     { kind: "loopback" },
     { kind: "loopback-spoofed" },
@@ -14,6 +16,7 @@ function inputBaseline(policy: Policy): BaselineRule[] {
     { kind: "multicast-listener-queries" },
     { kind: "invalid" },
     { kind: "established" },
+    ...blocked(blockSets),
     { kind: "icmp-errors" },
     ...(policy.icmp.echo ? [{ kind: "echo" as const, rate: policy.icmp.echoRate }] : []),
     ...(policy.dhcpv6Client ? [{ kind: "dhcpv6-client" as const }] : []),
@@ -33,13 +36,20 @@ const OUTPUT_BASELINE: readonly BaselineRule[] = [
  * firewall routes nothing). Output exists when restricted, or, while accepted, only to attach
  * helpers to connections this host makes (irc).
  */
-export function plannedChains(policy: Policy, table: string, attachesOutboundHelpers: boolean): PlannedChain[] {
-  const chains: PlannedChain[] = [{ name: "input", policy: "drop", baseline: inputBaseline(policy), logDropped: logDropped(policy, table, "input") }];
-  if (policy.forward.policy === "drop") chains.push({ name: "forward", policy: "drop", baseline: [], logDropped: logDropped(policy, table, "forward") });
+export function plannedChains(policy: Policy, table: string, attachesOutboundHelpers: boolean, blockSets: readonly PlannedSet[]): PlannedChain[] {
+  const chains: PlannedChain[] = [
+    { name: "input", policy: "drop", baseline: inputBaseline(policy, blockSets), logDropped: logDropped(policy, table, "input"), countDropped: true },
+  ];
+  if (policy.forward.policy === "drop") {
+    chains.push({ name: "forward", policy: "drop", baseline: [], logDropped: logDropped(policy, table, "forward"), countDropped: true });
+  } else if (blockSets.length > 0) {
+    // The host forwards: its blocked sources are dropped there too; the rest is left to the other tables.
+    chains.push({ name: "forward", policy: "accept", baseline: [{ kind: "established" }, ...blocked(blockSets)], countDropped: false });
+  }
   if (policy.output.policy === "drop") {
-    chains.push({ name: "output", policy: "drop", baseline: OUTPUT_BASELINE, logDropped: logDropped(policy, table, "output") });
+    chains.push({ name: "output", policy: "drop", baseline: OUTPUT_BASELINE, logDropped: logDropped(policy, table, "output"), countDropped: true });
   } else if (attachesOutboundHelpers) {
-    chains.push({ name: "output", policy: "accept", baseline: [] });
+    chains.push({ name: "output", policy: "accept", baseline: [], countDropped: false });
   }
   return chains;
 }

@@ -4,6 +4,7 @@ import { type PortRange, formatRange, formatRanges } from "../fields/ports";
 import type { Family } from "../fields/prefix";
 import { type ControlOpening, type Exposure, controlOpenings, exposureService, isCustom } from "../model/policy";
 import { explanationOf } from "./explain";
+import { planLimit } from "./limit";
 import { describePeers, familiesOf, peersFor } from "./peers";
 import type { ExposureContext, ExposurePlan, Opening, PlannedHelper } from "./types";
 
@@ -206,12 +207,14 @@ export function planExposure(exposure: Exposure, id: string, outputRestricted: b
   const controls = controlOpenings(exposure);
   const planned = merge([...controls.map((control) => controlPart(ctx, control)), ...(ctx.exposed ? [servicePart(ctx, ctx.exposed)] : [])]);
   const service = exposureService(exposure);
+  const limited = exposure.limit ? planLimit(id, exposure.limit, ctx.families) : undefined;
   return {
     id,
     service,
+    ...(limited ? { limit: limited.limit } : {}),
     title: isCustom(exposure) ? `custom ${exposure.protocol} ports` : ctx.exposed!.service.title,
     openings: planned.openings,
-    sets: ctx.sets,
+    sets: [...ctx.sets, ...(limited?.sets ?? [])],
     helpers: plannedHelpers(ctx, controls),
     modules: ctx.scoped ? [ctx.scoped.module, ...(ctx.scoped.natModule ? [ctx.scoped.natModule] : [])] : [],
     explanation: explanationOf(ctx, service, planned.opens),

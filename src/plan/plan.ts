@@ -4,7 +4,8 @@ import { type OutputAllow, type Policy, controlOpenings, exposureIds } from "../
 import { plannedChains } from "./baseline";
 import { planExposure } from "./exposure";
 import { peersFor } from "./peers";
-import type { ExposurePlan, OpeningGroup, Plan } from "./types";
+import { denySetName } from "../model/set-names";
+import type { ExposurePlan, OpeningGroup, Plan, PlannedSet } from "./types";
 
 export type * from "./types";
 
@@ -36,6 +37,16 @@ function warnings(policy: Policy, exposures: readonly ExposurePlan[]): string[] 
   return out;
 }
 
+/** The sets dropped early: the policy's block sets (elements written by other tools), then deny.sources (declared). */
+function plannedBlockSets(policy: Policy): PlannedSet[] {
+  const owned: PlannedSet[] = policy.blockSets.map((b) => ({
+    name: b.name, family: b.family, elements: [], owner: "others", timeout: b.timeout,
+    ...(b.size !== undefined ? { size: b.size } : {}), ...(b.comment !== undefined ? { comment: b.comment } : {}),
+  }));
+  const denied = peersFor("deny", policy.deny.sources.length > 0 ? policy.deny.sources : undefined).sets.map((s) => ({ ...s, name: denySetName(s.family) }));
+  return [...owned, ...denied];
+}
+
 /** policy -> plan: every chain, baseline rule, opening, set and helper object the table will hold, and why. Pure. */
 export function planPolicy(policy: Policy, fallbackTable = DEFAULT_TABLE): Plan {
   const table = policy.table ?? fallbackTable;
@@ -43,10 +54,14 @@ export function planPolicy(policy: Policy, fallbackTable = DEFAULT_TABLE): Plan 
   const ids = exposureIds(policy.exposures);
   const exposures = policy.exposures.map((exposure, index) => planExposure(exposure, ids[index]!, outputRestricted));
   const attachesOutboundHelpers = exposures.some((e) => e.openings.some((o) => o.chain === "output" && o.kind === "helper"));
+  const blockSets = plannedBlockSets(policy);
+  const limitLog = exposures.some((e) => e.limit?.log) ? { rate: policy.log.rate, prefix: `${policy.log.prefix ?? `hnft ${table}`} limit: ` } : undefined;
   return {
     table,
     policy,
-    chains: plannedChains(policy, table, attachesOutboundHelpers),
+    chains: plannedChains(policy, table, attachesOutboundHelpers, blockSets),
+    blockSets,
+    ...(limitLog ? { limitLog } : {}),
     exposures,
     outputAllow: outputRestricted ? policy.output.allow.map(planOutputAllow) : [],
     neededModules: [...new Set(exposures.flatMap((e) => e.modules))].sort(),

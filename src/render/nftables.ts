@@ -1,11 +1,12 @@
 import { formatRange } from "../fields/ports";
 import type { Family } from "../fields/prefix";
-import type { BaselineRule, ExposurePlan, Opening, OpeningGroup, Plan, PlannedChain, PlannedHelper, PlannedSet } from "../plan/plan";
-import { helperLine, policyLine, ruleLine, ruleText, setElementLine } from "./rule-lines";
+import type { BaselineRule, ExposurePlan, Opening, OpeningGroup, Plan, PlannedChain, PlannedHelper, PlannedLimit, PlannedSet } from "../plan/plan";
+import { OVER_LIMIT_CHAIN, limitStatements } from "./limit-rules";
+import { helperLine, noteLine, policyLine, ruleLine, ruleText, setElementLine, setGroup } from "./rule-lines";
 
 /** A rule as it stands in the table: chain, statement, and the comment naming what it serves. */
 export interface RenderedRule {
-  readonly chain: "input" | "forward" | "output";
+  readonly chain: "input" | "forward" | "output" | typeof OVER_LIMIT_CHAIN;
   readonly statement: string;
   readonly comment: string;
 }
@@ -57,6 +58,8 @@ function baselineRules(chain: Chain, baseline: BaselineRule): RenderedRule[] {
       return [rule(chain, `ct state invalid drop`, "invalid")];
     case "established":
       return [rule(chain, `ct state established accept`, "established")];
+    case "blocked":
+      return baseline.sets.map((s) => rule(chain, `${s.family === "ipv4" ? "ip" : "ip6"} saddr @${s.name} counter drop`, `blocked: ${s.name}`));
     case "icmp-errors":
       return [
         rule(chain, `ct state related ${ICMP_ERRORS} accept`, "icmp errors of tracked connections"),
@@ -83,30 +86,38 @@ function l4Match(opening: Exclude<Opening, { kind: "broadcast" }>): string {
   return portMatch(opening.protocol, opening.portSide ?? (opening.chain === "input" ? "dport" : "sport"), opening.ports);
 }
 
-/** The address matches an opening expands to: one per family it admits, or none for "anyone". */
-function peerMatches(opening: Exclude<Opening, { kind: "broadcast" }>): string[] {
+/** The address matches an opening expands to: one per family it admits ("" for anyone), with the families each covers. */
+function peerMatches(opening: Exclude<Opening, { kind: "broadcast" }>): { text: string; families: Family[] }[] {
   const { peers, family } = opening;
   const field = opening.chain === "input" ? "saddr" : "daddr";
-  if (peers.kind === "any") return [family ? `meta nfproto ${family}` : ""];
+  if (peers.kind === "any") return [{ text: family ? `meta nfproto ${family}` : "", families: family ? [family] : ["ipv4", "ipv6"] }];
   const families: Family[] = family ? [family] : ["ipv4", "ipv6"];
   return families
     .filter((f) => peers[f] !== undefined)
-    .map((f) => `${f === "ipv4" ? "ip" : "ip6"} ${field} @${peers[f]}`);
+    .map((f) => ({ text: `${f === "ipv4" ? "ip" : "ip6"} ${field} @${peers[f]}`, families: [f] }));
 }
 
-function openingRules(opening: Opening): RenderedRule[] {
+/** An opening's accept rules, each counted; before them, the exposure's limits on new connections from its sources. */
+function openingRules(opening: Opening, limit: PlannedLimit | undefined): RenderedRule[] {
   if (opening.kind === "broadcast") {
     const { protocol, ports } = opening;
-    return [rule("output", `meta nfproto ipv4 ${portMatch(protocol, "sport", ports)} ${portMatch(protocol, "dport", ports)} fib daddr type broadcast accept`, opening.comment)];
+    return [rule("output", `meta nfproto ipv4 ${portMatch(protocol, "sport", ports)} ${portMatch(protocol, "dport", ports)} fib daddr type broadcast counter accept`, opening.comment)];
   }
-  const verdict = opening.kind === "helper" ? `ct helper set "${opening.helperObject}" accept` : "accept";
+  const verdict = opening.kind === "helper" ? `counter ct helper set "${opening.helperObject}" accept` : "counter accept";
   const state = opening.kind === "related" ? `ct state related ct helper "${opening.kernelHelper}" ` : "";
-  return peerMatches(opening).map((peer) => rule(opening.chain, `${state}${peer ? `${peer} ` : ""}${l4Match(opening)} ${verdict}`, opening.comment));
+  const limited = limit && opening.chain === "input" && opening.kind !== "related" ? limit : undefined;
+  return peerMatches(opening).flatMap((peer) => [
+    ...(limited
+      ? peer.families.flatMap((f) => limitStatements(limited, peer.text, f, l4Match(opening)).map((text) => rule(opening.chain, text, `${opening.comment}, over limit`)))
+      : []),
+    rule(opening.chain, `${state}${peer.text ? `${peer.text} ` : ""}${l4Match(opening)} ${verdict}`, opening.comment),
+  ]);
 }
 
 function groupSection(chain: Chain, group: OpeningGroup | ExposurePlan): Section {
   const scoped = "explanation" in group && group.explanation.helper === "scoped" ? ", helper scoped" : "";
-  return { heading: `${group.id}: ${group.title}${scoped}`, rules: group.openings.filter((o) => o.chain === chain).flatMap(openingRules) };
+  const limit = "limit" in group ? group.limit : undefined;
+  return { heading: `${group.id}: ${group.title}${scoped}`, rules: group.openings.filter((o) => o.chain === chain).flatMap((o) => openingRules(o, limit)) };
 }
 
 /**
@@ -140,27 +151,48 @@ function chainSections(plan: Plan, chain: PlannedChain): Section[] {
       rules: [rule(chain.name, `limit rate ${rate} log prefix "${prefix}" level info`, `log dropped (${rate})`)],
     });
   }
+  if (chain.countDropped) {
+    sections.push({ heading: "everything else: counted and dropped", rules: [rule(chain.name, "counter drop", "dropped: end of chain")] });
+  }
   // The first section keeps its heading even without rules: it says why the chain exists.
   return sections.filter((s, i) => s.rules.length > 0 || (i === 0 && s.heading !== undefined));
 }
 
+/** The flags line of a set as nft lists it. */
+function setFlags(set: PlannedSet): string {
+  if (set.owner === "kernel") return set.timeout ? "dynamic,timeout" : "dynamic";
+  if (set.owner === "others") return "interval,timeout";
+  return "interval";
+}
+
 function setBlock(set: PlannedSet): string[] {
   const type = set.family === "ipv4" ? "ipv4_addr" : "ipv6_addr";
+  const head = [`\tset ${set.name} {`, `\t\ttype ${type}`, ...(set.size !== undefined ? [`\t\tsize ${set.size}`] : [])];
+  if ((set.owner ?? "policy") !== "policy") {
+    // No elements: the kernel (a limit's meter) or another tool (a block set) writes them.
+    return [
+      ...head,
+      `\t\tflags ${setFlags(set)}`,
+      ...(set.timeout ? [`\t\ttimeout ${set.timeout}`] : []),
+      ...(set.comment ? [`\t\tcomment "${set.comment}"`] : []),
+      "\t}",
+    ];
+  }
   const elements =
     set.elements.length <= 4
       ? [`\t\telements = { ${set.elements.join(", ")} }`]
       : ["\t\telements = {", ...set.elements.map((e, i) => `\t\t\t${e}${i < set.elements.length - 1 ? "," : ""}`), "\t\t}"];
-  return [`\tset ${set.name} {`, `\t\ttype ${type}`, "\t\tflags interval", ...elements, "\t}"];
+  return [...head, `\t\tflags ${setFlags(set)}`, ...elements, "\t}"];
 }
 
 function helperBlock(helper: PlannedHelper): string[] {
   return [`\tct helper ${helper.name} {`, `\t\ttype "${helper.type}" protocol ${helper.protocol}`, `\t\tl3proto ${helper.l3proto}`, "\t}"];
 }
 
-function chainBlock(chain: PlannedChain, sections: readonly Section[]): string[] {
+function chainBlock(chain: { name: string; policy: string; regular?: boolean }, sections: readonly Section[]): string[] {
   return [
     `\tchain ${chain.name} {`,
-    `\t\ttype filter hook ${chain.name} priority filter; policy ${chain.policy};`,
+    ...(chain.regular ? [] : [`\t\ttype filter hook ${chain.name} priority filter; policy ${chain.policy};`]),
     ...sections.flatMap((s) => [
       ...(s.heading ? s.heading.split("\n").map((line) => `\t\t# ${line}`) : []),
       ...s.rules.map((r) => `\t\t${ruleText(r.statement, r.comment)}`),
@@ -169,13 +201,41 @@ function chainBlock(chain: PlannedChain, sections: readonly Section[]): string[]
   ];
 }
 
+/**
+ * Where a limit that logs sends what goes over: a regular chain that logs at the policy's log
+ * rate, then refuses (the verdict's single place: see overLimitVerdict).
+ */
+function overLimitSection(plan: Plan): Section | undefined {
+  if (!plan.limitLog) return undefined;
+  const { rate, prefix } = plan.limitLog;
+  return {
+    heading: `over a per-source limit: logged (at most ${rate}), then dropped`,
+    rules: [rule(OVER_LIMIT_CHAIN, `limit rate ${rate} log prefix "${prefix}" level info`, `log over limit (${rate})`), rule(OVER_LIMIT_CHAIN, "drop", "over limit")],
+  };
+}
+
+/** A set's lines for preview and drift: its elements, or for a set others write one line declaring it (its elements are never drift). */
+function setLines(set: PlannedSet): string[] {
+  if ((set.owner ?? "policy") === "policy") return set.elements.map((e) => setElementLine(set.name, e));
+  const what = set.owner === "kernel" ? "elements written by the kernel" : "elements written by other tools";
+  const details = [set.family, ...(set.timeout ? [`timeout ${set.timeout}`] : []), ...(set.size !== undefined ? [`size ${set.size}`] : []), what];
+  return [noteLine(setGroup(set.name), details.join(", "))];
+}
+
 export function renderNftables(plan: Plan): RenderedTable {
   const { table } = plan;
-  const sets = [...plan.exposures.flatMap((e) => e.sets), ...plan.outputAllow.flatMap((a) => a.sets)];
+  const sets = [...plan.blockSets, ...plan.exposures.flatMap((e) => e.sets), ...plan.outputAllow.flatMap((a) => a.sets)];
   const helpers = plan.exposures.flatMap((e) => e.helpers);
   const chains = plan.chains.map((chain) => ({ chain, sections: chainSections(plan, chain) }));
+  const overLimit = overLimitSection(plan);
 
-  const blocks: string[][] = [...helpers.map(helperBlock), ...sets.map(setBlock), ...chains.map((c) => chainBlock(c.chain, c.sections))];
+  const blocks: string[][] = [
+    ...helpers.map(helperBlock),
+    ...sets.map(setBlock),
+    // Before the chains that go to it, so that a listing shows it where the file has it.
+    ...(overLimit ? [chainBlock({ name: OVER_LIMIT_CHAIN, policy: "drop", regular: true }, [overLimit])] : []),
+    ...chains.map((c) => chainBlock(c.chain, c.sections)),
+  ];
   const text = [
     `# pulumi-hardened-nftables: table inet ${table}`,
     "# Rendered from a policy. Edits made on the host are reported as drift and replaced by the next apply.",
@@ -189,10 +249,10 @@ export function renderNftables(plan: Plan): RenderedTable {
   ].join("\n");
 
   const chainPolicies: Record<string, "accept" | "drop"> = Object.fromEntries(plan.chains.map((c) => [c.name, c.policy]));
-  const rules = chains.flatMap((c) => c.sections.flatMap((s) => s.rules));
+  const rules = [...chains.flatMap((c) => c.sections.flatMap((s) => s.rules)), ...(overLimit?.rules ?? [])];
   const ruleLines = [
     ...helpers.map(helperLine),
-    ...sets.flatMap((s) => s.elements.map((e) => setElementLine(s.name, e))),
+    ...sets.flatMap(setLines),
     ...plan.chains.map((c) => policyLine(c.name, c.policy)),
     ...rules.map((r) => ruleLine(r.chain, ruleText(r.statement, r.comment))),
   ];

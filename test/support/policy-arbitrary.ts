@@ -9,10 +9,35 @@ const v6 = fc.tuple(fc.ipV6(), fc.integer({ min: 0, max: 128 })).map(([a, l]) =>
 const sources = fc.option(fc.array(fc.oneof(v4, v4, v6), { minLength: 1, maxLength: 12 }), { nil: undefined });
 const comment = fc.option(fc.stringMatching(/^[A-Za-z0-9 .,:_()-]{0,40}$/), { nil: undefined });
 const helper = fc.constantFrom("none", "scoped");
+const rate = fc.tuple(fc.integer({ min: 1, max: 999 }), fc.constantFrom("second", "minute", "hour", "day")).map(([n, u]) => `${n}/${u}`);
+const limit = fc.option(
+  fc
+    .record({
+      rate: fc.option(rate, { nil: undefined }),
+      burst: fc.option(fc.integer({ min: 1, max: 100 }), { nil: undefined }),
+      connections: fc.option(fc.integer({ min: 1, max: 1000 }), { nil: undefined }),
+      ipv4Prefix: fc.option(fc.integer({ min: 8, max: 32 }), { nil: undefined }),
+      ipv6Prefix: fc.option(fc.integer({ min: 16, max: 128 }), { nil: undefined }),
+      exemptSources: sources,
+      log: fc.boolean(),
+    })
+    // Mostly valid: a burst only with a rate, and a rate or a connection count.
+    .map((l) => ({ ...l, rate: l.rate ?? (l.connections ? undefined : "6/minute"), burst: l.rate ? l.burst : undefined }))
+    .map((l) => Object.fromEntries(Object.entries(l).filter(([, v]) => v !== undefined))),
+  { nil: undefined, freq: 3 },
+);
+const blockSet = fc.record({
+  name: fc.stringMatching(/^[a-z][a-z0-9-]{0,10}$/).map((n) => `bl-${n}`),
+  family: fc.constantFrom("ipv4", "ipv6"),
+  timeout: fc.tuple(fc.integer({ min: 1, max: 999 }), fc.constantFrom("s", "m", "h", "d")).map(([n, u]) => `${n}${u}`),
+  size: fc.option(fc.integer({ min: 1, max: 1 << 20 }), { nil: undefined }),
+});
 
 const withCommon = <T extends Record<string, unknown>>(base: fc.Arbitrary<T>): fc.Arbitrary<Record<string, unknown>> =>
-  fc.record({ base, sources, comment, ports: fc.option(fc.oneof(range, fc.array(range, { minLength: 1, maxLength: 3 })), { nil: undefined }) }).map(
-    ({ base: b, sources: s, comment: c, ports: p }) => ({ ...b, ...(s ? { sources: s } : {}), ...(c ? { comment: c } : {}), ...(p !== undefined ? { ports: p } : {}) }),
+  fc.record({ base, sources, comment, limit, ports: fc.option(fc.oneof(range, fc.array(range, { minLength: 1, maxLength: 3 })), { nil: undefined }) }).map(
+    ({ base: b, sources: s, comment: c, limit: l, ports: p }) => ({
+      ...b, ...(s ? { sources: s } : {}), ...(c ? { comment: c } : {}), ...(l ? { limit: l } : {}), ...(p !== undefined ? { ports: p } : {}),
+    }),
   );
 
 type FieldJson = { const?: unknown; enum?: unknown[]; type?: unknown };
@@ -26,7 +51,7 @@ function fieldValue(json: FieldJson): fc.Arbitrary<unknown> {
 }
 
 /** Fields withCommon sets (or the service's own literal). */
-const COMMON = new Set(["service", "name", "ports", "sources", "comment"]);
+const COMMON = new Set(["service", "name", "ports", "sources", "comment", "limit"]);
 
 /** Every catalog service (src/catalog), each with every field of its own schema. */
 const catalogExposures = (CatalogExposureSchema as unknown as { options: z.ZodType[] }).options.map((option) => {
@@ -51,5 +76,7 @@ export const policyArbitrary = fc.record({
   }),
   icmp: fc.record({ echo: fc.boolean() }),
   log: fc.record({ dropped: fc.boolean() }),
+  blockSets: fc.uniqueArray(blockSet, { maxLength: 3, selector: (b) => b.name }).map((sets) => sets.map((b) => Object.fromEntries(Object.entries(b).filter(([, v]) => v !== undefined)))),
+  deny: fc.record({ sources: fc.array(fc.oneof(v4, v6), { maxLength: 20 }) }),
   conntrack: fc.record({ max: fc.option(fc.integer({ min: 1024, max: 1 << 22 }), { nil: undefined }) }),
 });
