@@ -17,7 +17,7 @@ DEBIAN_PACKAGES=(
   snmpd snmp samba samba-common-bin traceroute
   sane-utils libsane1 libsane-common ngircd
   amanda-server amanda-client openbsd-inetd libencode-locale-perl
-  shellcheck
+  shellcheck fail2ban
 )
 
 step() { printf '\n==> %s\n' "$*" >&2; }
@@ -33,10 +33,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 # Installing samba, snmpd, ngircd, openbsd-inetd (Debian's amandad line) and exim4 (pulled in by
-# amanda's mailx) starts the machine's own daemons. The suites start theirs inside lab namespaces;
-# the machine's nmbd would also register and answer NetBIOS names on the lab bridges. Stop and
-# disable them.
-for service in nmbd smbd samba-ad-dc snmpd ngircd inetd exim4; do
+# amanda's mailx) and fail2ban starts the machine's own daemons. The suites start theirs inside lab
+# namespaces; the machine's nmbd would also register and answer NetBIOS names on the lab bridges,
+# and the machine's fail2ban would ban in the machine's own firewall. Stop and disable them.
+for service in nmbd smbd samba-ad-dc snmpd ngircd inetd exim4 fail2ban; do
   if [ -d /run/systemd/system ]; then
     systemctl disable --now "${service}" >/dev/null 2>&1 || true
   elif [ -x "/etc/init.d/${service/inetd/openbsd-inetd}" ]; then
