@@ -8,6 +8,7 @@ import { PROBE_HELP, probeCommand } from "./probe";
 import { REMOVE_HELP, removeCommand } from "./remove";
 import { REFERENCE_HELP, referenceCommand } from "./reference-command";
 import { RENDER_HELP, renderCommand } from "./render";
+import { STATS_HELP, statsCommand } from "./stats";
 
 type Command = { summary: string; help: string; run: (argv: string[], io: Io) => Promise<number> };
 
@@ -17,6 +18,7 @@ export const commands: Record<string, Command> = {
   probe: { summary: "print what a host has (kernel, nft, helper knobs, tables) as JSON; changes nothing", help: PROBE_HELP, run: probeCommand },
   apply: { summary: "push a policy to a host; rolls back by itself unless a new SSH connection gets in", help: APPLY_HELP, run: applyCommand },
   diff: { summary: "compare a host with a policy (exit 1 on drift); changes nothing", help: DIFF_HELP, run: diffCommand },
+  stats: { summary: "per exposure, block set and chain: packets, bytes and rates from the table's counters", help: STATS_HELP, run: statsCommand },
   remove: { summary: "delete this project's table, files and state from a host (nothing else)", help: REMOVE_HELP, run: removeCommand },
   reference: { summary: "print every policy field, catalog service and host option (docs/reference.md)", help: REFERENCE_HELP, run: referenceCommand },
 };

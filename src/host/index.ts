@@ -11,3 +11,4 @@ export { formatDrift, summarizeDrift, hasRepairableDrift, type DriftReport, type
 export { removeTable, removeOnSession, type RemoveResult } from "./operations/remove";
 export { NftRejectedError, LockoutRolledBackError, HostOperationError, HostStepFailedError, OtherTablesError } from "./errors";
 export { managedPaths, type ManagedPaths, type PathOverrides } from "../render/paths";
+export { tableStats, statsOnSession, countersFromJson, type Counter, type CounterKind, type TableCounters } from "./operations/stats";

@@ -16,6 +16,10 @@
  * Negative control: the over-limit rules deleted from the live table -> the attacker's attempts
  * all reach sshd; re-applied through the host API, refused again.
  */
+import { execFile } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { requireRoot } from "../support/privileges";
 import { afterEachProof, applyToServer, createProofLab, deleteRuleByComment, destroyProofLab, PROOF_TABLE, type ProofLab, type ProofPolicy } from "../support/proof";
@@ -45,6 +49,17 @@ describe.runIf(requireRoot("proof limits", ["ip", "nft", "sshd", "ssh", "bash", 
     }
     return out;
   };
+  /** The compiled CLI's `stats` for the server, as JSON (a sample file of this test's own). */
+  const sampleFile = join(mkdtempSync(join(tmpdir(), "hnft-stats-")), "stats.json");
+  const stats = (format = "json"): Promise<{ code: number; stdout: string }> =>
+    new Promise((resolve) => {
+      const args = ["stats", "--host", `root@${p.server.ipv4}`, "--identity", p.server.root.keyPath, "--host-key", p.server.hostKey, "--table", PROOF_TABLE, "--format", format, "--sample-file", sampleFile];
+      execFile(process.execPath, [join(__dirname, "../../dist/cli/main.js"), ...args], { timeout: 60_000 }, (err, stdout) =>
+        resolve({ code: err ? Number((err as { code?: unknown }).code ?? -1) : 0, stdout }),
+      );
+    });
+  const row = (json: string, kind: string, name: string) =>
+    (JSON.parse(json) as { rows: { chain: string; kind: string; name: string; packets: number; packetRate?: number }[] }[])[0]!.rows.find((r) => r.chain === "input" && r.kind === kind && r.name === name);
   const clientBanner = async () => (await p.client.sh(BANNER(p.server.ipv4), { allowFail: true })).stdout;
   const overLimitPackets = async (): Promise<number> => {
     const listing = (await p.server.sh(`nft list chain inet ${PROOF_TABLE} input`)).stdout;
@@ -57,6 +72,9 @@ describe.runIf(requireRoot("proof limits", ["ip", "nft", "sshd", "ssh", "bash", 
   it("brute force: after the burst the attacker's new connections are dropped, the client's still work, and after the period the attacker gets through again", async () => {
     const policy: ProofPolicy = { exposures: [{ service: "ssh", limit: { rate: "6/minute", burst: 2, exemptSources: exempt() } }] };
     expect((await applyToServer(p, policy)).changed).toBe(true);
+    const before = await stats();
+    expect(before.code).toBe(0);
+    const acceptedBefore = row(before.stdout, "accept", "ssh")!.packets;
     const first = await attempts(8);
     console.info(`proof-limits brute force: ${JSON.stringify(first)}`);
     expect(first.slice(0, 2)).toEqual(["reached", "reached"]);
@@ -67,6 +85,21 @@ describe.runIf(requireRoot("proof limits", ["ip", "nft", "sshd", "ssh", "bash", 
     expect(await clientBanner()).toBe("SSH-2.0");
     // each dropped attempt is a SYN and its retransmissions: counted by the limit rule
     expect(await overLimitPackets()).toBeGreaterThanOrEqual(dropped);
+    // stats counts what was sent: each dropped attempt is its SYN and one retransmission within the
+    // 2 s connect timeout (2 packets, 3 at most); each reached one, and the client's, one SYN accepted
+    const after = await stats();
+    expect(after.code).toBe(0);
+    const refused = row(after.stdout, "over-limit", "ssh")!;
+    expect(refused.packets).toBeGreaterThanOrEqual(dropped * 2);
+    expect(refused.packets).toBeLessThanOrEqual(dropped * 3);
+    expect(refused.packetRate).toBeGreaterThan(0);
+    const reachedCount = first.filter((r) => r === "reached").length;
+    // the controller's own new connections (apply's proof, the stats calls) are counted too
+    expect(row(after.stdout, "accept", "ssh")!.packets - acceptedBefore).toBeGreaterThanOrEqual(reachedCount + 1);
+    expect(row(after.stdout, "accept", "ssh")!.packets - acceptedBefore).toBeLessThanOrEqual(reachedCount + 1 + 3);
+    const prom = await stats("prometheus");
+    expect(prom.stdout).toMatch(new RegExp(`hardened_nftables_packets_total\\{host="root@${p.server.ipv4.replace(/\./g, "\\.")}:22",table="${PROOF_TABLE}",chain="input",kind="over-limit",name="ssh"\\} \\d+`));
+    console.info(`proof-limits stats: over-limit ${refused.packets} packets for ${dropped} dropped attempts`);
     // a token every 10 s: after 11 s quiet, the attacker reaches sshd again
     await new Promise((r) => setTimeout(r, 11_000));
     expect(await attempts(1)).toEqual(["reached"]);
