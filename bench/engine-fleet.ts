@@ -32,7 +32,11 @@ export interface EngineFleet {
 }
 
 /** A stack of one HostFirewall per host with `policy`, all hosts reached with the first host's root key. */
-export async function engineFleet(hosts: LabHost[], policy: unknown, paths: { stateRoot: string; runRoot: string }): Promise<EngineFleet> {
+export async function engineFleet(
+  hosts: LabHost[],
+  policy: unknown,
+  paths: { stateRoot: string; runRoot: string },
+): Promise<EngineFleet> {
   const project: EngineProject = engineProject(`bench-${hosts.length}`);
   const events = path.join(project.dir, "events.jsonl");
   await project.config("privateKey", hosts[0]!.root.privateKey, true);
@@ -44,11 +48,18 @@ export async function engineFleet(hosts: LabHost[], policy: unknown, paths: { st
   return {
     async run(op, parallel) {
       fs.rmSync(events, { force: true });
-      const args = [...(op === "drift-check" ? ["preview", "--refresh", "--expect-no-changes"] : ["up", "--yes"]), ...(parallel ? ["--parallel", String(parallel)] : [])];
+      const args = [
+        ...(op === "drift-check" ? ["preview", "--refresh", "--expect-no-changes"] : ["up", "--yes"]),
+        ...(parallel ? ["--parallel", String(parallel)] : []),
+      ];
       const r = await project.pulumi(args, { env: { HNFT_ENGINE_EVENTS: events }, timeoutMs: 900_000 });
-      if (r.code !== 0) throw new Error(`pulumi ${args.join(" ")} on ${hosts.length} hosts exited ${r.code}:\n${r.stdout.slice(-3000)}\n${r.stderr.slice(-3000)}`);
+      if (r.code !== 0)
+        throw new Error(
+          `pulumi ${args.join(" ")} on ${hosts.length} hosts exited ${r.code}:\n${r.stdout.slice(-3000)}\n${r.stderr.slice(-3000)}`,
+        );
       const spans = hostStepSpans(events);
-      const hostSpanMs = spans.length > 0 ? Math.max(...spans.map((x) => x.end)) - Math.min(...spans.map((x) => x.start)) : 0;
+      const hostSpanMs =
+        spans.length > 0 ? Math.max(...spans.map((x) => x.end)) - Math.min(...spans.map((x) => x.start)) : 0;
       return { wallMs: r.ms, hostSpanMs, engineOverheadMs: r.ms - hostSpanMs };
     },
     async close() {
@@ -57,7 +68,6 @@ export async function engineFleet(hosts: LabHost[], policy: unknown, paths: { st
     },
   };
 }
-
 
 export const summarize = (runs: EngineRun[]) => ({
   engineOverheadMs: runs.map((r) => round(r.engineOverheadMs, 0)),

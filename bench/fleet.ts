@@ -14,15 +14,15 @@
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { createLab, type Lab, type LabHost } from "../test/support/lab";
-import { assertPolicy, formatIssues } from "../src/model/validate";
-import { renderPolicy, type Artefacts } from "../src/render";
-import { managedPaths } from "../src/render/paths";
 import { probeHost } from "../src/host";
 import { parseConnection } from "../src/model/connection";
-import { distDir, exec, median, round, sleep, tempDir, type Log } from "./util";
-import { engineFleet, summarize, type EngineRun } from "./engine-fleet";
+import { assertPolicy, formatIssues } from "../src/model/validate";
+import { type Artefacts, renderPolicy } from "../src/render";
+import { managedPaths } from "../src/render/paths";
 import { shareFirstKey } from "../test/support/engine";
+import { createLab, type Lab, type LabHost } from "../test/support/lab";
+import { type EngineRun, engineFleet, summarize } from "./engine-fleet";
+import { distDir, exec, type Log, median, round, sleep, tempDir } from "./util";
 
 export type Tool = "ours" | "pulumi" | "pulumi-parallel" | "ansible" | "ansible-defaults";
 export type Operation = "apply-first" | "apply-noop" | "drift-check";
@@ -94,7 +94,12 @@ export function fleetPolicy(): unknown {
       { service: "http" },
       { service: "https", http3: true },
       { name: "metrics", protocol: "tcp", ports: 9100, sources: admins },
-      { name: "postgres", protocol: "tcp", ports: 5432, sources: ["198.19.10.0/24", "198.19.11.0/24", "2001:2:0:10::/64"] },
+      {
+        name: "postgres",
+        protocol: "tcp",
+        ports: 5432,
+        sources: ["198.19.10.0/24", "198.19.11.0/24", "2001:2:0:10::/64"],
+      },
     ],
   };
 }
@@ -139,9 +144,16 @@ function connectionInput(h: LabHost): Record<string, string> {
   return { host: h.ipv4, user: "root", privateKey: h.root.privateKey, hostKey: h.hostKey };
 }
 
-async function runOurs(op: "apply" | "observe", hosts: LabHost[], policy: unknown): Promise<{ wallMs: number; inProcessMs: number; results: WorkerHostResult[] }> {
+async function runOurs(
+  op: "apply" | "observe",
+  hosts: LabHost[],
+  policy: unknown,
+): Promise<{ wallMs: number; inProcessMs: number; results: WorkerHostResult[] }> {
   const req = { op, policy, paths: PATHS, hosts: hosts.map(connectionInput) };
-  const res = await exec(process.execPath, ["-e", WORKER, distDir()], { input: JSON.stringify(req), timeoutMs: 300_000 });
+  const res = await exec(process.execPath, ["-e", WORKER, distDir()], {
+    input: JSON.stringify(req),
+    timeoutMs: 300_000,
+  });
   const out = JSON.parse(res.stdout) as { opMs: number; results: WorkerHostResult[] };
   const failed = out.results.filter((r) => !r.ok);
   if (failed.length > 0) throw new Error(`fleet: ${op} failed on ${failed.length} host(s): ${failed[0]!.error}`);
@@ -160,13 +172,18 @@ function writeAnsibleFiles(dir: string, artefacts: Artefacts): AnsibleSetup {
   fs.mkdirSync(path.join(dir, "templates"), { recursive: true });
   fs.mkdirSync(path.join(dir, "bin"), { recursive: true });
   // the templates' sources are the bytes our renderer produced (no Jinja markup in them)
-  const templates = { nft: path.join(dir, "templates", "bench.nft.j2"), sysctl: path.join(dir, "templates", "sysctl.conf.j2"), modprobe: path.join(dir, "templates", "modprobe.conf.j2") };
+  const templates = {
+    nft: path.join(dir, "templates", "bench.nft.j2"),
+    sysctl: path.join(dir, "templates", "sysctl.conf.j2"),
+    modprobe: path.join(dir, "templates", "modprobe.conf.j2"),
+  };
   fs.writeFileSync(templates.nft, artefacts.nft);
   fs.writeFileSync(templates.sysctl, artefacts.sysctl);
   fs.writeFileSync(templates.modprobe, artefacts.modprobe);
   for (const [name, file] of Object.entries(templates)) {
     const text = fs.readFileSync(file, "utf8");
-    if (/\{\{|\{%|\{#/.test(text)) throw new Error(`fleet: the ${name} text contains Jinja markup; it would not template to identical bytes`);
+    if (/\{\{|\{%|\{#/.test(text))
+      throw new Error(`fleet: the ${name} text contains Jinja markup; it would not template to identical bytes`);
   }
   fs.writeFileSync(
     path.join(dir, "playbook.yml"),
@@ -204,7 +221,11 @@ function writeAnsibleFiles(dir: string, artefacts: Artefacts): AnsibleSetup {
   );
   for (const tool of ["ssh", "sftp", "scp"]) {
     const wrapper = path.join(dir, "bin", tool);
-    fs.writeFileSync(wrapper, `#!/bin/sh\n# counts invocations for the benchmark, then runs the real ${tool}\necho ${tool} >>"$HNFT_BENCH_CALLS"\nexec /usr/bin/${tool} "$@"\n`, { mode: 0o755 });
+    fs.writeFileSync(
+      wrapper,
+      `#!/bin/sh\n# counts invocations for the benchmark, then runs the real ${tool}\necho ${tool} >>"$HNFT_BENCH_CALLS"\nexec /usr/bin/${tool} "$@"\n`,
+      { mode: 0o755 },
+    );
   }
   return { dir, templates };
 }
@@ -248,7 +269,13 @@ async function runAnsible(
   );
   fs.writeFileSync(
     path.join(run, "inventory.ini"),
-    ["[fleet]", ...hosts.map((h) => `${h.name} ansible_host=${h.ipv4} ansible_user=root ansible_ssh_private_key_file=${h.root.keyPath}`), ""].join("\n"),
+    [
+      "[fleet]",
+      ...hosts.map(
+        (h) => `${h.name} ansible_host=${h.ipv4} ansible_user=root ansible_ssh_private_key_file=${h.root.keyPath}`,
+      ),
+      "",
+    ].join("\n"),
   );
   const env = {
     ...process.env,
@@ -269,14 +296,19 @@ async function runAnsible(
     }
     const bad = Object.entries(stats).filter(([, s]) => s.failures > 0 || s.unreachable > 0);
     if (res.code !== 0 || bad.length > 0 || Object.keys(stats).length !== hosts.length) {
-      throw new Error(`fleet: ansible-playbook failed (exit ${res.code}, ${bad.length} failed hosts):\n${res.stdout.slice(-3000)}\n${res.stderr.slice(-2000)}`);
+      throw new Error(
+        `fleet: ansible-playbook failed (exit ${res.code}, ${bad.length} failed hosts):\n${res.stdout.slice(-3000)}\n${res.stderr.slice(-2000)}`,
+      );
     }
     const invocations = fs.readFileSync(calls, "utf8").split("\n").filter(Boolean).length;
     return { wallMs: res.ms, changedHosts: Object.values(stats).filter((s) => s.changed > 0).length, invocations };
   } finally {
     // stop the ControlPersist masters, so that the next run starts cold like ours
     for (const sock of fs.readdirSync(cp)) {
-      await exec("/usr/bin/ssh", ["-o", `ControlPath=${path.join(cp, sock)}`, "-O", "exit", "bench-master"], { timeoutMs: 10_000, allowFail: true });
+      await exec("/usr/bin/ssh", ["-o", `ControlPath=${path.join(cp, sock)}`, "-O", "exit", "bench-master"], {
+        timeoutMs: 10_000,
+        allowFail: true,
+      });
     }
   }
 }
@@ -310,7 +342,10 @@ async function sshdCounts(hosts: LabHost[], offsets: number[]): Promise<{ connec
 /** Everything the host owns that either tool could write, plus the live table with handles. */
 async function snapshot(h: LabHost): Promise<{ files: Map<string, string>; table: string }> {
   const dirs = ["/etc/hardened-nftables", "/etc/sysctl.d", "/etc/modprobe.d", "/etc/systemd", h.root.home];
-  const out = await h.sh(`for d in ${dirs.map((d) => `'${d}'`).join(" ")}; do find "$d" -printf '%p\\t%i %s %T@ %C@\\n' 2>/dev/null; done; echo '::table::'; nft -a list table inet ${TABLE} 2>&1`, { timeoutMs: 60_000 });
+  const out = await h.sh(
+    `for d in ${dirs.map((d) => `'${d}'`).join(" ")}; do find "$d" -printf '%p\\t%i %s %T@ %C@\\n' 2>/dev/null; done; echo '::table::'; nft -a list table inet ${TABLE} 2>&1`,
+    { timeoutMs: 60_000 },
+  );
   const [files = "", table = ""] = out.stdout.split("::table::\n");
   const map = new Map<string, string>();
   for (const line of files.split("\n").filter(Boolean)) {
@@ -320,7 +355,10 @@ async function snapshot(h: LabHost): Promise<{ files: Map<string, string>; table
   return { files: map, table };
 }
 
-function compareSnapshots(before: Awaited<ReturnType<typeof snapshot>>[], after: Awaited<ReturnType<typeof snapshot>>[]): { hostsWithWrites: number; changed: string[]; tableReloaded: boolean } {
+function compareSnapshots(
+  before: Awaited<ReturnType<typeof snapshot>>[],
+  after: Awaited<ReturnType<typeof snapshot>>[],
+): { hostsWithWrites: number; changed: string[]; tableReloaded: boolean } {
   const changed = new Set<string>();
   let hostsWithWrites = 0;
   let tableReloaded = false;
@@ -332,7 +370,9 @@ function compareSnapshots(before: Awaited<ReturnType<typeof snapshot>>[], after:
       const y = a.files.get(p);
       if (x === y) continue;
       wrote = true;
-      changed.add(x === undefined ? `${p} (created)` : y === undefined ? `${p} (removed)` : `${p} (${describeChange(x, y)})`);
+      changed.add(
+        x === undefined ? `${p} (created)` : y === undefined ? `${p} (removed)` : `${p} (${describeChange(x, y)})`,
+      );
     }
     if (a.table !== b.table) {
       wrote = true;
@@ -374,7 +414,14 @@ async function identicalBytes(hosts: LabHost[], artefacts: Artefacts): Promise<b
   const p = managedPaths(TABLE);
   const sha = (s: string) => crypto.createHash("sha256").update(s).digest("hex");
   const expected = [sha(artefacts.nft), sha(artefacts.sysctl), sha(artefacts.modprobe)].join(" ");
-  const got = await Promise.all(hosts.map((h) => h.sh(`sha256sum '${p.nft}' '${p.sysctl}' '${p.modprobe}' | cut -d' ' -f1 | tr '\\n' ' '`, { timeoutMs: 30_000, allowFail: true })));
+  const got = await Promise.all(
+    hosts.map((h) =>
+      h.sh(`sha256sum '${p.nft}' '${p.sysctl}' '${p.modprobe}' | cut -d' ' -f1 | tr '\\n' ' '`, {
+        timeoutMs: 30_000,
+        allowFail: true,
+      }),
+    ),
+  );
   return got.every((g) => g.stdout.trim() === expected);
 }
 
@@ -401,7 +448,9 @@ export async function runFleet(opts: FleetOptions): Promise<FleetResult> {
     const record = (r: Omit<OperationResult, "medianWallMs">): void => {
       const full = { ...r, medianWallMs: round(median(r.wallMs), 0) } as OperationResult;
       operations.push(full);
-      log(`fleet: N=${r.hosts} ${r.tool} ${r.op}: ${full.medianWallMs} ms (samples ${r.wallMs.map((x) => round(x, 0)).join(", ")}), ${round(r.connectionsPerHost, 2)} connections and ${round(r.roundTripsPerHost, 2)} round trips per host, ${r.changedHosts} changed`);
+      log(
+        `fleet: N=${r.hosts} ${r.tool} ${r.op}: ${full.medianWallMs} ms (samples ${r.wallMs.map((x) => round(x, 0)).join(", ")}), ${round(r.connectionsPerHost, 2)} connections and ${round(r.roundTripsPerHost, 2)} round trips per host, ${r.changedHosts} changed`,
+      );
     };
     const perHost = (counts: { connections: number; sessions: number }[][], n: number) => ({
       connectionsPerHost: counts.flat().reduce((a, c) => a + c.connections, 0) / (n * counts.length),
@@ -417,7 +466,8 @@ export async function runFleet(opts: FleetOptions): Promise<FleetResult> {
         const off = sshdLogSizes(hosts);
         const r = await runOurs("apply", hosts, policyInput);
         const counts = await sshdCounts(hosts, off);
-        if (r.results.some((x) => x.hash !== artefacts.hash)) throw new Error("fleet: a host rendered different artefacts than the Ansible templates hold");
+        if (r.results.some((x) => x.hash !== artefacts.hash))
+          throw new Error("fleet: a host rendered different artefacts than the Ansible templates hold");
         record({
           tool: "ours",
           op: "apply-first",
@@ -457,7 +507,12 @@ export async function runFleet(opts: FleetOptions): Promise<FleetResult> {
           changedHosts: last.filter((x) => x.changed).length,
           ...(op === "drift-check" ? { inSyncHosts: last.filter((x) => x.inSync).length } : {}),
         });
-        if (op === "apply-noop") noopWrites.push({ tool: "ours", hosts: n, ...compareSnapshots(before, await Promise.all(hosts.map(snapshot))) });
+        if (op === "apply-noop")
+          noopWrites.push({
+            tool: "ours",
+            hosts: n,
+            ...compareSnapshots(before, await Promise.all(hosts.map(snapshot))),
+          });
       }
 
       // ---- the same operations through the real Pulumi engine
@@ -485,7 +540,12 @@ export async function runFleet(opts: FleetOptions): Promise<FleetResult> {
               changedHosts: op === "apply-first" ? n : 0,
               ...(op === "drift-check" ? { inSyncHosts: n } : {}), // --expect-no-changes passed
             });
-            if (op === "apply-noop") noopWrites.push({ tool: "pulumi", hosts: n, ...compareSnapshots(before, await Promise.all(hosts.map(snapshot))) });
+            if (op === "apply-noop")
+              noopWrites.push({
+                tool: "pulumi",
+                hosts: n,
+                ...compareSnapshots(before, await Promise.all(hosts.map(snapshot))),
+              });
           }
           // the CLI runs 8 resource operations at once by default (4 per core); a fleet is run with --parallel N
           if (n > 8) {
@@ -496,7 +556,16 @@ export async function runFleet(opts: FleetOptions): Promise<FleetResult> {
               runs.push(await fleet.run("drift-check", n));
               counts.push(await sshdCounts(hosts, off));
             }
-            record({ tool: "pulumi-parallel", op: "drift-check", hosts: n, wallMs: runs.map((r) => round(r.wallMs, 0)), ...perHost(counts, n), ...summarize(runs), changedHosts: 0, inSyncHosts: n });
+            record({
+              tool: "pulumi-parallel",
+              op: "drift-check",
+              hosts: n,
+              wallMs: runs.map((r) => round(r.wallMs, 0)),
+              ...perHost(counts, n),
+              ...summarize(runs),
+              changedHosts: 0,
+              inSyncHosts: n,
+            });
           }
         } finally {
           await fleet.close();
@@ -512,7 +581,15 @@ export async function runFleet(opts: FleetOptions): Promise<FleetResult> {
           const off = sshdLogSizes(hosts);
           const r = await runAnsible(setup, lab, hosts, variant, false);
           const counts = await sshdCounts(hosts, off);
-          record({ tool, op: "apply-first", hosts: n, wallMs: [r.wallMs], ...perHost([counts], n), toolRoundTripsPerHost: r.invocations / n, changedHosts: r.changedHosts });
+          record({
+            tool,
+            op: "apply-first",
+            hosts: n,
+            wallMs: [r.wallMs],
+            ...perHost([counts], n),
+            toolRoundTripsPerHost: r.invocations / n,
+            changedHosts: r.changedHosts,
+          });
           identical.push({ tool, hosts: n, identical: await identicalBytes(hosts, artefacts) });
         }
         for (const op of ["apply-noop", "drift-check"] as const) {
@@ -540,26 +617,31 @@ export async function runFleet(opts: FleetOptions): Promise<FleetResult> {
             changedHosts,
             ...(op === "drift-check" ? { inSyncHosts: n - changedHosts } : {}),
           });
-          if (op === "apply-noop") noopWrites.push({ tool, hosts: n, ...compareSnapshots(before, await Promise.all(hosts.map(snapshot))) });
+          if (op === "apply-noop")
+            noopWrites.push({ tool, hosts: n, ...compareSnapshots(before, await Promise.all(hosts.map(snapshot))) });
         }
       }
     }
     await resetHosts(lab.hosts);
     return {
       method: {
-        policy: "ssh (from 198.18.0.0/15, 2001:2::/48), http, https+http3, metrics (20 prefixes), postgres (3 prefixes)",
+        policy:
+          "ssh (from 198.18.0.0/15, 2001:2::/48), http, https+http3, metrics (20 prefixes), postgres (3 prefixes)",
         labHosts: maxHosts,
         repeats: opts.repeats,
         ours: "applyPolicy / observePolicy on all N hosts at once (Promise.all), in a fresh `node` process per operation; wall time = process start to exit",
-        pulumi: "the real Pulumi engine (tools/engine/pulumi-engine.sh, v3.276.0) through tools/engine/run.ts: one HostFirewall per host (test/engine/program), `pulumi up` (first, then no-op) and `pulumi preview --refresh --expect-no-changes`, each a fresh process, with the CLI's default parallelism (8 here: 4 per core) and, above 8 hosts, the drift check again with --parallel N (tool pulumi-parallel); engine overhead = wall time minus the span from the first host step starting to the last ending (engine events timed by the driver)",
+        pulumi:
+          "the real Pulumi engine (tools/engine/pulumi-engine.sh, v3.276.0) through tools/engine/run.ts: one HostFirewall per host (test/engine/program), `pulumi up` (first, then no-op) and `pulumi preview --refresh --expect-no-changes`, each a fresh process, with the CLI's default parallelism (8 here: 4 per core) and, above 8 hosts, the drift check again with --parallel N (tool pulumi-parallel); engine overhead = wall time minus the span from the first host step starting to the last ending (engine events timed by the driver)",
         oursPaths: `stateRoot ${PATHS.stateRoot}, runRoot ${PATHS.runRoot} (lab hosts share /var and /run)`,
         ansible: `ansible-playbook ${fs.readFileSync(path.join(setup.dir, "playbook.yml"), "utf8").length} B playbook: template nft (validate: nft -c -f %s) + sysctl.d + modprobe.d, handlers nft -f and sysctl -p; gather_facts false; drift check = --check --diff`,
         ansibleTuned: "forks = N, pipelining = True, interpreter_python = /usr/bin/python3",
-        ansibleDefaults: "forks = 5, pipelining = False, interpreter_python = auto_silent (discovery); at the largest N only, each operation once",
+        ansibleDefaults:
+          "forks = 5, pipelining = False, interpreter_python = auto_silent (discovery); at the largest N only, each operation once",
         ansibleSsh: `ssh_args = ${ANSIBLE_SSH_ARGS("<lab known_hosts>")}; host_key_checking = True; a fresh control_path_dir per ansible-playbook run and its masters stopped (ssh -O exit) afterwards, so every run starts cold like ours`,
         counting:
           "connections = sshd 'Accepted publickey' lines, round trips = sshd 'Starting session:' lines (one per exec or sftp channel), per host, from every host's sshd log (LogLevel VERBOSE); tool figures: our SessionStats, Ansible's ssh/sftp/scp wrapper invocations",
-        noopCheck: "before/after the no-op applies: inode, size, mtime and ctime of everything under /etc/hardened-nftables (state and run dirs included), /etc/sysctl.d, /etc/modprobe.d, /etc/systemd and root's home on every host, and `nft -a list table` (handles change when a table is reloaded)",
+        noopCheck:
+          "before/after the no-op applies: inode, size, mtime and ctime of everything under /etc/hardened-nftables (state and run dirs included), /etc/sysctl.d, /etc/modprobe.d, /etc/systemd and root's home on every host, and `nft -a list table` (handles change when a table is reloaded)",
       },
       operations,
       noopWrites,

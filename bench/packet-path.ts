@@ -17,7 +17,19 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { render } from "../src/render";
-import { background, exec, killGroup, median, onCleanup, prefixes, round, sleep, tempDir, type Background, type Log } from "./util";
+import {
+  type Background,
+  background,
+  exec,
+  killGroup,
+  type Log,
+  median,
+  onCleanup,
+  prefixes,
+  round,
+  sleep,
+  tempDir,
+} from "./util";
 
 export interface PacketOptions {
   sizes: number[];
@@ -100,18 +112,35 @@ export function renderedRuleset(n: number): string {
  * `blocked` prefixes none of which holds the client (issue 21: both at least 95% of without).
  */
 export function limitedRuleset(): string {
-  return render({ table: "bench", exposures: [{ name: "bench", protocol: "tcp", ports: PORT, limit: { rate: "999999/second", burst: 10000, connections: 65535 } }] }).nft;
+  return render({
+    table: "bench",
+    exposures: [
+      {
+        name: "bench",
+        protocol: "tcp",
+        ports: PORT,
+        limit: { rate: "999999/second", burst: 10000, connections: 65535 },
+      },
+    ],
+  }).nft;
 }
 
 export function blockedRuleset(blocked: number): string {
   // 10.0.0.0/8 upwards in /30 steps: never 198.19.255.0/24, where the client is
-  const sources = Array.from({ length: blocked }, (_, i) => `10.${(i >> 14) & 255}.${(i >> 6) & 255}.${(i & 63) << 2}/30`);
-  return render({ table: "bench", exposures: [{ name: "bench", protocol: "tcp", ports: PORT }], deny: { sources } }).nft;
+  const sources = Array.from(
+    { length: blocked },
+    (_, i) => `10.${(i >> 14) & 255}.${(i >> 6) & 255}.${(i & 63) << 2}/30`,
+  );
+  return render({ table: "bench", exposures: [{ name: "bench", protocol: "tcp", ports: PORT }], deny: { sources } })
+    .nft;
 }
 
 export function perRuleRuleset(n: number): string {
   const list = allowList(n);
-  const rules = list.length === 0 ? [`\t\ttcp dport ${PORT} accept`] : list.map((p) => `\t\tip saddr ${p} tcp dport ${PORT} accept`);
+  const rules =
+    list.length === 0
+      ? [`\t\ttcp dport ${PORT} accept`]
+      : list.map((p) => `\t\tip saddr ${p} tcp dport ${PORT} accept`);
   return [
     "table inet handwritten",
     "delete table inet handwritten",
@@ -130,7 +159,9 @@ export function perRuleRuleset(n: number): string {
 async function compile(dir: string): Promise<{ acceptd: string; connload: string }> {
   const out = { acceptd: path.join(dir, "acceptd"), connload: path.join(dir, "connload") };
   for (const name of ["acceptd", "connload"] as const) {
-    await exec("cc", ["-O2", "-Wall", "-o", out[name], path.join(__dirname, "packet", `${name}.c`)], { timeoutMs: 60_000 });
+    await exec("cc", ["-O2", "-Wall", "-o", out[name], path.join(__dirname, "packet", `${name}.c`)], {
+      timeoutMs: 60_000,
+    });
   }
   return out;
 }
@@ -144,7 +175,11 @@ function cpuTimes(): { busy: number; steal: number; total: number }[] {
     .map((l) => {
       const f = l.trim().split(/\s+/).slice(1).map(Number);
       const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = f;
-      return { busy: user + nice + system + irq + softirq, steal, total: user + nice + system + idle + iowait + irq + softirq + steal };
+      return {
+        busy: user + nice + system + irq + softirq,
+        steal,
+        total: user + nice + system + idle + iowait + irq + softirq + steal,
+      };
     });
 }
 
@@ -204,17 +239,25 @@ export async function runPacketPath(opts: PacketOptions): Promise<PacketResult> 
     await exec("sh", ["-ec", setup.join("\n")], { timeoutMs: 60_000 });
     const pin = (cpu: number): string[] => (opts.pin ? ["taskset", "-c", String(cpu)] : []);
     const limitSeconds = 3600;
-    server = background("ip", ["netns", "exec", srv, ...pin(1), bin.acceptd, SERVER, String(PORT), String(limitSeconds)], (limitSeconds + 10) * 1000);
+    server = background(
+      "ip",
+      ["netns", "exec", srv, ...pin(1), bin.acceptd, SERVER, String(PORT), String(limitSeconds)],
+      (limitSeconds + 10) * 1000,
+    );
     let ready = false;
     for (let i = 0; i < 100 && !ready; i++) {
-      const probe = await nsExec(cli, [bin.connload, SERVER, String(PORT), "1", "0", "0.2", "1"], 10_000).catch(() => undefined);
+      const probe = await nsExec(cli, [bin.connload, SERVER, String(PORT), "1", "0", "0.2", "1"], 10_000).catch(
+        () => undefined,
+      );
       ready = probe !== undefined && (JSON.parse(probe.stdout) as { total: number }).total === 1;
       if (!ready) await sleep(50);
     }
     if (!ready) throw new Error("packet: the server did not come up");
 
     // the variants, their rulesets written once
-    const specs: { id: string; kind: PacketVariant["kind"]; prefixes: number; file?: string }[] = [{ id: "none", kind: "none", prefixes: 0 }];
+    const specs: { id: string; kind: PacketVariant["kind"]; prefixes: number; file?: string }[] = [
+      { id: "none", kind: "none", prefixes: 0 },
+    ];
     for (const kind of ["rendered", "per-rule"] as const) {
       for (const n of opts.sizes) {
         const file = path.join(work, `${kind}-${n}.nft`);
@@ -223,13 +266,17 @@ export async function runPacketPath(opts: PacketOptions): Promise<PacketResult> 
       }
     }
     // issue 21: the per-source limit and the 100,000-prefix deny list, each beside rendered-0 (same table without it)
-    for (const [id, text] of [["limit", limitedRuleset()], ["blocked-100000", blockedRuleset(100_000)]] as const) {
+    for (const [id, text] of [
+      ["limit", limitedRuleset()],
+      ["blocked-100000", blockedRuleset(100_000)],
+    ] as const) {
       const file = path.join(work, `${id}.nft`);
       fs.writeFileSync(file, text);
       specs.push({ id, kind: "rendered", prefixes: 0, file });
     }
     const variants = new Map<string, PacketVariant>();
-    const hasConntrackTool = (await exec("sh", ["-c", "command -v conntrack"], { timeoutMs: 5000, allowFail: true })).code === 0;
+    const hasConntrackTool =
+      (await exec("sh", ["-c", "command -v conntrack"], { timeoutMs: 5000, allowFail: true })).code === 0;
 
     const load = async (spec: (typeof specs)[number]): Promise<number> => {
       await nsExec(srv, ["nft", "flush", "ruleset"]);
@@ -246,13 +293,25 @@ export async function runPacketPath(opts: PacketOptions): Promise<PacketResult> 
       const listing = spec.file ? (await nsExec(srv, ["nft", "list", "ruleset"], 60_000)).stdout : "";
       const inputChain = /chain input \{([\s\S]*?)\n\t\}/.exec(listing)?.[1] ?? "";
       const rules = inputChain.split("\n").filter((l) => /\S/.test(l) && !/^\s*type filter hook/.test(l)).length;
-      const setElements = spec.kind === "rendered" && spec.prefixes > 0 ? (/elements = \{([\s\S]*?)\}/.exec(listing)?.[1] ?? "").split(",").filter((e) => /\S/.test(e)).length : 0;
-      const inside = JSON.parse((await nsExec(cli, [bin.connload, SERVER, String(PORT), "1", "0", "0.3", "1", CLIENT], 10_000)).stdout) as { total: number };
-      const outside = JSON.parse((await nsExec(cli, [bin.connload, SERVER, String(PORT), "1", "0", "0.3", "1", OUTSIDER], 10_000)).stdout) as { total: number };
-      if (inside.total !== 1) throw new Error(`packet: ${spec.id}: the client could not connect through its own allow list`);
-      if (spec.prefixes > 0 && outside.total !== 0) throw new Error(`packet: ${spec.id}: a source outside the allow list got through`);
-      if (spec.kind === "rendered" && spec.prefixes > 0 && setElements !== spec.prefixes) throw new Error(`packet: ${spec.id}: the set holds ${setElements} elements, expected ${spec.prefixes}`);
-      log(`packet: ${spec.id}: loaded in ${round(loadMs, 0)} ms, ${rules} input rules${setElements ? `, ${setElements} set elements` : ""}`);
+      const setElements =
+        spec.kind === "rendered" && spec.prefixes > 0
+          ? (/elements = \{([\s\S]*?)\}/.exec(listing)?.[1] ?? "").split(",").filter((e) => /\S/.test(e)).length
+          : 0;
+      const inside = JSON.parse(
+        (await nsExec(cli, [bin.connload, SERVER, String(PORT), "1", "0", "0.3", "1", CLIENT], 10_000)).stdout,
+      ) as { total: number };
+      const outside = JSON.parse(
+        (await nsExec(cli, [bin.connload, SERVER, String(PORT), "1", "0", "0.3", "1", OUTSIDER], 10_000)).stdout,
+      ) as { total: number };
+      if (inside.total !== 1)
+        throw new Error(`packet: ${spec.id}: the client could not connect through its own allow list`);
+      if (spec.prefixes > 0 && outside.total !== 0)
+        throw new Error(`packet: ${spec.id}: a source outside the allow list got through`);
+      if (spec.kind === "rendered" && spec.prefixes > 0 && setElements !== spec.prefixes)
+        throw new Error(`packet: ${spec.id}: the set holds ${setElements} elements, expected ${spec.prefixes}`);
+      log(
+        `packet: ${spec.id}: loaded in ${round(loadMs, 0)} ms, ${rules} input rules${setElements ? `, ${setElements} set elements` : ""}`,
+      );
       variants.set(spec.id, {
         id: spec.id,
         kind: spec.kind,
@@ -278,7 +337,16 @@ export async function runPacketPath(opts: PacketOptions): Promise<PacketResult> 
         const before = cpuTimes();
         const res = await nsExec(
           cli,
-          [...pin(0), bin.connload, SERVER, String(PORT), String(opts.concurrency), String(opts.warmupSeconds), String(opts.durationSeconds), String(MAX_CONNECTIONS_PER_RUN)],
+          [
+            ...pin(0),
+            bin.connload,
+            SERVER,
+            String(PORT),
+            String(opts.concurrency),
+            String(opts.warmupSeconds),
+            String(opts.durationSeconds),
+            String(MAX_CONNECTIONS_PER_RUN),
+          ],
           (opts.warmupSeconds + opts.durationSeconds + 30) * 1000,
         );
         const after = cpuTimes();
@@ -289,8 +357,18 @@ export async function runPacketPath(opts: PacketOptions): Promise<PacketResult> 
           steal: after.map((a, i) => round((a.steal - before[i]!.steal) / Math.max(1, a.total - before[i]!.total), 2)),
         };
         const cpuMicrosPerConnection = round(((ticks / CLOCK_TICKS) * 1e6) / Math.max(1, out.total), 2);
-        variants.get(spec.id)!.runs.push({ rate: round(out.rate, 0), connections: out.connections, failed: out.failed, cpu, cpuMicrosPerConnection });
-        log(`packet: round ${r}/${opts.rounds} ${spec.id}: ${round(out.rate, 0)} conn/s, ${cpuMicrosPerConnection} CPU us/conn (cpu busy ${cpu.busy.join("/")}, steal ${cpu.steal.join("/")})`);
+        variants
+          .get(spec.id)!
+          .runs.push({
+            rate: round(out.rate, 0),
+            connections: out.connections,
+            failed: out.failed,
+            cpu,
+            cpuMicrosPerConnection,
+          });
+        log(
+          `packet: round ${r}/${opts.rounds} ${spec.id}: ${round(out.rate, 0)} conn/s, ${cpuMicrosPerConnection} CPU us/conn (cpu busy ${cpu.busy.join("/")}, steal ${cpu.steal.join("/")})`,
+        );
       }
     }
     await nsExec(srv, ["nft", "flush", "ruleset"]);
@@ -318,7 +396,8 @@ export async function runPacketPath(opts: PacketOptions): Promise<PacketResult> 
         rounds: opts.rounds,
         pinned: opts.pin ? "client taskset CPU 0, server taskset CPU 1" : "not pinned",
         serverAccepted: accepted,
-        topology: "two network namespaces joined by one veth pair; server 198.19.255.1, client 198.19.255.2 (+198.19.255.200 outside the list)",
+        topology:
+          "two network namespaces joined by one veth pair; server 198.19.255.1, client 198.19.255.2 (+198.19.255.200 outside the list)",
       },
       variants: [...variants.values()],
     };

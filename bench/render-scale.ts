@@ -11,7 +11,7 @@
  *   exposures  N custom exposures (tcp ports 10000..), no sources: N rules
  *   both       N custom exposures, each allowing its own prefix: N rules and N sets
  */
-import { distDir, exec, prefixes, round, type Log } from "./util";
+import { distDir, exec, type Log, prefixes, round } from "./util";
 
 export type Shape = "prefixes" | "exposures" | "both";
 
@@ -55,10 +55,16 @@ export function policyFor(shape: Shape, n: number): unknown {
     case "prefixes":
       return { table: "bench", exposures: [{ name: "bench", protocol: "tcp", ports: 8080, sources: prefixes(n, 10) }] };
     case "exposures":
-      return { table: "bench", exposures: Array.from({ length: n }, (_, i) => ({ name: `e${i}`, protocol: "tcp", ports: 10000 + i })) };
+      return {
+        table: "bench",
+        exposures: Array.from({ length: n }, (_, i) => ({ name: `e${i}`, protocol: "tcp", ports: 10000 + i })),
+      };
     case "both": {
       const list = prefixes(n, 10);
-      return { table: "bench", exposures: list.map((p, i) => ({ name: `e${i}`, protocol: "tcp", ports: 10000 + i, sources: [p] })) };
+      return {
+        table: "bench",
+        exposures: list.map((p, i) => ({ name: `e${i}`, protocol: "tcp", ports: 10000 + i, sources: [p] })),
+      };
     }
   }
 }
@@ -99,7 +105,10 @@ export async function runRenderScale(opts: RenderOptions): Promise<RenderResult>
   for (const shape of opts.shapes) {
     for (const size of opts.sizes) {
       const input = JSON.stringify(policyFor(shape, size));
-      const res = await exec(process.execPath, ["-e", CHILD, distDir(), String(opts.iterations)], { input, timeoutMs: 600_000 });
+      const res = await exec(process.execPath, ["-e", CHILD, distDir(), String(opts.iterations)], {
+        input,
+        timeoutMs: 600_000,
+      });
       const o = JSON.parse(res.stdout) as Record<string, number>;
       const m: RenderMeasure = {
         shape,
@@ -126,10 +135,12 @@ export async function runRenderScale(opts: RenderOptions): Promise<RenderResult>
   }
   return {
     method: {
-      process: "one fresh node child per (shape, size); the policy arrives as JSON on stdin; it loads only the pure modules (dist/model/validate, dist/render: zod and ipaddr.js), not the package entry point",
+      process:
+        "one fresh node child per (shape, size); the policy arrives as JSON on stdin; it loads only the pure modules (dist/model/validate, dist/render: zod and ipaddr.js), not the package entry point",
       cold: "first assertPolicy (zod parse) and first renderPolicy in the process: JIT not warmed, what a one-shot CLI run pays",
       warm: `median of ${opts.iterations} further rounds (the cold round is the warm-up, excluded)`,
-      memory: "peak RSS = process.resourceUsage().maxRSS of the child (Node itself, the library, the input and the output included); rssBefore = RSS before the first parse",
+      memory:
+        "peak RSS = process.resourceUsage().maxRSS of the child (Node itself, the library, the input and the output included); rssBefore = RSS before the first parse",
     },
     measures,
   };

@@ -9,7 +9,7 @@ import type { FleetResult, OperationResult, Tool } from "./fleet";
 import type { PacketResult } from "./packet-path";
 import type { RenderResult } from "./render-scale";
 import type { ScaleResult } from "./scale";
-import { median, round, type MachineInfo } from "./util";
+import { type MachineInfo, median, round } from "./util";
 
 export interface TargetVerdict {
   id: string;
@@ -40,8 +40,10 @@ export interface BenchReport {
   targets: TargetVerdict[];
 }
 
-const fmt = (x: number | undefined, digits = 0): string => (x === undefined || !Number.isFinite(x) ? "-" : round(x, digits).toLocaleString("en-US"));
-const ratio = (x: number | undefined, digits = 1): string => (x === undefined || !Number.isFinite(x) ? "-" : `${round(x, digits)}x`);
+const fmt = (x: number | undefined, digits = 0): string =>
+  x === undefined || !Number.isFinite(x) ? "-" : round(x, digits).toLocaleString("en-US");
+const ratio = (x: number | undefined, digits = 1): string =>
+  x === undefined || !Number.isFinite(x) ? "-" : `${round(x, digits)}x`;
 const pct = (x: number | undefined): string => (x === undefined || !Number.isFinite(x) ? "-" : `${round(x * 100, 1)}%`);
 
 function op(fleet: FleetResult, tool: Tool, o: OperationResult["op"], n: number): OperationResult | undefined {
@@ -73,7 +75,14 @@ export function evaluateTargets(r: Pick<BenchReport, "fleet" | "packet" | "rende
             : `missed by ${ratio(5 / x, 2)} (needs ${fmt(ans.medianWallMs / 5)} ms or less). Ours spends ~${fmt(startup)} ms starting Node and loading the library; the rest is one connection and ${fmt(ours.roundTripsPerHost, 1)} round trips per host, the observe step loading the candidate table into a throwaway namespace twice (JSON and text).`),
       });
     }
-  } else out.push({ id: "drift-check-5x", target: "no-op drift check of 30 hosts at least 5x faster than Ansible's check mode", measured: "-", met: "not run", notes: "" });
+  } else
+    out.push({
+      id: "drift-check-5x",
+      target: "no-op drift check of 30 hosts at least 5x faster than Ansible's check mode",
+      measured: "-",
+      met: "not run",
+      notes: "",
+    });
 
   // 1b. the same drift check as users run it: `pulumi preview --refresh --expect-no-changes`
   if (r.fleet?.operations.some((o) => o.tool === "pulumi")) {
@@ -86,7 +95,8 @@ export function evaluateTargets(r: Pick<BenchReport, "fleet" | "packet" | "rende
       const xp = par ? ans.medianWallMs / par.medianWallMs : undefined;
       out.push({
         id: "engine-drift-check-5x",
-        target: "`pulumi preview --refresh --expect-no-changes` of 30 hosts at least 5x faster than Ansible's check mode",
+        target:
+          "`pulumi preview --refresh --expect-no-changes` of 30 hosts at least 5x faster than Ansible's check mode",
         measured:
           `${n} hosts: engine ${fmt(pul.medianWallMs)} ms with the CLI's default --parallel 8 (${ratio(x)})` +
           (par ? `, ${fmt(par.medianWallMs)} ms with --parallel ${n} (${ratio(xp)})` : "") +
@@ -113,19 +123,33 @@ export function evaluateTargets(r: Pick<BenchReport, "fleet" | "packet" | "rende
     out.push({
       id: "noop-writes-nothing",
       target: "a no-op apply writes nothing on any host",
-      measured: ours.map((w) => `${w.hostsWithWrites} of ${w.hosts} host${w.hosts === 1 ? "" : "s"} written to${w.tableReloaded ? ", table reloaded" : ""}`).join("; "),
+      measured: ours
+        .map(
+          (w) =>
+            `${w.hostsWithWrites} of ${w.hosts} host${w.hosts === 1 ? "" : "s"} written to${w.tableReloaded ? ", table reloaded" : ""}`,
+        )
+        .join("; "),
       met: bad.length === 0 && !reloaded,
       notes:
         (bad.length === 0 && !reloaded
           ? "no managed file, state file or run file changed inode, size, mtime or ctime, and the table kept its handles (not reloaded)."
           : `missed: ${changed.join(", ")}${reloaded ? "; the table was reloaded" : ""}. ` +
             (lockOnly
-              ? "Only the 0-byte lock file: apply.sh opens it with `exec 9>\"$lock\"` (O_TRUNC), which updates its mtime/ctime even when it is empty. Nothing managed is written and the table is not reloaded; `exec 9>>\"$lock\"` (append, no truncation) would make the no-op apply write nothing at all."
+              ? 'Only the 0-byte lock file: apply.sh opens it with `exec 9>"$lock"` (O_TRUNC), which updates its mtime/ctime even when it is empty. Nothing managed is written and the table is not reloaded; `exec 9>>"$lock"` (append, no truncation) would make the no-op apply write nothing at all.'
               : "")) +
         ` Both tools also write transient files outside the managed paths (ours: the bundle in a mktemp dir under /tmp, removed on exit).` +
-        (ansible.length > 0 ? ` Ansible's no-op run for comparison: ${ansibleChanged.length ? ansibleChanged.join(", ") : "nothing"}.` : ""),
+        (ansible.length > 0
+          ? ` Ansible's no-op run for comparison: ${ansibleChanged.length ? ansibleChanged.join(", ") : "nothing"}.`
+          : ""),
     });
-  } else out.push({ id: "noop-writes-nothing", target: "a no-op apply writes nothing on any host", measured: "-", met: "not run", notes: "" });
+  } else
+    out.push({
+      id: "noop-writes-nothing",
+      target: "a no-op apply writes nothing on any host",
+      measured: "-",
+      met: "not run",
+      notes: "",
+    });
 
   // 2b. the same through the engine: a no-op `pulumi up`
   if (r.fleet?.noopWrites.some((w) => w.tool === "pulumi")) {
@@ -134,9 +158,17 @@ export function evaluateTargets(r: Pick<BenchReport, "fleet" | "packet" | "rende
     out.push({
       id: "engine-noop-writes-nothing",
       target: "a no-op `pulumi up` writes nothing on any host",
-      measured: pul.map((w) => `${w.hostsWithWrites} of ${w.hosts} host${w.hosts === 1 ? "" : "s"} written to${w.tableReloaded ? ", table reloaded" : ""}`).join("; "),
+      measured: pul
+        .map(
+          (w) =>
+            `${w.hostsWithWrites} of ${w.hosts} host${w.hosts === 1 ? "" : "s"} written to${w.tableReloaded ? ", table reloaded" : ""}`,
+        )
+        .join("; "),
       met: bad.length === 0,
-      notes: bad.length === 0 ? "the engine found no change, so the provider was not called to apply: no file touched, no table reloaded." : `changed: ${[...new Set(bad.flatMap((w) => w.changed))].join(", ")}`,
+      notes:
+        bad.length === 0
+          ? "the engine found no change, so the provider was not called to apply: no file touched, no table reloaded."
+          : `changed: ${[...new Set(bad.flatMap((w) => w.changed))].join(", ")}`,
     });
   }
 
@@ -173,12 +205,21 @@ export function evaluateTargets(r: Pick<BenchReport, "fleet" | "packet" | "rende
                 : "") +
               "."
             : "") +
-          (handBig ? ` One rule per prefix falls to ${pct(handBig.ratioToNone)}: ${fmt(handBig.rules)} rules evaluated in order for every new connection.` : "") +
+          (handBig
+            ? ` One rule per prefix falls to ${pct(handBig.ratioToNone)}: ${fmt(handBig.rules)} rules evaluated in order for every new connection.`
+            : "") +
           ` Run-to-run spread (min-max of ${big.runs.length} rounds): none ${spread(none)}, rendered ${spread(big)} conn/s; this VM shares 2 cores with other work and the hypervisor steals time (see the steal column), so differences of a few points are within noise.` +
           ` Measured by CPU time instead of wall time (steal excluded): ${fmt(none.medianCpuMicrosPerConnection, 1)} µs per connection without a firewall, ${fmt(big.medianCpuMicrosPerConnection, 1)} µs with ${fmt(largest)} prefixes${zero ? `, ${fmt(zero.medianCpuMicrosPerConnection, 1)} µs with 0` : ""}: ${pct(big.cpuRatioToNone)} of the no-firewall rate at equal CPU${big.cpuRatioToNone >= 0.9 ? " (the target met on this measure)" : ""}.`,
       });
     }
-  } else out.push({ id: "packet-90pct", target: "with 10,000 prefixes, at least 90% of the no-firewall connection rate", measured: "-", met: "not run", notes: "" });
+  } else
+    out.push({
+      id: "packet-90pct",
+      target: "with 10,000 prefixes, at least 90% of the no-firewall connection rate",
+      measured: "-",
+      met: "not run",
+      notes: "",
+    });
 
   // 4. render of 10,000 prefixes under one second
   if (r.render) {
@@ -199,7 +240,14 @@ export function evaluateTargets(r: Pick<BenchReport, "fleet" | "packet" | "rende
             : `missed by ${fmt(worst - 1000)} ms. Validation (zod, address parsing) is ${pct(m.coldParseMs / m.firstCallTotalMs)} of the first call.`),
       });
     }
-  } else out.push({ id: "render-1s", target: "render of 10,000 prefixes under one second", measured: "-", met: "not run", notes: "" });
+  } else
+    out.push({
+      id: "render-1s",
+      target: "render of 10,000 prefixes under one second",
+      measured: "-",
+      met: "not run",
+      notes: "",
+    });
   return out;
 }
 
@@ -233,7 +281,12 @@ function fleetTables(f: FleetResult): string[] {
       "|---:|---|---:|---:|---:|---:|---:|---:|---|",
     );
     for (const n of sizes) {
-      for (const [tool, o] of [["pulumi", "apply-first"], ["pulumi", "apply-noop"], ["pulumi", "drift-check"], ["pulumi-parallel", "drift-check"]] as const) {
+      for (const [tool, o] of [
+        ["pulumi", "apply-first"],
+        ["pulumi", "apply-noop"],
+        ["pulumi", "drift-check"],
+        ["pulumi-parallel", "drift-check"],
+      ] as const) {
         const p = op(f, tool, o, n);
         if (!p) continue;
         const a = op(f, "ours", o, n);
@@ -247,14 +300,22 @@ function fleetTables(f: FleetResult): string[] {
   const defaults = f.operations.filter((o) => o.tool === "ansible-defaults");
   if (defaults.length > 0) {
     lines.push("", "Ansible with its defaults (forks=5, pipelining off, interpreter discovery), for reference:", "");
-    lines.push("| hosts | operation | wall ms | vs ours | connections / round trips per host |", "|---:|---|---:|---:|---|");
+    lines.push(
+      "| hosts | operation | wall ms | vs ours | connections / round trips per host |",
+      "|---:|---|---:|---:|---|",
+    );
     for (const d of defaults) {
       const a = op(f, "ours", d.op, d.hosts);
-      lines.push(`| ${d.hosts} | ${d.op} | ${fmt(d.medianWallMs)} | ${a ? ratio(d.medianWallMs / a.medianWallMs) : "-"} | ${fmt(d.connectionsPerHost, 2)} / ${fmt(d.roundTripsPerHost, 2)} |`);
+      lines.push(
+        `| ${d.hosts} | ${d.op} | ${fmt(d.medianWallMs)} | ${a ? ratio(d.medianWallMs / a.medianWallMs) : "-"} | ${fmt(d.connectionsPerHost, 2)} / ${fmt(d.roundTripsPerHost, 2)} |`,
+      );
     }
   }
   lines.push("", "Samples (ms; the first apply runs once per size, the no-op operations are repeated):", "");
-  lines.push("| tool | hosts | operation | wall samples | ours: inside the process | tool's own count per host (connections / round trips) | changed hosts | in sync |", "|---|---:|---|---|---|---|---:|---:|");
+  lines.push(
+    "| tool | hosts | operation | wall samples | ours: inside the process | tool's own count per host (connections / round trips) | changed hosts | in sync |",
+    "|---|---:|---|---|---|---|---:|---:|",
+  );
   for (const o of f.operations) {
     lines.push(
       `| ${o.tool} | ${o.hosts} | ${o.op} | ${o.wallMs.map((x) => fmt(x)).join(", ")} | ${o.inProcessMs ? o.inProcessMs.map((x) => fmt(x)).join(", ") : "-"} | ${o.toolConnectionsPerHost !== undefined ? fmt(o.toolConnectionsPerHost, 2) : "-"} / ${fmt(o.toolRoundTripsPerHost, 2)} | ${o.changedHosts} | ${o.inSyncHosts ?? "-"} |`,
@@ -262,12 +323,18 @@ function fleetTables(f: FleetResult): string[] {
   }
   lines.push("", "No-op apply: what changed on the hosts (inode, size, mtime, ctime; table handles):", "");
   lines.push("| tool | hosts | hosts with writes | table reloaded | changed |", "|---|---:|---:|---|---|");
-  for (const w of f.noopWrites) lines.push(`| ${w.tool} | ${w.hosts} | ${w.hostsWithWrites} | ${w.tableReloaded ? "yes" : "no"} | ${w.changed.join("<br>") || "nothing"} |`);
+  for (const w of f.noopWrites)
+    lines.push(
+      `| ${w.tool} | ${w.hosts} | ${w.hostsWithWrites} | ${w.tableReloaded ? "yes" : "no"} | ${w.changed.join("<br>") || "nothing"} |`,
+    );
   lines.push(
     "",
     "Reading these: the lab's hosts are namespaces on the controller's own 2 cores, so every remote command (Ansible's Python modules, our shell steps and `nft` runs) competes with the controller for the same CPU. At N = 10 and 30 the wall time therefore measures the total work of the controller and all hosts together; on a real fleet each host does its share on its own CPU, and N = 1 is the closest to the latency one would see. Round trips per host do not depend on this.",
   );
-  lines.push("", `Identical bytes on the hosts (nft, sysctl.d, modprobe.d sha256 equal to the renderer's): ${f.identicalBytes.map((x) => `${x.tool}@${x.hosts}: ${x.identical ? "yes" : "NO"}`).join(", ")}`);
+  lines.push(
+    "",
+    `Identical bytes on the hosts (nft, sysctl.d, modprobe.d sha256 equal to the renderer's): ${f.identicalBytes.map((x) => `${x.tool}@${x.hosts}: ${x.identical ? "yes" : "NO"}`).join(", ")}`,
+  );
   return lines;
 }
 
@@ -314,7 +381,10 @@ function scaleTable(r: ScaleResult): string[] {
       `| ${fmt(m.prefixes)} | ${fmt(m.nftBytes)} | ${fmt(m.renderMs)} | ${fmt(m.applyMs)}${m.changed ? "" : " (unchanged!)"} | ${fmt(m.noopApplyMs)}${m.noopChanged ? " (changed!)" : ""} | ${fmt(m.observeMs)}${m.inSync ? "" : " (drift!)"} | ${fmt(m.peakRssMiB, 1)} | ${fmt(m.hostCheckMs)} | ${fmt(m.hostLoadMs)} |`,
     );
   }
-  lines.push("", `Beside firewalld's published reload of ${fmt(fw.entries)} set entries: ${fmt(fw.fromMs)}-${fmt(fw.toMs)} ms (firewalld PR #1544).`);
+  lines.push(
+    "",
+    `Beside firewalld's published reload of ${fmt(fw.entries)} set entries: ${fmt(fw.fromMs)}-${fmt(fw.toMs)} ms (firewalld PR #1544).`,
+  );
   return lines;
 }
 
@@ -332,7 +402,19 @@ export function markdown(r: BenchReport): string {
     `Machine: ${r.machine.cpus} x ${r.machine.cpuModel}, ${r.machine.memoryGiB} GiB, Linux ${r.machine.kernel}; ${r.machine.versions.node}, ${r.machine.versions.nft}, ${r.machine.versions.openssh}, ${r.machine.versions.ansible}.`,
     "",
     `Load: before \`${r.machine.uptime}\`; after \`${r.uptimeAfter}\`. The machine is shared (other engineers' test suites run on the same 2 cores) and is a VM whose hypervisor steals CPU time, so absolute figures move from run to run; the ratios come from runs interleaved on the same hosts in the same process.`,
-    ...(r.parts ? ["", "This report joins runs: " + Object.entries(r.parts).map(([what, p]) => `${what} from ${p.startedAt} at ${p.git.commit.slice(0, 12)} (${p.durationSeconds} s)${p.why ? `: ${p.why}` : ""}`).join("; ") + "."] : []),
+    ...(r.parts
+      ? [
+          "",
+          "This report joins runs: " +
+            Object.entries(r.parts)
+              .map(
+                ([what, p]) =>
+                  `${what} from ${p.startedAt} at ${p.git.commit.slice(0, 12)} (${p.durationSeconds} s)${p.why ? `: ${p.why}` : ""}`,
+              )
+              .join("; ") +
+            ".",
+        ]
+      : []),
     "",
     "## Targets",
     "",
@@ -341,11 +423,43 @@ export function markdown(r: BenchReport): string {
     ...r.targets.map((t) => `| ${t.target} | ${t.measured} | ${verdict(t.met)} | ${t.notes} |`),
     "",
   );
-  if (r.errors.length) L.push("## Errors", "", ...r.errors.map((e) => `- ${e.benchmark}: ${e.message.split("\n")[0]}`), "");
-  if (r.fleet) L.push("## 1. Fleet operations (this project vs Ansible)", "", ...fleetTables(r.fleet), "", "Method:", "", ...methodList(r.fleet.method), "");
-  if (r.packet) L.push("## 2. Packet path: new TCP connections per second", "", ...packetTable(r.packet), "", "Method:", "", ...methodList(r.packet.method), "");
-  if (r.render) L.push("## 3. Render scale", "", ...renderTable(r.render), "", "Method:", "", ...methodList(r.render.method), "");
-  if (r.scale) L.push("## 4. Scale end to end: rendered, checked and applied over SSH", "", ...scaleTable(r.scale), "", "Method:", "", ...methodList(r.scale.method), "");
+  if (r.errors.length)
+    L.push("## Errors", "", ...r.errors.map((e) => `- ${e.benchmark}: ${e.message.split("\n")[0]}`), "");
+  if (r.fleet)
+    L.push(
+      "## 1. Fleet operations (this project vs Ansible)",
+      "",
+      ...fleetTables(r.fleet),
+      "",
+      "Method:",
+      "",
+      ...methodList(r.fleet.method),
+      "",
+    );
+  if (r.packet)
+    L.push(
+      "## 2. Packet path: new TCP connections per second",
+      "",
+      ...packetTable(r.packet),
+      "",
+      "Method:",
+      "",
+      ...methodList(r.packet.method),
+      "",
+    );
+  if (r.render)
+    L.push("## 3. Render scale", "", ...renderTable(r.render), "", "Method:", "", ...methodList(r.render.method), "");
+  if (r.scale)
+    L.push(
+      "## 4. Scale end to end: rendered, checked and applied over SSH",
+      "",
+      ...scaleTable(r.scale),
+      "",
+      "Method:",
+      "",
+      ...methodList(r.scale.method),
+      "",
+    );
   return `${L.join("\n")}\n`;
 }
 
@@ -373,19 +487,31 @@ export function summary(r: BenchReport): string {
   }
   if (r.packet) {
     L.push("packet path (median)          new conn/s   vs none   CPU us/conn   vs none at equal CPU");
-    for (const v of r.packet.variants) L.push(`  ${v.id.padEnd(22)} ${fmt(v.medianRate).padStart(12)} ${pct(v.ratioToNone).padStart(9)} ${fmt(v.medianCpuMicrosPerConnection, 1).padStart(12)} ${pct(v.cpuRatioToNone).padStart(10)}`);
+    for (const v of r.packet.variants)
+      L.push(
+        `  ${v.id.padEnd(22)} ${fmt(v.medianRate).padStart(12)} ${pct(v.ratioToNone).padStart(9)} ${fmt(v.medianCpuMicrosPerConnection, 1).padStart(12)} ${pct(v.cpuRatioToNone).padStart(10)}`,
+      );
   }
   if (r.render) {
     L.push("render (ms: first call / warm, peak RSS MiB)");
-    for (const m of r.render.measures) L.push(`  ${m.shape.padEnd(10)} ${fmt(m.size).padStart(7)}  ${fmt(m.firstCallTotalMs, 1).padStart(8)} / ${fmt(m.warmTotalMs, 1).padStart(7)}  ${fmt(m.peakRssMiB, 1).padStart(6)}`);
+    for (const m of r.render.measures)
+      L.push(
+        `  ${m.shape.padEnd(10)} ${fmt(m.size).padStart(7)}  ${fmt(m.firstCallTotalMs, 1).padStart(8)} / ${fmt(m.warmTotalMs, 1).padStart(7)}  ${fmt(m.peakRssMiB, 1).padStart(6)}`,
+      );
   }
   if (r.scale) {
     L.push("scale (ms)      render    apply   no-op  observe  peak MiB  host nft -c  nft -f");
-    for (const m of r.scale.measures) L.push(`  ${fmt(m.prefixes).padStart(8)} ${fmt(m.renderMs).padStart(8)} ${fmt(m.applyMs).padStart(8)} ${fmt(m.noopApplyMs).padStart(7)} ${fmt(m.observeMs).padStart(8)} ${fmt(m.peakRssMiB, 1).padStart(9)} ${fmt(m.hostCheckMs).padStart(12)} ${fmt(m.hostLoadMs).padStart(7)}`);
-    L.push(`  firewalld reload of ${fmt(r.scale.firewalldReloadMs.entries)} entries (published): ${fmt(r.scale.firewalldReloadMs.fromMs)}-${fmt(r.scale.firewalldReloadMs.toMs)} ms`);
+    for (const m of r.scale.measures)
+      L.push(
+        `  ${fmt(m.prefixes).padStart(8)} ${fmt(m.renderMs).padStart(8)} ${fmt(m.applyMs).padStart(8)} ${fmt(m.noopApplyMs).padStart(7)} ${fmt(m.observeMs).padStart(8)} ${fmt(m.peakRssMiB, 1).padStart(9)} ${fmt(m.hostCheckMs).padStart(12)} ${fmt(m.hostLoadMs).padStart(7)}`,
+      );
+    L.push(
+      `  firewalld reload of ${fmt(r.scale.firewalldReloadMs.entries)} entries (published): ${fmt(r.scale.firewalldReloadMs.fromMs)}-${fmt(r.scale.firewalldReloadMs.toMs)} ms`,
+    );
   }
   L.push("targets");
-  for (const t of r.targets) L.push(`  [${t.met === true ? "met" : t.met === false ? "MISSED" : "not run"}] ${t.target}: ${t.measured}`);
+  for (const t of r.targets)
+    L.push(`  [${t.met === true ? "met" : t.met === false ? "MISSED" : "not run"}] ${t.target}: ${t.measured}`);
   return L.join("\n");
 }
 

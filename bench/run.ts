@@ -8,11 +8,11 @@
 import { spawnSync } from "node:child_process";
 import * as path from "node:path";
 import { runFleet } from "./fleet";
-import { runScale } from "./scale";
 import { runPacketPath } from "./packet-path";
 import { runRenderScale } from "./render-scale";
-import { evaluateTargets, summary, writeReport, type BenchReport } from "./report";
-import { REPO, machineInfo, runCleanups, snapshotDist, uptime, which } from "./util";
+import { type BenchReport, evaluateTargets, summary, writeReport } from "./report";
+import { runScale } from "./scale";
+import { machineInfo, REPO, runCleanups, snapshotDist, uptime, which } from "./util";
 
 type Bench = "fleet" | "packet" | "render" | "scale";
 const ALL: Bench[] = ["render", "packet", "fleet", "scale"];
@@ -87,10 +87,18 @@ function checkPrerequisites(benches: Bench[]): void {
       }
     }
   }
-  if ((benches.includes("fleet") || benches.includes("packet") || benches.includes("scale")) && process.getuid?.() !== 0) {
-    problems.push("fleet, packet and scale create network namespaces and need root (sudo npm run bench, or --only render)");
+  if (
+    (benches.includes("fleet") || benches.includes("packet") || benches.includes("scale")) &&
+    process.getuid?.() !== 0
+  ) {
+    problems.push(
+      "fleet, packet and scale create network namespaces and need root (sudo npm run bench, or --only render)",
+    );
   }
-  if (benches.includes("packet") && !which("conntrack")) console.error("bench: note: `conntrack` (Debian package conntrack) not found: conntrack tables are not flushed between packet-path runs");
+  if (benches.includes("packet") && !which("conntrack"))
+    console.error(
+      "bench: note: `conntrack` (Debian package conntrack) not found: conntrack tables are not flushed between packet-path runs",
+    );
   if (problems.length > 0) {
     console.error(`bench: missing prerequisites:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
     if (packages.size > 0) console.error(`install them with:\n  apt-get install ${[...packages].join(" ")}`);
@@ -110,7 +118,8 @@ async function main(): Promise<void> {
   checkPrerequisites(benches);
   snapshotDist();
   const started = Date.now();
-  const log = (line: string): void => console.log(`[${((Date.now() - started) / 1000).toFixed(1).padStart(6)}s] ${line}`);
+  const log = (line: string): void =>
+    console.log(`[${((Date.now() - started) / 1000).toFixed(1).padStart(6)}s] ${line}`);
   const machine = machineInfo();
   log(`machine: ${machine.cpus} CPUs, Linux ${machine.kernel}; ${machine.uptime}`);
 
@@ -132,7 +141,12 @@ async function main(): Promise<void> {
     log(`---- ${b}`);
     try {
       if (b === "render") {
-        report.render = await runRenderScale({ sizes: [10, 1000, 10_000], shapes: q ? ["prefixes", "exposures"] : ["prefixes", "exposures", "both"], iterations: q ? 3 : 7, log });
+        report.render = await runRenderScale({
+          sizes: [10, 1000, 10_000],
+          shapes: q ? ["prefixes", "exposures"] : ["prefixes", "exposures", "both"],
+          iterations: q ? 3 : 7,
+          log,
+        });
       } else if (b === "packet") {
         report.packet = await runPacketPath({
           sizes: [0, 1000, 10_000],
@@ -146,7 +160,13 @@ async function main(): Promise<void> {
       } else if (b === "scale") {
         report.scale = await runScale({ sizes: q ? [12_000] : [12_000, 100_000], log });
       } else {
-        report.fleet = await runFleet({ sizes: q ? [1, 3] : [1, 10, 30], repeats: q ? 1 : 3, ansibleDefaults: !q, engine: true, log });
+        report.fleet = await runFleet({
+          sizes: q ? [1, 3] : [1, 10, 30],
+          repeats: q ? 1 : 3,
+          ansibleDefaults: !q,
+          engine: true,
+          log,
+        });
       }
     } catch (e) {
       const message = (e as Error).stack ?? String(e);
@@ -161,7 +181,9 @@ async function main(): Promise<void> {
   const dir = path.join(REPO, "bench", "results");
   const files = writeReport(report, dir, report.kind === "full" ? "latest" : "partial");
   console.log(`\n${summary(report)}\n`);
-  console.log(`wrote ${path.relative(REPO, files.md)} and ${path.relative(REPO, files.json)} (${report.durationSeconds} s)`);
+  console.log(
+    `wrote ${path.relative(REPO, files.md)} and ${path.relative(REPO, files.json)} (${report.durationSeconds} s)`,
+  );
   if (report.errors.length > 0) process.exitCode = 1;
 }
 

@@ -15,7 +15,7 @@
  * overlapping (so the model keeps every one), on one exposure (tcp/8443); SSH stays open.
  */
 import { createLab, type LabHost } from "../test/support/lab";
-import { distDir, exec, round, type Log } from "./util";
+import { distDir, exec, type Log, round } from "./util";
 
 export interface ScaleMeasure {
   prefixes: number;
@@ -52,7 +52,8 @@ export function scalePrefixes(n: number): string[] {
     const a = (base + i * 4) >>> 0; // 30,000 x 4 = 120,000 addresses < 131,072 in the /15
     out.push(`${a >>> 24}.${(a >>> 16) & 255}.${(a >>> 8) & 255}.${a & 255}/32`);
   }
-  for (let i = 0; i < n - v4; i++) out.push(`2001:2:0:${(i >> 12).toString(16)}:${((i & 0xfff) * 2).toString(16)}::/96`);
+  for (let i = 0; i < n - v4; i++)
+    out.push(`2001:2:0:${(i >> 12).toString(16)}:${((i & 0xfff) * 2).toString(16)}::/96`);
   return out;
 }
 
@@ -87,8 +88,13 @@ async function hostNftTimes(h: LabHost, nft: string): Promise<{ checkMs: number;
   const file = "/etc/hardened-nftables/.scale.nft"; // the host's own /etc
   await h.sh(`cat > ${file}`, { stdin: nft, timeoutMs: 120_000 });
   const ns = (s: string) => Number(s.trim()) / 1e6;
-  const check = await h.sh(`s=$(date +%s%N); nft -c -f ${file} >/dev/null; e=$(date +%s%N); echo $((e - s))`, { timeoutMs: 600_000 });
-  const load = await h.sh(`unshare -n sh -c 's=$(date +%s%N); nft -f ${file} >/dev/null; e=$(date +%s%N); echo $((e - s))'`, { timeoutMs: 600_000 });
+  const check = await h.sh(`s=$(date +%s%N); nft -c -f ${file} >/dev/null; e=$(date +%s%N); echo $((e - s))`, {
+    timeoutMs: 600_000,
+  });
+  const load = await h.sh(
+    `unshare -n sh -c 's=$(date +%s%N); nft -f ${file} >/dev/null; e=$(date +%s%N); echo $((e - s))'`,
+    { timeoutMs: 600_000 },
+  );
   await h.sh(`rm -f ${file}`);
   return { checkMs: ns(check.stdout), loadMs: ns(load.stdout) };
 }
@@ -99,11 +105,24 @@ export async function runScale(opts: { sizes: number[]; log: Log }): Promise<Sca
   const measures: ScaleMeasure[] = [];
   try {
     for (const n of opts.sizes) {
-      const policy = { table: "scale", exposures: [{ service: "ssh" }, { name: "bulk", protocol: "tcp", ports: 8443, sources: scalePrefixes(n) }] };
-      const req = { policy, paths: PATHS, connection: { host: h.ipv4, user: "root", privateKey: h.root.privateKey, hostKey: h.hostKey } };
+      const policy = {
+        table: "scale",
+        exposures: [{ service: "ssh" }, { name: "bulk", protocol: "tcp", ports: 8443, sources: scalePrefixes(n) }],
+      };
+      const req = {
+        policy,
+        paths: PATHS,
+        connection: { host: h.ipv4, user: "root", privateKey: h.root.privateKey, hostKey: h.hostKey },
+      };
       opts.log(`scale: ${n} prefixes: render, apply, no-op apply and observe over SSH`);
-      const res = await exec(process.execPath, ["-e", WORKER, distDir()], { input: JSON.stringify(req), timeoutMs: 1_800_000 });
-      const out = JSON.parse(res.stdout) as Omit<ScaleMeasure, "prefixes" | "nftBytes" | "hostCheckMs" | "hostLoadMs"> & { nft: string };
+      const res = await exec(process.execPath, ["-e", WORKER, distDir()], {
+        input: JSON.stringify(req),
+        timeoutMs: 1_800_000,
+      });
+      const out = JSON.parse(res.stdout) as Omit<
+        ScaleMeasure,
+        "prefixes" | "nftBytes" | "hostCheckMs" | "hostLoadMs"
+      > & { nft: string };
       const host = await hostNftTimes(h, out.nft);
       const m: ScaleMeasure = {
         prefixes: n,
@@ -120,18 +139,25 @@ export async function runScale(opts: { sizes: number[]; log: Log }): Promise<Sca
         inSync: out.inSync,
       };
       measures.push(m);
-      opts.log(`scale: ${n} prefixes: render ${m.renderMs} ms, apply ${m.applyMs} ms, no-op ${m.noopApplyMs} ms, observe ${m.observeMs} ms, peak ${m.peakRssMiB} MiB; on the host nft -c ${m.hostCheckMs} ms, nft -f ${m.hostLoadMs} ms`);
-      await h.sh("nft delete table inet scale 2>/dev/null; rm -rf /etc/hardened-nftables/scale.nft /etc/hardened-nftables/.state/scale /etc/sysctl.d/60-hardened-nftables-scale.conf /etc/modprobe.d/hardened-nftables-scale.conf; true");
+      opts.log(
+        `scale: ${n} prefixes: render ${m.renderMs} ms, apply ${m.applyMs} ms, no-op ${m.noopApplyMs} ms, observe ${m.observeMs} ms, peak ${m.peakRssMiB} MiB; on the host nft -c ${m.hostCheckMs} ms, nft -f ${m.hostLoadMs} ms`,
+      );
+      await h.sh(
+        "nft delete table inet scale 2>/dev/null; rm -rf /etc/hardened-nftables/scale.nft /etc/hardened-nftables/.state/scale /etc/sysctl.d/60-hardened-nftables-scale.conf /etc/modprobe.d/hardened-nftables-scale.conf; true",
+      );
     }
   } finally {
     await lab.destroy();
   }
   return {
     method: {
-      policy: "ssh from anywhere + one tcp/8443 exposure with N source prefixes (30% IPv4 /32, 70% IPv6 /96, none adjacent)",
-      process: "one fresh node process per size: render, applyPolicy over SSH (the whole safe apply), applyPolicy again (no-op), observePolicy; peak RSS = that process's maxRSS",
+      policy:
+        "ssh from anywhere + one tcp/8443 exposure with N source prefixes (30% IPv4 /32, 70% IPv6 /96, none adjacent)",
+      process:
+        "one fresh node process per size: render, applyPolicy over SSH (the whole safe apply), applyPolicy again (no-op), observePolicy; peak RSS = that process's maxRSS",
       host: "the same nft file on the lab host: nft -c -f, and nft -f into a fresh network namespace (unshare -n), timed on the host with date +%s%N",
-      firewalld: "firewalld PR #1544: reload with 12,000 ipset entries 1.2-2.6 s (was 78 min for 19k entries, firewalld#881)",
+      firewalld:
+        "firewalld PR #1544: reload with 12,000 ipset entries 1.2-2.6 s (was 78 min for 19k entries, firewalld#881)",
     },
     measures,
     firewalldReloadMs: { entries: 12000, fromMs: 1200, toMs: 2600 },

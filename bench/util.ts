@@ -57,7 +57,12 @@ export interface ExecOptions {
 export function exec(cmd: string, args: readonly string[], opts: ExecOptions): Promise<ExecResult> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
-    const child = spawn(cmd, args, { stdio: ["pipe", "pipe", "pipe"], detached: true, env: opts.env ?? process.env, cwd: opts.cwd });
+    const child = spawn(cmd, args, {
+      stdio: ["pipe", "pipe", "pipe"],
+      detached: true,
+      env: opts.env ?? process.env,
+      cwd: opts.cwd,
+    });
     // killed on exit or on a signal too (registered after the temp dirs, so it runs before their removal)
     const unregister = onCleanup(() => killGroup(child.pid, "SIGKILL"));
     const out: Buffer[] = [];
@@ -85,14 +90,15 @@ export function exec(cmd: string, args: readonly string[], opts: ExecOptions): P
         ms: performance.now() - started,
       };
       const line = [cmd, ...args].join(" ").slice(0, 200);
-      if (timedOut) return reject(new Error(`timed out after ${opts.timeoutMs} ms: ${line}\n${res.stderr.slice(-2000)}`));
-      if (res.code !== 0 && !opts.allowFail) return reject(new Error(`exit ${res.code}: ${line}\n${(res.stderr || res.stdout).slice(-3000)}`));
+      if (timedOut)
+        return reject(new Error(`timed out after ${opts.timeoutMs} ms: ${line}\n${res.stderr.slice(-2000)}`));
+      if (res.code !== 0 && !opts.allowFail)
+        return reject(new Error(`exit ${res.code}: ${line}\n${(res.stderr || res.stdout).slice(-3000)}`));
       resolve(res);
     });
     child.stdin.end(opts.input ?? "");
   });
 }
-
 
 /** A child that runs until stopped (a server); bounded by its own time limit as well. */
 export interface Background {

@@ -1,10 +1,26 @@
-export { PolicySchema, ExposureSchema, type Policy, type PolicyInput, type Exposure, type ExposureInput } from "./model/policy";
-export { parsePolicy, assertPolicy, PolicyError, formatIssues } from "./model/validate";
-export { mergePolicies, type PolicyAddition } from "./model/merge";
 export { catalog, serviceNames } from "./catalog";
-export { planPolicy, type Plan, type Explanation } from "./plan/plan";
-export { render, renderPolicy, renderPlan, KernelSupportError, type Artefacts } from "./render";
-export { profileForKernel, DEFAULT_PROFILE, type HostProfile } from "./render/profile";
-export { managedPaths } from "./render/paths";
 export { checkInScratchNamespace } from "./local/nft-check";
-export { HostFirewall, HostFirewallArgsError, HostTable, type HostFirewallArgs, type ConnectionArgs, type ExposureArgs, type HostPaths, type ProbedProfile } from "./pulumi";
+export { mergePolicies, type PolicyAddition } from "./model/merge";
+export {
+  type Exposure,
+  type ExposureInput,
+  ExposureSchema,
+  type Policy,
+  type PolicyInput,
+  PolicySchema,
+} from "./model/policy";
+export { assertPolicy, formatIssues, PolicyError, parsePolicy } from "./model/validate";
+export { type Explanation, type Plan, planPolicy } from "./plan/plan";
+export {
+  type ConnectionArgs,
+  type ExposureArgs,
+  HostFirewall,
+  type HostFirewallArgs,
+  HostFirewallArgsError,
+  type HostPaths,
+  HostTable,
+  type ProbedProfile,
+} from "./pulumi";
+export { type Artefacts, KernelSupportError, render, renderPlan, renderPolicy } from "./render";
+export { managedPaths } from "./render/paths";
+export { DEFAULT_PROFILE, type HostProfile, profileForKernel } from "./render/profile";

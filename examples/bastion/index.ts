@@ -39,7 +39,8 @@ const bastionFirewall = new HostFirewall("bastion", {
 // @pulumi/command through the same proxy: make sure nft is there before the firewall is applied.
 const nftables = new command.remote.Command("inner-nftables", {
   connection: inner,
-  create: "sudo -n sh -c 'command -v nft >/dev/null || (export DEBIAN_FRONTEND=noninteractive; apt-get update -qq && apt-get install -y -qq nftables)'",
+  create:
+    "sudo -n sh -c 'command -v nft >/dev/null || (export DEBIAN_FRONTEND=noninteractive; apt-get update -qq && apt-get install -y -qq nftables)'",
 });
 
 const innerFirewall = new HostFirewall(
@@ -50,7 +51,13 @@ const innerFirewall = new HostFirewall(
       { service: "ssh", sources: [bastionInside] },
       { service: "https", sources: ["10.0.0.0/8"] },
     ],
-    output: { policy: "drop", allow: [{ name: "dns", protocol: "udp", ports: 53 }, { name: "apt", protocol: "tcp", ports: [80, 443] }] },
+    output: {
+      policy: "drop",
+      allow: [
+        { name: "dns", protocol: "udp", ports: 53 },
+        { name: "apt", protocol: "tcp", ports: [80, 443] },
+      ],
+    },
   },
   // The bastion's table first: a mistake there must roll back before the inner host is touched.
   { dependsOn: [bastionFirewall, nftables] },

@@ -34,7 +34,10 @@ type Override = Omit<Partial<HostFirewallArgs>, "exposures" | "connection"> & { 
 /** What every host has. */
 const base = {
   table: "fleet",
-  exposures: [{ service: "ssh", sources: admin }, { service: "ntp", sources: appNet }] as ExposureArgs[],
+  exposures: [
+    { service: "ssh", sources: admin },
+    { service: "ntp", sources: appNet },
+  ] as ExposureArgs[],
   log: { dropped: true, rate: "5/minute" },
 };
 
@@ -45,7 +48,10 @@ const overrides: Record<FleetHost["role"], Override> = {
     exposures: [{ name: "postgres", protocol: "tcp", ports: 5432, sources: appNet, comment: "app servers only" }],
     output: { policy: "drop", allow: [{ name: "dns", protocol: "udp", ports: 53 }] },
   },
-  mail: { exposures: [{ service: "smtp" }, { service: "submission" }, { service: "imaps" }], conntrack: { max: 131072 } },
+  mail: {
+    exposures: [{ service: "smtp" }, { service: "submission" }, { service: "imaps" }],
+    conntrack: { max: 131072 },
+  },
 };
 
 const firewalls = hosts.map((h) => {
@@ -60,4 +66,6 @@ const firewalls = hosts.map((h) => {
 });
 
 export const drift = Object.fromEntries(hosts.map((h, i) => [h.name, firewalls[i]!.driftSummary]));
-export const kernels = Object.fromEntries(hosts.map((h, i) => [h.name, firewalls[i]!.hostProfile.apply((p) => p?.kernelRelease)]));
+export const kernels = Object.fromEntries(
+  hosts.map((h, i) => [h.name, firewalls[i]!.hostProfile.apply((p) => p?.kernelRelease)]),
+);

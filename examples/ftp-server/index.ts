@@ -27,7 +27,8 @@ const passive = { from: config.getNumber("passiveFrom") ?? 50000, to: config.get
 // Packages first: nft for the firewall, vsftpd for the service, conntrack to flush stale helper entries.
 const packages = new command.remote.Command("ftp-packages", {
   connection,
-  create: "set -e; export DEBIAN_FRONTEND=noninteractive; apt-get update -qq; apt-get install -y -qq nftables vsftpd conntrack",
+  create:
+    "set -e; export DEBIAN_FRONTEND=noninteractive; apt-get update -qq; apt-get install -y -qq nftables vsftpd conntrack",
 });
 
 // What the server must be set to: the passive range the firewall opens (see docs/services.md).

@@ -30,14 +30,17 @@ interface Target {
 function fromSandbox(): Target {
   const repo = path.resolve(__dirname, "..", "..");
   const r = spawnSync("npm", ["run", "--silent", "sandbox", "--", "status", "--json"], { cwd: repo, encoding: "utf8" });
-  let s: { status?: string; host?: string; port?: number; user?: string; privateKeyPath?: string; hostKey?: string } = {};
+  let s: { status?: string; host?: string; port?: number; user?: string; privateKeyPath?: string; hostKey?: string } =
+    {};
   try {
     s = JSON.parse(r.stdout);
   } catch {
     /* not JSON: not running */
   }
   if (s.status !== "up" || !s.host || !s.privateKeyPath || !s.hostKey) {
-    throw new Error("no sandbox host: run `npm run sandbox -- up` first (as root), or set the host, hostKey and privateKeyPath config");
+    throw new Error(
+      "no sandbox host: run `npm run sandbox -- up` first (as root), or set the host, hostKey and privateKeyPath config",
+    );
   }
   return {
     host: s.host,
@@ -55,7 +58,9 @@ function fromConfig(config: pulumi.Config): Target {
     host: config.require("host"),
     port: config.getNumber("port") ?? 22,
     user: config.get("user") ?? "root",
-    privateKey: keyPath ? pulumi.secret(fs.readFileSync(keyPath.replace(/^~(?=\/)/, process.env.HOME ?? "~"), "utf8")) : config.requireSecret("privateKey"),
+    privateKey: keyPath
+      ? pulumi.secret(fs.readFileSync(keyPath.replace(/^~(?=\/)/, process.env.HOME ?? "~"), "utf8"))
+      : config.requireSecret("privateKey"),
     hostKey: config.require("hostKey"),
     hostPaths: config.getObject<HostPaths>("hostPaths"),
   };
@@ -65,7 +70,13 @@ const config = new pulumi.Config();
 const target = config.get("host") ? fromConfig(config) : fromSandbox();
 
 const firewall = new HostFirewall("quickstart", {
-  connection: { host: target.host, port: target.port, user: target.user, privateKey: target.privateKey, hostKey: target.hostKey },
+  connection: {
+    host: target.host,
+    port: target.port,
+    user: target.user,
+    privateKey: target.privateKey,
+    hostKey: target.hostKey,
+  },
   exposures: [
     { service: "ssh" },
     { service: "https" },

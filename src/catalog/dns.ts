@@ -10,5 +10,7 @@ export const service = defineService(schema, {
     { protocol: "udp", ports: single(53), label: "queries" },
     { protocol: "tcp", ports: single(53), label: "queries over tcp" },
   ],
-  serverSettings: () => ["DNS server: answer on 53/udp and 53/tcp (tcp is needed for large answers and zone transfers)"],
+  serverSettings: () => [
+    "DNS server: answer on 53/udp and 53/tcp (tcp is needed for large answers and zone transfers)",
+  ],
 });

@@ -3,11 +3,18 @@ import { helperService, PortSpec } from "./schema-helpers";
 import { defineService, single } from "./types";
 
 export const schema = helperService("ftp", {
-  passivePorts: PortSpec.meta({ description: 'The passive data range the server is configured with, a range string "a-b".', examples: ["50000-51000"] }),
+  passivePorts: PortSpec.meta({
+    description: 'The passive data range the server is configured with, a range string "a-b".',
+    examples: ["50000-51000"],
+  }),
   activeMode: z
     .boolean()
     .default(false)
-    .meta({ description: "Allow active-mode data connections the server opens from tcp/20 (needed when output is restricted).", examples: [true] }),
+    .meta({
+      description:
+        "Allow active-mode data connections the server opens from tcp/20 (needed when output is restricted).",
+      examples: [true],
+    }),
 });
 
 export const service = defineService(schema, {

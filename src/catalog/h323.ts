@@ -2,8 +2,14 @@ import { helperService, PortList, PortSpec } from "./schema-helpers";
 import { defineService, single } from "./types";
 
 export const schema = helperService("h323", {
-  rasPorts: PortList.optional().meta({ description: "The RAS port(s) of a gatekeeper, a port, range or list.", examples: [1719] }),
-  mediaPorts: PortSpec.optional().meta({ description: 'The media range the endpoint is configured with, a range string "a-b".', examples: ["30000-30100"] }),
+  rasPorts: PortList.optional().meta({
+    description: "The RAS port(s) of a gatekeeper, a port, range or list.",
+    examples: [1719],
+  }),
+  mediaPorts: PortSpec.optional().meta({
+    description: 'The media range the endpoint is configured with, a range string "a-b".',
+    examples: ["30000-30100"],
+  }),
 });
 
 export const service = defineService(schema, {
@@ -25,5 +31,7 @@ export const service = defineService(schema, {
   },
   serverSettings: (data) =>
     data ? [`gatekeeper/gateway: media (RTP) ports ${data.from}-${data.to}, H.245 tunnelled in Q.931`] : [],
-  notes: ["ports overrides the Q.931 tcp port; rasPorts the RAS udp port. H.245 must be tunnelled (no separate port opens)."],
+  notes: [
+    "ports overrides the Q.931 tcp port; rasPorts the RAS udp port. H.245 must be tunnelled (no separate port opens).",
+  ],
 });

@@ -3,7 +3,10 @@ import { plainService } from "./schema-helpers";
 import { defineService, single } from "./types";
 
 export const schema = plainService("https", {
-  http3: z.boolean().default(false).meta({ description: "Also open udp/443 for HTTP/3 (QUIC).", examples: [true] }),
+  http3: z
+    .boolean()
+    .default(false)
+    .meta({ description: "Also open udp/443 for HTTP/3 (QUIC).", examples: [true] }),
 });
 
 export const service = defineService(schema, {

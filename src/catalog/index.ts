@@ -20,13 +20,37 @@ import * as tftp from "./tftp";
 import type { ExposedService, Service } from "./types";
 
 /** Every service file, in the order the catalog lists them: the one list of catalog services. */
-const modules = [ssh, http, https, dns, smtp, submission, imaps, ntp, ftp, tftp, sip, h323, pptp, irc, netbiosNs, snmp, sane, amanda] as const;
+const modules = [
+  ssh,
+  http,
+  https,
+  dns,
+  smtp,
+  submission,
+  imaps,
+  ntp,
+  ftp,
+  tftp,
+  sip,
+  h323,
+  pptp,
+  irc,
+  netbiosNs,
+  snmp,
+  sane,
+  amanda,
+] as const;
 
 /** The tuple of the modules' schemas (mapped through a type parameter, so it stays a tuple). */
-type SchemasOf<T extends readonly unknown[]> = { -readonly [I in keyof T]: T[I] extends { readonly schema: infer S } ? S : never };
+type SchemasOf<T extends readonly unknown[]> = {
+  -readonly [I in keyof T]: T[I] extends { readonly schema: infer S } ? S : never;
+};
 type Schemas = SchemasOf<typeof modules>;
 
-export const CatalogExposureSchema = z.discriminatedUnion("service", modules.map((m) => m.schema) as unknown as Schemas);
+export const CatalogExposureSchema = z.discriminatedUnion(
+  "service",
+  modules.map((m) => m.schema) as unknown as Schemas,
+);
 
 export type CatalogExposure = z.output<typeof CatalogExposureSchema>;
 
@@ -48,7 +72,9 @@ export function catalogService(name: string): Service {
  * `service` literal (ServiceOf checks it), so the exposure the discriminated union matched is
  * the one its service reads: the cast only forgets which of the 18 it is.
  */
-const readers = new Map(modules.map((m) => [m.service.service, m.service.exposed as (exposure: CatalogExposure) => ExposedService]));
+const readers = new Map(
+  modules.map((m) => [m.service.service, m.service.exposed as (exposure: CatalogExposure) => ExposedService]),
+);
 
 /** A validated exposure of a catalog service, read through its own service. */
 export function exposedService(exposure: CatalogExposure): ExposedService {
@@ -57,7 +83,9 @@ export function exposedService(exposure: CatalogExposure): ExposedService {
 
 /** Every helper module and NAT helper module the catalog knows: the modprobe deny list starts from these. */
 export const allHelperModules: readonly string[] = [
-  ...new Set(services.flatMap(({ helper }) => (helper ? [helper.module, ...(helper.natModule ? [helper.natModule] : [])] : []))),
+  ...new Set(
+    services.flatMap(({ helper }) => (helper ? [helper.module, ...(helper.natModule ? [helper.natModule] : [])] : [])),
+  ),
 ].sort();
 
-export { expectingHelper, helperTypes, type ExposedService, type HelperFacts, type Service } from "./types";
+export { type ExposedService, expectingHelper, type HelperFacts, helperTypes, type Service } from "./types";

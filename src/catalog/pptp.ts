@@ -15,5 +15,8 @@ export const service = defineService(schema, {
     ipv4Only: true,
   },
   serverSettings: () => ["pptpd: no port setting; GRE (ip protocol 47) must pass"],
-  notes: ["PPTP is broken cryptographically; prefer WireGuard or IPsec.", "The pptp helper is IPv4 only and may be removed from the kernel."],
+  notes: [
+    "PPTP is broken cryptographically; prefer WireGuard or IPsec.",
+    "The pptp helper is IPv4 only and may be removed from the kernel.",
+  ],
 });

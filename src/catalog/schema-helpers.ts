@@ -31,4 +31,4 @@ export const DataPorts = PortSpec.meta({
   examples: ["50000-50100"],
 });
 
-export { PortSpec, PortList };
+export { PortList, PortSpec };

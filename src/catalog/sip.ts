@@ -1,10 +1,16 @@
 import { z } from "zod";
 import { helperService, PortSpec } from "./schema-helpers";
-import { defineService, single, type ControlPort } from "./types";
+import { type ControlPort, defineService, single } from "./types";
 
 export const schema = helperService("sip", {
-  transport: z.enum(["udp", "tcp", "both"]).default("udp").meta({ description: 'Signalling transport, "udp" (default), "tcp" or "both".', examples: ["both"] }),
-  rtpPorts: PortSpec.optional().meta({ description: 'The RTP media range the server is configured with, a range string "a-b".', examples: ["10000-20000"] }),
+  transport: z
+    .enum(["udp", "tcp", "both"])
+    .default("udp")
+    .meta({ description: 'Signalling transport, "udp" (default), "tcp" or "both".', examples: ["both"] }),
+  rtpPorts: PortSpec.optional().meta({
+    description: 'The RTP media range the server is configured with, a range string "a-b".',
+    examples: ["10000-20000"],
+  }),
 });
 
 export const service = defineService(schema, {
@@ -35,5 +41,5 @@ export const service = defineService(schema, {
           `Kamailio/rtpengine: --port-min=${data.from} --port-max=${data.to}`,
         ]
       : ["no rtpPorts: only signalling opens; media will not reach this host"],
-  notes: ["Keep the helper's sip_direct_media=1 (the default) if you use helper \"scoped\"."],
+  notes: ['Keep the helper\'s sip_direct_media=1 (the default) if you use helper "scoped".'],
 });

@@ -15,7 +15,12 @@ export const service = defineService(schema, {
     ipv4Only: false,
   },
   serverSettings: (data) =>
-    data ? [`tftpd-hpa: TFTP_OPTIONS="--secure --port-range ${data.from}:${data.to}"`, `atftpd: --port-range ${data.from}:${data.to}`] : [],
+    data
+      ? [
+          `tftpd-hpa: TFTP_OPTIONS="--secure --port-range ${data.from}:${data.to}"`,
+          `atftpd: --port-range ${data.from}:${data.to}`,
+        ]
+      : [],
   notes: [
     "The server sends the first transfer packet from a port in the data range; the client's answers come back as established traffic, so no inbound data rule is needed.",
   ],

@@ -107,7 +107,7 @@ export interface Service {
   readonly data?: DataRange;
   readonly originated?: OriginatedData;
   /** Extra IP protocols that must pass (PPTP's GRE). */
-  readonly ipProtocols?: readonly ("gre")[];
+  readonly ipProtocols?: readonly "gre"[];
   readonly helper?: HelperFacts;
   /** What a server must be set to so it stays inside the declared ranges. */
   readonly serverSettings: (data: PortRange | undefined) => string[];
@@ -144,7 +144,11 @@ export interface ExposedService {
  * D and O from the field names the service gives, and E must hold a port range at D and a boolean
  * at O, so reading them needs no cast.
  */
-export function defineService<E extends Partial<Record<D, PortRange>> & Partial<Record<O, boolean>>, D extends string = never, O extends string = never>(
+export function defineService<
+  E extends Partial<Record<D, PortRange>> & Partial<Record<O, boolean>>,
+  D extends string = never,
+  O extends string = never,
+>(
   _schema: z.ZodType<E>,
   facts: Omit<ServiceOf<E>, "exposed"> & { readonly data?: DataRange<D>; readonly originated?: OriginatedData<O> },
 ): ServiceOf<E> {

@@ -1,5 +1,5 @@
 import { parseArgs } from "node:util";
-import { applyPolicy, type ApplyResult } from "../host/operations/apply";
+import { type ApplyResult, applyPolicy } from "../host/operations/apply";
 import { CONFIRM_TIMEOUT_BOUNDS, DEFAULT_CONFIRM_TIMEOUT } from "../model/host-options";
 import { EXIT } from "./exit-codes";
 import { COMMON_HELP, EXIT_HELP, onHost, prepare, TABLE_HELP, TABLE_HOST_OPTIONS } from "./host-command";
@@ -54,7 +54,9 @@ export function applyText(result: ApplyResult): string {
   ];
   if (result.changed) lines.push(`  flushed connections: ${result.flushedConnections}`);
   for (const w of result.warnings) lines.push(`  warning: ${w}`);
-  lines.push(`  ${result.stats.connections} SSH connection${result.stats.connections === 1 ? "" : "s"}, ${result.stats.roundTrips} round trip${result.stats.roundTrips === 1 ? "" : "s"}`);
+  lines.push(
+    `  ${result.stats.connections} SSH connection${result.stats.connections === 1 ? "" : "s"}, ${result.stats.roundTrips} round trip${result.stats.roundTrips === 1 ? "" : "s"}`,
+  );
   return `${lines.join("\n")}\n`;
 }
 

@@ -9,8 +9,8 @@
  */
 import { readFileSync } from "node:fs";
 import type { parseArgs } from "node:util";
-import { type Connection, parseConnection, redact } from "../model/connection";
 import { gatherIssues, type Issue, type Result } from "../fields/issues";
+import { type Connection, parseConnection, redact } from "../model/connection";
 
 /** parseArgs options for the connection; spread into each host command's options. */
 export const CONNECTION_OPTIONS = {
@@ -55,7 +55,9 @@ export const CONNECTION_HELP = `Connection:
 Passwords and passphrases are never taken from the command line.`;
 
 /** The values parseArgs returns for {@link CONNECTION_OPTIONS} (a command's values are a superset). */
-export type ConnectionFlagValues = ReturnType<typeof parseArgs<{ options: typeof CONNECTION_OPTIONS; strict: true }>>["values"];
+export type ConnectionFlagValues = ReturnType<
+  typeof parseArgs<{ options: typeof CONNECTION_OPTIONS; strict: true }>
+>["values"];
 
 export interface ConnectionFlagSources {
   /** Where --password-env and friends read from (default: process.env). */
@@ -150,18 +152,23 @@ export function parseHostSpec(flag: string, spec: string): Result<HostSpec> {
 function numberFlag(flag: string, text: string | undefined): Result<number | undefined> {
   if (text === undefined) return { ok: true, value: undefined };
   const n = Number(text);
-  if (text.trim() === "" || !Number.isFinite(n)) return { ok: false, issues: [flagIssue(flag, `expected a number, got "${text}"`)] };
+  if (text.trim() === "" || !Number.isFinite(n))
+    return { ok: false, issues: [flagIssue(flag, `expected a number, got "${text}"`)] };
   return { ok: true, value: n };
 }
 
 function readEnv(flag: string, name: string | undefined, env: NodeJS.ProcessEnv): Result<string | undefined> {
   if (name === undefined) return { ok: true, value: undefined };
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {
-    return { ok: false, issues: [flagIssue(flag, "expects the NAME of an environment variable (letters, digits, _), not its value")] };
+    return {
+      ok: false,
+      issues: [flagIssue(flag, "expects the NAME of an environment variable (letters, digits, _), not its value")],
+    };
   }
   const value = env[name];
   // The name is not echoed: a user who passed the secret itself by mistake must not see it printed.
-  if (value === undefined || value === "") return { ok: false, issues: [flagIssue(flag, "the environment variable it names is not set or is empty")] };
+  if (value === undefined || value === "")
+    return { ok: false, issues: [flagIssue(flag, "the environment variable it names is not set or is empty")] };
   return { ok: true, value };
 }
 
@@ -170,7 +177,10 @@ function readIdentity(flag: string, path: string | undefined, read: (p: string) 
   try {
     return { ok: true, value: read(path) };
   } catch (err) {
-    return { ok: false, issues: [flagIssue(flag, `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? "unreadable"}`)] };
+    return {
+      ok: false,
+      issues: [flagIssue(flag, `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? "unreadable"}`)],
+    };
   }
 }
 
@@ -184,7 +194,11 @@ export function asFlagIssue(issue: Issue, identityFiles: { target?: string; prox
   const hop = isProxy ? PROXY : TARGET;
   const field = String((isProxy ? rest[1] : rest[0]) ?? "");
   const flags = fieldFlags(hop);
-  if (issue.code === "no-credentials") return flagIssue(`${hop.identity}, ${hop.passwordEnv} or --agent`, "one is required (and $SSH_AUTH_SOCK is not set)");
+  if (issue.code === "no-credentials")
+    return flagIssue(
+      `${hop.identity}, ${hop.passwordEnv} or --agent`,
+      "one is required (and $SSH_AUTH_SOCK is not set)",
+    );
   if (issue.code === "host-key-required") return flagIssue(hop.hostKey, hop.hostKeyRequired);
   let message = issue.message;
   for (const ref of issue.refs ?? []) message = message.replace(new RegExp(`\\b${ref}\\b`), flags[ref] ?? ref);
@@ -209,21 +223,29 @@ const PROXY_ONLY = ["proxy-identity", "proxy-host-key", "proxy-password-env", "p
  * Builds and validates the Connection the flags describe. Never contacts anything; reads only
  * the identity files and the named environment variables. Each issue names a flag.
  */
-export function connectionFromFlags(values: ConnectionFlagValues, sources: ConnectionFlagSources = {}): Result<Connection> {
+export function connectionFromFlags(
+  values: ConnectionFlagValues,
+  sources: ConnectionFlagSources = {},
+): Result<Connection> {
   const env = sources.env ?? process.env;
   const read = sources.readFile ?? ((p: string) => readFileSync(p, "utf8"));
   const { issues, take } = gatherIssues();
 
   for (const [flag, instead] of ARGV_SECRETS) {
-    if (values[flag] !== undefined) issues.push(flagIssue(`--${flag}`, `not accepted on the command line (argv shows in ps and shell history); use ${instead}`));
+    if (values[flag] !== undefined)
+      issues.push(
+        flagIssue(`--${flag}`, `not accepted on the command line (argv shows in ps and shell history); use ${instead}`),
+      );
   }
   if (values.sudo && values["no-sudo"]) issues.push(flagIssue("--sudo", "cannot be combined with --no-sudo"));
-  if (values.host === undefined) return { ok: false, issues: [...issues, flagIssue("--host", "required ([USER@]ADDR[:PORT])")] };
+  if (values.host === undefined)
+    return { ok: false, issues: [...issues, flagIssue("--host", "required ([USER@]ADDR[:PORT])")] };
 
   const target = take(parseHostSpec("--host", values.host));
   const proxySpec = values.proxy === undefined ? undefined : take(parseHostSpec("--proxy", values.proxy));
   if (values.proxy === undefined) {
-    for (const flag of PROXY_ONLY) if (values[flag] !== undefined) issues.push(flagIssue(`--${flag}`, "set without --proxy"));
+    for (const flag of PROXY_ONLY)
+      if (values[flag] !== undefined) issues.push(flagIssue(`--${flag}`, "set without --proxy"));
   }
 
   const perDialTimeout = take(numberFlag("--dial-timeout", values["dial-timeout"]));
@@ -236,9 +258,16 @@ export function connectionFromFlags(values: ConnectionFlagValues, sources: Conne
   const proxyPassphrase = take(readEnv("--proxy-passphrase-env", values["proxy-passphrase-env"], env));
 
   const defaultAgent = env.SSH_AUTH_SOCK ? env.SSH_AUTH_SOCK : undefined;
-  const agentFor = (key: string | undefined, pw: string | undefined, keyFlag: string | undefined, pwFlag: string | undefined) =>
-    values.agent ?? (key === undefined && pw === undefined && keyFlag === undefined && pwFlag === undefined ? defaultAgent : undefined);
-  const defined = (fields: Record<string, unknown>) => Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined));
+  const agentFor = (
+    key: string | undefined,
+    pw: string | undefined,
+    keyFlag: string | undefined,
+    pwFlag: string | undefined,
+  ) =>
+    values.agent ??
+    (key === undefined && pw === undefined && keyFlag === undefined && pwFlag === undefined ? defaultAgent : undefined);
+  const defined = (fields: Record<string, unknown>) =>
+    Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined));
 
   const dial = defined({ perDialTimeout, dialErrorLimit });
   const input: Record<string, unknown> = {
@@ -252,9 +281,16 @@ export function connectionFromFlags(values: ConnectionFlagValues, sources: Conne
   if (proxySpec) {
     input.proxy = {
       ...defined({ host: proxySpec.host, user: proxySpec.user, port: proxySpec.port }),
-      ...defined({ privateKey: proxyKey, privateKeyPassword: proxyPassphrase, password: proxyPassword, hostKey: values["proxy-host-key"] }),
+      ...defined({
+        privateKey: proxyKey,
+        privateKeyPassword: proxyPassphrase,
+        password: proxyPassword,
+        hostKey: values["proxy-host-key"],
+      }),
       ...dial,
-      ...defined({ agentSocketPath: agentFor(proxyKey, proxyPassword, values["proxy-identity"], values["proxy-password-env"]) }),
+      ...defined({
+        agentSocketPath: agentFor(proxyKey, proxyPassword, values["proxy-identity"], values["proxy-password-env"]),
+      }),
     };
   }
 

@@ -47,10 +47,15 @@ export async function diffCommand(argv: string[], io: Io): Promise<number> {
         : [
             ...formatDrift(report),
             ...(report.armed ? ["  note: an apply is waiting for confirmation right now (its rollback is armed)"] : []),
-            ...(report.appliedHash && report.appliedHash !== report.desiredHash ? [`  note: the last committed apply was of another policy (hash ${report.appliedHash})`] : []),
+            ...(report.appliedHash && report.appliedHash !== report.desiredHash
+              ? [`  note: the last committed apply was of another policy (hash ${report.appliedHash})`]
+              : []),
             ...report.facts.managedTables
               .filter((t) => t.table !== report.table)
-              .map((t) => `  note: table inet ${t.table} of this project is also on this host: a packet must pass both tables`),
+              .map(
+                (t) =>
+                  `  note: table inet ${t.table} of this project is also on this host: a packet must pass both tables`,
+              ),
           ].join("\n");
     io.out(`${redact(text, connection)}\n`);
     return report.inSync ? EXIT.ok : EXIT.drift;

@@ -3,17 +3,18 @@
  * policy and table flags, --state-root/--run-root, validation of everything before any
  * connection, and the mapping of host-layer errors to exit codes.
  */
-import { HostOperationError, HostStepFailedError, LockoutRolledBackError, NftRejectedError } from "../host/errors";
-import type { HostOptions } from "../host/wire/params";
-import { ConnectionError, HostKeyMismatchError } from "../host/ssh";
-import { type Connection, redact } from "../model/connection";
+
+import type { parseArgs } from "node:util";
 import { failed, type Issue, type Result } from "../fields/issues";
+import { HostOperationError, HostStepFailedError, LockoutRolledBackError, NftRejectedError } from "../host/errors";
+import { ConnectionError, HostKeyMismatchError } from "../host/ssh";
+import type { HostOptions } from "../host/wire/params";
+import { type Connection, redact } from "../model/connection";
 import { parseHostOptions, type ValidHostOptions } from "../model/host-options";
 import type { Policy } from "../model/policy";
 import { PolicyError } from "../model/validate";
 import { DEFAULT_TABLE } from "../plan/plan";
 import { KernelSupportError } from "../render";
-import type { parseArgs } from "node:util";
 import { CONNECTION_HELP, CONNECTION_OPTIONS, connectionFromFlags } from "./connection-flags";
 import { EXIT } from "./exit-codes";
 import { type Io, printIssues } from "./io";
@@ -61,7 +62,9 @@ what the host runs now and what to do, 141 stdout or stderr failed before all ou
 (the reader went away).`;
 
 /** The values parseArgs returns for {@link TABLE_HOST_OPTIONS} (probe's are a subset). */
-export type HostFlagValues = ReturnType<typeof parseArgs<{ options: typeof TABLE_HOST_OPTIONS; strict: true }>>["values"];
+export type HostFlagValues = ReturnType<
+  typeof parseArgs<{ options: typeof TABLE_HOST_OPTIONS; strict: true }>
+>["values"];
 
 export interface Prepared {
   readonly connection: Connection;
@@ -96,7 +99,8 @@ function flagOf(path: readonly PropertyKey[]): string {
   return HOST_OPTION_FLAGS[String(field)] ?? String(field);
 }
 
-type HostOptionFlagValues = Pick<HostFlagValues, "table" | "state-root" | "run-root"> & NonNullable<PrepareRules["flags"]>;
+type HostOptionFlagValues = Pick<HostFlagValues, "table" | "state-root" | "run-root"> &
+  NonNullable<PrepareRules["flags"]>;
 
 /**
  * The host options the flags give, validated by the schema every front end shares: the same
@@ -106,7 +110,10 @@ export function hostOptionsFromFlags(values: HostOptionFlagValues): Result<Valid
   const timeout = values["confirm-timeout"];
   const parsed = parseHostOptions({
     table: values.table,
-    hostPaths: values["state-root"] === undefined && values["run-root"] === undefined ? undefined : { stateRoot: values["state-root"], runRoot: values["run-root"] },
+    hostPaths:
+      values["state-root"] === undefined && values["run-root"] === undefined
+        ? undefined
+        : { stateRoot: values["state-root"], runRoot: values["run-root"] },
     // digits become a number; anything else goes to the schema as written, so it is refused in its words
     confirmTimeoutSeconds: timeout === undefined ? undefined : /^[0-9]+$/.test(timeout) ? Number(timeout) : timeout,
     allowOtherTables: values["allow-other-tables"] ? true : undefined,
@@ -117,7 +124,12 @@ export function hostOptionsFromFlags(values: HostOptionFlagValues): Result<Valid
 
 function tableConflict(value: string | undefined, policy: Policy | undefined): Issue[] {
   if (value === undefined || policy?.table === undefined || policy.table === value) return [];
-  return [{ path: ["--table"], message: `the policy names table "${policy.table}"; --table "${value}" would be ignored (drop one of them)` }];
+  return [
+    {
+      path: ["--table"],
+      message: `the policy names table "${policy.table}"; --table "${value}" would be ignored (drop one of them)`,
+    },
+  ];
 }
 
 /**
@@ -153,7 +165,9 @@ export function prepare(values: HostFlagValues, io: Io, rules: PrepareRules): Pr
     table: validPolicy?.table ?? values.table ?? DEFAULT_TABLE,
     hostOptions: {
       paths: options.value.hostPaths ?? {},
-      ...(options.value.confirmTimeoutSeconds !== undefined ? { confirmTimeoutSeconds: options.value.confirmTimeoutSeconds } : {}),
+      ...(options.value.confirmTimeoutSeconds !== undefined
+        ? { confirmTimeoutSeconds: options.value.confirmTimeoutSeconds }
+        : {}),
       ...(options.value.allowOtherTables !== undefined ? { allowOtherTables: options.value.allowOtherTables } : {}),
       ...(onLog ? { onLog } : {}),
     },

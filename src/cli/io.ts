@@ -20,7 +20,11 @@ export function outputFormat(value: string | undefined): "text" | "json" {
 
 /** Prints issues under a heading ("invalid policy app.yaml", "invalid arguments"), one `path: problem` line each. */
 export function printIssues(io: Io, heading: string, issues: readonly Issue[]): void {
-  io.err(`${heading}:\n${formatIssues(issues).map((e) => `  ${e}`).join("\n")}\n`);
+  io.err(
+    `${heading}:\n${formatIssues(issues)
+      .map((e) => `  ${e}`)
+      .join("\n")}\n`,
+  );
 }
 
 /**

@@ -1,12 +1,12 @@
 #!/usr/bin/env node
+import { APPLY_HELP, applyCommand } from "./apply";
+import { DIFF_HELP, diffCommand } from "./diff";
 import { EXIT } from "./exit-codes";
 import { exitAfterOutput, type Io, processIo, watchOutput } from "./io";
 import { UsageError } from "./policy-file";
-import { APPLY_HELP, applyCommand } from "./apply";
-import { DIFF_HELP, diffCommand } from "./diff";
 import { PROBE_HELP, probeCommand } from "./probe";
-import { REMOVE_HELP, removeCommand } from "./remove";
 import { REFERENCE_HELP, referenceCommand } from "./reference-command";
+import { REMOVE_HELP, removeCommand } from "./remove";
 import { RENDER_HELP, renderCommand } from "./render";
 import { STATS_HELP, statsCommand } from "./stats";
 
@@ -14,13 +14,41 @@ type Command = { summary: string; help: string; run: (argv: string[], io: Io) =>
 
 /** Commands register here; later ones (probe, apply, diff, remove) add themselves the same way. */
 export const commands: Record<string, Command> = {
-  render: { summary: "show the table, sysctl.d and modprobe.d a policy renders (no host contacted)", help: RENDER_HELP, run: renderCommand },
-  probe: { summary: "print what a host has (kernel, nft, helper knobs, tables) as JSON; changes nothing", help: PROBE_HELP, run: probeCommand },
-  apply: { summary: "push a policy to a host; rolls back by itself unless a new SSH connection gets in", help: APPLY_HELP, run: applyCommand },
-  diff: { summary: "compare a host with a policy (exit 1 on drift); changes nothing", help: DIFF_HELP, run: diffCommand },
-  stats: { summary: "per exposure, block set and chain: packets, bytes and rates from the table's counters", help: STATS_HELP, run: statsCommand },
-  remove: { summary: "delete this project's table, files and state from a host (nothing else)", help: REMOVE_HELP, run: removeCommand },
-  reference: { summary: "print every policy field, catalog service and host option (docs/reference.md)", help: REFERENCE_HELP, run: referenceCommand },
+  render: {
+    summary: "show the table, sysctl.d and modprobe.d a policy renders (no host contacted)",
+    help: RENDER_HELP,
+    run: renderCommand,
+  },
+  probe: {
+    summary: "print what a host has (kernel, nft, helper knobs, tables) as JSON; changes nothing",
+    help: PROBE_HELP,
+    run: probeCommand,
+  },
+  apply: {
+    summary: "push a policy to a host; rolls back by itself unless a new SSH connection gets in",
+    help: APPLY_HELP,
+    run: applyCommand,
+  },
+  diff: {
+    summary: "compare a host with a policy (exit 1 on drift); changes nothing",
+    help: DIFF_HELP,
+    run: diffCommand,
+  },
+  stats: {
+    summary: "per exposure, block set and chain: packets, bytes and rates from the table's counters",
+    help: STATS_HELP,
+    run: statsCommand,
+  },
+  remove: {
+    summary: "delete this project's table, files and state from a host (nothing else)",
+    help: REMOVE_HELP,
+    run: removeCommand,
+  },
+  reference: {
+    summary: "print every policy field, catalog service and host option (docs/reference.md)",
+    help: REFERENCE_HELP,
+    run: referenceCommand,
+  },
 };
 
 function mainHelp(): string {
@@ -43,7 +71,12 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     return await command.run(rest, io);
   } catch (err) {
     const code = (err as { code?: string }).code;
-    if (err instanceof UsageError || code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" || code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE" || code === "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL") {
+    if (
+      err instanceof UsageError ||
+      code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" ||
+      code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE" ||
+      code === "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL"
+    ) {
       io.err(`${(err as Error).message}\n\n${command.help}`);
       return EXIT.invalidPolicy;
     }

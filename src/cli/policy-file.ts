@@ -3,7 +3,7 @@ import { parse as parseYaml } from "yaml";
 import { formatPath, type Result } from "../fields/issues";
 import { mergeNamedPolicies } from "../model/merge";
 import type { Policy } from "../model/policy";
-import { parsePolicy, PolicyError } from "../model/validate";
+import { PolicyError, parsePolicy } from "../model/validate";
 
 /** Reads a policy file as JSON or YAML (JSON is YAML, but JSON errors read better from JSON.parse). */
 export function readPolicyFile(path: string): unknown {
@@ -29,7 +29,10 @@ export function readPolicyFiles(files: readonly string[]): Result<unknown> {
   const inputs = files.map(readPolicyFile);
   if (inputs.length === 1) return { ok: true, value: inputs[0] };
   try {
-    return { ok: true, value: mergeNamedPolicies(inputs, (i, path) => `${files[i]}${path.length > 0 ? ` ${formatPath(path)}` : ""}`) };
+    return {
+      ok: true,
+      value: mergeNamedPolicies(inputs, (i, path) => `${files[i]}${path.length > 0 ? ` ${formatPath(path)}` : ""}`),
+    };
   } catch (err) {
     if (err instanceof PolicyError) return { ok: false, issues: [...err.issues] };
     throw err;

@@ -12,7 +12,11 @@ the schemas this command validates with.
 `;
 
 export async function referenceCommand(argv: string[], io: Io): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { help: { type: "boolean", short: "h", default: false } }, strict: true });
+  const { values } = parseArgs({
+    args: argv,
+    options: { help: { type: "boolean", short: "h", default: false } },
+    strict: true,
+  });
   io.out(values.help ? REFERENCE_HELP : referenceMarkdown());
   return EXIT.ok;
 }

@@ -4,15 +4,14 @@
  * (`npm run docs`) and `hardened-nftables reference` print this text. Pure.
  */
 import { z } from "zod";
-import { services } from "../catalog";
 import type { Service } from "../catalog";
-import { CatalogExposureSchema, exposedService } from "../catalog";
+import { CatalogExposureSchema, exposedService, services } from "../catalog";
+import { HelperMode } from "../catalog/schema-helpers";
+import { commonFields, SERVICE_FIELD } from "../fields/exposure";
 import { formatRange, formatRanges } from "../fields/ports";
 import { ConnectionSchema } from "../model/connection";
 import { CONFIRM_TIMEOUT_BOUNDS, HostOptionsFields } from "../model/host-options";
 import { CustomExposureSchema, PolicyFields } from "../model/policy";
-import { commonFields, SERVICE_FIELD } from "../fields/exposure";
-import { HelperMode } from "../catalog/schema-helpers";
 import { HOST_OPTION_FLAGS } from "./host-command";
 
 type Json = {
@@ -38,7 +37,14 @@ interface Row {
 
 const toJson = (schema: z.ZodType): Json => z.toJSONSchema(schema, { io: "input", unrepresentable: "any" }) as Json;
 
-type Def = { type: string; innerType?: z.ZodType; in?: z.ZodType; element?: z.ZodType; shape?: Record<string, z.ZodType>; defaultValue?: unknown };
+type Def = {
+  type: string;
+  innerType?: z.ZodType;
+  in?: z.ZodType;
+  element?: z.ZodType;
+  shape?: Record<string, z.ZodType>;
+  defaultValue?: unknown;
+};
 const defOf = (schema: z.ZodType): Def => (schema as unknown as { def: Def }).def;
 
 /** The schemas inside `schema`'s wrappers (optional, default, pipe...), outermost first. */
@@ -114,11 +120,18 @@ function rows(shape: Record<string, z.ZodType>, prefix = "", skip: Readonly<Reco
 }
 
 function table(header: readonly string[], body: readonly (readonly string[])[]): string[] {
-  return [`| ${header.join(" | ")} |`, `|${header.map(() => "---").join("|")}|`, ...body.map((r) => `| ${r.map(cell).join(" | ")} |`)];
+  return [
+    `| ${header.join(" | ")} |`,
+    `|${header.map(() => "---").join("|")}|`,
+    ...body.map((r) => `| ${r.map(cell).join(" | ")} |`),
+  ];
 }
 
 const fieldTable = (list: readonly Row[]): string[] =>
-  table(["Field", "Type", "Default", "Description", "Example"], list.map((r) => [`\`${r.path}\``, r.type, r.default, r.description, r.example]));
+  table(
+    ["Field", "Type", "Default", "Description", "Example"],
+    list.map((r) => [`\`${r.path}\``, r.type, r.default, r.description, r.example]),
+  );
 
 /** The fields every exposure has: documented once, not per service. */
 const COMMON = new Set(["service", ...Object.keys(commonFields), "helper"]);
@@ -129,7 +142,8 @@ function exampleExposure(schema: z.ZodType, service: Service): z.output<typeof C
   const input: Record<string, unknown> = {};
   for (const [key, field] of Object.entries(shape ?? {})) {
     if (key === "service") input.service = toJson(field).const;
-    else if (!field.safeParse(undefined).success || key === service.data?.field) input[key] = metaOf(field).examples?.[0];
+    else if (!field.safeParse(undefined).success || key === service.data?.field)
+      input[key] = metaOf(field).examples?.[0];
   }
   return CatalogExposureSchema.parse(input);
 }
@@ -138,15 +152,23 @@ function serviceSection(service: Service, schema: z.ZodType): string[] {
   const exposure = exampleExposure(schema, service);
   const exposed = exposedService(exposure);
   const out = [`### ${service.service}`, "", `${service.title}.`, ""];
-  const controls = exposed.controls.map((c) => `${c.protocol}/${formatRanges(c.ports)} (${c.label}${c.fixed ? "; not moved by ports" : ""})`);
-  out.push(`- Control ports: ${controls.join(", ")}${service.service === "sip" ? " (with the default transport)" : ""}`);
+  const controls = exposed.controls.map(
+    (c) => `${c.protocol}/${formatRanges(c.ports)} (${c.label}${c.fixed ? "; not moved by ports" : ""})`,
+  );
+  out.push(
+    `- Control ports: ${controls.join(", ")}${service.service === "sip" ? " (with the default transport)" : ""}`,
+  );
   if (service.data) {
     const d = service.data;
-    out.push(`- Data range: \`${d.field}\`, ${d.protocol}, ${d.label} (${d.direction === "inbound" ? "peers connect to it" : "the server sends first from it"}${d.bidirectional ? "; both ways" : ""})`);
+    out.push(
+      `- Data range: \`${d.field}\`, ${d.protocol}, ${d.label} (${d.direction === "inbound" ? "peers connect to it" : "the server sends first from it"}${d.bidirectional ? "; both ways" : ""})`,
+    );
   }
   if (service.originated) {
     const o = service.originated;
-    out.push(`- Connections the server opens: with \`${o.field}: true\`, ${o.protocol} from ${formatRanges(o.ports)} (${o.label})`);
+    out.push(
+      `- Connections the server opens: with \`${o.field}: true\`, ${o.protocol} from ${formatRanges(o.ports)} (${o.label})`,
+    );
   }
   if (service.ipProtocols) out.push(`- Also passes IP protocol(s): ${service.ipProtocols.join(", ")}`);
   if (service.helper) {
@@ -158,7 +180,10 @@ function serviceSection(service: Service, schema: z.ZodType): string[] {
     if (h.scopedWarning) out.push(`- With \`scoped\`: ${h.scopedWarning}`);
   } else out.push("- Helper modes: `none` only (no kernel helper)");
   const dataRange = exposed.dataRange;
-  const settings = [...service.serverSettings(dataRange), ...(service.originated ? service.originated.serverSettings : [])];
+  const settings = [
+    ...service.serverSettings(dataRange),
+    ...(service.originated ? service.originated.serverSettings : []),
+  ];
   if (settings.length > 0) {
     out.push(`- Server settings${dataRange ? ` (for the example data range ${formatRange(dataRange)})` : ""}:`);
     for (const s of settings) out.push(`  - ${s}`);
@@ -197,7 +222,7 @@ export function referenceMarkdown(): string {
     "",
     "An exposure is a catalog service (`service` names it) or a custom port exposure (no `service`, or",
     '`"custom"`, with `name`, `protocol` and `ports`). Fields every exposure has (`protocol`: custom',
-    "exposures only, which also require `name` and `ports`; `helper`: `\"scoped\"` only for services with a kernel helper):",
+    'exposures only, which also require `name` and `ports`; `helper`: `"scoped"` only for services with a kernel helper):',
     "",
     ...fieldTable(rows(common, "", { service: `a catalog service's name (below) or "custom"` })),
     "",
@@ -214,14 +239,23 @@ export function referenceMarkdown(): string {
     "",
     ...table(
       ["Field", "CLI flag", "Type", "Default", "Description", "Example"],
-      rows(HostOptionsFields).map((r) => [`\`${r.path}\``, r.type !== "object" && flags(r.path) ? `\`${flags(r.path)}\`` : "", r.type, r.default, r.description, r.example]),
+      rows(HostOptionsFields).map((r) => [
+        `\`${r.path}\``,
+        r.type !== "object" && flags(r.path) ? `\`${flags(r.path)}\`` : "",
+        r.type,
+        r.default,
+        r.description,
+        r.example,
+      ]),
     ),
     "",
     "## Connection",
     "",
     "How HostFirewall and HostTable reach the host (the CLI takes the same as `--host`, `--identity` and the other connection flags).",
     "",
-    ...fieldTable(rows(container(ConnectionSchema).shape ?? {}, "", { proxy: "object (the same fields but proxy and sudo)" })),
+    ...fieldTable(
+      rows(container(ConnectionSchema).shape ?? {}, "", { proxy: "object (the same fields but proxy and sudo)" }),
+    ),
     "",
   ];
   return `${out.join("\n")}`;

@@ -5,8 +5,8 @@ import { explanationText } from "../render/explain";
 import { managedPaths } from "../render/paths";
 import { DEFAULT_KERNEL, parseKernelProfile } from "../render/profile";
 import { EXIT } from "./exit-codes";
-import { policyFromFiles, UsageError } from "./policy-file";
 import { type Io, outputFormat, printIssues } from "./io";
+import { policyFromFiles, UsageError } from "./policy-file";
 
 export const RENDER_HELP = `Usage: hardened-nftables render --policy FILE [--kernel X.Y] [--format text|json] [--check]
 
@@ -73,14 +73,18 @@ export async function renderCommand(argv: string[], io: Io): Promise<number> {
     throw err;
   }
   if (format === "json") {
-    io.out(`${JSON.stringify({ nft: artefacts.nft, sysctl: artefacts.sysctl, modprobe: artefacts.modprobe, explain: artefacts.explain }, null, 2)}\n`);
+    io.out(
+      `${JSON.stringify({ nft: artefacts.nft, sysctl: artefacts.sysctl, modprobe: artefacts.modprobe, explain: artefacts.explain }, null, 2)}\n`,
+    );
   } else {
     io.out(textReport(artefacts));
   }
   if (values.check) {
     const result = await checkInScratchNamespace(artefacts.nft);
     if (!result.ok) {
-      io.err(`nft rejected the rendered table:\n${result.error}\n${result.line ? `offending line ${result.line}: ${result.lineText}\n` : ""}`);
+      io.err(
+        `nft rejected the rendered table:\n${result.error}\n${result.line ? `offending line ${result.line}: ${result.lineText}\n` : ""}`,
+      );
       return EXIT.nftRejected;
     }
     io.err(`nft accepted table inet ${artefacts.table} (checked in a throwaway network namespace on this kernel)\n`);

@@ -71,9 +71,18 @@ export function formatTable(stats: readonly HostStats[]): string {
     lines.push(`${s.target}: table inet ${s.table}${s.present ? "" : " absent"}`);
     if (!s.present) continue;
     const header = ["chain", "kind", "name", "packets", "bytes", "packets/s", "bytes/s"];
-    const body = s.rows.map((r) => [r.chain, r.kind, r.name, String(r.packets), String(r.bytes), rate(r.packetRate), rate(r.byteRate)]);
+    const body = s.rows.map((r) => [
+      r.chain,
+      r.kind,
+      r.name,
+      String(r.packets),
+      String(r.bytes),
+      rate(r.packetRate),
+      rate(r.byteRate),
+    ]);
     const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
-    for (const row of [header, ...body]) lines.push(`  ${row.map((cell, i) => (i < 3 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join("  ")}`);
+    for (const row of [header, ...body])
+      lines.push(`  ${row.map((cell, i) => (i < 3 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join("  ")}`);
   }
   return `${lines.join("\n")}\n`;
 }
@@ -90,11 +99,22 @@ export function formatPrometheus(stats: readonly HostStats[]): string {
     "# HELP hardened_nftables_packets_total Packets counted by a rule of the table (accepted by an exposure, refused by its limit, dropped by a block set or at a chain's end).",
     "# TYPE hardened_nftables_packets_total counter",
   ];
-  const labels = (s: HostStats, r: Row) => `host="${label(s.target)}",table="${label(s.table)}",chain="${label(r.chain)}",kind="${r.kind}",name="${label(r.name)}"`;
-  for (const s of stats) for (const r of s.rows) out.push(`hardened_nftables_packets_total{${labels(s, r)}} ${r.packets}`);
-  out.push("# HELP hardened_nftables_bytes_total Bytes counted by a rule of the table.", "# TYPE hardened_nftables_bytes_total counter");
+  const labels = (s: HostStats, r: Row) =>
+    `host="${label(s.target)}",table="${label(s.table)}",chain="${label(r.chain)}",kind="${r.kind}",name="${label(r.name)}"`;
+  for (const s of stats)
+    for (const r of s.rows) out.push(`hardened_nftables_packets_total{${labels(s, r)}} ${r.packets}`);
+  out.push(
+    "# HELP hardened_nftables_bytes_total Bytes counted by a rule of the table.",
+    "# TYPE hardened_nftables_bytes_total counter",
+  );
   for (const s of stats) for (const r of s.rows) out.push(`hardened_nftables_bytes_total{${labels(s, r)}} ${r.bytes}`);
-  out.push("# HELP hardened_nftables_table_present 1 when the table exists on the host.", "# TYPE hardened_nftables_table_present gauge");
-  for (const s of stats) out.push(`hardened_nftables_table_present{host="${label(s.target)}",table="${label(s.table)}"} ${s.present ? 1 : 0}`);
+  out.push(
+    "# HELP hardened_nftables_table_present 1 when the table exists on the host.",
+    "# TYPE hardened_nftables_table_present gauge",
+  );
+  for (const s of stats)
+    out.push(
+      `hardened_nftables_table_present{host="${label(s.target)}",table="${label(s.table)}"} ${s.present ? 1 : 0}`,
+    );
   return `${out.join("\n")}\n`;
 }

@@ -1,10 +1,20 @@
 import { parseArgs } from "node:util";
-import { tableStats, type TableCounters } from "../host/operations/stats";
+import { type TableCounters, tableStats } from "../host/operations/stats";
 import { EXIT } from "./exit-codes";
-import { COMMON_HELP, EXIT_HELP, onHost, prepare, TABLE_HOST_OPTIONS, type HostFlagValues } from "./host-command";
+import { COMMON_HELP, EXIT_HELP, type HostFlagValues, onHost, prepare, TABLE_HOST_OPTIONS } from "./host-command";
 import type { Io } from "./io";
 import { UsageError } from "./policy-file";
-import { defaultSampleFile, formatJson, formatPrometheus, formatTable, type HostStats, readSamples, sampleKey, withRates, writeSamples } from "./stats-format";
+import {
+  defaultSampleFile,
+  formatJson,
+  formatPrometheus,
+  formatTable,
+  type HostStats,
+  readSamples,
+  sampleKey,
+  withRates,
+  writeSamples,
+} from "./stats-format";
 
 export const STATS_HELP = `Usage: hardened-nftables stats --host [USER@]ADDR[:PORT] [--host ...] --host-key KEY [--identity KEYFILE] [options]
 

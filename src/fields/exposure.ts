@@ -13,12 +13,16 @@ const COMMENT_TEXT = /^[A-Za-z0-9 .,:;_()/+=@#%&*!?<>'~[\]{}|^-]*$/;
 
 export const ExposureName = z
   .string()
-  .regex(EXPOSURE_NAME, { error: "must start with a lowercase letter and use only a-z, 0-9 and -, at most 24 characters" });
+  .regex(EXPOSURE_NAME, {
+    error: "must start with a lowercase letter and use only a-z, 0-9 and -, at most 24 characters",
+  });
 
 export const Comment = z
   .string()
   .max(64, { error: "is longer than 64 characters" })
-  .regex(COMMENT_TEXT, { error: "may only hold printable ASCII without quotes, backslashes or $ (it goes into an nft comment)" });
+  .regex(COMMENT_TEXT, {
+    error: "may only hold printable ASCII without quotes, backslashes or $ (it goes into an nft comment)",
+  });
 
 export const Sources = z.array(PrefixSchema).min(1, { error: "is empty; leave it out to allow any source" });
 
@@ -28,11 +32,13 @@ export const Sources = z.array(PrefixSchema).min(1, { error: "is empty; leave it
  */
 export const exposureFields = {
   name: ExposureName.meta({
-    description: "Name of the exposure (a-z, 0-9 and -, at most 24 characters, starting with a letter); rules, sets and helper objects are named after it. Default: the service name.",
+    description:
+      "Name of the exposure (a-z, 0-9 and -, at most 24 characters, starting with a letter); rules, sets and helper objects are named after it. Default: the service name.",
     examples: ["web"],
   }),
   ports: PortList.meta({
-    description: 'Ports: a number, a range string "a-b", or a list of them. Required for custom exposures; for a catalog service it moves the service\'s control port(s).',
+    description:
+      'Ports: a number, a range string "a-b", or a list of them. Required for custom exposures; for a catalog service it moves the service\'s control port(s).',
     examples: [2222, "8000-8080", [80, "8080-8081"]],
   }),
   sources: Sources.meta({
@@ -40,7 +46,8 @@ export const exposureFields = {
     examples: [["198.51.100.0/24", "2001:db8::/32"]],
   }),
   comment: Comment.meta({
-    description: "Text added to the exposure's rules as an nft comment (printable ASCII without quotes, backslashes or $, at most 64 characters).",
+    description:
+      "Text added to the exposure's rules as an nft comment (printable ASCII without quotes, backslashes or $, at most 64 characters).",
     examples: ["office VPN"],
   }),
   limit: LimitSchema.meta({
@@ -68,6 +75,7 @@ export const HELPER_FIELD = {
 
 /** The `service` field's description (the names it takes come from the catalog). */
 export const SERVICE_FIELD = {
-  description: 'What is exposed: a catalog service or "custom" (then name, protocol and ports are required). Left out: custom.',
+  description:
+    'What is exposed: a catalog service or "custom" (then name, protocol and ports are required). Left out: custom.',
   examples: ["ssh"],
 };

@@ -37,7 +37,11 @@ export function formatPath(path: readonly PropertyKey[]): string {
  * `path: problem`, the message's references named by `name` (default: qualified with the
  * issue's parent path). `root` names an issue about the whole input.
  */
-export function formatIssue(issue: Issue, root = "policy", name: (path: readonly PropertyKey[]) => string = formatPath): string {
+export function formatIssue(
+  issue: Issue,
+  root = "policy",
+  name: (path: readonly PropertyKey[]) => string = formatPath,
+): string {
   let message = issue.message;
   const parent = issue.path.slice(0, -1);
   for (const ref of issue.refs ?? []) message = message.replace(new RegExp(`\\b${ref}\\b`), name([...parent, ref]));

@@ -40,7 +40,7 @@ export function parsePortSpec(value: number | string): Result<PortRange> {
 
 /** One port or one inclusive range: 21, "21", "50000-51000". */
 export const PortSpec = z
-  .union([z.number(), z.string()], { error: "expected a port number or a range string \"a-b\"" })
+  .union([z.number(), z.string()], { error: 'expected a port number or a range string "a-b"' })
   .transform((value, ctx): PortRange => {
     const parsed = parsePortSpec(value);
     if (!parsed.ok) {

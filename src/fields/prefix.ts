@@ -42,14 +42,16 @@ export function parsePrefix(value: string): Result<Prefix> {
   return { ok: true, value: { family, text } };
 }
 
-export const PrefixSchema = z.string({ error: "expected an address or prefix string" }).transform((value, ctx): Prefix => {
-  const parsed = parsePrefix(value);
-  if (!parsed.ok) {
-    for (const issue of parsed.issues) ctx.addIssue({ code: "custom", message: issue.message, input: value });
-    return z.NEVER;
-  }
-  return parsed.value;
-});
+export const PrefixSchema = z
+  .string({ error: "expected an address or prefix string" })
+  .transform((value, ctx): Prefix => {
+    const parsed = parsePrefix(value);
+    if (!parsed.ok) {
+      for (const issue of parsed.issues) ctx.addIssue({ code: "custom", message: issue.message, input: value });
+      return z.NEVER;
+    }
+    return parsed.value;
+  });
 
 /** Numeric [start, end] of a prefix, for merging overlapping prefixes into nft interval sets. */
 export function prefixBounds(prefix: Prefix): [bigint, bigint] {
@@ -70,7 +72,17 @@ export function prefixBounds(prefix: Prefix): [bigint, bigint] {
  */
 export function minimalPrefixes(prefixes: readonly Prefix[]): Prefix[] {
   const withBounds = prefixes.map((p) => ({ p, bounds: prefixBounds(p) }));
-  withBounds.sort((a, b) => (a.bounds[0] < b.bounds[0] ? -1 : a.bounds[0] > b.bounds[0] ? 1 : a.bounds[1] > b.bounds[1] ? -1 : a.bounds[1] < b.bounds[1] ? 1 : 0));
+  withBounds.sort((a, b) =>
+    a.bounds[0] < b.bounds[0]
+      ? -1
+      : a.bounds[0] > b.bounds[0]
+        ? 1
+        : a.bounds[1] > b.bounds[1]
+          ? -1
+          : a.bounds[1] < b.bounds[1]
+            ? 1
+            : 0,
+  );
   const kept: typeof withBounds = [];
   for (const item of withBounds) {
     const last = kept[kept.length - 1];

@@ -1,8 +1,15 @@
 /** nft refused the candidate on the target kernel; the host is unchanged. */
 export class NftRejectedError extends Error {
   readonly code = "nft-rejected";
-  constructor(readonly target: string, readonly nftMessage: string, readonly line?: number, readonly lineText?: string) {
-    super(`nft on ${target} rejected the table; nothing changed:\n${nftMessage}${line ? `\noffending line ${line}: ${lineText ?? ""}` : ""}`);
+  constructor(
+    readonly target: string,
+    readonly nftMessage: string,
+    readonly line?: number,
+    readonly lineText?: string,
+  ) {
+    super(
+      `nft on ${target} rejected the table; nothing changed:\n${nftMessage}${line ? `\noffending line ${line}: ${lineText ?? ""}` : ""}`,
+    );
     this.name = "NftRejectedError";
   }
 }
@@ -10,7 +17,10 @@ export class NftRejectedError extends Error {
 /** The new ruleset did not let a fresh SSH connection in; the host restored its previous state. */
 export class LockoutRolledBackError extends Error {
   readonly code = "rolled-back";
-  constructor(readonly target: string, readonly reason: string) {
+  constructor(
+    readonly target: string,
+    readonly reason: string,
+  ) {
     super(`the new ruleset would lock you out of ${target}; rolled back (${reason})`);
     this.name = "LockoutRolledBackError";
   }
@@ -19,7 +29,10 @@ export class LockoutRolledBackError extends Error {
 /** A host step failed in a way that is neither nft's verdict nor the connection. */
 export class HostOperationError extends Error {
   readonly code = "host";
-  constructor(readonly target: string, message: string) {
+  constructor(
+    readonly target: string,
+    message: string,
+  ) {
     super(`${target}: ${message}`);
     this.name = "HostOperationError";
   }
@@ -45,11 +58,7 @@ export class HostStepFailedError extends Error {
     readonly advice: string,
   ) {
     super(
-      [
-        `${target}: ${step} failed. ${stateText}`,
-        ...details.map((d) => `  ${d}`),
-        `What to do: ${advice}`,
-      ].join("\n"),
+      [`${target}: ${step} failed. ${stateText}`, ...details.map((d) => `  ${d}`), `What to do: ${advice}`].join("\n"),
     );
     this.name = "HostStepFailedError";
   }
@@ -57,7 +66,11 @@ export class HostStepFailedError extends Error {
 
 /** Another table of this project is on the host and the caller did not allow it; nothing changed. */
 export class OtherTablesError extends HostOperationError {
-  constructor(target: string, readonly table: string, readonly others: readonly { table: string; files: readonly string[] }[]) {
+  constructor(
+    target: string,
+    readonly table: string,
+    readonly others: readonly { table: string; files: readonly string[] }[],
+  ) {
     const names = others.map((o) => `table inet ${o.table} (${o.files.join(", ")})`).join("; ");
     super(
       target,

@@ -1,14 +1,40 @@
 /** The host layer: everything that touches a machine, over one SSH connection per operation. */
-export { HostSession, withSession, ConnectionError, HostKeyMismatchError, type SessionStats } from "./ssh";
-export { ConnectionSchema, parseConnection, redact, type Connection, type ConnectionInput } from "../model/connection";
-export { probeHost, probeSession, type HostFacts, type ManagedTable } from "./operations/probe";
-export { modulesOtherTablesNeed, otherManagedTables, type AllowOtherTables } from "./operations/coexist";
+
+export { type Connection, type ConnectionInput, ConnectionSchema, parseConnection, redact } from "../model/connection";
 export { DEFAULT_CONFIRM_TIMEOUT, HostOptionsError, HostOptionsSchema, parseHostOptions } from "../model/host-options";
-export { applyPolicy, applyOnSession, type ApplyOptions, type ApplyPolicyOptions, type ApplyResult } from "./operations/apply";
+export { type ManagedPaths, managedPaths, type PathOverrides } from "../render/paths";
+export {
+  HostOperationError,
+  HostStepFailedError,
+  LockoutRolledBackError,
+  NftRejectedError,
+  OtherTablesError,
+} from "./errors";
+export {
+  type ApplyOptions,
+  type ApplyPolicyOptions,
+  type ApplyResult,
+  applyOnSession,
+  applyPolicy,
+} from "./operations/apply";
+export { type AllowOtherTables, modulesOtherTablesNeed, otherManagedTables } from "./operations/coexist";
+export {
+  type DriftReport,
+  type FileDrift,
+  formatDrift,
+  hasRepairableDrift,
+  summarizeDrift,
+} from "./operations/drift-report";
+export { observeOnSession, observePolicy } from "./operations/observe";
+export { type HostFacts, type ManagedTable, probeHost, probeSession } from "./operations/probe";
+export { type RemoveResult, removeOnSession, removeTable } from "./operations/remove";
+export {
+  type Counter,
+  type CounterKind,
+  countersFromJson,
+  statsOnSession,
+  type TableCounters,
+  tableStats,
+} from "./operations/stats";
+export { ConnectionError, HostKeyMismatchError, HostSession, type SessionStats, withSession } from "./ssh";
 export type { HostOptions } from "./wire/params";
-export { observePolicy, observeOnSession } from "./operations/observe";
-export { formatDrift, summarizeDrift, hasRepairableDrift, type DriftReport, type FileDrift } from "./operations/drift-report";
-export { removeTable, removeOnSession, type RemoveResult } from "./operations/remove";
-export { NftRejectedError, LockoutRolledBackError, HostOperationError, HostStepFailedError, OtherTablesError } from "./errors";
-export { managedPaths, type ManagedPaths, type PathOverrides } from "../render/paths";
-export { tableStats, statsOnSession, countersFromJson, type Counter, type CounterKind, type TableCounters } from "./operations/stats";

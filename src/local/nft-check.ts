@@ -11,10 +11,11 @@ export interface ScratchOptions {
  * Loads a candidate nft file into a throwaway network namespace (`unshare -n`), so it is
  * checked by the running kernel without touching the machine's own ruleset. Needs root.
  */
-export function checkInScratchNamespace(nftText: string, options: ScratchOptions = {}): Promise<NftCheckResult & { listing?: string }> {
-  const script = options.list
-    ? `nft -f /dev/stdin && nft -j list table inet "$1"`
-    : "nft -f /dev/stdin";
+export function checkInScratchNamespace(
+  nftText: string,
+  options: ScratchOptions = {},
+): Promise<NftCheckResult & { listing?: string }> {
+  const script = options.list ? `nft -f /dev/stdin && nft -j list table inet "$1"` : "nft -f /dev/stdin";
   const args = ["-n", "sh", "-c", script, "nft-check", ...(options.list ? [options.list] : [])];
   return new Promise((resolve, reject) => {
     const child = spawn("unshare", args, { stdio: ["pipe", "pipe", "pipe"] });

@@ -18,12 +18,12 @@
  */
 import type { ParsedKey } from "ssh2";
 import { z } from "zod";
-import { parseHostKey, type PinnedHostKey } from "./host-key";
 import type { Issue, Result } from "../fields/issues";
+import { type PinnedHostKey, parseHostKey } from "./host-key";
 import { parsePrivateKey } from "./private-key";
 import { redact } from "./redact";
 
-export { fingerprintOf, parseHostKey, type PinnedHostKey } from "./host-key";
+export { fingerprintOf, type PinnedHostKey, parseHostKey } from "./host-key";
 export { redact, SECRET_FIELDS } from "./redact";
 
 const WHITESPACE = /\s/;
@@ -47,13 +47,21 @@ const baseShape = {
   user: nonEmpty("a user name")
     .refine((u) => !/[\s:'"\\/\0]/.test(u), { error: "must be a plain user name" })
     .default("root")
-    .meta({ description: 'User to log in as. Default "root"; any other user runs the host steps through sudo.', examples: ["deploy"] }),
+    .meta({
+      description: 'User to log in as. Default "root"; any other user runs the host steps through sudo.',
+      examples: ["deploy"],
+    }),
   password: nonEmpty("a string").optional().meta({ description: "Password of the user (secret)." }),
-  privateKey: nonEmpty("the text of a private key (PEM or OpenSSH)").optional().meta({ description: "Text of a private key, PEM or OpenSSH format (secret)." }),
+  privateKey: nonEmpty("the text of a private key (PEM or OpenSSH)")
+    .optional()
+    .meta({ description: "Text of a private key, PEM or OpenSSH format (secret)." }),
   privateKeyPassword: nonEmpty("a string").optional().meta({ description: "Passphrase of the private key (secret)." }),
   agentSocketPath: nonEmpty("a path to an ssh-agent socket")
     .optional()
-    .meta({ description: "Path of an ssh-agent socket to authenticate with.", examples: ["/run/user/1000/ssh-agent.sock"] }),
+    .meta({
+      description: "Path of an ssh-agent socket to authenticate with.",
+      examples: ["/run/user/1000/ssh-agent.sock"],
+    }),
   dialErrorLimit: z
     .number({ error: "must be a number" })
     .int({ error: "must be a whole number >= 1, or -1 for unlimited" })
@@ -69,7 +77,8 @@ const baseShape = {
   hostKey: nonEmpty('an OpenSSH public key line ("ssh-ed25519 AAAA...") or a "SHA256:..." fingerprint')
     .optional()
     .meta({
-      description: 'The host\'s public key ("ssh-ed25519 AAAA...") or its "SHA256:..." fingerprint. Required unless insecureIgnoreHostKey is true.',
+      description:
+        'The host\'s public key ("ssh-ed25519 AAAA...") or its "SHA256:..." fingerprint. Required unless insecureIgnoreHostKey is true.',
       examples: ["SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s"],
     }),
   insecureIgnoreHostKey: z
@@ -107,13 +116,21 @@ export function hopCredentials(hop: HopFields): Result<DialCredentials> {
   }
   if (hop.hostKey !== undefined) {
     if (hop.insecureIgnoreHostKey) {
-      issues.push({ path: ["insecureIgnoreHostKey"], message: "cannot be combined with hostKey (a pinned key is always checked)", refs: ["hostKey"] });
+      issues.push({
+        path: ["insecureIgnoreHostKey"],
+        message: "cannot be combined with hostKey (a pinned key is always checked)",
+        refs: ["hostKey"],
+      });
     }
     const pinned = parseHostKey(hop.hostKey);
     if (pinned.ok) hostKey = pinned.value;
     else issues.push(...pinned.issues.map((i) => ({ ...i, path: ["hostKey"] })));
   } else if (!hop.insecureIgnoreHostKey) {
-    issues.push({ path: ["hostKey"], message: "required (pin the host's public key) unless insecureIgnoreHostKey is true", code: "host-key-required" });
+    issues.push({
+      path: ["hostKey"],
+      message: "required (pin the host's public key) unless insecureIgnoreHostKey is true",
+      code: "host-key-required",
+    });
   }
   if (issues.length > 0) return { ok: false, issues };
   return { ok: true, value: { ...(key ? { key } : {}), ...(hostKey ? { hostKey } : {}) } };
@@ -151,7 +168,11 @@ function checkHop(v: HopFields, ctx: z.RefinementCtx): void {
     addIssue(ctx, { path: ["host"], message: 'must not include a port (use the port field, not "host:port")' });
   }
   if (v.privateKey === undefined && v.password === undefined && v.agentSocketPath === undefined) {
-    addIssue(ctx, { path: [], message: "one of privateKey, password or agentSocketPath is required", code: "no-credentials" });
+    addIssue(ctx, {
+      path: [],
+      message: "one of privateKey, password or agentSocketPath is required",
+      code: "no-credentials",
+    });
   }
   const credentials = hopCredentials(v);
   if (credentials.ok) carrying(v, credentials.value);
@@ -164,8 +185,13 @@ export const ProxyConnectionSchema = z.strictObject(baseShape).superRefine(check
 export const ConnectionSchema = z
   .strictObject({
     ...baseShape,
-    proxy: ProxyConnectionSchema.optional().meta({ description: "A bastion to jump through (same fields, without proxy and sudo)." }),
-    sudo: z.boolean({ error: "must be true or false" }).optional().meta({ description: "Run the host steps through sudo. Default: true unless user is root." }),
+    proxy: ProxyConnectionSchema.optional().meta({
+      description: "A bastion to jump through (same fields, without proxy and sudo).",
+    }),
+    sudo: z
+      .boolean({ error: "must be true or false" })
+      .optional()
+      .meta({ description: "Run the host steps through sudo. Default: true unless user is root." }),
   })
   .superRefine(checkHop)
   .transform((v) => carrying({ ...v, sudo: v.sudo ?? v.user !== "root" }, carried.get(v)));
@@ -185,14 +211,24 @@ function connectionIssues(issues: readonly z.core.$ZodIssue[], prefix: readonly 
     if (issue.code === "unrecognized_keys") {
       for (const key of issue.keys) {
         const near = KNOWN_FIELDS.find((k) => k.toLowerCase() === key.toLowerCase());
-        const hint = near === key ? " (a proxy takes the connection fields except proxy and sudo)" : near ? ` (did you mean ${near}?)` : "";
+        const hint =
+          near === key
+            ? " (a proxy takes the connection fields except proxy and sudo)"
+            : near
+              ? ` (did you mean ${near}?)`
+              : "";
         out.push({ path: [...path, key], message: `unknown field${hint}` });
       }
       continue;
     }
     const message = issue.code === "invalid_type" && issue.path.length === 0 ? "must be an object" : issue.message;
     const params = (issue as { params?: { refs?: string[]; issueCode?: string } }).params;
-    out.push({ path, message, ...(params?.refs ? { refs: params.refs } : {}), ...(params?.issueCode ? { code: params.issueCode } : {}) });
+    out.push({
+      path,
+      message,
+      ...(params?.refs ? { refs: params.refs } : {}),
+      ...(params?.issueCode ? { code: params.issueCode } : {}),
+    });
   }
   return out;
 }
@@ -206,7 +242,11 @@ export function parseConnection(input: unknown, path = "connection"): Result<Con
   if (result.success) return { ok: true, value: result.data };
   const seen = new Set<string>();
   const issues = connectionIssues(result.error.issues, [path])
-    .map((i) => ({ ...i, path: i.path.map((p) => (typeof p === "string" ? redact(p, input) : p)), message: redact(i.message, input) }))
+    .map((i) => ({
+      ...i,
+      path: i.path.map((p) => (typeof p === "string" ? redact(p, input) : p)),
+      message: redact(i.message, input),
+    }))
     .filter((i) => {
       const key = `${i.path.join("\0")}\0${i.message}`;
       return seen.has(key) ? false : (seen.add(key), true);

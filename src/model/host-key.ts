@@ -29,7 +29,9 @@ export function parseHostKey(value: string): Result<PinnedHostKey> {
   if (/^SHA256:/i.test(text)) {
     const b64 = text.slice("SHA256:".length).replace(/=+$/, "");
     if (!/^[A-Za-z0-9+/]{43}$/.test(b64) || Buffer.from(b64, "base64").length !== 32) {
-      return problem('not a SHA256 fingerprint (expected "SHA256:" and 43 base64 characters, as ssh-keygen -lf prints)');
+      return problem(
+        'not a SHA256 fingerprint (expected "SHA256:" and 43 base64 characters, as ssh-keygen -lf prints)',
+      );
     }
     return { ok: true, value: { kind: "fingerprint", fingerprint: `SHA256:${b64}` } };
   }
@@ -39,7 +41,7 @@ export function parseHostKey(value: string): Result<PinnedHostKey> {
   if (/PRIVATE KEY/.test(text)) return problem(PRIVATE);
   const tokens = text.split(/\s+/);
   if (tokens.length >= 3 && !KEY_TYPE.test(tokens[0] ?? "") && KEY_TYPE.test(tokens[1] ?? "")) {
-    return problem("looks like a known_hosts line; drop the leading host name(s) and keep \"<type> <base64>\"");
+    return problem('looks like a known_hosts line; drop the leading host name(s) and keep "<type> <base64>"');
   }
   if (tokens.length > 1 && !KEY_TYPE.test(tokens[0] ?? "")) return problem(NOT_A_KEY);
   const parsed = utils.parseKey(text);

@@ -50,14 +50,16 @@ export const HostPathsSchema = z.strictObject({
     examples: ["/var/lib/hardened-nftables"],
   }),
   runRoot: HostRoot.optional().meta({
-    description: "Directory of the on-host lock and rollback guardian (forgotten at reboot). Default /run/hardened-nftables.",
+    description:
+      "Directory of the on-host lock and rollback guardian (forgotten at reboot). Default /run/hardened-nftables.",
     examples: ["/run/hardened-nftables"],
   }),
 });
 
 export const HostOptionsFields = {
   table: TableName.optional().meta({
-    description: "Name of the `table inet` this resource owns. HostFirewall's default: the resource name, made a safe nft identifier; the CLI's: hardened.",
+    description:
+      "Name of the `table inet` this resource owns. HostFirewall's default: the resource name, made a safe nft identifier; the CLI's: hardened.",
     examples: ["web"],
   }),
   hostPaths: HostPathsSchema.optional().meta({ description: "Where state and the lock live on the host." }),

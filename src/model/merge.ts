@@ -11,8 +11,8 @@
 import { isDeepStrictEqual } from "node:util";
 import { z } from "zod";
 import { formatIssue, formatPath, type Issue } from "../fields/issues";
-import { PolicyFields, PolicySchema, type PolicyInput } from "./policy";
-import { policyIssues, PolicyError } from "./validate";
+import { PolicyFields, type PolicyInput, PolicySchema } from "./policy";
+import { PolicyError, policyIssues } from "./validate";
 
 /** A part of a composed policy: any policy field, none required (exposures add to the base's). */
 export type PolicyAddition = Partial<PolicyInput>;
@@ -36,14 +36,19 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
  */
 export function mergePolicies(base: PolicyInput, ...additions: PolicyAddition[]): PolicyInput {
   const labels = ["base", ...additions.map((_, i) => `additions[${i}]`)];
-  return mergeNamedPolicies([base, ...additions], (part, path) => (path.length === 0 ? labels[part]! : `${labels[part]}.${formatPath(path)}`));
+  return mergeNamedPolicies([base, ...additions], (part, path) =>
+    path.length === 0 ? labels[part]! : `${labels[part]}.${formatPath(path)}`,
+  );
 }
 
 /**
  * The same for parts named by the caller (the CLI names them by file): `where(part, path)` says
  * where a field of a part is, e.g. `app.yaml exposures[1].name`.
  */
-export function mergeNamedPolicies(parts: readonly unknown[], where: (part: number, path: Path) => string): PolicyInput {
+export function mergeNamedPolicies(
+  parts: readonly unknown[],
+  where: (part: number, path: Path) => string,
+): PolicyInput {
   const issues: Issue[] = [];
   /** An issue of one part, its path named as the caller names places (`app.yaml exposures[1]`). */
   const issueAt = (part: number, path: Path, message: string): Issue => ({ path: [where(part, path)], message });
@@ -52,7 +57,13 @@ export function mergeNamedPolicies(parts: readonly unknown[], where: (part: numb
 
   parts.forEach((value, part) => {
     if (!isPlainObject(value)) {
-      issues.push(issueAt(part, [], `expected a policy object, got ${value === null ? "null" : Array.isArray(value) ? "a list" : typeof value}`));
+      issues.push(
+        issueAt(
+          part,
+          [],
+          `expected a policy object, got ${value === null ? "null" : Array.isArray(value) ? "a list" : typeof value}`,
+        ),
+      );
       return;
     }
     const checked = PartSchema.safeParse(value);
@@ -81,7 +92,13 @@ export function mergeNamedPolicies(parts: readonly unknown[], where: (part: numb
         target[key] = v;
         setBy.set(name, part);
       } else if (!isDeepStrictEqual(target[key], v)) {
-        issues.push(issueAt(part, path, `${JSON.stringify(v)} conflicts with ${JSON.stringify(target[key])} set by ${where(setBy.get(name) ?? 0, path)}; one table has one value`));
+        issues.push(
+          issueAt(
+            part,
+            path,
+            `${JSON.stringify(v)} conflicts with ${JSON.stringify(target[key])} set by ${where(setBy.get(name) ?? 0, path)}; one table has one value`,
+          ),
+        );
       }
     }
   };
@@ -99,15 +116,26 @@ export function mergeNamedPolicies(parts: readonly unknown[], where: (part: numb
       });
     for (const issue of whole.error.issues) {
       const path = issue.path as (string | number)[];
-      const listName = LIST_FIELDS.find((l) => path.slice(0, l.split(".").length).join(".") === l && typeof path[l.split(".").length] === "number");
+      const listName = LIST_FIELDS.find(
+        (l) => path.slice(0, l.split(".").length).join(".") === l && typeof path[l.split(".").length] === "number",
+      );
       const depth = listName?.split(".").length ?? 0;
       const origin = listName ? origins.get(listName)?.[path[depth] as number] : undefined;
       if (listName && origin) {
         const relative = [...listName.split("."), origin.index, ...path.slice(depth + 1)];
-        issues.push(...policyIssues([{ ...issue, path: relative }], parts[origin.part]).map((found) => placed(origin.part, found, mentions)));
+        issues.push(
+          ...policyIssues([{ ...issue, path: relative }], parts[origin.part]).map((found) =>
+            placed(origin.part, found, mentions),
+          ),
+        );
         continue;
       }
-      issues.push(...policyIssues([issue], merged).map((found) => ({ path: ["merged policy"], message: mentions(formatIssue(found)) })));
+      issues.push(
+        ...policyIssues([issue], merged).map((found) => ({
+          path: ["merged policy"],
+          message: mentions(formatIssue(found)),
+        })),
+      );
     }
     throw new PolicyError(issues);
   }

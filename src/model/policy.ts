@@ -1,11 +1,18 @@
 import { z } from "zod";
 import { CatalogExposureSchema, catalogService, exposedService } from "../catalog";
-import { Comment, commonFields, ExposureName, exposureFields, HELPER_FIELD, SERVICE_FIELD, Sources } from "../fields/exposure";
+import {
+  Comment,
+  commonFields,
+  ExposureName,
+  exposureFields,
+  HELPER_FIELD,
+  SERVICE_FIELD,
+  Sources,
+} from "../fields/exposure";
 import { Duration, Rate } from "../fields/limit";
-import { PortList } from "../fields/ports";
+import { formatRanges, PortList, type PortRange, type Protocol, rangesOverlap } from "../fields/ports";
 import { PrefixSchema } from "../fields/prefix";
 import { renderedSetNames } from "./set-names";
-import { type PortRange, type Protocol, formatRanges, rangesOverlap } from "../fields/ports";
 
 const Protocol = z.enum(["tcp", "udp"]);
 
@@ -17,7 +24,7 @@ export const CustomExposureSchema = z.strictObject({
   ports: exposureFields.ports,
   protocol: Protocol.meta({ description: '"tcp" or "udp".', examples: ["tcp"] }),
   helper: z
-    .literal("none", { error: "\"scoped\" needs a kernel conntrack helper; custom exposures have none" })
+    .literal("none", { error: '"scoped" needs a kernel conntrack helper; custom exposures have none' })
     .default("none")
     .meta(HELPER_FIELD),
 });
@@ -28,18 +35,147 @@ const TABLE_NAME = /^[a-zA-Z][a-zA-Z0-9_-]{0,63}$/;
 
 /** Words nft's scanner reads as keywords where a table name is expected. */
 const NFT_KEYWORDS = new Set([
-  "ip", "ip6", "inet", "arp", "bridge", "netdev", "table", "chain", "set", "map", "rule", "element", "flowtable",
-  "counter", "quota", "limit", "ct", "meta", "tcp", "udp", "icmp", "icmpv6", "add", "delete", "insert", "replace",
-  "create", "flush", "list", "reset", "describe", "export", "import", "monitor", "destroy", "define", "include",
-  "accept", "drop", "reject", "continue", "return", "jump", "goto", "queue", "log", "type", "hook", "policy",
-  "priority", "device", "devices", "comment", "handle", "position", "index", "elements", "flags", "timeout",
-  "synproxy", "secmark", "tunnel", "last", "all", "vmap", "counters", "quotas", "limits", "ruleset", "tables",
-  "chains", "sets", "maps", "meters", "flowtables", "helpers", "helper", "th", "sctp", "dccp", "udplite", "esp",
-  "ah", "comp", "vlan", "ether", "ipsec", "rt", "fib", "osf", "socket", "numgen", "jhash", "symhash", "notrack",
-  "dup", "fwd", "snat", "dnat", "masquerade", "redirect", "to", "at", "in", "out", "new", "established",
-  "related", "invalid", "untracked", "state", "mark", "label", "dynamic", "constant", "interval", "timeout",
-  "auto-merge", "size", "gre", "gretap", "geneve", "vxlan", "hbh", "rt0", "rt2", "srh", "frag", "dst", "mh",
-  "length", "version", "id", "saddr", "daddr", "sport", "dport", "protocol", "nexthdr", "hoplimit", "ttl",
+  "ip",
+  "ip6",
+  "inet",
+  "arp",
+  "bridge",
+  "netdev",
+  "table",
+  "chain",
+  "set",
+  "map",
+  "rule",
+  "element",
+  "flowtable",
+  "counter",
+  "quota",
+  "limit",
+  "ct",
+  "meta",
+  "tcp",
+  "udp",
+  "icmp",
+  "icmpv6",
+  "add",
+  "delete",
+  "insert",
+  "replace",
+  "create",
+  "flush",
+  "list",
+  "reset",
+  "describe",
+  "export",
+  "import",
+  "monitor",
+  "destroy",
+  "define",
+  "include",
+  "accept",
+  "drop",
+  "reject",
+  "continue",
+  "return",
+  "jump",
+  "goto",
+  "queue",
+  "log",
+  "type",
+  "hook",
+  "policy",
+  "priority",
+  "device",
+  "devices",
+  "comment",
+  "handle",
+  "position",
+  "index",
+  "elements",
+  "flags",
+  "timeout",
+  "synproxy",
+  "secmark",
+  "tunnel",
+  "last",
+  "all",
+  "vmap",
+  "counters",
+  "quotas",
+  "limits",
+  "ruleset",
+  "tables",
+  "chains",
+  "sets",
+  "maps",
+  "meters",
+  "flowtables",
+  "helpers",
+  "helper",
+  "th",
+  "sctp",
+  "dccp",
+  "udplite",
+  "esp",
+  "ah",
+  "comp",
+  "vlan",
+  "ether",
+  "ipsec",
+  "rt",
+  "fib",
+  "osf",
+  "socket",
+  "numgen",
+  "jhash",
+  "symhash",
+  "notrack",
+  "dup",
+  "fwd",
+  "snat",
+  "dnat",
+  "masquerade",
+  "redirect",
+  "to",
+  "at",
+  "in",
+  "out",
+  "new",
+  "established",
+  "related",
+  "invalid",
+  "untracked",
+  "state",
+  "mark",
+  "label",
+  "dynamic",
+  "constant",
+  "interval",
+  "timeout",
+  "auto-merge",
+  "size",
+  "gre",
+  "gretap",
+  "geneve",
+  "vxlan",
+  "hbh",
+  "rt0",
+  "rt2",
+  "srh",
+  "frag",
+  "dst",
+  "mh",
+  "length",
+  "version",
+  "id",
+  "saddr",
+  "daddr",
+  "sport",
+  "dport",
+  "protocol",
+  "nexthdr",
+  "hoplimit",
+  "ttl",
 ]);
 
 export const TableName = z
@@ -56,54 +192,96 @@ export const BlockSetSchema = z.strictObject({
     .string()
     .regex(SET_NAME, { error: "must start with a letter and use only letters, digits, _ and -, at most 32 characters" })
     .refine((name) => !NFT_KEYWORDS.has(name.toLowerCase()), { error: "is an nft keyword; choose another set name" })
-    .meta({ description: "Name of the set, as the other tool writes it (fail2ban's nftables action: addr-set-<jail>).", examples: ["f2b-sshd"] }),
-  family: z.enum(["ipv4", "ipv6"]).meta({ description: '"ipv4" or "ipv6": the addresses the set holds.', examples: ["ipv4"] }),
-  timeout: Duration.meta({ description: 'How long an element stays unless its writer says otherwise, e.g. "1h" (nft time: a number and s, m, h or d).', examples: ["1h"] }),
+    .meta({
+      description: "Name of the set, as the other tool writes it (fail2ban's nftables action: addr-set-<jail>).",
+      examples: ["f2b-sshd"],
+    }),
+  family: z
+    .enum(["ipv4", "ipv6"])
+    .meta({ description: '"ipv4" or "ipv6": the addresses the set holds.', examples: ["ipv4"] }),
+  timeout: Duration.meta({
+    description:
+      'How long an element stays unless its writer says otherwise, e.g. "1h" (nft time: a number and s, m, h or d).',
+    examples: ["1h"],
+  }),
   size: z
     .number()
     .int()
     .min(1, { error: "is below 1" })
     .max(16_777_216, { error: "is above 16777216" })
     .optional()
-    .meta({ description: "Most elements the set holds (1 to 16777216). Left out: nft's default (65535).", examples: [200000] }),
-  comment: Comment.optional().meta({ description: "Text kept with the set as its nft comment.", examples: ["fail2ban sshd"] }),
+    .meta({
+      description: "Most elements the set holds (1 to 16777216). Left out: nft's default (65535).",
+      examples: [200000],
+    }),
+  comment: Comment.optional().meta({
+    description: "Text kept with the set as its nft comment.",
+    examples: ["fail2ban sshd"],
+  }),
 });
 
 const LOG_PREFIX = /^[A-Za-z0-9 ._:()/=#-]{1,48}$/;
 
 export const OutputAllowSchema = z.strictObject({
-  name: ExposureName.meta({ description: "Name of the allowance (a-z, 0-9 and -, at most 24 characters).", examples: ["dns-out"] }),
+  name: ExposureName.meta({
+    description: "Name of the allowance (a-z, 0-9 and -, at most 24 characters).",
+    examples: ["dns-out"],
+  }),
   protocol: Protocol.meta({ description: '"tcp" or "udp".', examples: ["udp"] }),
-  ports: PortList.meta({ description: 'Destination ports: a number, a range string "a-b", or a list of them.', examples: [53] }),
-  destinations: Sources.optional().meta({ description: "Addresses or prefixes it may connect to. Left out: any destination.", examples: [["198.51.100.53"]] }),
-  comment: Comment.optional().meta({ description: "Text added to the rule as an nft comment.", examples: ["resolver"] }),
+  ports: PortList.meta({
+    description: 'Destination ports: a number, a range string "a-b", or a list of them.',
+    examples: [53],
+  }),
+  destinations: Sources.optional().meta({
+    description: "Addresses or prefixes it may connect to. Left out: any destination.",
+    examples: [["198.51.100.53"]],
+  }),
+  comment: Comment.optional().meta({
+    description: "Text added to the rule as an nft comment.",
+    examples: ["resolver"],
+  }),
 });
 
 /** The policy's fields, each with its description: the plugin's schema and docs/reference.md are generated from them. */
 export const PolicyFields = {
   table: TableName.optional().meta({
-    description: "Name of the `table inet` the policy renders. Left out: the front end's (HostFirewall: the resource name; the CLI: --table, else hardened).",
+    description:
+      "Name of the `table inet` the policy renders. Left out: the front end's (HostFirewall: the resource name; the CLI: --table, else hardened).",
     examples: ["web"],
   }),
   exposures: z.array(ExposureSchema).meta({
-    description: "What the host offers to the network: one entry per service (see Exposure). Empty only with allowNothing: true.",
+    description:
+      "What the host offers to the network: one entry per service (see Exposure). Empty only with allowNothing: true.",
     examples: [[{ service: "ssh", sources: ["198.51.100.0/24"] }, { service: "https" }]],
   }),
   allowNothing: z
     .boolean()
     .default(false)
-    .meta({ description: "true to accept an empty exposure list: the table then opens nothing, SSH included.", examples: [true] }),
+    .meta({
+      description: "true to accept an empty exposure list: the table then opens nothing, SSH included.",
+      examples: [true],
+    }),
   forward: z
-    .strictObject({ policy: z.enum(["drop", "accept"]).default("drop").meta({ description: '"drop" (default) or "accept".', examples: ["accept"] }) })
+    .strictObject({
+      policy: z
+        .enum(["drop", "accept"])
+        .default("drop")
+        .meta({ description: '"drop" (default) or "accept".', examples: ["accept"] }),
+    })
     .default({ policy: "drop" })
     .meta({ description: "Policy of the forward chain.", examples: [{ policy: "accept" }] }),
   output: z
     .strictObject({
-      policy: z.enum(["accept", "drop"]).default("accept").meta({ description: '"accept" (default) or "drop".', examples: ["drop"] }),
+      policy: z
+        .enum(["accept", "drop"])
+        .default("accept")
+        .meta({ description: '"accept" (default) or "drop".', examples: ["drop"] }),
       allow: z
         .array(OutputAllowSchema)
         .default([])
-        .meta({ description: "With policy drop: the connections this host may open (established replies always pass)." }),
+        .meta({
+          description: "With policy drop: the connections this host may open (established replies always pass).",
+        }),
     })
     .default({ policy: "accept", allow: [] })
     .meta({
@@ -112,20 +290,38 @@ export const PolicyFields = {
     }),
   icmp: z
     .strictObject({
-      echo: z.boolean().default(true).meta({ description: "Answer echo requests (ping). Default true.", examples: [false] }),
-      echoRate: Rate.default("10/second").meta({ description: 'Rate limit of accepted echo requests, e.g. "10/second" (default).', examples: ["5/second"] }),
+      echo: z
+        .boolean()
+        .default(true)
+        .meta({ description: "Answer echo requests (ping). Default true.", examples: [false] }),
+      echoRate: Rate.default("10/second").meta({
+        description: 'Rate limit of accepted echo requests, e.g. "10/second" (default).',
+        examples: ["5/second"],
+      }),
     })
     .default({ echo: true, echoRate: "10/second" })
-    .meta({ description: "Echo requests (ping) and their rate limit.", examples: [{ echo: true, echoRate: "5/second" }] }),
+    .meta({
+      description: "Echo requests (ping) and their rate limit.",
+      examples: [{ echo: true, echoRate: "5/second" }],
+    }),
   log: z
     .strictObject({
-      dropped: z.boolean().default(false).meta({ description: "Log dropped packets (rate limited). Default false.", examples: [true] }),
-      rate: Rate.default("5/minute").meta({ description: 'Rate limit of the log, e.g. "5/minute" (default).', examples: ["30/minute"] }),
+      dropped: z
+        .boolean()
+        .default(false)
+        .meta({ description: "Log dropped packets (rate limited). Default false.", examples: [true] }),
+      rate: Rate.default("5/minute").meta({
+        description: 'Rate limit of the log, e.g. "5/minute" (default).',
+        examples: ["30/minute"],
+      }),
       prefix: z
         .string()
         .regex(LOG_PREFIX, { error: "must be 1-48 characters of letters, digits, space and ._:()/=#-" })
         .optional()
-        .meta({ description: "Log prefix (1-48 characters of letters, digits, space and ._:()/=#-).", examples: ["hnft drop: "] }),
+        .meta({
+          description: "Log prefix (1-48 characters of letters, digits, space and ._:()/=#-).",
+          examples: ["hnft drop: "],
+        }),
     })
     .default({ dropped: false, rate: "5/minute" })
     .meta({ description: "Logging of dropped packets.", examples: [{ dropped: true, rate: "30/minute" }] }),
@@ -137,7 +333,10 @@ export const PolicyFields = {
         .min(1024, { error: "is below 1024" })
         .max(67_108_864, { error: "is above 67108864" })
         .optional()
-        .meta({ description: "nf_conntrack_max written to sysctl.d (1024 to 67108864). Left out: the kernel's value.", examples: [262144] }),
+        .meta({
+          description: "nf_conntrack_max written to sysctl.d (1024 to 67108864). Left out: the kernel's value.",
+          examples: [262144],
+        }),
     })
     .default({})
     .meta({ description: "Connection-tracking limits.", examples: [{ max: 262144 }] }),
@@ -154,18 +353,29 @@ export const PolicyFields = {
       sources: z
         .array(PrefixSchema)
         .default([])
-        .meta({ description: "Addresses or prefixes always dropped (a block list: 100,000 prefixes are fine), declared like any other set.", examples: [["203.0.113.0/24"]] }),
+        .meta({
+          description:
+            "Addresses or prefixes always dropped (a block list: 100,000 prefixes are fine), declared like any other set.",
+          examples: [["203.0.113.0/24"]],
+        }),
     })
     .default({ sources: [] })
-    .meta({ description: "Sources dropped before any exposure, as declared state.", examples: [{ sources: ["203.0.113.0/24"] }] }),
+    .meta({
+      description: "Sources dropped before any exposure, as declared state.",
+      examples: [{ sources: ["203.0.113.0/24"] }],
+    }),
   dhcpv6Client: z
     .boolean()
     .default(true)
-    .meta({ description: "Accept DHCPv6 replies to this host's own client (udp 547 -> 546). Default true.", examples: [false] }),
+    .meta({
+      description: "Accept DHCPv6 replies to this host's own client (udp 547 -> 546). Default true.",
+      examples: [false],
+    }),
 };
 
 export const PolicySchema = z.strictObject(PolicyFields).superRefine((policy, ctx) => {
-  for (const problem of crossChecks(policy)) ctx.addIssue({ code: "custom", path: problem.path, message: problem.message });
+  for (const problem of crossChecks(policy))
+    ctx.addIssue({ code: "custom", path: problem.path, message: problem.message });
 });
 
 export type Policy = z.output<typeof PolicySchema>;
@@ -194,7 +404,13 @@ export function controlOpenings(exposure: Exposure): ControlOpening[] {
   if (isCustom(exposure)) return [{ protocol: exposure.protocol, ports: exposure.ports, label: "ports" }];
   return exposedService(exposure).controls.map((control) => {
     const overridden = exposure.ports !== undefined && !control.fixed;
-    return { protocol: control.protocol, ports: overridden ? exposure.ports! : [...control.ports], label: control.label, outbound: control.outbound, broadcasts: control.broadcasts };
+    return {
+      protocol: control.protocol,
+      ports: overridden ? exposure.ports! : [...control.ports],
+      label: control.label,
+      outbound: control.outbound,
+      broadcasts: control.broadcasts,
+    };
   });
 }
 
@@ -233,14 +449,20 @@ function crossChecks(policy: z.output<z.ZodObject<typeof PolicyFields>>): Proble
     if (!exposure.name) return;
     const first = explicitNames.get(exposure.name);
     if (first !== undefined) {
-      problems.push({ path: ["exposures", index, "name"], message: `"${exposure.name}" is already used by exposures[${first}]` });
+      problems.push({
+        path: ["exposures", index, "name"],
+        message: `"${exposure.name}" is already used by exposures[${first}]`,
+      });
     } else explicitNames.set(exposure.name, index);
   });
   const ids = exposureIds(exposures);
   ids.forEach((id, index) => {
     const clash = explicitNames.get(id);
     if (clash !== undefined && clash !== index && !exposures[index]!.name) {
-      problems.push({ path: ["exposures", index], message: `its generated name "${id}" clashes with exposures[${clash}].name; give it a name` });
+      problems.push({
+        path: ["exposures", index],
+        message: `its generated name "${id}" clashes with exposures[${clash}].name; give it a name`,
+      });
     }
   });
 
@@ -262,14 +484,24 @@ function crossChecks(policy: z.output<z.ZodObject<typeof PolicyFields>>): Proble
     }
   });
 
-  const reserved = renderedSetNames(exposureIds(exposures), policy.output.allow.map((a) => a.name));
+  const reserved = renderedSetNames(
+    exposureIds(exposures),
+    policy.output.allow.map((a) => a.name),
+  );
   const blockNames = new Map<string, number>();
   policy.blockSets.forEach((set, index) => {
     if (reserved.has(set.name)) {
-      problems.push({ path: ["blockSets", index, "name"], message: `"${set.name}" is a set the table makes itself; choose another name` });
+      problems.push({
+        path: ["blockSets", index, "name"],
+        message: `"${set.name}" is a set the table makes itself; choose another name`,
+      });
     }
     const first = blockNames.get(set.name);
-    if (first !== undefined) problems.push({ path: ["blockSets", index, "name"], message: `"${set.name}" is already used by blockSets[${first}]` });
+    if (first !== undefined)
+      problems.push({
+        path: ["blockSets", index, "name"],
+        message: `"${set.name}" is already used by blockSets[${first}]`,
+      });
     else blockNames.set(set.name, index);
   });
 

@@ -9,7 +9,8 @@ const suffix = (family: Family) => (family === "ipv4" ? "v4" : "v6");
 /** The address set of an exposure's (or output.allow entry's) peers. */
 export const peerSetName = (id: string, family: Family) => `${id}_${suffix(family)}`;
 /** The kernel-filled set a per-source limit keeps its counts in, and the set of its exempt sources. */
-export const limitSetName = (id: string, kind: "rate" | "conn" | "exempt", family: Family) => `${id}_${kind}_${suffix(family)}`;
+export const limitSetName = (id: string, kind: "rate" | "conn" | "exempt", family: Family) =>
+  `${id}_${kind}_${suffix(family)}`;
 /** The set of deny.sources. */
 export const denySetName = (family: Family) => `deny_${suffix(family)}`;
 

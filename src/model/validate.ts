@@ -1,7 +1,7 @@
 import type { z } from "zod";
 import { serviceNames } from "../catalog";
-import { type Issue, formatIssues, formatPath, type Result } from "../fields/issues";
-import { PolicySchema, type Policy } from "./policy";
+import { formatIssues, formatPath, type Issue, type Result } from "../fields/issues";
+import { type Policy, PolicySchema } from "./policy";
 
 export { formatIssue, formatIssues, formatPath, type Issue, type Result } from "../fields/issues";
 
@@ -34,7 +34,11 @@ function describe(value: unknown): string {
 }
 
 /** Turns zod issues into ours, worded for people, picking the union branch the user meant. */
-export function policyIssues(issues: readonly z.core.$ZodIssue[], input: unknown, prefix: readonly PropertyKey[] = []): Issue[] {
+export function policyIssues(
+  issues: readonly z.core.$ZodIssue[],
+  input: unknown,
+  prefix: readonly PropertyKey[] = [],
+): Issue[] {
   const found: Issue[] = [];
   for (const issue of issues) {
     const path = [...prefix, ...issue.path];
@@ -48,7 +52,11 @@ export function policyIssues(issues: readonly z.core.$ZodIssue[], input: unknown
       case "invalid_union": {
         const branches = issue.errors;
         if ((issue as { note?: string }).note === "No matching discriminator") {
-          found.push(at(`unknown service ${JSON.stringify(valueAt(input, path))} (known: ${serviceNames.join(", ")}; or give name, protocol and ports for a custom exposure)`));
+          found.push(
+            at(
+              `unknown service ${JSON.stringify(valueAt(input, path))} (known: ${serviceNames.join(", ")}; or give name, protocol and ports for a custom exposure)`,
+            ),
+          );
           break;
         }
         if (branches.length === 2 && isExposurePath(path)) {
@@ -74,7 +82,9 @@ export function policyIssues(issues: readonly z.core.$ZodIssue[], input: unknown
         break;
       case "invalid_value":
         if (/^Invalid (input|option): /.test(issue.message)) {
-          found.push(at(`${issue.message.replace(/^Invalid (input|option): /, "")}, got ${describe(valueAt(input, path))}`));
+          found.push(
+            at(`${issue.message.replace(/^Invalid (input|option): /, "")}, got ${describe(valueAt(input, path))}`),
+          );
         } else found.push(at(issue.message));
         break;
       default:

@@ -36,21 +36,48 @@ const OUTPUT_BASELINE: readonly BaselineRule[] = [
  * firewall routes nothing). Output exists when restricted, or, while accepted, only to attach
  * helpers to connections this host makes (irc).
  */
-export function plannedChains(policy: Policy, table: string, attachesOutboundHelpers: boolean, blockSets: readonly PlannedSet[]): PlannedChain[] {
+export function plannedChains(
+  policy: Policy,
+  table: string,
+  attachesOutboundHelpers: boolean,
+  blockSets: readonly PlannedSet[],
+): PlannedChain[] {
   const chains: PlannedChain[] = [
-    { name: "input", policy: "drop", baseline: inputBaseline(policy, blockSets), logDropped: logDropped(policy, table, "input"), countDropped: true },
+    {
+      name: "input",
+      policy: "drop",
+      baseline: inputBaseline(policy, blockSets),
+      logDropped: logDropped(policy, table, "input"),
+      countDropped: true,
+    },
   ];
   if (policy.forward.policy === "drop") {
-    chains.push({ name: "forward", policy: "drop", baseline: [], logDropped: logDropped(policy, table, "forward"), countDropped: true });
+    chains.push({
+      name: "forward",
+      policy: "drop",
+      baseline: [],
+      logDropped: logDropped(policy, table, "forward"),
+      countDropped: true,
+    });
   } else if (blockSets.length > 0) {
     // The host forwards: its blocked sources are dropped there too; the rest is left to the other tables.
-    chains.push({ name: "forward", policy: "accept", baseline: [{ kind: "established" }, ...blocked(blockSets)], countDropped: false });
+    chains.push({
+      name: "forward",
+      policy: "accept",
+      baseline: [{ kind: "established" }, ...blocked(blockSets)],
+      countDropped: false,
+    });
   }
   if (policy.output.policy === "drop") {
-    chains.push({ name: "output", policy: "drop", baseline: OUTPUT_BASELINE, logDropped: logDropped(policy, table, "output"), countDropped: true });
+    chains.push({
+      name: "output",
+      policy: "drop",
+      baseline: OUTPUT_BASELINE,
+      logDropped: logDropped(policy, table, "output"),
+      countDropped: true,
+    });
   } else if (attachesOutboundHelpers) {
     chains.push({ name: "output", policy: "accept", baseline: [], countDropped: false });
   }
   return chains;
 }
-

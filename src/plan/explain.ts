@@ -26,9 +26,12 @@ function notes(ctx: ExposureContext): string[] {
     else out.push(ctx.outputRestricted ? n.disabledOutputRestricted : n.disabledOutputAccepted);
   }
   if (scoped?.ipv4Only && ctx.families.includes("ipv6")) {
-    out.push(`The ${helperTypes(scoped).join("/")} helper exists only for IPv4: IPv6 clients get the ports without it.`);
+    out.push(
+      `The ${helperTypes(scoped).join("/")} helper exists only for IPv4: IPv6 clients get the ports without it.`,
+    );
   }
-  if (service.data && !exposed.dataRange) out.push(`No ${service.data.field} given: nothing opens for ${service.data.label}.`);
+  if (service.data && !exposed.dataRange)
+    out.push(`No ${service.data.field} given: nothing opens for ${service.data.label}.`);
   if (scoped?.scopedWarning) out.push(scoped.scopedWarning);
   return out;
 }
@@ -36,7 +39,10 @@ function notes(ctx: ExposureContext): string[] {
 function serverSettings(ctx: ExposureContext): string[] {
   const { exposed } = ctx;
   if (!exposed) return [];
-  return [...exposed.service.serverSettings(exposed.dataRange), ...(exposed.originatedOn ? exposed.service.originated!.serverSettings : [])];
+  return [
+    ...exposed.service.serverSettings(exposed.dataRange),
+    ...(exposed.originatedOn ? exposed.service.originated!.serverSettings : []),
+  ];
 }
 
 /** What an exposure opens and why, in words: `opens` come with the openings they describe. */

@@ -1,8 +1,8 @@
 import { type ExposedService, expectingHelper, exposedService, type HelperFacts } from "../catalog";
 import type { ControlPort, DataRange, KernelHelper } from "../catalog/types";
-import { type PortRange, formatRange, formatRanges } from "../fields/ports";
+import { formatRange, formatRanges, type PortRange } from "../fields/ports";
 import type { Family } from "../fields/prefix";
-import { type ControlOpening, type Exposure, controlOpenings, exposureService, isCustom } from "../model/policy";
+import { type ControlOpening, controlOpenings, type Exposure, exposureService, isCustom } from "../model/policy";
 import { explanationOf } from "./explain";
 import { planLimit } from "./limit";
 import { describePeers, familiesOf, peersFor } from "./peers";
@@ -35,7 +35,12 @@ function plannedHelpers(ctx: ExposureContext, controls: readonly ControlOpening[
   for (const control of controls) {
     const kernel = kernelHelperFor(ctx, control.protocol);
     if (!kernel || helpers.some((h) => h.name === helperObjectName(ctx, kernel))) continue;
-    helpers.push({ name: helperObjectName(ctx, kernel), type: kernel.type, protocol: kernel.protocol, l3proto: ctx.scoped!.ipv4Only ? "ip" : "inet" });
+    helpers.push({
+      name: helperObjectName(ctx, kernel),
+      type: kernel.type,
+      protocol: kernel.protocol,
+      l3proto: ctx.scoped!.ipv4Only ? "ip" : "inet",
+    });
   }
   return helpers;
 }
@@ -43,34 +48,85 @@ function plannedHelpers(ctx: ExposureContext, controls: readonly ControlOpening[
 /** A control port open to new connections, no helper. */
 function plainControl(ctx: ExposureContext, control: ControlOpening): Part {
   return part(
-    [{ chain: "input", kind: "new", protocol: control.protocol, ports: control.ports, peers: ctx.peers, comment: commentFor(ctx, control.label) }],
+    [
+      {
+        chain: "input",
+        kind: "new",
+        protocol: control.protocol,
+        ports: control.ports,
+        peers: ctx.peers,
+        comment: commentFor(ctx, control.label),
+      },
+    ],
     [`${control.protocol}/${formatRanges(control.ports)} (${control.label}) ${ctx.where}`],
   );
 }
 
 /** A control port whose incoming connections get the scoped helper; IPv6 peers of an IPv4-only helper get the port without it. */
-function inboundHelperControl(ctx: ExposureContext, control: ControlOpening, kernel: KernelHelper, helper: HelperFacts): Part {
+function inboundHelperControl(
+  ctx: ExposureContext,
+  control: ControlOpening,
+  kernel: KernelHelper,
+  helper: HelperFacts,
+): Part {
   const openings: Opening[] = [
     {
-      chain: "input", kind: "helper", protocol: control.protocol, ports: control.ports, peers: ctx.peers, family: ipv4OnlyFamily(helper),
-      helperObject: helperObjectName(ctx, kernel), kernelHelper: kernel.type, comment: commentFor(ctx, `${control.label}, helper ${kernel.type}`),
+      chain: "input",
+      kind: "helper",
+      protocol: control.protocol,
+      ports: control.ports,
+      peers: ctx.peers,
+      family: ipv4OnlyFamily(helper),
+      helperObject: helperObjectName(ctx, kernel),
+      kernelHelper: kernel.type,
+      comment: commentFor(ctx, `${control.label}, helper ${kernel.type}`),
     },
   ];
   if (helper.ipv4Only && ctx.families.includes("ipv6")) {
-    openings.push({ chain: "input", kind: "new", protocol: control.protocol, ports: control.ports, peers: ctx.peers, family: "ipv6", comment: commentFor(ctx, `${control.label} (IPv6, no helper)`) });
+    openings.push({
+      chain: "input",
+      kind: "new",
+      protocol: control.protocol,
+      ports: control.ports,
+      peers: ctx.peers,
+      family: "ipv6",
+      comment: commentFor(ctx, `${control.label} (IPv6, no helper)`),
+    });
   }
-  return part(openings, [`${control.protocol}/${formatRanges(control.ports)} (${control.label}) ${ctx.where}, with the ${kernel.type} helper attached`]);
+  return part(openings, [
+    `${control.protocol}/${formatRanges(control.ports)} (${control.label}) ${ctx.where}, with the ${kernel.type} helper attached`,
+  ]);
 }
 
 /** A control port open to peers, with the helper attached to this host's own connections to it (irc). */
-function outboundHelperControl(ctx: ExposureContext, control: ControlOpening, kernel: KernelHelper, helper: HelperFacts): Part {
+function outboundHelperControl(
+  ctx: ExposureContext,
+  control: ControlOpening,
+  kernel: KernelHelper,
+  helper: HelperFacts,
+): Part {
   const ports = `${control.protocol}/${formatRanges(control.ports)}`;
   return part(
     [
-      { chain: "input", kind: "new", protocol: control.protocol, ports: control.ports, peers: ctx.peers, comment: commentFor(ctx, control.label) },
       {
-        chain: "output", kind: "helper", protocol: control.protocol, ports: control.ports, portSide: "dport", peers: ctx.peers, family: ipv4OnlyFamily(helper),
-        helperObject: helperObjectName(ctx, kernel), kernelHelper: kernel.type, comment: commentFor(ctx, `connections from this host, helper ${kernel.type}`),
+        chain: "input",
+        kind: "new",
+        protocol: control.protocol,
+        ports: control.ports,
+        peers: ctx.peers,
+        comment: commentFor(ctx, control.label),
+      },
+      {
+        chain: "output",
+        kind: "helper",
+        protocol: control.protocol,
+        ports: control.ports,
+        portSide: "dport",
+        peers: ctx.peers,
+        family: ipv4OnlyFamily(helper),
+        helperObject: helperObjectName(ctx, kernel),
+        kernelHelper: kernel.type,
+        comment: commentFor(ctx, `connections from this host, helper ${kernel.type}`),
       },
     ],
     [
@@ -85,11 +141,26 @@ function serverSends(ctx: ExposureContext, control: ControlOpening): Part {
   if (!ctx.outputRestricted) return part();
   const sent = part();
   if (control.outbound) {
-    sent.openings.push({ chain: "output", kind: "new", protocol: control.protocol, ports: control.ports, peers: ctx.peers, comment: commentFor(ctx, `${control.label} sent by the server`) });
+    sent.openings.push({
+      chain: "output",
+      kind: "new",
+      protocol: control.protocol,
+      ports: control.ports,
+      peers: ctx.peers,
+      comment: commentFor(ctx, `${control.label} sent by the server`),
+    });
   }
   if (control.broadcasts) {
-    sent.openings.push({ chain: "output", kind: "broadcast", protocol: control.protocol, ports: control.ports, comment: commentFor(ctx, `${control.label} broadcasts`) });
-    sent.opens.push(`${control.protocol}/${formatRanges(control.ports)} (${control.label}) broadcasts out to the same port`);
+    sent.openings.push({
+      chain: "output",
+      kind: "broadcast",
+      protocol: control.protocol,
+      ports: control.ports,
+      comment: commentFor(ctx, `${control.label} broadcasts`),
+    });
+    sent.opens.push(
+      `${control.protocol}/${formatRanges(control.ports)} (${control.label}) broadcasts out to the same port`,
+    );
   }
   return sent;
 }
@@ -97,9 +168,11 @@ function serverSends(ctx: ExposureContext, control: ControlOpening): Part {
 function controlPart(ctx: ExposureContext, control: ControlOpening): Part {
   const kernel = kernelHelperFor(ctx, control.protocol);
   const opened =
-    kernel?.attach === "outbound" ? outboundHelperControl(ctx, control, kernel, ctx.scoped!)
-    : kernel ? inboundHelperControl(ctx, control, kernel, ctx.scoped!)
-    : plainControl(ctx, control);
+    kernel?.attach === "outbound"
+      ? outboundHelperControl(ctx, control, kernel, ctx.scoped!)
+      : kernel
+        ? inboundHelperControl(ctx, control, kernel, ctx.scoped!)
+        : plainControl(ctx, control);
   return merge([opened, serverSends(ctx, control)]);
 }
 
@@ -111,12 +184,25 @@ function dataPart(ctx: ExposureContext, data: DataRange, range: PortRange): Part
   if (data.direction === "inbound" && ctx.scoped) {
     const kernel = expectingHelper(ctx.scoped);
     result.openings.push({
-      chain: "input", kind: "related", protocol: data.protocol, ports, peers: ctx.peers, kernelHelper: kernel.type,
-      family: ipv4OnlyFamily(ctx.scoped), comment: commentFor(ctx, `${data.label}, expected by helper ${kernel.type}`),
+      chain: "input",
+      kind: "related",
+      protocol: data.protocol,
+      ports,
+      peers: ctx.peers,
+      kernelHelper: kernel.type,
+      family: ipv4OnlyFamily(ctx.scoped),
+      comment: commentFor(ctx, `${data.label}, expected by helper ${kernel.type}`),
     });
     result.opens.push(`${where} (${data.label}) only for connections the ${kernel.type} helper expects`);
   } else if (data.direction === "inbound") {
-    result.openings.push({ chain: "input", kind: "new", protocol: data.protocol, ports, peers: ctx.peers, comment: commentFor(ctx, data.label) });
+    result.openings.push({
+      chain: "input",
+      kind: "new",
+      protocol: data.protocol,
+      ports,
+      peers: ctx.peers,
+      comment: commentFor(ctx, data.label),
+    });
     result.opens.push(`${where} (${data.label}) ${ctx.where}`);
   } else {
     result.opens.push(`${where} (${data.label}) leaves the server; the client's answers return as established traffic`);
@@ -125,7 +211,15 @@ function dataPart(ctx: ExposureContext, data: DataRange, range: PortRange): Part
     const comment = commentFor(ctx, `${data.label} sent by the server`);
     result.openings.push(
       ctx.scoped && data.direction === "outbound"
-        ? { chain: "output", kind: "related", protocol: data.protocol, ports, peers: ctx.peers, kernelHelper: expectingHelper(ctx.scoped).type, comment }
+        ? {
+            chain: "output",
+            kind: "related",
+            protocol: data.protocol,
+            ports,
+            peers: ctx.peers,
+            kernelHelper: expectingHelper(ctx.scoped).type,
+            comment,
+          }
         : { chain: "output", kind: "new", protocol: data.protocol, ports, peers: ctx.peers, comment },
     );
   }
@@ -138,8 +232,14 @@ function expectationsPart(ctx: ExposureContext, exposed: ExposedService, helper:
   const protocols = exposed.service.ipProtocols ?? [kernel.protocol];
   return part(
     protocols.map((protocol) => ({
-      chain: "input", kind: "related", protocol, ports: [], peers: ctx.peers, kernelHelper: kernel.type,
-      family: ipv4OnlyFamily(helper), comment: commentFor(ctx, `${protocol} expected by helper ${kernel.type}`),
+      chain: "input",
+      kind: "related",
+      protocol,
+      ports: [],
+      peers: ctx.peers,
+      kernelHelper: kernel.type,
+      family: ipv4OnlyFamily(helper),
+      comment: commentFor(ctx, `${protocol} expected by helper ${kernel.type}`),
     })),
   );
 }
@@ -148,14 +248,37 @@ function expectationsPart(ctx: ExposureContext, exposed: ExposedService, helper:
 function ipProtocolPart(ctx: ExposureContext, protocol: "gre"): Part {
   const result = part();
   if (!ctx.scoped) {
-    result.openings.push({ chain: "input", kind: "new", protocol, ports: [], peers: ctx.peers, comment: commentFor(ctx, protocol) });
+    result.openings.push({
+      chain: "input",
+      kind: "new",
+      protocol,
+      ports: [],
+      peers: ctx.peers,
+      comment: commentFor(ctx, protocol),
+    });
     result.opens.push(`ip protocol ${protocol} ${ctx.where}`);
   } else if (ctx.scoped.ipv4Only && ctx.families.includes("ipv6")) {
-    result.openings.push({ chain: "input", kind: "new", protocol, ports: [], peers: ctx.peers, family: "ipv6", comment: commentFor(ctx, `${protocol} (IPv6, no helper)`) });
+    result.openings.push({
+      chain: "input",
+      kind: "new",
+      protocol,
+      ports: [],
+      peers: ctx.peers,
+      family: "ipv6",
+      comment: commentFor(ctx, `${protocol} (IPv6, no helper)`),
+    });
   } else {
     return result;
   }
-  if (ctx.outputRestricted) result.openings.push({ chain: "output", kind: "new", protocol, ports: [], peers: ctx.peers, comment: commentFor(ctx, `${protocol} sent by the server`) });
+  if (ctx.outputRestricted)
+    result.openings.push({
+      chain: "output",
+      kind: "new",
+      protocol,
+      ports: [],
+      peers: ctx.peers,
+      comment: commentFor(ctx, `${protocol} sent by the server`),
+    });
   return result;
 }
 
@@ -164,15 +287,28 @@ function originatedPart(ctx: ExposureContext, exposed: ExposedService): Part {
   const { originated } = exposed.service;
   if (!originated || !exposed.originatedOn) return part();
   const from = `${originated.protocol}/${formatRanges(originated.ports)}`;
-  if (!ctx.outputRestricted) return part([], [`${from} (${originated.label}): the server's connections leave under output policy accept`]);
+  if (!ctx.outputRestricted)
+    return part([], [`${from} (${originated.label}): the server's connections leave under output policy accept`]);
   return part(
-    [{ chain: "output", kind: "new", protocol: originated.protocol, ports: originated.ports, peers: ctx.peers, comment: commentFor(ctx, `${originated.label} from ${from}`) }],
+    [
+      {
+        chain: "output",
+        kind: "new",
+        protocol: originated.protocol,
+        ports: originated.ports,
+        peers: ctx.peers,
+        comment: commentFor(ctx, `${originated.label} from ${from}`),
+      },
+    ],
     [`${from} (${originated.label}): new connections out ${describePeers(ctx.exposure.sources, "to")}`],
   );
 }
 
 function merge(parts: readonly Part[]): Part {
-  return part(parts.flatMap((p) => p.openings), parts.flatMap((p) => p.opens));
+  return part(
+    parts.flatMap((p) => p.openings),
+    parts.flatMap((p) => p.opens),
+  );
 }
 
 /** What a catalog service opens beyond its control ports. */
@@ -205,7 +341,10 @@ function contextOf(exposure: Exposure, id: string, outputRestricted: boolean): E
 export function planExposure(exposure: Exposure, id: string, outputRestricted: boolean): ExposurePlan {
   const ctx = contextOf(exposure, id, outputRestricted);
   const controls = controlOpenings(exposure);
-  const planned = merge([...controls.map((control) => controlPart(ctx, control)), ...(ctx.exposed ? [servicePart(ctx, ctx.exposed)] : [])]);
+  const planned = merge([
+    ...controls.map((control) => controlPart(ctx, control)),
+    ...(ctx.exposed ? [servicePart(ctx, ctx.exposed)] : []),
+  ]);
   const service = exposureService(exposure);
   const limited = exposure.limit ? planLimit(id, exposure.limit, ctx.families) : undefined;
   return {

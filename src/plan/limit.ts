@@ -10,8 +10,15 @@ const FAMILIES: readonly Family[] = ["ipv4", "ipv6"];
  * An exposure's per-source limit: a meter set per family and kind (the kernel writes their
  * elements, one per source, expiring), and the exempt sources as declared sets.
  */
-export function planLimit(id: string, limit: Limit, families: readonly Family[]): { limit: PlannedLimit; sets: PlannedSet[] } {
-  const exemptSets = peersFor(`${id}_exempt`, limit.exemptSources).sets.map((s) => ({ ...s, name: limitSetName(id, "exempt", s.family) }));
+export function planLimit(
+  id: string,
+  limit: Limit,
+  families: readonly Family[],
+): { limit: PlannedLimit; sets: PlannedSet[] } {
+  const exemptSets = peersFor(`${id}_exempt`, limit.exemptSources).sets.map((s) => ({
+    ...s,
+    name: limitSetName(id, "exempt", s.family),
+  }));
   const meters = { ipv4: {}, ipv6: {} } as Record<Family, { rate?: string; conn?: string }>;
   const sets: PlannedSet[] = [...exemptSets];
   for (const family of FAMILIES.filter((f) => families.includes(f))) {

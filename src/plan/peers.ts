@@ -1,4 +1,4 @@
-import { type Family, type Prefix, minimalPrefixes } from "../fields/prefix";
+import { type Family, minimalPrefixes, type Prefix } from "../fields/prefix";
 import { peerSetName } from "../model/set-names";
 import type { Peers, PlannedSet } from "./types";
 
@@ -24,7 +24,10 @@ export function peersFor(id: string, prefixes: readonly Prefix[] | undefined): {
 
 export function describePeers(prefixes: readonly Prefix[] | undefined, preposition: "from" | "to" = "from"): string {
   if (!prefixes) return preposition === "from" ? "from anywhere" : "to anywhere";
-  const shown = prefixes.slice(0, 3).map((p) => p.text).join(", ");
+  const shown = prefixes
+    .slice(0, 3)
+    .map((p) => p.text)
+    .join(", ");
   return `${preposition} ${shown}${prefixes.length > 3 ? ` and ${prefixes.length - 3} more` : ""}`;
 }
 

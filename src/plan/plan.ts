@@ -1,10 +1,10 @@
 import { catalogService } from "../catalog";
 import { formatRanges } from "../fields/ports";
-import { type OutputAllow, type Policy, controlOpenings, exposureIds } from "../model/policy";
+import { controlOpenings, exposureIds, type OutputAllow, type Policy } from "../model/policy";
+import { denySetName } from "../model/set-names";
 import { plannedChains } from "./baseline";
 import { planExposure } from "./exposure";
 import { peersFor } from "./peers";
-import { denySetName } from "../model/set-names";
 import type { ExposurePlan, OpeningGroup, Plan, PlannedSet } from "./types";
 
 export type * from "./types";
@@ -19,7 +19,17 @@ function planOutputAllow(allow: OutputAllow): OpeningGroup {
     id,
     title: `output.allow ${label}`,
     sets,
-    openings: [{ chain: "output", kind: "new", protocol: allow.protocol, ports: allow.ports, portSide: "dport", peers, comment: allow.comment ? `${id}: ${label} (${allow.comment})` : `${id}: ${label}` }],
+    openings: [
+      {
+        chain: "output",
+        kind: "new",
+        protocol: allow.protocol,
+        ports: allow.ports,
+        portSide: "dport",
+        peers,
+        comment: allow.comment ? `${id}: ${label} (${allow.comment})` : `${id}: ${label}`,
+      },
+    ],
   };
 }
 
@@ -28,8 +38,12 @@ function warnings(policy: Policy, exposures: readonly ExposurePlan[]): string[] 
   const opensSsh = policy.exposures.some((e) =>
     controlOpenings(e).some((c) => c.protocol === "tcp" && c.ports.some((r) => r.from <= 22 && 22 <= r.to)),
   );
-  if (!opensSsh) out.push("No exposure opens tcp/22: unless SSH listens on another declared port, an apply will be rolled back as a lock-out.");
-  if (policy.output.policy !== "drop" && policy.output.allow.length > 0) out.push("output.allow has no effect while output.policy is accept.");
+  if (!opensSsh)
+    out.push(
+      "No exposure opens tcp/22: unless SSH listens on another declared port, an apply will be rolled back as a lock-out.",
+    );
+  if (policy.output.policy !== "drop" && policy.output.allow.length > 0)
+    out.push("output.allow has no effect while output.policy is accept.");
   for (const e of exposures) {
     const facts = e.explanation.helper === "scoped" ? catalogService(e.service).helper : undefined;
     if (facts?.scopedWarning) out.push(`${e.id}: ${facts.scopedWarning}`);
@@ -40,10 +54,18 @@ function warnings(policy: Policy, exposures: readonly ExposurePlan[]): string[] 
 /** The sets dropped early: the policy's block sets (elements written by other tools), then deny.sources (declared). */
 function plannedBlockSets(policy: Policy): PlannedSet[] {
   const owned: PlannedSet[] = policy.blockSets.map((b) => ({
-    name: b.name, family: b.family, elements: [], owner: "others", timeout: b.timeout,
-    ...(b.size !== undefined ? { size: b.size } : {}), ...(b.comment !== undefined ? { comment: b.comment } : {}),
+    name: b.name,
+    family: b.family,
+    elements: [],
+    owner: "others",
+    timeout: b.timeout,
+    ...(b.size !== undefined ? { size: b.size } : {}),
+    ...(b.comment !== undefined ? { comment: b.comment } : {}),
   }));
-  const denied = peersFor("deny", policy.deny.sources.length > 0 ? policy.deny.sources : undefined).sets.map((s) => ({ ...s, name: denySetName(s.family) }));
+  const denied = peersFor("deny", policy.deny.sources.length > 0 ? policy.deny.sources : undefined).sets.map((s) => ({
+    ...s,
+    name: denySetName(s.family),
+  }));
   return [...owned, ...denied];
 }
 
@@ -53,9 +75,13 @@ export function planPolicy(policy: Policy, fallbackTable = DEFAULT_TABLE): Plan 
   const outputRestricted = policy.output.policy === "drop";
   const ids = exposureIds(policy.exposures);
   const exposures = policy.exposures.map((exposure, index) => planExposure(exposure, ids[index]!, outputRestricted));
-  const attachesOutboundHelpers = exposures.some((e) => e.openings.some((o) => o.chain === "output" && o.kind === "helper"));
+  const attachesOutboundHelpers = exposures.some((e) =>
+    e.openings.some((o) => o.chain === "output" && o.kind === "helper"),
+  );
   const blockSets = plannedBlockSets(policy);
-  const limitLog = exposures.some((e) => e.limit?.log) ? { rate: policy.log.rate, prefix: `${policy.log.prefix ?? `hnft ${table}`} limit: ` } : undefined;
+  const limitLog = exposures.some((e) => e.limit?.log)
+    ? { rate: policy.log.rate, prefix: `${policy.log.prefix ?? `hnft ${table}`} limit: ` }
+    : undefined;
   return {
     table,
     policy,

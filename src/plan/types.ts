@@ -1,6 +1,6 @@
+import type { ExposedService, HelperFacts } from "../catalog";
 import type { PortRange } from "../fields/ports";
 import type { Family } from "../fields/prefix";
-import type { ExposedService, HelperFacts } from "../catalog";
 import type { Exposure, Policy } from "../model/policy";
 
 /** Who a rule admits: anyone, or the members of per-family address sets. */

@@ -1,14 +1,21 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { z } from "zod";
+import { formatIssues, type Issue } from "../fields/issues";
 import { type ConnectionInput, parseConnection, redact } from "../model/connection";
 import type { ExposureInput } from "../model/policy";
-import { formatIssues, type Issue } from "../fields/issues";
 import { PolicyError, parsePolicy } from "../model/validate";
 import { renderPolicy } from "../render";
 import { fromLineMap, type LineMap } from "./line-map";
 import { describeTarget, tableNameFor } from "./names";
 import { HostTable, type OutputsOf } from "./resource";
-import { FIREWALL_OUTPUT_KEYS, type FirewallOutputs, type HostArgsFields, HOST_OPTION_KEYS, POLICY_KEYS, type PolicyArgsSchema } from "./types";
+import {
+  FIREWALL_OUTPUT_KEYS,
+  type FirewallOutputs,
+  HOST_OPTION_KEYS,
+  type HostArgsFields,
+  POLICY_KEYS,
+  type PolicyArgsSchema,
+} from "./types";
 
 /** `T` with every field, element and nested field a `pulumi.Input`. */
 export type DeepInput<T> = T extends string | number | boolean | null | undefined
@@ -33,7 +40,9 @@ export type ConnectionArgs = DeepInput<ConnectionInput>;
  * field's documentation is its description in the provider's schema and docs/reference.md).
  * `connection`'s password, privateKey and privateKeyPassword are stored as secrets.
  */
-export type HostFirewallArgs = { [K in keyof PolicyArgs]: DeepInput<PolicyArgs[K]> } & { [K in Exclude<keyof HostArgs, "connection">]?: DeepInput<NonNullable<HostArgs[K]>> } & {
+export type HostFirewallArgs = { [K in keyof PolicyArgs]: DeepInput<PolicyArgs[K]> } & {
+  [K in Exclude<keyof HostArgs, "connection">]?: DeepInput<NonNullable<HostArgs[K]>>;
+} & {
   connection: ConnectionArgs;
 };
 
@@ -61,7 +70,11 @@ const fileText = (lines: LineMap | undefined): string => (lines ? `${fromLineMap
  * Every `path: problem` line of the plain parts of the arguments (the policy with its table, the
  * connection; a part left undefined is not checked). Never contains a secret.
  */
-export function argumentErrors(plain: { policy?: Record<string, unknown>; table?: string; connection?: unknown }): string[] {
+export function argumentErrors(plain: {
+  policy?: Record<string, unknown>;
+  table?: string;
+  connection?: unknown;
+}): string[] {
   return formatIssues(argumentIssues(plain));
 }
 
@@ -84,7 +97,6 @@ export function policyPart(args: HostFirewallArgs): Record<string, unknown> {
   for (const key of POLICY_KEYS) if (args[key] !== undefined) out[key] = args[key];
   return out;
 }
-
 
 /**
  * A host's firewall: one hardened `table inet` plus its sysctl.d/modprobe.d files, on one host
@@ -116,7 +128,10 @@ export class HostFirewall extends pulumi.ComponentResource {
 
     // Policy and connection resolve separately: a secret in the connection must not make the
     // rendered table (or anything derived from the policy) secret.
-    const resolvedPolicy = pulumi.output({ policy: policyPart(args), table: args.table ?? defaultTable }) as unknown as pulumi.Output<{
+    const resolvedPolicy = pulumi.output({
+      policy: policyPart(args),
+      table: args.table ?? defaultTable,
+    }) as unknown as pulumi.Output<{
       policy: Record<string, unknown>;
       table: string;
     }>;
@@ -131,10 +146,16 @@ export class HostFirewall extends pulumi.ComponentResource {
         ruleLines: [...artefacts.ruleLines],
       };
     });
-    const connection = pulumi.output(args.connection as pulumi.Input<Record<string, unknown>>) as unknown as pulumi.Output<Record<string, unknown>>;
+    const connection = pulumi.output(
+      args.connection as pulumi.Input<Record<string, unknown>>,
+    ) as unknown as pulumi.Output<Record<string, unknown>>;
     const checkedConnection = pulumi.secret(connection).apply((c) => {
       const parsed = parseConnection(c);
-      if (!parsed.ok) throw new HostFirewallArgsError(name, parsed.issues.map((i) => ({ ...i, message: redact(i.message, c) })));
+      if (!parsed.ok)
+        throw new HostFirewallArgsError(
+          name,
+          parsed.issues.map((i) => ({ ...i, message: redact(i.message, c) })),
+        );
       return c;
     });
     // Built from host, port and user only (describeTarget): safe to show even when the connection is secret.
@@ -147,7 +168,9 @@ export class HostFirewall extends pulumi.ComponentResource {
         connection: checkedConnection,
         policy: checked.policy,
         // every host option but the table (checked above): passed on as given
-        ...Object.fromEntries(HOST_OPTION_KEYS.filter((key) => key !== "table" && args[key] !== undefined).map((key) => [key, args[key]])),
+        ...Object.fromEntries(
+          HOST_OPTION_KEYS.filter((key) => key !== "table" && args[key] !== undefined).map((key) => [key, args[key]]),
+        ),
       },
       // a table adopted with `pulumi import hardened-nftables:index:HostTable <name>-table <id>`
       // (top level) becomes this component's child

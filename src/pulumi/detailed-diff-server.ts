@@ -28,10 +28,17 @@ function sdkRequire(id: string): any {
 
 async function diffResponse(diff: Diff, request: DiffRequest): Promise<unknown> {
   const messages = sdkRequire("@pulumi/pulumi/proto/provider_pb");
-  const result = await diff(request.getId(), request.getUrn(), request.getOlds().toJavaScript(), request.getNews().toJavaScript());
+  const result = await diff(
+    request.getId(),
+    request.getUrn(),
+    request.getOlds().toJavaScript(),
+    request.getNews().toJavaScript(),
+  );
   const resp = new messages.DiffResponse();
   const changes = messages.DiffResponse.DiffChanges;
-  resp.setChanges(result.changes === true ? changes.DIFF_SOME : result.changes === false ? changes.DIFF_NONE : changes.DIFF_UNKNOWN);
+  resp.setChanges(
+    result.changes === true ? changes.DIFF_SOME : result.changes === false ? changes.DIFF_NONE : changes.DIFF_UNKNOWN,
+  );
   if (result.replaces?.length) resp.setReplacesList(result.replaces);
   if (result.deleteBeforeReplace) resp.setDeletebeforereplace(true);
   if (result.detailedDiff) {
@@ -55,7 +62,10 @@ export function serveDetailedDiffs(diff: Diff): void {
   grpc.Server.prototype.addService = function (service: unknown, implementation: Record<string, unknown>) {
     if (service === services.ResourceProviderService) {
       implementation.diff = (call: { request: DiffRequest }, callback: Callback) =>
-        diffResponse(diff, call.request).then((resp) => callback(undefined, resp), (err: unknown) => callback(err));
+        diffResponse(diff, call.request).then(
+          (resp) => callback(undefined, resp),
+          (err: unknown) => callback(err),
+        );
     }
     return addService.call(this, service, implementation);
   };

@@ -25,7 +25,8 @@ const NOT_APPLIED: readonly string[] = ["confirmTimeoutSeconds"];
 const PLAIN_INPUTS = [...Object.keys(HostArgsFields).filter((key) => !NOT_APPLIED.includes(key)), "target"];
 
 /** Equal as the engine stores them: absent and undefined fields are the same. */
-const sameStored = (a: unknown, b: unknown) => isDeepStrictEqual(JSON.parse(JSON.stringify(a ?? null)), JSON.parse(JSON.stringify(b ?? null)));
+const sameStored = (a: unknown, b: unknown) =>
+  isDeepStrictEqual(JSON.parse(JSON.stringify(a ?? null)), JSON.parse(JSON.stringify(b ?? null)));
 
 /** `rules["tcp dport 22 accept comment \"ssh\""]`: the engine's property path of one map key. */
 export function mapKeyPath(property: string, key: string): string {
@@ -41,7 +42,8 @@ function lineMapDiff(property: string, olds: unknown, news: unknown): [string, P
   const entries: [string, PropertyDiff][] = [];
   for (const key of Object.keys(after)) {
     if (!(key in before)) entries.push([mapKeyPath(property, key), { kind: DIFF_KIND.add, inputDiff: true }]);
-    else if (before[key] !== after[key]) entries.push([mapKeyPath(property, key), { kind: DIFF_KIND.update, inputDiff: true }]);
+    else if (before[key] !== after[key])
+      entries.push([mapKeyPath(property, key), { kind: DIFF_KIND.update, inputDiff: true }]);
   }
   for (const key of Object.keys(before)) {
     if (!(key in after)) entries.push([mapKeyPath(property, key), { kind: DIFF_KIND.delete, inputDiff: true }]);
@@ -53,12 +55,18 @@ function lineMapDiff(property: string, olds: unknown, news: unknown): [string, P
  * `files` are the sysctl and modprobe line maps the new policy renders for the host's recorded
  * kernel (the inputs' own were rendered for no host in particular).
  */
-export function detailedDiff(olds: Props, news: Props, files: { sysctl: unknown; modprobe: unknown }, replaces: readonly string[]): Record<string, PropertyDiff> {
+export function detailedDiff(
+  olds: Props,
+  news: Props,
+  files: { sysctl: unknown; modprobe: unknown },
+  replaces: readonly string[],
+): Record<string, PropertyDiff> {
   const newValues: Props = { ...news, ...files };
   const entries: [string, PropertyDiff][] = LINE_MAPS.flatMap((p) => lineMapDiff(p, olds[p], newValues[p]));
   for (const p of PLAIN_INPUTS) {
     if (replaces.includes(p)) entries.push([p, { kind: DIFF_KIND.updateReplace, inputDiff: true }]);
-    else if (p !== "target" && !sameStored(olds[p], news[p])) entries.push([p, { kind: DIFF_KIND.update, inputDiff: true }]);
+    else if (p !== "target" && !sameStored(olds[p], news[p]))
+      entries.push([p, { kind: DIFF_KIND.update, inputDiff: true }]);
   }
   return Object.fromEntries(entries);
 }

@@ -31,11 +31,21 @@ export interface TableId {
 export function parseTableId(id: string): TableId {
   const m = ID.exec(id);
   if (!m) throw new Error(`import id "${id}": ${FORMAT}`);
-  const [, user, rawHost, rawPort, table] = m as unknown as [string, string | undefined, string, string | undefined, string];
+  const [, user, rawHost, rawPort, table] = m as unknown as [
+    string,
+    string | undefined,
+    string,
+    string | undefined,
+    string,
+  ];
   const port = rawPort === undefined ? undefined : Number(rawPort);
-  if (port !== undefined && (port < 1 || port > 65535)) throw new Error(`import id "${id}": port ${rawPort} is not between 1 and 65535`);
+  if (port !== undefined && (port < 1 || port > 65535))
+    throw new Error(`import id "${id}": port ${rawPort} is not between 1 and 65535`);
   const named = TableName.safeParse(table);
-  if (!named.success) throw new Error(`import id "${id}": table "${table}" ${named.error.issues[0]?.message ?? "is not a valid table name"}`);
+  if (!named.success)
+    throw new Error(
+      `import id "${id}": table "${table}" ${named.error.issues[0]?.message ?? "is not a valid table name"}`,
+    );
   const host = rawHost.startsWith("[") ? rawHost.slice(1, -1) : rawHost;
   return { host, table, ...(user !== undefined ? { user } : {}), ...(port !== undefined ? { port } : {}) };
 }
@@ -50,9 +60,13 @@ export function tableId(connection: { host?: unknown; port?: unknown; user?: unk
 
 function connectionFromEnvironment(env: NodeJS.ProcessEnv): Record<string, unknown> {
   const file = env[IMPORT_CONNECTION_FILE_ENV];
-  const [source, text] = file ? [IMPORT_CONNECTION_FILE_ENV, readText(file)] : [IMPORT_CONNECTION_ENV, env[IMPORT_CONNECTION_ENV]];
+  const [source, text] = file
+    ? [IMPORT_CONNECTION_FILE_ENV, readText(file)]
+    : [IMPORT_CONNECTION_ENV, env[IMPORT_CONNECTION_ENV]];
   if (text === undefined || text.trim() === "") {
-    throw new Error(`importing a HostTable needs its connection (host key, credentials): set ${IMPORT_CONNECTION_ENV} to the connection fields as JSON, or ${IMPORT_CONNECTION_FILE_ENV} to a file holding them`);
+    throw new Error(
+      `importing a HostTable needs its connection (host key, credentials): set ${IMPORT_CONNECTION_ENV} to the connection fields as JSON, or ${IMPORT_CONNECTION_FILE_ENV} to a file holding them`,
+    );
   }
   let parsed: unknown;
   try {
@@ -61,7 +75,8 @@ function connectionFromEnvironment(env: NodeJS.ProcessEnv): Record<string, unkno
     // never the text itself: it holds credentials
     throw new Error(`${source}: not valid JSON`);
   }
-  if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) throw new Error(`${source}: expected a JSON object of connection fields`);
+  if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed))
+    throw new Error(`${source}: expected a JSON object of connection fields`);
   return parsed as Record<string, unknown>;
 }
 
@@ -69,7 +84,9 @@ function readText(file: string): string {
   try {
     return fs.readFileSync(file, "utf8");
   } catch (err) {
-    throw new Error(`${IMPORT_CONNECTION_FILE_ENV}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? "error"})`);
+    throw new Error(
+      `${IMPORT_CONNECTION_FILE_ENV}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? "error"})`,
+    );
   }
 }
 

@@ -5,7 +5,17 @@
  * `pulumi preview --diff` shows the drift line by line (and wants an update that removes it).
  */
 import type { DriftReport, FileDrift } from "../host/operations/drift-report";
-import { chainGroup, commentOf, helperGroup, noteLine, parseRuleLine, policyLine, ruleLine, setElementLine, setGroup } from "../render/rule-lines";
+import {
+  chainGroup,
+  commentOf,
+  helperGroup,
+  noteLine,
+  parseRuleLine,
+  policyLine,
+  ruleLine,
+  setElementLine,
+  setGroup,
+} from "../render/rule-lines";
 
 type TableDrift = Pick<DriftReport, "tablePresent" | "rules" | "chains" | "sets" | "helpers">;
 
@@ -27,7 +37,12 @@ const isPolicyOf = (chain: string) => (line: string) => {
 const inGroup = (group: string) => (line: string) => line.startsWith(`${group}: `);
 
 /** Index of the desired line a rule the host lacks stands for: same text, else same comment. */
-function findRemoved(lines: readonly (string | undefined)[], chain: string, text: string, comment: string | undefined): number {
+function findRemoved(
+  lines: readonly (string | undefined)[],
+  chain: string,
+  text: string,
+  comment: string | undefined,
+): number {
   const exact = lines.indexOf(ruleLine(chain, text));
   if (exact >= 0) return exact;
   if (comment === undefined) return -1;
@@ -63,8 +78,15 @@ export function liveRuleLines(desired: readonly string[], report: TableDrift): s
   for (const set of report.sets) {
     for (const e of set.removed) replace(lines.indexOf(setElementLine(set.name, e)), undefined);
     // A set others fill has one line, its declaration: gone with the set.
-    if (set.change === "missing") replace(lines.findIndex((l) => l !== undefined && l.startsWith(`${setGroup(set.name)}: (`)), undefined);
-    const lastOfSet = lines.reduce<number>((at, l, i) => (l !== undefined && inGroup(setGroup(set.name))(l) ? i : at), -1);
+    if (set.change === "missing")
+      replace(
+        lines.findIndex((l) => l !== undefined && l.startsWith(`${setGroup(set.name)}: (`)),
+        undefined,
+      );
+    const lastOfSet = lines.reduce<number>(
+      (at, l, i) => (l !== undefined && inGroup(setGroup(set.name))(l) ? i : at),
+      -1,
+    );
     const extra = set.added.map((e) => setElementLine(set.name, e));
     if (set.change && set.change !== "missing") extra.push(noteLine(setGroup(set.name), set.change));
     if (extra.length > 0) lines.splice(lastOfSet >= 0 ? lastOfSet + 1 : 0, 0, ...extra);

@@ -85,7 +85,11 @@ export function hardenedNftablesProvider(): provider.Provider {
     },
     async construct(name, type, inputs, options) {
       if (type !== HOST_FIREWALL_TOKEN) throw new Error(`hardened-nftables: unknown component type ${type}`);
-      const firewall = new HostFirewall(name, inputs as unknown as HostFirewallArgs, options as pulumi.ComponentResourceOptions);
+      const firewall = new HostFirewall(
+        name,
+        inputs as unknown as HostFirewallArgs,
+        options as pulumi.ComponentResourceOptions,
+      );
       const state: Record<string, pulumi.Input<unknown>> = {};
       for (const key of FIREWALL_OUTPUTS) state[key] = firewall[key];
       return { urn: firewall.urn, state };

@@ -17,27 +17,34 @@
  *
  * Free of the @pulumi/pulumi runtime: the unit tests call it directly.
  */
-import type { CheckFailure, CheckResult, CreateResult, DiffResult, ReadResult, UpdateResult } from "@pulumi/pulumi/provider";
-import { type Connection, parseConnection, redact } from "../model/connection";
+import type {
+  CheckFailure,
+  CheckResult,
+  CreateResult,
+  DiffResult,
+  ReadResult,
+  UpdateResult,
+} from "@pulumi/pulumi/provider";
 import { formatIssues } from "../fields/issues";
-import { parsePolicy } from "../model/validate";
-import type { Policy } from "../model/policy";
-import { type Artefacts, DEFAULT_PROFILE, type HostProfile, renderPolicy } from "../render";
 import { applyOnSession } from "../host/operations/apply";
+import { modulesOtherTablesNeed } from "../host/operations/coexist";
 import { formatDrift, hasRepairableDrift, summarizeDrift } from "../host/operations/drift-report";
 import { observeOnSession } from "../host/operations/observe";
 import { type HostFacts, probeSession } from "../host/operations/probe";
 import { removeOnSession } from "../host/operations/remove";
 import { ConnectionError, type HostSession } from "../host/ssh";
-import { modulesOtherTablesNeed } from "../host/operations/coexist";
-import { acquire, type Lease, onLease, withPooledSession } from "./sessions";
-import { contentLines, liveFileLines, liveRuleLines } from "./live";
-import { ruleLineGroup } from "../render/rule-lines";
-import { toLineMap } from "./line-map";
-import { describeTarget, machineOf } from "./names";
-import { importedInputs, tableId } from "./import-id";
-import { DIFF_KIND, detailedDiff, type PropertyDiff } from "./detailed-diff";
+import { type Connection, parseConnection, redact } from "../model/connection";
 import { parseHostOptions, type ValidHostOptions } from "../model/host-options";
+import type { Policy } from "../model/policy";
+import { parsePolicy } from "../model/validate";
+import { type Artefacts, DEFAULT_PROFILE, type HostProfile, renderPolicy } from "../render";
+import { ruleLineGroup } from "../render/rule-lines";
+import { DIFF_KIND, detailedDiff, type PropertyDiff } from "./detailed-diff";
+import { importedInputs, tableId } from "./import-id";
+import { toLineMap } from "./line-map";
+import { contentLines, liveFileLines, liveRuleLines } from "./live";
+import { describeTarget, machineOf } from "./names";
+import { acquire, type Lease, onLease, withPooledSession } from "./sessions";
 import {
   containsUnknown,
   type HostPaths,
@@ -92,7 +99,12 @@ function policyOf(props: Props): Policy {
 
 function renderProfile(recorded: unknown): HostProfile {
   const p = recorded as Partial<ProbedProfile> | undefined;
-  if (p && typeof p.kernel === "string" && typeof p.helperSysctl === "boolean" && typeof p.helperModuleParam === "boolean") {
+  if (
+    p &&
+    typeof p.kernel === "string" &&
+    typeof p.helperSysctl === "boolean" &&
+    typeof p.helperModuleParam === "boolean"
+  ) {
     return { kernel: p.kernel, helperSysctl: p.helperSysctl, helperModuleParam: p.helperModuleParam };
   }
   return DEFAULT_PROFILE;
@@ -116,9 +128,17 @@ function validHostOptions(props: Props): ValidHostOptions {
 }
 
 /** The inputs the shared host options schema reads (the table is the policy's, checked with it). */
-const hostOptionInputs = (props: Props) => ({ hostPaths: props.hostPaths, confirmTimeoutSeconds: props.confirmTimeoutSeconds, allowOtherTables: props.allowOtherTables });
+const hostOptionInputs = (props: Props) => ({
+  hostPaths: props.hostPaths,
+  confirmTimeoutSeconds: props.confirmTimeoutSeconds,
+  allowOtherTables: props.allowOtherTables,
+});
 
-function hostOptions(props: Props): { paths?: HostPaths; confirmTimeoutSeconds?: number; allowOtherTables?: boolean | readonly string[] } {
+function hostOptions(props: Props): {
+  paths?: HostPaths;
+  confirmTimeoutSeconds?: number;
+  allowOtherTables?: boolean | readonly string[];
+} {
   const { hostPaths: paths, confirmTimeoutSeconds, allowOtherTables } = validHostOptions(props);
   return {
     ...(paths && (paths.stateRoot || paths.runRoot) ? { paths } : {}),
@@ -131,7 +151,14 @@ function hostOptions(props: Props): { paths?: HostPaths; confirmTimeoutSeconds?:
 function keepLoadableFor(props: Props, facts: HostFacts, table: string): string[] {
   const allow = validHostOptions(props).allowOtherTables;
   if (allow === undefined || allow === false) return [];
-  return modulesOtherTablesNeed({ managedTables: facts.managedTables.filter((t) => allow === true || (Array.isArray(allow) && allow.includes(t.table))) }, table);
+  return modulesOtherTablesNeed(
+    {
+      managedTables: facts.managedTables.filter(
+        (t) => allow === true || (Array.isArray(allow) && allow.includes(t.table)),
+      ),
+    },
+    table,
+  );
 }
 
 function pickInputs(props: Props): Props {
@@ -160,15 +187,25 @@ async function probedLease(connection: Connection): Promise<{ lease: Lease; fact
 }
 
 /** Probe, render the policy for this host's kernel, and run `step` on the same pooled session. */
-async function onProbedHost<T>(props: Props, step: (session: HostSession, artefacts: Artefacts, facts: HostFacts) => Promise<T>): Promise<T> {
+async function onProbedHost<T>(
+  props: Props,
+  step: (session: HostSession, artefacts: Artefacts, facts: HostFacts) => Promise<T>,
+): Promise<T> {
   const connection = connectionOf(props);
   const policy = policyOf(props);
   const { lease, facts } = await probedLease(connection);
   const keepLoadable = keepLoadableFor(props, facts, props.table as string);
-  return onLease(lease, (session) => step(session, renderPolicy(policy, { profile: facts.profile, table: policy.table, keepLoadable }), facts));
+  return onLease(lease, (session) =>
+    step(session, renderPolicy(policy, { profile: facts.profile, table: policy.table, keepLoadable }), facts),
+  );
 }
 
-function applyOutputs(inputs: Props, artefacts: Artefacts, facts: HostFacts, warnings: readonly string[]): HostTableOutputs {
+function applyOutputs(
+  inputs: Props,
+  artefacts: Artefacts,
+  facts: HostFacts,
+  warnings: readonly string[],
+): HostTableOutputs {
   return {
     ...(pickInputs(inputs) as unknown as HostTableInputs),
     ...engineLines(artefacts.ruleLines, contentLines(artefacts.sysctl), contentLines(artefacts.modprobe)),
@@ -187,14 +224,19 @@ const keptLoadable = (artefacts: Artefacts): readonly string[] => artefacts.kept
 
 /** Rule lines and file lines as the resource stores them: LineMaps, which the engine diffs line by line. */
 function engineLines(ruleLines: readonly string[], sysctlLines: readonly string[], modprobeLines: readonly string[]) {
-  return { rules: toLineMap(ruleLines, ruleLineGroup), sysctl: toLineMap(sysctlLines), modprobe: toLineMap(modprobeLines) };
+  return {
+    rules: toLineMap(ruleLines, ruleLineGroup),
+    sysctl: toLineMap(sysctlLines),
+    modprobe: toLineMap(modprobeLines),
+  };
 }
 
 /** What an import reads the host with: the id's table and address, the connection checked like any input. */
 async function imported(id: string): Promise<Props> {
   const inputs = importedInputs(id);
   const { inputs: checked, failures = [] } = await check(undefined, inputs);
-  if (failures.length > 0) throw new Error(`import ${id}: invalid connection:\n  ${failures.map((f) => f.reason).join("\n  ")}`);
+  if (failures.length > 0)
+    throw new Error(`import ${id}: invalid connection:\n  ${failures.map((f) => f.reason).join("\n  ")}`);
   return checked as Props;
 }
 
@@ -207,7 +249,8 @@ export async function check(olds: Props | undefined, news: Props): Promise<Check
   for (const key of DERIVED_KEYS) delete inputs[key];
   inputs.drift = [];
   const recorded = olds?.hostProfile;
-  if (recorded && !containsUnknown(recorded) && renderProfile(recorded) !== DEFAULT_PROFILE) inputs.hostProfile = recorded;
+  if (recorded && !containsUnknown(recorded) && renderProfile(recorded) !== DEFAULT_PROFILE)
+    inputs.hostProfile = recorded;
   // what the last apply or refresh left loadable for other tables: the preview renders the same
   const kept = olds?.keptLoadable;
   if (Array.isArray(kept) && kept.length > 0 && news.allowOtherTables !== undefined) inputs.keptLoadable = kept;
@@ -219,8 +262,15 @@ export async function check(olds: Props | undefined, news: Props): Promise<Check
     } else {
       try {
         const keepLoadable = Array.isArray(inputs.keptLoadable) ? (inputs.keptLoadable as string[]) : [];
-        const artefacts = renderPolicy(parsed.value, { profile: renderProfile(inputs.hostProfile), table: parsed.value.table, keepLoadable });
-        Object.assign(inputs, engineLines(artefacts.ruleLines, contentLines(artefacts.sysctl), contentLines(artefacts.modprobe)));
+        const artefacts = renderPolicy(parsed.value, {
+          profile: renderProfile(inputs.hostProfile),
+          table: parsed.value.table,
+          keepLoadable,
+        });
+        Object.assign(
+          inputs,
+          engineLines(artefacts.ruleLines, contentLines(artefacts.sysctl), contentLines(artefacts.modprobe)),
+        );
       } catch (err) {
         failures.push({ property: "policy", reason: (err as Error).message });
       }
@@ -232,13 +282,19 @@ export async function check(olds: Props | undefined, news: Props): Promise<Check
     else inputs.target = describeTarget(parsed.value);
   }
   // each option left alone while unknown (preview), like the policy and the connection above
-  const options = Object.fromEntries(Object.entries(hostOptionInputs(news)).filter(([, v]) => v !== undefined && !containsUnknown(v)));
+  const options = Object.fromEntries(
+    Object.entries(hostOptionInputs(news)).filter(([, v]) => v !== undefined && !containsUnknown(v)),
+  );
   const parsedOptions = parseHostOptions(options);
   if (!parsedOptions.ok) {
-    for (const issue of parsedOptions.issues) failures.push({ property: String(issue.path[0]), reason: formatIssues([issue])[0]! });
+    for (const issue of parsedOptions.issues)
+      failures.push({ property: String(issue.path[0]), reason: formatIssues([issue])[0]! });
   }
   // Reasons never carry secrets (parseConnection redacts), but make sure.
-  return { inputs, failures: failures.map((f) => ({ property: f.property, reason: redact(f.reason, news.connection) })) };
+  return {
+    inputs,
+    failures: failures.map((f) => ({ property: f.property, reason: redact(f.reason, news.connection) })),
+  };
 }
 
 /** DiffResult plus the detailed diff the plugin's server sends (detailed-diff-server.ts). */
@@ -250,7 +306,9 @@ export async function diff(_id: string, olds: Props, news: Props): Promise<HostT
   const replaces: string[] = [];
   let deleteBeforeReplace = false;
 
-  const newMachineUnknown = containsUnknown(newConn) || (typeof newConn === "object" && (containsUnknown(newConn.host) || containsUnknown(newConn.port)));
+  const newMachineUnknown =
+    containsUnknown(newConn) ||
+    (typeof newConn === "object" && (containsUnknown(newConn.host) || containsUnknown(newConn.port)));
   if (newMachineUnknown || (typeof newConn === "object" && machineOf(oldConn) !== machineOf(newConn))) {
     replaces.push("connection", "target");
     deleteBeforeReplace = true;
@@ -264,11 +322,16 @@ export async function diff(_id: string, olds: Props, news: Props): Promise<HostT
 
   // The files depend on the kernel: compare what the policy renders for the host's recorded profile.
   const keepLoadable = Array.isArray(olds.keptLoadable) ? (olds.keptLoadable as string[]) : [];
-  const artefacts = renderPolicy(policyOf(news), { profile: renderProfile(olds.hostProfile), table: news.table as string, keepLoadable });
+  const artefacts = renderPolicy(policyOf(news), {
+    profile: renderProfile(olds.hostProfile),
+    table: news.table as string,
+    keepLoadable,
+  });
   const files = engineLines([], contentLines(artefacts.sysctl), contentLines(artefacts.modprobe));
   const detailed = detailedDiff(olds, news, { sysctl: files.sysctl, modprobe: files.modprobe }, replaces);
   // drift the refresh found that no line shows (a refused module loaded, a live sysctl value)
-  if (olds.inSync === false && Object.keys(detailed).length === 0) detailed.inSync = { kind: DIFF_KIND.update, inputDiff: false };
+  if (olds.inSync === false && Object.keys(detailed).length === 0)
+    detailed.inSync = { kind: DIFF_KIND.update, inputDiff: false };
   return { changes: Object.keys(detailed).length > 0, replaces, deleteBeforeReplace, detailedDiff: detailed };
 }
 
@@ -327,11 +390,15 @@ export async function read(id: string, stored: Props): Promise<ReadResult> {
 export function delete_(_id: string, props: Props): Promise<void> {
   return guarded(props.connection, async () => {
     const connection = connectionOf(props);
-    await withPooledSession(connection, (session: HostSession) => removeOnSession(session, props.table as string, hostOptions(props)), {
-      retryable: true,
-    });
+    await withPooledSession(
+      connection,
+      (session: HostSession) => removeOnSession(session, props.table as string, hostOptions(props)),
+      {
+        retryable: true,
+      },
+    );
   });
 }
 
-export { delete_ as delete };
 export { closeAllSessions } from "./sessions";
+export { delete_ as delete };

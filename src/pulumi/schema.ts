@@ -53,7 +53,11 @@ const ref = (name: string): TypeSpec => ({ $ref: `#/types/${PACKAGE}:index:${nam
  * types that are more than a field's value (the others: "<Name> (see HostFirewall's <field>).").
  */
 const OBJECT_TYPES: Record<string, { readonly name: string; readonly description?: string }> = {
-  policy: { name: "Policy", description: "A host's firewall policy: what it exposes, and how forward, output, ICMP, logging and conntrack behave." },
+  policy: {
+    name: "Policy",
+    description:
+      "A host's firewall policy: what it exposes, and how forward, output, ICMP, logging and conntrack behave.",
+  },
   "Policy.exposures": {
     name: "Exposure",
     description:
@@ -65,16 +69,27 @@ const OBJECT_TYPES: Record<string, { readonly name: string; readonly description
   "Policy.log": { name: "LogPolicy" },
   "Policy.conntrack": { name: "ConntrackPolicy" },
   "OutputPolicy.allow": { name: "OutputAllow" },
-  "Exposure.limit": { name: "ExposureLimit", description: "Per-source limits on new and concurrent connections to an exposure." },
-  "Policy.blockSets": { name: "BlockSet", description: "A set whose elements another tool writes (fail2ban, CrowdSec, a script); its sources are dropped early." },
+  "Exposure.limit": {
+    name: "ExposureLimit",
+    description: "Per-source limits on new and concurrent connections to an exposure.",
+  },
+  "Policy.blockSets": {
+    name: "BlockSet",
+    description:
+      "A set whose elements another tool writes (fail2ban, CrowdSec, a script); its sources are dropped early.",
+  },
   "Policy.deny": { name: "DenyPolicy" },
   "arguments.connection": {
     name: "Connection",
-    description: "How to reach a host over SSH (the fields of @pulumi/command's remote.ConnectionArgs, plus insecureIgnoreHostKey and sudo).",
+    description:
+      "How to reach a host over SSH (the fields of @pulumi/command's remote.ConnectionArgs, plus insecureIgnoreHostKey and sudo).",
   },
   "Connection.proxy": { name: "ProxyConnection" },
   "arguments.hostPaths": { name: "HostPaths", description: "Where the project's state and lock live on the host." },
-  "outputs.hostProfile": { name: "ProbedProfile", description: "What the provider learned about the host when it last probed it." },
+  "outputs.hostProfile": {
+    name: "ProbedProfile",
+    description: "What the provider learned about the host when it last probed it.",
+  },
 };
 
 const toJson = (schema: z.ZodType): Json => z.toJSONSchema(schema, { io: "input", unrepresentable: "any" }) as Json;
@@ -86,26 +101,34 @@ class SchemaBuilder {
   object(name: string, json: Json, description: string): TypeSpec {
     const properties = this.properties(name, json);
     const required = (json.required ?? []).filter((k) => k !== "service");
-    this.types[`${PACKAGE}:index:${name}`] = { type: "object", description, properties, ...(required.length > 0 ? { required } : {}) };
+    this.types[`${PACKAGE}:index:${name}`] = {
+      type: "object",
+      description,
+      properties,
+      ...(required.length > 0 ? { required } : {}),
+    };
     return ref(name);
   }
 
   /** The properties of an object's JSON schema, each typed and described. */
   properties(owner: string, json: Json): Record<string, PropertySpec> {
     const properties: Record<string, PropertySpec> = {};
-    for (const [key, value] of Object.entries(json.properties ?? {})) properties[key] = this.property(owner, key, value);
+    for (const [key, value] of Object.entries(json.properties ?? {}))
+      properties[key] = this.property(owner, key, value);
     return properties;
   }
 
   property(owner: string, key: string, json: Json): PropertySpec {
     const { description } = json;
-    if (!description) throw new Error(`schema: ${owner}.${key} has no description (give the zod field .meta({ description }))`);
+    if (!description)
+      throw new Error(`schema: ${owner}.${key} has no description (give the zod field .meta({ description }))`);
     return { ...this.type(`${owner}.${key}`, json), description };
   }
 
   type(path: string, json: Json): TypeSpec {
     if (json.anyOf) return { oneOf: json.anyOf.flatMap((j) => this.alternatives(path, j)) };
-    if (Array.isArray(json.type)) return { oneOf: json.type.map((t) => ({ type: t === "number" ? "integer" : String(t) })) };
+    if (Array.isArray(json.type))
+      return { oneOf: json.type.map((t) => ({ type: t === "number" ? "integer" : String(t) })) };
     switch (json.type) {
       case "string":
       case "integer":
@@ -120,8 +143,13 @@ class SchemaBuilder {
           return { type: "object", additionalProperties: this.type(path, json.additionalProperties) };
         }
         const named = OBJECT_TYPES[path];
-        if (!named) throw new Error(`schema: no type name for the object at ${path} (src/pulumi/schema.ts OBJECT_TYPES)`);
-        return this.object(named.name, json, named.description ?? `${named.name} (see HostFirewall's ${path.split(".").pop()}).`);
+        if (!named)
+          throw new Error(`schema: no type name for the object at ${path} (src/pulumi/schema.ts OBJECT_TYPES)`);
+        return this.object(
+          named.name,
+          json,
+          named.description ?? `${named.name} (see HostFirewall's ${path.split(".").pop()}).`,
+        );
       }
       default:
         throw new Error(`schema: ${path} has no type Pulumi can express`);
@@ -142,7 +170,8 @@ function takenBy(services: readonly { service: string; required: boolean }[]): s
 }
 
 /** "The passive data range" -> "the passive data range" (after a prefix); "RTP" stays. */
-const continuing = (text: string): string => (/^[A-Z][a-z]/.test(text) ? `${text[0]!.toLowerCase()}${text.slice(1)}` : text);
+const continuing = (text: string): string =>
+  /^[A-Z][a-z]/.test(text) ? `${text[0]!.toLowerCase()}${text.slice(1)}` : text;
 
 /**
  * Every field of every catalog service and of custom exposures, in one object: its type from the
@@ -150,7 +179,9 @@ const continuing = (text: string): string => (/^[A-Z][a-z]/.test(text) ? `${text
  * do); `service` and `helper` are literals per service, in the merged type plain strings.
  */
 function mergedExposure(): Json {
-  const options = [...(CatalogExposureSchema as unknown as { options: z.ZodType[] }).options, CustomExposureSchema].map(toJson);
+  const options = [...(CatalogExposureSchema as unknown as { options: z.ZodType[] }).options, CustomExposureSchema].map(
+    toJson,
+  );
   const holders = new Map<string, { json: Json; services: { service: string; required: boolean }[] }>();
   for (const option of options) {
     const service = String(option.properties?.service?.const ?? "custom");
@@ -163,9 +194,12 @@ function mergedExposure(): Json {
   const properties: Record<string, Json> = {};
   for (const [key, { json, services }] of holders) {
     let description = json.description;
-    if (key === "service") description = `${description} Catalog services: ${serviceNames.map((n) => JSON.stringify(n)).join(", ")}.`;
-    else if (services.length < options.length && description) description = `${takenBy(services)}: ${continuing(description)}`;
-    properties[key] = key === "service" || key === "helper" ? { type: "string", description } : { ...json, description };
+    if (key === "service")
+      description = `${description} Catalog services: ${serviceNames.map((n) => JSON.stringify(n)).join(", ")}.`;
+    else if (services.length < options.length && description)
+      description = `${takenBy(services)}: ${continuing(description)}`;
+    properties[key] =
+      key === "service" || key === "helper" ? { type: "string", description } : { ...json, description };
   }
   return { type: "object", properties };
 }
@@ -173,7 +207,11 @@ function mergedExposure(): Json {
 function policyJson(): Json {
   const json = toJson(PolicyArgsSchema);
   const exposures = json.properties!.exposures!;
-  return { ...json, properties: { ...json.properties, exposures: { ...exposures, items: mergedExposure() } }, required: ["exposures"] };
+  return {
+    ...json,
+    properties: { ...json.properties, exposures: { ...exposures, items: mergedExposure() } },
+    required: ["exposures"],
+  };
 }
 
 /** The Go SDK's module: `pulumi package add` names it in the consumer's go.mod replace line. */

@@ -17,8 +17,8 @@
  *   is read-only or idempotent (probe, remove).
  */
 import { createHash } from "node:crypto";
-import type { Connection } from "../model/connection";
 import { ConnectionError, HostSession } from "../host/ssh";
+import type { Connection } from "../model/connection";
 
 interface Entry {
   session: Promise<HostSession>;

@@ -6,7 +6,7 @@
  */
 import { z } from "zod";
 import { ConnectionSchema } from "../model/connection";
-import { HostOptionsFields, HostPathsSchema } from "../model/host-options";
+import { HostOptionsFields, type HostPathsSchema } from "../model/host-options";
 import { PolicyFields } from "../model/policy";
 
 /** Where state and the lock live on the host; defaults /var/lib/hardened-nftables and /run/hardened-nftables. */
@@ -35,11 +35,17 @@ export const HOST_OPTION_KEYS = Object.keys(HostOptionsFields) as (keyof typeof 
 
 export const ProbedProfileSchema = z
   .object({
-    kernel: z.string().meta({ description: '"major.minor" of the host\'s kernel: what the sysctl.d/modprobe.d rendering depends on.' }),
+    kernel: z
+      .string()
+      .meta({ description: '"major.minor" of the host\'s kernel: what the sysctl.d/modprobe.d rendering depends on.' }),
     kernelRelease: z.string().meta({ description: "`uname -r` as the host reports it." }),
     nftVersion: z.string().meta({ description: "`nft --version` of the host." }),
-    helperSysctl: z.boolean().meta({ description: "The kernel still has net.netfilter.nf_conntrack_helper (automatic helper assignment)." }),
-    helperModuleParam: z.boolean().meta({ description: "nf_conntrack takes the nf_conntrack_helper module parameter." }),
+    helperSysctl: z
+      .boolean()
+      .meta({ description: "The kernel still has net.netfilter.nf_conntrack_helper (automatic helper assignment)." }),
+    helperModuleParam: z
+      .boolean()
+      .meta({ description: "nf_conntrack takes the nf_conntrack_helper module parameter." }),
   })
   .readonly();
 
@@ -53,7 +59,9 @@ const Lines = z.array(z.string());
 /** Outputs both resources report about the host, declared once. */
 const hostReport = {
   target: z.string().meta({ description: "`user@host:port` (and ` via` the proxy): never secret." }),
-  hostProfile: ProbedProfileSchema.meta({ description: "What the provider learned from the host: kernel, `uname -r`, nft version, helper switches." }),
+  hostProfile: ProbedProfileSchema.meta({
+    description: "What the provider learned from the host: kernel, `uname -r`, nft version, helper switches.",
+  }),
   appliedHash: z.string().meta({ description: "sha256 of the applied table, sysctl.d and modprobe.d files." }),
   inSync: z.boolean().meta({ description: "false after a refresh found drift that an apply would repair." }),
   drift: Lines.meta({ description: "Drift found by the last refresh, one line per difference ([] after an apply)." }),
@@ -68,7 +76,9 @@ export const FirewallOutputsSchema = z.object({
   renderedTable: z.string().meta({ description: "The whole nft file (rendered in the program: known at preview)." }),
   ruleLines: Lines.meta({ description: "One line per rule, set element, helper object and chain policy." }),
   sysctlConf: z.string().meta({ description: "The sysctl.d file as applied (rendered for the host's probed kernel)." }),
-  modprobeConf: z.string().meta({ description: "The modprobe.d file as applied (rendered for the host's probed kernel)." }),
+  modprobeConf: z
+    .string()
+    .meta({ description: "The modprobe.d file as applied (rendered for the host's probed kernel)." }),
   hostProfile: hostReport.hostProfile,
   appliedHash: hostReport.appliedHash,
   inSync: hostReport.inSync,
@@ -94,7 +104,9 @@ export const TableOutputsSchema = z.object({
   inSync: hostReport.inSync,
   driftSummary: hostReport.driftSummary,
   warnings: hostReport.warnings,
-  keptLoadable: Lines.meta({ description: "Helper modules left out of the deny list because other tables on the host need them." }),
+  keptLoadable: Lines.meta({
+    description: "Helper modules left out of the deny list because other tables on the host need them.",
+  }),
 });
 export type TableOutputs = z.output<typeof TableOutputsSchema>;
 export const TABLE_OUTPUT_KEYS = Object.keys(TableOutputsSchema.shape) as (keyof TableOutputs)[];
@@ -104,7 +116,15 @@ export const TABLE_OUTPUT_KEYS = Object.keys(TableOutputsSchema.shape) as (keyof
  * the target) or recorded by the last apply or refresh (drift, the host's profile, what was left
  * loadable), never taken from the program, so the next preview compares them.
  */
-export const RECORDED_INPUTS = ["target", "rules", "sysctl", "modprobe", "drift", "hostProfile", "keptLoadable"] as const satisfies readonly (keyof TableOutputs)[];
+export const RECORDED_INPUTS = [
+  "target",
+  "rules",
+  "sysctl",
+  "modprobe",
+  "drift",
+  "hostProfile",
+  "keptLoadable",
+] as const satisfies readonly (keyof TableOutputs)[];
 
 type Recorded = (typeof RECORDED_INPUTS)[number];
 
@@ -126,7 +146,11 @@ export type HostTableInputs = Readonly<
 export type HostTableOutputs = HostTableInputs & Readonly<TableOutputs>;
 
 /** Keys of {@link HostTableInputs}: what read() writes back as the stored inputs. */
-export const INPUT_KEYS: readonly (keyof HostTableInputs)[] = [...(Object.keys(HostArgsFields) as (keyof typeof HostArgsFields)[]), "policy", ...RECORDED_INPUTS];
+export const INPUT_KEYS: readonly (keyof HostTableInputs)[] = [
+  ...(Object.keys(HostArgsFields) as (keyof typeof HostArgsFields)[]),
+  "policy",
+  ...RECORDED_INPUTS,
+];
 
 /** The placeholder the engine passes for values not known yet (during preview). */
 export const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";

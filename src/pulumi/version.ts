@@ -8,4 +8,6 @@ import * as path from "node:path";
 /** The package root: this file lives in src/pulumi (tests, tsx) or dist/pulumi (installed). */
 export const PACKAGE_ROOT = path.resolve(__dirname, "..", "..");
 
-export const PACKAGE_VERSION: string = (JSON.parse(fs.readFileSync(path.join(PACKAGE_ROOT, "package.json"), "utf8")) as { version: string }).version;
+export const PACKAGE_VERSION: string = (
+  JSON.parse(fs.readFileSync(path.join(PACKAGE_ROOT, "package.json"), "utf8")) as { version: string }
+).version;

@@ -2,8 +2,8 @@ import { createHash } from "node:crypto";
 import type { Policy } from "../model/policy";
 import { assertPolicy } from "../model/validate";
 import { type Explanation, type Plan, planPolicy } from "../plan/plan";
-import { type RenderedTable, renderNftables } from "./nftables";
 import { deniedModules, renderModprobe } from "./modprobe";
+import { type RenderedTable, renderNftables } from "./nftables";
 import { DEFAULT_PROFILE, type HostProfile, kernelProblems } from "./profile";
 import { renderSysctl, sysctlSettings } from "./sysctl";
 
@@ -44,13 +44,23 @@ export interface RenderOptions {
   readonly keepLoadable?: readonly string[];
 }
 
-export function renderPlan(plan: Plan, profile: HostProfile = DEFAULT_PROFILE, keepLoadable: readonly string[] = []): Artefacts {
+export function renderPlan(
+  plan: Plan,
+  profile: HostProfile = DEFAULT_PROFILE,
+  keepLoadable: readonly string[] = [],
+): Artefacts {
   const rendered = renderNftables(plan);
   const problems = kernelProblems(profile, rendered.helpers.length > 0);
   if (problems.length > 0) throw new KernelSupportError(problems);
   const sysctl = renderSysctl(plan, profile);
   const modprobe = renderModprobe(plan, profile, keepLoadable);
-  const hash = createHash("sha256").update(rendered.text).update("\0").update(sysctl).update("\0").update(modprobe).digest("hex");
+  const hash = createHash("sha256")
+    .update(rendered.text)
+    .update("\0")
+    .update(sysctl)
+    .update("\0")
+    .update(modprobe)
+    .digest("hex");
   return {
     table: plan.table,
     nft: rendered.text,

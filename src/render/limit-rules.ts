@@ -10,7 +10,8 @@ import type { PlannedLimit } from "../plan/plan";
 function sourceKey(family: Family, bits: number): string {
   const field = family === "ipv4" ? "ip saddr" : "ip6 saddr";
   if (bits === (family === "ipv4" ? 32 : 128)) return field;
-  const mask = family === "ipv4" ? ipaddr.IPv4.subnetMaskFromPrefixLength(bits) : ipaddr.IPv6.subnetMaskFromPrefixLength(bits);
+  const mask =
+    family === "ipv4" ? ipaddr.IPv4.subnetMaskFromPrefixLength(bits) : ipaddr.IPv6.subnetMaskFromPrefixLength(bits);
   return `${field} & ${mask.toString()}`;
 }
 
@@ -36,10 +37,14 @@ export function limitStatements(limit: PlannedLimit, peer: string, family: Famil
   const out: string[] = [];
   if (limit.rate && meters.rate) {
     const burst = limit.rate.burst !== undefined ? ` burst ${limit.rate.burst} packets` : "";
-    out.push(`${prefix} update @${meters.rate} { ${key} limit rate over ${limit.rate.rate}${burst} } counter ${overLimitVerdict(limit)}`);
+    out.push(
+      `${prefix} update @${meters.rate} { ${key} limit rate over ${limit.rate.rate}${burst} } counter ${overLimitVerdict(limit)}`,
+    );
   }
   if (limit.connections && meters.conn) {
-    out.push(`${prefix} add @${meters.conn} { ${key} ct count over ${limit.connections} } counter ${overLimitVerdict(limit)}`);
+    out.push(
+      `${prefix} add @${meters.conn} { ${key} ct count over ${limit.connections} } counter ${overLimitVerdict(limit)}`,
+    );
   }
   return out;
 }

@@ -1,7 +1,17 @@
 import { formatRange } from "../fields/ports";
 import type { Family } from "../fields/prefix";
-import type { BaselineRule, ExposurePlan, Opening, OpeningGroup, Plan, PlannedChain, PlannedHelper, PlannedLimit, PlannedSet } from "../plan/plan";
-import { OVER_LIMIT_CHAIN, limitStatements } from "./limit-rules";
+import type {
+  BaselineRule,
+  ExposurePlan,
+  Opening,
+  OpeningGroup,
+  Plan,
+  PlannedChain,
+  PlannedHelper,
+  PlannedLimit,
+  PlannedSet,
+} from "../plan/plan";
+import { limitStatements, OVER_LIMIT_CHAIN } from "./limit-rules";
 import { helperLine, noteLine, policyLine, ruleLine, ruleText, setElementLine, setGroup } from "./rule-lines";
 
 /** A rule as it stands in the table: chain, statement, and the comment naming what it serves. */
@@ -38,8 +48,10 @@ type Chain = RenderedRule["chain"];
 // text, character for character (test/integration/nft-listing.test.ts).
 const ICMP_ERRORS = "icmp type { destination-unreachable, time-exceeded, parameter-problem }";
 const ICMPV6_ERRORS = "icmpv6 type { destination-unreachable, packet-too-big, time-exceeded, parameter-problem }";
-const ND_IN = "icmpv6 type { nd-router-solicit, nd-router-advert, nd-neighbor-solicit, nd-neighbor-advert } ip6 hoplimit 255";
-const ND_OUT = "icmpv6 type { mld-listener-report, nd-router-solicit, nd-neighbor-solicit, nd-neighbor-advert, mld2-listener-report }";
+const ND_IN =
+  "icmpv6 type { nd-router-solicit, nd-router-advert, nd-neighbor-solicit, nd-neighbor-advert } ip6 hoplimit 255";
+const ND_OUT =
+  "icmpv6 type { mld-listener-report, nd-router-solicit, nd-neighbor-solicit, nd-neighbor-advert, mld2-listener-report }";
 
 const rule = (chain: Chain, statement: string, comment: string): RenderedRule => ({ chain, statement, comment });
 
@@ -49,17 +61,24 @@ function baselineRules(chain: Chain, baseline: BaselineRule): RenderedRule[] {
     case "loopback":
       return [rule(chain, chain === "input" ? `iif "lo" accept` : `oif "lo" accept`, "loopback")];
     case "loopback-spoofed":
-      return [rule(chain, `ip saddr 127.0.0.0/8 drop`, "loopback address from outside"), rule(chain, `ip6 saddr ::1 drop`, "loopback address from outside")];
+      return [
+        rule(chain, `ip saddr 127.0.0.0/8 drop`, "loopback address from outside"),
+        rule(chain, `ip6 saddr ::1 drop`, "loopback address from outside"),
+      ];
     case "neighbour-discovery":
       return [rule(chain, `${chain === "input" ? ND_IN : ND_OUT} accept`, "icmpv6 neighbour discovery")];
     case "multicast-listener-queries":
-      return [rule(chain, `icmpv6 type mld-listener-query ip6 saddr fe80::/10 accept`, "icmpv6 multicast listener queries")];
+      return [
+        rule(chain, `icmpv6 type mld-listener-query ip6 saddr fe80::/10 accept`, "icmpv6 multicast listener queries"),
+      ];
     case "invalid":
       return [rule(chain, `ct state invalid drop`, "invalid")];
     case "established":
       return [rule(chain, `ct state established accept`, "established")];
     case "blocked":
-      return baseline.sets.map((s) => rule(chain, `${s.family === "ipv4" ? "ip" : "ip6"} saddr @${s.name} counter drop`, `blocked: ${s.name}`));
+      return baseline.sets.map((s) =>
+        rule(chain, `${s.family === "ipv4" ? "ip" : "ip6"} saddr @${s.name} counter drop`, `blocked: ${s.name}`),
+      );
     case "icmp-errors":
       return [
         rule(chain, `ct state related ${ICMP_ERRORS} accept`, "icmp errors of tracked connections"),
@@ -83,14 +102,19 @@ function portMatch(protocol: "tcp" | "udp", direction: "dport" | "sport", ports:
 
 function l4Match(opening: Exclude<Opening, { kind: "broadcast" }>): string {
   if (opening.protocol === "gre") return "meta l4proto gre";
-  return portMatch(opening.protocol, opening.portSide ?? (opening.chain === "input" ? "dport" : "sport"), opening.ports);
+  return portMatch(
+    opening.protocol,
+    opening.portSide ?? (opening.chain === "input" ? "dport" : "sport"),
+    opening.ports,
+  );
 }
 
 /** The address matches an opening expands to: one per family it admits ("" for anyone), with the families each covers. */
 function peerMatches(opening: Exclude<Opening, { kind: "broadcast" }>): { text: string; families: Family[] }[] {
   const { peers, family } = opening;
   const field = opening.chain === "input" ? "saddr" : "daddr";
-  if (peers.kind === "any") return [{ text: family ? `meta nfproto ${family}` : "", families: family ? [family] : ["ipv4", "ipv6"] }];
+  if (peers.kind === "any")
+    return [{ text: family ? `meta nfproto ${family}` : "", families: family ? [family] : ["ipv4", "ipv6"] }];
   const families: Family[] = family ? [family] : ["ipv4", "ipv6"];
   return families
     .filter((f) => peers[f] !== undefined)
@@ -101,14 +125,25 @@ function peerMatches(opening: Exclude<Opening, { kind: "broadcast" }>): { text: 
 function openingRules(opening: Opening, limit: PlannedLimit | undefined): RenderedRule[] {
   if (opening.kind === "broadcast") {
     const { protocol, ports } = opening;
-    return [rule("output", `meta nfproto ipv4 ${portMatch(protocol, "sport", ports)} ${portMatch(protocol, "dport", ports)} fib daddr type broadcast counter accept`, opening.comment)];
+    return [
+      rule(
+        "output",
+        `meta nfproto ipv4 ${portMatch(protocol, "sport", ports)} ${portMatch(protocol, "dport", ports)} fib daddr type broadcast counter accept`,
+        opening.comment,
+      ),
+    ];
   }
-  const verdict = opening.kind === "helper" ? `counter ct helper set "${opening.helperObject}" accept` : "counter accept";
+  const verdict =
+    opening.kind === "helper" ? `counter ct helper set "${opening.helperObject}" accept` : "counter accept";
   const state = opening.kind === "related" ? `ct state related ct helper "${opening.kernelHelper}" ` : "";
   const limited = limit && opening.chain === "input" && opening.kind !== "related" ? limit : undefined;
   return peerMatches(opening).flatMap((peer) => [
     ...(limited
-      ? peer.families.flatMap((f) => limitStatements(limited, peer.text, f, l4Match(opening)).map((text) => rule(opening.chain, text, `${opening.comment}, over limit`)))
+      ? peer.families.flatMap((f) =>
+          limitStatements(limited, peer.text, f, l4Match(opening)).map((text) =>
+            rule(opening.chain, text, `${opening.comment}, over limit`),
+          ),
+        )
       : []),
     rule(opening.chain, `${state}${peer.text ? `${peer.text} ` : ""}${l4Match(opening)} ${verdict}`, opening.comment),
   ]);
@@ -117,7 +152,10 @@ function openingRules(opening: Opening, limit: PlannedLimit | undefined): Render
 function groupSection(chain: Chain, group: OpeningGroup | ExposurePlan): Section {
   const scoped = "explanation" in group && group.explanation.helper === "scoped" ? ", helper scoped" : "";
   const limit = "limit" in group ? group.limit : undefined;
-  return { heading: `${group.id}: ${group.title}${scoped}`, rules: group.openings.filter((o) => o.chain === chain).flatMap((o) => openingRules(o, limit)) };
+  return {
+    heading: `${group.id}: ${group.title}${scoped}`,
+    rules: group.openings.filter((o) => o.chain === chain).flatMap((o) => openingRules(o, limit)),
+  };
 }
 
 /**
@@ -132,14 +170,17 @@ const FORWARD_DROP = [
 ];
 
 function baselineHeading(chain: PlannedChain): string | undefined {
-  if (chain.baseline.length > 0) return "baseline, before any exposure: loopback, IPv6 neighbour discovery, connection state, ICMP";
+  if (chain.baseline.length > 0)
+    return "baseline, before any exposure: loopback, IPv6 neighbour discovery, connection state, ICMP";
   if (chain.name === "forward") return FORWARD_DROP.join("\n");
-  if (chain.name === "output" && chain.policy === "accept") return "output is accepted: this chain only attaches helpers to connections this host makes";
+  if (chain.name === "output" && chain.policy === "accept")
+    return "output is accepted: this chain only attaches helpers to connections this host makes";
   return undefined;
 }
 
 function chainSections(plan: Plan, chain: PlannedChain): Section[] {
-  const groups = chain.name === "output" ? [...plan.exposures, ...plan.outputAllow] : chain.name === "input" ? plan.exposures : [];
+  const groups =
+    chain.name === "output" ? [...plan.exposures, ...plan.outputAllow] : chain.name === "input" ? plan.exposures : [];
   const sections: Section[] = [
     { heading: baselineHeading(chain), rules: chain.baseline.flatMap((b) => baselineRules(chain.name, b)) },
     ...groups.map((g) => groupSection(chain.name, g)),
@@ -152,7 +193,10 @@ function chainSections(plan: Plan, chain: PlannedChain): Section[] {
     });
   }
   if (chain.countDropped) {
-    sections.push({ heading: "everything else: counted and dropped", rules: [rule(chain.name, "counter drop", "dropped: end of chain")] });
+    sections.push({
+      heading: "everything else: counted and dropped",
+      rules: [rule(chain.name, "counter drop", "dropped: end of chain")],
+    });
   }
   // The first section keeps its heading even without rules: it says why the chain exists.
   return sections.filter((s, i) => s.rules.length > 0 || (i === 0 && s.heading !== undefined));
@@ -181,15 +225,27 @@ function setBlock(set: PlannedSet): string[] {
   const elements =
     set.elements.length <= 4
       ? [`\t\telements = { ${set.elements.join(", ")} }`]
-      : ["\t\telements = {", ...set.elements.map((e, i) => `\t\t\t${e}${i < set.elements.length - 1 ? "," : ""}`), "\t\t}"];
+      : [
+          "\t\telements = {",
+          ...set.elements.map((e, i) => `\t\t\t${e}${i < set.elements.length - 1 ? "," : ""}`),
+          "\t\t}",
+        ];
   return [...head, `\t\tflags ${setFlags(set)}`, ...elements, "\t}"];
 }
 
 function helperBlock(helper: PlannedHelper): string[] {
-  return [`\tct helper ${helper.name} {`, `\t\ttype "${helper.type}" protocol ${helper.protocol}`, `\t\tl3proto ${helper.l3proto}`, "\t}"];
+  return [
+    `\tct helper ${helper.name} {`,
+    `\t\ttype "${helper.type}" protocol ${helper.protocol}`,
+    `\t\tl3proto ${helper.l3proto}`,
+    "\t}",
+  ];
 }
 
-function chainBlock(chain: { name: string; policy: string; regular?: boolean }, sections: readonly Section[]): string[] {
+function chainBlock(
+  chain: { name: string; policy: string; regular?: boolean },
+  sections: readonly Section[],
+): string[] {
   return [
     `\tchain ${chain.name} {`,
     ...(chain.regular ? [] : [`\t\ttype filter hook ${chain.name} priority filter; policy ${chain.policy};`]),
@@ -210,7 +266,10 @@ function overLimitSection(plan: Plan): Section | undefined {
   const { rate, prefix } = plan.limitLog;
   return {
     heading: `over a per-source limit: logged (at most ${rate}), then dropped`,
-    rules: [rule(OVER_LIMIT_CHAIN, `limit rate ${rate} log prefix "${prefix}" level info`, `log over limit (${rate})`), rule(OVER_LIMIT_CHAIN, "drop", "over limit")],
+    rules: [
+      rule(OVER_LIMIT_CHAIN, `limit rate ${rate} log prefix "${prefix}" level info`, `log over limit (${rate})`),
+      rule(OVER_LIMIT_CHAIN, "drop", "over limit"),
+    ],
   };
 }
 
@@ -218,13 +277,22 @@ function overLimitSection(plan: Plan): Section | undefined {
 function setLines(set: PlannedSet): string[] {
   if ((set.owner ?? "policy") === "policy") return set.elements.map((e) => setElementLine(set.name, e));
   const what = set.owner === "kernel" ? "elements written by the kernel" : "elements written by other tools";
-  const details = [set.family, ...(set.timeout ? [`timeout ${set.timeout}`] : []), ...(set.size !== undefined ? [`size ${set.size}`] : []), what];
+  const details = [
+    set.family,
+    ...(set.timeout ? [`timeout ${set.timeout}`] : []),
+    ...(set.size !== undefined ? [`size ${set.size}`] : []),
+    what,
+  ];
   return [noteLine(setGroup(set.name), details.join(", "))];
 }
 
 export function renderNftables(plan: Plan): RenderedTable {
   const { table } = plan;
-  const sets = [...plan.blockSets, ...plan.exposures.flatMap((e) => e.sets), ...plan.outputAllow.flatMap((a) => a.sets)];
+  const sets = [
+    ...plan.blockSets,
+    ...plan.exposures.flatMap((e) => e.sets),
+    ...plan.outputAllow.flatMap((a) => a.sets),
+  ];
   const helpers = plan.exposures.flatMap((e) => e.helpers);
   const chains = plan.chains.map((chain) => ({ chain, sections: chainSections(plan, chain) }));
   const overLimit = overLimitSection(plan);
@@ -248,7 +316,9 @@ export function renderNftables(plan: Plan): RenderedTable {
     "",
   ].join("\n");
 
-  const chainPolicies: Record<string, "accept" | "drop"> = Object.fromEntries(plan.chains.map((c) => [c.name, c.policy]));
+  const chainPolicies: Record<string, "accept" | "drop"> = Object.fromEntries(
+    plan.chains.map((c) => [c.name, c.policy]),
+  );
   const rules = [...chains.flatMap((c) => c.sections.flatMap((s) => s.rules)), ...(overLimit?.rules ?? [])];
   const ruleLines = [
     ...helpers.map(helperLine),

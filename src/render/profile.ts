@@ -25,7 +25,8 @@ export function kernelAtLeast(version: string, major: number, minor: number): bo
 
 /** The switch exists from 3.5 and was removed in 6.0 (commit b118509076b3). */
 export function parseKernelProfile(version: string): Result<HostProfile> {
-  if (!parseKernelVersion(version)) return { ok: false, issues: [{ path: ["kernel"], message: `"${version}" is not a version like 5.10 or 6.1` }] };
+  if (!parseKernelVersion(version))
+    return { ok: false, issues: [{ path: ["kernel"], message: `"${version}" is not a version like 5.10 or 6.1` }] };
   const hasSwitch = kernelAtLeast(version, 3, 5) && !kernelAtLeast(version, 6, 0);
   return { ok: true, value: { kernel: version, helperSysctl: hasSwitch, helperModuleParam: hasSwitch } };
 }
@@ -43,7 +44,8 @@ export const DEFAULT_PROFILE: HostProfile = profileForKernel(DEFAULT_KERNEL);
 /** Problems that make a policy unusable on a kernel, before nft is even asked. */
 export function kernelProblems(profile: HostProfile, usesHelperObjects: boolean): string[] {
   const problems: string[] = [];
-  if (!kernelAtLeast(profile.kernel, 3, 13)) problems.push(`kernel ${profile.kernel} has no nftables (needs 3.13 or later)`);
+  if (!kernelAtLeast(profile.kernel, 3, 13))
+    problems.push(`kernel ${profile.kernel} has no nftables (needs 3.13 or later)`);
   else if (usesHelperObjects && !kernelAtLeast(profile.kernel, 4, 13)) {
     problems.push(`kernel ${profile.kernel} cannot hold ct helper objects (needs 4.13 or later); use helper "none"`);
   }

@@ -22,7 +22,8 @@ export const helperGroup = (name: string) => `ct helper ${name}`;
 export const setGroup = (name: string) => `set ${name}`;
 export const chainGroup = (name: string) => `chain ${name}`;
 
-export const helperLine = (h: PlannedHelper) => `${helperGroup(h.name)}: type "${h.type}" protocol ${h.protocol} l3proto ${h.l3proto}`;
+export const helperLine = (h: PlannedHelper) =>
+  `${helperGroup(h.name)}: type "${h.type}" protocol ${h.protocol} l3proto ${h.l3proto}`;
 export const setElementLine = (set: string, element: string) => `${setGroup(set)}: ${element}`;
 export const policyLine = (chain: string, policy: string) => `${chainGroup(chain)}: policy ${policy}`;
 /** A rule as nft lists it: the statement, then its comment. */

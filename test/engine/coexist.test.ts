@@ -33,70 +33,77 @@ if (mode === "merged" || mode === "renamed") {
 }
 `;
 
-describe.runIf(requireRoot("engine coexist", ["ip", "nft", "sshd", "ssh-keygen"]))("two HostFirewalls on one host, under the real engine", () => {
-  let lab: Lab;
-  let h: LabHost;
-  let project: EngineProject;
-  const modprobe = (table: string) => path.join(h.etc, `modprobe.d/hardened-nftables-${table}.conf`);
-  const etcSnapshot = () =>
-    ["hardened-nftables", "modprobe.d", "sysctl.d"]
-      .flatMap((d) => (fs.existsSync(path.join(h.etc, d)) ? fs.readdirSync(path.join(h.etc, d)).map((f) => `${d}/${f}`) : []))
-      .sort();
+describe.runIf(requireRoot("engine coexist", ["ip", "nft", "sshd", "ssh-keygen"]))(
+  "two HostFirewalls on one host, under the real engine",
+  () => {
+    let lab: Lab;
+    let h: LabHost;
+    let project: EngineProject;
+    const modprobe = (table: string) => path.join(h.etc, `modprobe.d/hardened-nftables-${table}.conf`);
+    const etcSnapshot = () =>
+      ["hardened-nftables", "modprobe.d", "sysctl.d"]
+        .flatMap((d) =>
+          fs.existsSync(path.join(h.etc, d)) ? fs.readdirSync(path.join(h.etc, d)).map((f) => `${d}/${f}`) : [],
+        )
+        .sort();
 
-  beforeAll(async () => {
-    lab = await createLab({ hosts: 1, label: "engine-coexist" });
-    [h] = lab.hosts as [LabHost];
-    project = engineProject("coexist", { files: { "index.ts": PROGRAM } });
-    await project.config("privateKey", h.root.privateKey, true);
-    await project.config("host", { host: h.ipv4, hostKey: h.hostKey, hostPaths: HOST_PATHS });
-  }, 300_000);
+    beforeAll(async () => {
+      lab = await createLab({ hosts: 1, label: "engine-coexist" });
+      [h] = lab.hosts as [LabHost];
+      project = engineProject("coexist", { files: { "index.ts": PROGRAM } });
+      await project.config("privateKey", h.root.privateKey, true);
+      await project.config("host", { host: h.ipv4, hostKey: h.hostKey, hostPaths: HOST_PATHS });
+    }, 300_000);
 
-  afterAll(async () => {
-    if (project) {
-      await project.pulumi(["destroy", "--yes"]).catch(() => undefined);
-      project.remove();
-    }
-    await lab?.destroy();
-  });
+    afterAll(async () => {
+      if (project) {
+        await project.pulumi(["destroy", "--yes"]).catch(() => undefined);
+        project.remove();
+      }
+      await lab?.destroy();
+    });
 
-  it("the second table is refused naming the first; nothing of it reaches the host", async () => {
-    await project.config("mode", "two");
-    const r = await project.pulumi(["up", "--yes"]);
-    expect(r.code).not.toBe(0);
-    expect(`${r.stdout}\n${r.stderr}`).toContain("refusing to apply table inet app: this host already has table inet base (/etc/hardened-nftables/base.nft");
-    expect(await listTable(h, "base")).toContain("tcp dport 22 accept");
-    expect(await listTable(h, "app")).toBe("");
-    expect(etcSnapshot().filter((f) => f.includes("app"))).toEqual([]);
-  });
+    it("the second table is refused naming the first; nothing of it reaches the host", async () => {
+      await project.config("mode", "two");
+      const r = await project.pulumi(["up", "--yes"]);
+      expect(r.code).not.toBe(0);
+      expect(`${r.stdout}\n${r.stderr}`).toContain(
+        "refusing to apply table inet app: this host already has table inet base (/etc/hardened-nftables/base.nft",
+      );
+      expect(await listTable(h, "base")).toContain("tcp dport 22 accept");
+      expect(await listTable(h, "app")).toBe("");
+      expect(etcSnapshot().filter((f) => f.includes("app"))).toEqual([]);
+    });
 
-  it("allowed: both apply, and base's deny list leaves the ftp helper app needs loadable", async () => {
-    await project.config("mode", "two-allowed");
-    expectOk(await project.pulumi(["up", "--yes"]), "up with allowOtherTables");
-    expect(await listTable(h, "app")).toMatch(/ct helper set "ftp[^"]*"/);
-    expect(fs.readFileSync(modprobe("app"), "utf8")).not.toContain("install nf_conntrack_ftp /bin/false");
-    expect(fs.readFileSync(modprobe("base"), "utf8")).not.toContain("install nf_conntrack_ftp /bin/false");
-    expect(fs.readFileSync(modprobe("base"), "utf8")).toContain("install nf_conntrack_sip /bin/false");
-    // and the pair is stable: a refresh and a preview find nothing to change
-    expectOk(await project.pulumi(["preview", "--refresh", "--expect-no-changes"]), "drift check of both tables");
-  });
+    it("allowed: both apply, and base's deny list leaves the ftp helper app needs loadable", async () => {
+      await project.config("mode", "two-allowed");
+      expectOk(await project.pulumi(["up", "--yes"]), "up with allowOtherTables");
+      expect(await listTable(h, "app")).toMatch(/ct helper set "ftp[^"]*"/);
+      expect(fs.readFileSync(modprobe("app"), "utf8")).not.toContain("install nf_conntrack_ftp /bin/false");
+      expect(fs.readFileSync(modprobe("base"), "utf8")).not.toContain("install nf_conntrack_ftp /bin/false");
+      expect(fs.readFileSync(modprobe("base"), "utf8")).toContain("install nf_conntrack_sip /bin/false");
+      // and the pair is stable: a refresh and a preview find nothing to change
+      expectOk(await project.pulumi(["preview", "--refresh", "--expect-no-changes"]), "drift check of both tables");
+    });
 
-  it("merged into one table with mergePolicies: one table admits both; a renamed table replaces, deleting first", async () => {
-    await project.config("mode", "merged");
-    expectOk(await project.pulumi(["up", "--yes"]), "up merged");
-    expect(await listTable(h, "base")).toBe("");
-    expect(await listTable(h, "app")).toBe("");
-    const web = await listTable(h, "web");
-    expect(web).toContain("tcp dport 22 accept");
-    expect(web).toMatch(/ct helper set "ftp[^"]*"/);
+    it("merged into one table with mergePolicies: one table admits both; a renamed table replaces, deleting first", async () => {
+      await project.config("mode", "merged");
+      expectOk(await project.pulumi(["up", "--yes"]), "up merged");
+      expect(await listTable(h, "base")).toBe("");
+      expect(await listTable(h, "app")).toBe("");
+      const web = await listTable(h, "web");
+      expect(web).toContain("tcp dport 22 accept");
+      expect(web).toMatch(/ct helper set "ftp[^"]*"/);
 
-    await project.config("mode", "renamed");
-    const up = expectOk(await project.pulumi(["up", "--yes"]), "up renamed");
-    const deleted = up.stdout.indexOf("web-table deleted original");
-    expect(deleted).toBeGreaterThan(-1);
-    expect(up.stdout.indexOf("web-table created replacement")).toBeGreaterThan(deleted);
-    expect(await listTable(h, "web")).toBe("");
-    expect(await listTable(h, "web2")).toContain("tcp dport 22 accept");
-    expectOk(await project.pulumi(["destroy", "--yes"]), "destroy");
-    expect(etcSnapshot().filter((f) => !f.startsWith("hardened-nftables/."))).toEqual([]);
-  });
-});
+      await project.config("mode", "renamed");
+      const up = expectOk(await project.pulumi(["up", "--yes"]), "up renamed");
+      const deleted = up.stdout.indexOf("web-table deleted original");
+      expect(deleted).toBeGreaterThan(-1);
+      expect(up.stdout.indexOf("web-table created replacement")).toBeGreaterThan(deleted);
+      expect(await listTable(h, "web")).toBe("");
+      expect(await listTable(h, "web2")).toContain("tcp dport 22 accept");
+      expectOk(await project.pulumi(["destroy", "--yes"]), "destroy");
+      expect(etcSnapshot().filter((f) => !f.startsWith("hardened-nftables/."))).toEqual([]);
+    });
+  },
+);

@@ -27,8 +27,13 @@ const NEW_TYPE = "hardened-nftables:index:HostTable";
 
 /** The last commit whose package had the dynamic provider. */
 function lastDynamicRelease(): string {
-  const deleted = execFileSync("git", ["-C", REPO, "log", "-1", "--first-parent", "--format=%H", "--diff-filter=D", "--", "src/pulumi/provider.ts"], { encoding: "utf8" }).trim();
-  if (!deleted) throw new Error("git history has no commit deleting src/pulumi/provider.ts (a shallow clone? fetch the history)");
+  const deleted = execFileSync(
+    "git",
+    ["-C", REPO, "log", "-1", "--first-parent", "--format=%H", "--diff-filter=D", "--", "src/pulumi/provider.ts"],
+    { encoding: "utf8" },
+  ).trim();
+  if (!deleted)
+    throw new Error("git history has no commit deleting src/pulumi/provider.ts (a shallow clone? fetch the history)");
   return `${deleted}^1`;
 }
 
@@ -36,7 +41,10 @@ function lastDynamicRelease(): string {
 function buildOldRelease(dir: string): string {
   const rev = lastDynamicRelease();
   fs.mkdirSync(dir, { recursive: true });
-  execFileSync("sh", ["-c", `git -C '${REPO}' archive '${rev}' package.json tsconfig.json tsconfig.build.json src | tar -x -C '${dir}'`]);
+  execFileSync("sh", [
+    "-c",
+    `git -C '${REPO}' archive '${rev}' package.json tsconfig.json tsconfig.build.json src | tar -x -C '${dir}'`,
+  ]);
   fs.symlinkSync(path.join(REPO, "node_modules"), path.join(dir, "node_modules"));
   execFileSync(path.join(REPO, "node_modules/.bin/tsc"), ["-p", "tsconfig.build.json"], { cwd: dir, stdio: "inherit" });
   fs.cpSync(path.join(dir, "src/host/scripts"), path.join(dir, "dist/host/scripts"), { recursive: true });
@@ -44,83 +52,99 @@ function buildOldRelease(dir: string): string {
   return rev;
 }
 
-describe.runIf(requireRoot("engine migration", ["ip", "nft", "sshd", "ssh-keygen", "git"]))("a stack of the dynamic-provider release moves to the plugin", () => {
-  let lab: Lab;
-  let h: LabHost;
-  let project: EngineProject;
-  let oldDir: string;
-  const link = () => path.join(project.dir, "node_modules", "pulumi-hardened-nftables");
-  let projectFile: string;
-  /** The package the program gets, and the project file its release documents (the old one names no plugin). */
-  const usePackage = (dir: string) => {
-    fs.rmSync(link());
-    fs.symlinkSync(dir, link());
-    const settings = YAML.parse(projectFile) as Record<string, unknown>;
-    if (dir !== REPO) delete settings.plugins;
-    fs.writeFileSync(path.join(project.dir, "Pulumi.yaml"), YAML.stringify(settings));
-  };
-  const fileInodes = () =>
-    ["hardened-nftables/migrate.nft", "sysctl.d/60-hardened-nftables-migrate.conf", "modprobe.d/hardened-nftables-migrate.conf"]
-      .map((f) => `${f} ${fs.statSync(path.join(h.etc, f)).ino} ${fs.statSync(path.join(h.etc, f)).mtimeMs}`)
-      .join("\n");
+describe.runIf(requireRoot("engine migration", ["ip", "nft", "sshd", "ssh-keygen", "git"]))(
+  "a stack of the dynamic-provider release moves to the plugin",
+  () => {
+    let lab: Lab;
+    let h: LabHost;
+    let project: EngineProject;
+    let oldDir: string;
+    const link = () => path.join(project.dir, "node_modules", "pulumi-hardened-nftables");
+    let projectFile: string;
+    /** The package the program gets, and the project file its release documents (the old one names no plugin). */
+    const usePackage = (dir: string) => {
+      fs.rmSync(link());
+      fs.symlinkSync(dir, link());
+      const settings = YAML.parse(projectFile) as Record<string, unknown>;
+      if (dir !== REPO) delete settings.plugins;
+      fs.writeFileSync(path.join(project.dir, "Pulumi.yaml"), YAML.stringify(settings));
+    };
+    const fileInodes = () =>
+      [
+        "hardened-nftables/migrate.nft",
+        "sysctl.d/60-hardened-nftables-migrate.conf",
+        "modprobe.d/hardened-nftables-migrate.conf",
+      ]
+        .map((f) => `${f} ${fs.statSync(path.join(h.etc, f)).ino} ${fs.statSync(path.join(h.etc, f)).mtimeMs}`)
+        .join("\n");
 
-  beforeAll(async () => {
-    lab = await createLab({ hosts: 1, label: "engine-migration" });
-    [h] = lab.hosts as [LabHost];
-    project = engineProject("migration", { outsidePackage: true });
-    projectFile = fs.readFileSync(path.join(project.dir, "Pulumi.yaml"), "utf8");
-    oldDir = path.join(project.dir, ".old-release");
-    buildOldRelease(oldDir);
-    await project.config("privateKey", h.root.privateKey, true);
-    await project.config("hosts", [{ name: "web", host: h.ipv4, user: "root", hostKey: h.hostKey, hostPaths: HOST_PATHS, confirmTimeoutSeconds: 8 }]);
-    await project.config("policy", POLICY);
-  }, 600_000);
+    beforeAll(async () => {
+      lab = await createLab({ hosts: 1, label: "engine-migration" });
+      [h] = lab.hosts as [LabHost];
+      project = engineProject("migration", { outsidePackage: true });
+      projectFile = fs.readFileSync(path.join(project.dir, "Pulumi.yaml"), "utf8");
+      oldDir = path.join(project.dir, ".old-release");
+      buildOldRelease(oldDir);
+      await project.config("privateKey", h.root.privateKey, true);
+      await project.config("hosts", [
+        {
+          name: "web",
+          host: h.ipv4,
+          user: "root",
+          hostKey: h.hostKey,
+          hostPaths: HOST_PATHS,
+          confirmTimeoutSeconds: 8,
+        },
+      ]);
+      await project.config("policy", POLICY);
+    }, 600_000);
 
-  afterAll(async () => {
-    if (project) {
-      await project.pulumi(["destroy", "--yes"]).catch(() => undefined);
-      project.remove();
-    }
-    await lab?.destroy();
-  });
+    afterAll(async () => {
+      if (project) {
+        await project.pulumi(["destroy", "--yes"]).catch(() => undefined);
+        project.remove();
+      }
+      await lab?.destroy();
+    });
 
-  it("up with the new package keeps the host's table as it is; the state holds the plugin's resource and no code; the next preview is empty", async () => {
-    usePackage(oldDir);
-    expectOk(await project.pulumi(["up", "--yes"]), "up with the dynamic-provider release");
-    const before = await project.exportState();
-    const oldTable = (before.deployment.resources ?? []).find((r) => r.type === OLD_TYPE);
-    expect(oldTable, "the old release created a dynamic HostTable").toBeDefined();
-    expect(String(oldTable!.inputs?.__provider)).toContain("provider-impl.js");
-    const handles = await listRulesetWithHandles(h);
-    const inodes = fileInodes();
-    expect(handles).toContain(`table inet ${TABLE}`);
+    it("up with the new package keeps the host's table as it is; the state holds the plugin's resource and no code; the next preview is empty", async () => {
+      usePackage(oldDir);
+      expectOk(await project.pulumi(["up", "--yes"]), "up with the dynamic-provider release");
+      const before = await project.exportState();
+      const oldTable = (before.deployment.resources ?? []).find((r) => r.type === OLD_TYPE);
+      expect(oldTable, "the old release created a dynamic HostTable").toBeDefined();
+      expect(String(oldTable!.inputs?.__provider)).toContain("provider-impl.js");
+      const handles = await listRulesetWithHandles(h);
+      const inodes = fileInodes();
+      expect(handles).toContain(`table inet ${TABLE}`);
 
-    usePackage(REPO);
-    const preview = expectOk(await project.pulumi(["preview", "--diff"]), "preview with the plugin");
-    const tableLines = (out: string) => out.split("\n").filter((l) => l.includes("HostTable"));
-    expect(tableLines(preview.stdout).join("\n")).not.toMatch(/replace|delete|create/);
-    const up = expectOk(await project.pulumi(["up", "--yes"]), "up with the plugin");
-    expect(tableLines(up.stdout).join("\n")).not.toMatch(/replace|delete|create|update/);
+      usePackage(REPO);
+      const preview = expectOk(await project.pulumi(["preview", "--diff"]), "preview with the plugin");
+      const tableLines = (out: string) => out.split("\n").filter((l) => l.includes("HostTable"));
+      expect(tableLines(preview.stdout).join("\n")).not.toMatch(/replace|delete|create/);
+      const up = expectOk(await project.pulumi(["up", "--yes"]), "up with the plugin");
+      expect(tableLines(up.stdout).join("\n")).not.toMatch(/replace|delete|create|update/);
 
-    // the host: not a rule re-added, not a file rewritten
-    expect(await listRulesetWithHandles(h)).toBe(handles);
-    expect(fileInodes()).toBe(inodes);
+      // the host: not a rule re-added, not a file rewritten
+      expect(await listRulesetWithHandles(h)).toBe(handles);
+      expect(fileInodes()).toBe(inodes);
 
-    const after = await project.exportState();
-    const types = (after.deployment.resources ?? []).map((r) => r.type);
-    expect(types).toContain(NEW_TYPE);
-    expect(types).not.toContain(OLD_TYPE);
-    expect(types.some((t) => t.startsWith("pulumi:providers:pulumi-nodejs"))).toBe(false);
-    const table = (after.deployment.resources ?? []).find((r) => r.type === NEW_TYPE)!;
-    expect(table.inputs?.__provider).toBeUndefined();
-    expect(table.id).toBe(oldTable!.id);
+      const after = await project.exportState();
+      const types = (after.deployment.resources ?? []).map((r) => r.type);
+      expect(types).toContain(NEW_TYPE);
+      expect(types).not.toContain(OLD_TYPE);
+      expect(types.some((t) => t.startsWith("pulumi:providers:pulumi-nodejs"))).toBe(false);
+      const table = (after.deployment.resources ?? []).find((r) => r.type === NEW_TYPE)!;
+      expect(table.inputs?.__provider).toBeUndefined();
+      expect(table.id).toBe(oldTable!.id);
 
-    expectOk(await project.pulumi(["preview", "--expect-no-changes", "--diff"]), "the next preview is empty");
-    // a refresh reads the host through the plugin: in sync, and what the old release stored is gone
-    expectOk(await project.pulumi(["refresh", "--yes"]), "refresh with the plugin");
-    const refreshed = (await project.exportState()).deployment.resources?.find((r) => r.type === NEW_TYPE);
-    expect(JSON.stringify(refreshed)).not.toMatch(/__provider|provider-impl/);
-    expectOk(await project.pulumi(["preview", "--refresh", "--expect-no-changes"]), "the drift check passes");
-    expect(await listRulesetWithHandles(h)).toBe(handles);
-  }, 600_000);
-});
+      expectOk(await project.pulumi(["preview", "--expect-no-changes", "--diff"]), "the next preview is empty");
+      // a refresh reads the host through the plugin: in sync, and what the old release stored is gone
+      expectOk(await project.pulumi(["refresh", "--yes"]), "refresh with the plugin");
+      const refreshed = (await project.exportState()).deployment.resources?.find((r) => r.type === NEW_TYPE);
+      expect(JSON.stringify(refreshed)).not.toMatch(/__provider|provider-impl/);
+      expectOk(await project.pulumi(["preview", "--refresh", "--expect-no-changes"]), "the drift check passes");
+      expect(await listRulesetWithHandles(h)).toBe(handles);
+    }, 600_000);
+  },
+);

@@ -11,9 +11,9 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import YAML from "yaml";
+import { PACKAGE_VERSION } from "../../src/pulumi/version";
 import { type EngineProject, engineProject, expectOk, REPO } from "../support/engine";
 import { TEST_HOST_KEY } from "../support/keys";
-import { PACKAGE_VERSION } from "../../src/pulumi/version";
 
 vi.setConfig({ testTimeout: 240_000 });
 
@@ -40,7 +40,11 @@ describe("the engine finds the provider plugin", () => {
   }
 
   /** PATH without this package's bin directory (a developer's shell may have it). */
-  const pathWithout = () => (process.env.PATH ?? "").split(path.delimiter).filter((d) => path.resolve(d) !== LAUNCHER_DIR).join(path.delimiter);
+  const pathWithout = () =>
+    (process.env.PATH ?? "")
+      .split(path.delimiter)
+      .filter((d) => path.resolve(d) !== LAUNCHER_DIR)
+      .join(path.delimiter);
 
   it("from the project's plugins.providers path", async () => {
     project = await projectFor("discover-project", true);
@@ -50,7 +54,10 @@ describe("the engine finds the provider plugin", () => {
 
   it("from PATH", async () => {
     project = await projectFor("discover-path", false);
-    const r = expectOk(await project.pulumi(["preview"], { env: { PATH: `${LAUNCHER_DIR}${path.delimiter}${pathWithout()}` } }), "preview");
+    const r = expectOk(
+      await project.pulumi(["preview"], { env: { PATH: `${LAUNCHER_DIR}${path.delimiter}${pathWithout()}` } }),
+      "preview",
+    );
     expect(r.stdout).toContain(created);
   });
 
@@ -58,11 +65,16 @@ describe("the engine finds the provider plugin", () => {
     project = await projectFor("discover-install", false);
     const launcher = path.join(LAUNCHER_DIR, "pulumi-resource-hardened-nftables");
     expectOk(
-      await project.cli(["plugin", "install", "resource", "hardened-nftables", PACKAGE_VERSION, "--file", launcher], { stack: false, env: { PATH: pathWithout() } }),
+      await project.cli(["plugin", "install", "resource", "hardened-nftables", PACKAGE_VERSION, "--file", launcher], {
+        stack: false,
+        env: { PATH: pathWithout() },
+      }),
       "plugin install",
     );
     const listed = expectOk(await project.cli(["plugin", "ls"], { stack: false }), "plugin ls");
-    expect(listed.stdout).toMatch(new RegExp(`hardened-nftables\\s+resource\\s+${PACKAGE_VERSION.replace(/\./g, "\\.")}`));
+    expect(listed.stdout).toMatch(
+      new RegExp(`hardened-nftables\\s+resource\\s+${PACKAGE_VERSION.replace(/\./g, "\\.")}`),
+    );
     const r = expectOk(await project.pulumi(["preview"], { env: { PATH: pathWithout() } }), "preview");
     expect(r.stdout).toContain(created);
   });

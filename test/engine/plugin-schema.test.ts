@@ -9,8 +9,8 @@ import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { z } from "zod";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { z } from "zod";
 import { CatalogExposureSchema } from "../../src/catalog";
 import { CustomExposureSchema } from "../../src/model/policy";
 import { packageSchema } from "../../src/pulumi/schema";
@@ -28,7 +28,12 @@ describe("the hardened-nftables provider plugin's schema", () => {
     home = fs.mkdtempSync(path.join(os.tmpdir(), "hnft-get-schema-"));
     const out = execFileSync(path.join(engineBinDir(), "pulumi"), ["package", "get-schema", PLUGIN], {
       cwd: home,
-      env: { ...process.env, PULUMI_HOME: home, PULUMI_SKIP_UPDATE_CHECK: "true", PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true" },
+      env: {
+        ...process.env,
+        PULUMI_HOME: home,
+        PULUMI_SKIP_UPDATE_CHECK: "true",
+        PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+      },
       encoding: "utf8",
       maxBuffer: 64 << 20,
     });
@@ -42,15 +47,23 @@ describe("the hardened-nftables provider plugin's schema", () => {
     expect(served).toEqual(JSON.parse(JSON.stringify(packageSchema(PACKAGE_VERSION))));
     expect(served.name).toBe("hardened-nftables");
     expect(served.version).toBe(PACKAGE_VERSION);
-    expect(Object.keys(served.resources).sort()).toEqual(["hardened-nftables:index:HostFirewall", "hardened-nftables:index:HostTable"]);
+    expect(Object.keys(served.resources).sort()).toEqual([
+      "hardened-nftables:index:HostFirewall",
+      "hardened-nftables:index:HostTable",
+    ]);
     expect(served.resources["hardened-nftables:index:HostFirewall"].isComponent).toBe(true);
   });
 
   it("the exposure type has every field of every catalog service and of custom exposures, each documented", () => {
     const exposure = served.types["hardened-nftables:index:Exposure"]!;
     const fields = new Set<string>();
-    for (const option of [...(CatalogExposureSchema as unknown as { options: z.ZodType[] }).options, CustomExposureSchema]) {
-      const json = z.toJSONSchema(option, { io: "input", unrepresentable: "any" }) as { properties: Record<string, unknown> };
+    for (const option of [
+      ...(CatalogExposureSchema as unknown as { options: z.ZodType[] }).options,
+      CustomExposureSchema,
+    ]) {
+      const json = z.toJSONSchema(option, { io: "input", unrepresentable: "any" }) as {
+        properties: Record<string, unknown>;
+      };
       for (const key of Object.keys(json.properties)) fields.add(key);
     }
     expect(Object.keys(exposure.properties).sort()).toEqual([...fields].sort());
@@ -64,7 +77,8 @@ describe("the hardened-nftables provider plugin's schema", () => {
   it("every property of every type and resource has a description, and the connection is secret", () => {
     const undocumented: string[] = [];
     const visit = (owner: string, props: Record<string, { description?: string }>) => {
-      for (const [k, v] of Object.entries(props)) if (!v.description || v.description.length < 10) undocumented.push(`${owner}.${k}`);
+      for (const [k, v] of Object.entries(props))
+        if (!v.description || v.description.length < 10) undocumented.push(`${owner}.${k}`);
     };
     for (const [name, t] of Object.entries(served.types)) {
       expect(t.description.length, name).toBeGreaterThan(10);
@@ -76,6 +90,8 @@ describe("the hardened-nftables provider plugin's schema", () => {
       expect((r.inputProperties as Record<string, { secret?: boolean }>).connection!.secret, name).toBe(true);
     }
     expect(undocumented).toEqual([]);
-    expect((served.resources["hardened-nftables:index:HostTable"].properties as Record<string, unknown>).rules).toMatchObject({ type: "object", additionalProperties: { type: "string" } });
+    expect(
+      (served.resources["hardened-nftables:index:HostTable"].properties as Record<string, unknown>).rules,
+    ).toMatchObject({ type: "object", additionalProperties: { type: "string" } });
   });
 });

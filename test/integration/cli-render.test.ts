@@ -59,7 +59,11 @@ describe("hardened-nftables render (the compiled bin)", () => {
   });
 
   it("exits 2 on an invalid policy, one line per problem naming the field", async () => {
-    const r = await cli("render", "--policy", file("bad.yaml", "exposures:\n  - service: ftp\n    passivePorts: 51000-50000\n  - service: telnet\n"));
+    const r = await cli(
+      "render",
+      "--policy",
+      file("bad.yaml", "exposures:\n  - service: ftp\n    passivePorts: 51000-50000\n  - service: telnet\n"),
+    );
     expect(r.code).toBe(2);
     expect(r.stdout).toBe("");
     expect(r.stderr).toContain("exposures[0].passivePorts: range 51000-50000 is reversed");
@@ -67,28 +71,49 @@ describe("hardened-nftables render (the compiled bin)", () => {
   });
 
   it("--policy repeated composes one table: the first file is the base, each next one adds to it", async () => {
-    const base = file("base.yaml", "table: fleet\nexposures:\n  - service: ssh\n    sources: [192.0.2.0/24]\nlog:\n  dropped: true\n");
-    const web = file("web.yaml", "exposures:\n  - service: https\noutput:\n  policy: drop\n  allow:\n    - { name: dns, protocol: udp, ports: 53 }\n");
+    const base = file(
+      "base.yaml",
+      "table: fleet\nexposures:\n  - service: ssh\n    sources: [192.0.2.0/24]\nlog:\n  dropped: true\n",
+    );
+    const web = file(
+      "web.yaml",
+      "exposures:\n  - service: https\noutput:\n  policy: drop\n  allow:\n    - { name: dns, protocol: udp, ports: 53 }\n",
+    );
     const r = await cli("render", "--policy", base, "--policy", web, "--format", "json");
     expect(r.code, r.stderr).toBe(0);
     const nft = (JSON.parse(r.stdout) as { nft: string }).nft;
     expect(nft.match(/^table inet fleet \{$/gm)).toHaveLength(1);
-    for (const part of ["ip saddr @ssh_v4 tcp dport 22 accept", "tcp dport 443 accept", "udp dport 53 accept", 'log prefix "hnft fleet input drop: "']) expect(nft).toContain(part);
+    for (const part of [
+      "ip saddr @ssh_v4 tcp dport 22 accept",
+      "tcp dport 443 accept",
+      "udp dport 53 accept",
+      'log prefix "hnft fleet input drop: "',
+    ])
+      expect(nft).toContain(part);
 
-    const clash = file("clash.yaml", "table: app\nexposures:\n  - service: ssh\n    name: admin\nlog:\n  dropped: false\n");
+    const clash = file(
+      "clash.yaml",
+      "table: app\nexposures:\n  - service: ssh\n    name: admin\nlog:\n  dropped: false\n",
+    );
     const bad = await cli("render", "--policy", base, "--policy", web, "--policy", clash);
     expect(bad.code).toBe(2);
     expect(bad.stdout).toBe("");
     expect(bad.stderr).toContain(`invalid policy ${base} + ${web} + ${clash}:`);
-    expect(bad.stderr).toContain(`${clash} table: "app" conflicts with "fleet" set by ${base} table; one table has one value`);
-    expect(bad.stderr).toContain(`${clash} log.dropped: false conflicts with true set by ${base} log.dropped; one table has one value`);
+    expect(bad.stderr).toContain(
+      `${clash} table: "app" conflicts with "fleet" set by ${base} table; one table has one value`,
+    );
+    expect(bad.stderr).toContain(
+      `${clash} log.dropped: false conflicts with true set by ${base} log.dropped; one table has one value`,
+    );
   });
 
   it("exits 2 on bad arguments and unreadable files, and --help works on every command", async () => {
     expect((await cli("render", "--policy", join(dir, "missing.yaml"))).stderr).toContain("--policy: cannot read");
     expect((await cli("render", "--policy", file("p2.yaml", yamlPolicy), "--kernel", "banana")).code).toBe(2);
     expect((await cli("render", "--bogus")).code).toBe(2);
-    expect((await cli("render", "--policy", file("p3.yaml", yamlPolicy), "--format", "xml")).stderr).toContain("--format");
+    expect((await cli("render", "--policy", file("p3.yaml", yamlPolicy), "--format", "xml")).stderr).toContain(
+      "--format",
+    );
     expect((await cli("render", "--help")).stdout).toContain("--kernel X.Y");
     expect((await cli("--help")).stdout).toContain("render");
   });

@@ -8,9 +8,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { applyPolicy, formatDrift, LockoutRolledBackError, observePolicy } from "../../src/host";
 import { assertPolicy } from "../../src/model/validate";
+import { connectionFor, expectRejects, HOST_PATHS, TABLE, wipeHost } from "../support/host-fixtures";
 import { createLab, type Lab, type LabHost } from "../support/lab";
 import { requireRoot } from "../support/privileges";
-import { connectionFor, expectRejects, HOST_PATHS, TABLE, wipeHost } from "../support/host-fixtures";
 
 const CONFIRM = 5;
 const opts = { paths: HOST_PATHS, confirmTimeoutSeconds: CONFIRM };
@@ -30,7 +30,8 @@ describe.runIf(requireRoot("host block sets", ["ip", "sshd", "nft"]))("host laye
     expect(formatDrift(report)).toEqual([`root@${h1.ipv4}:22: table inet ${TABLE} in sync`]);
   };
   /** Minutes left on an element, from `nft list set`'s `expires 9m58s...`. */
-  const minutesLeft = (listing: string, element: string) => Number(new RegExp(`${element.replace(/\./g, "\\.")}[^,}]* expires (\\d+)m`).exec(listing)?.[1] ?? NaN);
+  const minutesLeft = (listing: string, element: string) =>
+    Number(new RegExp(`${element.replace(/\./g, "\\.")}[^,}]* expires (\\d+)m`).exec(listing)?.[1] ?? NaN);
 
   beforeAll(async () => {
     lab = await createLab({ hosts: 1, label: "host-block-sets" });
@@ -79,7 +80,10 @@ describe.runIf(requireRoot("host block sets", ["ip", "sshd", "nft"]))("host laye
   it("a limit counts only connections made after it: the proof passes, the next deploy is dropped; denying the deployer is rolled back", async () => {
     // The apply's session was made before the table: ct count never saw it, and a rate's bucket
     // starts full, so the one new connection that proves access is always within a limit.
-    const strict = { table: TABLE, exposures: [{ service: "ssh", limit: { connections: 1, rate: "1/hour", burst: 1 } }] };
+    const strict = {
+      table: TABLE,
+      exposures: [{ service: "ssh", limit: { connections: 1, rate: "1/hour", burst: 1 } }],
+    };
     expect((await applyPolicy(connectionFor(h1), assertPolicy(strict), opts)).changed).toBe(true);
     // ...but the proof spent the deployer's hour: its next connection (the next deploy) is dropped
     await expect(applyPolicy(connectionFor(h1), assertPolicy(strict), opts)).rejects.toThrow(/timed out connecting/);
@@ -88,7 +92,12 @@ describe.runIf(requireRoot("host block sets", ["ip", "sshd", "nft"]))("host laye
     const denied = { ...strict, deny: { sources: [lab.controllerIpv4, lab.controllerIpv6] } };
     const err = await expectRejects(applyPolicy(connectionFor(h1), assertPolicy(denied), opts), LockoutRolledBackError);
     expect(err.message).toContain("would lock you out");
-    const exempt = { table: TABLE, exposures: [{ service: "ssh", limit: { connections: 1, exemptSources: [lab.controllerIpv4, lab.controllerIpv6] } }] };
+    const exempt = {
+      table: TABLE,
+      exposures: [
+        { service: "ssh", limit: { connections: 1, exemptSources: [lab.controllerIpv4, lab.controllerIpv6] } },
+      ],
+    };
     expect((await applyPolicy(connectionFor(h1), assertPolicy(exempt), opts)).changed).toBe(true);
     await inSync(exempt);
   }, 90_000);

@@ -4,27 +4,38 @@
  * and each run gets its own verdict.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { applyOnSession, applyPolicy, HostOperationError, HostSession, LockoutRolledBackError, observePolicy, probeSession, removeTable, type ApplyResult, type RemoveResult } from "../../src/host";
+import {
+  type ApplyResult,
+  applyOnSession,
+  applyPolicy,
+  HostOperationError,
+  HostSession,
+  LockoutRolledBackError,
+  observePolicy,
+  probeSession,
+  type RemoveResult,
+  removeTable,
+} from "../../src/host";
 import { assertPolicy } from "../../src/model/validate";
 import { renderPolicy } from "../../src/render";
-import { createLab, type Lab, type LabHost } from "../support/lab";
-import { requireRoot } from "../support/privileges";
 import {
   ALT_POLICY,
   BASE_POLICY,
   connectionFor,
+  contents,
   guardianAlive,
   HOST_PATHS,
   intercept,
+  LOCKOUT_POLICY,
   listTable,
   lockFree,
-  LOCKOUT_POLICY,
   managedFiles,
-  contents,
   TABLE,
   waitFor,
   wipeHost,
 } from "../support/host-fixtures";
+import { createLab, type Lab, type LabHost } from "../support/lab";
+import { requireRoot } from "../support/privileges";
 
 const CONFIRM = 5;
 
@@ -53,7 +64,11 @@ describe.runIf(requireRoot("host concurrency", ["ip", "sshd", "nft"]))("host lay
   });
 
   const apply = (policy: unknown, log?: string[]) =>
-    applyPolicy(connectionFor(h1), assertPolicy(policy), { paths: HOST_PATHS, confirmTimeoutSeconds: CONFIRM, onLog: (l) => log?.push(`${Date.now()} ${l}`) });
+    applyPolicy(connectionFor(h1), assertPolicy(policy), {
+      paths: HOST_PATHS,
+      confirmTimeoutSeconds: CONFIRM,
+      onLog: (l) => log?.push(`${Date.now()} ${l}`),
+    });
   const stateOf = async () => ({ table: await listTable(h1), files: contents(await managedFiles(h1)) });
 
   it("two applies started together both succeed, one after the other; the host ends as exactly one of them", async () => {
@@ -87,7 +102,10 @@ describe.runIf(requireRoot("host concurrency", ["ip", "sshd", "nft"]))("host lay
       }
       return r;
     });
-    const first = applyOnSession(wrapped, connectionFor(h1), artefacts, facts, { paths: HOST_PATHS, confirmTimeoutSeconds: 30 });
+    const first = applyOnSession(wrapped, connectionFor(h1), artefacts, facts, {
+      paths: HOST_PATHS,
+      confirmTimeoutSeconds: 30,
+    });
     await isArmed;
     expect(await lockFree(h1)).toBe(false);
     const secondLog: string[] = [];
@@ -145,7 +163,9 @@ describe.runIf(requireRoot("host concurrency", ["ip", "sshd", "nft"]))("host lay
       expect(results[0].reason).toBeInstanceOf(HostOperationError);
       // which word depends on when the remove got there: before the proof first looked for the
       // transaction (no-transaction), while it waited (gone), or after killing the guardian (aborted)
-      expect(String(results[0].reason)).toMatch(/apply did not finish: (aborted \(the guardian ended without a verdict|gone \(the transaction was removed|no-transaction)/);
+      expect(String(results[0].reason)).toMatch(
+        /apply did not finish: (aborted \(the guardian ended without a verdict|gone \(the transaction was removed|no-transaction)/,
+      );
       expect((results[1] as PromiseFulfilledResult<RemoveResult>).value.removed).toContain("guardian");
     }
     expect(await listTable(h1)).toBe("");

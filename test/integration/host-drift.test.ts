@@ -3,18 +3,31 @@
  * DriftReport, and a re-apply restores the declared state.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { applyPolicy, formatDrift, HostSession, observeOnSession, observePolicy, probeSession, type DriftReport } from "../../src/host";
-import { renderPolicy } from "../../src/render";
+import {
+  applyPolicy,
+  type DriftReport,
+  formatDrift,
+  HostSession,
+  observeOnSession,
+  observePolicy,
+  probeSession,
+} from "../../src/host";
 import { assertPolicy } from "../../src/model/validate";
+import { renderPolicy } from "../../src/render";
+import { connectionFor, HOST_PATHS, listTable, MANAGED, TABLE, wipeHost } from "../support/host-fixtures";
 import { createLab, type Lab, type LabHost } from "../support/lab";
 import { requireRoot } from "../support/privileges";
-import { connectionFor, HOST_PATHS, listTable, MANAGED, TABLE, wipeHost } from "../support/host-fixtures";
 
 const MAX_KEY = "net.netfilter.nf_conntrack_max";
 const opts = { paths: HOST_PATHS, confirmTimeoutSeconds: 10 };
 
 /** A report with nothing in it but what a test expects. */
-function onlyDrift(report: DriftReport, expected: Partial<Pick<DriftReport, "rules" | "chains" | "sets" | "helpers" | "files" | "sysctls" | "loadedDeniedModules">>) {
+function onlyDrift(
+  report: DriftReport,
+  expected: Partial<
+    Pick<DriftReport, "rules" | "chains" | "sets" | "helpers" | "files" | "sysctls" | "loadedDeniedModules">
+  >,
+) {
   expect({
     inSync: report.inSync,
     tablePresent: report.tablePresent,
@@ -70,7 +83,11 @@ describe.runIf(requireRoot("host drift", ["ip", "sshd", "nft"]))("host layer: dr
     liveMax = Number((await h1.sh(`cat /proc/sys/${MAX_KEY.replace(/\./g, "/")}`)).stdout.trim());
     policy = {
       table: TABLE,
-      exposures: [{ service: "ssh" }, { service: "https", sources: ["198.18.0.0/15", "192.0.2.0/24", "2001:db8::/32"] }, { service: "http" }],
+      exposures: [
+        { service: "ssh" },
+        { service: "https", sources: ["198.18.0.0/15", "192.0.2.0/24", "2001:db8::/32"] },
+        { service: "http" },
+      ],
       conntrack: { max: liveMax },
     };
   });
@@ -88,7 +105,9 @@ describe.runIf(requireRoot("host drift", ["ip", "sshd", "nft"]))("host layer: dr
   it("a rule added by hand: rules.added with its text", async () => {
     await nft(`nft add rule inet ${TABLE} input tcp dport 3306 accept`);
     const report = await observe();
-    onlyDrift(report, { rules: { added: [{ chain: "input", text: "tcp dport 3306 accept" }], removed: [], changed: [] } });
+    onlyDrift(report, {
+      rules: { added: [{ chain: "input", text: "tcp dport 3306 accept" }], removed: [], changed: [] },
+    });
     expect(formatDrift(report)).toContain("  + input: tcp dport 3306 accept");
     await restore();
     expect(await listTable(h1)).not.toContain("3306");
@@ -98,28 +117,46 @@ describe.runIf(requireRoot("host drift", ["ip", "sshd", "nft"]))("host layer: dr
     await nft(`nft delete rule inet ${TABLE} input handle ${await handleOf('comment "http: web requests"')}`);
     const report = await observe();
     onlyDrift(report, {
-      rules: { added: [], removed: [{ chain: "input", text: 'tcp dport 80 accept comment "http: web requests"', comment: "http: web requests" }], changed: [] },
+      rules: {
+        added: [],
+        removed: [
+          { chain: "input", text: 'tcp dport 80 accept comment "http: web requests"', comment: "http: web requests" },
+        ],
+        changed: [],
+      },
     });
     await restore();
   });
 
   it("a rule replaced in place keeping its comment: rules.changed with before and after", async () => {
     const handle = await handleOf('comment "http: web requests"');
-    await nft(`nft replace rule inet ${TABLE} input handle ${handle} tcp dport 8080 accept comment '"http: web requests"'`);
+    await nft(
+      `nft replace rule inet ${TABLE} input handle ${handle} tcp dport 8080 accept comment '"http: web requests"'`,
+    );
     const report = await observe();
     onlyDrift(report, {
       rules: {
         added: [],
         removed: [],
-        changed: [{ chain: "input", before: 'tcp dport 80 accept comment "http: web requests"', after: 'tcp dport 8080 accept comment "http: web requests"' }],
+        changed: [
+          {
+            chain: "input",
+            before: 'tcp dport 80 accept comment "http: web requests"',
+            after: 'tcp dport 8080 accept comment "http: web requests"',
+          },
+        ],
       },
     });
-    expect(formatDrift(report).join("\n")).toContain('~ input: tcp dport 80 accept comment "http: web requests"\n      now: tcp dport 8080 accept comment "http: web requests"');
+    expect(formatDrift(report).join("\n")).toContain(
+      '~ input: tcp dport 80 accept comment "http: web requests"\n      now: tcp dport 8080 accept comment "http: web requests"',
+    );
     await restore();
   });
 
   it("a set element added and one deleted: sets[] with the elements", async () => {
-    await nft(`nft add element inet ${TABLE} https_v4 '{ 203.0.113.0/24 }'; nft delete element inet ${TABLE} https_v4 '{ 192.0.2.0/24 }'`);
+    await nft(
+      `nft add element inet ${TABLE} https_v4 '{ 203.0.113.0/24 }'; nft delete element inet ${TABLE} https_v4 '{ 192.0.2.0/24 }'`,
+    );
     const report = await observe();
     onlyDrift(report, { sets: [{ name: "https_v4", added: ["203.0.113.0/24"], removed: ["192.0.2.0/24"] }] });
     await restore();
@@ -133,12 +170,20 @@ describe.runIf(requireRoot("host drift", ["ip", "sshd", "nft"]))("host layer: dr
   });
 
   it("a managed file edited: files[] status changed with the added and removed lines", async () => {
-    await h1.sh(`echo 'net.ipv4.ip_forward = 1' >> ${MANAGED.sysctl}; sed -i 's/^install nf_conntrack_irc .*$/# irc allowed/' ${MANAGED.modprobe}`);
+    await h1.sh(
+      `echo 'net.ipv4.ip_forward = 1' >> ${MANAGED.sysctl}; sed -i 's/^install nf_conntrack_irc .*$/# irc allowed/' ${MANAGED.modprobe}`,
+    );
     const report = await observe();
     onlyDrift(report, {
       files: [
         { name: "sysctl", path: MANAGED.sysctl, status: "changed", added: ["net.ipv4.ip_forward = 1"], removed: [] },
-        { name: "modprobe", path: MANAGED.modprobe, status: "changed", added: ["# irc allowed"], removed: ["install nf_conntrack_irc /bin/false"] },
+        {
+          name: "modprobe",
+          path: MANAGED.modprobe,
+          status: "changed",
+          added: ["# irc allowed"],
+          removed: ["install nf_conntrack_irc /bin/false"],
+        },
       ],
     });
     await restore();
@@ -178,7 +223,13 @@ describe.runIf(requireRoot("host drift", ["ip", "sshd", "nft"]))("host layer: dr
     onlyDrift(report, {
       rules: {
         added: [{ chain: "input", text: "tcp dport 5432 accept" }],
-        removed: [{ chain: "input", text: 'icmp type echo-request limit rate 10/second accept comment "icmp echo (rate limited)"', comment: "icmp echo (rate limited)" }],
+        removed: [
+          {
+            chain: "input",
+            text: 'icmp type echo-request limit rate 10/second accept comment "icmp echo (rate limited)"',
+            comment: "icmp echo (rate limited)",
+          },
+        ],
         changed: [],
       },
       sets: [{ name: "https_v6", added: ["2001:db9::/32"], removed: [] }],
@@ -192,7 +243,9 @@ describe.runIf(requireRoot("host drift", ["ip", "sshd", "nft"]))("host layer: dr
     // change it by hand here, and observe.sh reports such a key as "-" (nothing apply could set).
     // So the host's real observe output is edited to what observe.sh prints on a host where the key
     // is writable and someone changed it, and observe's comparison runs on that.
-    const writable = (await h1.sh(`[ -w /proc/sys/${MAX_KEY.replace(/\./g, "/")} ] && echo yes || echo no`)).stdout.trim();
+    const writable = (
+      await h1.sh(`[ -w /proc/sys/${MAX_KEY.replace(/\./g, "/")} ] && echo yes || echo no`)
+    ).stdout.trim();
     expect(writable).toBe("no");
     const session = await HostSession.open(connectionFor(h1));
     try {
@@ -214,7 +267,10 @@ describe.runIf(requireRoot("host drift", ["ip", "sshd", "nft"]))("host layer: dr
       expect(same.sysctls).toEqual([]);
       expect(same.inSync).toBe(true);
       const drifted = await observeOnSession(withLive("4096"), artefacts, facts, { paths: HOST_PATHS });
-      onlyDrift({ ...drifted, stats: session.stats }, { sysctls: [{ key: MAX_KEY, expected: String(liveMax), actual: "4096" }] });
+      onlyDrift(
+        { ...drifted, stats: session.stats },
+        { sysctls: [{ key: MAX_KEY, expected: String(liveMax), actual: "4096" }] },
+      );
       expect(formatDrift(drifted)).toContain(`  sysctl ${MAX_KEY}: expected ${liveMax}, live 4096`);
     } finally {
       await session.close();

@@ -11,16 +11,14 @@ import {
   applyOnSession,
   applyPolicy,
   ConnectionError,
+  type HostFacts,
   HostSession,
   LockoutRolledBackError,
   observePolicy,
   probeSession,
-  type HostFacts,
 } from "../../src/host";
 import { assertPolicy } from "../../src/model/validate";
 import { type Artefacts, renderPolicy } from "../../src/render";
-import { createLab, type Lab, type LabHost } from "../support/lab";
-import { requireRoot } from "../support/privileges";
 import {
   ALT_POLICY,
   BASE_POLICY,
@@ -36,6 +34,8 @@ import {
   waitFor,
   wipeHost,
 } from "../support/host-fixtures";
+import { createLab, type Lab, type LabHost } from "../support/lab";
+import { requireRoot } from "../support/privileges";
 
 const CONFIRM = 5;
 const TXN = `${MANAGED.runDir}/${TABLE}.txn`;
@@ -76,7 +76,10 @@ describe.runIf(requireRoot("host faults", ["ip", "sshd", "nft", "ss"]))("host la
   beforeEach(async () => {
     await h1.startSshd();
     await wipeHost(h1);
-    const r = await applyPolicy(connectionFor(h1), assertPolicy(BASE_POLICY), { paths: HOST_PATHS, confirmTimeoutSeconds: CONFIRM });
+    const r = await applyPolicy(connectionFor(h1), assertPolicy(BASE_POLICY), {
+      paths: HOST_PATHS,
+      confirmTimeoutSeconds: CONFIRM,
+    });
     expect(r.changed).toBe(true);
     oldHash = r.hash;
     oldState = await hostSnapshot(h1);
@@ -112,7 +115,10 @@ describe.runIf(requireRoot("host faults", ["ip", "sshd", "nft", "ss"]))("host la
 
   /** The next apply converges: a real change (or a no-op if already new), then observe is in sync. */
   async function converges(): Promise<void> {
-    const r = await applyPolicy(connectionFor(h1), assertPolicy(ALT_POLICY), { paths: HOST_PATHS, confirmTimeoutSeconds: CONFIRM });
+    const r = await applyPolicy(connectionFor(h1), assertPolicy(ALT_POLICY), {
+      paths: HOST_PATHS,
+      confirmTimeoutSeconds: CONFIRM,
+    });
     await expectNew(r.hash);
     expect(await lockFree(h1)).toBe(true);
     expect(await guardianAlive(h1)).toBe(false);
@@ -127,7 +133,13 @@ describe.runIf(requireRoot("host faults", ["ip", "sshd", "nft", "ss"]))("host la
       }
       return run();
     });
-    await expectRejects(applyOnSession(wrapped, connectionFor(h1), artefacts, facts, { paths: HOST_PATHS, confirmTimeoutSeconds: CONFIRM }), ConnectionError);
+    await expectRejects(
+      applyOnSession(wrapped, connectionFor(h1), artefacts, facts, {
+        paths: HOST_PATHS,
+        confirmTimeoutSeconds: CONFIRM,
+      }),
+      ConnectionError,
+    );
     await session.close();
     expect(await guardianAlive(h1)).toBe(false);
     expect(await lockFree(h1)).toBe(true);
@@ -148,9 +160,19 @@ describe.runIf(requireRoot("host faults", ["ip", "sshd", "nft", "ss"]))("host la
       await waitFor("the guardian", () => guardianAlive(h1), 10_000);
       killed = await killSessions(h1);
       await pending;
-      throw new ConnectionError(`connection to ${session.target} lost while running a command`, "closed", `${h1.ipv4}:22`);
+      throw new ConnectionError(
+        `connection to ${session.target} lost while running a command`,
+        "closed",
+        `${h1.ipv4}:22`,
+      );
     });
-    await expectRejects(applyOnSession(wrapped, connectionFor(h1), artefacts, facts, { paths: HOST_PATHS, confirmTimeoutSeconds: CONFIRM }), ConnectionError);
+    await expectRejects(
+      applyOnSession(wrapped, connectionFor(h1), artefacts, facts, {
+        paths: HOST_PATHS,
+        confirmTimeoutSeconds: CONFIRM,
+      }),
+      ConnectionError,
+    );
     expect(killed.length).toBeGreaterThan(0);
     await session.close();
     expect(await settled()).toBe("rolled-back");
@@ -171,7 +193,11 @@ describe.runIf(requireRoot("host faults", ["ip", "sshd", "nft", "ss"]))("host la
     });
     const t0 = performance.now();
     const err = await expectRejects(
-      applyOnSession(wrapped, connectionFor(h1), artefacts, facts, { paths: HOST_PATHS, confirmTimeoutSeconds: CONFIRM, onLog: (l) => logs.push(l) }),
+      applyOnSession(wrapped, connectionFor(h1), artefacts, facts, {
+        paths: HOST_PATHS,
+        confirmTimeoutSeconds: CONFIRM,
+        onLog: (l) => logs.push(l),
+      }),
       LockoutRolledBackError,
     );
     expect(performance.now() - t0).toBeLessThan((CONFIRM + 10) * 1000);
@@ -195,7 +221,12 @@ describe.runIf(requireRoot("host faults", ["ip", "sshd", "nft", "ss"]))("host la
       await session.close();
       throw new Error("controller crashed");
     });
-    await expect(applyOnSession(wrapped, connectionFor(h1), artefacts, facts, { paths: HOST_PATHS, confirmTimeoutSeconds: CONFIRM })).rejects.toThrow("controller crashed");
+    await expect(
+      applyOnSession(wrapped, connectionFor(h1), artefacts, facts, {
+        paths: HOST_PATHS,
+        confirmTimeoutSeconds: CONFIRM,
+      }),
+    ).rejects.toThrow("controller crashed");
     // armed right now: the new table is live, observe says so, and the lock is held
     const armed = await observePolicy(connectionFor(h1), assertPolicy(ALT_POLICY), { paths: HOST_PATHS });
     expect(armed.armed).toBe(true);
@@ -203,7 +234,10 @@ describe.runIf(requireRoot("host faults", ["ip", "sshd", "nft", "ss"]))("host la
     expect(await lockFree(h1)).toBe(false);
     // a new apply now must wait for the guardian (it holds the lock), then apply over the restored state
     const t0 = performance.now();
-    const next = await applyPolicy(connectionFor(h1), assertPolicy(ALT_POLICY), { paths: HOST_PATHS, confirmTimeoutSeconds: CONFIRM });
+    const next = await applyPolicy(connectionFor(h1), assertPolicy(ALT_POLICY), {
+      paths: HOST_PATHS,
+      confirmTimeoutSeconds: CONFIRM,
+    });
     expect(performance.now() - t0).toBeGreaterThan(2000);
     expect(next.changed).toBe(true);
     await expectNew(next.hash);
@@ -219,7 +253,12 @@ describe.runIf(requireRoot("host faults", ["ip", "sshd", "nft", "ss"]))("host la
       await session.close();
       throw new Error("controller crashed");
     });
-    await expect(applyOnSession(wrapped, connectionFor(h1), artefacts, facts, { paths: HOST_PATHS, confirmTimeoutSeconds: CONFIRM })).rejects.toThrow("controller crashed");
+    await expect(
+      applyOnSession(wrapped, connectionFor(h1), artefacts, facts, {
+        paths: HOST_PATHS,
+        confirmTimeoutSeconds: CONFIRM,
+      }),
+    ).rejects.toThrow("controller crashed");
     expect(await settled()).toBe("rolled-back");
     await expectOld();
     await converges();
@@ -236,18 +275,28 @@ describe.runIf(requireRoot("host faults", ["ip", "sshd", "nft", "ss"]))("host la
       if (n === 1) {
         // as soon as the proof file exists, kill every sshd session but the original one
         killer = (async () => {
-          await waitFor("the proof", async () => (await h1.sh(`ls ${TXN} | grep -c '^confirm\\.' || true`)).stdout.trim() === "1", 10_000);
+          await waitFor(
+            "the proof",
+            async () => (await h1.sh(`ls ${TXN} | grep -c '^confirm\\.' || true`)).stdout.trim() === "1",
+            10_000,
+          );
           return killSessions(h1, original);
         })();
       }
       return r;
     });
-    const result = await applyOnSession(wrapped, connectionFor(h1), artefacts, facts, { paths: HOST_PATHS, confirmTimeoutSeconds: CONFIRM, onLog: (l) => logs.push(l) });
+    const result = await applyOnSession(wrapped, connectionFor(h1), artefacts, facts, {
+      paths: HOST_PATHS,
+      confirmTimeoutSeconds: CONFIRM,
+      onLog: (l) => logs.push(l),
+    });
     const killed = await killer;
     await session.close();
     // the kill landed while the confirming step ran: the controller fell back to asking on the original session
     expect(killed?.length).toBeGreaterThan(0);
-    expect(logs.some((l) => /a new connection failed \(connection to .* lost while running a command/.test(l))).toBe(true);
+    expect(logs.some((l) => /a new connection failed \(connection to .* lost while running a command/.test(l))).toBe(
+      true,
+    );
     expect(result.changed).toBe(true);
     expect(await settled()).toBe("committed flushed=0");
     await expectNew(result.hash);
@@ -267,7 +316,13 @@ describe.runIf(requireRoot("host faults", ["ip", "sshd", "nft", "ss"]))("host la
       await killSessions(h1);
       return pending;
     });
-    const err = await expectRejects(applyOnSession(wrapped, connectionFor(h1), artefacts, facts, { paths: HOST_PATHS, confirmTimeoutSeconds: CONFIRM }), LockoutRolledBackError);
+    const err = await expectRejects(
+      applyOnSession(wrapped, connectionFor(h1), artefacts, facts, {
+        paths: HOST_PATHS,
+        confirmTimeoutSeconds: CONFIRM,
+      }),
+      LockoutRolledBackError,
+    );
     expect(err.reason).toMatch(/rolls back by itself within 5s/);
     await session.close();
     await h1.startSshd();

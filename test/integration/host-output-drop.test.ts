@@ -14,38 +14,43 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { applyPolicy } from "../../src/host";
+import { assertPolicy } from "../../src/model/validate";
+import { connectionFor, HOST_PATHS, listTable, TABLE, wipeHost } from "../support/host-fixtures";
 import { createLab, type Lab, type LabHost } from "../support/lab";
 import { requireRoot } from "../support/privileges";
-import { connectionFor, HOST_PATHS, listTable, TABLE, wipeHost } from "../support/host-fixtures";
-import { assertPolicy } from "../../src/model/validate";
 
-describe.runIf(requireRoot("host output drop", ["ip", "sshd", "nft"]))("host layer: first apply of an output-drop table", () => {
-  let lab: Lab;
-  let host: LabHost;
+describe.runIf(requireRoot("host output drop", ["ip", "sshd", "nft"]))(
+  "host layer: first apply of an output-drop table",
+  () => {
+    let lab: Lab;
+    let host: LabHost;
 
-  beforeAll(async () => {
-    lab = await createLab({ hosts: 1, label: "host-output-drop" });
-    [host] = lab.hosts as [LabHost];
-  });
-  afterAll(async () => {
-    if (host) await wipeHost(host);
-    await lab?.destroy();
-  });
+    beforeAll(async () => {
+      lab = await createLab({ hosts: 1, label: "host-output-drop" });
+      [host] = lab.hosts as [LabHost];
+    });
+    afterAll(async () => {
+      if (host) await wipeHost(host);
+      await lab?.destroy();
+    });
 
-  it("commits within the shortest confirm window on a host that tracked no connection before", async () => {
-    // nothing uses conntrack in the host's namespace yet: the apply's own SSH session is untracked
-    expect((await host.sh("nft list ruleset")).stdout.trim()).toBe("");
-    expect((await host.sh("cat /proc/net/nf_conntrack 2>/dev/null | wc -l")).stdout.trim()).toBe("0");
+    it("commits within the shortest confirm window on a host that tracked no connection before", async () => {
+      // nothing uses conntrack in the host's namespace yet: the apply's own SSH session is untracked
+      expect((await host.sh("nft list ruleset")).stdout.trim()).toBe("");
+      expect((await host.sh("cat /proc/net/nf_conntrack 2>/dev/null | wc -l")).stdout.trim()).toBe("0");
 
-    const t0 = Date.now();
-    const result = await applyPolicy(
-      connectionFor(host),
-      assertPolicy({ table: TABLE, output: { policy: "drop" }, exposures: [{ service: "ssh" }] }),
-      { paths: HOST_PATHS, confirmTimeoutSeconds: 5 },
-    );
-    const ms = Date.now() - t0;
-    expect(result.changed).toBe(true);
-    expect(await listTable(host)).toMatch(/chain output \{\n\s+type filter hook output priority filter; policy drop;/);
-    expect(ms, "the apply did not wait for a 15 s keepalive").toBeLessThan(10_000);
-  }, 60_000);
-});
+      const t0 = Date.now();
+      const result = await applyPolicy(
+        connectionFor(host),
+        assertPolicy({ table: TABLE, output: { policy: "drop" }, exposures: [{ service: "ssh" }] }),
+        { paths: HOST_PATHS, confirmTimeoutSeconds: 5 },
+      );
+      const ms = Date.now() - t0;
+      expect(result.changed).toBe(true);
+      expect(await listTable(host)).toMatch(
+        /chain output \{\n\s+type filter hook output priority filter; policy drop;/,
+      );
+      expect(ms, "the apply did not wait for a 15 s keepalive").toBeLessThan(10_000);
+    }, 60_000);
+  },
+);

@@ -1,15 +1,30 @@
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { cleanupStaleLabs, createLab, LAB_ROOT, slotDir, sshdAnswers, type ExecResult, type Lab, type LabHost, type LabUser } from "../support/lab";
+import {
+  cleanupStaleLabs,
+  createLab,
+  type ExecResult,
+  LAB_ROOT,
+  type Lab,
+  type LabHost,
+  type LabUser,
+  slotDir,
+  sshdAnswers,
+} from "../support/lab";
 import { requireRoot } from "../support/privileges";
 
 const REPO = path.resolve(__dirname, "../..");
 const LAB_MODULE = path.join(REPO, "test/support/lab.ts");
 
-function exec(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env, timeoutMs = 20_000): Promise<ExecResult> {
+function exec(
+  cmd: string,
+  args: string[],
+  env: NodeJS.ProcessEnv = process.env,
+  timeoutMs = 20_000,
+): Promise<ExecResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { env, stdio: ["ignore", "pipe", "pipe"], detached: true });
     let stdout = "";
@@ -29,20 +44,41 @@ let tmp = "";
 
 function sshArgs(knownHosts: string, extra: string[] = []): string[] {
   return [
-    "-F", "/dev/null",
-    "-o", "StrictHostKeyChecking=yes",
-    "-o", `UserKnownHostsFile=${knownHosts}`,
-    "-o", "GlobalKnownHostsFile=/dev/null",
-    "-o", "ConnectTimeout=5",
-    "-o", "LogLevel=ERROR",
+    "-F",
+    "/dev/null",
+    "-o",
+    "StrictHostKeyChecking=yes",
+    "-o",
+    `UserKnownHostsFile=${knownHosts}`,
+    "-o",
+    "GlobalKnownHostsFile=/dev/null",
+    "-o",
+    "ConnectTimeout=5",
+    "-o",
+    "LogLevel=ERROR",
     ...extra,
   ];
 }
 
 /** real OpenSSH client, key auth, host key pinned */
-function sshKey(host: LabHost, user: LabUser, addr: string, command: string, knownHosts = pinned(host)): Promise<ExecResult> {
+function sshKey(
+  host: LabHost,
+  user: LabUser,
+  addr: string,
+  command: string,
+  knownHosts = pinned(host),
+): Promise<ExecResult> {
   return exec("ssh", [
-    ...sshArgs(knownHosts, ["-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-o", "IdentityAgent=none", "-i", user.keyPath]),
+    ...sshArgs(knownHosts, [
+      "-o",
+      "BatchMode=yes",
+      "-o",
+      "IdentitiesOnly=yes",
+      "-o",
+      "IdentityAgent=none",
+      "-i",
+      user.keyPath,
+    ]),
     `${user.user}@${addr}`,
     command,
   ]);
@@ -57,10 +93,14 @@ function sshPassword(host: LabHost, user: string, password: string, command: str
     "ssh",
     [
       ...sshArgs(pinned(host), [
-        "-o", "PreferredAuthentications=password",
-        "-o", "PubkeyAuthentication=no",
-        "-o", "NumberOfPasswordPrompts=1",
-        "-o", "IdentityAgent=none",
+        "-o",
+        "PreferredAuthentications=password",
+        "-o",
+        "PubkeyAuthentication=no",
+        "-o",
+        "NumberOfPasswordPrompts=1",
+        "-o",
+        "IdentityAgent=none",
       ]),
       `${user}@${host.ipv4}`,
       command,
@@ -95,7 +135,8 @@ function leftovers(slot: number, formerOwner = process.pid): string[] {
     const name = l.split(": ")[1]?.split("@")[0] ?? "";
     if (name === `hnftbr${slot}` || new RegExp(`^hnft${slot}h\\d+$`).test(name)) found.push(`link ${name}`);
   }
-  if (fs.existsSync("/etc/netns")) for (const e of fs.readdirSync("/etc/netns")) if (e.startsWith(`hnft-${slot}-`)) found.push(`/etc/netns/${e}`);
+  if (fs.existsSync("/etc/netns"))
+    for (const e of fs.readdirSync("/etc/netns")) if (e.startsWith(`hnft-${slot}-`)) found.push(`/etc/netns/${e}`);
   if (fs.existsSync(slotDir(slot))) found.push(slotDir(slot));
   for (const pid of fs.readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
     try {
@@ -109,7 +150,10 @@ function leftovers(slot: number, formerOwner = process.pid): string[] {
 }
 
 /** a separate process that creates a lab and reports it, then waits (to be killed) */
-function labInChild(hosts: number, then: "wait" | "exit" = "wait"): Promise<{ child: ChildProcess; pid: number; slot: number; sshdPids: number[] }> {
+function labInChild(
+  hosts: number,
+  then: "wait" | "exit" = "wait",
+): Promise<{ child: ChildProcess; pid: number; slot: number; sshdPids: number[] }> {
   const code = `
     const { createLab } = require(${JSON.stringify(LAB_MODULE)});
     const fs = require("node:fs");
@@ -120,7 +164,10 @@ function labInChild(hosts: number, then: "wait" | "exit" = "wait"): Promise<{ ch
     }, (e) => { console.error(e); process.exit(1); });
   `;
   // node itself (not the tsx wrapper, which would forward signals to a grandchild)
-  const child = spawn(process.execPath, ["--import", "tsx", "-e", code], { stdio: ["ignore", "pipe", "pipe"], cwd: REPO });
+  const child = spawn(process.execPath, ["--import", "tsx", "-e", code], {
+    stdio: ["ignore", "pipe", "pipe"],
+    cwd: REPO,
+  });
   return new Promise((resolve, reject) => {
     let out = "";
     let err = "";
@@ -148,7 +195,9 @@ function readOr(file: string, fallback: string): string {
 }
 
 const exited = (child: ChildProcess): Promise<void> =>
-  child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((r) => child.once("exit", () => r()));
+  child.exitCode !== null || child.signalCode !== null
+    ? Promise.resolve()
+    : new Promise((r) => child.once("exit", () => r()));
 
 async function eventually(check: () => boolean, ms = 5000): Promise<boolean> {
   const end = Date.now() + ms;
@@ -251,7 +300,12 @@ describe.runIf(requireRoot("lab", ["ip", "sshd", "nft"]))("test lab (real sshd i
     expect((await h2.sh(`test -e /etc/sysctl.d/${probe}`, { allowFail: true })).code).toBe(1);
 
     // through an SSH session (sshd was started inside the overlay), as the operator with sudo
-    const r = await sshKey(h2, h2.operator, h2.ipv4, `echo hello | sudo -n tee /etc/hardened-nftables/probe >/dev/null && sudo -n sh -c 'echo "options x y=0" > /etc/modprobe.d/probe.conf'`);
+    const r = await sshKey(
+      h2,
+      h2.operator,
+      h2.ipv4,
+      `echo hello | sudo -n tee /etc/hardened-nftables/probe >/dev/null && sudo -n sh -c 'echo "options x y=0" > /etc/modprobe.d/probe.conf'`,
+    );
     expect(r.code).toBe(0);
     expect(fs.readFileSync(path.join(h2.etc, "hardened-nftables", "probe"), "utf8")).toBe("hello\n");
     expect(fs.existsSync(path.join(h2.etc, "modprobe.d", "probe.conf"))).toBe(true);
@@ -289,9 +343,26 @@ describe.runIf(requireRoot("lab", ["ip", "sshd", "nft"]))("test lab (real sshd i
 
   it("a lab host works as a jump host (TCP forwarding) to another lab host", async () => {
     const [h1, h2] = [lab.hosts[0]!, lab.hosts[1]!];
-    const base = sshArgs(lab.knownHostsPath, ["-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-o", "IdentityAgent=none"]);
-    const jump = ["ssh", ...base, "-i", h1.operator.keyPath, "-W", "[%h]:%p", `${h1.operator.user}@${h1.ipv4}`].join(" ");
-    const r = await exec("ssh", [...base, "-o", `ProxyCommand=${jump}`, "-i", h2.root.keyPath, `root@${h2.ipv6}`, "ip -o -4 addr show dev eth0"]);
+    const base = sshArgs(lab.knownHostsPath, [
+      "-o",
+      "BatchMode=yes",
+      "-o",
+      "IdentitiesOnly=yes",
+      "-o",
+      "IdentityAgent=none",
+    ]);
+    const jump = ["ssh", ...base, "-i", h1.operator.keyPath, "-W", "[%h]:%p", `${h1.operator.user}@${h1.ipv4}`].join(
+      " ",
+    );
+    const r = await exec("ssh", [
+      ...base,
+      "-o",
+      `ProxyCommand=${jump}`,
+      "-i",
+      h2.root.keyPath,
+      `root@${h2.ipv6}`,
+      "ip -o -4 addr show dev eth0",
+    ]);
     expect(r.stderr).toBe("");
     expect(r.stdout).toContain(`${h2.ipv4}/24`);
   });
@@ -314,9 +385,16 @@ describe.runIf(requireRoot("lab", ["ip", "sshd", "nft"]))("test lab (real sshd i
 
     const marker = `hnft-lab-timeout-${lab.slot}`;
     const t = Date.now();
-    await expect(h.sh(`sleep 30 & sleep 31 & echo ${marker} >/dev/null; wait`, { timeoutMs: 300 })).rejects.toThrow(/timed out/);
+    await expect(h.sh(`sleep 30 & sleep 31 & echo ${marker} >/dev/null; wait`, { timeoutMs: 300 })).rejects.toThrow(
+      /timed out/,
+    );
     expect(Date.now() - t).toBeLessThan(3000);
-    const sleepers = (await h.sh("for p in $(ip netns pids $(ip netns identify $$)); do cat /proc/$p/cmdline 2>/dev/null | tr '\\0' ' '; echo; done", { allowFail: true })).stdout;
+    const sleepers = (
+      await h.sh(
+        "for p in $(ip netns pids $(ip netns identify $$)); do cat /proc/$p/cmdline 2>/dev/null | tr '\\0' ' '; echo; done",
+        { allowFail: true },
+      )
+    ).stdout;
     expect(sleepers).not.toMatch(/sleep 3[01]/);
   });
 
@@ -375,7 +453,10 @@ describe.runIf(requireRoot("lab", ["ip", "sshd", "nft"]))("test lab (real sshd i
     const deadPid = Number(dead.stdout.trim());
     const dir = slotDir(victim.slot);
     fs.renameSync(path.join(dir, `owner.${process.pid}`), path.join(dir, `owner.${deadPid}`));
-    fs.writeFileSync(path.join(dir, `owner.${deadPid}`), JSON.stringify({ pid: deadPid, start: "1", persistent: false, label: "x", created: "" }));
+    fs.writeFileSync(
+      path.join(dir, `owner.${deadPid}`),
+      JSON.stringify({ pid: deadPid, start: "1", persistent: false, label: "x", created: "" }),
+    );
     await cleanupStaleLabs();
     expect(leftovers(victim.slot, deadPid)).toEqual([]);
     await victim.destroy(); // no longer ours: a no-op, must not throw
@@ -400,7 +481,10 @@ describe.runIf(requireRoot("lab", ["ip", "sshd", "nft"]))("test lab (real sshd i
 
     // an orphan: bridge + netns + overlay of a slot whose dir is gone (e.g. /run wiped)
     const orphan = claimFree();
-    const made = spawnSync("sh", ["-c", `ip link add hnftbr${orphan} type bridge && ip netns add hnft-${orphan}-h1 && mkdir -p /etc/netns/hnft-${orphan}-h1`]);
+    const made = spawnSync("sh", [
+      "-c",
+      `ip link add hnftbr${orphan} type bridge && ip netns add hnft-${orphan}-h1 && mkdir -p /etc/netns/hnft-${orphan}-h1`,
+    ]);
     expect(made.status).toBe(0);
     fs.rmdirSync(slotDir(orphan)); // (from here on a concurrent test run may reap it first: fine)
 

@@ -12,12 +12,12 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { catalog, serviceNames } from "../../src/catalog";
 import { ruleTexts } from "../../src/host/operations/drift";
+import { checkInScratchNamespace } from "../../src/local/nft-check";
 import type { PolicyInput } from "../../src/model/policy";
 import { parsePolicy } from "../../src/model/validate";
 import { type Artefacts, renderPolicy } from "../../src/render";
 import { profileForKernel } from "../../src/render/profile";
 import { ruleText } from "../../src/render/rule-lines";
-import { checkInScratchNamespace } from "../../src/local/nft-check";
 import { goldenCases } from "../golden/policies";
 import { GOLDEN_DIR } from "../golden/render-golden";
 import { blockMismatches, listInScratchNamespace, tableBlocks } from "../support/nft-text";
@@ -121,85 +121,98 @@ async function mismatches(nftText: string, table: string): Promise<{ listing: st
   const listed = await listInScratchNamespace(nftText, table);
   expect(listed.error).toBe("");
   expect(listed.ok).toBe(true);
-  return { listing: listed.listing, differences: blockMismatches(tableBlocks(nftText, table), tableBlocks(listed.listing, table)) };
+  return {
+    listing: listed.listing,
+    differences: blockMismatches(tableBlocks(nftText, table), tableBlocks(listed.listing, table)),
+  };
 }
 
-describe.runIf(requireRoot("rendered tables against nft's listing", ["nft", "unshare"]))("what the renderer writes is what nft lists", () => {
-  it("the cases cover every construct the renderer emits", () => {
-    const rendered = cases.map(render);
-    const statements = rendered.flatMap((a) => a.rendered.rules.map((r) => `${r.chain}: ${r.statement}`));
-    const constructs: Record<string, RegExp> = {
-      "input, forward and output chains": /^forward: /,
-      "output chain rules": /^output: /,
-      "IPv4 source set": /ip saddr @\S+_v4 /,
-      "IPv6 source set": /ip6 saddr @\S+_v6 /,
-      "IPv4 destination set": /ip daddr @/,
-      "IPv6 destination set": /ip6 daddr @/,
-      "one family without a set": /meta nfproto ipv[46] /,
-      "port list": /dport \{ \d/,
-      "port range": /dport \d+-\d+ /,
-      "source port": / sport \d/,
-      "helper attached": /counter ct helper set "[^"]+" accept$/,
-      "related to a kernel helper": /^\w+: ct state related ct helper "[^"]+" /,
-      "GRE": /meta l4proto gre/,
-      "broadcast": /fib daddr type broadcast counter accept$/,
-      "counted accept": / counter accept$/,
-      "per-source rate meter (IPv4)": /update @\S+_rate_v4 \{ ip saddr limit rate over \d+\/\w+ burst \d+ packets \}/,
-      "per-source rate meter (IPv6 /64)": /update @\S+_rate_v6 \{ ip6 saddr & ffff:ffff:ffff:ffff:: limit rate over/,
-      "per-source connection count with a prefix": /add @\S+_conn_v4 \{ ip saddr & 255\.255\.255\.0 ct count over \d+ \} counter drop$/,
-      "exempt sources": /ip6? saddr != @\S+_exempt_v[46] /,
-      "over the limit to the logging chain": /counter goto over_limit$/,
-      "block set drop": /^(input|forward): ip6? saddr @[\w-]+ counter drop$/,
-      "counted final drop": /^(input|forward|output): counter drop$/,
-      "ICMP errors": /ct state related icmp type \{/,
-      "ICMPv6 errors": /ct state related icmpv6 type \{/,
-      "echo rate limit": /icmp type echo-request limit rate \d+\/\w+ accept/,
-      "neighbour discovery": /icmpv6 type \{ nd-router-solicit/,
-      "hop limit": /ip6 hoplimit 255/,
-      "log with a limit": /limit rate \d+\/\w+ log prefix "[^"]*" level info/,
-      "loopback": /iif "lo" accept/,
-      "loopback on output": /oif "lo" accept/,
-      "DHCPv6 client": /udp sport 547 udp dport 546/,
-      "invalid": /ct state invalid drop/,
-    };
-    const missing = Object.entries(constructs).filter(([, re]) => !statements.some((s) => re.test(s))).map(([name]) => name);
-    expect(missing).toEqual([]);
-    expect(rendered.some((a) => a.rendered.helpers.length > 0)).toBe(true);
-    expect(rendered.some((a) => a.rendered.sets.some((s) => s.elements.length > 4))).toBe(true);
-    expect(new Set(rendered.flatMap((a) => a.rendered.helpers.map((h) => h.type))).size).toBeGreaterThan(5);
-  });
+describe.runIf(requireRoot("rendered tables against nft's listing", ["nft", "unshare"]))(
+  "what the renderer writes is what nft lists",
+  () => {
+    it("the cases cover every construct the renderer emits", () => {
+      const rendered = cases.map(render);
+      const statements = rendered.flatMap((a) => a.rendered.rules.map((r) => `${r.chain}: ${r.statement}`));
+      const constructs: Record<string, RegExp> = {
+        "input, forward and output chains": /^forward: /,
+        "output chain rules": /^output: /,
+        "IPv4 source set": /ip saddr @\S+_v4 /,
+        "IPv6 source set": /ip6 saddr @\S+_v6 /,
+        "IPv4 destination set": /ip daddr @/,
+        "IPv6 destination set": /ip6 daddr @/,
+        "one family without a set": /meta nfproto ipv[46] /,
+        "port list": /dport \{ \d/,
+        "port range": /dport \d+-\d+ /,
+        "source port": / sport \d/,
+        "helper attached": /counter ct helper set "[^"]+" accept$/,
+        "related to a kernel helper": /^\w+: ct state related ct helper "[^"]+" /,
+        GRE: /meta l4proto gre/,
+        broadcast: /fib daddr type broadcast counter accept$/,
+        "counted accept": / counter accept$/,
+        "per-source rate meter (IPv4)": /update @\S+_rate_v4 \{ ip saddr limit rate over \d+\/\w+ burst \d+ packets \}/,
+        "per-source rate meter (IPv6 /64)": /update @\S+_rate_v6 \{ ip6 saddr & ffff:ffff:ffff:ffff:: limit rate over/,
+        "per-source connection count with a prefix":
+          /add @\S+_conn_v4 \{ ip saddr & 255\.255\.255\.0 ct count over \d+ \} counter drop$/,
+        "exempt sources": /ip6? saddr != @\S+_exempt_v[46] /,
+        "over the limit to the logging chain": /counter goto over_limit$/,
+        "block set drop": /^(input|forward): ip6? saddr @[\w-]+ counter drop$/,
+        "counted final drop": /^(input|forward|output): counter drop$/,
+        "ICMP errors": /ct state related icmp type \{/,
+        "ICMPv6 errors": /ct state related icmpv6 type \{/,
+        "echo rate limit": /icmp type echo-request limit rate \d+\/\w+ accept/,
+        "neighbour discovery": /icmpv6 type \{ nd-router-solicit/,
+        "hop limit": /ip6 hoplimit 255/,
+        "log with a limit": /limit rate \d+\/\w+ log prefix "[^"]*" level info/,
+        loopback: /iif "lo" accept/,
+        "loopback on output": /oif "lo" accept/,
+        "DHCPv6 client": /udp sport 547 udp dport 546/,
+        invalid: /ct state invalid drop/,
+      };
+      const missing = Object.entries(constructs)
+        .filter(([, re]) => !statements.some((s) => re.test(s)))
+        .map(([name]) => name);
+      expect(missing).toEqual([]);
+      expect(rendered.some((a) => a.rendered.helpers.length > 0)).toBe(true);
+      expect(rendered.some((a) => a.rendered.sets.some((s) => s.elements.length > 4))).toBe(true);
+      expect(new Set(rendered.flatMap((a) => a.rendered.helpers.map((h) => h.type))).size).toBeGreaterThan(5);
+    });
 
-  for (const c of cases) {
-    it(c.title, async () => {
-      const artefacts = render(c);
-      const { listing, differences } = await mismatches(artefacts.nft, artefacts.table);
-      expect(differences).toEqual([]);
-      // what drift reads from a listing is, rule for rule, what the renderer wrote
-      const listedRules = ruleTexts(listing);
-      for (const chain of new Set(artefacts.rendered.rules.map((r) => r.chain))) {
-        const rendered = artefacts.rendered.rules.filter((r) => r.chain === chain).map((r) => ruleText(r.statement, r.comment));
-        expect(listedRules.get(chain), chain).toEqual(rendered);
+    for (const c of cases) {
+      it(c.title, async () => {
+        const artefacts = render(c);
+        const { listing, differences } = await mismatches(artefacts.nft, artefacts.table);
+        expect(differences).toEqual([]);
+        // what drift reads from a listing is, rule for rule, what the renderer wrote
+        const listedRules = ruleTexts(listing);
+        for (const chain of new Set(artefacts.rendered.rules.map((r) => r.chain))) {
+          const rendered = artefacts.rendered.rules
+            .filter((r) => r.chain === chain)
+            .map((r) => ruleText(r.statement, r.comment));
+          expect(listedRules.get(chain), chain).toEqual(rendered);
+        }
+      });
+    }
+
+    it("the golden files on disk load into the real nft", async () => {
+      for (const c of goldenCases) {
+        const result = await checkInScratchNamespace(readFileSync(join(GOLDEN_DIR, c.name, "table.nft"), "utf8"));
+        expect(result.error, c.name).toBe("");
+        expect(result.ok, c.name).toBe(true);
       }
     });
-  }
 
-  it("the golden files on disk load into the real nft", async () => {
-    for (const c of goldenCases) {
-      const result = await checkInScratchNamespace(readFileSync(join(GOLDEN_DIR, c.name, "table.nft"), "utf8"));
-      expect(result.error, c.name).toBe("");
-      expect(result.ok, c.name).toBe(true);
-    }
-  });
-
-  it("a construct spelled otherwise than nft lists it is caught (negative control)", async () => {
-    const artefacts = render(cases[0]!);
-    // nft accepts these spellings and lists them in its own: a renderer that wrote them would drift
-    const respelled = artefacts.nft
-      .replace("ct state established accept", "ct state { established } accept")
-      .replace(/tcp dport 22 /, "tcp dport ssh ");
-    expect(respelled).not.toBe(artefacts.nft);
-    const { differences } = await mismatches(respelled, artefacts.table);
-    expect(differences).toContainEqual(expect.stringContaining('rendered "ct state { established } accept comment \\"established\\""'));
-    expect(differences.some((d) => d.includes("tcp dport ssh "))).toBe(true);
-  });
-});
+    it("a construct spelled otherwise than nft lists it is caught (negative control)", async () => {
+      const artefacts = render(cases[0]!);
+      // nft accepts these spellings and lists them in its own: a renderer that wrote them would drift
+      const respelled = artefacts.nft
+        .replace("ct state established accept", "ct state { established } accept")
+        .replace(/tcp dport 22 /, "tcp dport ssh ");
+      expect(respelled).not.toBe(artefacts.nft);
+      const { differences } = await mismatches(respelled, artefacts.table);
+      expect(differences).toContainEqual(
+        expect.stringContaining('rendered "ct state { established } accept comment \\"established\\""'),
+      );
+      expect(differences.some((d) => d.includes("tcp dport ssh "))).toBe(true);
+    });
+  },
+);

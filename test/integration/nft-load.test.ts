@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { formatIssues } from "../../src/fields/issues";
 import { catalog, serviceNames } from "../../src/catalog";
+import { formatIssues } from "../../src/fields/issues";
 import { checkInScratchNamespace } from "../../src/local/nft-check";
 import { parsePolicy } from "../../src/model/validate";
 import { renderPolicy } from "../../src/render";
@@ -39,11 +39,19 @@ function cases(): Case[] {
     for (const helper of modes) {
       for (const [variant, sources] of Object.entries(sourceVariants)) {
         const exposure = { service, helper, ...(extra[service] ?? {}), ...(sources ? { sources } : {}) };
-        const policy = { table: "loadtest", exposures: service === "ssh" ? [exposure] : [{ service: "ssh" }, exposure], output: { policy: "drop" }, log: { dropped: true } };
+        const policy = {
+          table: "loadtest",
+          exposures: service === "ssh" ? [exposure] : [{ service: "ssh" }, exposure],
+          output: { policy: "drop" },
+          log: { dropped: true },
+        };
         const parsed = parsePolicy(policy);
         if (!parsed.ok) {
           // The only combination the model refuses here: an IPv4-only helper with IPv6-only sources.
-          expect(found.helper?.ipv4Only && helper === "scoped" && variant === "ipv6", formatIssues(parsed.issues).join("\n")).toBe(true);
+          expect(
+            found.helper?.ipv4Only && helper === "scoped" && variant === "ipv6",
+            formatIssues(parsed.issues).join("\n"),
+          ).toBe(true);
           continue;
         }
         out.push({ title: `${service} helper=${helper} sources=${variant}`, policy });
@@ -57,44 +65,50 @@ interface NftJson {
   nftables: Record<string, Record<string, unknown>>[];
 }
 
-describe.runIf(requireRoot("nft load matrix", ["nft", "unshare"]))("the real nft loads and lists every rendered table", () => {
-  const all = cases();
+describe.runIf(requireRoot("nft load matrix", ["nft", "unshare"]))(
+  "the real nft loads and lists every rendered table",
+  () => {
+    const all = cases();
 
-  it("covers every catalog service, both helper modes and both families", () => {
-    expect(new Set(all.map((c) => c.title.split(" ")[0])).size).toBe(serviceNames.length);
-    expect(all.length).toBeGreaterThan(100);
-  });
-
-  for (const c of all) {
-    it(c.title, async () => {
-      const parsed = parsePolicy(c.policy);
-      if (!parsed.ok) throw new Error(formatIssues(parsed.issues).join("\n"));
-      const artefacts = renderPolicy(parsed.value);
-      assertHardened(artefacts);
-      const result = await checkInScratchNamespace(artefacts.nft, { list: "loadtest" });
-      expect(result.error).toBe("");
-      const listing = JSON.parse(result.listing!) as NftJson;
-      const objects = listing.nftables;
-      const chains = objects.filter((o) => o.chain).map((o) => o.chain as { name: string; policy: string });
-      expect(chains.find((ch) => ch.name === "input")?.policy).toBe("drop");
-      const rules = objects.filter((o) => o.rule).map((o) => o.rule as { chain: string; comment?: string });
-      expect(rules.length).toBe(artefacts.rendered.rules.length);
-      for (const rule of rules) expect(rule.comment, JSON.stringify(rule)).toBeTruthy();
-      const helpers = objects.filter((o) => o["ct helper"]).map((o) => o["ct helper"] as { name: string; type: string; l3proto: string });
-      expect(helpers.map((h) => `${h.name}/${h.type}/${h.l3proto}`).sort()).toEqual(
-        artefacts.rendered.helpers.map((h) => `${h.name}/${h.type}/${h.l3proto}`).sort(),
-      );
-      const sets = objects.filter((o) => o.set).map((o) => (o.set as { name: string }).name);
-      expect(sets.sort()).toEqual(artefacts.rendered.sets.map((s) => s.name).sort());
+    it("covers every catalog service, both helper modes and both families", () => {
+      expect(new Set(all.map((c) => c.title.split(" ")[0])).size).toBe(serviceNames.length);
+      expect(all.length).toBeGreaterThan(100);
     });
-  }
 
-  it("reports nft's error with the offending line", async () => {
-    const broken = "table inet broken {\n\tchain input {\n\t\ttype filter hook input priority filter; policy drop;\n\t\ttcp dport 22 ct helper set \"missing\" accept\n\t}\n}\n";
-    const result = await checkInScratchNamespace(broken);
-    expect(result.ok).toBe(false);
-    expect(result.error).toMatch(/Error/);
-    expect(result.line).toBe(4);
-    expect(result.lineText).toContain('ct helper set "missing"');
-  });
-});
+    for (const c of all) {
+      it(c.title, async () => {
+        const parsed = parsePolicy(c.policy);
+        if (!parsed.ok) throw new Error(formatIssues(parsed.issues).join("\n"));
+        const artefacts = renderPolicy(parsed.value);
+        assertHardened(artefacts);
+        const result = await checkInScratchNamespace(artefacts.nft, { list: "loadtest" });
+        expect(result.error).toBe("");
+        const listing = JSON.parse(result.listing!) as NftJson;
+        const objects = listing.nftables;
+        const chains = objects.filter((o) => o.chain).map((o) => o.chain as { name: string; policy: string });
+        expect(chains.find((ch) => ch.name === "input")?.policy).toBe("drop");
+        const rules = objects.filter((o) => o.rule).map((o) => o.rule as { chain: string; comment?: string });
+        expect(rules.length).toBe(artefacts.rendered.rules.length);
+        for (const rule of rules) expect(rule.comment, JSON.stringify(rule)).toBeTruthy();
+        const helpers = objects
+          .filter((o) => o["ct helper"])
+          .map((o) => o["ct helper"] as { name: string; type: string; l3proto: string });
+        expect(helpers.map((h) => `${h.name}/${h.type}/${h.l3proto}`).sort()).toEqual(
+          artefacts.rendered.helpers.map((h) => `${h.name}/${h.type}/${h.l3proto}`).sort(),
+        );
+        const sets = objects.filter((o) => o.set).map((o) => (o.set as { name: string }).name);
+        expect(sets.sort()).toEqual(artefacts.rendered.sets.map((s) => s.name).sort());
+      });
+    }
+
+    it("reports nft's error with the offending line", async () => {
+      const broken =
+        'table inet broken {\n\tchain input {\n\t\ttype filter hook input priority filter; policy drop;\n\t\ttcp dport 22 ct helper set "missing" accept\n\t}\n}\n';
+      const result = await checkInScratchNamespace(broken);
+      expect(result.ok).toBe(false);
+      expect(result.error).toMatch(/Error/);
+      expect(result.line).toBe(4);
+      expect(result.lineText).toContain('ct helper set "missing"');
+    });
+  },
+);

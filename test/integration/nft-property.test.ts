@@ -18,7 +18,9 @@ describe.runIf(requireRoot("nft property", ["nft", "unshare"]))("random valid po
         assertHardened(artefacts);
         const result = await checkInScratchNamespace(artefacts.nft, { list: artefacts.table });
         expect(result.error, artefacts.nft).toBe("");
-        const listing = JSON.parse(result.listing!) as { nftables: Record<string, { name?: string; policy?: string }>[] };
+        const listing = JSON.parse(result.listing!) as {
+          nftables: Record<string, { name?: string; policy?: string }>[];
+        };
         expect(listing.nftables.find((o) => o.chain?.name === "input")?.chain?.policy).toBe("drop");
         loaded++;
       }),

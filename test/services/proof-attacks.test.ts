@@ -37,17 +37,17 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import {
   baselineVulnerableRuleset,
+  type ExploitResult,
   ftpHelperExploit,
   nftDeleteTable,
   nftLoad,
-  scan,
-  tcpListener,
-  udpEchoListener,
-  type ExploitResult,
   type PeerHandle,
   type ScanResult,
+  scan,
   type TcpListenerHandle,
+  tcpListener,
   type UdpEchoHandle,
+  udpEchoListener,
 } from "../support/peers";
 import { requireRoot } from "../support/privileges";
 import {
@@ -57,9 +57,9 @@ import {
   destroyProofLab,
   negativeControl,
   PROOF_TABLE,
-  samplePorts,
   type ProofLab,
   type ProofPolicy,
+  samplePorts,
 } from "../support/proof";
 
 const BASELINE_TABLE = "hnftbaseline";
@@ -85,7 +85,10 @@ table inet ${FOREIGN_TABLE} {
 }
 `;
 
-const TCP_COMMON = [21, 23, 25, 53, 110, 111, 135, 139, 143, 389, 443, 445, 465, 587, 993, 995, 1433, 1521, 1723, 2049, 2121, 2375, 3306, 3389, 5060, 5432, 5900, 5984, 6379, 6443, 8000, 8080, 8443, 8888, 9000, 9200, 9300, 11211, 27017, 50000, 50005];
+const TCP_COMMON = [
+  21, 23, 25, 53, 110, 111, 135, 139, 143, 389, 443, 445, 465, 587, 993, 995, 1433, 1521, 1723, 2049, 2121, 2375, 3306,
+  3389, 5060, 5432, 5900, 5984, 6379, 6443, 8000, 8080, 8443, 8888, 9000, 9200, 9300, 11211, 27017, 50000, 50005,
+];
 const UDP_COMMON = [53, 67, 69, 111, 137, 161, 500, 514, 1194, 1900, 4500, 5060, 5353, 8888, 10000, 11211, 51820];
 const DECLARED_TCP = [22, 80];
 const DECLARED_UDP = [123];
@@ -106,7 +109,10 @@ describe.runIf(requireRoot("proof attacks", ["ip", "nft", "sshd", "vsftpd", "sip
       ftpHelperExploit(p.server, p.attacker, { victimListenPort: DB_PORT, connectTimeoutMs });
 
     function expectRefused(r: ExploitResult, why: string): void {
-      expect(r.attackerSaw.some((l) => l.startsWith("PORT ")), `${why}: the PORT line was sent`).toBe(true);
+      expect(
+        r.attackerSaw.some((l) => l.startsWith("PORT ")),
+        `${why}: the PORT line was sent`,
+      ).toBe(true);
       expect(r.attackerConnected, `${why}: ${JSON.stringify(r.probe)}`).toBe(false);
       expect(r.probe.state, why).toBe("filtered");
     }
@@ -125,19 +131,25 @@ describe.runIf(requireRoot("proof attacks", ["ip", "nft", "sshd", "vsftpd", "sip
         expect(applied.changed).toBe(true);
         expect(applied.artefacts.nft).not.toMatch(/ct state (established,)?related accept/);
         const r = await exploit();
-        expect(r.expectationCreated, `helper ${helper}: no helper on the outbound connection\n${r.expectations}`).toBe(false);
+        expect(r.expectationCreated, `helper ${helper}: no helper on the outbound connection\n${r.expectations}`).toBe(
+          false,
+        );
         expectRefused(r, `helper ${helper}`);
 
         // defence in depth: another table attaches the ftp helper to outbound tcp/21
         await nftLoad(p.server, FOREIGN_HELPER);
         const f = await exploit();
-        expect(f.expectationCreated, `helper ${helper}: the other table's helper expects it\n${f.expectations}`).toBe(true);
+        expect(f.expectationCreated, `helper ${helper}: the other table's helper expects it\n${f.expectations}`).toBe(
+          true,
+        );
         expectRefused(f, `helper ${helper}, foreign helper`);
         if (helper === "none") await nftDeleteTable(p.server, FOREIGN_TABLE);
       }
 
       // control: the blanket related accept, added to the rendered table, is what the exploit needs
-      await p.server.sh(`nft insert rule inet ${PROOF_TABLE} input ct state related accept comment '"proof: blanket related accept"'`);
+      await p.server.sh(
+        `nft insert rule inet ${PROOF_TABLE} input ct state related accept comment '"proof: blanket related accept"'`,
+      );
       const open = await exploit(3000);
       expect(open.expectationCreated).toBe(true);
       expect(open.attackerConnected, JSON.stringify(open.probe)).toBe(true);
@@ -170,7 +182,10 @@ describe.runIf(requireRoot("proof attacks", ["ip", "nft", "sshd", "vsftpd", "sip
           tcpListener(p.server, 80, { banner: "HTTP-DECLARED" }),
           tcpListener(p.server, 80, { ipv6: true, banner: "HTTP-DECLARED" }),
         ]);
-        const [ntp4, ntp6] = await Promise.all([udpEchoListener(p.server, 123), udpEchoListener(p.server, 123, { ipv6: true })]);
+        const [ntp4, ntp6] = await Promise.all([
+          udpEchoListener(p.server, 123),
+          udpEchoListener(p.server, 123, { ipv6: true }),
+        ]);
         handles.push(...undeclaredTcp, ...undeclaredUdp, http4, http6, ntp4, ntp6);
 
         const tcp4 = samplePorts([...TCP_COMMON, ...DECLARED_TCP], 200, 0x5eed);
@@ -219,7 +234,10 @@ describe.runIf(requireRoot("proof attacks", ["ip", "nft", "sshd", "vsftpd", "sip
             return `tcp/80 ${f4.tcp[80]} over IPv4 and ${f6.tcp[80]} over IPv6 (tcp/22 still open); the listener saw no connection`;
           },
           works: async () => {
-            const [w4, w6] = await Promise.all([scan(p.attacker, p.server.ipv4, { tcp: [80] }), scan(p.attacker, p.server.ipv6, { tcp: [80] })]);
+            const [w4, w6] = await Promise.all([
+              scan(p.attacker, p.server.ipv4, { tcp: [80] }),
+              scan(p.attacker, p.server.ipv6, { tcp: [80] }),
+            ]);
             expect([w4.tcp, w6.tcp]).toEqual([{ 80: "open" }, { 80: "open" }]);
           },
         });
@@ -250,7 +268,9 @@ describe.runIf(requireRoot("proof attacks", ["ip", "nft", "sshd", "vsftpd", "sip
       try {
         /** tcp/22 and tcp/9000 of the server as `from` sees them: [IPv4, IPv6] */
         const reach = (from: "client" | "attacker"): Promise<ScanResult[]> =>
-          Promise.all([p.server.ipv4, p.server.ipv6].map((addr) => scan(p[from], addr, { tcp: [22, 9000], timeoutMs: 1000 })));
+          Promise.all(
+            [p.server.ipv4, p.server.ipv6].map((addr) => scan(p[from], addr, { tcp: [22, 9000], timeoutMs: 1000 })),
+          );
         const clientOk = async (): Promise<void> => {
           const [v4, v6] = await reach("client");
           expect([v4!.tcp, v6!.tcp], "client: tcp/22 and tcp/9000 over IPv4 and IPv6").toEqual([

@@ -35,7 +35,7 @@
  */
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { render } from "../../src/render";
-import { ftpFetch, startVsftpd, tcpProbe, type FtpFetchResult, type VsftpdHandle } from "../support/peers";
+import { type FtpFetchResult, ftpFetch, startVsftpd, tcpProbe, type VsftpdHandle } from "../support/peers";
 import { requireRoot } from "../support/privileges";
 import {
   afterEachProof,
@@ -136,7 +136,10 @@ describe.runIf(requireRoot("proof ftp active", ["ip", "nft", "sshd", "vsftpd", "
       expect(r.bytes, what).toBe(0);
       expect(r.dataPorts.length, `${what}: the client announced its port (control worked)`).toBeGreaterThan(0);
       // curl's last message may be a verbose note ("sa_addr inet_ntop() failed"); its code says what failed
-      const why: Record<number, string> = { 19: "RETR answered 425 (the server could not connect back)", 28: "timed out waiting for the data connection" };
+      const why: Record<number, string> = {
+        19: "RETR answered 425 (the server could not connect back)",
+        28: "timed out waiting for the data connection",
+      };
       expect(Object.keys(why), `${what}: curl exit ${r.exitCode}`).toContain(String(r.exitCode));
       return `${what}: port ${r.dataPorts[0]} announced, curl (${r.exitCode}) ${why[r.exitCode]}`;
     }
@@ -173,9 +176,14 @@ describe.runIf(requireRoot("proof ftp active", ["ip", "nft", "sshd", "vsftpd", "
         `chain output: ip6 daddr @ftp_v6 tcp sport 20 accept comment "${COMMENT}"`,
       ]);
       const explain = rendered.explain.find((e) => e.service === "ftp")!;
-      expect(explain.serverSettings).toContain("vsftpd: port_enable=YES, connect_from_port_20=YES (ftp_data_port=20, the default)");
+      expect(explain.serverSettings).toContain(
+        "vsftpd: port_enable=YES, connect_from_port_20=YES (ftp_data_port=20, the default)",
+      );
       // the attacker is not among the sources: the control port is filtered for it
-      const [a4, a6] = await Promise.all([tcpProbe(p.attacker, p.server.ipv4, 21, 1000), tcpProbe(p.attacker, p.server.ipv6, 21, 1000)]);
+      const [a4, a6] = await Promise.all([
+        tcpProbe(p.attacker, p.server.ipv4, 21, 1000),
+        tcpProbe(p.attacker, p.server.ipv6, 21, 1000),
+      ]);
       expect([a4.state, a6.state]).toEqual(["filtered", "filtered"]);
     }, 60_000);
 
@@ -194,7 +202,11 @@ describe.runIf(requireRoot("proof ftp active", ["ip", "nft", "sshd", "vsftpd", "
       const off = await applyToServer(p, policy({ activeMode: false }));
       expect(off.artefacts.ruleLines.some((l) => l.includes("sport 20"))).toBe(false);
       const observed = (await Promise.all([activeFails(v4), activeFails(v6)])).join("; ");
-      p.controls.push({ test: "FTP active without activeMode (output drop)", change: "policy applied with activeMode unset", observed });
+      p.controls.push({
+        test: "FTP active without activeMode (output drop)",
+        change: "policy applied with activeMode unset",
+        observed,
+      });
       await restartServers();
       // passive mode still works on the same table (the control connection and the passive range are open)
       const passive = await ftpFetch(p.client, p.server, { file: v4.file.name });
@@ -215,7 +227,9 @@ describe.runIf(requireRoot("proof ftp active", ["ip", "nft", "sshd", "vsftpd", "
       expect(after.create - before.create, "expectations created by the ftp helper").toBeGreaterThanOrEqual(4);
       expect(after.matched - before.matched, "data connections that matched them").toBe(4);
       const ct = (await p.server.sh("conntrack -L -p tcp 2>/dev/null")).stdout.split("\n");
-      const control = ct.filter((l) => / dport=21 /.test(l) && (l.includes(`dst=${p.server.ipv4} `) || l.includes(`dst=${p.server.ipv6} `)));
+      const control = ct.filter(
+        (l) => / dport=21 /.test(l) && (l.includes(`dst=${p.server.ipv4} `) || l.includes(`dst=${p.server.ipv6} `)),
+      );
       expect(control.length).toBeGreaterThan(0);
       for (const l of control) expect(l).toContain("helper=ftp");
 

@@ -46,7 +46,7 @@
  * makes a repeat of the same port unlikely.
  */
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { ftpFetch, startVsftpd, tcpListener, tcpProbe, type FtpFetchResult, type VsftpdHandle } from "../support/peers";
+import { type FtpFetchResult, ftpFetch, startVsftpd, tcpListener, tcpProbe, type VsftpdHandle } from "../support/peers";
 import { requireRoot } from "../support/privileges";
 import {
   afterEachProof,
@@ -68,7 +68,13 @@ const POLICY: ProofPolicy = {
   exposures: [
     { service: "ssh" },
     { service: "ftp", passivePorts: `${PASV[0]}-${PASV[1]}` },
-    { service: "ftp", name: "ftpalt", ports: 2121, helper: "scoped", passivePorts: `${SCOPED_PASV[0]}-${SCOPED_PASV[1]}` },
+    {
+      service: "ftp",
+      name: "ftpalt",
+      ports: 2121,
+      helper: "scoped",
+      passivePorts: `${SCOPED_PASV[0]}-${SCOPED_PASV[1]}`,
+    },
   ],
 };
 
@@ -141,7 +147,12 @@ describe.runIf(requireRoot("proof ftp", ["ip", "nft", "sshd", "vsftpd", "sipp", 
 
     it("FTP on tcp/2121 with helper scoped: works over IPv4 and IPv6 through the helper's expectations", async () => {
       const v4 = await startVsftpd(p.server, { port: 2121, pasvMin: SCOPED_PASV[0], pasvMax: SCOPED_PASV[1] });
-      const v6 = await startVsftpd(p.server, { port: 2121, pasvMin: SCOPED_PASV[0], pasvMax: SCOPED_PASV[1], ipv6: true });
+      const v6 = await startVsftpd(p.server, {
+        port: 2121,
+        pasvMin: SCOPED_PASV[0],
+        pasvMax: SCOPED_PASV[1],
+        ipv6: true,
+      });
       try {
         const before = await expectStats(p.server);
         await fetchOk(v4, SCOPED_PASV);
@@ -178,7 +189,9 @@ describe.runIf(requireRoot("proof ftp", ["ip", "nft", "sshd", "vsftpd", "sipp", 
           policy: POLICY,
           comment: "ftpalt: control, helper ftp",
           fails: async () => {
-            await p.server.sh(`nft add rule inet ${PROOF_TABLE} input tcp dport 2121 accept comment '"ftpalt: plain accept (control)"'`);
+            await p.server.sh(
+              `nft add rule inet ${PROOF_TABLE} input tcp dport 2121 accept comment '"ftpalt: plain accept (control)"'`,
+            );
             const s0 = await expectStats(p.server);
             const observed = await fetchFails(v4, SCOPED_PASV);
             const s1 = await expectStats(p.server);

@@ -31,9 +31,25 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { sendUdp, tcpProbe, udpEchoListener } from "../support/peers";
-import { h323Call, Q931_PORT, RAS_PORT, startH323Callee, type H323CallResult, type H323CalleeHandle } from "../support/peers/h323";
+import {
+  type H323CalleeHandle,
+  type H323CallResult,
+  h323Call,
+  Q931_PORT,
+  RAS_PORT,
+  startH323Callee,
+} from "../support/peers/h323";
 import { requireRoot } from "../support/privileges";
-import { afterEachProof, applyToServer, createProofLab, destroyProofLab, expectStats, negativeControl, type ProofLab, type ProofPolicy } from "../support/proof";
+import {
+  afterEachProof,
+  applyToServer,
+  createProofLab,
+  destroyProofLab,
+  expectStats,
+  negativeControl,
+  type ProofLab,
+  type ProofPolicy,
+} from "../support/proof";
 
 const MEDIA: [number, number] = [40400, 40409];
 const V4_MEDIA = 40404;
@@ -58,7 +74,12 @@ describe.runIf(requireRoot("proof h323", ["ip", "nft", "sshd", "conntrack", "ss"
       p = await createProofLab("proof-h323");
       const sources = [p.client.ipv4, p.client.ipv6];
       none = { exposures: [{ service: "ssh" }, { service: "h323", sources, mediaPorts: `${MEDIA[0]}-${MEDIA[1]}` }] };
-      scoped = { exposures: [{ service: "ssh" }, { service: "h323", sources, helper: "scoped", mediaPorts: `${MEDIA[0]}-${MEDIA[1]}` }] };
+      scoped = {
+        exposures: [
+          { service: "ssh" },
+          { service: "h323", sources, helper: "scoped", mediaPorts: `${MEDIA[0]}-${MEDIA[1]}` },
+        ],
+      };
     }, 120_000);
     afterEach(async () => afterEachProof(p));
     afterAll(async () => destroyProofLab(p, "proof-h323"));
@@ -85,8 +106,10 @@ describe.runIf(requireRoot("proof h323", ["ip", "nft", "sshd", "conntrack", "ss"
       const ras4 = await udpEchoListener(p.server, RAS_PORT);
       const ras6 = await udpEchoListener(p.server, RAS_PORT, { ipv6: true });
       try {
-        const call = (c: H323CalleeHandle, timeoutMs?: number): Promise<H323CallResult> => h323Call(p.client, c.address, timeoutMs ? { timeoutMs } : {});
-        const ras = (from: typeof p.client, ipv6: boolean) => sendUdp(from, p.server, RAS_PORT, "hnft-ras", { ipv6, waitMs: 1000 });
+        const call = (c: H323CalleeHandle, timeoutMs?: number): Promise<H323CallResult> =>
+          h323Call(p.client, c.address, timeoutMs ? { timeoutMs } : {});
+        const ras = (from: typeof p.client, ipv6: boolean) =>
+          sendUdp(from, p.server, RAS_PORT, "hnft-ras", { ipv6, waitMs: 1000 });
         const before = await expectStats(p.server);
         expectCall(await call(v4), v4);
         expectCall(await call(v6), v6);
@@ -95,7 +118,8 @@ describe.runIf(requireRoot("proof h323", ["ip", "nft", "sshd", "conntrack", "ss"
         expect((await ras(p.client, true)).reply).toBe("hnft-ras");
 
         // not admitted
-        for (const addr of [p.server.ipv4, p.server.ipv6]) expect((await tcpProbe(p.attacker, addr, Q931_PORT, 1000)).state).toBe("filtered");
+        for (const addr of [p.server.ipv4, p.server.ipv6])
+          expect((await tcpProbe(p.attacker, addr, Q931_PORT, 1000)).state).toBe("filtered");
         expect((await ras(p.attacker, false)).reply).toBeNull();
         expect((await sendUdp(p.attacker, p.server, V4_MEDIA, "hnft-media", { waitMs: 1000 })).reply).toBeNull();
         expect(v4.mediaFrom()).not.toContain(p.attacker.ipv4);
@@ -153,14 +177,20 @@ describe.runIf(requireRoot("proof h323", ["ip", "nft", "sshd", "conntrack", "ss"
       const v6 = await startH323Callee(p.server, { mediaPort: V6_MEDIA, ipv6: true });
       try {
         const readExpect = async (): Promise<string> => (await p.server.sh("cat /proc/net/nf_conntrack_expect")).stdout;
-        const call = (c: H323CalleeHandle): Promise<H323CallResult> => h323Call(p.client, c.address, { onConnected: readExpect });
+        const call = (c: H323CalleeHandle): Promise<H323CallResult> =>
+          h323Call(p.client, c.address, { onConnected: readExpect });
         const expectLine = (c: H323CalleeHandle, from: string, port: number): RegExp => {
           // the kernel prints IPv6 addresses unabbreviated (2001:0002:0000:...)
           const shown = (a: string): string => (a.includes(":") ? full6(a) : a).replace(/\./g, "\\.");
-          return new RegExp(`l3proto = ${c.address.includes(":") ? 10 : 2} proto=17 src=${shown(from)} dst=${shown(c.address)} sport=0 dport=${port} Q\\.931`);
+          return new RegExp(
+            `l3proto = ${c.address.includes(":") ? 10 : 2} proto=17 src=${shown(from)} dst=${shown(c.address)} sport=0 dport=${port} Q\\.931`,
+          );
         };
 
-        for (const [c, from] of [[v4, p.client.ipv4], [v6, p.client.ipv6]] as const) {
+        for (const [c, from] of [
+          [v4, p.client.ipv4],
+          [v6, p.client.ipv6],
+        ] as const) {
           const s0 = await expectStats(p.server);
           const r = await call(c);
           expectCall(r, c);

@@ -38,13 +38,20 @@ import {
   flushPathMtu,
   forgedIcmpErrors,
   learnedMtu,
+  type RoutedPath,
   routedPath,
   tcpSink,
   traceroute,
-  type RoutedPath,
 } from "../support/peers/icmp";
 import { requireRoot } from "../support/privileges";
-import { afterEachProof, applyToServer, destroyProofLab, negativeControl, type ProofLab, type ProofPolicy } from "../support/proof";
+import {
+  afterEachProof,
+  applyToServer,
+  destroyProofLab,
+  negativeControl,
+  type ProofLab,
+  type ProofPolicy,
+} from "../support/proof";
 
 const POLICY: ProofPolicy = { exposures: [{ service: "ssh" }] };
 const V4_ERRORS = "icmp errors of tracked connections";
@@ -130,7 +137,11 @@ describe.runIf(requireRoot("proof icmp", ["ip", "nft", "sshd", "traceroute", "co
           expect(r.pathMtu, `${f} socket path MTU`).toBe(path.mtu);
           expect(await learnedMtu(p.server, farOf(f)), `${f} route`).toBe(path.mtu);
           // all of it arrived (the sink reports each connection when it ends; a failed one may end later)
-          expect(sinks[f === "IPv4" ? 0 : 1]!.received()).toContainEqual({ from: f === "IPv4" ? p.server.ipv4 : p.server.ipv6, bytes: SIZE, sha256: r.sha256 });
+          expect(sinks[f === "IPv4" ? 0 : 1]!.received()).toContainEqual({
+            from: f === "IPv4" ? p.server.ipv4 : p.server.ipv6,
+            bytes: SIZE,
+            sha256: r.sha256,
+          });
         };
         const transferFails = async (f: Family): Promise<string> => {
           await flushPathMtu(p.server);
@@ -174,7 +185,8 @@ describe.runIf(requireRoot("proof icmp", ["ip", "nft", "sshd", "traceroute", "co
 
     it("an ICMP error about no connection of the host is dropped; one about a tracked flow gets in, IPv4 and IPv6; negative controls", async () => {
       const o = { sport: 40123, trackedPort: 40124, unrelatedPort: 40125 };
-      const probe = async (timeoutSec: number) => (await forgedIcmpErrors(p.server, p.attacker, { ...o, timeoutSec })).seen;
+      const probe = async (timeoutSec: number) =>
+        (await forgedIcmpErrors(p.server, p.attacker, { ...o, timeoutSec })).seen;
       const expectOnlyRelated = async (): Promise<void> => {
         const seen = await probe(10);
         expect([...seen].sort((a, b) => a.family - b.family)).toEqual([

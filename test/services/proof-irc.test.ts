@@ -41,9 +41,19 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { tcpListener, tcpProbe } from "../support/peers";
-import { dccTransfer, ircRegister, IRC_PORT, startNgircd, type DccTransfer } from "../support/peers/irc";
+import { type DccTransfer, dccTransfer, IRC_PORT, ircRegister, startNgircd } from "../support/peers/irc";
 import { requireRoot } from "../support/privileges";
-import { afterEachProof, applyToServer, createProofLab, destroyProofLab, expectStats, negativeControl, PROOF_TABLE, type ProofLab, type ProofPolicy } from "../support/proof";
+import {
+  afterEachProof,
+  applyToServer,
+  createProofLab,
+  destroyProofLab,
+  expectStats,
+  negativeControl,
+  PROOF_TABLE,
+  type ProofLab,
+  type ProofPolicy,
+} from "../support/proof";
 
 const DCC: [number, number] = [40200, 40209];
 const SCOPED_DCC: [number, number] = [40300, 40309];
@@ -57,8 +67,18 @@ describe.runIf(requireRoot("proof irc", ["ip", "nft", "sshd", "ngircd", "conntra
 
     beforeAll(async () => {
       p = await createProofLab("proof-irc");
-      none = { exposures: [{ service: "ssh" }, { service: "irc", sources: [p.client.ipv4, p.client.ipv6], dccPorts: `${DCC[0]}-${DCC[1]}` }] };
-      scoped = { exposures: [{ service: "ssh" }, { service: "irc", helper: "scoped", sources: [p.client.ipv4], dccPorts: `${SCOPED_DCC[0]}-${SCOPED_DCC[1]}` }] };
+      none = {
+        exposures: [
+          { service: "ssh" },
+          { service: "irc", sources: [p.client.ipv4, p.client.ipv6], dccPorts: `${DCC[0]}-${DCC[1]}` },
+        ],
+      };
+      scoped = {
+        exposures: [
+          { service: "ssh" },
+          { service: "irc", helper: "scoped", sources: [p.client.ipv4], dccPorts: `${SCOPED_DCC[0]}-${SCOPED_DCC[1]}` },
+        ],
+      };
     }, 120_000);
     afterEach(async () => afterEachProof(p));
     afterAll(async () => destroyProofLab(p, "proof-irc"));
@@ -125,7 +145,10 @@ describe.runIf(requireRoot("proof irc", ["ip", "nft", "sshd", "ngircd", "conntra
           policy: none,
           comment: "irc: client connections",
           fails: async () => {
-            const r = await Promise.all([ircRegister(p.client, p.server.ipv4, "bob4"), ircRegister(p.client, p.server.ipv6, "bob6")]);
+            const r = await Promise.all([
+              ircRegister(p.client, p.server.ipv4, "bob4"),
+              ircRegister(p.client, p.server.ipv6, "bob6"),
+            ]);
             for (const x of r) expect(x.registered).toBe(false);
             return r.map((x) => x.error).join("; ");
           },
@@ -142,11 +165,26 @@ describe.runIf(requireRoot("proof irc", ["ip", "nft", "sshd", "ngircd", "conntra
 
     it("helper scoped (IPv4): the irc helper on the server's connection to an IRC server expects the DCC connection; only sources get it", async () => {
       const applied = await applyToServer(p, scoped);
-      expect(applied.artefacts.nft).toContain(`ip daddr @irc_v4 tcp dport ${IRC_PORT} ct helper set "irc-helper" accept`);
+      expect(applied.artefacts.nft).toContain(
+        `ip daddr @irc_v4 tcp dport ${IRC_PORT} ct helper set "irc-helper" accept`,
+      );
       const ngircd = await startNgircd(p.client);
       try {
-        const send = (receiver: typeof p.client, port: number, nicks: [string, string], connectMs?: number): Promise<DccTransfer> =>
-          dccTransfer({ ircServer: p.client.ipv4, sender: p.server, receiver, senderAddress: p.server.ipv4, dccPort: port, nicks, ...(connectMs ? { connectMs } : {}) });
+        const send = (
+          receiver: typeof p.client,
+          port: number,
+          nicks: [string, string],
+          connectMs?: number,
+        ): Promise<DccTransfer> =>
+          dccTransfer({
+            ircServer: p.client.ipv4,
+            sender: p.server,
+            receiver,
+            senderAddress: p.server.ipv4,
+            dccPort: port,
+            nicks,
+            ...(connectMs ? { connectMs } : {}),
+          });
 
         const s0 = await expectStats(p.server);
         expectDone(await send(p.client, SCOPED_DCC[0] + 5, ["alice", "bob"]), p.client.ipv4, "IPv4 scoped");
@@ -174,13 +212,18 @@ describe.runIf(requireRoot("proof irc", ["ip", "nft", "sshd", "ngircd", "conntra
           comment: "irc: DCC, expected by helper irc",
           fails: async () => {
             const a = await expectStats(p.server);
-            const observed = expectDccDropped(await send(p.client, SCOPED_DCC[0] + 5, ["alice", "bob"], 3000), SCOPED_DCC[0] + 5, "IPv4");
+            const observed = expectDccDropped(
+              await send(p.client, SCOPED_DCC[0] + 5, ["alice", "bob"], 3000),
+              SCOPED_DCC[0] + 5,
+              "IPv4",
+            );
             const b = await expectStats(p.server);
             expect(b.create - a.create, "still expected by the helper").toBe(1);
             expect(b.matched - a.matched, "and matched").toBe(1);
             return `${observed} (expectation created and matched)`;
           },
-          works: async () => expectDone(await send(p.client, SCOPED_DCC[0] + 5, ["alice", "bob"]), p.client.ipv4, "IPv4 scoped"),
+          works: async () =>
+            expectDone(await send(p.client, SCOPED_DCC[0] + 5, ["alice", "bob"]), p.client.ipv4, "IPv4 scoped"),
         });
         await negativeControl(p, {
           test: "IRC helper assignment on the server's own IRC connection (helper scoped, IPv4)",
@@ -189,12 +232,17 @@ describe.runIf(requireRoot("proof irc", ["ip", "nft", "sshd", "ngircd", "conntra
           comment: "irc: connections from this host, helper irc",
           fails: async () => {
             const a = await expectStats(p.server);
-            const observed = expectDccDropped(await send(p.client, SCOPED_DCC[0] + 5, ["alice", "bob"], 3000), SCOPED_DCC[0] + 5, "IPv4");
+            const observed = expectDccDropped(
+              await send(p.client, SCOPED_DCC[0] + 5, ["alice", "bob"], 3000),
+              SCOPED_DCC[0] + 5,
+              "IPv4",
+            );
             const b = await expectStats(p.server);
             expect(b.create, "no helper attached: no expectation").toBe(a.create);
             return `IRC still works (output policy accept), no expectation created; ${observed}`;
           },
-          works: async () => expectDone(await send(p.client, SCOPED_DCC[0] + 5, ["alice", "bob"]), p.client.ipv4, "IPv4 scoped"),
+          works: async () =>
+            expectDone(await send(p.client, SCOPED_DCC[0] + 5, ["alice", "bob"]), p.client.ipv4, "IPv4 scoped"),
         });
       } finally {
         await ngircd.stop();
@@ -204,12 +252,20 @@ describe.runIf(requireRoot("proof irc", ["ip", "nft", "sshd", "ngircd", "conntra
     it("why not inbound: the irc helper attached to a client's connection to this host's IRC server expects connections to that client", async () => {
       await applyToServer(p, scoped);
       // the assignment as rendered before this proof: on inbound connections to tcp/6667
-      await p.server.sh(`nft insert rule inet ${PROOF_TABLE} input ip saddr ${p.client.ipv4} tcp dport ${IRC_PORT} ct helper set '"irc-helper"' accept`);
+      await p.server.sh(
+        `nft insert rule inet ${PROOF_TABLE} input ip saddr ${p.client.ipv4} tcp dport ${IRC_PORT} ct helper set '"irc-helper"' accept`,
+      );
       const ngircd = await startNgircd(p.server);
       try {
         const s0 = await expectStats(p.server);
         // the client offers a file; the receiver is on the server
-        const t = await dccTransfer({ ircServer: p.server.ipv4, sender: p.client, receiver: p.server, senderAddress: p.client.ipv4, dccPort: SCOPED_DCC[0] + 8 });
+        const t = await dccTransfer({
+          ircServer: p.server.ipv4,
+          sender: p.client,
+          receiver: p.server,
+          senderAddress: p.client.ipv4,
+          dccPort: SCOPED_DCC[0] + 8,
+        });
         expectDone(t, p.server.ipv4, "client offers, server receives");
         const s1 = await expectStats(p.server);
         expect(s1.create - s0.create, "the helper on the inbound connection created an expectation").toBe(1);

@@ -39,7 +39,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { LabHost } from "../support/lab";
-import { broadcastOf, nmbLookup, startNmbd, type NmbdHandle } from "../support/peers/netbios";
+import { broadcastOf, type NmbdHandle, nmbLookup, startNmbd } from "../support/peers/netbios";
 import { requireRoot } from "../support/privileges";
 import {
   afterEachProof,
@@ -63,7 +63,10 @@ describe.runIf(requireRoot("proof netbios", ["ip", "nft", "sshd", "nmbd", "nmblo
     beforeAll(async () => {
       p = await createProofLab("proof-netbios");
       policy = (o) => ({
-        exposures: [{ service: "ssh" }, { service: "netbios-ns", helper: o.helper ?? "none", sources: [p.client.ipv4] }],
+        exposures: [
+          { service: "ssh" },
+          { service: "netbios-ns", helper: o.helper ?? "none", sources: [p.client.ipv4] },
+        ],
         output: { policy: o.output ?? "accept" },
       });
     }, 120_000);
@@ -82,13 +85,27 @@ describe.runIf(requireRoot("proof netbios", ["ip", "nft", "sshd", "nmbd", "nmblo
     }
 
     async function lookupOk(from: LabHost, mode: "unicast" | "broadcast"): Promise<void> {
-      const r = await nmbLookup(from, nmbd!.name, mode === "unicast" ? { unicast: p.server.ipv4 } : { broadcast: broadcastOf(p.server) });
-      expect(r.answers, `${from.name} ${mode}:\n${r.output}`).toContainEqual({ address: p.server.ipv4, name: nmbd!.name });
+      const r = await nmbLookup(
+        from,
+        nmbd!.name,
+        mode === "unicast" ? { unicast: p.server.ipv4 } : { broadcast: broadcastOf(p.server) },
+      );
+      expect(r.answers, `${from.name} ${mode}:\n${r.output}`).toContainEqual({
+        address: p.server.ipv4,
+        name: nmbd!.name,
+      });
     }
 
     async function lookupFails(from: LabHost, mode: "unicast" | "broadcast"): Promise<string> {
-      const r = await nmbLookup(from, nmbd!.name, mode === "unicast" ? { unicast: p.server.ipv4 } : { broadcast: broadcastOf(p.server) });
-      expect(r.answers.filter((a) => a.address === p.server.ipv4), `${from.name} ${mode}:\n${r.output}`).toEqual([]);
+      const r = await nmbLookup(
+        from,
+        nmbd!.name,
+        mode === "unicast" ? { unicast: p.server.ipv4 } : { broadcast: broadcastOf(p.server) },
+      );
+      expect(
+        r.answers.filter((a) => a.address === p.server.ipv4),
+        `${from.name} ${mode}:\n${r.output}`,
+      ).toEqual([]);
       const said = r.output.split("\n").find((l) => /failed to find name/.test(l));
       expect(said, r.output).toBeDefined();
       return `${from === p.client ? "client" : "attacker"} ${mode}: ${said}`;
@@ -115,14 +132,20 @@ describe.runIf(requireRoot("proof netbios", ["ip", "nft", "sshd", "nmbd", "nmblo
 
     it("output drop: the answer to a broadcast query leaves through the rendered output rule; negative control", async () => {
       const applied = await applyToServer(p, policy({ output: "drop" }));
-      expect(applied.artefacts.ruleLines).toContain('chain output: ip daddr @netbios-ns_v4 udp sport 137 accept comment "netbios-ns: name service sent by the server"');
+      expect(applied.artefacts.ruleLines).toContain(
+        'chain output: ip daddr @netbios-ns_v4 udp sport 137 accept comment "netbios-ns: name service sent by the server"',
+      );
       nmbd = await startNmbd(p.server);
       await lookupOk(p.client, "unicast");
       await lookupOk(p.client, "broadcast");
       await lookupFails(p.attacker, "broadcast");
       // the broadcast query's flow is tracked towards the broadcast address, so the answer is no reply of it
       const ct = (await p.server.sh("conntrack -L -p udp 2>/dev/null")).stdout;
-      expect(ct).toMatch(new RegExp(`src=${p.client.ipv4.replace(/\./g, "\\.")} dst=${broadcastOf(p.server).replace(/\./g, "\\.")} sport=\\d+ dport=137 `));
+      expect(ct).toMatch(
+        new RegExp(
+          `src=${p.client.ipv4.replace(/\./g, "\\.")} dst=${broadcastOf(p.server).replace(/\./g, "\\.")} sport=\\d+ dport=137 `,
+        ),
+      );
 
       await negativeControl(p, {
         test: "NetBIOS name service (output drop), broadcast answer",
@@ -147,7 +170,11 @@ describe.runIf(requireRoot("proof netbios", ["ip", "nft", "sshd", "nmbd", "nmblo
         fails: async () => {
           await nmbd!.stop();
           nmbd = await startNmbd(p.server, { waitRegistered: false });
-          const refused = await nmbd.waitLog(new RegExp(`Packet send failed to ${broadcastOf(p.server).replace(/\./g, "\\.")}\\(137\\) ERRNO=Operation not permitted`));
+          const refused = await nmbd.waitLog(
+            new RegExp(
+              `Packet send failed to ${broadcastOf(p.server).replace(/\./g, "\\.")}\\(137\\) ERRNO=Operation not permitted`,
+            ),
+          );
           const observed = await lookupFails(p.client, "broadcast");
           return `nmbd: "${refused.trim()}"; ${observed}`;
         },
@@ -166,7 +193,11 @@ describe.runIf(requireRoot("proof netbios", ["ip", "nft", "sshd", "nmbd", "nmblo
       await lookupOk(p.client, "unicast");
       await lookupOk(p.client, "broadcast");
       const ct = (await p.server.sh("conntrack -L -p udp 2>/dev/null")).stdout.split("\n");
-      const queries = ct.filter((l) => new RegExp(`^udp\\s+17\\s+\\d+\\s+src=${p.client.ipv4.replace(/\./g, "\\.")} \\S+ sport=\\d+ dport=137 `).test(l));
+      const queries = ct.filter((l) =>
+        new RegExp(`^udp\\s+17\\s+\\d+\\s+src=${p.client.ipv4.replace(/\./g, "\\.")} \\S+ sport=\\d+ dport=137 `).test(
+          l,
+        ),
+      );
       expect(queries.length).toBeGreaterThanOrEqual(2);
       for (const l of queries) expect(l).toContain("helper=netbios-ns");
       expect((await expectStats(p.server)).create, "no expectation for inbound queries").toBe(before.create);

@@ -31,9 +31,17 @@
  *   answer to the SYN; GRE still passes).
  */
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { greTunnel, tcpListener, tcpProbe, type GreTunnelHandle, type TcpListenerHandle } from "../support/peers";
+import { type GreTunnelHandle, greTunnel, type TcpListenerHandle, tcpListener, tcpProbe } from "../support/peers";
 import { requireRoot } from "../support/privileges";
-import { afterEachProof, applyToServer, createProofLab, destroyProofLab, negativeControl, type ProofLab, type ProofPolicy } from "../support/proof";
+import {
+  afterEachProof,
+  applyToServer,
+  createProofLab,
+  destroyProofLab,
+  negativeControl,
+  type ProofLab,
+  type ProofPolicy,
+} from "../support/proof";
 
 const POLICY: ProofPolicy = { exposures: [{ service: "ssh" }, { service: "pptp" }] };
 const WITHOUT_PPTP: ProofPolicy = { exposures: [{ service: "ssh" }] };
@@ -86,7 +94,12 @@ describe.runIf(requireRoot("proof pptp", ["ip", "nft", "sshd", "vsftpd", "sipp",
       await controlOpen();
       await grePasses();
       const ct = (await p.server.sh("conntrack -L -p gre 2>/dev/null")).stdout;
-      expect(ct).toMatch(new RegExp(`^gre\\s+47\\s+\\d+\\s+src=${p.client.ipv4.replace(/\./g, "\\.")} dst=${p.server.ipv4.replace(/\./g, "\\.")} `, "m"));
+      expect(ct).toMatch(
+        new RegExp(
+          `^gre\\s+47\\s+\\d+\\s+src=${p.client.ipv4.replace(/\./g, "\\.")} dst=${p.server.ipv4.replace(/\./g, "\\.")} `,
+          "m",
+        ),
+      );
       expect(control.accepted().map((a) => a.from)).toContain(p.client.ipv4);
 
       await negativeControl(p, {
@@ -127,7 +140,9 @@ describe.runIf(requireRoot("proof pptp", ["ip", "nft", "sshd", "vsftpd", "sipp",
 
     it("helper scoped: tcp/1723 opens, but a GRE flow no PPTP call announced is dropped", async () => {
       const applied = await applyToServer(p, SCOPED);
-      expect(applied.artefacts.nft).toMatch(/ct state related ct helper "pptp" meta nfproto ipv4 meta l4proto gre accept/);
+      expect(applied.artefacts.nft).toMatch(
+        /ct state related ct helper "pptp" meta nfproto ipv4 meta l4proto gre accept/,
+      );
       await controlOpen();
       await greDropped();
     }, 60_000);

@@ -29,9 +29,18 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { tcpListener, tcpProbe } from "../support/peers";
-import { SANE_PORT, scanimage, startSaned, type SanedHandle } from "../support/peers/sane";
+import { SANE_PORT, type SanedHandle, scanimage, startSaned } from "../support/peers/sane";
 import { requireRoot } from "../support/privileges";
-import { afterEachProof, applyToServer, createProofLab, destroyProofLab, expectStats, negativeControl, type ProofLab, type ProofPolicy } from "../support/proof";
+import {
+  afterEachProof,
+  applyToServer,
+  createProofLab,
+  destroyProofLab,
+  expectStats,
+  negativeControl,
+  type ProofLab,
+  type ProofPolicy,
+} from "../support/proof";
 
 const DATA: [number, number] = [40000, 40009];
 const SCOPED_DATA: [number, number] = [40100, 40109];
@@ -48,7 +57,12 @@ describe.runIf(requireRoot("proof sane", ["ip", "nft", "sshd", "saned", "scanima
       p = await createProofLab("proof-sane");
       const sources = [p.client.ipv4, p.client.ipv6];
       none = { exposures: [{ service: "ssh" }, { service: "sane", sources, dataPorts: `${DATA[0]}-${DATA[1]}` }] };
-      scoped = { exposures: [{ service: "ssh" }, { service: "sane", sources, helper: "scoped", dataPorts: `${SCOPED_DATA[0]}-${SCOPED_DATA[1]}` }] };
+      scoped = {
+        exposures: [
+          { service: "ssh" },
+          { service: "sane", sources, helper: "scoped", dataPorts: `${SCOPED_DATA[0]}-${SCOPED_DATA[1]}` },
+        ],
+      };
     }, 120_000);
     afterEach(async () => afterEachProof(p));
     afterAll(async () => destroyProofLab(p, "proof-sane"));
@@ -80,40 +94,40 @@ describe.runIf(requireRoot("proof sane", ["ip", "nft", "sshd", "saned", "scanima
       const v4 = await startSaned(p.server, { dataPorts: DATA });
       const v6 = await startSaned(p.server, { dataPorts: DATA, ipv6: true });
       try {
-      const before = await expectStats(p.server);
-      await scanOk(v4, false, DATA);
-      await scanOk(v6, true, DATA);
-      expect(await expectStats(p.server), "no helper: no expectation").toEqual(before);
+        const before = await expectStats(p.server);
+        await scanOk(v4, false, DATA);
+        await scanOk(v6, true, DATA);
+        expect(await expectStats(p.server), "no helper: no expectation").toEqual(before);
 
-      // a source that is not admitted: control and data range filtered; the client gets through
-      const data4 = await tcpListener(p.server, DATA[0] + 5);
-      for (const addr of [p.server.ipv4, p.server.ipv6]) {
-        expect((await tcpProbe(p.attacker, addr, SANE_PORT, 1000)).state).toBe("filtered");
-      }
-      expect((await tcpProbe(p.attacker, p.server.ipv4, data4.port, 1000)).state).toBe("filtered");
-      expect((await tcpProbe(p.client, p.server.ipv4, data4.port, 1000)).state).toBe("open");
-      await data4.stop();
+        // a source that is not admitted: control and data range filtered; the client gets through
+        const data4 = await tcpListener(p.server, DATA[0] + 5);
+        for (const addr of [p.server.ipv4, p.server.ipv6]) {
+          expect((await tcpProbe(p.attacker, addr, SANE_PORT, 1000)).state).toBe("filtered");
+        }
+        expect((await tcpProbe(p.attacker, p.server.ipv4, data4.port, 1000)).state).toBe("filtered");
+        expect((await tcpProbe(p.client, p.server.ipv4, data4.port, 1000)).state).toBe("open");
+        await data4.stop();
 
-      await negativeControl(p, {
-        test: "SANE scan data (helper none), IPv4+IPv6",
-        policy: none,
-        comment: "sane: scan data",
-        fails: async () => (await Promise.all([scanFails(v4, false, true), scanFails(v6, true, true)])).join("; "),
-        works: async () => {
-          await scanOk(v4, false, DATA);
-          await scanOk(v6, true, DATA);
-        },
-      });
-      await negativeControl(p, {
-        test: "SANE control tcp/6566 (helper none), IPv4+IPv6",
-        policy: none,
-        comment: "sane: control",
-        fails: async () => (await Promise.all([scanFails(v4, false, false), scanFails(v6, true, false)])).join("; "),
-        works: async () => {
-          await scanOk(v4, false, DATA);
-          await scanOk(v6, true, DATA);
-        },
-      });
+        await negativeControl(p, {
+          test: "SANE scan data (helper none), IPv4+IPv6",
+          policy: none,
+          comment: "sane: scan data",
+          fails: async () => (await Promise.all([scanFails(v4, false, true), scanFails(v6, true, true)])).join("; "),
+          works: async () => {
+            await scanOk(v4, false, DATA);
+            await scanOk(v6, true, DATA);
+          },
+        });
+        await negativeControl(p, {
+          test: "SANE control tcp/6566 (helper none), IPv4+IPv6",
+          policy: none,
+          comment: "sane: control",
+          fails: async () => (await Promise.all([scanFails(v4, false, false), scanFails(v6, true, false)])).join("; "),
+          works: async () => {
+            await scanOk(v4, false, DATA);
+            await scanOk(v6, true, DATA);
+          },
+        });
       } finally {
         await v4.stop();
         await v6.stop();
@@ -126,39 +140,41 @@ describe.runIf(requireRoot("proof sane", ["ip", "nft", "sshd", "saned", "scanima
       const v4 = await startSaned(p.server, { dataPorts: SCOPED_DATA });
       const v6 = await startSaned(p.server, { dataPorts: SCOPED_DATA, ipv6: true });
       try {
-      const s0 = await expectStats(p.server);
-      await scanOk(v4, false, SCOPED_DATA);
-      await scanOk(v6, true, SCOPED_DATA);
-      const s1 = await expectStats(p.server);
-      expect(s1.create - s0.create, "one expectation per scan").toBeGreaterThanOrEqual(2);
-      expect(s1.matched - s0.matched, "each data connection matched its expectation").toBe(2);
-      const ct = (await p.server.sh(`conntrack -L -p tcp --dport ${SANE_PORT} 2>/dev/null`)).stdout.trim().split("\n");
-      expect(ct.length).toBeGreaterThanOrEqual(2);
-      for (const l of ct) expect(l).toContain("helper=sane");
+        const s0 = await expectStats(p.server);
+        await scanOk(v4, false, SCOPED_DATA);
+        await scanOk(v6, true, SCOPED_DATA);
+        const s1 = await expectStats(p.server);
+        expect(s1.create - s0.create, "one expectation per scan").toBeGreaterThanOrEqual(2);
+        expect(s1.matched - s0.matched, "each data connection matched its expectation").toBe(2);
+        const ct = (await p.server.sh(`conntrack -L -p tcp --dport ${SANE_PORT} 2>/dev/null`)).stdout
+          .trim()
+          .split("\n");
+        expect(ct.length).toBeGreaterThanOrEqual(2);
+        for (const l of ct) expect(l).toContain("helper=sane");
 
-      // a data port no scan announced: no expectation, so filtered for the admitted client too
-      const direct = await tcpListener(p.server, SCOPED_DATA[0] + 5);
-      expect((await tcpProbe(p.client, p.server.ipv4, direct.port, 1000)).state).toBe("filtered");
-      expect((await tcpProbe(p.attacker, p.server.ipv4, SANE_PORT, 1000)).state).toBe("filtered");
-      expect(direct.accepted()).toEqual([]);
-      await direct.stop();
+        // a data port no scan announced: no expectation, so filtered for the admitted client too
+        const direct = await tcpListener(p.server, SCOPED_DATA[0] + 5);
+        expect((await tcpProbe(p.client, p.server.ipv4, direct.port, 1000)).state).toBe("filtered");
+        expect((await tcpProbe(p.attacker, p.server.ipv4, SANE_PORT, 1000)).state).toBe("filtered");
+        expect(direct.accepted()).toEqual([]);
+        await direct.stop();
 
-      await negativeControl(p, {
-        test: "SANE scan data (helper scoped), IPv4+IPv6",
-        policy: scoped,
-        comment: "sane: scan data, expected by helper sane",
-        fails: async () => {
-          const a = await expectStats(p.server);
-          const observed = (await Promise.all([scanFails(v4, false, true), scanFails(v6, true, true)])).join("; ");
-          const b = await expectStats(p.server);
-          expect(b.create, "the helper still expects the data connections").toBeGreaterThan(a.create);
-          return `${observed} (expectations created +${b.create - a.create}, matched +${b.matched - a.matched})`;
-        },
-        works: async () => {
-          await scanOk(v4, false, SCOPED_DATA);
-          await scanOk(v6, true, SCOPED_DATA);
-        },
-      });
+        await negativeControl(p, {
+          test: "SANE scan data (helper scoped), IPv4+IPv6",
+          policy: scoped,
+          comment: "sane: scan data, expected by helper sane",
+          fails: async () => {
+            const a = await expectStats(p.server);
+            const observed = (await Promise.all([scanFails(v4, false, true), scanFails(v6, true, true)])).join("; ");
+            const b = await expectStats(p.server);
+            expect(b.create, "the helper still expects the data connections").toBeGreaterThan(a.create);
+            return `${observed} (expectations created +${b.create - a.create}, matched +${b.matched - a.matched})`;
+          },
+          works: async () => {
+            await scanOk(v4, false, SCOPED_DATA);
+            await scanOk(v6, true, SCOPED_DATA);
+          },
+        });
       } finally {
         await v4.stop();
         await v6.stop();

@@ -24,9 +24,25 @@
  *   is dropped: the UAC times out with no successful call, over IPv4 and IPv6.
  */
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { runSippUac, sendUdp, startSippUas, udpEchoListener, type SippUacResult, type SippUasHandle } from "../support/peers";
+import {
+  runSippUac,
+  type SippUacResult,
+  type SippUasHandle,
+  sendUdp,
+  startSippUas,
+  udpEchoListener,
+} from "../support/peers";
 import { requireRoot } from "../support/privileges";
-import { afterEachProof, applyToServer, createProofLab, destroyProofLab, negativeControl, PROOF_TABLE, type ProofLab, type ProofPolicy } from "../support/proof";
+import {
+  afterEachProof,
+  applyToServer,
+  createProofLab,
+  destroyProofLab,
+  negativeControl,
+  PROOF_TABLE,
+  type ProofLab,
+  type ProofPolicy,
+} from "../support/proof";
 
 const RTP: [number, number] = [10000, 10009];
 const POLICY: ProofPolicy = { exposures: [{ service: "ssh" }, { service: "sip", rtpPorts: `${RTP[0]}-${RTP[1]}` }] };
@@ -46,7 +62,12 @@ describe.runIf(requireRoot("proof sip", ["ip", "nft", "sshd", "vsftpd", "sipp", 
 
     /** One UAS per family; each needs its own control port (SIPp binds it on 0.0.0.0). */
     function startUas(ipv6: boolean): Promise<SippUasHandle> {
-      return startSippUas(p.server, { rtpMin: RTP[0], rtpMax: RTP[1], ipv6, controlPort: ipv6 ? CONTROL_PORT - 1 : CONTROL_PORT });
+      return startSippUas(p.server, {
+        rtpMin: RTP[0],
+        rtpMax: RTP[1],
+        ipv6,
+        controlPort: ipv6 ? CONTROL_PORT - 1 : CONTROL_PORT,
+      });
     }
 
     /** A call from the client; the IPv4 and IPv6 UACs may run at once (own media and control ports). */
@@ -167,7 +188,9 @@ describe.runIf(requireRoot("proof sip", ["ip", "nft", "sshd", "vsftpd", "sipp", 
         expect(c.mediaFlowed).toBe(true);
 
         // control for this check: opened, the same datagram stops SIPp
-        await p.server.sh(`nft insert rule inet ${PROOF_TABLE} input udp dport ${CONTROL_PORT} accept comment '"proof: control socket opened"'`);
+        await p.server.sh(
+          `nft insert rule inet ${PROOF_TABLE} input udp dport ${CONTROL_PORT} accept comment '"proof: control socket opened"'`,
+        );
         await sendUdp(p.attacker, p.server, CONTROL_PORT, "q", { waitMs: 300 });
         let stopped = false;
         for (let i = 0; i < 40 && !stopped; i++) {
@@ -179,7 +202,8 @@ describe.runIf(requireRoot("proof sip", ["ip", "nft", "sshd", "vsftpd", "sipp", 
         p.controls.push({
           test: "SIPp control socket (attack check control)",
           change: `added \`udp dport ${CONTROL_PORT} accept\` to the rendered input chain`,
-          observed: "the attacker's `q` reached SIPp and the UAS quit (without the added rule it kept taking calls); re-applied via the host API",
+          observed:
+            "the attacker's `q` reached SIPp and the UAS quit (without the added rule it kept taking calls); re-applied via the host API",
         });
       } finally {
         await uas.stop();

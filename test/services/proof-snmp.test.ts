@@ -27,7 +27,8 @@
  * a host that polls by broadcast is not covered by it.
  */
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { snmpGet, startSnmpd, type SnmpdHandle } from "../support/peers/snmp";
+import type { LabHost } from "../support/lab";
+import { type SnmpdHandle, snmpGet, startSnmpd } from "../support/peers/snmp";
 import { requireRoot } from "../support/privileges";
 import {
   afterEachProof,
@@ -40,7 +41,6 @@ import {
   type ProofLab,
   type ProofPolicy,
 } from "../support/proof";
-import type { LabHost } from "../support/lab";
 
 describe.runIf(requireRoot("proof snmp", ["ip", "nft", "sshd", "snmpd", "snmpget", "conntrack"]))(
   "proof: SNMP through the rendered table applied over SSH",
@@ -71,7 +71,10 @@ describe.runIf(requireRoot("proof snmp", ["ip", "nft", "sshd", "snmpd", "snmpget
     }
 
     async function getFails(from: LabHost, ipv6: boolean): Promise<string> {
-      const r = await snmpGet(from, ipv6 ? p.server.ipv6 : p.server.ipv4, { community: agent.community, timeoutSec: 1 });
+      const r = await snmpGet(from, ipv6 ? p.server.ipv6 : p.server.ipv4, {
+        community: agent.community,
+        timeoutSec: 1,
+      });
       expect(r.ok, `${from.name} IPv${ipv6 ? 6 : 4}`).toBe(false);
       expect(r.error).toMatch(/^Timeout: No Response/);
       return `${from.name === p.client.name ? "client" : "attacker"} IPv${ipv6 ? 6 : 4}: ${r.error}`;
@@ -85,7 +88,9 @@ describe.runIf(requireRoot("proof snmp", ["ip", "nft", "sshd", "snmpd", "snmpget
 
     it("helper none: the client's GET is answered over IPv4 and IPv6, the attacker's is filtered; negative control", async () => {
       const applied = await applyToServer(p, policy("none"));
-      expect(applied.artefacts.ruleLines).toContain('chain input: ip saddr @snmp_v4 udp dport 161 accept comment "snmp: agent"');
+      expect(applied.artefacts.ruleLines).toContain(
+        'chain input: ip saddr @snmp_v4 udp dport 161 accept comment "snmp: agent"',
+      );
       await agentAnswersAnyone();
       await getOk(p.client, false);
       await getOk(p.client, true);
@@ -106,11 +111,15 @@ describe.runIf(requireRoot("proof snmp", ["ip", "nft", "sshd", "snmpd", "snmpget
 
     it("helper scoped: helper=snmp on the client's IPv4 queries (none on IPv6), answered; attacker filtered; negative control", async () => {
       await applyToServer(p, policy("scoped"));
-      expect(await liveComments(p.server)).toEqual(expect.arrayContaining(["snmp: agent, helper snmp", "snmp: agent (IPv6, no helper)"]));
+      expect(await liveComments(p.server)).toEqual(
+        expect.arrayContaining(["snmp: agent, helper snmp", "snmp: agent (IPv6, no helper)"]),
+      );
       const before = await expectStats(p.server);
       await getOk(p.client, false);
       await getOk(p.client, true);
-      const ct = (await p.server.sh("conntrack -L -p udp 2>/dev/null")).stdout.split("\n").filter((l) => / dport=161 /.test(l));
+      const ct = (await p.server.sh("conntrack -L -p udp 2>/dev/null")).stdout
+        .split("\n")
+        .filter((l) => / dport=161 /.test(l));
       const v4 = ct.filter((l) => l.includes(`src=${p.client.ipv4} `));
       const v6 = ct.filter((l) => l.includes(`src=${p.client.ipv6} `));
       expect(v4.length).toBeGreaterThan(0);

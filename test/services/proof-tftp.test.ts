@@ -25,9 +25,18 @@
  *   IPv4 and IPv6.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { scan, startTftpd, tftpFetch, type TftpdHandle } from "../support/peers";
+import { scan, startTftpd, type TftpdHandle, tftpFetch } from "../support/peers";
 import { requireRoot } from "../support/privileges";
-import { afterEachProof, applyToServer, createProofLab, destroyProofLab, liveComments, negativeControl, type ProofLab, type ProofPolicy } from "../support/proof";
+import {
+  afterEachProof,
+  applyToServer,
+  createProofLab,
+  destroyProofLab,
+  liveComments,
+  negativeControl,
+  type ProofLab,
+  type ProofPolicy,
+} from "../support/proof";
 
 const DATA: [number, number] = [50200, 50209];
 const TFTP = { service: "tftp", dataPorts: `${DATA[0]}-${DATA[1]}` };
@@ -73,7 +82,9 @@ describe.runIf(requireRoot("proof tftp", ["ip", "nft", "sshd", "vsftpd", "sipp",
 
     it("TFTP (output accepted): fetch over IPv4 and IPv6 from the declared range; no inbound data rule", async () => {
       const applied = await applyToServer(p, POLICY);
-      expect(applied.artefacts.ruleLines.filter((l) => l.startsWith("chain input:") && l.includes(`${DATA[0]}-${DATA[1]}`))).toEqual([]);
+      expect(
+        applied.artefacts.ruleLines.filter((l) => l.startsWith("chain input:") && l.includes(`${DATA[0]}-${DATA[1]}`)),
+      ).toEqual([]);
       expect(await liveComments(p.server)).toContain("tftp: requests");
       await servers();
       try {
@@ -121,8 +132,11 @@ describe.runIf(requireRoot("proof tftp", ["ip", "nft", "sshd", "vsftpd", "sipp",
             const observed = (await Promise.all([fetchFails(t4), fetchFails(t6)])).join("; ");
             // the right reason: the requests got in (udp/69 is open), only the server's DATA could not leave
             const ct = (await p.server.sh("conntrack -L -p udp 2>/dev/null")).stdout;
-            for (const addr of [p.server.ipv4, p.server.ipv6]) expect(ct).toMatch(new RegExp(`dst=${addr.replace(/\./g, "\\.")} sport=\\d+ dport=69 `));
-            expect(ct).not.toMatch(new RegExp(`^udp\\s+17\\s+\\d+\\s+src=(${p.server.ipv4.replace(/\./g, "\\.")}|${p.server.ipv6}) `, "m"));
+            for (const addr of [p.server.ipv4, p.server.ipv6])
+              expect(ct).toMatch(new RegExp(`dst=${addr.replace(/\./g, "\\.")} sport=\\d+ dport=69 `));
+            expect(ct).not.toMatch(
+              new RegExp(`^udp\\s+17\\s+\\d+\\s+src=(${p.server.ipv4.replace(/\./g, "\\.")}|${p.server.ipv6}) `, "m"),
+            );
             return `${observed} (the RRQs were accepted; no data flow left the server)`;
           },
           works: async () => void (await Promise.all([fetchOk(t4), fetchOk(t6)])),

@@ -70,7 +70,11 @@ const read = (rel: string) => fs.readFileSync(path.join(REPO, rel), "utf8");
 
 export function docFiles(): string[] {
   const docs = fs.existsSync(path.join(REPO, "docs"))
-    ? fs.readdirSync(path.join(REPO, "docs")).filter((f) => f.endsWith(".md")).sort().map((f) => `docs/${f}`)
+    ? fs
+        .readdirSync(path.join(REPO, "docs"))
+        .filter((f) => f.endsWith(".md"))
+        .sort()
+        .map((f) => `docs/${f}`)
     : [];
   return ["README.md", ...docs];
 }
@@ -84,7 +88,8 @@ export function fencedBlocks(file: string, text: string): Block[] {
     const indent = open[1]!.length;
     const body: string[] = [];
     let j = i + 1;
-    for (; j < lines.length && !/^\s*```\s*$/.test(lines[j]!); j++) body.push(lines[j]!.slice(Math.min(indent, lines[j]!.search(/\S|$/))));
+    for (; j < lines.length && !/^\s*```\s*$/.test(lines[j]!); j++)
+      body.push(lines[j]!.slice(Math.min(indent, lines[j]!.search(/\S|$/))));
     blocks.push({ file, line: i + 1, lang: open[2]!, body: body.join("\n") });
     i = j;
   }
@@ -171,8 +176,20 @@ function repoPathExists(rel: string): boolean {
   if (!/<[^>]+>/.test(clean)) return fs.existsSync(path.join(REPO, clean));
   let dirs = [REPO];
   for (const part of clean.split("/")) {
-    const re = new RegExp(`^${part.split(/<[^>]+>/).map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join(".+")}$`);
-    dirs = dirs.flatMap((d) => (fs.existsSync(d) && fs.statSync(d).isDirectory() ? fs.readdirSync(d).filter((n) => re.test(n)).map((n) => path.join(d, n)) : []));
+    const re = new RegExp(
+      `^${part
+        .split(/<[^>]+>/)
+        .map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"))
+        .join(".+")}$`,
+    );
+    dirs = dirs.flatMap((d) =>
+      fs.existsSync(d) && fs.statSync(d).isDirectory()
+        ? fs
+            .readdirSync(d)
+            .filter((n) => re.test(n))
+            .map((n) => path.join(d, n))
+        : [],
+    );
   }
   return dirs.length > 0;
 }
@@ -226,16 +243,19 @@ export function checkWrapper(args: string[], grammar: Grammar = wrapperGrammar()
     } else positionals.push(a);
   }
   const [command, sub] = positionals;
-  if (!command || !grammar.commands.has(command)) return `scripts/pulumi: tools/engine/run.ts has no command "${command ?? ""}" (it has ${[...grammar.commands].join(", ")})`;
+  if (!command || !grammar.commands.has(command))
+    return `scripts/pulumi: tools/engine/run.ts has no command "${command ?? ""}" (it has ${[...grammar.commands].join(", ")})`;
   const subs = grammar.subcommands.get(command);
-  if (subs && !subs.has(sub ?? "")) return `scripts/pulumi: tools/engine/run.ts has no command "${command} ${sub ?? ""}" (it has ${[...subs].map((s) => `${command} ${s}`).join(", ")})`;
+  if (subs && !subs.has(sub ?? ""))
+    return `scripts/pulumi: tools/engine/run.ts has no command "${command} ${sub ?? ""}" (it has ${[...subs].map((s) => `${command} ${s}`).join(", ")})`;
   return undefined;
 }
 
 async function checkCli(args: string[]): Promise<string | undefined> {
   const [sub, ...rest] = args;
   if (sub === "--help" || sub === "-h") return undefined;
-  if (!sub || !Object.hasOwn(cliCommands, sub)) return `hardened-nftables: no command "${sub ?? ""}" (it has ${Object.keys(cliCommands).join(", ")})`;
+  if (!sub || !Object.hasOwn(cliCommands, sub))
+    return `hardened-nftables: no command "${sub ?? ""}" (it has ${Object.keys(cliCommands).join(", ")})`;
   // --help after the documented flags: the command's own strict parser reads every flag first
   // (unknown flags, missing values, stray words are errors), then prints its help and stops.
   const err: string[] = [];
@@ -247,9 +267,11 @@ async function checkCli(args: string[]): Promise<string | undefined> {
 function checkPlainPulumi(args: string[]): string | undefined {
   const words = args.filter((a) => !a.startsWith("-"));
   const key = [`${words[0]} ${words[1]}`, words[0] ?? ""].find((k) => Object.hasOwn(PULUMI_SUITES, k));
-  if (!key) return `pulumi ${words.slice(0, 2).join(" ")}: no engine suite runs it (add it to PULUMI_SUITES with the suite that does)`;
+  if (!key)
+    return `pulumi ${words.slice(0, 2).join(" ")}: no engine suite runs it (add it to PULUMI_SUITES with the suite that does)`;
   const suite = read(PULUMI_SUITES[key]!);
-  for (const w of key.split(" ")) if (!suite.includes(`"${w}"`)) return `pulumi ${key}: ${PULUMI_SUITES[key]} does not run it`;
+  for (const w of key.split(" "))
+    if (!suite.includes(`"${w}"`)) return `pulumi ${key}: ${PULUMI_SUITES[key]} does not run it`;
   for (const flag of args.filter((a) => a.startsWith("--"))) {
     const name = flag.split("=")[0]!;
     if (!suite.includes(`"${name}`)) return `pulumi ${key} ${name}: ${PULUMI_SUITES[key]} never passes ${name}`;
@@ -276,12 +298,16 @@ function checkNpm(args: string[], scripts: Record<string, string>): Promise<stri
   if (file && passed.length) {
     const cases = new Set([...read(file).matchAll(/case "([\w-]+)":/g)].map((m) => m[1]!));
     const first = passed.find((a) => !a.startsWith("-"));
-    if (cases.size && first && !cases.has(first)) return `npm run ${name} -- ${first}: ${file} has no such command (it has ${[...cases].join(", ")})`;
+    if (cases.size && first && !cases.has(first))
+      return `npm run ${name} -- ${first}: ${file} has no such command (it has ${[...cases].join(", ")})`;
   }
   return undefined;
 }
 
-export async function checkCommand(words: readonly string[], scripts: Record<string, string>): Promise<string | undefined> {
+export async function checkCommand(
+  words: readonly string[],
+  scripts: Record<string, string>,
+): Promise<string | undefined> {
   let w = [...words];
   while (w[0] === "sudo" || /^[A-Za-z_]\w*=/.test(w[0] ?? "")) w = w.slice(1);
   const [head, ...args] = w;
@@ -303,8 +329,12 @@ export async function checkCommand(words: readonly string[], scripts: Record<str
     const file = args.find((a) => !a.startsWith("-"));
     return file && !repoPathExists(file) ? `${head} ${file}: no such file` : undefined;
   }
-  if (head.includes("/")) return isPlaceholder(head) || repoPathExists(head.replace(/^\.\//, "")) ? undefined : `${head}: no such file`;
-  if (head === "cd") return args[0] && !isPlaceholder(args[0]) && !repoPathExists(args[0]) ? `cd ${args[0]}: no such directory` : undefined;
+  if (head.includes("/"))
+    return isPlaceholder(head) || repoPathExists(head.replace(/^\.\//, "")) ? undefined : `${head}: no such file`;
+  if (head === "cd")
+    return args[0] && !isPlaceholder(args[0]) && !repoPathExists(args[0])
+      ? `cd ${args[0]}: no such directory`
+      : undefined;
   if (EXTERNAL.has(head)) return undefined;
   return `${head}: not a command the docs check knows (a project command, or add it to EXTERNAL)`;
 }
@@ -326,7 +356,9 @@ function checkYaml(block: Block, schemaTypes: ReadonlySet<string>): string[] {
   };
   const obj = doc as Record<string, unknown>;
   if ("exposures" in obj) policyProblems(obj, "policy: ");
-  const resources = obj.resources as Record<string, { type?: string; properties?: Record<string, unknown> }> | undefined;
+  const resources = obj.resources as
+    | Record<string, { type?: string; properties?: Record<string, unknown> }>
+    | undefined;
   for (const [name, res] of Object.entries(resources ?? {})) {
     if (!res.type?.startsWith("hardened-nftables:")) continue;
     if (!schemaTypes.has(res.type)) problems.push(`resource ${name}: provider/schema.json has no type ${res.type}`);
@@ -345,9 +377,17 @@ function checkExcerpt(block: Block): string | undefined {
   const ext = block.lang === "python" ? ".py" : ".go";
   const examples = fs.readdirSync(path.join(REPO, "examples")).flatMap((d) => {
     const dir = path.join(REPO, "examples", d);
-    return fs.statSync(dir).isDirectory() ? fs.readdirSync(dir).filter((f) => f.endsWith(ext)).map((f) => path.join(dir, f)) : [];
+    return fs.statSync(dir).isDirectory()
+      ? fs
+          .readdirSync(dir)
+          .filter((f) => f.endsWith(ext))
+          .map((f) => path.join(dir, f))
+      : [];
   });
-  const wanted = block.body.split("\n").map(normalise).filter((l) => l && !l.startsWith("#") && !l.startsWith("//"));
+  const wanted = block.body
+    .split("\n")
+    .map(normalise)
+    .filter((l) => l && !l.startsWith("#") && !l.startsWith("//"));
   let best = { file: "", missing: wanted[0] ?? "", at: -1 };
   for (const file of examples) {
     const lines = fs.readFileSync(file, "utf8").split("\n").map(normalise);
@@ -422,9 +462,11 @@ async function checkInlineCode(file: string, text: string, scripts: Record<strin
         if (problem) problems.push({ file, line: i + 1, message: `\`${code}\`: ${problem}` });
       }
       const run = /^npm run (?:--silent )?([\w:-]+)/.exec(code);
-      if (run && !Object.hasOwn(scripts, run[1]!)) problems.push({ file, line: i + 1, message: `\`${code}\`: package.json has no script ${run[1]}` });
+      if (run && !Object.hasOwn(scripts, run[1]!))
+        problems.push({ file, line: i + 1, message: `\`${code}\`: package.json has no script ${run[1]}` });
       const p = /^(?:\.\/)?((?:src|test|engine|scripts|examples|bin|provider|bench|docs|\.ci)\/[\w./<>-]*)$/.exec(code);
-      if (p && !repoPathExists(p[1]!) && !GENERATED_ELSEWHERE.has(p[1]!)) problems.push({ file, line: i + 1, message: `\`${code}\`: no such path in the repository` });
+      if (p && !repoPathExists(p[1]!) && !GENERATED_ELSEWHERE.has(p[1]!))
+        problems.push({ file, line: i + 1, message: `\`${code}\`: no such path in the repository` });
     }
   }
   return problems;
@@ -468,7 +510,11 @@ export async function checkMarkdown(file: string, text: string): Promise<Problem
  */
 export function typecheckBlocks(blocks: readonly Block[]): Problem[] {
   const configPath = path.join(REPO, "tsconfig.examples.json");
-  const config = ts.getParsedCommandLineOfConfigFile(configPath, {}, { ...ts.sys, onUnRecoverableConfigFileDiagnostic: () => undefined })!;
+  const config = ts.getParsedCommandLineOfConfigFile(
+    configPath,
+    {},
+    { ...ts.sys, onUnRecoverableConfigFileDiagnostic: () => undefined },
+  )!;
   const virtual = new Map<string, { block: Block; text: string }>();
   blocks.forEach((block, i) => {
     virtual.set(path.join(REPO, "examples", `.docs-block-${i}.ts`), { block, text: `${block.body}\nexport {};\n` });
@@ -481,13 +527,21 @@ export function typecheckBlocks(blocks: readonly Block[]): Problem[] {
   };
   const fileExists = host.fileExists.bind(host);
   host.fileExists = (name) => virtual.has(path.resolve(name)) || fileExists(name);
-  const program = ts.createProgram({ rootNames: [...virtual.keys()], options: { ...config.options, noEmit: true }, host });
+  const program = ts.createProgram({
+    rootNames: [...virtual.keys()],
+    options: { ...config.options, noEmit: true },
+    host,
+  });
   const problems: Problem[] = [];
   for (const d of ts.getPreEmitDiagnostics(program)) {
     const v = d.file ? virtual.get(path.resolve(d.file.fileName)) : undefined;
     const line = v && d.start !== undefined ? d.file!.getLineAndCharacterOfPosition(d.start).line + 1 : 0;
     const message = ts.flattenDiagnosticMessageText(d.messageText, " ");
-    problems.push(v ? { file: v.block.file, line: v.block.line + line, message: `ts: ${message}` } : { file: d.file?.fileName ?? "(tsc)", line: 0, message });
+    problems.push(
+      v
+        ? { file: v.block.file, line: v.block.line + line, message: `ts: ${message}` }
+        : { file: d.file?.fileName ?? "(tsc)", line: 0, message },
+    );
   }
   return problems;
 }

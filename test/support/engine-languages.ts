@@ -16,7 +16,15 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { type CommandResult, ENGINE_PASSPHRASE, engineBinDir, expectOk, REPO, runProcess, type StackState } from "./engine";
+import {
+  type CommandResult,
+  ENGINE_PASSPHRASE,
+  engineBinDir,
+  expectOk,
+  REPO,
+  runProcess,
+  type StackState,
+} from "./engine";
 import { onCleanup } from "./exit-cleanup";
 
 export type Language = "python" | "go" | "yaml";
@@ -52,9 +60,23 @@ async function generateSdk(language: "python" | "go", out: string, env: NodeJS.P
   const bin = engineBinDir();
   fs.mkdirSync(path.dirname(out), { recursive: true });
   const schema = path.join(path.dirname(out), "schema.json");
-  const got = expectOk(await runProcess(path.join(bin, "pulumi"), ["package", "get-schema", path.join(pluginDir(), PLUGIN)], { cwd: path.dirname(out), env, timeoutMs: 120_000 }), "pulumi package get-schema");
+  const got = expectOk(
+    await runProcess(path.join(bin, "pulumi"), ["package", "get-schema", path.join(pluginDir(), PLUGIN)], {
+      cwd: path.dirname(out),
+      env,
+      timeoutMs: 120_000,
+    }),
+    "pulumi package get-schema",
+  );
   fs.writeFileSync(schema, got.stdout);
-  expectOk(await runProcess(path.join(bin, "gen-sdk"), ["-language", language, "-schema", schema, "-out", out], { cwd: path.dirname(out), env, timeoutMs: 120_000 }), "gen-sdk");
+  expectOk(
+    await runProcess(path.join(bin, "gen-sdk"), ["-language", language, "-schema", schema, "-out", out], {
+      cwd: path.dirname(out),
+      env,
+      timeoutMs: 120_000,
+    }),
+    "gen-sdk",
+  );
   fs.rmSync(schema);
 }
 
@@ -89,26 +111,53 @@ export async function languageProject(language: Language, label: string, source:
   const stack = "test";
   const transcript: string[] = [];
   const cli = (args: string[], stdin?: string, timeoutMs = 300_000, extraEnv: NodeJS.ProcessEnv = {}) =>
-    runProcess(path.join(bin, "pulumi"), [...args, "--stack", stack, "--cwd", dir], { cwd: dir, env: { ...env, ...extraEnv }, stdin, timeoutMs });
+    runProcess(path.join(bin, "pulumi"), [...args, "--stack", stack, "--cwd", dir], {
+      cwd: dir,
+      env: { ...env, ...extraEnv },
+      stdin,
+      timeoutMs,
+    });
 
   // what each language's set-up leaves in the project (docs/languages.md)
   let start: (args: string[], extraEnv?: NodeJS.ProcessEnv) => Promise<CommandResult>;
   let programChanged = true;
   if (language === "yaml") {
-    start = (args, extraEnv) => cli([...args, "--color", "never", ...(args[0] === "up" || args[0] === "destroy" ? ["--yes"] : [])], undefined, 300_000, extraEnv);
+    start = (args, extraEnv) =>
+      cli(
+        [...args, "--color", "never", ...(args[0] === "up" || args[0] === "destroy" ? ["--yes"] : [])],
+        undefined,
+        300_000,
+        extraEnv,
+      );
   } else if (language === "python") {
     const sdk = path.join(dir, "sdks", "hardened-nftables");
     await generateSdk("python", sdk, env);
-    expectOk(await runProcess("bash", [path.join(REPO, "tools/engine/python-venv.sh"), "--project", dir, sdk], { cwd: dir, env, timeoutMs: 600_000 }), "python-venv.sh --project");
+    expectOk(
+      await runProcess("bash", [path.join(REPO, "tools/engine/python-venv.sh"), "--project", dir, sdk], {
+        cwd: dir,
+        env,
+        timeoutMs: 600_000,
+      }),
+      "python-venv.sh --project",
+    );
     const python = path.join(dir, "venv", "bin", "python");
-    start = (args) => runProcess(python, [path.join(REPO, "tools/engine/run.py"), "--cwd", dir, "--stack", stack, ...args], { cwd: dir, env, timeoutMs: 300_000 });
+    start = (args) =>
+      runProcess(python, [path.join(REPO, "tools/engine/run.py"), "--cwd", dir, "--stack", stack, ...args], {
+        cwd: dir,
+        env,
+        timeoutMs: 300_000,
+      });
   } else {
     await generateSdk("go", path.join(dir, "sdks", "hardened-nftables"), env);
     fs.copyFileSync(path.join(REPO, "tools/engine/run-go/inline.go"), path.join(dir, "hnft_inline.go"));
     const program = path.join(dir, ".hnft-program");
     start = async (args) => {
       if (programChanged) {
-        const built = await runProcess("go", ["build", "-mod=readonly", "-tags", "hnftinline", "-o", program, "."], { cwd: dir, env, timeoutMs: 1_200_000 });
+        const built = await runProcess("go", ["build", "-mod=readonly", "-tags", "hnftinline", "-o", program, "."], {
+          cwd: dir,
+          env,
+          timeoutMs: 1_200_000,
+        });
         if (built.code !== 0) return built;
         programChanged = false;
       }
@@ -128,13 +177,17 @@ export async function languageProject(language: Language, label: string, source:
       return r;
     },
     async config(key, value, opts = {}) {
-      const r = await cli(["config", "set", key, ...(opts.secret ? ["--secret"] : []), ...(opts.path ? ["--path"] : [])], value);
+      const r = await cli(
+        ["config", "set", key, ...(opts.secret ? ["--secret"] : []), ...(opts.path ? ["--path"] : [])],
+        value,
+      );
       if (r.code !== 0) throw new Error(`config set ${key} failed (${r.code}): ${r.stderr}`);
     },
     edit(from, to) {
       const file = path.join(dir, programFile[language]);
       const text = fs.readFileSync(file, "utf8");
-      if (text.split(from).length !== 2) throw new Error(`${programFile[language]}: expected exactly one ${JSON.stringify(from)}`);
+      if (text.split(from).length !== 2)
+        throw new Error(`${programFile[language]}: expected exactly one ${JSON.stringify(from)}`);
       fs.writeFileSync(file, text.replace(from, to));
       programChanged = true;
     },

@@ -90,7 +90,9 @@ export interface ProjectOptions {
 export function engineProject(label: string, opts: ProjectOptions = {}): EngineProject {
   const bin = engineBinDir();
   fs.mkdirSync(WORK_ROOT, { recursive: true });
-  const dir = opts.outsidePackage ? fs.mkdtempSync(path.join(os.tmpdir(), `hnft-project-${label}-`)) : fs.mkdtempSync(path.join(WORK_ROOT, `${label}-`));
+  const dir = opts.outsidePackage
+    ? fs.mkdtempSync(path.join(os.tmpdir(), `hnft-project-${label}-`))
+    : fs.mkdtempSync(path.join(WORK_ROOT, `${label}-`));
   const home = fs.mkdtempSync(path.join(os.tmpdir(), `hnft-engine-${label}-`));
   const backend = path.join(home, "state");
   const pulumiHome = path.join(home, "pulumi-home");
@@ -105,7 +107,8 @@ export function engineProject(label: string, opts: ProjectOptions = {}): EngineP
   // what `npm install` makes of an example's "pulumi-hardened-nftables": "file:../.." dependency
   fs.mkdirSync(path.join(dir, "node_modules"), { recursive: true });
   fs.symlinkSync(REPO, path.join(dir, "node_modules", "pulumi-hardened-nftables"));
-  if (opts.outsidePackage) fs.symlinkSync(path.join(REPO, "node_modules", "@pulumi"), path.join(dir, "node_modules", "@pulumi"));
+  if (opts.outsidePackage)
+    fs.symlinkSync(path.join(REPO, "node_modules", "@pulumi"), path.join(dir, "node_modules", "@pulumi"));
   const remove = () => {
     fs.rmSync(dir, { recursive: true, force: true });
     fs.rmSync(home, { recursive: true, force: true });
@@ -126,18 +129,33 @@ export function engineProject(label: string, opts: ProjectOptions = {}): EngineP
   const driver = path.join(REPO, "tools/engine/run.ts");
 
   const pulumi = async (args: string[], o: RunOptions = {}): Promise<CommandResult> => {
-    const r = await runProcess(tsx, [driver, "--cwd", dir, "--stack", stack, ...args], { cwd: dir, env: { ...env, ...o.env }, stdin: o.stdin, timeoutMs: o.timeoutMs ?? 240_000 });
+    const r = await runProcess(tsx, [driver, "--cwd", dir, "--stack", stack, ...args], {
+      cwd: dir,
+      env: { ...env, ...o.env },
+      stdin: o.stdin,
+      timeoutMs: o.timeoutMs ?? 240_000,
+    });
     transcript.push(`$ pulumi ${args.join(" ")}\n${r.stdout}\n${r.stderr}`);
     return r;
   };
 
   const cli = async (args: string[], o: RunOptions = {}): Promise<CommandResult> => {
-    const r = await runProcess(path.join(bin, "pulumi"), [...args, ...(o.stack === false ? [] : ["--stack", stack, "--non-interactive"]), "--color", "never"], {
-      cwd: dir,
-      env: { ...env, PATH: `${bin}${path.delimiter}${process.env.PATH ?? ""}`, PULUMI_SKIP_UPDATE_CHECK: "true", PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true", ...o.env },
-      stdin: o.stdin,
-      timeoutMs: o.timeoutMs ?? 240_000,
-    });
+    const r = await runProcess(
+      path.join(bin, "pulumi"),
+      [...args, ...(o.stack === false ? [] : ["--stack", stack, "--non-interactive"]), "--color", "never"],
+      {
+        cwd: dir,
+        env: {
+          ...env,
+          PATH: `${bin}${path.delimiter}${process.env.PATH ?? ""}`,
+          PULUMI_SKIP_UPDATE_CHECK: "true",
+          PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+          ...o.env,
+        },
+        stdin: o.stdin,
+        timeoutMs: o.timeoutMs ?? 240_000,
+      },
+    );
     transcript.push(`$ pulumi ${args.join(" ")}\n${r.stdout}\n${r.stderr}`);
     return r;
   };
@@ -227,7 +245,9 @@ export function hostStepSpans(eventsFile: string): { urn: string; start: number;
     if (pre?.type === HOST_TABLE_TYPE) spans.set(pre.urn, { ...spans.get(pre.urn), start: e.at });
     if (done?.type === HOST_TABLE_TYPE) spans.set(done.urn, { ...spans.get(done.urn), end: e.at });
   }
-  return [...spans].filter(([, s]) => s.start !== undefined && s.end !== undefined).map(([urn, s]) => ({ urn, start: s.start!, end: s.end! }));
+  return [...spans]
+    .filter(([, s]) => s.start !== undefined && s.end !== undefined)
+    .map(([urn, s]) => ({ urn, start: s.start!, end: s.end! }));
 }
 
 /** Every host accepts the first host's root key: one deploy key for a fleet, as one config secret holds. */
@@ -240,7 +260,8 @@ export function shareFirstKey(hosts: readonly { dir: string; root: { publicKey: 
 }
 
 /** sshd's count of connections a lab host accepted so far (its log): "no connection was made" checks. */
-export const sshdConnections = (host: { sshdLog: string }): number => (fs.readFileSync(host.sshdLog, "utf8").match(/Connection from /g) ?? []).length;
+export const sshdConnections = (host: { sshdLog: string }): number =>
+  (fs.readFileSync(host.sshdLog, "utf8").match(/Connection from /g) ?? []).length;
 
 /**
  * The rule and file lines `pulumi preview --diff` printed as added (+) or removed (-): the keys

@@ -6,16 +6,23 @@
  * or two lab hosts (and the machine) would share one lock and one recorded state.
  */
 import { expect } from "vitest";
+import { formatIssues } from "../../src/fields/issues";
 import { HostSession, type RunOptions, type RunResult } from "../../src/host/ssh";
-import { parseConnection, type Connection } from "../../src/model/connection";
+import { type Connection, parseConnection } from "../../src/model/connection";
 import type { PathOverrides } from "../../src/render/paths";
 import type { LabHost } from "./lab";
-import { formatIssues } from "../../src/fields/issues";
 
-export const HOST_PATHS: PathOverrides = { stateRoot: "/etc/hardened-nftables/.state", runRoot: "/etc/hardened-nftables/.run" };
+export const HOST_PATHS: PathOverrides = {
+  stateRoot: "/etc/hardened-nftables/.state",
+  runRoot: "/etc/hardened-nftables/.run",
+};
 export const TABLE = "hnft";
 
-export function connectionFor(host: LabHost, user: "root" | "operator" = "root", extra: Record<string, unknown> = {}): Connection {
+export function connectionFor(
+  host: LabHost,
+  user: "root" | "operator" = "root",
+  extra: Record<string, unknown> = {},
+): Connection {
   const u = user === "root" ? host.root : host.operator;
   const r = parseConnection({
     host: host.ipv4,
@@ -74,10 +81,13 @@ export interface FileState {
 export async function managedFiles(host: LabHost): Promise<FileState[]> {
   const out: FileState[] = [];
   for (const p of FILES) {
-    const r = await host.sh(`if [ -L '${p}' ]; then printf 'link %s\\n' "$(readlink '${p}')"; stat -c '%i %.9Y' '${p}'; elif [ -f '${p}' ]; then echo file; stat -c '%i %.9Y' '${p}'; cat '${p}'; else echo absent; fi`);
+    const r = await host.sh(
+      `if [ -L '${p}' ]; then printf 'link %s\\n' "$(readlink '${p}')"; stat -c '%i %.9Y' '${p}'; elif [ -f '${p}' ]; then echo file; stat -c '%i %.9Y' '${p}'; cat '${p}'; else echo absent; fi`,
+    );
     const [kind, identity, ...rest] = r.stdout.split("\n");
     if (kind === "absent") out.push({ path: p, present: false });
-    else if (kind!.startsWith("link ")) out.push({ path: p, present: true, content: kind!.slice(5), identity: rest[0] });
+    else if (kind!.startsWith("link "))
+      out.push({ path: p, present: true, content: kind!.slice(5), identity: rest[0] });
     else out.push({ path: p, present: true, content: rest.join("\n"), identity });
   }
   // identity of a symlink is that of its target; the link line above already records where it points
@@ -90,7 +100,10 @@ export function contents(files: FileState[]): Record<string, string | null> {
 }
 
 /** Everything a run may change on a host: the table listing and the managed files' contents. */
-export async function hostSnapshot(host: LabHost, table = TABLE): Promise<{ table: string; files: Record<string, string | null> }> {
+export async function hostSnapshot(
+  host: LabHost,
+  table = TABLE,
+): Promise<{ table: string; files: Record<string, string | null> }> {
   return { table: await listTable(host, table), files: contents(await managedFiles(host)) };
 }
 
@@ -104,12 +117,18 @@ export async function guardianAlive(host: LabHost, table = TABLE): Promise<boole
 
 /** Can the host lock be taken right now (nobody holds it)? */
 export async function lockFree(host: LabHost, table = TABLE): Promise<boolean> {
-  const r = await host.sh(`l='${MANAGED.runDir}/${table}.lock'; [ -e "$l" ] || { echo free; exit; }; flock -n "$l" true && echo free || echo held`);
+  const r = await host.sh(
+    `l='${MANAGED.runDir}/${table}.lock'; [ -e "$l" ] || { echo free; exit; }; flock -n "$l" true && echo free || echo held`,
+  );
   return r.stdout.trim() === "free";
 }
 
 /** Wait until `check` holds, polling every 50 ms. */
-export async function waitFor(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 15_000): Promise<void> {
+export async function waitFor(
+  what: string,
+  check: () => Promise<boolean> | boolean,
+  timeoutMs = 15_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
@@ -118,7 +137,10 @@ export async function waitFor(what: string, check: () => Promise<boolean> | bool
 }
 
 /** Expect `p` to reject with an instance of `type`; returns the error. */
-export async function expectRejects<T extends Error>(p: Promise<unknown>, type: abstract new (...args: never[]) => T): Promise<T> {
+export async function expectRejects<T extends Error>(
+  p: Promise<unknown>,
+  type: abstract new (...args: never[]) => T,
+): Promise<T> {
   try {
     await p;
   } catch (err) {
@@ -147,7 +169,10 @@ export type RealRun = (script: string, o?: RunOptions) => Promise<RunResult>;
  * A session whose every run goes through `hook` (n counts the runs: for applyOnSession 1 is the
  * apply step, 2 the wait for the host's verdict). `run()` performs the real run.
  */
-export function intercept(real: HostSession, hook: (n: number, run: () => Promise<RunResult>, realRun: RealRun) => Promise<RunResult>): HostSession {
+export function intercept(
+  real: HostSession,
+  hook: (n: number, run: () => Promise<RunResult>, realRun: RealRun) => Promise<RunResult>,
+): HostSession {
   let n = 0;
   const realRun: RealRun = (s, o) => real.run(s, o);
   return {

@@ -8,12 +8,27 @@ import * as path from "node:path";
  * (bcrypt KDF with `rounds`). Not ssh2's utils.generateKeyPairSync: about 1 in 150 of its keys
  * cannot be parsed back (a dropped leading zero), which made suites fail at random.
  */
-export function generateKeyPair(options: { passphrase?: string; rounds?: number } = {}): { private: string; public: string } {
+export function generateKeyPair(options: { passphrase?: string; rounds?: number } = {}): {
+  private: string;
+  public: string;
+} {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hnft-key-"));
   try {
     const rounds = options.passphrase ? ["-a", String(options.rounds ?? 2)] : [];
-    execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", options.passphrase ?? "", ...rounds, "-f", path.join(dir, "k")]);
-    return { private: fs.readFileSync(path.join(dir, "k"), "utf8"), public: fs.readFileSync(path.join(dir, "k.pub"), "utf8").trim() };
+    execFileSync("ssh-keygen", [
+      "-q",
+      "-t",
+      "ed25519",
+      "-N",
+      options.passphrase ?? "",
+      ...rounds,
+      "-f",
+      path.join(dir, "k"),
+    ]);
+    return {
+      private: fs.readFileSync(path.join(dir, "k"), "utf8"),
+      public: fs.readFileSync(path.join(dir, "k.pub"), "utf8").trim(),
+    };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

@@ -15,7 +15,7 @@
  *
  * Only addresses from 198.18.0.0/15 and 2001:2::/48 are ever used.
  */
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as net from "node:net";
 import * as path from "node:path";
@@ -293,11 +293,7 @@ function writeOwner(dir: string, rec: OwnerRecord): void {
   fs.renameSync(tmp, path.join(dir, ownerFileName(rec)));
 }
 
-type OwnerState =
-  | { kind: "alive" }
-  | { kind: "dead"; file: string }
-  | { kind: "ownerless-old" }
-  | { kind: "gone" };
+type OwnerState = { kind: "alive" } | { kind: "dead"; file: string } | { kind: "ownerless-old" } | { kind: "gone" };
 
 function ownerState(dir: string): OwnerState {
   let entries: string[];
@@ -640,7 +636,8 @@ function writeHostFiles(h: HostDesc, ids: { uid: number; gid: number }): void {
   const etc = h.etc;
   fs.rmSync(etc, { recursive: true, force: true });
   fs.mkdirSync(etc, { mode: 0o755 });
-  for (const d of ["sysctl.d", "modprobe.d", "hardened-nftables", "systemd"]) fs.mkdirSync(path.join(etc, d), { mode: 0o755 });
+  for (const d of ["sysctl.d", "modprobe.d", "hardened-nftables", "systemd"])
+    fs.mkdirSync(path.join(etc, d), { mode: 0o755 });
   fs.mkdirSync(path.join(etc, "sudoers.d"), { mode: 0o755 });
 
   let passwd = readOr("/etc/passwd", "root:x:0:0:root:/root:/bin/bash\n");
@@ -648,7 +645,11 @@ function writeHostFiles(h: HostDesc, ids: { uid: number; gid: number }): void {
   const rootFields = rootLine.split(":");
   rootFields[5] = h.root.home;
   passwd = upsertColonLine(passwd, "root", rootFields.join(":"));
-  passwd = upsertColonLine(passwd, OPERATOR_USER, `${OPERATOR_USER}:x:${ids.uid}:${ids.gid}:hnft lab operator:${h.operator.home}:/bin/bash`);
+  passwd = upsertColonLine(
+    passwd,
+    OPERATOR_USER,
+    `${OPERATOR_USER}:x:${ids.uid}:${ids.gid}:hnft lab operator:${h.operator.home}:/bin/bash`,
+  );
   fs.writeFileSync(path.join(etc, "passwd"), passwd, { mode: 0o644 });
 
   const group = upsertColonLine(readOr("/etc/group", "root:x:0:\n"), OPERATOR_USER, `${OPERATOR_USER}:x:${ids.gid}:`);
@@ -660,16 +661,29 @@ function writeHostFiles(h: HostDesc, ids: { uid: number; gid: number }): void {
   if (rootShadow[1]?.startsWith("!")) rootShadow[1] = "*";
   shadow = upsertColonLine(shadow, "root", rootShadow.join(":"));
   shadow = upsertColonLine(shadow, OPERATOR_USER, `${OPERATOR_USER}:${OPERATOR_PASSWORD_HASH}:19000:0:99999:7:::`);
-  const shadowGid = Number(readOr("/etc/group", "").split("\n").find((l) => l.startsWith("shadow:"))?.split(":")[2] ?? 0);
+  const shadowGid = Number(
+    readOr("/etc/group", "")
+      .split("\n")
+      .find((l) => l.startsWith("shadow:"))
+      ?.split(":")[2] ?? 0,
+  );
   fs.writeFileSync(path.join(etc, "shadow"), shadow, { mode: 0o640 });
   fs.chownSync(path.join(etc, "shadow"), 0, Number.isInteger(shadowGid) ? shadowGid : 0);
 
-  const sudoers =
-    readOr("/etc/sudoers", "Defaults\tsecure_path=\"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\"\nroot\tALL=(ALL:ALL) ALL\n@includedir /etc/sudoers.d\n");
-  fs.writeFileSync(path.join(etc, "sudoers"), sudoers.includes("includedir /etc/sudoers.d") ? sudoers : `${sudoers}\n@includedir /etc/sudoers.d\n`, {
+  const sudoers = readOr(
+    "/etc/sudoers",
+    'Defaults\tsecure_path="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"\nroot\tALL=(ALL:ALL) ALL\n@includedir /etc/sudoers.d\n',
+  );
+  fs.writeFileSync(
+    path.join(etc, "sudoers"),
+    sudoers.includes("includedir /etc/sudoers.d") ? sudoers : `${sudoers}\n@includedir /etc/sudoers.d\n`,
+    {
+      mode: 0o440,
+    },
+  );
+  fs.writeFileSync(path.join(etc, "sudoers.d", "hnft-lab"), `${OPERATOR_USER} ALL=(ALL) NOPASSWD: ALL\n`, {
     mode: 0o440,
   });
-  fs.writeFileSync(path.join(etc, "sudoers.d", "hnft-lab"), `${OPERATOR_USER} ALL=(ALL) NOPASSWD: ALL\n`, { mode: 0o440 });
 
   // a private copy so that nothing run on a lab host can rewrite the machine's ruleset file
   // (note: rename() over a bind-mounted file fails with EBUSY; write it in place)
@@ -710,7 +724,13 @@ function writeHostFiles(h: HostDesc, ids: { uid: number; gid: number }): void {
   );
 }
 
-function describeLab(slot: number, n: number, label: string, persistent: boolean, ids: { uid: number; gid: number }): LabDesc {
+function describeLab(
+  slot: number,
+  n: number,
+  label: string,
+  persistent: boolean,
+  ids: { uid: number; gid: number },
+): LabDesc {
   const dir = slotDir(slot);
   const hosts: HostDesc[] = [];
   for (let i = 1; i <= n; i++) {
@@ -795,7 +815,8 @@ async function waitSshd(h: HostDesc, isDead: () => boolean, timeoutMs = 10_000):
     if (isDead()) throw new Error(`sshd on ${h.name} (${h.netns}) exited during start:\n${readOr(h.sshdLog, "")}`);
     for (const addr of [...pending]) if (await tcpProbe(addr, 22, 1000)) pending.delete(addr);
     if (pending.size === 0) break;
-    if (Date.now() > deadline) throw new Error(`sshd on ${h.name} not answering on ${[...pending].join(", ")}:\n${readOr(h.sshdLog, "")}`);
+    if (Date.now() > deadline)
+      throw new Error(`sshd on ${h.name} not answering on ${[...pending].join(", ")}:\n${readOr(h.sshdLog, "")}`);
     await sleep(5);
   }
 }
@@ -959,7 +980,8 @@ function materialize(d: LabDesc): Lab {
       liveSlots.delete(d.slot);
       const owned = ownsSlot(d.slot, d.persistent);
       if (owned) await teardown(d.slot);
-      for (const c of state.sshd.values()) if (c.exitCode === null && c.signalCode === null) killGroup(c.pid, "SIGKILL");
+      for (const c of state.sshd.values())
+        if (c.exitCode === null && c.signalCode === null) killGroup(c.pid, "SIGKILL");
       state.sshd.clear();
       if (owned) releaseSlotSync(d.slot);
     },
@@ -970,7 +992,8 @@ function materialize(d: LabDesc): Lab {
 
 export async function createLab(opts: CreateLabOptions): Promise<Lab> {
   const n = opts.hosts;
-  if (!Number.isInteger(n) || n < 1 || n > MAX_HOSTS) throw new Error(`createLab: hosts must be 1..${MAX_HOSTS}, got ${n}`);
+  if (!Number.isInteger(n) || n < 1 || n > MAX_HOSTS)
+    throw new Error(`createLab: hosts must be 1..${MAX_HOSTS}, got ${n}`);
   const label = opts.label ?? "lab";
   const persistent = opts.persistent ?? false;
   await cleanupStaleLabs();
@@ -1001,9 +1024,13 @@ export async function createLab(opts: CreateLabOptions): Promise<Lab> {
         writeHostFiles(h, ids);
       }),
     );
-    fs.writeFileSync(d.knownHostsPath, d.hosts.map((h) => `${h.ipv4} ${h.hostKey}\n${h.ipv6} ${h.hostKey}\n`).join(""), {
-      mode: 0o644,
-    });
+    fs.writeFileSync(
+      d.knownHostsPath,
+      d.hosts.map((h) => `${h.ipv4} ${h.hostKey}\n${h.ipv6} ${h.hostKey}\n`).join(""),
+      {
+        mode: 0o644,
+      },
+    );
     fs.writeFileSync(path.join(d.dir, "lab.json"), JSON.stringify(d, null, 2), { mode: 0o644 });
     await run("sh", ["-c", topologyScript(d)], { timeoutMs: 30_000 });
     const lab = materialize(d);
@@ -1029,7 +1056,13 @@ export function openLab(slot: number): Lab | undefined {
 }
 
 /** Is sshd of this host answering with an SSH banner on both addresses? */
-export async function sshdAnswers(host: Pick<LabHost, "ipv4" | "ipv6" | "sshPort">, timeoutMs = 2000): Promise<boolean> {
-  const [a, b] = await Promise.all([tcpProbe(host.ipv4, host.sshPort, timeoutMs), tcpProbe(host.ipv6, host.sshPort, timeoutMs)]);
+export async function sshdAnswers(
+  host: Pick<LabHost, "ipv4" | "ipv6" | "sshPort">,
+  timeoutMs = 2000,
+): Promise<boolean> {
+  const [a, b] = await Promise.all([
+    tcpProbe(host.ipv4, host.sshPort, timeoutMs),
+    tcpProbe(host.ipv6, host.sshPort, timeoutMs),
+  ]);
   return a && b;
 }

@@ -61,9 +61,16 @@ function elementLines(elements: string): string[] {
  * Loads `nftText` into a throwaway network namespace (`unshare -n`, the machine's own ruleset is
  * never touched) and returns what `nft -s list table inet <table>` prints there. Needs root.
  */
-export function listInScratchNamespace(nftText: string, table: string): Promise<{ ok: boolean; listing: string; error: string }> {
+export function listInScratchNamespace(
+  nftText: string,
+  table: string,
+): Promise<{ ok: boolean; listing: string; error: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn("unshare", ["-n", "sh", "-c", 'nft -f /dev/stdin && nft -s list table inet "$1"', "nft-list", table], { stdio: ["pipe", "pipe", "pipe"] });
+    const child = spawn(
+      "unshare",
+      ["-n", "sh", "-c", 'nft -f /dev/stdin && nft -s list table inet "$1"', "nft-list", table],
+      { stdio: ["pipe", "pipe", "pipe"] },
+    );
     let stdout = "";
     let stderr = "";
     const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);

@@ -3,7 +3,7 @@
  * reader (a separate process that pauses after every chunk, so the pipe fills and the writer
  * has to wait) or straight into a file. The bytes each reader received, and the exit status.
  */
-import { spawn, type StdioOptions } from "node:child_process";
+import { type StdioOptions, spawn } from "node:child_process";
 import { closeSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Writable } from "node:stream";
@@ -54,7 +54,9 @@ export async function runThrough(
   const stdio: StdioOptions = ["ignore"];
   for (const name of ["stdout", "stderr"] as const) {
     if (sinks[name] === "pipe") {
-      const r = spawn(process.execPath, [reader, files[name], String(options.pauseMs ?? 2)], { stdio: ["pipe", "ignore", "inherit"] });
+      const r = spawn(process.execPath, [reader, files[name], String(options.pauseMs ?? 2)], {
+        stdio: ["pipe", "ignore", "inherit"],
+      });
       readers.push({ name, stdin: r.stdin!, exited: new Promise((resolve) => r.on("exit", (code) => resolve(code))) });
       stdio.push(r.stdin!);
     } else {

@@ -9,7 +9,9 @@ const v6 = fc.tuple(fc.ipV6(), fc.integer({ min: 0, max: 128 })).map(([a, l]) =>
 const sources = fc.option(fc.array(fc.oneof(v4, v4, v6), { minLength: 1, maxLength: 12 }), { nil: undefined });
 const comment = fc.option(fc.stringMatching(/^[A-Za-z0-9 .,:_()-]{0,40}$/), { nil: undefined });
 const helper = fc.constantFrom("none", "scoped");
-const rate = fc.tuple(fc.integer({ min: 1, max: 999 }), fc.constantFrom("second", "minute", "hour", "day")).map(([n, u]) => `${n}/${u}`);
+const rate = fc
+  .tuple(fc.integer({ min: 1, max: 999 }), fc.constantFrom("second", "minute", "hour", "day"))
+  .map(([n, u]) => `${n}/${u}`);
 const limit = fc.option(
   fc
     .record({
@@ -22,7 +24,11 @@ const limit = fc.option(
       log: fc.boolean(),
     })
     // Mostly valid: a burst only with a rate, and a rate or a connection count.
-    .map((l) => ({ ...l, rate: l.rate ?? (l.connections ? undefined : "6/minute"), burst: l.rate ? l.burst : undefined }))
+    .map((l) => ({
+      ...l,
+      rate: l.rate ?? (l.connections ? undefined : "6/minute"),
+      burst: l.rate ? l.burst : undefined,
+    }))
     .map((l) => Object.fromEntries(Object.entries(l).filter(([, v]) => v !== undefined))),
   { nil: undefined, freq: 3 },
 );
@@ -34,11 +40,21 @@ const blockSet = fc.record({
 });
 
 const withCommon = <T extends Record<string, unknown>>(base: fc.Arbitrary<T>): fc.Arbitrary<Record<string, unknown>> =>
-  fc.record({ base, sources, comment, limit, ports: fc.option(fc.oneof(range, fc.array(range, { minLength: 1, maxLength: 3 })), { nil: undefined }) }).map(
-    ({ base: b, sources: s, comment: c, limit: l, ports: p }) => ({
-      ...b, ...(s ? { sources: s } : {}), ...(c ? { comment: c } : {}), ...(l ? { limit: l } : {}), ...(p !== undefined ? { ports: p } : {}),
-    }),
-  );
+  fc
+    .record({
+      base,
+      sources,
+      comment,
+      limit,
+      ports: fc.option(fc.oneof(range, fc.array(range, { minLength: 1, maxLength: 3 })), { nil: undefined }),
+    })
+    .map(({ base: b, sources: s, comment: c, limit: l, ports: p }) => ({
+      ...b,
+      ...(s ? { sources: s } : {}),
+      ...(c ? { comment: c } : {}),
+      ...(l ? { limit: l } : {}),
+      ...(p !== undefined ? { ports: p } : {}),
+    }));
 
 type FieldJson = { const?: unknown; enum?: unknown[]; type?: unknown };
 
@@ -55,14 +71,27 @@ const COMMON = new Set(["service", "name", "ports", "sources", "comment", "limit
 
 /** Every catalog service (src/catalog), each with every field of its own schema. */
 const catalogExposures = (CatalogExposureSchema as unknown as { options: z.ZodType[] }).options.map((option) => {
-  const { properties } = z.toJSONSchema(option, { io: "input", unrepresentable: "any" }) as { properties: Record<string, FieldJson> };
+  const { properties } = z.toJSONSchema(option, { io: "input", unrepresentable: "any" }) as {
+    properties: Record<string, FieldJson>;
+  };
   const own = Object.entries(properties).filter(([key]) => !COMMON.has(key));
-  return withCommon(fc.record({ service: fc.constant(properties.service!.const), ...Object.fromEntries(own.map(([key, json]) => [key, fieldValue(json)])) }));
+  return withCommon(
+    fc.record({
+      service: fc.constant(properties.service!.const),
+      ...Object.fromEntries(own.map(([key, json]) => [key, fieldValue(json)])),
+    }),
+  );
 });
 
 const exposure = fc.oneof(
   ...catalogExposures,
-  withCommon(fc.record({ name: fc.stringMatching(/^[a-z][a-z0-9]{0,8}$/), protocol: fc.constantFrom("tcp", "udp"), ports: range })),
+  withCommon(
+    fc.record({
+      name: fc.stringMatching(/^[a-z][a-z0-9]{0,8}$/),
+      protocol: fc.constantFrom("tcp", "udp"),
+      ports: range,
+    }),
+  ),
 );
 
 /** Random policies; many are valid, and callers filter with parsePolicy. */
@@ -72,11 +101,20 @@ export const policyArbitrary = fc.record({
   forward: fc.record({ policy: fc.constantFrom("drop", "accept") }),
   output: fc.record({
     policy: fc.constantFrom("accept", "drop"),
-    allow: fc.array(fc.record({ name: fc.stringMatching(/^[a-z][a-z0-9]{0,6}$/), protocol: fc.constantFrom("tcp", "udp"), ports: range }), { maxLength: 2 }),
+    allow: fc.array(
+      fc.record({
+        name: fc.stringMatching(/^[a-z][a-z0-9]{0,6}$/),
+        protocol: fc.constantFrom("tcp", "udp"),
+        ports: range,
+      }),
+      { maxLength: 2 },
+    ),
   }),
   icmp: fc.record({ echo: fc.boolean() }),
   log: fc.record({ dropped: fc.boolean() }),
-  blockSets: fc.uniqueArray(blockSet, { maxLength: 3, selector: (b) => b.name }).map((sets) => sets.map((b) => Object.fromEntries(Object.entries(b).filter(([, v]) => v !== undefined)))),
+  blockSets: fc
+    .uniqueArray(blockSet, { maxLength: 3, selector: (b) => b.name })
+    .map((sets) => sets.map((b) => Object.fromEntries(Object.entries(b).filter(([, v]) => v !== undefined)))),
   deny: fc.record({ sources: fc.array(fc.oneof(v4, v6), { maxLength: 20 }) }),
   conntrack: fc.record({ max: fc.option(fc.integer({ min: 1024, max: 1 << 22 }), { nil: undefined }) }),
 });

@@ -16,11 +16,11 @@
  * control is recorded and printed at the end of the file (the table that goes into the issue note).
  */
 import { expect } from "vitest";
-import { applyPolicy, type ApplyResult } from "../../src/host";
+import { type ApplyResult, applyPolicy } from "../../src/host";
+import { assertPolicy } from "../../src/model/validate";
 import { connectionFor, HOST_PATHS } from "./host-fixtures";
 import { createLab, type Lab, type LabHost } from "./lab";
 import { leftoverPeerPids, nftDeleteTable, stopAllPeers } from "./peers";
-import { assertPolicy } from "../../src/model/validate";
 
 /** Name of the project's table on the server in every proof. */
 export const PROOF_TABLE = "hnftproof";
@@ -74,7 +74,9 @@ export async function afterEachProof(p: ProofLab, foreignTables: readonly string
 
 /** Forgets every tracked connection and expectation of the host (IPv4 and IPv6). */
 export async function flushConntrack(host: LabHost): Promise<void> {
-  await host.sh("{ conntrack -F -f ipv4; conntrack -F -f ipv6; conntrack -F expect; } >/dev/null 2>&1; true", { allowFail: true });
+  await host.sh("{ conntrack -F -f ipv4; conntrack -F -f ipv6; conntrack -F expect; } >/dev/null 2>&1; true", {
+    allowFail: true,
+  });
 }
 
 export async function timed<T>(p: ProofLab, name: string, fn: () => Promise<T>): Promise<T> {
@@ -93,7 +95,10 @@ export async function timed<T>(p: ProofLab, name: string, fn: () => Promise<T>):
  */
 export async function applyToServer(p: ProofLab, policy: ProofPolicy): Promise<ApplyResult> {
   const result = await timed(p, "applyToServer", () =>
-    applyPolicy(connectionFor(p.server), assertPolicy({ ...policy, table: PROOF_TABLE }), { paths: HOST_PATHS, confirmTimeoutSeconds: 20 }),
+    applyPolicy(connectionFor(p.server), assertPolicy({ ...policy, table: PROOF_TABLE }), {
+      paths: HOST_PATHS,
+      confirmTimeoutSeconds: 20,
+    }),
   );
   await expectHelpersOff(p.server, result);
   // never the blanket related accept the exploit needs
@@ -111,7 +116,10 @@ export async function expectHelpersOff(host: LabHost, result: ApplyResult): Prom
   if (profile.helperSysctl) {
     expect((await host.sh("cat /proc/sys/net/netfilter/nf_conntrack_helper")).stdout.trim()).toBe("0");
   } else {
-    expect(Number(profile.kernel.split(".")[0]), `kernel ${profile.kernel} without the helper switch`).toBeGreaterThanOrEqual(6);
+    expect(
+      Number(profile.kernel.split(".")[0]),
+      `kernel ${profile.kernel} without the helper switch`,
+    ).toBeGreaterThanOrEqual(6);
     expect(result.artefacts.sysctl).not.toMatch(/nf_conntrack_helper/);
     expect(result.artefacts.modprobe).not.toMatch(/nf_conntrack_helper=/);
   }
@@ -127,16 +135,26 @@ interface NftJsonRule {
  * rules as nft lists them; throws when none matches, so a renamed comment cannot make a control
  * vacuous.
  */
-export async function deleteRuleByComment(host: LabHost, table: string, comment: string, chain: "input" | "output" | "forward" = "input"): Promise<string[]> {
+export async function deleteRuleByComment(
+  host: LabHost,
+  table: string,
+  comment: string,
+  chain: "input" | "output" | "forward" = "input",
+): Promise<string[]> {
   const listed = await host.sh(`nft -j -a list chain inet ${table} ${chain}`);
   const items = (JSON.parse(listed.stdout) as { nftables: NftJsonRule[] }).nftables;
   const handles = items.flatMap((i) => (i.rule && i.rule.comment === comment ? [i.rule.handle] : []));
-  if (handles.length === 0) throw new Error(`no rule with comment "${comment}" in chain inet ${table} ${chain}:\n${listed.stdout}`);
+  if (handles.length === 0)
+    throw new Error(`no rule with comment "${comment}" in chain inet ${table} ${chain}:\n${listed.stdout}`);
   const text = (await host.sh(`nft -a list chain inet ${table} ${chain}`)).stdout.split("\n");
-  const removed = handles.map((h) => (text.find((l) => l.trimEnd().endsWith(`# handle ${h}`)) ?? `handle ${h}`).replace(/\s*# handle \d+$/, "").trim());
+  const removed = handles.map((h) =>
+    (text.find((l) => l.trimEnd().endsWith(`# handle ${h}`)) ?? `handle ${h}`).replace(/\s*# handle \d+$/, "").trim(),
+  );
   for (const h of handles) await host.sh(`nft delete rule inet ${table} ${chain} handle ${h}`);
   const after = (await host.sh(`nft -j -a list chain inet ${table} ${chain}`)).stdout;
-  expect((JSON.parse(after) as { nftables: NftJsonRule[] }).nftables.some((i) => i.rule?.comment === comment)).toBe(false);
+  expect((JSON.parse(after) as { nftables: NftJsonRule[] }).nftables.some((i) => i.rule?.comment === comment)).toBe(
+    false,
+  );
   return removed;
 }
 
@@ -162,7 +180,11 @@ export async function negativeControl(
   // 5-tuple, and its previous call's entry would still be ESTABLISHED): start from none.
   await flushConntrack(p.server);
   const observed = await timed(p, "failing operation", o.fails);
-  const record = { test: o.test, change: `removed ${removed.map((r) => `\`${r}\``).join(" and ")}${o.chain === "output" ? " (chain output)" : ""}`, observed };
+  const record = {
+    test: o.test,
+    change: `removed ${removed.map((r) => `\`${r}\``).join(" and ")}${o.chain === "output" ? " (chain output)" : ""}`,
+    observed,
+  };
   p.controls.push(record);
   // ... and forget what the failed attempt left behind: an expectation whose connection was dropped
   // (or never made: curl falls back from EPSV to PASV) lives on for 5 minutes, and the ftp helper
@@ -203,7 +225,9 @@ export async function expectedPorts(host: LabHost): Promise<number[]> {
 /** The comments of the rules of a chain of the live table (to show what a proof ran against). */
 export async function liveComments(host: LabHost, chain: "input" | "output" = "input"): Promise<string[]> {
   const r = await host.sh(`nft -j list chain inet ${PROOF_TABLE} ${chain}`);
-  return (JSON.parse(r.stdout) as { nftables: NftJsonRule[] }).nftables.flatMap((i) => (i.rule?.comment ? [i.rule.comment] : []));
+  return (JSON.parse(r.stdout) as { nftables: NftJsonRule[] }).nftables.flatMap((i) =>
+    i.rule?.comment ? [i.rule.comment] : [],
+  );
 }
 
 /** Sampled ports for a scan: common service ports plus a deterministic spread over the whole range. */

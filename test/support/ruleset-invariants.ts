@@ -26,5 +26,6 @@ export function assertHardened(artefacts: Artefacts): void {
   const blanket = blanketRelatedAccepts(artefacts.nft);
   if (blanket.length > 0) throw new Error(`blanket related accept:\n${blanket.join("\n")}`);
   const policies = inputPolicies(artefacts.nft);
-  if (policies.length !== 1 || !policies[0]!.includes("policy drop;")) throw new Error(`input policy is not drop: ${policies.join(" | ")}`);
+  if (policies.length !== 1 || !policies[0]!.includes("policy drop;"))
+    throw new Error(`input policy is not drop: ${policies.join(" | ")}`);
 }

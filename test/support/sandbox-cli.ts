@@ -8,7 +8,7 @@
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { LAB_ROOT, createLab, openLab, slotDir, sshdAnswers, type Lab, type LabHost } from "./lab";
+import { createLab, LAB_ROOT, type Lab, type LabHost, openLab, slotDir, sshdAnswers } from "./lab";
 
 const STATE = path.join(LAB_ROOT, "sandbox.json");
 
@@ -59,7 +59,12 @@ function settings(lab: Lab): Settings {
     privateKeyPath: h.root.keyPath,
     hostKey: h.hostKey,
     knownHostsPath: lab.knownHostsPath,
-    operator: { user: h.operator.user, privateKeyPath: h.operator.keyPath, password: h.operator.password, sudo: "sudo -n (passwordless)" },
+    operator: {
+      user: h.operator.user,
+      privateKeyPath: h.operator.keyPath,
+      password: h.operator.password,
+      sudo: "sudo -n (passwordless)",
+    },
     netns: h.netns,
     etcOverlay: h.etc,
     slot: lab.slot,
@@ -70,14 +75,22 @@ function sshLoginWorks(s: Settings): boolean {
   const r = spawnSync(
     "ssh",
     [
-      "-F", "/dev/null",
-      "-o", "BatchMode=yes",
-      "-o", "IdentitiesOnly=yes",
-      "-o", "ConnectTimeout=5",
-      "-o", "StrictHostKeyChecking=yes",
-      "-o", `UserKnownHostsFile=${s.knownHostsPath}`,
-      "-i", s.privateKeyPath,
-      "-p", String(s.port),
+      "-F",
+      "/dev/null",
+      "-o",
+      "BatchMode=yes",
+      "-o",
+      "IdentitiesOnly=yes",
+      "-o",
+      "ConnectTimeout=5",
+      "-o",
+      "StrictHostKeyChecking=yes",
+      "-o",
+      `UserKnownHostsFile=${s.knownHostsPath}`,
+      "-i",
+      s.privateKeyPath,
+      "-p",
+      String(s.port),
       `${s.user}@${s.host}`,
       "true",
     ],
@@ -137,7 +150,9 @@ async function up(json: boolean): Promise<number> {
 async function status(json: boolean): Promise<number> {
   const lab = openSandbox();
   if (!lab) {
-    process.stdout.write(json ? `${JSON.stringify({ status: "down" })}\n` : "sandbox: not running (npm run sandbox -- up)\n");
+    process.stdout.write(
+      json ? `${JSON.stringify({ status: "down" })}\n` : "sandbox: not running (npm run sandbox -- up)\n",
+    );
     return 3;
   }
   const s = settings(lab);

@@ -1,15 +1,15 @@
 import { parseArgs } from "node:util";
-import { formatIssue, formatIssues, type Issue } from "../../src/fields/issues";
 import { describe, expect, it } from "vitest";
-import { generateKeyPair } from "../support/keys";
 import {
+  asFlagIssue,
   CONNECTION_OPTIONS,
   type ConnectionFlagValues,
   connectionFromFlags,
-  asFlagIssue,
   parseHostSpec,
 } from "../../src/cli/connection-flags";
+import { formatIssue, formatIssues, type Issue } from "../../src/fields/issues";
 import type { Connection } from "../../src/model/connection";
+import { generateKeyPair } from "../support/keys";
 
 const HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKqtU7CQvmKAh3oB/IpoB7oPwQkfxFPz/FrT70pqQfTv fixed@test";
 const PASSPHRASE = "flags-passphrase-Jq4";
@@ -51,8 +51,11 @@ function errors(argv: string[], env: NodeJS.ProcessEnv = {}): string[] {
 
 function expectNoSecret(messages: string[]): void {
   const text = messages.join("\n");
-  const keyLines = [plain.private, proxyKey.private, encrypted.private].flatMap((k) => k.split("\n").filter((l) => l.length >= 8 && !l.startsWith("-----")));
-  for (const needle of [PASSPHRASE, PASSWORD, "wrong-pass-Zz9", ...keyLines]) expect(text.includes(needle), `secret leaked: ${needle.slice(0, 10)}`).toBe(false);
+  const keyLines = [plain.private, proxyKey.private, encrypted.private].flatMap((k) =>
+    k.split("\n").filter((l) => l.length >= 8 && !l.startsWith("-----")),
+  );
+  for (const needle of [PASSPHRASE, PASSWORD, "wrong-pass-Zz9", ...keyLines])
+    expect(text.includes(needle), `secret leaked: ${needle.slice(0, 10)}`).toBe(false);
 }
 
 const KEYED = ["--identity", "/keys/id", "--host-key", HOST_KEY];
@@ -87,7 +90,17 @@ describe("parseHostSpec", () => {
 describe("connectionFromFlags: values", () => {
   it("builds a root connection with a key; user, port, sudo and dial settings default", () => {
     const c = ok(["--host", "198.18.1.10", ...KEYED]);
-    expect(c).toMatchObject({ host: "198.18.1.10", port: 22, user: "root", sudo: false, hostKey: HOST_KEY, privateKey: plain.private, dialErrorLimit: 10, perDialTimeout: 15, insecureIgnoreHostKey: false });
+    expect(c).toMatchObject({
+      host: "198.18.1.10",
+      port: 22,
+      user: "root",
+      sudo: false,
+      hostKey: HOST_KEY,
+      privateKey: plain.private,
+      dialErrorLimit: 10,
+      perDialTimeout: 15,
+      insecureIgnoreHostKey: false,
+    });
     expect(c.agentSocketPath).toBeUndefined();
   });
 
@@ -98,12 +111,19 @@ describe("connectionFromFlags: values", () => {
   });
 
   it("IPv6 in brackets with a port, and bare", () => {
-    expect(ok(["--host", "op@[2001:2::1]:2222", ...KEYED])).toMatchObject({ host: "2001:2::1", port: 2222, user: "op" });
+    expect(ok(["--host", "op@[2001:2::1]:2222", ...KEYED])).toMatchObject({
+      host: "2001:2::1",
+      port: 2222,
+      user: "op",
+    });
     expect(ok(["--host", "2001:2::1", ...KEYED])).toMatchObject({ host: "2001:2::1", port: 22 });
   });
 
   it("reads secrets from the named environment variables, never argv", () => {
-    const c = ok(["--host", "198.18.1.10", "--identity", "/keys/enc", "--passphrase-env", "PP", "--host-key", HOST_KEY], { PP: PASSPHRASE });
+    const c = ok(
+      ["--host", "198.18.1.10", "--identity", "/keys/enc", "--passphrase-env", "PP", "--host-key", HOST_KEY],
+      { PP: PASSPHRASE },
+    );
     expect(c.privateKeyPassword).toBe(PASSPHRASE);
     const p = ok(["--host", "op@198.18.1.10", "--password-env", "PW", "--host-key", HOST_KEY], { PW: PASSWORD });
     expect(p.password).toBe(PASSWORD);
@@ -114,12 +134,17 @@ describe("connectionFromFlags: values", () => {
     const env = { SSH_AUTH_SOCK: "/tmp/agent.sock" };
     expect(ok(["--host", "198.18.1.10", "--host-key", HOST_KEY], env).agentSocketPath).toBe("/tmp/agent.sock");
     expect(ok(["--host", "198.18.1.10", ...KEYED], env).agentSocketPath).toBeUndefined();
-    expect(ok(["--host", "198.18.1.10", "--password-env", "PW", "--host-key", HOST_KEY], { ...env, PW: PASSWORD }).agentSocketPath).toBeUndefined();
+    expect(
+      ok(["--host", "198.18.1.10", "--password-env", "PW", "--host-key", HOST_KEY], { ...env, PW: PASSWORD })
+        .agentSocketPath,
+    ).toBeUndefined();
     expect(ok(["--host", "198.18.1.10", "--agent", "/run/a.sock", ...KEYED], env).agentSocketPath).toBe("/run/a.sock");
   });
 
   it("--insecure-ignore-host-key works only when given, and never with --host-key", () => {
-    expect(ok(["--host", "198.18.1.10", "--identity", "/keys/id", "--insecure-ignore-host-key"]).insecureIgnoreHostKey).toBe(true);
+    expect(
+      ok(["--host", "198.18.1.10", "--identity", "/keys/id", "--insecure-ignore-host-key"]).insecureIgnoreHostKey,
+    ).toBe(true);
     expect(errors(["--host", "198.18.1.10", "--identity", "/keys/id"])).toEqual([
       "--host-key: required (pin the host's public key) unless --insecure-ignore-host-key is given",
     ]);
@@ -129,35 +154,71 @@ describe("connectionFromFlags: values", () => {
   });
 
   it("builds the proxy hop with its own key and host key; dial settings apply to both hops", () => {
-    const c = ok(["--host", "198.18.1.11", ...KEYED, "--proxy", "jump@198.18.1.10:2200", "--proxy-identity", "/keys/proxy", "--proxy-host-key", HOST_KEY, "--dial-timeout", "3", "--dial-attempts", "2"]);
+    const c = ok([
+      "--host",
+      "198.18.1.11",
+      ...KEYED,
+      "--proxy",
+      "jump@198.18.1.10:2200",
+      "--proxy-identity",
+      "/keys/proxy",
+      "--proxy-host-key",
+      HOST_KEY,
+      "--dial-timeout",
+      "3",
+      "--dial-attempts",
+      "2",
+    ]);
     expect(c).toMatchObject({ perDialTimeout: 3, dialErrorLimit: 2 });
-    expect(c.proxy).toMatchObject({ host: "198.18.1.10", port: 2200, user: "jump", privateKey: proxyKey.private, hostKey: HOST_KEY, perDialTimeout: 3, dialErrorLimit: 2 });
+    expect(c.proxy).toMatchObject({
+      host: "198.18.1.10",
+      port: 2200,
+      user: "jump",
+      privateKey: proxyKey.private,
+      hostKey: HOST_KEY,
+      perDialTimeout: 3,
+      dialErrorLimit: 2,
+    });
   });
 });
 
 describe("connectionFromFlags: errors name flags and hold no secret", () => {
   it("the host", () => {
     expect(errors([...KEYED])).toEqual(["--host: required ([USER@]ADDR[:PORT])"]);
-    expect(errors(["--host", "198.18.1.10:70000", ...KEYED])).toEqual(["--host: port must be a whole number between 1 and 65535"]);
+    expect(errors(["--host", "198.18.1.10:70000", ...KEYED])).toEqual([
+      "--host: port must be a whole number between 1 and 65535",
+    ]);
     expect(errors(["--host", "we ird@198.18.1.10", ...KEYED])).toEqual(["--host: user must be a plain user name"]);
-    expect(errors(["--host", "[198.18.1.10]", ...KEYED])).toEqual(['--host: brackets are for IPv6 addresses, got "[198.18.1.10]"']);
+    expect(errors(["--host", "[198.18.1.10]", ...KEYED])).toEqual([
+      '--host: brackets are for IPv6 addresses, got "[198.18.1.10]"',
+    ]);
   });
 
   it("key files: unreadable, a public key, encrypted without or with the wrong passphrase", () => {
-    expect(errors(["--host", "198.18.1.10", "--identity", "/keys/missing", "--host-key", HOST_KEY])).toEqual(["--identity: cannot read /keys/missing: ENOENT"]);
+    expect(errors(["--host", "198.18.1.10", "--identity", "/keys/missing", "--host-key", HOST_KEY])).toEqual([
+      "--identity: cannot read /keys/missing: ENOENT",
+    ]);
     expect(errors(["--host", "198.18.1.10", "--identity", "/keys/id.pub", "--host-key", HOST_KEY])).toEqual([
       "--identity /keys/id.pub: not a private key (this is a public key)",
     ]);
-    expect(errors(["--host", "198.18.1.10", "--identity", "/keys/enc", "--host-key", HOST_KEY])).toEqual(["--passphrase-env: required: --identity is encrypted"]);
-    expect(errors(["--host", "198.18.1.10", "--identity", "/keys/enc", "--passphrase-env", "PP", "--host-key", HOST_KEY], { PP: "wrong-pass-Zz9" })).toEqual([
-      "--passphrase-env: cannot decrypt --identity",
+    expect(errors(["--host", "198.18.1.10", "--identity", "/keys/enc", "--host-key", HOST_KEY])).toEqual([
+      "--passphrase-env: required: --identity is encrypted",
     ]);
+    expect(
+      errors(["--host", "198.18.1.10", "--identity", "/keys/enc", "--passphrase-env", "PP", "--host-key", HOST_KEY], {
+        PP: "wrong-pass-Zz9",
+      }),
+    ).toEqual(["--passphrase-env: cannot decrypt --identity"]);
   });
 
   it("passwords and passphrases on argv are refused without echoing them", () => {
     const e = errors(["--host", "198.18.1.10", ...KEYED, `--password=${PASSWORD}`, "--passphrase", PASSPHRASE]);
-    expect(e).toContain("--password: not accepted on the command line (argv shows in ps and shell history); use --password-env VAR");
-    expect(e).toContain("--passphrase: not accepted on the command line (argv shows in ps and shell history); use --passphrase-env VAR");
+    expect(e).toContain(
+      "--password: not accepted on the command line (argv shows in ps and shell history); use --password-env VAR",
+    );
+    expect(e).toContain(
+      "--passphrase: not accepted on the command line (argv shows in ps and shell history); use --passphrase-env VAR",
+    );
   });
 
   it("environment variables: unset, or a value where a name belongs (neither is echoed)", () => {
@@ -173,11 +234,24 @@ describe("connectionFromFlags: errors name flags and hold no secret", () => {
     expect(errors(["--host", "198.18.1.10", "--host-key", HOST_KEY])).toEqual([
       "--identity, --password-env or --agent: one is required (and $SSH_AUTH_SOCK is not set)",
     ]);
-    expect(errors(["--host", "198.18.1.10", "--identity", "/keys/id", "--host-key", "MD5:aa:bb"])[0]).toMatch(/^--host-key: MD5 fingerprints are not accepted/);
+    expect(errors(["--host", "198.18.1.10", "--identity", "/keys/id", "--host-key", "MD5:aa:bb"])[0]).toMatch(
+      /^--host-key: MD5 fingerprints are not accepted/,
+    );
     expect(errors(["--host", "198.18.1.10", "--identity", "/keys/id", `--host-key=${plain.private}`])).toEqual([
       "--host-key: is a private key; pin the host's PUBLIC key (e.g. /etc/ssh/ssh_host_ed25519_key.pub)",
     ]);
-    const many = errors(["--host", "op@h:0", "--identity", "/keys/enc", "--sudo", "--no-sudo", "--dial-timeout", "soon", "--proxy-host-key", HOST_KEY]);
+    const many = errors([
+      "--host",
+      "op@h:0",
+      "--identity",
+      "/keys/enc",
+      "--sudo",
+      "--no-sudo",
+      "--dial-timeout",
+      "soon",
+      "--proxy-host-key",
+      HOST_KEY,
+    ]);
     expect(many).toEqual(
       expect.arrayContaining([
         "--sudo: cannot be combined with --no-sudo",
@@ -199,15 +273,35 @@ describe("connectionFromFlags: errors name flags and hold no secret", () => {
         "--dial-attempts: must be a whole number >= 1, or -1 for unlimited",
       ]),
     );
-    expect(errors(["--host", "198.18.1.11", ...KEYED, "--proxy", "198.18.1.10", "--proxy-identity", "/keys/enc", "--proxy-host-key", HOST_KEY])).toEqual([
-      "--proxy-passphrase-env: required: --proxy-identity is encrypted",
-    ]);
+    expect(
+      errors([
+        "--host",
+        "198.18.1.11",
+        ...KEYED,
+        "--proxy",
+        "198.18.1.10",
+        "--proxy-identity",
+        "/keys/enc",
+        "--proxy-host-key",
+        HOST_KEY,
+      ]),
+    ).toEqual(["--proxy-passphrase-env: required: --proxy-identity is encrypted"]);
   });
 
   it("asFlagIssue maps any schema path to its flag, references included", () => {
     const flagged = (issue: Issue) => formatIssue(asFlagIssue(issue));
-    expect(flagged({ path: ["connection", "proxy", "privateKeyPassword"], message: "set without privateKey", refs: ["privateKey"] })).toBe("--proxy-passphrase-env: set without --proxy-identity");
-    expect(flagged({ path: ["connection", "agentSocketPath"], message: "must not be empty" })).toBe("--agent: must not be empty");
-    expect(flagged({ path: ["connection", "perDialTimeout"], message: "must be at most 3600 seconds" })).toBe("--dial-timeout: must be at most 3600 seconds");
+    expect(
+      flagged({
+        path: ["connection", "proxy", "privateKeyPassword"],
+        message: "set without privateKey",
+        refs: ["privateKey"],
+      }),
+    ).toBe("--proxy-passphrase-env: set without --proxy-identity");
+    expect(flagged({ path: ["connection", "agentSocketPath"], message: "must not be empty" })).toBe(
+      "--agent: must not be empty",
+    );
+    expect(flagged({ path: ["connection", "perDialTimeout"], message: "must be at most 3600 seconds" })).toBe(
+      "--dial-timeout: must be at most 3600 seconds",
+    );
   });
 });

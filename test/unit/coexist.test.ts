@@ -1,6 +1,13 @@
 import { describe, expect, it } from "vitest";
 import { formatIssues } from "../../src/fields/issues";
-import { deniedButNeeded, modulesOtherTablesNeed, otherManagedTables, refusedTables, sysctlClashes, tablesToRelax } from "../../src/host/operations/coexist";
+import {
+  deniedButNeeded,
+  modulesOtherTablesNeed,
+  otherManagedTables,
+  refusedTables,
+  sysctlClashes,
+  tablesToRelax,
+} from "../../src/host/operations/coexist";
 import { managedTablesFromOutput } from "../../src/host/operations/probe";
 import { parsePolicy } from "../../src/model/validate";
 import { renderPolicy } from "../../src/render";
@@ -12,7 +19,10 @@ const policy = (input: unknown) => {
   return p.value;
 };
 const BASE = policy({ table: "base", exposures: [{ service: "ssh" }] });
-const APP_INPUT = { table: "app", exposures: [{ service: "ssh" }, { service: "ftp", helper: "scoped", passivePorts: "50000-50100" }] };
+const APP_INPUT = {
+  table: "app",
+  exposures: [{ service: "ssh" }, { service: "ftp", helper: "scoped", passivePorts: "50000-50100" }],
+};
 const APP = policy(APP_INPUT);
 const FTP_MODULES = ["nf_conntrack_ftp", "nf_nat_ftp"];
 
@@ -23,10 +33,21 @@ describe("other tables of this project on one host", () => {
   const modprobeSection = (text: string) =>
     text
       .split("\n")
-      .flatMap((l) => (/^install (\S+) \/bin\/false$/.test(l) ? [`deny ${l.split(" ")[1]}`] : l.startsWith("# Allowed for scoped exposures: ") ? [`need ${l.slice(32)}`] : []))
+      .flatMap((l) =>
+        /^install (\S+) \/bin\/false$/.test(l)
+          ? [`deny ${l.split(" ")[1]}`]
+          : l.startsWith("# Allowed for scoped exposures: ")
+            ? [`need ${l.slice(32)}`]
+            : [],
+      )
       .join("\n");
   const sections = {
-    managed: ["app /etc/hardened-nftables/app.nft", "app /etc/modprobe.d/hardened-nftables-app.conf", "base /etc/modprobe.d/hardened-nftables-base.conf", "base /etc/sysctl.d/60-hardened-nftables-base.conf"].join("\n"),
+    managed: [
+      "app /etc/hardened-nftables/app.nft",
+      "app /etc/modprobe.d/hardened-nftables-app.conf",
+      "base /etc/modprobe.d/hardened-nftables-base.conf",
+      "base /etc/sysctl.d/60-hardened-nftables-base.conf",
+    ].join("\n"),
     "modprobe app": modprobeSection(app.modprobe),
     "modprobe base": modprobeSection(base.modprobe),
     "sysctl base": "net.netfilter.nf_conntrack_max 131072",
@@ -35,7 +56,10 @@ describe("other tables of this project on one host", () => {
 
   it("probe's output gives each table, its files, the modules it refuses and the ones it needs", () => {
     expect(facts.managedTables.map((t) => t.table)).toEqual(["app", "base"]);
-    expect(facts.managedTables[0]).toMatchObject({ files: ["/etc/hardened-nftables/app.nft", "/etc/modprobe.d/hardened-nftables-app.conf"], neededModules: FTP_MODULES });
+    expect(facts.managedTables[0]).toMatchObject({
+      files: ["/etc/hardened-nftables/app.nft", "/etc/modprobe.d/hardened-nftables-app.conf"],
+      neededModules: FTP_MODULES,
+    });
     expect(facts.managedTables[1]!.neededModules).toEqual([]);
     expect(facts.managedTables[1]!.deniedModules).toEqual(expect.arrayContaining(FTP_MODULES));
     expect(facts.managedTables[0]!.deniedModules).not.toEqual(expect.arrayContaining(["nf_conntrack_ftp"]));
@@ -63,7 +87,10 @@ describe("other tables of this project on one host", () => {
     expect(kept.deniedModules).not.toContain("nf_conntrack_ftp");
     expect(kept.deniedModules).toContain("nf_conntrack_sip");
     // Only the deny lines differ: what coexist.sh does to base's file (drops those lines) gives this render.
-    const dropped = base.modprobe.split("\n").filter((l) => !FTP_MODULES.some((m) => l === `install ${m} /bin/false`)).join("\n");
+    const dropped = base.modprobe
+      .split("\n")
+      .filter((l) => !FTP_MODULES.some((m) => l === `install ${m} /bin/false`))
+      .join("\n");
     expect(kept.modprobe).toBe(dropped);
     expect(kept.nft).toBe(base.nft);
     // app, applied next to the old base file, must make base stop refusing the ftp modules.
@@ -75,7 +102,9 @@ describe("other tables of this project on one host", () => {
     expect(facts.managedTables[1]!.sysctls).toEqual({ "net.netfilter.nf_conntrack_max": "131072" });
     expect(facts.managedTables[0]!.sysctls).toEqual({});
     const wants = (max: number) => renderPolicy(policy({ ...APP_INPUT, conntrack: { max } }));
-    expect(sysctlClashes(wants(262144), facts, "app")).toEqual([{ key: "net.netfilter.nf_conntrack_max", value: "262144", table: "base", theirs: "131072" }]);
+    expect(sysctlClashes(wants(262144), facts, "app")).toEqual([
+      { key: "net.netfilter.nf_conntrack_max", value: "262144", table: "base", theirs: "131072" },
+    ]);
     expect(sysctlClashes(wants(131072), facts, "app")).toEqual([]);
     expect(sysctlClashes(app, facts, "app")).toEqual([]);
   });

@@ -1,17 +1,17 @@
 import { generateKeyPairSync } from "node:crypto";
-import { formatIssues } from "../../src/fields/issues";
 import { inspect } from "node:util";
 import { describe, expect, it } from "vitest";
-import { generateKeyPair } from "../support/keys";
+import { formatIssues } from "../../src/fields/issues";
 import {
+  type Connection,
   ConnectionSchema,
   credentialsOf,
   fingerprintOf,
   parseConnection,
   parseHostKey,
   redact,
-  type Connection,
 } from "../../src/model/connection";
+import { generateKeyPair } from "../support/keys";
 
 // A fixed host key and the fingerprint `ssh-keygen -lf` prints for it.
 const HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKqtU7CQvmKAh3oB/IpoB7oPwQkfxFPz/FrT70pqQfTv fixed@test";
@@ -54,7 +54,8 @@ function secretNeedles(): string[] {
 
 function expectNoSecret(messages: string[]): void {
   const text = messages.join("\n");
-  for (const needle of secretNeedles()) expect(text.includes(needle), `secret leaked: ${needle.slice(0, 12)}...`).toBe(false);
+  for (const needle of secretNeedles())
+    expect(text.includes(needle), `secret leaked: ${needle.slice(0, 12)}...`).toBe(false);
 }
 
 describe("parseConnection: defaults", () => {
@@ -80,7 +81,9 @@ describe("parseConnection: defaults", () => {
 
   it("accepts password-only, agent-only, and -1 / 0 as in @pulumi/command", () => {
     expect(valueOf({ host: "h", password: PASSWORD, hostKey: HOST_KEY }).password).toBe(PASSWORD);
-    expect(valueOf({ host: "h", agentSocketPath: "/tmp/agent.sock", hostKey: HOST_KEY }).agentSocketPath).toBe("/tmp/agent.sock");
+    expect(valueOf({ host: "h", agentSocketPath: "/tmp/agent.sock", hostKey: HOST_KEY }).agentSocketPath).toBe(
+      "/tmp/agent.sock",
+    );
     const v = valueOf({ ...base, dialErrorLimit: -1, perDialTimeout: 0 });
     expect([v.dialErrorLimit, v.perDialTimeout]).toEqual([-1, 0]);
   });
@@ -179,7 +182,12 @@ describe("parseConnection: credentials", () => {
 
   it("rejects empty and non-string secrets without echoing them", () => {
     const errors = errorsOf({ ...base, password: "", privateKeyPassword: 12345 });
-    expect(errors).toEqual(expect.arrayContaining(["connection.password: must not be empty", "connection.privateKeyPassword: must be a string"]));
+    expect(errors).toEqual(
+      expect.arrayContaining([
+        "connection.password: must not be empty",
+        "connection.privateKeyPassword: must be a string",
+      ]),
+    );
     expect(errors.join("\n")).not.toContain("12345");
   });
 });
@@ -187,7 +195,9 @@ describe("parseConnection: credentials", () => {
 describe("parseConnection: fields", () => {
   it("rejects unknown fields, with a hint for a miscased name", () => {
     expect(errorsOf({ ...base, bogus: 1 })).toEqual(["connection.bogus: unknown field"]);
-    expect(errorsOf({ ...base, PrivateKey: "x" })).toEqual(["connection.PrivateKey: unknown field (did you mean privateKey?)"]);
+    expect(errorsOf({ ...base, PrivateKey: "x" })).toEqual([
+      "connection.PrivateKey: unknown field (did you mean privateKey?)",
+    ]);
   });
 
   it.each([0, 70000, 22.5, -22])("rejects port %s", (port) => {
@@ -200,7 +210,9 @@ describe("parseConnection: fields", () => {
       'connection.host: must not include a port (use the port field, not "host:port")',
     ]);
     expect(valueOf({ ...base, host: "2001:2:0:1::11" }).host).toBe("2001:2:0:1::11");
-    expect(errorsOf({ ...base, host: "[2001:2:0:1::11]" })[0]).toMatch(/^connection\.host: write an IPv6 address without brackets/);
+    expect(errorsOf({ ...base, host: "[2001:2:0:1::11]" })[0]).toMatch(
+      /^connection\.host: write an IPv6 address without brackets/,
+    );
   });
 
   it("requires host, and a non-empty one", () => {
@@ -217,7 +229,9 @@ describe("parseConnection: fields", () => {
     ]);
     expect(errorsOf({ ...base, user: "a b" })).toEqual(["connection.user: must be a plain user name"]);
     expect(errorsOf({ ...base, sudo: "yes" })).toEqual(["connection.sudo: must be true or false"]);
-    expect(errorsOf({ ...base, insecureIgnoreHostKey: 1 })).toEqual(["connection.insecureIgnoreHostKey: must be true or false"]);
+    expect(errorsOf({ ...base, insecureIgnoreHostKey: 1 })).toEqual([
+      "connection.insecureIgnoreHostKey: must be true or false",
+    ]);
   });
 
   it("rejects a non-object", () => {
@@ -236,7 +250,12 @@ describe("parseConnection: proxy", () => {
   const proxy = { host: "198.18.1.11", privateKey: plain.private, hostKey: HOST_KEY };
 
   it("applies defaults to the proxy too", () => {
-    expect(valueOf({ ...base, proxy }).proxy).toMatchObject({ port: 22, user: "root", dialErrorLimit: 10, perDialTimeout: 15 });
+    expect(valueOf({ ...base, proxy }).proxy).toMatchObject({
+      port: 22,
+      user: "root",
+      dialErrorLimit: 10,
+      perDialTimeout: 15,
+    });
   });
 
   it("validates the proxy with the same rules, naming connection.proxy.<field>", () => {
@@ -244,7 +263,10 @@ describe("parseConnection: proxy", () => {
       "connection.proxy: one of privateKey, password or agentSocketPath is required",
       "connection.proxy.hostKey: required (pin the host's public key) unless insecureIgnoreHostKey is true",
     ]);
-    const errors = errorsOf({ ...base, proxy: { ...proxy, privateKey: encrypted.private, privateKeyPassword: "wrong-passphrase-Qw3" } });
+    const errors = errorsOf({
+      ...base,
+      proxy: { ...proxy, privateKey: encrypted.private, privateKeyPassword: "wrong-passphrase-Qw3" },
+    });
     expect(errors).toEqual(["connection.proxy.privateKeyPassword: cannot decrypt connection.proxy.privateKey"]);
     expect(errorsOf({ ...base, proxy: { ...proxy, port: 0 } })).toEqual([
       "connection.proxy.port: must be a whole number between 1 and 65535",
@@ -263,7 +285,13 @@ describe("no secret in any message", () => {
   it("never echoes password, privateKey or privateKeyPassword, whatever is wrong", () => {
     const inputs: unknown[] = [
       { host: "h h", password: PASSWORD, privateKey: PASSWORD, hostKey: PASSWORD },
-      { host: "h", password: PASSWORD, privateKey: encrypted.private, privateKeyPassword: "wrong-passphrase-Qw3", hostKey: PASSWORD },
+      {
+        host: "h",
+        password: PASSWORD,
+        privateKey: encrypted.private,
+        privateKeyPassword: "wrong-passphrase-Qw3",
+        hostKey: PASSWORD,
+      },
       { host: "h", privateKey: rsaPemEncrypted, privateKeyPassword: PASSPHRASE, port: PASSWORD },
       { host: "h", privateKey: pkcs8, hostKey: plain.private, [PASSWORD.slice(0, 4)]: PASSWORD },
       { host: PASSWORD, password: PASSWORD, proxy: { host: "p", password: PASSWORD, privateKey: rsaPemEncrypted } },
@@ -281,7 +309,11 @@ describe("no secret in any message", () => {
   });
 
   it("redact() removes secrets of the connection and its proxy, key line by key line", () => {
-    const conn = { ...base, password: PASSWORD, proxy: { host: "p", privateKey: rsaPemEncrypted, privateKeyPassword: PASSPHRASE } };
+    const conn = {
+      ...base,
+      password: PASSWORD,
+      proxy: { host: "p", privateKey: rsaPemEncrypted, privateKeyPassword: PASSPHRASE },
+    };
     const keyLine = plain.private.split("\n")[2] ?? "";
     const rsaLine = rsaPemEncrypted.split("\n")[5] ?? "";
     const text = `pw=${PASSWORD} pp=${PASSPHRASE} key=${plain.private} line=${keyLine} rsa=${rsaLine} host=198.18.1.10`;
@@ -295,7 +327,12 @@ describe("no secret in any message", () => {
 
 describe("a validated connection carries its parsed credentials", () => {
   it("parses (and decrypts) the key and the pinned host key once, for the connection and its proxy", () => {
-    const conn = valueOf({ ...base, privateKey: encrypted.private, privateKeyPassword: PASSPHRASE, proxy: { ...base, host: "198.18.1.11" } });
+    const conn = valueOf({
+      ...base,
+      privateKey: encrypted.private,
+      privateKeyPassword: PASSPHRASE,
+      proxy: { ...base, host: "198.18.1.11" },
+    });
     const first = credentialsOf(conn);
     const again = credentialsOf(conn);
     if (!first.ok || !again.ok) throw new Error("expected credentials");
@@ -303,7 +340,9 @@ describe("a validated connection carries its parsed credentials", () => {
     expect(again.value.key).toBe(first.value.key);
     expect(first.value.hostKey).toMatchObject({ kind: "key", fingerprint: HOST_FP });
     const [proxyA, proxyB] = [credentialsOf(conn.proxy!), credentialsOf(conn.proxy!)];
-    expect(proxyA.ok && proxyB.ok && proxyA.value.key !== undefined && proxyA.value.key === proxyB.value.key).toBe(true);
+    expect(proxyA.ok && proxyB.ok && proxyA.value.key !== undefined && proxyA.value.key === proxyB.value.key).toBe(
+      true,
+    );
     // a copy did not come from parseConnection: its credentials are parsed again, and a wrong passphrase shows
     const copy = { ...conn, privateKeyPassword: "wrong-passphrase-Qw3" };
     const refused = credentialsOf(copy);

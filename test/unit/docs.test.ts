@@ -65,7 +65,9 @@ describe("the checks themselves (negative controls)", () => {
   const sh = (line: string) => `\`\`\`sh\n${line}\n\`\`\`\n`;
 
   it("flag a CLI flag, subcommand or missing value the CLI does not accept", async () => {
-    expect(show(await check(sh("npx hardened-nftables apply --polcy policy.yaml --host root@192.0.2.1 --host-key K")))).toMatch(/apply: .*polcy/);
+    expect(
+      show(await check(sh("npx hardened-nftables apply --polcy policy.yaml --host root@192.0.2.1 --host-key K"))),
+    ).toMatch(/apply: .*polcy/);
     expect(show(await check(sh("npx hardened-nftables deploy --policy policy.yaml")))).toMatch(/no command "deploy"/);
     expect(show(await check(sh("npx hardened-nftables render --policy")))).toMatch(/render: .*--policy/);
     expect(show(await check(sh("npx hardened-nftables render --policy p.yaml stray")))).toMatch(/render: /);
@@ -87,13 +89,16 @@ describe("the checks themselves (negative controls)", () => {
   it("flag an invalid policy, naming its field, and a HostFirewall of a YAML program", async () => {
     const bad = "```yaml\nexposures:\n  - service: ftp\n    passivePorts: 51000-50000\n```\n";
     expect(show(await check(bad))).toMatch(/exposures\[0\]\.passivePorts/);
-    const program = "```yaml\nresources:\n  fw:\n    type: hardened-nftables:index:HostFirewall\n    properties:\n      connection: { host: x }\n      exposures:\n        - service: gopher\n```\n";
+    const program =
+      "```yaml\nresources:\n  fw:\n    type: hardened-nftables:index:HostFirewall\n    properties:\n      connection: { host: x }\n      exposures:\n        - service: gopher\n```\n";
     expect(show(await check(program))).toMatch(/resource fw: exposures\[0\]/);
     expect(show(await check("```yaml\nkey: [unclosed\n```\n"))).toMatch(/does not parse/);
   });
 
   it("flag a Python or Go block that is not the example's code, and a fence without a known language", async () => {
-    expect(show(await check("```python\nhnft.HostFirewall(\"quickstart\", not_an_argument=1)\n```\n"))).toMatch(/not an excerpt/);
+    expect(show(await check('```python\nhnft.HostFirewall("quickstart", not_an_argument=1)\n```\n'))).toMatch(
+      /not an excerpt/,
+    );
     expect(show(await check("```\nwhat is this\n```\n"))).toMatch(/fence language ""/);
   });
 
@@ -101,16 +106,30 @@ describe("the checks themselves (negative controls)", () => {
     expect(show(await check("[x](nowhere.md)\n"))).toMatch(/no file docs\/nowhere\.md/);
     expect(show(await check("[x](cli.md#no-such-heading)\n"))).toMatch(/no heading #no-such-heading/);
     expect(show(await check("# Here\n[x](#here) [y](#there)\n"))).toMatch(/no heading #there/);
-    expect(show(await check("run `npm run nope` and read `src/no/such.ts`\n"))).toMatch(/no script nope[\s\S]*no such path/);
-    expect(show(await check("or `npx hardened-nftables diff --polcy p.yaml` and `scripts/pulumi --cwd x upp`\n"))).toMatch(/diff: .*polcy[\s\S]*no command "upp"/);
-    expect(await check("`hardened-nftables`, `hardened-nftables:index:HostTable`, `npx hardened-nftables --help`\n")).toEqual([]);
+    expect(show(await check("run `npm run nope` and read `src/no/such.ts`\n"))).toMatch(
+      /no script nope[\s\S]*no such path/,
+    );
+    expect(
+      show(await check("or `npx hardened-nftables diff --polcy p.yaml` and `scripts/pulumi --cwd x upp`\n")),
+    ).toMatch(/diff: .*polcy[\s\S]*no command "upp"/);
+    expect(
+      await check("`hardened-nftables`, `hardened-nftables:index:HostTable`, `npx hardened-nftables --help`\n"),
+    ).toEqual([]);
   });
 });
 
 describe("the parts of the checker", () => {
   it("split shell lines into commands: quotes, $(...), comments, continuations, && and |", () => {
-    const cmds = shellCommands('KEY="$(cat /a b)"   # note\nscripts/pulumi destroy --yes && npm run sandbox -- down\nnpx x \\\n  --flag \'a b\' | head');
-    expect(cmds.map((c) => c.words)).toEqual([["KEY=$(cat /a b)"], ["scripts/pulumi", "destroy", "--yes"], ["npm", "run", "sandbox", "--", "down"], ["npx", "x", "--flag", "a b"], ["head"]]);
+    const cmds = shellCommands(
+      "KEY=\"$(cat /a b)\"   # note\nscripts/pulumi destroy --yes && npm run sandbox -- down\nnpx x \\\n  --flag 'a b' | head",
+    );
+    expect(cmds.map((c) => c.words)).toEqual([
+      ["KEY=$(cat /a b)"],
+      ["scripts/pulumi", "destroy", "--yes"],
+      ["npm", "run", "sandbox", "--", "down"],
+      ["npx", "x", "--flag", "a b"],
+      ["head"],
+    ]);
     expect(cmds.map((c) => c.line)).toEqual([0, 1, 1, 2, 3]);
   });
 
@@ -120,18 +139,19 @@ describe("the parts of the checker", () => {
     expect(grammar.options.get("cwd")).toBe("string");
     expect(grammar.options.get("diff")).toBe("boolean");
     expect(checkWrapper(["--cwd", "examples/fleet", "preview", "--refresh", "--diff"], grammar)).toBeUndefined();
-    const extended = wrapperGrammar(`${fs.readFileSync(path.join(REPO, "tools/engine/run.ts"), "utf8")}\ncase "cancel":\n// usage: stack ls | stack history\n`);
+    const extended = wrapperGrammar(
+      `${fs.readFileSync(path.join(REPO, "tools/engine/run.ts"), "utf8")}\ncase "cancel":\n// usage: stack ls | stack history\n`,
+    );
     expect(checkWrapper(["cancel"], extended)).toBeUndefined();
     expect(checkWrapper(["stack", "history"], extended)).toBeUndefined();
     expect(checkWrapper(["stack", "history"], grammar)).toMatch(/no command "stack history"/);
   });
 
   it("make GitHub's heading anchors", () => {
-    expect([...anchors("## Host commands (review, audit, break-glass)\n## The Pulumi component: `HostFirewall`\n## A\n## A\n")]).toEqual([
-      "host-commands-review-audit-break-glass",
-      "the-pulumi-component-hostfirewall",
-      "a",
-      "a-1",
-    ]);
+    expect([
+      ...anchors(
+        "## Host commands (review, audit, break-glass)\n## The Pulumi component: `HostFirewall`\n## A\n## A\n",
+      ),
+    ]).toEqual(["host-commands-review-audit-break-glass", "the-pulumi-component-hostfirewall", "a", "a-1"]);
   });
 });

@@ -24,7 +24,8 @@ const SECRET_SIG = "4dabf18193072939515e22adb298388d";
 let registered: Registered[] = [];
 let keyDir = "";
 
-const unsecret = (v: unknown): unknown => (v && typeof v === "object" && SECRET_SIG in v ? (v as unknown as { value: unknown }).value : v);
+const unsecret = (v: unknown): unknown =>
+  v && typeof v === "object" && SECRET_SIG in v ? (v as unknown as { value: unknown }).value : v;
 
 beforeAll(async () => {
   keyDir = fs.mkdtempSync(path.join(os.tmpdir(), "hnft-ex-"));
@@ -85,12 +86,18 @@ describe("examples run under mocks", () => {
   it("quickstart: one firewall with ssh, https and plain-port passive FTP", async () => {
     configure({ host: "198.51.100.10", hostKey: HOST_KEY, privateKeyPath: path.join(keyDir, "k") });
     const regs = await run("quickstart");
-    expect(regs.filter((r) => r.type === "hardened-nftables:index:HostFirewall").map((r) => r.name)).toEqual(["quickstart"]);
-    const [t] = (await tables(regs));
+    expect(regs.filter((r) => r.type === "hardened-nftables:index:HostFirewall").map((r) => r.name)).toEqual([
+      "quickstart",
+    ]);
+    const [t] = await tables(regs);
     expect(t!.inputs.table).toBe("quickstart");
     expect(t!.inputs.target).toBe("root@198.51.100.10:22");
-    expect(Object.keys(t!.inputs.rules as object)).toContain('chain input: tcp dport 443 counter accept comment "https: web requests over TLS"');
-    expect(Object.keys(t!.inputs.rules as object)).toContain('chain input: tcp dport 50000-50100 counter accept comment "ftp: passive data"');
+    expect(Object.keys(t!.inputs.rules as object)).toContain(
+      'chain input: tcp dport 443 counter accept comment "https: web requests over TLS"',
+    );
+    expect(Object.keys(t!.inputs.rules as object)).toContain(
+      'chain input: tcp dport 50000-50100 counter accept comment "ftp: passive data"',
+    );
   });
 
   it("ftp-server: @pulumi/command installs and configures vsftpd; the firewall scopes the ftp helper", async () => {
@@ -100,16 +107,22 @@ describe("examples run under mocks", () => {
     expect(commands.map((c) => c.name)).toEqual(["ftp-packages", "vsftpd-passive-range"]);
     expect(commands[0]!.inputs.create).toContain("apt-get install -y -qq nftables vsftpd conntrack");
     expect(commands[1]!.inputs.create).toContain("pasv_min_port=50000\\npasv_max_port=50100");
-    const [t] = (await tables(regs));
-    expect(Object.keys(t!.inputs.rules as object)).toContain('chain input: tcp dport 21 counter ct helper set "ftp-helper" accept comment "ftp: control, helper ftp"');
-    expect(Object.keys(t!.inputs.rules as object)).toContain('chain input: ct state related ct helper "ftp" tcp dport 50000-50100 counter accept comment "ftp: passive data, expected by helper ftp"');
-    expect(fromLineMap(t!.inputs.modprobe as LineMap)).toContain("# Allowed for scoped exposures: nf_conntrack_ftp, nf_nat_ftp");
+    const [t] = await tables(regs);
+    expect(Object.keys(t!.inputs.rules as object)).toContain(
+      'chain input: tcp dport 21 counter ct helper set "ftp-helper" accept comment "ftp: control, helper ftp"',
+    );
+    expect(Object.keys(t!.inputs.rules as object)).toContain(
+      'chain input: ct state related ct helper "ftp" tcp dport 50000-50100 counter accept comment "ftp: passive data, expected by helper ftp"',
+    );
+    expect(fromLineMap(t!.inputs.modprobe as LineMap)).toContain(
+      "# Allowed for scoped exposures: nf_conntrack_ftp, nf_nat_ftp",
+    );
   });
 
   it("voip-pbx: SIP with a fixed RTP range, no helper, outbound restricted", async () => {
     configure({ host: "198.51.100.30", hostKey: HOST_KEY, privateKey: privateKey() });
     const regs = await run("voip-pbx");
-    const [t] = (await tables(regs));
+    const [t] = await tables(regs);
     const lines = Object.keys(t!.inputs.rules as object);
     expect(t!.inputs.table).toBe("pbx");
     expect(lines).toContain("chain output: policy drop");
@@ -133,10 +146,13 @@ describe("examples run under mocks", () => {
     expect(ts.map((t) => t.name)).toEqual(order);
     expect(ts.every((t) => t.inputs.table === "fleet")).toBe(true);
     const [web, db, mail] = ts.map((t) => Object.keys(t.inputs.rules as object));
-    for (const lines of [web!, db!, mail!]) expect(lines.some((l) => l.includes('comment "ssh: remote logins"'))).toBe(true);
+    for (const lines of [web!, db!, mail!])
+      expect(lines.some((l) => l.includes('comment "ssh: remote logins"'))).toBe(true);
     expect(web!.some((l) => l.includes("udp dport 443"))).toBe(true);
     expect(db!).toContain("chain output: policy drop");
-    expect(db!.some((l) => l.includes('tcp dport 5432 counter accept comment "postgres: ports (app servers only)"'))).toBe(true);
+    expect(
+      db!.some((l) => l.includes('tcp dport 5432 counter accept comment "postgres: ports (app servers only)"')),
+    ).toBe(true);
     expect(web!.some((l) => l.includes("5432"))).toBe(false);
     expect(ts[2]!.inputs.target).toBe("ops@203.0.113.13:22");
     expect(fromLineMap(ts[2]!.inputs.sysctl as LineMap)).toContain("net.netfilter.nf_conntrack_max = 131072");

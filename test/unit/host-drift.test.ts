@@ -5,7 +5,12 @@
  */
 import { describe, expect, it } from "vitest";
 import { diffTables, ruleTexts } from "../../src/host/operations/drift";
-import { type DriftReport, formatDrift, hasRepairableDrift, summarizeDrift } from "../../src/host/operations/drift-report";
+import {
+  type DriftReport,
+  formatDrift,
+  hasRepairableDrift,
+  summarizeDrift,
+} from "../../src/host/operations/drift-report";
 import { compareObserved } from "../../src/host/operations/observed";
 import { managedPaths } from "../../src/render/paths";
 import { LISTING_JSON, LISTING_TEXT } from "../fixtures/nft-listing";
@@ -24,7 +29,16 @@ const diff = ([json, text]: [string, string]) => diffTables(LISTING_JSON, LISTIN
 describe("ruleTexts: rule lines per chain from a text listing", () => {
   it("takes each chain's rules in order, without its hook line, policy or braces", () => {
     expect(ruleTexts(LISTING_TEXT)).toEqual(
-      new Map([["input", ['ct state established accept comment "baseline: established"', 'tcp dport 22 ip saddr @ssh_v4 accept comment "ssh: control"', 'tcp dport 80 accept comment "http: control"']]]),
+      new Map([
+        [
+          "input",
+          [
+            'ct state established accept comment "baseline: established"',
+            'tcp dport 22 ip saddr @ssh_v4 accept comment "ssh: control"',
+            'tcp dport 80 accept comment "http: control"',
+          ],
+        ],
+      ]),
     );
   });
 });
@@ -32,14 +46,36 @@ describe("ruleTexts: rule lines per chain from a text listing", () => {
 describe("diffTables: the candidate against the live table, both listed by the host's nft", () => {
   it("the same table is no drift, whatever the handles", () => {
     const d = diff(live((doc) => rules(doc).forEach((r, i) => (r.handle = 100 + i))));
-    expect(d).toEqual({ livePresent: true, rules: { added: [], removed: [], changed: [] }, chains: [], sets: [], helpers: [] });
+    expect(d).toEqual({
+      livePresent: true,
+      rules: { added: [], removed: [], changed: [] },
+      chains: [],
+      sets: [],
+      helpers: [],
+    });
   });
 
   it("a rule added by hand is named with its text as the listing prints it", () => {
     const d = diff(
       live(
-        (doc) => doc.nftables.push({ rule: { family: "inet", table: "t", chain: "input", handle: 9, expr: [{ match: { op: "==", left: { payload: { protocol: "tcp", field: "dport" } }, right: 3306 } }, { accept: null }] } }),
-        (t) => t.replace('tcp dport 80 accept comment "http: control"', 'tcp dport 80 accept comment "http: control"\n\t\ttcp dport 3306 accept'),
+        (doc) =>
+          doc.nftables.push({
+            rule: {
+              family: "inet",
+              table: "t",
+              chain: "input",
+              handle: 9,
+              expr: [
+                { match: { op: "==", left: { payload: { protocol: "tcp", field: "dport" } }, right: 3306 } },
+                { accept: null },
+              ],
+            },
+          }),
+        (t) =>
+          t.replace(
+            'tcp dport 80 accept comment "http: control"',
+            'tcp dport 80 accept comment "http: control"\n\t\ttcp dport 3306 accept',
+          ),
       ),
     );
     expect(d.rules.added).toEqual([{ chain: "input", text: "tcp dport 3306 accept", comment: undefined }]);
@@ -50,10 +86,16 @@ describe("diffTables: the candidate against the live table, both listed by the h
     const d = diff(
       live(
         (doc) => doc.nftables.push({ rule: { ...rules(doc).find((r) => r.comment === "http: control")!, handle: 9 } }),
-        (t) => t.replace('tcp dport 80 accept comment "http: control"', 'tcp dport 80 accept comment "http: control"\n\t\ttcp dport 80 accept comment "http: control"'),
+        (t) =>
+          t.replace(
+            'tcp dport 80 accept comment "http: control"',
+            'tcp dport 80 accept comment "http: control"\n\t\ttcp dport 80 accept comment "http: control"',
+          ),
       ),
     );
-    expect(d.rules.added).toEqual([{ chain: "input", text: 'tcp dport 80 accept comment "http: control"', comment: "http: control" }]);
+    expect(d.rules.added).toEqual([
+      { chain: "input", text: 'tcp dport 80 accept comment "http: control"', comment: "http: control" },
+    ]);
     expect(d.rules.removed).toEqual([]);
     expect(d.rules.changed).toEqual([]);
   });
@@ -68,7 +110,13 @@ describe("diffTables: the candidate against the live table, both listed by the h
         (t) => t.replace("tcp dport 80 accept", "tcp dport 8080 accept"),
       ),
     );
-    expect(edited.rules.changed).toEqual([{ chain: "input", before: 'tcp dport 80 accept comment "http: control"', after: 'tcp dport 8080 accept comment "http: control"' }]);
+    expect(edited.rules.changed).toEqual([
+      {
+        chain: "input",
+        before: 'tcp dport 80 accept comment "http: control"',
+        after: 'tcp dport 8080 accept comment "http: control"',
+      },
+    ]);
     expect(edited.rules.added).toEqual([]);
     expect(edited.rules.removed).toEqual([]);
 
@@ -78,7 +126,9 @@ describe("diffTables: the candidate against the live table, both listed by the h
         (t) => t.replace(/\n.*ssh: control.*/, ""),
       ),
     );
-    expect(deleted.rules.removed).toEqual([{ chain: "input", text: 'tcp dport 22 ip saddr @ssh_v4 accept comment "ssh: control"', comment: "ssh: control" }]);
+    expect(deleted.rules.removed).toEqual([
+      { chain: "input", text: 'tcp dport 22 ip saddr @ssh_v4 accept comment "ssh: control"', comment: "ssh: control" },
+    ]);
   });
 
   it("a chain's policy, a set's elements and a helper object are compared too", () => {
@@ -114,7 +164,10 @@ describe("compareObserved: files, enablement link, sysctls and modules as observ
     nft: "table inet t {}\n",
     sysctl: "net.netfilter.nf_conntrack_max = 262144\n",
     modprobe: "install nf_conntrack_ftp /bin/false\n",
-    sysctlSettings: [["net.netfilter.nf_conntrack_max", "262144"], ["net.netfilter.nf_conntrack_helper", "0"]] as [string, string][],
+    sysctlSettings: [
+      ["net.netfilter.nf_conntrack_max", "262144"],
+      ["net.netfilter.nf_conntrack_helper", "0"],
+    ] as [string, string][],
     deniedModules: ["nf_conntrack_ftp", "nf_conntrack_sip"],
   };
   const b64 = (s: string) => Buffer.from(s).toString("base64");
@@ -128,15 +181,28 @@ describe("compareObserved: files, enablement link, sysctls and modules as observ
     modules: "nf_conntrack_sane",
   };
 
-  it("a host as rendered shows nothing; a read-only or absent sysctl (\"-\") is not drift", () => {
-    expect(compareObserved(inSyncSections, { artefacts, paths, unit: "[Unit]\n" })).toEqual({ files: [], sysctls: [], loadedDeniedModules: [] });
+  it('a host as rendered shows nothing; a read-only or absent sysctl ("-") is not drift', () => {
+    expect(compareObserved(inSyncSections, { artefacts, paths, unit: "[Unit]\n" })).toEqual({
+      files: [],
+      sysctls: [],
+      loadedDeniedModules: [],
+    });
   });
 
   it("names a changed file line by line, a missing one, an unexpected unit and a disabled one", () => {
     const { "file modprobe present": _, ...withoutModprobe } = inSyncSections;
-    const found = compareObserved({ ...withoutModprobe, "file sysctl present": b64("net.netfilter.nf_conntrack_max = 4096\n"), "unit-link": "" }, { artefacts, paths, unit: "[Unit]\n" });
+    const found = compareObserved(
+      { ...withoutModprobe, "file sysctl present": b64("net.netfilter.nf_conntrack_max = 4096\n"), "unit-link": "" },
+      { artefacts, paths, unit: "[Unit]\n" },
+    );
     expect(found.files).toEqual([
-      { name: "sysctl", path: paths.sysctl, status: "changed", added: ["net.netfilter.nf_conntrack_max = 4096"], removed: ["net.netfilter.nf_conntrack_max = 262144"] },
+      {
+        name: "sysctl",
+        path: paths.sysctl,
+        status: "changed",
+        added: ["net.netfilter.nf_conntrack_max = 4096"],
+        removed: ["net.netfilter.nf_conntrack_max = 262144"],
+      },
       { name: "modprobe", path: paths.modprobe, status: "missing", added: [], removed: [] },
       { name: "unit-link", path: paths.unitLink, status: "missing", added: [], removed: [] },
     ]);
@@ -149,7 +215,14 @@ describe("compareObserved: files, enablement link, sysctls and modules as observ
   });
 
   it("a live sysctl off its value, and a denied module that is loaded", () => {
-    const found = compareObserved({ ...inSyncSections, sysctl: "net.netfilter.nf_conntrack_max 4096\nnet.netfilter.nf_conntrack_helper 1", modules: "nf_conntrack_ftp\nnf_conntrack_sane" }, { artefacts, paths, unit: "[Unit]\n" });
+    const found = compareObserved(
+      {
+        ...inSyncSections,
+        sysctl: "net.netfilter.nf_conntrack_max 4096\nnet.netfilter.nf_conntrack_helper 1",
+        modules: "nf_conntrack_ftp\nnf_conntrack_sane",
+      },
+      { artefacts, paths, unit: "[Unit]\n" },
+    );
     expect(found.sysctls).toEqual([
       { key: "net.netfilter.nf_conntrack_max", expected: "262144", actual: "4096" },
       { key: "net.netfilter.nf_conntrack_helper", expected: "0", actual: "1" },
@@ -183,9 +256,16 @@ describe("the drift report: what an apply repairs, and its text", () => {
     const loaded = { ...clean, inSync: false, loadedDeniedModules: ["nf_conntrack_ftp"] };
     expect(hasRepairableDrift(loaded)).toBe(false);
     expect(formatDrift(loaded)).toContain("  module nf_conntrack_ftp: loaded although denied");
-    const added = { ...clean, inSync: false, rules: { added: [{ chain: "input", text: "tcp dport 3306 accept" }], removed: [], changed: [] } };
+    const added = {
+      ...clean,
+      inSync: false,
+      rules: { added: [{ chain: "input", text: "tcp dport 3306 accept" }], removed: [], changed: [] },
+    };
     expect(hasRepairableDrift(added)).toBe(true);
     expect(summarizeDrift(added)).toContain("1 rule(s) added");
-    expect(formatDrift(added)).toEqual(["root@198.18.0.1:22: table inet t drifted", "  + input: tcp dport 3306 accept"]);
+    expect(formatDrift(added)).toEqual([
+      "root@198.18.0.1:22: table inet t drifted",
+      "  + input: tcp dport 3306 accept",
+    ]);
   });
 });

@@ -7,12 +7,12 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
-import { main } from "../../src/cli/main";
 import { hostOptionsFromFlags } from "../../src/cli/host-command";
+import { main } from "../../src/cli/main";
 import { formatIssue, type Issue } from "../../src/fields/issues";
 import { applyPolicy, observePolicy, removeTable } from "../../src/host";
-import { HostOptionsError, parseHostOptions } from "../../src/model/host-options";
 import { parseConnection } from "../../src/model/connection";
+import { HostOptionsError, parseHostOptions } from "../../src/model/host-options";
 import { assertPolicy } from "../../src/model/validate";
 import { check } from "../../src/pulumi/provider-impl";
 import { TEST_HOST_KEY } from "../support/keys";
@@ -34,14 +34,58 @@ interface Case {
 }
 
 const CASES: Case[] = [
-  { name: "a timeout below the bound", options: { confirmTimeoutSeconds: 4 }, flags: { "confirm-timeout": "4" }, issue: { path: ["confirmTimeoutSeconds"], message: TIMEOUT }, flag: "--confirm-timeout" },
-  { name: "a timeout above the bound", options: { confirmTimeoutSeconds: 601 }, flags: { "confirm-timeout": "601" }, issue: { path: ["confirmTimeoutSeconds"], message: TIMEOUT }, flag: "--confirm-timeout" },
-  { name: "a timeout that is no number", options: { confirmTimeoutSeconds: "soon" }, flags: { "confirm-timeout": "soon" }, issue: { path: ["confirmTimeoutSeconds"], message: TIMEOUT }, flag: "--confirm-timeout" },
-  { name: "a relative state root", options: { hostPaths: { stateRoot: "relative/path" } }, flags: { "state-root": "relative/path" }, issue: { path: ["hostPaths", "stateRoot"], message: ROOT }, flag: "--state-root" },
-  { name: "a run root with ..", options: { hostPaths: { runRoot: "/run/../etc" } }, flags: { "run-root": "/run/../etc" }, issue: { path: ["hostPaths", "runRoot"], message: 'must not contain ".."' }, flag: "--run-root" },
-  { name: "a table named like an nft keyword", options: { table: "add" }, flags: { table: "add" }, issue: { path: ["table"], message: KEYWORD }, flag: "--table" },
-  { name: "another table that cannot be a table", options: { allowOtherTables: ["base", "ip"] }, issue: { path: ["allowOtherTables", 1], message: KEYWORD } },
-  { name: "another table option of the wrong type", options: { allowOtherTables: "yes" }, issue: { path: ["allowOtherTables"], message: "expected true, false or a list of table names" } },
+  {
+    name: "a timeout below the bound",
+    options: { confirmTimeoutSeconds: 4 },
+    flags: { "confirm-timeout": "4" },
+    issue: { path: ["confirmTimeoutSeconds"], message: TIMEOUT },
+    flag: "--confirm-timeout",
+  },
+  {
+    name: "a timeout above the bound",
+    options: { confirmTimeoutSeconds: 601 },
+    flags: { "confirm-timeout": "601" },
+    issue: { path: ["confirmTimeoutSeconds"], message: TIMEOUT },
+    flag: "--confirm-timeout",
+  },
+  {
+    name: "a timeout that is no number",
+    options: { confirmTimeoutSeconds: "soon" },
+    flags: { "confirm-timeout": "soon" },
+    issue: { path: ["confirmTimeoutSeconds"], message: TIMEOUT },
+    flag: "--confirm-timeout",
+  },
+  {
+    name: "a relative state root",
+    options: { hostPaths: { stateRoot: "relative/path" } },
+    flags: { "state-root": "relative/path" },
+    issue: { path: ["hostPaths", "stateRoot"], message: ROOT },
+    flag: "--state-root",
+  },
+  {
+    name: "a run root with ..",
+    options: { hostPaths: { runRoot: "/run/../etc" } },
+    flags: { "run-root": "/run/../etc" },
+    issue: { path: ["hostPaths", "runRoot"], message: 'must not contain ".."' },
+    flag: "--run-root",
+  },
+  {
+    name: "a table named like an nft keyword",
+    options: { table: "add" },
+    flags: { table: "add" },
+    issue: { path: ["table"], message: KEYWORD },
+    flag: "--table",
+  },
+  {
+    name: "another table that cannot be a table",
+    options: { allowOtherTables: ["base", "ip"] },
+    issue: { path: ["allowOtherTables", 1], message: KEYWORD },
+  },
+  {
+    name: "another table option of the wrong type",
+    options: { allowOtherTables: "yes" },
+    issue: { path: ["allowOtherTables"], message: "expected true, false or a list of table names" },
+  },
 ];
 
 const connection = () => {
@@ -59,14 +103,22 @@ describe("the host options schema", () => {
 
   it("accepts the bounds and normalizes a root's trailing slash", () => {
     for (const confirmTimeoutSeconds of [5, 30, 600]) expect(parseHostOptions({ confirmTimeoutSeconds }).ok).toBe(true);
-    expect(parseHostOptions({ hostPaths: { stateRoot: "/srv/state/" } })).toEqual({ ok: true, value: { hostPaths: { stateRoot: "/srv/state" } } });
+    expect(parseHostOptions({ hostPaths: { stateRoot: "/srv/state/" } })).toEqual({
+      ok: true,
+      value: { hostPaths: { stateRoot: "/srv/state" } },
+    });
     expect(parseHostOptions({ allowOtherTables: ["base"] }).ok).toBe(true);
   });
 });
 
 describe("every front end reports the schema's issue", () => {
   it.each(CASES)("provider check, $name", async ({ options, issue }) => {
-    const news = { table: "web", connection: { host: "198.51.100.7", password: "pw-pw-pw", hostKey: TEST_HOST_KEY }, policy, ...options };
+    const news = {
+      table: "web",
+      connection: { host: "198.51.100.7", password: "pw-pw-pw", hostKey: TEST_HOST_KEY },
+      policy,
+      ...options,
+    };
     const { failures = [] } = await check(undefined, news);
     // the table is checked with the policy it names
     const property = issue.path[0] === "table" ? "policy" : String(issue.path[0]);
@@ -83,7 +135,10 @@ describe("every front end reports the schema's issue", () => {
     const apiOptions = { ...rest, ...(hostPaths ? { paths: hostPaths } : {}), ...(table ? { table } : {}) } as never;
     // the API names the schema's hostPaths `paths`
     const apiIssue = issue.path[0] === "hostPaths" ? { ...issue, path: ["paths", ...issue.path.slice(1)] } : issue;
-    for (const operation of [() => applyPolicy(connection(), assertPolicy(policy), apiOptions), () => observePolicy(connection(), assertPolicy(policy), apiOptions)]) {
+    for (const operation of [
+      () => applyPolicy(connection(), assertPolicy(policy), apiOptions),
+      () => observePolicy(connection(), assertPolicy(policy), apiOptions),
+    ]) {
       const err = await operation().catch((e: unknown) => e);
       expect(err).toBeInstanceOf(HostOptionsError);
       expect((err as HostOptionsError).issues).toEqual([apiIssue]);
@@ -101,7 +156,19 @@ describe("every front end reports the schema's issue", () => {
       fs.writeFileSync(file, JSON.stringify(policy));
       let err = "";
       const code = await main(
-        ["apply", "--policy", file, "--host", "192.0.2.1", "--host-key", TEST_HOST_KEY, "--password-env", "HNFT_TEST_PW", "--confirm-timeout", "4"],
+        [
+          "apply",
+          "--policy",
+          file,
+          "--host",
+          "192.0.2.1",
+          "--host-key",
+          TEST_HOST_KEY,
+          "--password-env",
+          "HNFT_TEST_PW",
+          "--confirm-timeout",
+          "4",
+        ],
         { out: () => undefined, err: (t) => void (err += t) },
       );
       expect(code).toBe(2);

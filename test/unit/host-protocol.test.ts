@@ -7,12 +7,20 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { BOOTSTRAP, bundle } from "../../src/host/wire/bundle";
-import { CAUSE, HOST_EXIT, parseStatusFile, parseVerdict, STATUS, STATUS_FILE, USED_KEYS } from "../../src/host/wire/protocol";
-import { parseOutput } from "../../src/host/wire/remote";
-import { describeHostState } from "../../src/host/wire/verdict";
 import { EXIT } from "../../src/cli/exit-codes";
 import { EXIT_HELP } from "../../src/cli/host-command";
+import { BOOTSTRAP, bundle } from "../../src/host/wire/bundle";
+import {
+  CAUSE,
+  HOST_EXIT,
+  parseStatusFile,
+  parseVerdict,
+  STATUS,
+  STATUS_FILE,
+  USED_KEYS,
+} from "../../src/host/wire/protocol";
+import { parseOutput } from "../../src/host/wire/remote";
+import { describeHostState } from "../../src/host/wire/verdict";
 
 const SCRIPTS = join(__dirname, "../../src/host/scripts");
 const scripts = readdirSync(SCRIPTS)
@@ -20,14 +28,32 @@ const scripts = readdirSync(SCRIPTS)
   .map((f) => ({ name: f, text: readFileSync(join(SCRIPTS, f), "utf8") }));
 const defs = parseStatusFile(readFileSync(STATUS_FILE, "utf8"));
 /** Script text without comment lines (comments may mention words freely). */
-const code = (text: string) => text.split("\n").filter((l) => !/^\s*#/.test(l)).join("\n");
+const code = (text: string) =>
+  text
+    .split("\n")
+    .filter((l) => !/^\s*#/.test(l))
+    .join("\n");
 
 describe("status.env: one definition for the scripts and the TypeScript", () => {
   it("the shell that sources it sees exactly the values the TypeScript parsed", () => {
-    const out = execFileSync("sh", ["-c", `set -eu; . "$1"; for k in ${Object.keys(defs).join(" ")}; do eval "printf '%s=%s\\n' \\"\\$k\\" \\"\\$$k\\""; done`, "sh", STATUS_FILE], {
-      encoding: "utf8",
-    });
-    const shell = Object.fromEntries(out.trim().split("\n").map((l) => l.split("=") as [string, string]));
+    const out = execFileSync(
+      "sh",
+      [
+        "-c",
+        `set -eu; . "$1"; for k in ${Object.keys(defs).join(" ")}; do eval "printf '%s=%s\\n' \\"\\$k\\" \\"\\$$k\\""; done`,
+        "sh",
+        STATUS_FILE,
+      ],
+      {
+        encoding: "utf8",
+      },
+    );
+    const shell = Object.fromEntries(
+      out
+        .trim()
+        .split("\n")
+        .map((l) => l.split("=") as [string, string]),
+    );
     expect(shell).toEqual(defs);
     // parseStatusFile admits KEY=value lines only, so sourcing the file can do nothing else
   });
@@ -38,7 +64,9 @@ describe("status.env: one definition for the scripts and the TypeScript", () => 
     expect(CAUSE.commitFailed).toBe(defs.CAUSE_COMMIT_FAILED);
     expect(HOST_EXIT.failed).toBe(Number(defs.EXIT_FAILED));
     // words are distinct: no verdict can be mistaken for another
-    const words = Object.entries(defs).filter(([k]) => k.startsWith("STATUS_")).map(([, v]) => v);
+    const words = Object.entries(defs)
+      .filter(([k]) => k.startsWith("STATUS_"))
+      .map(([, v]) => v);
     expect(new Set(words).size).toBe(words.length);
   });
 
@@ -50,7 +78,8 @@ describe("status.env: one definition for the scripts and the TypeScript", () => 
 
   it("every variable from the file a script uses is defined there, and every key is used by some script", () => {
     const used = new Set<string>();
-    for (const s of scripts) for (const m of code(s.text).matchAll(/\$\{?((?:STATUS|CAUSE|EXIT)_[A-Z0-9_]+)/g)) used.add(m[1]!);
+    for (const s of scripts)
+      for (const m of code(s.text).matchAll(/\$\{?((?:STATUS|CAUSE|EXIT)_[A-Z0-9_]+)/g)) used.add(m[1]!);
     const undefinedKeys = [...used].filter((k) => !(k in defs));
     expect(undefinedKeys).toEqual([]);
     // EXIT_NO_TEMP_DIR and EXIT_NO_UNPACK belong to the bootstrap command line (TypeScript side)
@@ -73,14 +102,19 @@ describe("status.env: one definition for the scripts and the TypeScript", () => 
       // no literal status word where a verdict is printed or written
       for (const [k, v] of Object.entries(defs)) {
         if (!k.startsWith("STATUS_") && !k.startsWith("CAUSE_")) continue;
-        expect(text.includes(`status ${v}`) || text.includes(`status "${v}`) || text.includes(`finish "${v}`), `${s.name}: literal ${v}`).toBe(false);
+        expect(
+          text.includes(`status ${v}`) || text.includes(`status "${v}`) || text.includes(`finish "${v}`),
+          `${s.name}: literal ${v}`,
+        ).toBe(false);
       }
     }
   });
 
   it("the TypeScript host layer names no status word literally", () => {
     const dir = join(__dirname, "../../src/host");
-    const words = Object.entries(defs).filter(([k]) => k.startsWith("STATUS_") || k.startsWith("CAUSE_")).map(([, v]) => v);
+    const words = Object.entries(defs)
+      .filter(([k]) => k.startsWith("STATUS_") || k.startsWith("CAUSE_"))
+      .map(([, v]) => v);
     for (const f of readdirSync(dir).filter((n) => n.endsWith(".ts"))) {
       // an error class's own code ("rolled-back") is a name for callers, not a host verdict
       const text = readFileSync(join(dir, f), "utf8").replace(/readonly code = "[^"]*"/g, "");
@@ -125,13 +159,24 @@ describe("verdicts", () => {
       fields: { cause: "commit-failed", step: "install-table", files: "not-restored" },
     });
     expect(parseVerdict("gone (the transaction was removed)")).toEqual({ word: "gone", fields: {} });
-    const out = parseOutput(0, "hnft-detail guardian: loading the backup failed: Error: syntax error\nhnft-status rolled-back-to-persisted\n", "");
+    const out = parseOutput(
+      0,
+      "hnft-detail guardian: loading the backup failed: Error: syntax error\nhnft-status rolled-back-to-persisted\n",
+      "",
+    );
     expect(out.details).toEqual(["guardian: loading the backup failed: Error: syntax error"]);
   });
 
   it("every state the guardian can record has its own sentence and advice; an unknown word is said to be unknown", () => {
     const ctx = { table: "web1", nftPath: "/etc/hardened-nftables/web1.nft", confirmTimeout: 30 };
-    const states = [STATUS.unchanged, STATUS.rolledBack, STATUS.rolledBackToPersisted, STATUS.tableRemoved, STATUS.rollbackFailed, STATUS.armed];
+    const states = [
+      STATUS.unchanged,
+      STATUS.rolledBack,
+      STATUS.rolledBackToPersisted,
+      STATUS.tableRemoved,
+      STATUS.rollbackFailed,
+      STATUS.armed,
+    ];
     const texts = states.map((s) => describeHostState(s, ctx).stateText);
     expect(new Set(texts).size).toBe(states.length);
     expect(describeHostState(STATUS.rolledBackToPersisted, ctx).stateText).toContain("/etc/hardened-nftables/web1.nft");

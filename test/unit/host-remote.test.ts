@@ -9,12 +9,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
-import { locateNftError } from "../../src/local/nft-error";
-import { BOOTSTRAP, bundle } from "../../src/host/wire/bundle";
 import { factsFromOutput } from "../../src/host/operations/probe";
+import { commandLine, shellQuote } from "../../src/host/ssh";
+import { BOOTSTRAP, bundle } from "../../src/host/wire/bundle";
 import { STATUS } from "../../src/host/wire/protocol";
 import { parseOutput } from "../../src/host/wire/remote";
-import { commandLine, shellQuote } from "../../src/host/ssh";
+import { locateNftError } from "../../src/local/nft-error";
 import { NFT } from "../fixtures/nft-listing";
 
 const scratch = mkdtempSync(join(tmpdir(), "hnft-bundle-"));
@@ -31,7 +31,9 @@ const HOSTILE = "a'b\"c $(touch /tmp/pwned) `id` ; rm -rf / \\ \n\t* ~ !x";
 
 describe("bundle: one tar stream per step", () => {
   it("carries the step's script as main.sh, lib.sh and status.env, and parameters and artefacts byte for byte", async () => {
-    const dir = unpack(await bundle({ main: "observe", params: { table: "web1", note: HOSTILE }, files: { nft: NFT } }));
+    const dir = unpack(
+      await bundle({ main: "observe", params: { table: "web1", note: HOSTILE }, files: { nft: NFT } }),
+    );
     expect(readdirSync(dir).sort()).toEqual(["files", "lib.sh", "main.sh", "params", "status.env"]);
     const scripts = join(__dirname, "../../src/host/scripts");
     expect(readFileSync(join(dir, "main.sh"), "utf8")).toBe(readFileSync(join(scripts, "observe.sh"), "utf8"));
@@ -53,7 +55,9 @@ describe("bundle: one tar stream per step", () => {
     // the bundle runs main.sh with the unpacked directory as its only argument, in a real sh
     const hostile = await bundle({ main: "confirm", params: { table: HOSTILE } });
     const r = spawnSync("sh", ["-c", BOOTSTRAP], { input: hostile });
-    expect(parseOutput(r.status ?? -1, r.stdout.toString(), r.stderr.toString()).status).toBe(`${STATUS.badParameter} table`);
+    expect(parseOutput(r.status ?? -1, r.stdout.toString(), r.stderr.toString()).status).toBe(
+      `${STATUS.badParameter} table`,
+    );
   });
 });
 
@@ -64,7 +68,10 @@ describe("shellQuote and commandLine: one POSIX word, whatever the text", () => 
     expect(echo(shellQuote(HOSTILE))).toBe(HOSTILE);
     expect(echo(shellQuote(""))).toBe("");
     fc.assert(
-      fc.property(fc.string({ unit: "binary", maxLength: 40 }).filter((s) => !s.includes("\0")), (s) => echo(shellQuote(s)) === s),
+      fc.property(
+        fc.string({ unit: "binary", maxLength: 40 }).filter((s) => !s.includes("\0")),
+        (s) => echo(shellQuote(s)) === s,
+      ),
       { numRuns: 60 },
     );
   });
@@ -163,10 +170,18 @@ describe("locateNftError: the line of the candidate nft complained about", () =>
     const lineNo = bad.split("\n").findIndex((l) => l.includes("acept")) + 1;
     // what nft 1.0.6 printed for this very file (`nft -c -f`)
     const stderr = `/tmp/hnft.x/files/nft:${lineNo}:24-30: Error: syntax error, unexpected comment\n    tcp dport 80 acept comment "http: control"\n                       ^^^^^^^\n`;
-    expect(locateNftError(stderr, bad)).toEqual({ ok: false, error: stderr.trim(), line: lineNo, lineText: 'tcp dport 80 acept comment "http: control"' });
+    expect(locateNftError(stderr, bad)).toEqual({
+      ok: false,
+      error: stderr.trim(),
+      line: lineNo,
+      lineText: 'tcp dport 80 acept comment "http: control"',
+    });
   });
 
   it("without a location it keeps nft's message and names no line", () => {
-    expect(locateNftError("Error: Could not process rule: No such file or directory\n", NFT)).toEqual({ ok: false, error: "Error: Could not process rule: No such file or directory" });
+    expect(locateNftError("Error: Could not process rule: No such file or directory\n", NFT)).toEqual({
+      ok: false,
+      error: "Error: Could not process rule: No such file or directory",
+    });
   });
 });

@@ -9,12 +9,17 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 
 const SCRIPTS = join(__dirname, "../../src/host/scripts");
-const shellScripts = readdirSync(SCRIPTS).filter((f) => f.endsWith(".sh")).sort();
+const shellScripts = readdirSync(SCRIPTS)
+  .filter((f) => f.endsWith(".sh"))
+  .sort();
 
 function shellcheck(files: readonly string[], cwd: string): { status: number | null; output: string } {
   // -x follows `. "$B/lib.sh"` through each script's `# shellcheck source=` directive
   const r = spawnSync("shellcheck", ["-x", "-f", "gcc", ...files], { cwd, encoding: "utf8" });
-  if (r.error) throw new Error(`shellcheck could not run (${r.error.message}): scripts/setup.sh installs it (Debian package shellcheck)`);
+  if (r.error)
+    throw new Error(
+      `shellcheck could not run (${r.error.message}): scripts/setup.sh installs it (Debian package shellcheck)`,
+    );
   return { status: r.status, output: `${r.stdout}${r.stderr}` };
 }
 
@@ -23,7 +28,18 @@ describe("host scripts: shellcheck", () => {
   afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
   it("finds every script (the list below is not empty by accident)", () => {
-    expect(shellScripts).toEqual(expect.arrayContaining(["apply.sh", "guardian.sh", "lib.sh", "observe.sh", "confirm.sh", "probe.sh", "remove.sh", "coexist.sh"]));
+    expect(shellScripts).toEqual(
+      expect.arrayContaining([
+        "apply.sh",
+        "guardian.sh",
+        "lib.sh",
+        "observe.sh",
+        "confirm.sh",
+        "probe.sh",
+        "remove.sh",
+        "coexist.sh",
+      ]),
+    );
   });
 
   for (const name of shellScripts) {
@@ -36,7 +52,7 @@ describe("host scripts: shellcheck", () => {
 
   it("negative control: the same check reports a script with an unquoted expansion", () => {
     const bad = join(scratch, "bad.sh");
-    writeFileSync(bad, '# shellcheck shell=sh\nrm -rf $1/*\n');
+    writeFileSync(bad, "# shellcheck shell=sh\nrm -rf $1/*\n");
     const r = shellcheck([bad], scratch);
     expect(r.status).not.toBe(0);
     expect(r.output).toMatch(/SC2086/);
@@ -45,7 +61,10 @@ describe("host scripts: shellcheck", () => {
 
 /** The awk program guardian.sh pipes `conntrack -L` through, run as the guardian runs it. */
 function deletions(listing: string, allowed: string): string[] {
-  const out = execFileSync("awk", ["-v", `allowed=${allowed}`, "-f", join(SCRIPTS, "conntrack-deletions.awk")], { input: listing, encoding: "utf8" });
+  const out = execFileSync("awk", ["-v", `allowed=${allowed}`, "-f", join(SCRIPTS, "conntrack-deletions.awk")], {
+    input: listing,
+    encoding: "utf8",
+  });
   return out.split("\n").filter(Boolean);
 }
 
@@ -76,8 +95,12 @@ describe("host scripts: the conntrack batch after commit (conntrack-deletions.aw
   });
 
   it("skips a protocol conntrack lists as unknown: -p cannot name it, and one refused line would end the whole batch", () => {
-    const unknown = "unknown  132 599 src=198.18.0.2 dst=198.18.0.1 src=198.18.0.1 dst=198.18.0.2 mark=0 helper=ftp use=1";
-    expect(deletions(`${unknown}\n${LISTING}`, "sip pptp")).toEqual(["-D -p tcp -s 198.18.0.2 -d 198.18.0.1 --sport 40100 --dport 21", "-D -p tcp -s 2001:2::2 -d 2001:2::1 --sport 40200 --dport 21"]);
+    const unknown =
+      "unknown  132 599 src=198.18.0.2 dst=198.18.0.1 src=198.18.0.1 dst=198.18.0.2 mark=0 helper=ftp use=1";
+    expect(deletions(`${unknown}\n${LISTING}`, "sip pptp")).toEqual([
+      "-D -p tcp -s 198.18.0.2 -d 198.18.0.1 --sport 40100 --dport 21",
+      "-D -p tcp -s 2001:2::2 -d 2001:2::1 --sport 40200 --dport 21",
+    ]);
   });
 
   it("prints nothing for an empty listing (the guardian then reports flushed=0)", () => {

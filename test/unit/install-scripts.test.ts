@@ -1,7 +1,7 @@
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
-import * as path from "node:path";
 import * as os from "node:os";
+import * as path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 
 // npm 11 runs a dependency's install scripts only where package.json's allowScripts says so.
@@ -95,10 +95,14 @@ describe("install scripts (package.json allowScripts)", () => {
       scripts: Record<string, string>;
     };
     expect(pkg.scripts.install).toMatch(/install-pulumi-plugin\.js resource command/);
-    const out = execFileSync(process.execPath, ["-e", `console.log(typeof require("@pulumi/command").remote.Command)`], {
-      cwd: root,
-      encoding: "utf8",
-    });
+    const out = execFileSync(
+      process.execPath,
+      ["-e", `console.log(typeof require("@pulumi/command").remote.Command)`],
+      {
+        cwd: root,
+        encoding: "utf8",
+      },
+    );
     expect(out.trim()).toBe("function");
   });
 });

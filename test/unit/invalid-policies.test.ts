@@ -18,7 +18,11 @@ describe("invalid policies are rejected with a message naming the field", () => 
   it("reports every problem, one line each", () => {
     const result = parsePolicy({
       table: "bad name",
-      exposures: [{ service: "ftp", passivePorts: "51000-50000" }, { service: "nope" }, { service: "ssh", sources: ["1.2.3.4/40"] }],
+      exposures: [
+        { service: "ftp", passivePorts: "51000-50000" },
+        { service: "nope" },
+        { service: "ssh", sources: ["1.2.3.4/40"] },
+      ],
     });
     expect(result.ok).toBe(false);
     if (result.ok) return;

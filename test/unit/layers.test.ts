@@ -53,7 +53,9 @@ function importGraph(): Map<string, string[]> {
   const graph = new Map<string, string[]>();
   for (const file of sourceFiles(SRC)) {
     const text = readFileSync(file, "utf8");
-    const specifiers = [...text.matchAll(/(?:import|export)[^;]*?from\s+"(\.[^"]+)"|import\s+"(\.[^"]+)"/g)].map((m) => (m[1] ?? m[2])!);
+    const specifiers = [...text.matchAll(/(?:import|export)[^;]*?from\s+"(\.[^"]+)"|import\s+"(\.[^"]+)"/g)].map(
+      (m) => (m[1] ?? m[2])!,
+    );
     graph.set(file, [...new Set(specifiers.map((s) => resolveImport(file, s)))]);
   }
   return graph;
@@ -86,7 +88,8 @@ function cycles(graph: Map<string, string[]>): string[][] {
         onStack.delete(w);
         component.push(w);
       } while (w !== v);
-      if (component.length > 1 || (graph.get(v) ?? []).includes(v)) out.push(component.map((f) => relative(SRC, f)).sort());
+      if (component.length > 1 || (graph.get(v) ?? []).includes(v))
+        out.push(component.map((f) => relative(SRC, f)).sort());
     }
   };
   for (const v of graph.keys()) if (!index.has(v)) visit(v);
@@ -104,7 +107,9 @@ describe("layers import one way", () => {
     const upwards = [...graph].flatMap(([file, targets]) =>
       targets
         .filter((target) => layerOf(target) !== layerOf(file) && RANK[layerOf(target)]! >= RANK[layerOf(file)]!)
-        .map((target) => `${relative(SRC, file)} (${layerOf(file)}) imports ${relative(SRC, target)} (${layerOf(target)})`),
+        .map(
+          (target) => `${relative(SRC, file)} (${layerOf(file)}) imports ${relative(SRC, target)} (${layerOf(target)})`,
+        ),
     );
     expect(upwards).toEqual([]);
   });
@@ -114,7 +119,11 @@ describe("layers import one way", () => {
   });
 
   it("the checks see a cycle and an upward import (negative control)", () => {
-    const [plan, render, model] = ["plan/plan.ts", "render/index.ts", "model/policy.ts"].map((f) => join(SRC, f)) as [string, string, string];
+    const [plan, render, model] = ["plan/plan.ts", "render/index.ts", "model/policy.ts"].map((f) => join(SRC, f)) as [
+      string,
+      string,
+      string,
+    ];
     const cyclic = new Map([...graph, [plan, [...graph.get(plan)!, render]]]);
     expect(cycles(cyclic).some((c) => c.includes("plan/plan.ts") && c.includes("render/index.ts"))).toBe(true);
     expect(RANK[layerOf(render)]! >= RANK[layerOf(model)]!).toBe(true);

@@ -3,7 +3,8 @@ import { FIRST, fromLineMap, toLineMap } from "../../src/pulumi/line-map";
 import { ruleLineGroup } from "../../src/render/rule-lines";
 
 /** The state stores objects with sorted keys: what the provider gets back. */
-const throughState = (map: Record<string, string>) => Object.fromEntries(Object.entries(map).sort(([a], [b]) => a.localeCompare(b)));
+const throughState = (map: Record<string, string>) =>
+  Object.fromEntries(Object.entries(map).sort(([a], [b]) => a.localeCompare(b)));
 
 describe("line maps (what the engine diffs key by key)", () => {
   const rules = [
@@ -20,7 +21,8 @@ describe("line maps (what the engine diffs key by key)", () => {
       "chain input: policy drop": FIRST,
       "chain forward: policy drop": FIRST,
       'chain input: tcp dport 22 accept comment "ssh: control"': "after: chain input: policy drop",
-      'chain input: tcp dport 443 accept comment "https: control"': 'after: chain input: tcp dport 22 accept comment "ssh: control"',
+      'chain input: tcp dport 443 accept comment "https: control"':
+        'after: chain input: tcp dport 22 accept comment "ssh: control"',
       "set admin_v4: 198.51.100.0/24": FIRST,
       'chain forward: limit rate 5/minute log prefix "x" comment "log"': "after: chain forward: policy drop",
     });
@@ -28,7 +30,11 @@ describe("line maps (what the engine diffs key by key)", () => {
 
   it("a rule inserted in the middle is one new key and one changed value, nothing else", () => {
     const before = toLineMap(rules, ruleLineGroup);
-    const inserted = [...rules.slice(0, 3), 'chain input: tcp dport 80 accept comment "http: control"', ...rules.slice(3)];
+    const inserted = [
+      ...rules.slice(0, 3),
+      'chain input: tcp dport 80 accept comment "http: control"',
+      ...rules.slice(3),
+    ];
     const after = toLineMap(inserted, ruleLineGroup);
     const added = Object.keys(after).filter((k) => !(k in before));
     const changed = Object.keys(before).filter((k) => k in after && after[k] !== before[k]);

@@ -2,8 +2,8 @@ import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { managedPaths } from "../../src/render/paths";
 import { hostRootProblem } from "../../src/model/host-options";
+import { managedPaths } from "../../src/render/paths";
 
 const SCRIPTS = join(__dirname, "../../src/host/scripts");
 
@@ -11,13 +11,35 @@ const SCRIPTS = join(__dirname, "../../src/host/scripts");
 function libShAccepts(values: readonly string[]): boolean[] {
   const out = execFileSync(
     "sh",
-    ["-c", `B="$0"; . "$B/lib.sh"; for v in "$@"; do if (require_path "$v" root >/dev/null); then echo accepted; else echo refused; fi; done`, SCRIPTS, ...values],
+    [
+      "-c",
+      `B="$0"; . "$B/lib.sh"; for v in "$@"; do if (require_path "$v" root >/dev/null); then echo accepted; else echo refused; fi; done`,
+      SCRIPTS,
+      ...values,
+    ],
     { encoding: "utf8" },
   );
-  return out.trim().split("\n").map((l) => l === "accepted");
+  return out
+    .trim()
+    .split("\n")
+    .map((l) => l === "accepted");
 }
 
-const EXAMPLES = ["/var/lib/hardened-nftables", "/etc/hardened-nftables/.state", "/", "/a_b-c.d/e", "relative/path", "", "/with space", "/a;rm -rf", "/a/../b", "/x..y", "/a/b\n/c", "/$(id)", "/é"];
+const EXAMPLES = [
+  "/var/lib/hardened-nftables",
+  "/etc/hardened-nftables/.state",
+  "/",
+  "/a_b-c.d/e",
+  "relative/path",
+  "",
+  "/with space",
+  "/a;rm -rf",
+  "/a/../b",
+  "/x..y",
+  "/a/b\n/c",
+  "/$(id)",
+  "/é",
+];
 
 describe("host paths", () => {
   it("accepts what lib.sh's require_path accepts, and nothing else", () => {
@@ -36,7 +58,13 @@ describe("host paths", () => {
 
   it("agrees with lib.sh on arbitrary strings of path-like and hostile characters", () => {
     const char = fc.constantFrom(..."/._-aZ09 ;$`'\"\\*?\n\té".split(""));
-    const values = fc.sample(fc.oneof(fc.string({ unit: char, maxLength: 12 }), fc.string({ unit: char, maxLength: 12 }).map((s) => `/${s}`)), { numRuns: 400, seed: 13 });
+    const values = fc.sample(
+      fc.oneof(
+        fc.string({ unit: char, maxLength: 12 }),
+        fc.string({ unit: char, maxLength: 12 }).map((s) => `/${s}`),
+      ),
+      { numRuns: 400, seed: 13 },
+    );
     const accepted = libShAccepts(values);
     const disagreements = values.filter((v, i) => accepted[i] !== (hostRootProblem(v) === undefined));
     expect(disagreements).toEqual([]);

@@ -5,8 +5,8 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { z } from "zod";
 import { describe, expect, it } from "vitest";
+import { z } from "zod";
 import { CatalogExposureSchema } from "../../src/catalog";
 import { ConnectionSchema } from "../../src/model/connection";
 import { HostOptionsSchema } from "../../src/model/host-options";
@@ -15,7 +15,13 @@ import { packageSchema } from "../../src/pulumi/schema";
 import { FirewallOutputsSchema, TableOutputsSchema } from "../../src/pulumi/types";
 import { PACKAGE_VERSION } from "../../src/pulumi/version";
 
-type Json = { description?: string; properties?: Record<string, Json>; items?: Json; anyOf?: Json[]; additionalProperties?: Json | boolean };
+type Json = {
+  description?: string;
+  properties?: Record<string, Json>;
+  items?: Json;
+  anyOf?: Json[];
+  additionalProperties?: Json | boolean;
+};
 
 /** `owner.field` of every property, at any depth, that has no description. */
 function undescribed(json: Json, at: string): string[] {
@@ -37,7 +43,12 @@ const SCHEMAS: Record<string, z.ZodType> = {
   hostOptions: HostOptionsSchema,
   firewallOutputs: FirewallOutputsSchema,
   tableOutputs: TableOutputsSchema,
-  ...Object.fromEntries((CatalogExposureSchema as unknown as { options: z.ZodObject[] }).options.map((o) => [String(o.shape.service!.def.values?.[0] ?? "?"), o])),
+  ...Object.fromEntries(
+    (CatalogExposureSchema as unknown as { options: z.ZodObject[] }).options.map((o) => [
+      String(o.shape.service!.def.values?.[0] ?? "?"),
+      o,
+    ]),
+  ),
 };
 
 describe("field descriptions", () => {
@@ -50,14 +61,19 @@ describe("field descriptions", () => {
   });
 
   it("a field without one stops the schema build, naming it", () => {
-    const bare = z.strictObject({ ...(CustomExposureSchema.shape as z.ZodRawShape), undocumented: z.string().optional() });
+    const bare = z.strictObject({
+      ...(CustomExposureSchema.shape as z.ZodRawShape),
+      undocumented: z.string().optional(),
+    });
     expect(undescribed(z.toJSONSchema(bare, { io: "input" }) as Json, "custom")).toEqual(["custom.undocumented"]);
   });
 });
 
 describe("provider/schema.json", () => {
   it("is what `npm run schema` generates from the zod schemas now", () => {
-    const committed = JSON.parse(fs.readFileSync(path.resolve(__dirname, "../../provider/schema.json"), "utf8")) as unknown;
+    const committed = JSON.parse(
+      fs.readFileSync(path.resolve(__dirname, "../../provider/schema.json"), "utf8"),
+    ) as unknown;
     const fresh = JSON.parse(JSON.stringify(packageSchema(PACKAGE_VERSION))) as unknown;
     // stale: run `npm run schema` and commit provider/schema.json
     expect(committed).toEqual(fresh);

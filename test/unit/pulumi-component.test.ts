@@ -1,17 +1,17 @@
+import { spawnSync } from "node:child_process";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { spawnSync } from "node:child_process";
 import { z } from "zod";
-import { HostFirewall, type HostFirewallArgs, HostFirewallArgsError } from "../../src/pulumi/component";
-import { HostOptionsFields } from "../../src/model/host-options";
+import type { HostOptionsFields } from "../../src/model/host-options";
 import { PolicyFields } from "../../src/model/policy";
-import { FIREWALL_OUTPUT_KEYS, POLICY_KEYS } from "../../src/pulumi/types";
-import { check } from "../../src/pulumi/provider-impl";
-import { render } from "../../src/render";
-import { generatePrivateKey, TEST_HOST_KEY } from "../support/keys";
+import { HostFirewall, type HostFirewallArgs, HostFirewallArgsError } from "../../src/pulumi/component";
 import { fromLineMap, type LineMap, toLineMap } from "../../src/pulumi/line-map";
+import { check } from "../../src/pulumi/provider-impl";
+import { FIREWALL_OUTPUT_KEYS, POLICY_KEYS } from "../../src/pulumi/types";
+import { render } from "../../src/render";
 import { ruleLineGroup } from "../../src/render/rule-lines";
+import { generatePrivateKey, TEST_HOST_KEY } from "../support/keys";
 
 interface Registered {
   type: string;
@@ -58,7 +58,10 @@ describe("HostFirewall under mocks", () => {
       hostPaths: { stateRoot: "/etc/hardened-nftables/.state" },
     });
     await settle(fw.hostTable.urn);
-    const expected = render({ exposures: [{ service: "ssh" }, { service: "ftp", passivePorts: "50000-50100" }] }, { table: "Web-1" });
+    const expected = render(
+      { exposures: [{ service: "ssh" }, { service: "ftp", passivePorts: "50000-50100" }] },
+      { table: "Web-1" },
+    );
 
     expect(registered.map((r) => [r.type, r.name])).toEqual([
       ["hardened-nftables:index:HostFirewall", "Web 1!"],
@@ -91,7 +94,10 @@ describe("HostFirewall under mocks", () => {
   });
 
   it("stores the connection as a secret (input and output)", async () => {
-    const fw = new HostFirewall("secret", { connection: { ...connection(), password: "hunter2-hunter2" }, exposures: [{ service: "ssh" }] });
+    const fw = new HostFirewall("secret", {
+      connection: { ...connection(), password: "hunter2-hunter2" },
+      exposures: [{ service: "ssh" }],
+    });
     await settle(fw.hostTable.urn);
     const raw = registered[1]!.inputs.connection as Record<string, unknown>;
     expect(raw[SECRET_SIG]).toBeDefined();
@@ -138,7 +144,11 @@ describe("HostFirewall under mocks", () => {
       });
       setTimeout(() => { console.log(JSON.stringify({ types, errors: [...errors] })); process.exit(0); }, 1500);
     `;
-    const r = spawnSync(process.execPath, ["--require", "tsx/cjs", "-e", script], { cwd: path.resolve(__dirname, "../.."), encoding: "utf8", timeout: 30_000 });
+    const r = spawnSync(process.execPath, ["--require", "tsx/cjs", "-e", script], {
+      cwd: path.resolve(__dirname, "../.."),
+      encoding: "utf8",
+      timeout: 30_000,
+    });
     const out = JSON.parse(r.stdout.trim().split("\n").pop() ?? "{}") as { types: string[]; errors: string[] };
     expect(out.errors.join("\n")).toContain("exposures[1].passivePorts: range 9-2 is reversed");
     expect(out.errors.join("\n")).not.toContain("hunter2");
@@ -164,9 +174,16 @@ describe("HostFirewall under mocks", () => {
       output: { policy: pulumi.output("drop" as const) },
     });
     await settle(fw.hostTable.urn);
-    const expected = render({ table: "web", exposures: [{ service: "ssh", sources: ["203.0.113.0/24"] }], output: { policy: "drop" } });
+    const expected = render({
+      table: "web",
+      exposures: [{ service: "ssh", sources: ["203.0.113.0/24"] }],
+      output: { policy: "drop" },
+    });
     const registeredInputs = registered[1]!.inputs;
-    const { inputs } = await check(undefined, { ...registeredInputs, connection: (registeredInputs.connection as Record<string, unknown>).value });
+    const { inputs } = await check(undefined, {
+      ...registeredInputs,
+      connection: (registeredInputs.connection as Record<string, unknown>).value,
+    });
     expect(inputs.rules).toEqual(toLineMap(expected.ruleLines, ruleLineGroup));
     expect(inputs.table).toBe("web");
   });
@@ -182,20 +199,36 @@ describe("HostFirewall under mocks", () => {
 
   it("every field of the policy schema reaches HostTable (POLICY_KEYS is the schema's keys); every output is registered", async () => {
     // compile time: HostFirewallArgs has every policy field and host option (the build fails otherwise)
-    const everyField: [Exclude<keyof typeof PolicyFields | keyof typeof HostOptionsFields, keyof HostFirewallArgs>] extends [never] ? true : false = true;
+    const everyField: [
+      Exclude<keyof typeof PolicyFields | keyof typeof HostOptionsFields, keyof HostFirewallArgs>,
+    ] extends [never]
+      ? true
+      : false = true;
     expect(everyField).toBe(true);
-    expect([...POLICY_KEYS].sort()).toEqual(Object.keys(PolicyFields).filter((k) => k !== "table").sort());
+    expect([...POLICY_KEYS].sort()).toEqual(
+      Object.keys(PolicyFields)
+        .filter((k) => k !== "table")
+        .sort(),
+    );
 
     // one value per field, from the field's own example or default: a new field needs no edit here
-    const json = z.toJSONSchema(z.strictObject(PolicyFields), { io: "input", unrepresentable: "any" }) as { properties: Record<string, { default?: unknown }> };
-    const example = (key: (typeof POLICY_KEYS)[number]) => (PolicyFields[key].meta()?.examples as unknown[] | undefined)?.[0];
+    const json = z.toJSONSchema(z.strictObject(PolicyFields), { io: "input", unrepresentable: "any" }) as {
+      properties: Record<string, { default?: unknown }>;
+    };
+    const example = (key: (typeof POLICY_KEYS)[number]) =>
+      (PolicyFields[key].meta()?.examples as unknown[] | undefined)?.[0];
     const policy = Object.fromEntries(POLICY_KEYS.map((key) => [key, example(key) ?? json.properties[key]!.default]));
     expect(Object.values(policy)).not.toContain(undefined);
-    const fw = new HostFirewall("every-field", { ...(policy as object as HostFirewallArgs), connection: connection(), confirmTimeoutSeconds: 20 });
+    const fw = new HostFirewall("every-field", {
+      ...(policy as object as HostFirewallArgs),
+      connection: connection(),
+      confirmTimeoutSeconds: 20,
+    });
     await settle(fw.hostTable.urn);
     const inputs = registered[1]!.inputs;
     expect(inputs.policy).toEqual(policy);
     expect(inputs.confirmTimeoutSeconds).toBe(20);
-    for (const key of FIREWALL_OUTPUT_KEYS) expect(pulumi.Output.isInstance((fw as unknown as Record<string, unknown>)[key]), key).toBe(true);
+    for (const key of FIREWALL_OUTPUT_KEYS)
+      expect(pulumi.Output.isInstance((fw as unknown as Record<string, unknown>)[key]), key).toBe(true);
   });
 });

@@ -1,13 +1,13 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { DIFF_KIND, mapKeyPath } from "../../src/pulumi/detailed-diff";
-import { check, diff } from "../../src/pulumi/provider-impl";
+import { fromLineMap, type LineMap, toLineMap } from "../../src/pulumi/line-map";
 import { liveFileLines, liveRuleLines } from "../../src/pulumi/live";
+import { check, diff } from "../../src/pulumi/provider-impl";
 import { UNKNOWN } from "../../src/pulumi/types";
 import { render } from "../../src/render";
 import { profileForKernel } from "../../src/render/profile";
-import { generatePrivateKey, TEST_HOST_KEY } from "../support/keys";
-import { fromLineMap, type LineMap, toLineMap } from "../../src/pulumi/line-map";
 import { ruleLineGroup } from "../../src/render/rule-lines";
+import { generatePrivateKey, TEST_HOST_KEY } from "../support/keys";
 
 let privateKey = "";
 const HOST_KEY = TEST_HOST_KEY;
@@ -63,30 +63,44 @@ describe("provider check", () => {
   });
 
   it("renders files with the kernel profile a refresh recorded", async () => {
-    const olds = { hostProfile: { ...profileForKernel("5.10"), kernelRelease: "5.10.0-30-amd64", nftVersion: "0.9.8" } };
+    const olds = {
+      hostProfile: { ...profileForKernel("5.10"), kernelRelease: "5.10.0-30-amd64", nftVersion: "0.9.8" },
+    };
     const inputs = (await check(olds, news())).inputs as Record<string, unknown>;
     expect(fromLineMap(inputs.sysctl as LineMap)).toContain("net.netfilter.nf_conntrack_helper = 0");
     expect(inputs.hostProfile).toEqual(olds.hostProfile);
   });
 
   it("reports every problem with its path, never a secret", async () => {
-    const result = await check(undefined, news({
-      policy: { exposures: [{ service: "ssh" }, { service: "ftp", passivePorts: "9-2" }] },
-      connection: { host: "198.51.100.7", password: "hunter2-hunter2" },
-      hostPaths: { stateRoot: "relative/path" },
-      confirmTimeoutSeconds: 1,
-    }));
+    const result = await check(
+      undefined,
+      news({
+        policy: { exposures: [{ service: "ssh" }, { service: "ftp", passivePorts: "9-2" }] },
+        connection: { host: "198.51.100.7", password: "hunter2-hunter2" },
+        hostPaths: { stateRoot: "relative/path" },
+        confirmTimeoutSeconds: 1,
+      }),
+    );
     expect(result.failures).toEqual([
       { property: "policy", reason: "exposures[1].passivePorts: range 9-2 is reversed" },
-      { property: "connection", reason: "connection.hostKey: required (pin the host's public key) unless insecureIgnoreHostKey is true" },
+      {
+        property: "connection",
+        reason: "connection.hostKey: required (pin the host's public key) unless insecureIgnoreHostKey is true",
+      },
       { property: "hostPaths", reason: "hostPaths.stateRoot: must be an absolute path of letters, digits and . _ - /" },
-      { property: "confirmTimeoutSeconds", reason: "confirmTimeoutSeconds: must be a whole number of seconds between 5 and 600" },
+      {
+        property: "confirmTimeoutSeconds",
+        reason: "confirmTimeoutSeconds: must be a whole number of seconds between 5 and 600",
+      },
     ]);
     expect(JSON.stringify(result.failures)).not.toContain("hunter2");
   });
 
   it("leaves unknown values (preview) alone", async () => {
-    const result = await check(undefined, news({ policy: { exposures: [{ service: "ssh", sources: [UNKNOWN] }] }, connection: UNKNOWN, rules: UNKNOWN }));
+    const result = await check(
+      undefined,
+      news({ policy: { exposures: [{ service: "ssh", sources: [UNKNOWN] }] }, connection: UNKNOWN, rules: UNKNOWN }),
+    );
     expect(result.failures).toEqual([]);
     // nothing rendered from a policy not known yet: the engine shows the lines as computed
     expect((result.inputs as Record<string, unknown>).rules).toBeUndefined();
@@ -98,23 +112,34 @@ describe("provider diff", () => {
   it("no change when the host matches (files compared for the host's own kernel)", async () => {
     const olds = await outputsFor("5.10");
     const checked = (await check({}, news())).inputs as Record<string, unknown>;
-    expect(await diff("id", olds, checked)).toEqual({ changes: false, replaces: [], deleteBeforeReplace: false, detailedDiff: {} });
+    expect(await diff("id", olds, checked)).toEqual({
+      changes: false,
+      replaces: [],
+      deleteBeforeReplace: false,
+      detailedDiff: {},
+    });
   });
 
   it("a rule change, a connection change or recorded drift want an update; what the dynamic provider stored does not", async () => {
     const olds = await outputsFor("6.1");
-    const more = (await check({}, news({ policy: { exposures: [...policy.exposures, { service: "http" }] } }))).inputs as Record<string, unknown>;
+    const more = (await check({}, news({ policy: { exposures: [...policy.exposures, { service: "http" }] } })))
+      .inputs as Record<string, unknown>;
     expect(await diff("id", olds, more)).toMatchObject({ changes: true, replaces: [] });
     const same = (await check({}, news())).inputs as Record<string, unknown>;
-    expect(await diff("id", { ...olds, version: "0.1.0+abc", __provider: "exports.handler = ..." }, same)).toMatchObject({ changes: false, replaces: [] });
+    expect(
+      await diff("id", { ...olds, version: "0.1.0+abc", __provider: "exports.handler = ..." }, same),
+    ).toMatchObject({ changes: false, replaces: [] });
     expect(await diff("id", { ...olds, inSync: false }, same)).toMatchObject({ changes: true, replaces: [] });
-    const rekeyed = (await check({}, news({ connection: { host: "198.51.100.7", password: "x-y-z-w", hostKey: HOST_KEY } }))).inputs as Record<string, unknown>;
+    const rekeyed = (
+      await check({}, news({ connection: { host: "198.51.100.7", password: "x-y-z-w", hostKey: HOST_KEY } }))
+    ).inputs as Record<string, unknown>;
     expect(await diff("id", olds, rekeyed)).toMatchObject({ changes: true, replaces: [] });
   });
 
   it("another host or port replaces, deleting first; a renamed table replaces, deleting first too (two tables of this project on one host are refused)", async () => {
     const olds = await outputsFor("6.1");
-    const moved = (await check({}, news({ connection: { host: "198.51.100.8", privateKey, hostKey: HOST_KEY } }))).inputs as Record<string, unknown>;
+    const moved = (await check({}, news({ connection: { host: "198.51.100.8", privateKey, hostKey: HOST_KEY } })))
+      .inputs as Record<string, unknown>;
     const replace = { kind: DIFF_KIND.updateReplace, inputDiff: true };
     expect(await diff("id", olds, moved)).toEqual({
       changes: true,
@@ -128,19 +153,36 @@ describe("provider diff", () => {
     // the files' headers name the table: they change line by line with it
     expect(renamedDiff.detailedDiff).toMatchObject({
       table: replace,
-      [mapKeyPath("modprobe", "# pulumi-hardened-nftables: conntrack helper modules for table inet web2")]: { kind: DIFF_KIND.add, inputDiff: true },
-      [mapKeyPath("modprobe", "# pulumi-hardened-nftables: conntrack helper modules for table inet web")]: { kind: DIFF_KIND.delete, inputDiff: true },
+      [mapKeyPath("modprobe", "# pulumi-hardened-nftables: conntrack helper modules for table inet web2")]: {
+        kind: DIFF_KIND.add,
+        inputDiff: true,
+      },
+      [mapKeyPath("modprobe", "# pulumi-hardened-nftables: conntrack helper modules for table inet web")]: {
+        kind: DIFF_KIND.delete,
+        inputDiff: true,
+      },
     });
-    expect(await diff("id", olds, { ...renamed, table: "web", connection: UNKNOWN })).toMatchObject({ changes: true, deleteBeforeReplace: true });
+    expect(await diff("id", olds, { ...renamed, table: "web", connection: UNKNOWN })).toMatchObject({
+      changes: true,
+      deleteBeforeReplace: true,
+    });
   });
 });
 
 describe("live lines from a drift report", () => {
-  const desired = render({ table: "t", exposures: [{ service: "ssh", sources: ["198.51.100.0/24"] }, { service: "ftp", helper: "scoped", passivePorts: "50000-50100" }] }).ruleLines;
+  const desired = render({
+    table: "t",
+    exposures: [
+      { service: "ssh", sources: ["198.51.100.0/24"] },
+      { service: "ftp", helper: "scoped", passivePorts: "50000-50100" },
+    ],
+  }).ruleLines;
   const none = { added: [], removed: [], changed: [] };
 
   it("in sync: the desired lines; table missing: nothing", () => {
-    expect(liveRuleLines(desired, { tablePresent: true, rules: none, chains: [], sets: [], helpers: [] })).toEqual(desired);
+    expect(liveRuleLines(desired, { tablePresent: true, rules: none, chains: [], sets: [], helpers: [] })).toEqual(
+      desired,
+    );
     expect(liveRuleLines(desired, { tablePresent: false, rules: none, chains: [], sets: [], helpers: [] })).toEqual([]);
   });
 
@@ -150,7 +192,13 @@ describe("live lines from a drift report", () => {
       rules: {
         added: [{ chain: "input", text: "tcp dport 8080 accept" }],
         removed: [{ chain: "input", text: 'ct state invalid drop comment "invalid"', comment: "invalid" }],
-        changed: [{ chain: "input", before: 'ct state established accept comment "established"', after: 'ct state established,related accept comment "established"' }],
+        changed: [
+          {
+            chain: "input",
+            before: 'ct state established accept comment "established"',
+            after: 'ct state established,related accept comment "established"',
+          },
+        ],
       },
       chains: [{ name: "input", change: "policy drop -> accept" }],
       sets: [{ name: "ssh_v4", added: ["0.0.0.0/0"], removed: ["198.51.100.0/24"] }],
@@ -168,7 +216,11 @@ describe("live lines from a drift report", () => {
 
   it("files: missing -> [], changed -> desired minus removed plus added", () => {
     expect(liveFileLines(["a", "b"], undefined)).toEqual(["a", "b"]);
-    expect(liveFileLines(["a", "b"], { name: "sysctl", path: "/x", status: "missing", added: [], removed: [] })).toEqual([]);
-    expect(liveFileLines(["a", "b"], { name: "sysctl", path: "/x", status: "changed", added: ["c"], removed: ["a"] })).toEqual(["b", "c"]);
+    expect(
+      liveFileLines(["a", "b"], { name: "sysctl", path: "/x", status: "missing", added: [], removed: [] }),
+    ).toEqual([]);
+    expect(
+      liveFileLines(["a", "b"], { name: "sysctl", path: "/x", status: "changed", added: ["c"], removed: ["a"] }),
+    ).toEqual(["b", "c"]);
   });
 });

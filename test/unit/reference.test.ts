@@ -22,7 +22,8 @@ describe("docs/reference.md", () => {
   it("documents every policy field, every catalog service and every host option", () => {
     const text = referenceMarkdown();
     for (const key of Object.keys(PolicyFields)) expect(text).toContain(`| \`${key}\` |`);
-    for (const key of ["forward.policy", "output.allow[].destinations", "log.prefix", "conntrack.max"]) expect(text).toContain(`| \`${key}\` |`);
+    for (const key of ["forward.policy", "output.allow[].destinations", "log.prefix", "conntrack.max"])
+      expect(text).toContain(`| \`${key}\` |`);
     for (const name of serviceNames) expect(text).toContain(`### ${name}\n`);
     for (const key of Object.keys(HostOptionsFields)) expect(text).toContain(`| \`${key}\` |`);
     expect(text).toContain("pasv_min_port=50000");

@@ -1,7 +1,16 @@
 import { describe, expect, it } from "vitest";
 import { assertPolicy } from "../../src/model/validate";
 import { renderPolicy } from "../../src/render";
-import { helperLine, noteLine, parseRuleLine, policyLine, ruleLine, ruleLineGroup, setElementLine, setGroup } from "../../src/render/rule-lines";
+import {
+  helperLine,
+  noteLine,
+  parseRuleLine,
+  policyLine,
+  ruleLine,
+  ruleLineGroup,
+  setElementLine,
+  setGroup,
+} from "../../src/render/rule-lines";
 import { goldenCases } from "../golden/policies";
 
 describe("rule lines: one module writes and reads them", () => {
@@ -35,9 +44,23 @@ describe("rule lines: one module writes and reads them", () => {
   });
 
   it("reads drift's notes, comments and groups", () => {
-    expect(parseRuleLine(noteLine("chain output", "not declared"))).toEqual({ kind: "note", group: "chain output", note: "not declared" });
-    expect(parseRuleLine('chain input: tcp dport 22 accept comment "ssh: control"')).toEqual({ kind: "rule", chain: "input", text: 'tcp dport 22 accept comment "ssh: control"', comment: "ssh: control" });
-    expect(parseRuleLine("chain input: tcp dport 8080 accept")).toEqual({ kind: "rule", chain: "input", text: "tcp dport 8080 accept", comment: undefined });
+    expect(parseRuleLine(noteLine("chain output", "not declared"))).toEqual({
+      kind: "note",
+      group: "chain output",
+      note: "not declared",
+    });
+    expect(parseRuleLine('chain input: tcp dport 22 accept comment "ssh: control"')).toEqual({
+      kind: "rule",
+      chain: "input",
+      text: 'tcp dport 22 accept comment "ssh: control"',
+      comment: "ssh: control",
+    });
+    expect(parseRuleLine("chain input: tcp dport 8080 accept")).toEqual({
+      kind: "rule",
+      chain: "input",
+      text: "tcp dport 8080 accept",
+      comment: undefined,
+    });
     expect(parseRuleLine("chain forward: policy drop")).toEqual({ kind: "policy", chain: "forward", policy: "drop" });
     expect(ruleLineGroup("ct helper ftp-helper: (changed on the host)")).toBe("ct helper ftp-helper");
     expect(parseRuleLine("no group here")).toBeUndefined();

@@ -142,15 +142,32 @@ async function run(argv: string[]): Promise<number> {
   const stackName = values.stack ?? process.env.PULUMI_STACK ?? "dev";
   const { stack, cli } = await openStack(dir, stackName);
   const parallel = values.parallel === undefined ? undefined : Number(values.parallel);
-  if (parallel !== undefined && !(Number.isInteger(parallel) && parallel > 0)) throw new Error(`--parallel: expected a whole number above 0, got "${values.parallel}"`);
-  const common = { onOutput: write, onError: writeError, onEvent, color: "never" as const, ...(parallel ? { parallel } : {}) };
+  if (parallel !== undefined && !(Number.isInteger(parallel) && parallel > 0))
+    throw new Error(`--parallel: expected a whole number above 0, got "${values.parallel}"`);
+  const common = {
+    onOutput: write,
+    onError: writeError,
+    onEvent,
+    color: "never" as const,
+    ...(parallel ? { parallel } : {}),
+  };
   const [command, sub, ...rest] = positionals;
   switch (command) {
     case "up":
-      await stack.up({ ...common, diff: values.diff, refresh: values.refresh, expectNoChanges: values["expect-no-changes"] });
+      await stack.up({
+        ...common,
+        diff: values.diff,
+        refresh: values.refresh,
+        expectNoChanges: values["expect-no-changes"],
+      });
       return 0;
     case "preview":
-      await stack.preview({ ...common, diff: values.diff, refresh: values.refresh, expectNoChanges: values["expect-no-changes"] });
+      await stack.preview({
+        ...common,
+        diff: values.diff,
+        refresh: values.refresh,
+        expectNoChanges: values["expect-no-changes"],
+      });
       return 0;
     case "refresh":
       await stack.refresh({ ...common, expectNoChanges: values["expect-no-changes"] });
@@ -160,7 +177,8 @@ async function run(argv: string[]): Promise<number> {
       return 0;
     case "config": {
       // Like `pulumi config set`: without VALUE it is read from stdin (keeps secrets off argv).
-      if (sub !== "set" || rest.length < 1 || rest.length > 2) throw new Error("usage: config set KEY [VALUE] [--secret] [--path]");
+      if (sub !== "set" || rest.length < 1 || rest.length > 2)
+        throw new Error("usage: config set KEY [VALUE] [--secret] [--path]");
       const value = rest[1] ?? fs.readFileSync(0, "utf8").replace(/\n$/, "");
       await stack.setConfig(rest[0]!, { value, secret: values.secret ?? false }, values.path ?? false);
       return 0;
@@ -171,7 +189,13 @@ async function run(argv: string[]): Promise<number> {
         const plain = Object.fromEntries(
           Object.entries(outputs).map(([k, v]) => [k, v.secret && !values.json ? "[secret]" : v.value]),
         );
-        write(values.json ? `${JSON.stringify(plain, null, 2)}\n` : Object.entries(plain).map(([k, v]) => `${k}: ${JSON.stringify(v)}\n`).join(""));
+        write(
+          values.json
+            ? `${JSON.stringify(plain, null, 2)}\n`
+            : Object.entries(plain)
+                .map(([k, v]) => `${k}: ${JSON.stringify(v)}\n`)
+                .join(""),
+        );
         return 0;
       }
       if (sub === "export") {
@@ -185,7 +209,9 @@ async function run(argv: string[]): Promise<number> {
       }
       throw new Error("usage: stack output [--json] | stack export | stack rm");
     default:
-      throw new Error(`usage: [--cwd DIR] [--stack NAME] up|preview|refresh|destroy|config set|stack output|stack export|stack rm`);
+      throw new Error(
+        `usage: [--cwd DIR] [--stack NAME] up|preview|refresh|destroy|config set|stack output|stack export|stack rm`,
+      );
   }
 }
 
@@ -197,7 +223,9 @@ run(process.argv.slice(2)).then(
     if (err instanceof CommandError) {
       // End as `pulumi` would: its stdout and stderr were streamed as they came; the exit status
       // is the CLI's (the Automation API keeps it on the execa error it wraps).
-      const result = (err as unknown as { commandResult: { stderr: string; code: number; err?: { exitCode?: number } } }).commandResult;
+      const result = (
+        err as unknown as { commandResult: { stderr: string; code: number; err?: { exitCode?: number } } }
+      ).commandResult;
       if (!streamedErrors) process.stderr.write(result.stderr.endsWith("\n") ? result.stderr : `${result.stderr}\n`);
       process.exitCode = result.err?.exitCode ?? (result.code > 0 ? result.code : 1);
       return;

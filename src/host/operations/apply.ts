@@ -1,22 +1,22 @@
 import { randomBytes } from "node:crypto";
+import { locateNftError } from "../../local/nft-error";
 import type { Connection } from "../../model/connection";
+import { DEFAULT_CONFIRM_TIMEOUT } from "../../model/host-options";
 import type { Policy } from "../../model/policy";
 import type { Artefacts } from "../../render";
 import { managedPaths } from "../../render/paths";
 import { renderUnit } from "../../render/systemd";
-import { locateNftError } from "../../local/nft-error";
+import { HostOperationError, NftRejectedError } from "../errors";
+import type { HostSession, SessionStats } from "../ssh";
+import { checkedOptions, type HostOptions, pathParams, sysctlParam } from "../wire/params";
+import { parseVerdict, STATUS } from "../wire/protocol";
+import { type RemoteOutput, runStep } from "../wire/remote";
+import { type StateContext, stepFailed } from "../wire/verdict";
 import type { AllowOtherTables } from "./coexist";
 import { proveAccessAndCommit } from "./confirm";
 import { makeRoomBesideOtherTables } from "./make-room";
-import { HostOperationError, NftRejectedError } from "../errors";
-import { parseVerdict, STATUS } from "../wire/protocol";
-import { type StateContext, stepFailed } from "../wire/verdict";
-import type { HostFacts } from "./probe";
 import { withRenderedPolicy } from "./policy-session";
-import { type RemoteOutput, runStep } from "../wire/remote";
-import type { HostSession, SessionStats } from "../ssh";
-import { checkedOptions, type HostOptions, pathParams, sysctlParam } from "../wire/params";
-import { DEFAULT_CONFIRM_TIMEOUT } from "../../model/host-options";
+import type { HostFacts } from "./probe";
 
 export interface ApplyOptions extends HostOptions {
   /** Seconds the host waits for proof of access before it restores the previous state. */
@@ -65,12 +65,21 @@ export async function applyOnSession(
   const confirmTimeout = options.confirmTimeoutSeconds ?? DEFAULT_CONFIRM_TIMEOUT;
   const token = randomBytes(12).toString("hex");
   const unit = facts.init.startsWith("systemd") ? renderUnit(table, paths, facts.nftBinary) : undefined;
-  const files: Record<string, string> = { nft: artefacts.nft, sysctl: artefacts.sysctl, modprobe: artefacts.modprobe, ...(unit ? { unit } : {}) };
+  const files: Record<string, string> = {
+    nft: artefacts.nft,
+    sysctl: artefacts.sysctl,
+    modprobe: artefacts.modprobe,
+    ...(unit ? { unit } : {}),
+  };
   const allowedHelpers = [...new Set(artefacts.rendered.helpers.map((h) => h.type))].join(" ");
   const log = options.onLog ?? (() => undefined);
 
   const lockWaitSeconds = options.lockWaitSeconds ?? confirmTimeout + 60;
-  await makeRoomBesideOtherTables(session, artefacts, facts, paths.runDir, { allowOtherTables: options.allowOtherTables, lockWaitSeconds, onLog: options.onLog });
+  await makeRoomBesideOtherTables(session, artefacts, facts, paths.runDir, {
+    allowOtherTables: options.allowOtherTables,
+    lockWaitSeconds,
+    onLog: options.onLog,
+  });
   const out = await runStep(session, {
     main: "apply",
     params: {
@@ -91,9 +100,23 @@ export async function applyOnSession(
   }
   log(`${session.target}: applied, rollback armed for ${confirmTimeout}s; proving access with a new connection`);
 
-  const confirmed = await proveAccessAndCommit(session, connection, { table, paths, token, confirmTimeout, onLog: options.onLog });
-  const warnings = confirmed.conntrackToolMissing ? [...out.warnings, "conntrack tool missing: connections that carry a helper were not flushed"] : out.warnings;
-  return { ...base, warnings, changed: true, flushedConnections: confirmed.flushedConnections, confirmStats: confirmed.stats };
+  const confirmed = await proveAccessAndCommit(session, connection, {
+    table,
+    paths,
+    token,
+    confirmTimeout,
+    onLog: options.onLog,
+  });
+  const warnings = confirmed.conntrackToolMissing
+    ? [...out.warnings, "conntrack tool missing: connections that carry a helper were not flushed"]
+    : out.warnings;
+  return {
+    ...base,
+    warnings,
+    changed: true,
+    flushedConnections: confirmed.flushedConnections,
+    confirmStats: confirmed.stats,
+  };
 }
 
 /**
@@ -101,7 +124,11 @@ export async function applyOnSession(
  * host already matched. Anything else throws what the host now runs (or the candidate's nft error).
  */
 function armedByApplyStep(session: HostSession, out: RemoteOutput, artefacts: Artefacts, ctx: StateContext): boolean {
-  const nftLines = out.stdout.split("\n").filter((l) => l.startsWith("nft: ")).map((l) => l.slice(5)).join("\n");
+  const nftLines = out.stdout
+    .split("\n")
+    .filter((l) => l.startsWith("nft: "))
+    .map((l) => l.slice(5))
+    .join("\n");
   const rejected = () => {
     const located = locateNftError(nftLines, artefacts.nft);
     return new NftRejectedError(session.target, nftLines, located.line, located.lineText);
@@ -139,7 +166,11 @@ export interface ApplyPolicyOptions extends ApplyOptions {
  * Probes, renders the validated policy with the host's own profile and applies: one connection plus
  * the proof. Invalid options throw HostOptionsError before any connection.
  */
-export async function applyPolicy(connection: Connection, policy: Policy, given: ApplyPolicyOptions = {}): Promise<ApplyResult> {
+export async function applyPolicy(
+  connection: Connection,
+  policy: Policy,
+  given: ApplyPolicyOptions = {},
+): Promise<ApplyResult> {
   const options = checkedOptions(given);
   return withRenderedPolicy(connection, policy, options, async (session, artefacts, facts) => {
     const { confirmStats, ...rest } = await applyOnSession(session, connection, artefacts, facts, options);

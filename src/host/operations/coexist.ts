@@ -28,21 +28,35 @@ export function modulesOtherTablesNeed(facts: Pick<HostFacts, "managedTables">, 
 }
 
 /** Modules this table's artefacts refuse although another table needs them (rendered without keepLoadable). */
-export function deniedButNeeded(artefacts: Pick<Artefacts, "deniedModules">, facts: Pick<HostFacts, "managedTables">, table: string): string[] {
+export function deniedButNeeded(
+  artefacts: Pick<Artefacts, "deniedModules">,
+  facts: Pick<HostFacts, "managedTables">,
+  table: string,
+): string[] {
   const needed = modulesOtherTablesNeed(facts, table);
   return artefacts.deniedModules.filter((m) => needed.includes(m));
 }
 
 /** Other tables whose deny list refuses a module this table needs, with those modules. */
-export function tablesToRelax(artefacts: Pick<Artefacts, "neededModules">, facts: Pick<HostFacts, "managedTables">, table: string): { table: string; modules: string[] }[] {
+export function tablesToRelax(
+  artefacts: Pick<Artefacts, "neededModules">,
+  facts: Pick<HostFacts, "managedTables">,
+  table: string,
+): { table: string; modules: string[] }[] {
   return otherManagedTables(facts, table)
     .map((t) => ({ table: t.table, modules: t.deniedModules.filter((m) => artefacts.neededModules.includes(m)) }))
     .filter((t) => t.modules.length > 0);
 }
 
 /** Host-wide settings this table's sysctl.d file makes that another table's file sets to another value. */
-export function sysctlClashes(artefacts: Pick<Artefacts, "sysctlSettings">, facts: Pick<HostFacts, "managedTables">, table: string): { key: string; value: string; table: string; theirs: string }[] {
+export function sysctlClashes(
+  artefacts: Pick<Artefacts, "sysctlSettings">,
+  facts: Pick<HostFacts, "managedTables">,
+  table: string,
+): { key: string; value: string; table: string; theirs: string }[] {
   return otherManagedTables(facts, table).flatMap((t) =>
-    artefacts.sysctlSettings.filter(([key, value]) => t.sysctls[key] !== undefined && t.sysctls[key] !== value).map(([key, value]) => ({ key, value, table: t.table, theirs: t.sysctls[key]! })),
+    artefacts.sysctlSettings
+      .filter(([key, value]) => t.sysctls[key] !== undefined && t.sysctls[key] !== value)
+      .map(([key, value]) => ({ key, value, table: t.table, theirs: t.sysctls[key]! })),
   );
 }

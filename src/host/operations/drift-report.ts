@@ -1,7 +1,8 @@
 /** What an observation found, as a report: its shape, whether an apply would repair it, and its text. Pure. */
+
+import type { SessionStats } from "../ssh";
 import type { TableDiff } from "./drift";
 import type { HostFacts } from "./probe";
-import type { SessionStats } from "../ssh";
 
 export interface FileDrift {
   readonly name: string;
@@ -40,14 +41,22 @@ export function hasRepairableDrift(report: DriftParts): boolean {
   const r = report.rules;
   return (
     !report.tablePresent ||
-    r.added.length + r.removed.length + r.changed.length + report.chains.length + report.sets.length + report.helpers.length > 0 ||
+    r.added.length +
+      r.removed.length +
+      r.changed.length +
+      report.chains.length +
+      report.sets.length +
+      report.helpers.length >
+      0 ||
     report.files.length > 0 ||
     report.sysctls.length > 0
   );
 }
 
 /** One line for a report, e.g. `root@h:22: table inet web drifted: 1 rule(s) added; file(s) ... changed`. */
-export function summarizeDrift(report: DriftParts & Pick<DriftReport, "target" | "table" | "inSync" | "loadedDeniedModules">): string {
+export function summarizeDrift(
+  report: DriftParts & Pick<DriftReport, "target" | "table" | "inSync" | "loadedDeniedModules">,
+): string {
   if (report.inSync) return `${report.target}: table inet ${report.table} in sync`;
   const parts: string[] = [];
   if (!report.tablePresent) parts.push("table missing");
@@ -59,13 +68,30 @@ export function summarizeDrift(report: DriftParts & Pick<DriftReport, "target" |
   if (report.sets.length) parts.push(`${report.sets.length} set(s) changed`);
   if (report.helpers.length) parts.push(`${report.helpers.length} helper object change(s)`);
   if (report.files.length) parts.push(`file(s) ${report.files.map((f) => `${f.path} ${f.status}`).join(", ")}`);
-  if (report.sysctls.length) parts.push(`sysctl ${report.sysctls.map((s) => `${s.key}=${s.actual} (want ${s.expected})`).join(", ")}`);
-  if (report.loadedDeniedModules.length) parts.push(`denied module(s) loaded: ${report.loadedDeniedModules.join(", ")} (unload or reboot)`);
+  if (report.sysctls.length)
+    parts.push(`sysctl ${report.sysctls.map((s) => `${s.key}=${s.actual} (want ${s.expected})`).join(", ")}`);
+  if (report.loadedDeniedModules.length)
+    parts.push(`denied module(s) loaded: ${report.loadedDeniedModules.join(", ")} (unload or reboot)`);
   return `${report.target}: table inet ${report.table} drifted: ${parts.join("; ")}`;
 }
 
 /** Human-readable lines for a report: `+` live but not declared, `-` declared but not live, `~` changed. */
-export function formatDrift(report: Pick<DriftReport, "target" | "table" | "inSync" | "tablePresent" | "rules" | "chains" | "sets" | "helpers" | "files" | "sysctls" | "loadedDeniedModules">): string[] {
+export function formatDrift(
+  report: Pick<
+    DriftReport,
+    | "target"
+    | "table"
+    | "inSync"
+    | "tablePresent"
+    | "rules"
+    | "chains"
+    | "sets"
+    | "helpers"
+    | "files"
+    | "sysctls"
+    | "loadedDeniedModules"
+  >,
+): string[] {
   if (report.inSync) return [`${report.target}: table inet ${report.table} in sync`];
   const lines = [`${report.target}: table inet ${report.table} drifted`];
   if (!report.tablePresent) lines.push("  table missing");

@@ -106,7 +106,12 @@ function parse(json: string, listing: string): Parsed | undefined {
       const index = seen.get(r.chain) ?? 0;
       seen.set(r.chain, index + 1);
       const text = texts.get(r.chain)?.[index] ?? JSON.stringify(r.expr);
-      parsed.rules.push({ chain: r.chain, key: `${r.chain}\u0000${JSON.stringify(r.expr)}\u0000${r.comment ?? ""}`, comment: r.comment, text });
+      parsed.rules.push({
+        chain: r.chain,
+        key: `${r.chain}\u0000${JSON.stringify(r.expr)}\u0000${r.comment ?? ""}`,
+        comment: r.comment,
+        text,
+      });
     } else if (obj.set) {
       const s = obj.set as Record<string, unknown>;
       const { elem, ...props } = s;
@@ -136,7 +141,12 @@ function unmatched(rules: Parsed["rules"], others: Parsed["rules"]): RuleRef[] {
   return out;
 }
 
-export function diffTables(desiredJson: string, desiredText: string, liveJson: string, liveText: string): TableDiff & { livePresent: boolean } {
+export function diffTables(
+  desiredJson: string,
+  desiredText: string,
+  liveJson: string,
+  liveText: string,
+): TableDiff & { livePresent: boolean } {
   const desired = parse(desiredJson, desiredText);
   const live = parse(liveJson, liveText);
   if (!desired) throw new Error("the candidate table could not be listed on the host");
@@ -159,10 +169,13 @@ export function diffTables(desiredJson: string, desiredText: string, liveJson: s
   for (const [name, c] of desired.chains) {
     const lc = l.chains.get(name);
     if (!lc) chains.push({ name, change: "missing" });
-    else if (lc.policy !== c.policy) chains.push({ name, change: `policy ${String(c.policy)} -> ${String(lc.policy)}` });
-    else if (lc.hook !== c.hook || lc.prio !== c.prio || lc.type !== c.type) chains.push({ name, change: "hook, type or priority changed" });
+    else if (lc.policy !== c.policy)
+      chains.push({ name, change: `policy ${String(c.policy)} -> ${String(lc.policy)}` });
+    else if (lc.hook !== c.hook || lc.prio !== c.prio || lc.type !== c.type)
+      chains.push({ name, change: "hook, type or priority changed" });
   }
-  for (const name of l.chains.keys()) if (live && !desired.chains.has(name)) chains.push({ name, change: "unexpected" });
+  for (const name of l.chains.keys())
+    if (live && !desired.chains.has(name)) chains.push({ name, change: "unexpected" });
 
   const sets: { name: string; added: string[]; removed: string[]; change?: string }[] = [];
   const owned = ownedElsewhere(desiredText);
@@ -182,9 +195,11 @@ export function diffTables(desiredJson: string, desiredText: string, liveJson: s
     const addedElements = ls.elements.filter((e) => !desiredElements.has(e));
     const removedElements = s.elements.filter((e) => !liveElements.has(e));
     const change = ls.props !== s.props ? "type or flags changed" : undefined;
-    if (addedElements.length || removedElements.length || change) sets.push({ name, added: addedElements, removed: removedElements, ...(change ? { change } : {}) });
+    if (addedElements.length || removedElements.length || change)
+      sets.push({ name, added: addedElements, removed: removedElements, ...(change ? { change } : {}) });
   }
-  for (const [name, s] of l.sets) if (!desired.sets.has(name)) sets.push({ name, added: s.elements, removed: [], change: "unexpected" });
+  for (const [name, s] of l.sets)
+    if (!desired.sets.has(name)) sets.push({ name, added: s.elements, removed: [], change: "unexpected" });
 
   const helpers: { name: string; change: string }[] = [];
   for (const [name, h] of desired.helpers) {

@@ -3,28 +3,43 @@ import type { Policy } from "../../model/policy";
 import type { Artefacts } from "../../render";
 import { managedPaths } from "../../render/paths";
 import { renderUnit } from "../../render/systemd";
+import { HostOperationError } from "../errors";
+import type { HostSession } from "../ssh";
 import { checkedOptions, type HostOptions, pathParams, sysctlParam } from "../wire/params";
+import { runStep } from "../wire/remote";
 import { diffTables } from "./drift";
 import { type DriftReport, hasRepairableDrift } from "./drift-report";
 import { compareObserved } from "./observed";
-import { HostOperationError } from "../errors";
-import type { HostFacts } from "./probe";
 import { withRenderedPolicy } from "./policy-session";
-import { runStep } from "../wire/remote";
-import type { HostSession } from "../ssh";
+import type { HostFacts } from "./probe";
 
 /** Reads the host once (probe and observe: two round trips on one connection) and compares. */
-export async function observeOnSession(session: HostSession, artefacts: Artefacts, facts: HostFacts, options: HostOptions = {}): Promise<Omit<DriftReport, "stats">> {
+export async function observeOnSession(
+  session: HostSession,
+  artefacts: Artefacts,
+  facts: HostFacts,
+  options: HostOptions = {},
+): Promise<Omit<DriftReport, "stats">> {
   const paths = managedPaths(artefacts.table, options.paths);
   const out = await runStep(session, {
     main: "observe",
     params: { ...pathParams(artefacts.table, paths), sysctl: sysctlParam(artefacts) },
     files: { nft: artefacts.nft },
   });
-  if (out.code !== 0) throw new HostOperationError(session.target, `observe failed: ${session.redact(out.stderr.trim())}`);
+  if (out.code !== 0)
+    throw new HostOperationError(session.target, `observe failed: ${session.redact(out.stderr.trim())}`);
   const s = out.sections;
-  if (!s["desired-json"]?.trim()) throw new HostOperationError(session.target, "could not load the candidate into a throwaway namespace on the host (unshare -n and nft needed)");
-  const table = diffTables(s["desired-json"] ?? "", s["desired-text"] ?? "", s["live-json"] ?? "", s["live-text"] ?? "");
+  if (!s["desired-json"]?.trim())
+    throw new HostOperationError(
+      session.target,
+      "could not load the candidate into a throwaway namespace on the host (unshare -n and nft needed)",
+    );
+  const table = diffTables(
+    s["desired-json"] ?? "",
+    s["desired-text"] ?? "",
+    s["live-json"] ?? "",
+    s["live-text"] ?? "",
+  );
 
   const unit = facts.init.startsWith("systemd") ? renderUnit(artefacts.table, paths, facts.nftBinary) : undefined;
   const { files, sysctls, loadedDeniedModules } = compareObserved(s, { artefacts, paths, unit });
@@ -49,7 +64,11 @@ export interface ObserveOptions extends HostOptions {
 }
 
 /** Invalid options throw HostOptionsError before any connection. */
-export async function observePolicy(connection: Connection, policy: Policy, given: ObserveOptions = {}): Promise<DriftReport> {
+export async function observePolicy(
+  connection: Connection,
+  policy: Policy,
+  given: ObserveOptions = {},
+): Promise<DriftReport> {
   const options = checkedOptions(given);
   return withRenderedPolicy(connection, policy, options, async (session, artefacts, facts) => {
     const report = await observeOnSession(session, artefacts, facts, options);

@@ -25,7 +25,10 @@ function lineDiff(expected: string, actual: string): { added: string[]; removed:
   return { added: a.filter((l) => !e.includes(l)), removed: e.filter((l) => !a.includes(l)) };
 }
 
-export function compareObserved(s: Readonly<Record<string, string>>, { artefacts, paths, unit }: Expected): ObservedDrift {
+export function compareObserved(
+  s: Readonly<Record<string, string>>,
+  { artefacts, paths, unit }: Expected,
+): ObservedDrift {
   const expectedFiles: Record<string, { path: string; content?: string }> = {
     nft: { path: paths.nft, content: artefacts.nft },
     sysctl: { path: paths.sysctl, content: artefacts.sysctl },
@@ -36,30 +39,47 @@ export function compareObserved(s: Readonly<Record<string, string>>, { artefacts
   for (const [name, expected] of Object.entries(expectedFiles)) {
     const present = s[`file ${name} present`];
     if (present === undefined) {
-      if (expected.content !== undefined) files.push({ name, path: expected.path, status: "missing", added: [], removed: [] });
+      if (expected.content !== undefined)
+        files.push({ name, path: expected.path, status: "missing", added: [], removed: [] });
       continue;
     }
     const actual = Buffer.from(present.trim(), "base64").toString("utf8");
-    if (expected.content === undefined) files.push({ name, path: expected.path, status: "unexpected", added: [], removed: [] });
-    else if (actual !== expected.content) files.push({ name, path: expected.path, status: "changed", ...lineDiff(expected.content, actual) });
+    if (expected.content === undefined)
+      files.push({ name, path: expected.path, status: "unexpected", added: [], removed: [] });
+    else if (actual !== expected.content)
+      files.push({ name, path: expected.path, status: "changed", ...lineDiff(expected.content, actual) });
   }
 
   // The unit only loads the table at boot while its enablement link exists (`systemctl disable` deletes it).
   const linkTarget = (s["unit-link"] ?? "").trim();
   if (expectedFiles.unit!.content !== undefined && s["file unit present"] !== undefined && linkTarget !== paths.unit) {
-    files.push({ name: "unit-link", path: paths.unitLink, status: linkTarget ? "changed" : "missing", added: linkTarget ? [linkTarget] : [], removed: linkTarget ? [paths.unit] : [] });
+    files.push({
+      name: "unit-link",
+      path: paths.unitLink,
+      status: linkTarget ? "changed" : "missing",
+      added: linkTarget ? [linkTarget] : [],
+      removed: linkTarget ? [paths.unit] : [],
+    });
   } else if (expectedFiles.unit!.content === undefined && linkTarget) {
     files.push({ name: "unit-link", path: paths.unitLink, status: "unexpected", added: [], removed: [] });
   }
 
-  const live = new Map((s.sysctl ?? "").split("\n").filter(Boolean).map((l) => l.split(" ") as [string, string]));
+  const live = new Map(
+    (s.sysctl ?? "")
+      .split("\n")
+      .filter(Boolean)
+      .map((l) => l.split(" ") as [string, string]),
+  );
   const sysctls = artefacts.sysctlSettings
     .filter(([key]) => live.get(key) !== "-")
     .filter(([key, value]) => live.get(key) !== value)
     .map(([key, value]) => ({ key, expected: value, actual: live.get(key) ?? "?" }));
 
   const denied = artefacts.deniedModules;
-  const loaded = (s.modules ?? "").split("\n").map((m) => m.trim()).filter(Boolean);
+  const loaded = (s.modules ?? "")
+    .split("\n")
+    .map((m) => m.trim())
+    .filter(Boolean);
   const loadedDeniedModules = loaded.filter((m) => denied.includes(m));
   return { files, sysctls, loadedDeniedModules };
 }

@@ -1,10 +1,10 @@
 import type { Connection } from "../../model/connection";
 import type { Policy } from "../../model/policy";
 import { DEFAULT_TABLE } from "../../plan/plan";
-import { modulesOtherTablesNeed } from "./coexist";
 import { type Artefacts, renderPolicy } from "../../render";
-import { type HostFacts, probeSession } from "./probe";
 import { HostSession } from "../ssh";
+import { modulesOtherTablesNeed } from "./coexist";
+import { type HostFacts, probeSession } from "./probe";
 
 export interface PolicySessionOptions {
   readonly table?: string;
@@ -26,7 +26,11 @@ export async function withRenderedPolicy<T>(
   try {
     const facts = await probeSession(session);
     const table = policy.table ?? options.table ?? DEFAULT_TABLE;
-    const artefacts = renderPolicy(policy, { profile: facts.profile, table: options.table, keepLoadable: modulesOtherTablesNeed(facts, table) });
+    const artefacts = renderPolicy(policy, {
+      profile: facts.profile,
+      table: options.table,
+      keepLoadable: modulesOtherTablesNeed(facts, table),
+    });
     return await operate(session, artefacts, facts);
   } finally {
     await session.close();

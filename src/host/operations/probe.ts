@@ -1,8 +1,8 @@
-import type { HostProfile } from "../../render/profile";
-import { runStep } from "../wire/remote";
 import type { Connection } from "../../model/connection";
-import { type HostSession, withSession } from "../ssh";
+import type { HostProfile } from "../../render/profile";
 import { HostOperationError } from "../errors";
+import { type HostSession, withSession } from "../ssh";
+import { runStep } from "../wire/remote";
 
 export interface HostFacts {
   readonly kernel: string;
@@ -50,7 +50,11 @@ export function managedTablesFromOutput(sections: Readonly<Record<string, string
     .sort(([a], [b]) => a.localeCompare(b))
     .map(([table, found]) => {
       const lines = (sections[`modprobe ${table}`] ?? "").split("\n");
-      const words = (prefix: string) => lines.filter((l) => l.startsWith(prefix)).flatMap((l) => l.slice(prefix.length).split(/[\s,]+/)).filter(Boolean);
+      const words = (prefix: string) =>
+        lines
+          .filter((l) => l.startsWith(prefix))
+          .flatMap((l) => l.slice(prefix.length).split(/[\s,]+/))
+          .filter(Boolean);
       const sysctls = Object.fromEntries(
         (sections[`sysctl ${table}`] ?? "")
           .split("\n")
@@ -65,7 +69,11 @@ const INIT_SYSTEMS = ["systemd", "systemd-offline", "openrc", "none"] as const;
 
 const REQUIRED_TOOLS = ["flock", "setsid", "tar", "cmp"];
 
-export function factsFromOutput(values: Readonly<Record<string, string>>, tables: string, managedTables: readonly ManagedTable[] = []): HostFacts {
+export function factsFromOutput(
+  values: Readonly<Record<string, string>>,
+  tables: string,
+  managedTables: readonly ManagedTable[] = [],
+): HostFacts {
   const kernel = values.kernel ?? "";
   const version = /v(\d+\.\d+(?:\.\d+)?)/.exec(values.nft ?? "")?.[1] ?? "";
   return {
@@ -74,10 +82,15 @@ export function factsFromOutput(values: Readonly<Record<string, string>>, tables
     nftBinary: values.nftPath ?? "",
     helperSysctl: values.helperSysctl === "yes",
     helperModuleParam: values.helperParam === "yes",
-    netfilter: (["builtin", "modular"].includes(values.netfilter ?? "") ? values.netfilter : "unknown") as HostFacts["netfilter"],
+    netfilter: (["builtin", "modular"].includes(values.netfilter ?? "")
+      ? values.netfilter
+      : "unknown") as HostFacts["netfilter"],
     loadedHelperModules: (values.helperModules ?? "").split(/\s+/).filter(Boolean),
     init: INIT_SYSTEMS.find((i) => i === values.init) ?? "none",
-    tables: tables.split("\n").map((t) => t.trim()).filter(Boolean),
+    tables: tables
+      .split("\n")
+      .map((t) => t.trim())
+      .filter(Boolean),
     tools: (values.tools ?? "").split(/\s+/).filter(Boolean),
     profile: {
       kernel: kernel.replace(/^(\d+\.\d+).*$/, "$1"),
@@ -90,16 +103,29 @@ export function factsFromOutput(values: Readonly<Record<string, string>>, tables
 
 export async function probeSession(session: HostSession): Promise<HostFacts> {
   const out = await runStep(session, { main: "probe", params: {} });
-  if (out.code !== 0) throw new HostOperationError(session.target, `probe failed: ${session.redact(out.stderr.trim())}`);
+  if (out.code !== 0)
+    throw new HostOperationError(session.target, `probe failed: ${session.redact(out.stderr.trim())}`);
   const facts = factsFromOutput(out.values, out.sections.tables ?? "", managedTablesFromOutput(out.sections));
-  if (out.values.uid !== "0") throw new HostOperationError(session.target, "host steps need root: log in as root or set sudo: true with passwordless sudo");
-  if (!facts.nftBinary) throw new HostOperationError(session.target, "nft is not installed (Debian/Ubuntu: apt-get install nftables)");
+  if (out.values.uid !== "0")
+    throw new HostOperationError(
+      session.target,
+      "host steps need root: log in as root or set sudo: true with passwordless sudo",
+    );
+  if (!facts.nftBinary)
+    throw new HostOperationError(session.target, "nft is not installed (Debian/Ubuntu: apt-get install nftables)");
   const missing = REQUIRED_TOOLS.filter((t) => !facts.tools.includes(t));
-  if (missing.length > 0) throw new HostOperationError(session.target, `missing tools on the host: ${missing.join(", ")} (util-linux, tar, diffutils)`);
+  if (missing.length > 0)
+    throw new HostOperationError(
+      session.target,
+      `missing tools on the host: ${missing.join(", ")} (util-linux, tar, diffutils)`,
+    );
   return facts;
 }
 
 /** Probes a host on its own connection (one round trip), closing it afterwards. */
-export function probeHost(connection: Connection, options: { onLog?: (line: string) => void } = {}): Promise<HostFacts> {
+export function probeHost(
+  connection: Connection,
+  options: { onLog?: (line: string) => void } = {},
+): Promise<HostFacts> {
   return withSession(connection, (session) => probeSession(session), { onLog: options.onLog });
 }

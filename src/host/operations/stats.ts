@@ -4,10 +4,11 @@
  * Counter values live only here and in the stats command's local file: never in state, drift or
  * preview (those compare `nft -s` listings, which carry no values).
  */
+
+import type { Connection } from "../../model/connection";
 import { HostOperationError } from "../errors";
 import { type HostSession, withSession } from "../ssh";
 import { runStep } from "../wire/remote";
-import type { Connection } from "../../model/connection";
 
 /** What a counted rule is, from its comment: `<exposure>: ...`, `..., over limit`, `blocked: <set>`, `dropped: end of chain`. */
 export type CounterKind = "accept" | "over-limit" | "blocked" | "chain-drop";
@@ -51,19 +52,29 @@ export function countersFromJson(json: string): Counter[] {
     if (!counter || !what) continue;
     const key = `${rule.chain}\0${what.kind}\0${what.name}`;
     const before = sums.get(key);
-    sums.set(key, { chain: rule.chain, ...what, packets: (before?.packets ?? 0) + counter.packets, bytes: (before?.bytes ?? 0) + counter.bytes });
+    sums.set(key, {
+      chain: rule.chain,
+      ...what,
+      packets: (before?.packets ?? 0) + counter.packets,
+      bytes: (before?.bytes ?? 0) + counter.bytes,
+    });
   }
   return [...sums.values()];
 }
 
 export async function statsOnSession(session: HostSession, table: string): Promise<TableCounters> {
   const out = await runStep(session, { main: "stats", params: { table } });
-  if (out.code !== 0) throw new HostOperationError(session.target, `stats failed: ${session.redact(out.stderr.trim())}`);
+  if (out.code !== 0)
+    throw new HostOperationError(session.target, `stats failed: ${session.redact(out.stderr.trim())}`);
   const json = out.sections.counters ?? "";
   return { target: session.target, table, present: json.trim() !== "", counters: countersFromJson(json) };
 }
 
 /** Reads one host's counters on its own connection (one round trip). */
-export function tableStats(connection: Connection, table: string, options: { onLog?: (line: string) => void } = {}): Promise<TableCounters> {
+export function tableStats(
+  connection: Connection,
+  table: string,
+  options: { onLog?: (line: string) => void } = {},
+): Promise<TableCounters> {
   return withSession(connection, (session) => statsOnSession(session, table), { onLog: options.onLog });
 }

@@ -54,7 +54,10 @@ export function classify(
     return { error: new HostKeyMismatchError(where, pinned.fingerprint, seen.offered, hop.role), retryable: false };
   }
   if (/no matching host key format/i.test(err.message) && pinned?.kind === "key") {
-    return { error: new HostKeyMismatchError(where, `${pinned.fingerprint} (${pinned.type})`, undefined, hop.role), retryable: false };
+    return {
+      error: new HostKeyMismatchError(where, `${pinned.fingerprint} (${pinned.type})`, undefined, hop.role),
+      retryable: false,
+    };
   }
   if (err.level === "client-timeout") {
     const message = `timed out connecting to ${name}: no SSH handshake within perDialTimeout ${hop.perDialTimeout}s`;
@@ -62,14 +65,27 @@ export function classify(
   }
   if (err.level === "client-authentication") {
     const how = seen.tried.length > 0 ? seen.tried.join(", ") : "no method the server accepts";
-    return { error: new ConnectionError(`authentication failed for ${loginName(hop)} (tried ${how})`, "auth", where), retryable: false };
+    return {
+      error: new ConnectionError(`authentication failed for ${loginName(hop)} (tried ${how})`, "auth", where),
+      retryable: false,
+    };
   }
   if (err.code === "ENOTFOUND") {
-    return { error: new ConnectionError(`cannot resolve ${hop.role === "proxy" ? "proxy " : ""}${hop.host}`, "unreachable", where), retryable: false };
+    return {
+      error: new ConnectionError(
+        `cannot resolve ${hop.role === "proxy" ? "proxy " : ""}${hop.host}`,
+        "unreachable",
+        where,
+      ),
+      retryable: false,
+    };
   }
   const text = redact(err.message);
   if ((err.code && RETRYABLE_CODES.has(err.code)) || /Connection lost before handshake/.test(err.message)) {
     return { error: new ConnectionError(`cannot reach ${name}: ${text}`, "unreachable", where), retryable: true };
   }
-  return { error: new ConnectionError(`SSH connection to ${name} failed: ${text}`, "protocol", where), retryable: false };
+  return {
+    error: new ConnectionError(`SSH connection to ${name} failed: ${text}`, "protocol", where),
+    retryable: false,
+  };
 }

@@ -4,7 +4,7 @@
  */
 import { stat } from "node:fs/promises";
 import type { Duplex } from "node:stream";
-import { Client, type AuthenticationType, type ConnectConfig } from "ssh2";
+import { type AuthenticationType, Client, type ConnectConfig } from "ssh2";
 import { fingerprintOf } from "../../model/host-key";
 import { classify, DialAttemptError, type DialFailure } from "./dial-failure";
 import { type Hop, hopName, hostPort, loginName } from "./hop";
@@ -34,7 +34,9 @@ export async function dialWithRetry(hop: Hop, ctx: DialContext, makeSock?: () =>
   let last: DialFailure | undefined;
   for (let attempt = 1; attempt <= limit; attempt++) {
     const started = Date.now();
-    ctx.log(`${loginName(hop)}: connecting (attempt ${attempt}${Number.isFinite(limit) ? `/${limit}` : ""}${makeSock ? ", through the proxy" : ""})`);
+    ctx.log(
+      `${loginName(hop)}: connecting (attempt ${attempt}${Number.isFinite(limit) ? `/${limit}` : ""}${makeSock ? ", through the proxy" : ""})`,
+    );
     try {
       let sock: Duplex | undefined;
       try {
@@ -56,7 +58,11 @@ export async function dialWithRetry(hop: Hop, ctx: DialContext, makeSock?: () =>
   const failure = last as DialFailure;
   if (failure.error instanceof ConnectionError && failure.retryable) {
     const attempts = Number.isFinite(limit) ? limit : "unlimited";
-    throw new ConnectionError(`${failure.error.message} (gave up after ${attempts} attempt${limit === 1 ? "" : "s"})`, failure.error.reason, failure.error.target);
+    throw new ConnectionError(
+      `${failure.error.message} (gave up after ${attempts} attempt${limit === 1 ? "" : "s"})`,
+      failure.error.reason,
+      failure.error.target,
+    );
   }
   throw failure.error;
 }
@@ -91,7 +97,11 @@ async function usableAgent(hop: Hop, ctx: DialContext): Promise<string | undefin
   );
   if (isSocket) return path;
   if (hop.auth.key === undefined && hop.auth.password === undefined) {
-    throw new ConnectionError(`authentication failed for ${loginName(hop)}: agentSocketPath ${path} is not an ssh-agent socket`, "auth", hostPort(hop));
+    throw new ConnectionError(
+      `authentication failed for ${loginName(hop)}: agentSocketPath ${path} is not an ssh-agent socket`,
+      "auth",
+      hostPort(hop),
+    );
   }
   ctx.log(`${loginName(hop)}: agentSocketPath ${path} is not a socket; not using the agent`);
   return undefined;
@@ -187,7 +197,11 @@ function dialOnce(hop: Hop, agent: string | undefined, sock: Duplex | undefined,
       settle(new DialAttemptError(classify(err, hop, { offered, tried }, ctx.redact)));
     });
     client.on("close", () => {
-      const error = new ConnectionError(`${hopName(hop)} closed the connection before the SSH handshake completed`, "unreachable", hostPort(hop));
+      const error = new ConnectionError(
+        `${hopName(hop)} closed the connection before the SSH handshake completed`,
+        "unreachable",
+        hostPort(hop),
+      );
       settle(new DialAttemptError({ error, retryable: true }));
     });
     try {
@@ -197,10 +211,16 @@ function dialOnce(hop: Hop, agent: string | undefined, sock: Duplex | undefined,
       // rides on the bastion's socket, which gets this too. Node applies it once connected.
       if (sock === undefined) client.setNoDelay(true);
     } catch (err) {
-      const error = new ConnectionError(`cannot connect to ${hopName(hop)}: ${ctx.redact((err as Error).message)}`, "config", hostPort(hop));
+      const error = new ConnectionError(
+        `cannot connect to ${hopName(hop)}: ${ctx.redact((err as Error).message)}`,
+        "config",
+        hostPort(hop),
+      );
       settle(new DialAttemptError({ error, retryable: false }));
     }
   }).catch((err: unknown) => {
-    throw err instanceof DialAttemptError ? err : new DialAttemptError(classify(err as Error, hop, { tried: [] }, ctx.redact));
+    throw err instanceof DialAttemptError
+      ? err
+      : new DialAttemptError(classify(err as Error, hop, { tried: [] }, ctx.redact));
   });
 }

@@ -3,8 +3,8 @@
  * where it is, how to authenticate, which host key to expect, how hard to try.
  */
 import type { ParsedKey } from "ssh2";
-import { type Connection, credentialsOf, type ProxyConnection } from "../../model/connection";
 import { formatIssue } from "../../fields/issues";
+import { type Connection, credentialsOf, type ProxyConnection } from "../../model/connection";
 import type { PinnedHostKey } from "../../model/host-key";
 import type { KeyProblem } from "../../model/private-key";
 import { ConnectionError } from "./ssh-errors";
@@ -30,7 +30,8 @@ export interface Hop {
 }
 
 /** `host:port`, IPv6 addresses in brackets. */
-export const hostPort = (hop: { host: string; port: number }) => (hop.host.includes(":") ? `[${hop.host}]:${hop.port}` : `${hop.host}:${hop.port}`);
+export const hostPort = (hop: { host: string; port: number }) =>
+  hop.host.includes(":") ? `[${hop.host}]:${hop.port}` : `${hop.host}:${hop.port}`;
 
 /** How messages name a hop: `proxy 198.18.0.1:22` or `198.18.0.2:22`. */
 export const hopName = (hop: Hop) => `${hop.role === "proxy" ? "proxy " : ""}${hostPort(hop)}`;
@@ -51,14 +52,31 @@ function hopOf(fields: ProxyConnection, role: Hop["role"], redact: (text: string
     const issue = credentials.issues[0]!;
     const where = hopName(partial);
     if (issue.code === "host-key-required") {
-      throw new ConnectionError(`refusing to connect to ${where}: no hostKey pinned (set hostKey, or insecureIgnoreHostKey: true)`, "config", hostPort(fields));
+      throw new ConnectionError(
+        `refusing to connect to ${where}: no hostKey pinned (set hostKey, or insecureIgnoreHostKey: true)`,
+        "config",
+        hostPort(fields),
+      );
     }
-    if (issue.path[0] === "hostKey") throw new ConnectionError(`refusing to connect to ${where}: hostKey ${issue.message}`, "config", hostPort(fields));
+    if (issue.path[0] === "hostKey")
+      throw new ConnectionError(
+        `refusing to connect to ${where}: hostKey ${issue.message}`,
+        "config",
+        hostPort(fields),
+      );
     if (issue.path[0] === "privateKey" || issue.path[0] === "privateKeyPassword") {
       const reason = KEY_REASONS[issue.code as KeyProblem] ?? "not a private key";
-      throw new ConnectionError(redact(`cannot use privateKey for ${loginName(partial)}: ${reason}`), "config", hostPort(fields));
+      throw new ConnectionError(
+        redact(`cannot use privateKey for ${loginName(partial)}: ${reason}`),
+        "config",
+        hostPort(fields),
+      );
     }
-    throw new ConnectionError(redact(`refusing to connect to ${where}: ${formatIssue(issue, "connection")}`), "config", hostPort(fields));
+    throw new ConnectionError(
+      redact(`refusing to connect to ${where}: ${formatIssue(issue, "connection")}`),
+      "config",
+      hostPort(fields),
+    );
   }
   return {
     ...partial,
@@ -77,9 +95,17 @@ function hopOf(fields: ProxyConnection, role: Hop["role"], redact: (text: string
 export type DialLimits = Partial<Pick<Connection, "dialErrorLimit" | "perDialTimeout">>;
 
 /** The hops of a connection: the proxy first when there is one. Throws ConnectionError("config"). */
-export function hopsOf(conn: Connection, limits: DialLimits = {}, redact: (text: string) => string = (t) => t): { target: Hop; proxy?: Hop } {
+export function hopsOf(
+  conn: Connection,
+  limits: DialLimits = {},
+  redact: (text: string) => string = (t) => t,
+): { target: Hop; proxy?: Hop } {
   const proxy = conn.proxy ? hopOf(conn.proxy, "proxy", redact) : undefined;
   const own = hopOf(conn, "target", redact);
-  const target = { ...own, dialErrorLimit: limits.dialErrorLimit ?? own.dialErrorLimit, perDialTimeout: limits.perDialTimeout ?? own.perDialTimeout };
+  const target = {
+    ...own,
+    dialErrorLimit: limits.dialErrorLimit ?? own.dialErrorLimit,
+    perDialTimeout: limits.perDialTimeout ?? own.perDialTimeout,
+  };
   return proxy ? { target, proxy } : { target };
 }

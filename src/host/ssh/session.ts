@@ -63,7 +63,13 @@ export class HostSession {
   /** `user@host:port` of the target. */
   readonly target: string;
 
-  private constructor(conn: Connection, client: Client, proxy: Client | undefined, stats: SessionStats, log: (line: string) => void) {
+  private constructor(
+    conn: Connection,
+    client: Client,
+    proxy: Client | undefined,
+    stats: SessionStats,
+    log: (line: string) => void,
+  ) {
     this.#conn = conn;
     this.#client = client;
     this.#proxy = proxy;
@@ -85,7 +91,10 @@ export class HostSession {
    * never retried.
    */
   static async open(conn: Connection, opts: OpenOptions = {}): Promise<HostSession> {
-    const ctx = { log: (line: string) => opts.onLog?.(redact(line, conn)), redact: (text: string) => redact(text, conn) };
+    const ctx = {
+      log: (line: string) => opts.onLog?.(redact(line, conn)),
+      redact: (text: string) => redact(text, conn),
+    };
     const { target, proxy } = hopsOf(conn, opts.limits, ctx.redact);
     const stats: SessionStats = { connections: 0, roundTrips: 0 };
     let bastion: Client | undefined;
@@ -139,7 +148,8 @@ export class HostSession {
 
   #runNow(script: string, opts: RunOptions): Promise<RunResult> {
     const target = hostPort(this.#conn);
-    if (this.#closed) return Promise.reject(new ConnectionError(`session to ${this.target} is closed`, "closed", target));
+    if (this.#closed)
+      return Promise.reject(new ConnectionError(`session to ${this.target} is closed`, "closed", target));
     if (this.#lost !== undefined) {
       return Promise.reject(new ConnectionError(`connection to ${this.target} lost: ${this.#lost}`, "closed", target));
     }
@@ -159,7 +169,13 @@ export class HostSession {
       };
       this.#client.exec(command, (err, stream: ClientChannel) => {
         if (err) {
-          fail(new ConnectionError(`cannot run a command on ${this.target}: ${this.redact(err.message)}`, "closed", target));
+          fail(
+            new ConnectionError(
+              `cannot run a command on ${this.target}: ${this.redact(err.message)}`,
+              "closed",
+              target,
+            ),
+          );
           return;
         }
         const out: Buffer[] = [];
@@ -170,7 +186,13 @@ export class HostSession {
           timer = setTimeout(() => {
             this.#log(`${this.target}: run #${n} timed out after ${opts.timeoutMs} ms; ending the channel`);
             stream.close();
-            fail(new ConnectionError(`command on ${this.target} timed out after ${opts.timeoutMs} ms`, "command-timeout", target));
+            fail(
+              new ConnectionError(
+                `command on ${this.target} timed out after ${opts.timeoutMs} ms`,
+                "command-timeout",
+                target,
+              ),
+            );
           }, opts.timeoutMs);
         }
         stream.on("data", (chunk: Buffer) => out.push(chunk));
@@ -179,18 +201,30 @@ export class HostSession {
           if (typeof c === "number") code = c;
           else signal = s ?? undefined;
         });
-        stream.on("error", (e: Error) => fail(new ConnectionError(`channel error on ${this.target}: ${this.redact(e.message)}`, "closed", target)));
+        stream.on("error", (e: Error) =>
+          fail(new ConnectionError(`channel error on ${this.target}: ${this.redact(e.message)}`, "closed", target)),
+        );
         stream.on("close", () => {
           if (settled) return;
           if (code === undefined && signal === undefined) {
-            fail(new ConnectionError(`connection to ${this.target} lost while running a command${this.#lost ? `: ${this.#lost}` : ""}`, "closed", target));
+            fail(
+              new ConnectionError(
+                `connection to ${this.target} lost while running a command${this.#lost ? `: ${this.#lost}` : ""}`,
+                "closed",
+                target,
+              ),
+            );
             return;
           }
           settled = true;
           if (timer) clearTimeout(timer);
           const exit = code ?? 128 + (signalNumber(signal) ?? 127);
           this.#log(`${this.target}: run #${n} exit ${exit} in ${Date.now() - started} ms`);
-          resolve({ code: exit, stdout: Buffer.concat(out).toString("utf8"), stderr: Buffer.concat(errOut).toString("utf8") });
+          resolve({
+            code: exit,
+            stdout: Buffer.concat(out).toString("utf8"),
+            stderr: Buffer.concat(errOut).toString("utf8"),
+          });
         });
         if (opts.stdin === undefined) stream.end();
         else stream.end(opts.stdin);
@@ -224,7 +258,11 @@ export class HostSession {
 }
 
 /** Open a session, run `fn`, and always close the session. */
-export async function withSession<T>(conn: Connection, fn: (session: HostSession) => Promise<T>, opts: OpenOptions = {}): Promise<T> {
+export async function withSession<T>(
+  conn: Connection,
+  fn: (session: HostSession) => Promise<T>,
+  opts: OpenOptions = {},
+): Promise<T> {
   const session = await HostSession.open(conn, opts);
   try {
     return await fn(session);

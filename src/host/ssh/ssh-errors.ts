@@ -10,7 +10,14 @@
  * - `command-timeout`: a `run()` exceeded its timeoutMs;
  * - `config`: the connection settings cannot be used (e.g. no pinned host key).
  */
-export type ConnectionFailure = "unreachable" | "timeout" | "auth" | "protocol" | "closed" | "command-timeout" | "config";
+export type ConnectionFailure =
+  | "unreachable"
+  | "timeout"
+  | "auth"
+  | "protocol"
+  | "closed"
+  | "command-timeout"
+  | "config";
 
 export class ConnectionError extends Error {
   readonly code = "connection" as const;

@@ -27,7 +27,10 @@ interface SharedOptions extends HostOptions {
 export function checkedOptions<T extends SharedOptions>(options: T): T {
   const { table, paths, confirmTimeoutSeconds, allowOtherTables } = options;
   const parsed = parseHostOptions({ table, hostPaths: paths, confirmTimeoutSeconds, allowOtherTables });
-  if (!parsed.ok) throw new HostOptionsError(parsed.issues.map((i) => (i.path[0] === "hostPaths" ? { ...i, path: ["paths", ...i.path.slice(1)] } : i)));
+  if (!parsed.ok)
+    throw new HostOptionsError(
+      parsed.issues.map((i) => (i.path[0] === "hostPaths" ? { ...i, path: ["paths", ...i.path.slice(1)] } : i)),
+    );
   return parsed.value.hostPaths ? { ...options, paths: parsed.value.hostPaths } : options;
 }
 

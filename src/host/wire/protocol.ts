@@ -62,9 +62,17 @@ const EXIT_KEYS = {
 } as const;
 
 /** Every key of status.env the TypeScript reads (the unit test checks the file has no others). */
-export const USED_KEYS: readonly string[] = [...Object.values(STATUS_KEYS), ...Object.values(CAUSE_KEYS), ...Object.values(EXIT_KEYS)];
+export const USED_KEYS: readonly string[] = [
+  ...Object.values(STATUS_KEYS),
+  ...Object.values(CAUSE_KEYS),
+  ...Object.values(EXIT_KEYS),
+];
 
-function pick<K extends string>(defs: Record<string, string>, keys: Record<K, string>, what: string): Record<K, string> {
+function pick<K extends string>(
+  defs: Record<string, string>,
+  keys: Record<K, string>,
+  what: string,
+): Record<K, string> {
   const missing = Object.values<string>(keys).filter((k) => !(k in defs));
   if (missing.length > 0) throw new Error(`${STATUS_FILE}: ${what} missing: ${missing.join(", ")}`);
   return Object.fromEntries(Object.entries<string>(keys).map(([name, key]) => [name, defs[key]!])) as Record<K, string>;
@@ -76,7 +84,8 @@ export const STATUS = pick(defs, STATUS_KEYS, "status words");
 export const CAUSE = pick(defs, CAUSE_KEYS, "causes");
 export const HOST_EXIT = Object.fromEntries(
   Object.entries(pick(defs, EXIT_KEYS, "exit codes")).map(([k, v]) => {
-    if (!/^[0-9]+$/.test(v)) throw new Error(`${STATUS_FILE}: ${EXIT_KEYS[k as keyof typeof EXIT_KEYS]} is not a number: ${v}`);
+    if (!/^[0-9]+$/.test(v))
+      throw new Error(`${STATUS_FILE}: ${EXIT_KEYS[k as keyof typeof EXIT_KEYS]} is not a number: ${v}`);
     return [k, Number(v)];
   }),
 ) as Record<keyof typeof EXIT_KEYS, number>;

@@ -1,6 +1,6 @@
-import type { HostSession } from "../ssh";
-import { BOOTSTRAP, bundle, type BundleInput } from "./bundle";
 import { HostOperationError } from "../errors";
+import type { HostSession } from "../ssh";
+import { BOOTSTRAP, type BundleInput, bundle } from "./bundle";
 import { HOST_EXIT } from "./protocol";
 
 export interface RemoteOutput {
@@ -53,12 +53,23 @@ export interface StepOptions {
 }
 
 /** Runs one fixed host script with its bundle on stdin: one round trip. */
-export async function runStep(session: HostSession, input: BundleInput, options: StepOptions = {}): Promise<RemoteOutput> {
+export async function runStep(
+  session: HostSession,
+  input: BundleInput,
+  options: StepOptions = {},
+): Promise<RemoteOutput> {
   const stdin = await bundle(input);
   const result = await session.run(BOOTSTRAP, { stdin, timeoutMs: options.timeoutMs });
   const output = parseOutput(result.code, result.stdout, result.stderr);
-  if (result.code === HOST_EXIT.badParameter || result.code === HOST_EXIT.noTempDir || result.code === HOST_EXIT.noUnpack) {
-    throw new HostOperationError(session.target, `the ${input.main} step could not start (${output.status || `exit ${result.code}`}): ${session.redact(result.stderr.trim())}`);
+  if (
+    result.code === HOST_EXIT.badParameter ||
+    result.code === HOST_EXIT.noTempDir ||
+    result.code === HOST_EXIT.noUnpack
+  ) {
+    throw new HostOperationError(
+      session.target,
+      `the ${input.main} step could not start (${output.status || `exit ${result.code}`}): ${session.redact(result.stderr.trim())}`,
+    );
   }
   if (/sudo: a password is required|sudo: .*not allowed/.test(result.stderr)) {
     throw new HostOperationError(session.target, `sudo refused: the user needs passwordless sudo (sudo -n)`);

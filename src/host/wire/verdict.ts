@@ -17,10 +17,14 @@ export function describeHostState(word: string, ctx: StateContext): { stateText:
   const again = "fix the cause named above, then apply again (the next apply starts from this state).";
   switch (word) {
     case STATUS.unchanged:
-      return { stateText: "The host is unchanged: nothing was written and the previous table, files and sysctls are in place.", advice: again };
+      return {
+        stateText: "The host is unchanged: nothing was written and the previous table, files and sysctls are in place.",
+        advice: again,
+      };
     case STATUS.rolledBack:
       return {
-        stateText: "The host rolled back: it runs its previous table, with its previous files and sysctls, as before this apply.",
+        stateText:
+          "The host rolled back: it runs its previous table, with its previous files and sysctls, as before this apply.",
         advice: again,
       };
     case STATUS.rolledBackToPersisted:
@@ -35,7 +39,8 @@ export function describeHostState(word: string, ctx: StateContext): { stateText:
         stateText:
           `Neither the backup of the previous table nor the last committed table file could be loaded, so the host deleted table inet ${ctx.table}: ` +
           "it is NOT filtered by this project now, only as closed as its other tables make it; the previous files and sysctls are back.",
-        advice: "apply again as soon as possible (a good policy reinstalls the table), after fixing the cause named above.",
+        advice:
+          "apply again as soon as possible (a good policy reinstalls the table), after fixing the cause named above.",
       };
     case STATUS.rollbackFailed:
       return {
@@ -50,12 +55,21 @@ export function describeHostState(word: string, ctx: StateContext): { stateText:
     default:
       return {
         stateText: `The host's state is not known (its last word was "${word || "none"}"): the table that was being applied may be live and not persisted.`,
-        advice: "check the host with `hardened-nftables diff` (or `nft list table inet " + ctx.table + "` on it), then apply again.",
+        advice:
+          "check the host with `hardened-nftables diff` (or `nft list table inet " +
+          ctx.table +
+          "` on it), then apply again.",
       };
   }
 }
 
-export function stepFailed(target: string, step: string, word: string, details: readonly string[], ctx: StateContext): HostStepFailedError {
+export function stepFailed(
+  target: string,
+  step: string,
+  word: string,
+  details: readonly string[],
+  ctx: StateContext,
+): HostStepFailedError {
   const { stateText, advice } = describeHostState(word, ctx);
   return new HostStepFailedError(target, step, word, details, stateText, advice);
 }

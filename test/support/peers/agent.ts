@@ -12,11 +12,18 @@ export function agent(...args: Array<string | number>): string[] {
   return [PYTHON, AGENT_SCRIPT, ...args.map(String)];
 }
 
-export async function agentOnce<T>(host: PeerHost, label: string, timeoutMs: number, ...args: Array<string | number>): Promise<T> {
+export async function agentOnce<T>(
+  host: PeerHost,
+  label: string,
+  timeoutMs: number,
+  ...args: Array<string | number>
+): Promise<T> {
   const r = await runIn(host, agent(...args), { timeoutMs, label });
   const v = parseJsonLine<T>(r.stdout);
   if (v === undefined) {
-    throw new Error(`${label} on ${host.name}: no result (exit ${r.code}${r.timedOut ? ", timed out" : ""})\n${r.stdout}\n${r.stderr}`);
+    throw new Error(
+      `${label} on ${host.name}: no result (exit ${r.code}${r.timedOut ? ", timed out" : ""})\n${r.stdout}\n${r.stderr}`,
+    );
   }
   return v;
 }

@@ -28,8 +28,8 @@
 import { createHash, randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { makeHandle, makeTempDir, runIn, startProc, waitBound, type PeerHandle } from "./core";
 import type { LabHost } from "../lab";
+import { makeHandle, makeTempDir, type PeerHandle, runIn, startProc, waitBound } from "./core";
 
 export const AMANDA_PORT = 10080;
 const CONFIG = "hnft";
@@ -37,7 +37,10 @@ const CLIENT_NAME = "amclient.hnft.test";
 const SERVER_NAME = "amserver.hnft.test";
 
 function backupIds(): { uid: number; gid: number } {
-  const line = fs.readFileSync("/etc/passwd", "utf8").split("\n").find((l) => l.startsWith("backup:"));
+  const line = fs
+    .readFileSync("/etc/passwd", "utf8")
+    .split("\n")
+    .find((l) => l.startsWith("backup:"));
   if (!line) throw new Error("no backup user: install amanda-common");
   const f = line.split(":");
   return { uid: Number(f[2]), gid: Number(f[3]) };
@@ -116,7 +119,12 @@ export interface AmdumpResult {
  * `dataPorts` goes into the client's `unreserved-tcp-port`. `others` get the same server
  * configuration but are not in the client's amandahosts (amandad refuses them).
  */
-export async function startAmanda(client: LabHost, server: LabHost, dataPorts: [number, number], others: LabHost[] = []): Promise<AmandaLab> {
+export async function startAmanda(
+  client: LabHost,
+  server: LabHost,
+  dataPorts: [number, number],
+  others: LabHost[] = [],
+): Promise<AmandaLab> {
   const ids = backupIds();
   const dir = makeTempDir("amanda");
   const etcFiles: string[] = [];
@@ -127,7 +135,15 @@ export async function startAmanda(client: LabHost, server: LabHost, dataPorts: [
     etcFiles.push(p);
   };
   try {
-    for (const d of ["data", "curinfo", "log", "index", "gnutar-lists", "restore", ...Array.from({ length: 10 }, (_, i) => `vtapes/slot${i + 1}`)]) {
+    for (const d of [
+      "data",
+      "curinfo",
+      "log",
+      "index",
+      "gnutar-lists",
+      "restore",
+      ...Array.from({ length: 10 }, (_, i) => `vtapes/slot${i + 1}`),
+    ]) {
       fs.mkdirSync(path.join(dir, d), { recursive: true });
     }
     const data = randomBytes(300_000);
@@ -135,7 +151,13 @@ export async function startAmanda(client: LabHost, server: LabHost, dataPorts: [
     chownR(dir, ids.uid, ids.gid);
 
     const servers = [server, ...others];
-    const hosts = [`127.0.0.1 localhost`, `${client.ipv4} ${CLIENT_NAME}`, `${server.ipv4} ${SERVER_NAME}`, ...others.map((o, i) => `${o.ipv4} amother${i}.hnft.test`), ""].join("\n");
+    const hosts = [
+      `127.0.0.1 localhost`,
+      `${client.ipv4} ${CLIENT_NAME}`,
+      `${server.ipv4} ${SERVER_NAME}`,
+      ...others.map((o, i) => `${o.ipv4} amother${i}.hnft.test`),
+      "",
+    ].join("\n");
     const services = `${fs.readFileSync("/etc/services", "utf8")}\namanda\t\t${AMANDA_PORT}/udp\n`;
     for (const h of [client, ...servers]) {
       put(h, "hosts", hosts);
@@ -143,7 +165,11 @@ export async function startAmanda(client: LabHost, server: LabHost, dataPorts: [
     }
     put(client, "amandahosts", `${SERVER_NAME} backup amdump\n`, 0o600);
     fs.chownSync(path.join(client.etc, "amandahosts"), ids.uid, ids.gid);
-    put(client, "amanda/amanda-client.conf", `gnutar_list_dir "${dir}/gnutar-lists"\nunreserved-tcp-port ${dataPorts[0]},${dataPorts[1]}\n`);
+    put(
+      client,
+      "amanda/amanda-client.conf",
+      `gnutar_list_dir "${dir}/gnutar-lists"\nunreserved-tcp-port ${dataPorts[0]},${dataPorts[1]}\n`,
+    );
     const serverConf = [
       `org "${CONFIG}"`,
       'mailto ""',
@@ -201,7 +227,15 @@ export async function startAmanda(client: LabHost, server: LabHost, dataPorts: [
         return { ok: r.code === 0 && /0 problems found/.test(output), output };
       },
       amdump: async () => {
-        const logs = (): string[] => ["log", "log/oldlog"].flatMap((d) => (fs.existsSync(path.join(dir, d)) ? fs.readdirSync(path.join(dir, d)).filter((f) => f.startsWith("log.")).map((f) => path.join(dir, d, f)) : []));
+        const logs = (): string[] =>
+          ["log", "log/oldlog"].flatMap((d) =>
+            fs.existsSync(path.join(dir, d))
+              ? fs
+                  .readdirSync(path.join(dir, d))
+                  .filter((f) => f.startsWith("log."))
+                  .map((f) => path.join(dir, d, f))
+              : [],
+          );
         const before = new Set(logs());
         // forget earlier runs' connections, so the data ports read below are this run's
         await client.sh("conntrack -F -f ipv4 >/dev/null 2>&1; true", { allowFail: true });
@@ -214,11 +248,18 @@ export async function startAmanda(client: LabHost, server: LabHost, dataPorts: [
           .filter((f) => !before.has(f))
           .map((f) => fs.readFileSync(f, "utf8"))
           .join("\n");
-        const outcome = log.split("\n").find((l) => /^(SUCCESS|FAIL|FAILED) (dumper|driver)/.test(l)) ?? `no dumper result (amdump exit ${r.code})`;
+        const outcome =
+          log.split("\n").find((l) => /^(SUCCESS|FAIL|FAILED) (dumper|driver)/.test(l)) ??
+          `no dumper result (amdump exit ${r.code})`;
         // the dump on the virtual tape: a 32 KiB Amanda header, then GNU tar
         let restoredMatches = false;
         const tapes = fs.readdirSync(path.join(dir, "vtapes")).filter((s) => s.startsWith("slot"));
-        const dumps = tapes.flatMap((s) => fs.readdirSync(path.join(dir, "vtapes", s)).filter((f) => f.includes(CLIENT_NAME)).map((f) => path.join(dir, "vtapes", s, f)));
+        const dumps = tapes.flatMap((s) =>
+          fs
+            .readdirSync(path.join(dir, "vtapes", s))
+            .filter((f) => f.includes(CLIENT_NAME))
+            .map((f) => path.join(dir, "vtapes", s, f)),
+        );
         const latest = dumps.sort((a, b) => fs.statSync(b).mtimeMs - fs.statSync(a).mtimeMs)[0];
         if (latest && outcome.startsWith("SUCCESS")) {
           const out = path.join(dir, "restore");
@@ -226,9 +267,16 @@ export async function startAmanda(client: LabHost, server: LabHost, dataPorts: [
           fs.mkdirSync(out);
           await client.sh(`dd if='${latest}' bs=32k skip=1 status=none | tar -xf - -C '${out}'`);
           const restored = path.join(out, "payload.bin");
-          restoredMatches = fs.existsSync(restored) && createHash("sha256").update(fs.readFileSync(restored)).digest("hex") === createHash("sha256").update(data).digest("hex");
+          restoredMatches =
+            fs.existsSync(restored) &&
+            createHash("sha256").update(fs.readFileSync(restored)).digest("hex") ===
+              createHash("sha256").update(data).digest("hex");
         }
-        const ct = (await client.sh(`conntrack -L -p tcp --orig-src ${server.ipv4} --orig-dst ${client.ipv4} 2>/dev/null`, { allowFail: true })).stdout;
+        const ct = (
+          await client.sh(`conntrack -L -p tcp --orig-src ${server.ipv4} --orig-dst ${client.ipv4} 2>/dev/null`, {
+            allowFail: true,
+          })
+        ).stdout;
         // the original direction's dport (the reply tuple's dport is the server's source port)
         const dataPortsSeen = ct
           .split("\n")
@@ -237,7 +285,12 @@ export async function startAmanda(client: LabHost, server: LabHost, dataPorts: [
             return m ? [Number(m[1])] : [];
           })
           .filter((port) => port !== AMANDA_PORT && port !== 22);
-        return { ok: outcome.startsWith("SUCCESS") && restoredMatches, outcome, restoredMatches, dataPorts: [...new Set(dataPortsSeen)].sort((a, b) => a - b) };
+        return {
+          ok: outcome.startsWith("SUCCESS") && restoredMatches,
+          outcome,
+          restoredMatches,
+          dataPorts: [...new Set(dataPortsSeen)].sort((a, b) => a - b),
+        };
       },
       stop: makeHandle([inetd], [dir], async () => {
         for (const f of etcFiles) fs.rmSync(f, { force: true });

@@ -2,7 +2,7 @@
  * The peer kit's core: the lab host as peers see it, temp dirs, and processes started inside a
  * host that are tagged, tracked and killed with all their descendants (see ./index.ts).
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -76,7 +76,11 @@ export function removeTempDir(dir: string): void {
   fs.rmSync(dir, { recursive: true, force: true });
 }
 
-export function writeRandomFile(dir: string, name: string, bytes: number): { path: string; size: number; sha256: string } {
+export function writeRandomFile(
+  dir: string,
+  name: string,
+  bytes: number,
+): { path: string; size: number; sha256: string } {
   const data = randomBytes(bytes);
   const p = path.join(dir, name);
   fs.writeFileSync(p, data, { mode: 0o644 });
@@ -262,7 +266,9 @@ export function startProc(host: PeerHost, argv: string[], opts: { cwd: string; l
       return new Promise<string>((resolve, reject) => {
         const timer = setTimeout(() => {
           cleanup();
-          reject(new Error(`${opts.label}: no line matching ${re} within ${timeoutMs} ms\nstdout:\n${out}\nstderr:\n${err}`));
+          reject(
+            new Error(`${opts.label}: no line matching ${re} within ${timeoutMs} ms\nstdout:\n${out}\nstderr:\n${err}`),
+          );
         }, timeoutMs);
         const waiter = {
           re,
@@ -273,7 +279,11 @@ export function startProc(host: PeerHost, argv: string[], opts: { cwd: string; l
         };
         const onExit = (r: ExecResult): void => {
           cleanup();
-          reject(new Error(`${opts.label}: exited with ${r.code} before printing ${re}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`));
+          reject(
+            new Error(
+              `${opts.label}: exited with ${r.code} before printing ${re}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`,
+            ),
+          );
         };
         let done = false;
         const cleanup = (): void => {
@@ -346,7 +356,11 @@ export async function runIn(
   opts: { timeoutMs: number; label: string; stdin?: string; cwd?: string },
 ): Promise<ExecResult & { timedOut: boolean; ms: number }> {
   const t0 = Date.now();
-  const proc = startProc(host, argv, { cwd: opts.cwd ?? os.tmpdir(), label: opts.label, ...(opts.stdin !== undefined ? { stdin: opts.stdin } : {}) });
+  const proc = startProc(host, argv, {
+    cwd: opts.cwd ?? os.tmpdir(),
+    label: opts.label,
+    ...(opts.stdin !== undefined ? { stdin: opts.stdin } : {}),
+  });
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;
@@ -431,17 +445,28 @@ export async function startUntilReady(
 }
 
 /** Wait until a socket is listening (tcp) or bound (udp) on port in the host; fail fast if proc died. */
-export async function waitBound(host: PeerHost, proto: "tcp" | "udp", port: number, proc: Proc, timeoutMs = 10_000): Promise<void> {
+export async function waitBound(
+  host: PeerHost,
+  proto: "tcp" | "udp",
+  port: number,
+  proc: Proc,
+  timeoutMs = 10_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   const flag = proto === "tcp" ? "-Hltn" : "-Hlun";
   for (;;) {
     if (!proc.isRunning()) {
       const r = await proc.exited;
-      throw new Error(`${proc.label} exited (${r.code}) before binding ${proto}/${port}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`);
+      throw new Error(
+        `${proc.label} exited (${r.code}) before binding ${proto}/${port}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`,
+      );
     }
     const r = await host.sh(`ss ${flag} 'sport = :${port}'`, { allowFail: true, timeoutMs: 5000 });
     if (r.stdout.trim().length > 0) return;
-    if (Date.now() > deadline) throw new Error(`${proc.label}: nothing bound on ${proto}/${port} after ${timeoutMs} ms\nstderr:\n${proc.stderr()}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `${proc.label}: nothing bound on ${proto}/${port} after ${timeoutMs} ms\nstderr:\n${proc.stderr()}`,
+      );
     await sleep(25);
   }
 }

@@ -13,7 +13,22 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { type PeerHost, type Target, type PeerHandle, addrOf, hostPort, sha256, makeTempDir, removeTempDir, writeRandomFile, startProc, runIn, makeHandle, userExists, waitBound } from "./core";
+import {
+  addrOf,
+  hostPort,
+  makeHandle,
+  makeTempDir,
+  type PeerHandle,
+  type PeerHost,
+  removeTempDir,
+  runIn,
+  sha256,
+  startProc,
+  type Target,
+  userExists,
+  waitBound,
+  writeRandomFile,
+} from "./core";
 
 export interface VsftpdOptions {
   pasvMin: number;
@@ -38,7 +53,6 @@ export interface VsftpdHandle extends PeerHandle {
   file: { name: string; size: number; sha256: string };
   configPath: string;
 }
-
 
 export async function startVsftpd(host: PeerHost, opts: VsftpdOptions): Promise<VsftpdHandle> {
   const port = opts.port ?? 21;

@@ -10,8 +10,8 @@
  *
  */
 import * as os from "node:os";
-import { type PeerHost, type PeerHandle, startProc, makeHandle } from "./core";
 import { agent, agentOnce } from "./agent";
+import { makeHandle, type PeerHandle, type PeerHost, startProc } from "./core";
 
 export const GRE_INNER = { a: "198.18.254.1", b: "198.18.254.2", prefix: 30 } as const;
 
@@ -27,14 +27,19 @@ export interface GreTunnelHandle extends PeerHandle {
 const GRE_DEV = "hnftgre0";
 
 /** A GRE tunnel between a and b (IPv4 outer addresses, inner 198.18.254.0/30), and a ping through it. */
-export async function greTunnel(a: PeerHost, b: PeerHost, opts: { mode?: "auto" | "kernel" | "raw" } = {}): Promise<GreTunnelHandle> {
+export async function greTunnel(
+  a: PeerHost,
+  b: PeerHost,
+  opts: { mode?: "auto" | "kernel" | "raw" } = {},
+): Promise<GreTunnelHandle> {
   const mode = opts.mode ?? "auto";
   let kernelUnavailable: string | null = null;
   if (mode !== "raw") {
     const mk = (local: string, remote: string, inner: string): string =>
       `ip link add ${GRE_DEV} type gre local ${local} remote ${remote} ttl 64 && ip addr add ${inner}/${GRE_INNER.prefix} dev ${GRE_DEV} && ip link set ${GRE_DEV} up`;
     const ra = await a.sh(mk(a.ipv4, b.ipv4, GRE_INNER.a), { allowFail: true, timeoutMs: 10_000 });
-    const rb = ra.code === 0 ? await b.sh(mk(b.ipv4, a.ipv4, GRE_INNER.b), { allowFail: true, timeoutMs: 10_000 }) : undefined;
+    const rb =
+      ra.code === 0 ? await b.sh(mk(b.ipv4, a.ipv4, GRE_INNER.b), { allowFail: true, timeoutMs: 10_000 }) : undefined;
     if (ra.code === 0 && rb?.code === 0) {
       const del = async (): Promise<void> => {
         await a.sh(`ip link del ${GRE_DEV} 2>/dev/null; true`, { allowFail: true });
@@ -44,7 +49,15 @@ export async function greTunnel(a: PeerHost, b: PeerHost, opts: { mode?: "auto" 
         mode: "kernel",
         kernelUnavailable: null,
         ping: (count = 3, timeoutMs = 1000) =>
-          agentOnce<{ sent: number; received: number }>(a, "icmp-ping", count * timeoutMs + 10_000, "icmp-ping", GRE_INNER.b, count, timeoutMs),
+          agentOnce<{ sent: number; received: number }>(
+            a,
+            "icmp-ping",
+            count * timeoutMs + 10_000,
+            "icmp-ping",
+            GRE_INNER.b,
+            count,
+            timeoutMs,
+          ),
         stop: makeHandle([], [], del),
       };
     }
@@ -53,7 +66,10 @@ export async function greTunnel(a: PeerHost, b: PeerHost, opts: { mode?: "auto" 
     kernelUnavailable = `${(ra.code !== 0 ? ra.stderr : (rb?.stderr ?? "")).trim()} (ip link add type gre)`;
     if (mode === "kernel") throw new Error(`greTunnel: kernel GRE unavailable: ${kernelUnavailable}`);
   }
-  const responder = startProc(b, agent("gre-responder", b.ipv4, GRE_INNER.b), { cwd: os.tmpdir(), label: `gre-responder@${b.name}` });
+  const responder = startProc(b, agent("gre-responder", b.ipv4, GRE_INNER.b), {
+    cwd: os.tmpdir(),
+    label: `gre-responder@${b.name}`,
+  });
   const stop = makeHandle([responder], []);
   try {
     await responder.waitLine(/^READY$/, 10_000);

@@ -27,7 +27,17 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { makeTempDir, parseJsonLine, PYTHON, removeTempDir, startProc, startUntilReady, waitBound, type PeerHandle, type PeerHost } from "./core";
+import {
+  makeTempDir,
+  type PeerHandle,
+  type PeerHost,
+  PYTHON,
+  parseJsonLine,
+  removeTempDir,
+  startProc,
+  startUntilReady,
+  waitBound,
+} from "./core";
 
 export const Q931_PORT = 1720;
 export const RAS_PORT = 1719;
@@ -42,11 +52,18 @@ export interface H323CalleeHandle extends PeerHandle {
 }
 
 /** The scripted callee on tcp/1720 of one address, echoing media on `mediaPort` (even). */
-export async function startH323Callee(host: PeerHost, opts: { mediaPort: number; ipv6?: boolean }): Promise<H323CalleeHandle> {
+export async function startH323Callee(
+  host: PeerHost,
+  opts: { mediaPort: number; ipv6?: boolean },
+): Promise<H323CalleeHandle> {
   if (opts.mediaPort % 2 !== 0) throw new Error(`mediaPort ${opts.mediaPort}: RTP uses an even port`);
   const address = opts.ipv6 ? host.ipv6 : host.ipv4;
   const dir = makeTempDir("h323");
-  const { proc, stop } = await startUntilReady(host, [PYTHON, H323_SCRIPT, "callee", address, String(opts.mediaPort)], { cwd: dir, label: `h323 callee ${host.name}`, dirs: [dir] });
+  const { proc, stop } = await startUntilReady(host, [PYTHON, H323_SCRIPT, "callee", address, String(opts.mediaPort)], {
+    cwd: dir,
+    label: `h323 callee ${host.name}`,
+    dirs: [dir],
+  });
   try {
     await waitBound(host, "tcp", Q931_PORT, proc);
   } catch (e) {
@@ -84,13 +101,20 @@ export async function h323Call(
   const dir = makeTempDir("h323call");
   const go = path.join(dir, "go");
   const timeoutMs = opts.timeoutMs ?? 1500;
-  const proc = startProc(client, [PYTHON, H323_SCRIPT, "caller", server, go, String(opts.count ?? 3), String(timeoutMs)], {
-    cwd: dir,
-    label: `h323 caller ${client.name}`,
-  });
+  const proc = startProc(
+    client,
+    [PYTHON, H323_SCRIPT, "caller", server, go, String(opts.count ?? 3), String(timeoutMs)],
+    {
+      cwd: dir,
+      label: `h323 caller ${client.name}`,
+    },
+  );
   try {
     let expectations = "";
-    const connected = await Promise.race([proc.waitLine(/^CONNECTED /, timeoutMs + 10_000).then(() => true), proc.exited.then(() => false)]);
+    const connected = await Promise.race([
+      proc.waitLine(/^CONNECTED /, timeoutMs + 10_000).then(() => true),
+      proc.exited.then(() => false),
+    ]);
     if (connected && opts.onConnected) expectations = await opts.onConnected();
     fs.writeFileSync(go, "");
     const r = await proc.exited;

@@ -20,7 +20,7 @@
  */
 import * as path from "node:path";
 import type { LabHost } from "../lab";
-import { makeHandle, PYTHON, runIn, startProc, startUntilReady, type PeerHandle, type PeerHost } from "./core";
+import { makeHandle, type PeerHandle, type PeerHost, PYTHON, runIn, startProc, startUntilReady } from "./core";
 
 export interface RoutedPath {
   router: LabHost;
@@ -66,14 +66,25 @@ export async function routedPath(server: LabHost, router: LabHost, far: LabHost,
       `ip -6 route add default via ${v6}::1 dev ${f} advmss 1440`,
     ].join("\n"),
   );
-  await server.sh([`ip route add ${v4}.0/24 via ${router.ipv4}`, `ip -6 route add ${v6}::/64 via ${router.ipv6}`].join("\n"));
+  await server.sh(
+    [`ip route add ${v4}.0/24 via ${router.ipv4}`, `ip -6 route add ${v6}::/64 via ${router.ipv6}`].join("\n"),
+  );
   // the link works both ways before any test uses it (and the neighbour caches are filled): the
   // far host answers a probe from the router (no ping in the lab's packages: traceroute, 1 hop)
   for (const addr of [`${v4}.2`, `${v6}::2`]) {
     const t = await traceroute(router, addr, { maxHops: 1, waitSec: 5 });
-    if (t.hops[0] !== addr) throw new Error(`routedPath: the far host ${addr} does not answer the router:\n${t.output}`);
+    if (t.hops[0] !== addr)
+      throw new Error(`routedPath: the far host ${addr} does not answer the router:\n${t.output}`);
   }
-  return { router, far, farIpv4: `${v4}.2`, farIpv6: `${v6}::2`, routerIpv4: router.ipv4, routerIpv6: router.ipv6, mtu };
+  return {
+    router,
+    far,
+    farIpv4: `${v4}.2`,
+    farIpv6: `${v6}::2`,
+    routerIpv4: router.ipv4,
+    routerIpv6: router.ipv6,
+    mtu,
+  };
 }
 
 export interface TracerouteResult {
@@ -82,8 +93,23 @@ export interface TracerouteResult {
   output: string;
 }
 
-export async function traceroute(from: PeerHost, addr: string, opts: { maxHops?: number; waitSec?: number } = {}): Promise<TracerouteResult> {
-  const argv = ["traceroute", ...(addr.includes(":") ? ["-6"] : ["-4"]), "-n", "-q", "1", "-w", String(opts.waitSec ?? 1), "-m", String(opts.maxHops ?? 2), addr];
+export async function traceroute(
+  from: PeerHost,
+  addr: string,
+  opts: { maxHops?: number; waitSec?: number } = {},
+): Promise<TracerouteResult> {
+  const argv = [
+    "traceroute",
+    ...(addr.includes(":") ? ["-6"] : ["-4"]),
+    "-n",
+    "-q",
+    "1",
+    "-w",
+    String(opts.waitSec ?? 1),
+    "-m",
+    String(opts.maxHops ?? 2),
+    addr,
+  ];
   const r = await runIn(from, argv, { timeoutMs: 30_000, label: `traceroute@${from.name}` });
   const hops = r.stdout
     .split("\n")
@@ -116,7 +142,10 @@ export interface SinkHandle extends PeerHandle {
 
 /** A TCP sink on the far host: reads each connection to its end and reports its size and hash. */
 export async function tcpSink(host: PeerHost, addr: string, port: number): Promise<SinkHandle> {
-  const { proc, stop } = await startUntilReady(host, [PYTHON, SINK_SCRIPT, addr, String(port)], { cwd: "/", label: `tcp-sink@${host.name}` });
+  const { proc, stop } = await startUntilReady(host, [PYTHON, SINK_SCRIPT, addr, String(port)], {
+    cwd: "/",
+    label: `tcp-sink@${host.name}`,
+  });
   return {
     received: () =>
       proc
@@ -140,7 +169,13 @@ export interface BulkSendResult {
 }
 
 /** Connects from `from` to addr:port and sends `size` random bytes (a tracked outbound TCP connection). */
-export async function bulkSend(from: PeerHost, addr: string, port: number, size: number, timeoutSec: number): Promise<BulkSendResult> {
+export async function bulkSend(
+  from: PeerHost,
+  addr: string,
+  port: number,
+  size: number,
+  timeoutSec: number,
+): Promise<BulkSendResult> {
   const r = await runIn(from, [PYTHON, SEND_SCRIPT, addr, String(port), String(size), String(timeoutSec)], {
     timeoutMs: timeoutSec * 1000 + 10_000,
     label: `bulk-send@${from.name}`,
@@ -182,22 +217,37 @@ export async function forgedIcmpErrors(
   attacker: PeerHost,
   o: { sport: number; trackedPort: number; unrelatedPort: number; timeoutSec: number },
 ): Promise<IcmpErrorProbe> {
-  const watch = startProc(server, [PYTHON, WATCH_SCRIPT, attacker.ipv4, attacker.ipv6, String(o.sport), String(o.trackedPort), String(o.timeoutSec)], {
-    cwd: "/",
-    label: `icmp-watch@${server.name}`,
-  });
+  const watch = startProc(
+    server,
+    [PYTHON, WATCH_SCRIPT, attacker.ipv4, attacker.ipv6, String(o.sport), String(o.trackedPort), String(o.timeoutSec)],
+    {
+      cwd: "/",
+      label: `icmp-watch@${server.name}`,
+    },
+  );
   const stop = makeHandle([watch], []);
   try {
     await watch.waitLine(/^READY$/, 10_000);
     const forged = await runIn(
       attacker,
-      [PYTHON, FORGE_SCRIPT, server.ipv4, server.ipv6, attacker.ipv4, attacker.ipv6, String(o.sport), `${o.unrelatedPort},${o.trackedPort}`],
+      [
+        PYTHON,
+        FORGE_SCRIPT,
+        server.ipv4,
+        server.ipv6,
+        attacker.ipv4,
+        attacker.ipv6,
+        String(o.sport),
+        `${o.unrelatedPort},${o.trackedPort}`,
+      ],
       { timeoutMs: 10_000, label: `icmp-forge@${attacker.name}` },
     );
-    if (!forged.stdout.includes("SENT")) throw new Error(`icmp-forge on ${attacker.name} failed (exit ${forged.code}):\n${forged.stderr}`);
+    if (!forged.stdout.includes("SENT"))
+      throw new Error(`icmp-forge on ${attacker.name} failed (exit ${forged.code}):\n${forged.stderr}`);
     const done = await watch.exited;
     const line = done.stdout.split("\n").find((l) => l.startsWith("{"));
-    if (!line) throw new Error(`icmp-watch on ${server.name}: no result (exit ${done.code})\n${done.stdout}\n${done.stderr}`);
+    if (!line)
+      throw new Error(`icmp-watch on ${server.name}: no result (exit ${done.code})\n${done.stdout}\n${done.stderr}`);
     return JSON.parse(line) as IcmpErrorProbe;
   } finally {
     await stop();

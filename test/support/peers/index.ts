@@ -15,13 +15,14 @@
  * Everything here uses /usr/bin/python3 (stdlib only) for probes, listeners and the exploit
  * actors, plus the Debian packages vsftpd, tftpd-hpa, tftp-hpa, sip-tester, curl, conntrack.
  */
-export * from "./core";
+
 export * from "./agent";
+export * from "./core";
 export * from "./ftp";
-export * from "./tftp";
-export * from "./sip";
-export * from "./udp";
-export * from "./tcp";
+export * from "./ftp-exploit";
 export * from "./gre";
 export * from "./nft";
-export * from "./ftp-exploit";
+export * from "./sip";
+export * from "./tcp";
+export * from "./tftp";
+export * from "./udp";

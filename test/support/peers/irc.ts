@@ -18,10 +18,22 @@
  *     to that side's address and port. The sender therefore sends the offer in its own segment
  *     (TCP_NODELAY, after the server has answered).
  */
+
+import { createHash, randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { createHash, randomBytes } from "node:crypto";
-import { makeHandle, makeTempDir, parseJsonLine, removeTempDir, PYTHON, runIn, startProc, waitBound, type PeerHandle, type PeerHost } from "./core";
+import {
+  makeHandle,
+  makeTempDir,
+  type PeerHandle,
+  type PeerHost,
+  PYTHON,
+  parseJsonLine,
+  removeTempDir,
+  runIn,
+  startProc,
+  waitBound,
+} from "./core";
 
 export const IRC_PORT = 6667;
 
@@ -33,7 +45,10 @@ export interface NgircdHandle extends PeerHandle {
 }
 
 function ircIds(): { uid: number; gid: number } | undefined {
-  const line = fs.readFileSync("/etc/passwd", "utf8").split("\n").find((l) => l.startsWith("irc:"));
+  const line = fs
+    .readFileSync("/etc/passwd", "utf8")
+    .split("\n")
+    .find((l) => l.startsWith("irc:"));
   if (!line) return undefined;
   const f = line.split(":");
   return { uid: Number(f[2]), gid: Number(f[3]) };
@@ -68,7 +83,11 @@ export async function startNgircd(host: PeerHost): Promise<NgircdHandle> {
   if (ids) fs.chownSync(dir, ids.uid, ids.gid);
   const proc = startProc(host, ["ngircd", "-n", "-f", file], { cwd: dir, label: `ngircd ${host.name}` });
   await waitBound(host, "tcp", IRC_PORT, proc);
-  return { addresses: [host.ipv4, host.ipv6], log: () => proc.stdout() + proc.stderr(), stop: makeHandle([proc], [dir]) };
+  return {
+    addresses: [host.ipv4, host.ipv6],
+    log: () => proc.stdout() + proc.stderr(),
+    stop: makeHandle([proc], [dir]),
+  };
 }
 
 export interface DccOffer {
@@ -112,20 +131,45 @@ export async function dccTransfer(o: DccOptions): Promise<DccTransfer> {
   const file = path.join(dir, "hnft-dcc.bin");
   fs.writeFileSync(file, data, { mode: 0o644 });
   const connectMs = o.connectMs ?? 4000;
-  const receiver = startProc(o.receiver, [PYTHON, IRC_SCRIPT, "get", o.ircServer, String(IRC_PORT), rNick, "15000", String(connectMs)], {
-    cwd: dir,
-    label: `dcc receiver ${o.receiver.name}`,
-  });
+  const receiver = startProc(
+    o.receiver,
+    [PYTHON, IRC_SCRIPT, "get", o.ircServer, String(IRC_PORT), rNick, "15000", String(connectMs)],
+    {
+      cwd: dir,
+      label: `dcc receiver ${o.receiver.name}`,
+    },
+  );
   try {
     await receiver.waitLine(/^READY$/, 15_000);
     const sent = await runIn(
       o.sender,
-      [PYTHON, IRC_SCRIPT, "send", o.ircServer, String(IRC_PORT), sNick, rNick, file, o.senderAddress, String(o.dccPort), String(connectMs + 2000)],
+      [
+        PYTHON,
+        IRC_SCRIPT,
+        "send",
+        o.ircServer,
+        String(IRC_PORT),
+        sNick,
+        rNick,
+        file,
+        o.senderAddress,
+        String(o.dccPort),
+        String(connectMs + 2000),
+      ],
       { timeoutMs: connectMs + 20_000, label: `dcc sender ${o.sender.name}` },
     );
     const got = await receiver.exited;
-    const r = parseJsonLine<{ offer: DccOffer | null; ok: boolean; bytes: number; sha256: string | null; error: string | null }>(got.stdout);
-    if (!r) throw new Error(`dcc receiver: no result (exit ${got.code})\n${got.stdout}\n${got.stderr}\nsender:\n${sent.stdout}\n${sent.stderr}`);
+    const r = parseJsonLine<{
+      offer: DccOffer | null;
+      ok: boolean;
+      bytes: number;
+      sha256: string | null;
+      error: string | null;
+    }>(got.stdout);
+    if (!r)
+      throw new Error(
+        `dcc receiver: no result (exit ${got.code})\n${got.stdout}\n${got.stderr}\nsender:\n${sent.stdout}\n${sent.stderr}`,
+      );
     const sender = parseJsonLine<DccTransfer["sender"]>(sent.stdout) ?? null;
     if (!sender) throw new Error(`dcc sender: no result (exit ${sent.code})\n${sent.stdout}\n${sent.stderr}`);
     const expected = createHash("sha256").update(data).digest("hex");
@@ -137,8 +181,16 @@ export async function dccTransfer(o: DccOptions): Promise<DccTransfer> {
 }
 
 /** Connects and registers a nick on the IRC server (the "001" welcome), or says why not. */
-export async function ircRegister(client: PeerHost, server: string, nick: string, timeoutMs = 4000): Promise<{ registered: boolean; error: string | null }> {
-  const r = await runIn(client, [PYTHON, IRC_SCRIPT, "hello", server, String(IRC_PORT), nick, String(timeoutMs)], { timeoutMs: timeoutMs + 5000, label: `irc hello ${client.name}` });
+export async function ircRegister(
+  client: PeerHost,
+  server: string,
+  nick: string,
+  timeoutMs = 4000,
+): Promise<{ registered: boolean; error: string | null }> {
+  const r = await runIn(client, [PYTHON, IRC_SCRIPT, "hello", server, String(IRC_PORT), nick, String(timeoutMs)], {
+    timeoutMs: timeoutMs + 5000,
+    label: `irc hello ${client.name}`,
+  });
   const v = parseJsonLine<{ registered: boolean; error: string | null }>(r.stdout);
   if (!v) throw new Error(`irc hello: no result (exit ${r.code})\n${r.stdout}\n${r.stderr}`);
   return v;

@@ -21,7 +21,16 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { makeHandle, makeTempDir, removeTempDir, runIn, startProc, waitBound, type PeerHandle, type PeerHost } from "./core";
+import {
+  makeHandle,
+  makeTempDir,
+  type PeerHandle,
+  type PeerHost,
+  removeTempDir,
+  runIn,
+  startProc,
+  waitBound,
+} from "./core";
 
 export interface NmbdHandle extends PeerHandle {
   host: PeerHost;
@@ -66,7 +75,10 @@ export function broadcastOf(host: PeerHost): string {
 }
 
 /** `waitRegistered: false` returns as soon as nmbd listens (to watch a registration that cannot complete). */
-export async function startNmbd(host: PeerHost, opts: { name?: string; workgroup?: string; waitRegistered?: boolean } = {}): Promise<NmbdHandle> {
+export async function startNmbd(
+  host: PeerHost,
+  opts: { name?: string; workgroup?: string; waitRegistered?: boolean } = {},
+): Promise<NmbdHandle> {
   const name = (opts.name ?? `HNFT${host.name.toUpperCase()}`).slice(0, 15);
   const dir = makeTempDir("nmbd");
   const conf = smbConf(dir, host, [
@@ -79,22 +91,33 @@ export async function startNmbd(host: PeerHost, opts: { name?: string; workgroup
     "wins support = no",
     "dns proxy = no",
   ]);
-  const proc = startProc(host, ["/usr/sbin/nmbd", "--foreground", "--no-process-group", "--debug-stdout", "-d", "3", "-s", conf], {
-    cwd: dir,
-    label: `nmbd@${host.name}`,
-  });
+  const proc = startProc(
+    host,
+    ["/usr/sbin/nmbd", "--foreground", "--no-process-group", "--debug-stdout", "-d", "3", "-s", conf],
+    {
+      cwd: dir,
+      label: `nmbd@${host.name}`,
+    },
+  );
   const stop = makeHandle([proc], [dir]);
   try {
     await waitBound(host, "udp", 137, proc);
     // Registered on the broadcast subnet: from then on nmbd answers broadcast queries too (unicast
     // ones a few seconds earlier). The line is nmbd's debug level 3.
     const esc = (t: string): string => t.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-    if (opts.waitRegistered ?? true) await proc.waitLine(new RegExp(`Added netbios name ${esc(name)}<00> .* to subnet ${esc(host.ipv4)}$`), 30_000);
+    if (opts.waitRegistered ?? true)
+      await proc.waitLine(new RegExp(`Added netbios name ${esc(name)}<00> .* to subnet ${esc(host.ipv4)}$`), 30_000);
   } catch (e) {
     await stop();
     throw e;
   }
-  return { host, name, log: () => proc.stdout(), waitLog: (re, timeoutMs = 30_000) => proc.waitLine(re, timeoutMs), stop };
+  return {
+    host,
+    name,
+    log: () => proc.stdout(),
+    waitLog: (re, timeoutMs = 30_000) => proc.waitLine(re, timeoutMs),
+    stop,
+  };
 }
 
 export interface NmbLookupResult {
@@ -119,7 +142,10 @@ export async function nmbLookup(
       label: `nmblookup@${client.name}`,
       cwd: os.tmpdir(),
     });
-    const answers = [...r.stdout.matchAll(/^(\d+\.\d+\.\d+\.\d+) (\S+)<00>$/gm)].map((m) => ({ address: m[1]!, name: m[2]! }));
+    const answers = [...r.stdout.matchAll(/^(\d+\.\d+\.\d+\.\d+) (\S+)<00>$/gm)].map((m) => ({
+      address: m[1]!,
+      name: m[2]!,
+    }));
     return { ok: r.code === 0 && answers.length > 0, answers, output: `${r.stdout}${r.stderr}`.trim() };
   } finally {
     removeTempDir(dir);

@@ -1,14 +1,18 @@
 /** Load an nft script in the host (nft -f - from stdin); throws with nft's message on error. */
-import { type PeerHost } from "./core";
+import type { PeerHost } from "./core";
 
 export async function nftLoad(host: PeerHost, ruleset: string): Promise<void> {
   const r = await host.sh("nft -f -", { stdin: ruleset, allowFail: true, timeoutMs: 15_000 });
-  if (r.code !== 0) throw new Error(`nft -f failed on ${host.name} (${r.code}):\n${r.stderr}\n--- ruleset ---\n${ruleset}`);
+  if (r.code !== 0)
+    throw new Error(`nft -f failed on ${host.name} (${r.code}):\n${r.stderr}\n--- ruleset ---\n${ruleset}`);
 }
 
 /** Delete table inet <table> if present. */
 export async function nftDeleteTable(host: PeerHost, table: string): Promise<void> {
-  await host.sh(`nft list table inet ${table} >/dev/null 2>&1 && nft delete table inet ${table}; true`, { allowFail: true, timeoutMs: 15_000 });
+  await host.sh(`nft list table inet ${table} >/dev/null 2>&1 && nft delete table inet ${table}; true`, {
+    allowFail: true,
+    timeoutMs: 15_000,
+  });
 }
 
 /**
@@ -19,7 +23,10 @@ export async function nftDeleteTable(host: PeerHost, table: string): Promise<voi
  * `ct state established accept` (what the project renders) and nothing else changes;
  * { assignHelper: false } drops only the helper assignment (control: no helper, no expectation).
  */
-export function baselineVulnerableRuleset(table: string, opts: { blanketRelated?: boolean; assignHelper?: boolean } = {}): string {
+export function baselineVulnerableRuleset(
+  table: string,
+  opts: { blanketRelated?: boolean; assignHelper?: boolean } = {},
+): string {
   if (!/^[A-Za-z][A-Za-z0-9_-]{0,30}$/.test(table)) throw new Error(`bad table name ${table}`);
   const related = (opts.blanketRelated ?? true) ? "ct state established,related accept" : "ct state established accept";
   const assign = (opts.assignHelper ?? true) ? `tcp dport 21 ct helper set "ftp-out"` : "# no helper assignment";

@@ -20,7 +20,17 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { makeHandle, makeTempDir, removeTempDir, runIn, startProc, waitBound, type PeerHandle, type PeerHost, type Target } from "./core";
+import {
+  makeHandle,
+  makeTempDir,
+  type PeerHandle,
+  type PeerHost,
+  removeTempDir,
+  runIn,
+  startProc,
+  type Target,
+  waitBound,
+} from "./core";
 
 export const SANE_PORT = 6566;
 
@@ -39,22 +49,33 @@ export interface SanedHandle extends PeerHandle {
 }
 
 function userExists(name: string): boolean {
-  return fs.readFileSync("/etc/passwd", "utf8").split("\n").some((l) => l.startsWith(`${name}:`));
+  return fs
+    .readFileSync("/etc/passwd", "utf8")
+    .split("\n")
+    .some((l) => l.startsWith(`${name}:`));
 }
 
 export async function startSaned(host: PeerHost, opts: SanedOptions): Promise<SanedHandle> {
   const dir = makeTempDir("saned");
   const address = opts.ipv6 ? host.ipv6 : host.ipv4;
   const allow = opts.allow ?? ["198.18.0.0/15", "2001:2::/48"];
-  fs.writeFileSync(path.join(dir, "saned.conf"), `data_portrange = ${opts.dataPorts[0]} - ${opts.dataPorts[1]}\n${allow.join("\n")}\n`, { mode: 0o644 });
+  fs.writeFileSync(
+    path.join(dir, "saned.conf"),
+    `data_portrange = ${opts.dataPorts[0]} - ${opts.dataPorts[1]}\n${allow.join("\n")}\n`,
+    { mode: 0o644 },
+  );
   fs.writeFileSync(path.join(dir, "dll.conf"), "test\n", { mode: 0o644 });
   // the packaged defaults of the test backend (without a test.conf it scans 0 lines)
   fs.copyFileSync("/etc/sane.d/test.conf", path.join(dir, "test.conf"));
   const user = userExists("saned") ? ["-u", "saned"] : [];
-  const proc = startProc(host, ["env", `SANE_CONFIG_DIR=${dir}`, "saned", "-l", "-e", "-d", "3", "-b", address, "-p", String(SANE_PORT), ...user], {
-    cwd: dir,
-    label: `saned ${host.name}`,
-  });
+  const proc = startProc(
+    host,
+    ["env", `SANE_CONFIG_DIR=${dir}`, "saned", "-l", "-e", "-d", "3", "-b", address, "-p", String(SANE_PORT), ...user],
+    {
+      cwd: dir,
+      label: `saned ${host.name}`,
+    },
+  );
   await waitBound(host, "tcp", SANE_PORT, proc);
   return {
     address,
@@ -74,7 +95,11 @@ export interface ScanResult {
 }
 
 /** scanimage over the network from `client` to saned on `server` (the test backend's first device). */
-export async function scanimage(client: PeerHost, server: Target, opts: { ipv6?: boolean; timeoutMs?: number } = {}): Promise<ScanResult> {
+export async function scanimage(
+  client: PeerHost,
+  server: Target,
+  opts: { ipv6?: boolean; timeoutMs?: number } = {},
+): Promise<ScanResult> {
   const addr = typeof server === "string" ? server : opts.ipv6 ? server.ipv6 : server.ipv4;
   const dir = makeTempDir("scanimage");
   try {

@@ -23,7 +23,19 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { type PeerHost, type Target, type PeerHandle, addrOf, hostPort, makeTempDir, removeTempDir, startProc, runIn, makeHandle, waitBound } from "./core";
+import {
+  addrOf,
+  hostPort,
+  makeHandle,
+  makeTempDir,
+  type PeerHandle,
+  type PeerHost,
+  removeTempDir,
+  runIn,
+  startProc,
+  type Target,
+  waitBound,
+} from "./core";
 
 export type SipTransport = "u1" | "t1";
 
@@ -53,7 +65,9 @@ export async function startSippUas(host: PeerHost, opts: SippUasOptions): Promis
   const transport = opts.transport ?? "u1";
   const ipv6 = opts.ipv6 ?? false;
   if (!(opts.rtpMin > 1023 && opts.rtpMin + 2 <= opts.rtpMax && opts.rtpMax <= 65535)) {
-    throw new Error(`startSippUas: RTP range ${opts.rtpMin}-${opts.rtpMax} must hold rtpMin and rtpMin+2 (SIPp's two echo ports)`);
+    throw new Error(
+      `startSippUas: RTP range ${opts.rtpMin}-${opts.rtpMax} must hold rtpMin and rtpMin+2 (SIPp's two echo ports)`,
+    );
   }
   const address = ipv6 ? host.ipv6 : host.ipv4;
   const dir = makeTempDir("sipp-uas");

@@ -14,7 +14,16 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { makeHandle, makeTempDir, removeTempDir, runIn, startProc, waitBound, type PeerHandle, type PeerHost } from "./core";
+import {
+  makeHandle,
+  makeTempDir,
+  type PeerHandle,
+  type PeerHost,
+  removeTempDir,
+  runIn,
+  startProc,
+  waitBound,
+} from "./core";
 
 /** sysName.0 */
 export const SYS_NAME_OID = "1.3.6.1.2.1.1.5.0";
@@ -43,10 +52,26 @@ export async function startSnmpd(host: PeerHost, opts: SnmpdOptions = {}): Promi
   const dir = makeTempDir("snmpd");
   const conf = path.join(dir, "snmpd.conf");
   const logFile = path.join(dir, "snmpd.log");
-  fs.writeFileSync(conf, [`rocommunity ${community} default`, `rocommunity6 ${community} default`, `sysName ${sysName}`, ""].join("\n"), { mode: 0o600 });
+  fs.writeFileSync(
+    conf,
+    [`rocommunity ${community} default`, `rocommunity6 ${community} default`, `sysName ${sysName}`, ""].join("\n"),
+    { mode: 0o600 },
+  );
   const proc = startProc(
     host,
-    [...mibEnv(dir), "/usr/sbin/snmpd", "-f", "-C", "-c", conf, "-Lf", logFile, "-p", path.join(dir, "snmpd.pid"), `udp:${host.ipv4}:161,udp6:[${host.ipv6}]:161`],
+    [
+      ...mibEnv(dir),
+      "/usr/sbin/snmpd",
+      "-f",
+      "-C",
+      "-c",
+      conf,
+      "-Lf",
+      logFile,
+      "-p",
+      path.join(dir, "snmpd.pid"),
+      `udp:${host.ipv4}:161,udp6:[${host.ipv6}]:161`,
+    ],
     { cwd: dir, label: `snmpd@${host.name}` },
   );
   const stop = makeHandle([proc], [dir]);
@@ -56,7 +81,13 @@ export async function startSnmpd(host: PeerHost, opts: SnmpdOptions = {}): Promi
     await stop();
     throw e;
   }
-  return { host, community, sysName, log: () => (fs.existsSync(logFile) ? fs.readFileSync(logFile, "utf8") : ""), stop };
+  return {
+    host,
+    community,
+    sysName,
+    log: () => (fs.existsSync(logFile) ? fs.readFileSync(logFile, "utf8") : ""),
+    stop,
+  };
 }
 
 export interface SnmpGetResult {
@@ -80,7 +111,20 @@ export async function snmpGet(
     const target = addr.includes(":") ? `udp6:[${addr}]:161` : `udp:${addr}:161`;
     const r = await runIn(
       client,
-      [...mibEnv(dir), "snmpget", "-v2c", "-c", opts.community, "-On", "-t", String(timeoutSec), "-r", "0", target, oid],
+      [
+        ...mibEnv(dir),
+        "snmpget",
+        "-v2c",
+        "-c",
+        opts.community,
+        "-On",
+        "-t",
+        String(timeoutSec),
+        "-r",
+        "0",
+        target,
+        oid,
+      ],
       { timeoutMs: timeoutSec * 1000 + 10_000, label: `snmpget@${client.name}`, cwd: os.tmpdir() },
     );
     const m = new RegExp(`^\\.${oid.replace(/\./g, "\\.")} = (.+)$`, "m").exec(r.stdout);

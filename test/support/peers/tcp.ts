@@ -1,6 +1,6 @@
 import * as os from "node:os";
-import { type PeerHost, type PeerHandle, type PortState, startUntilReady } from "./core";
 import { agent, agentOnce } from "./agent";
+import { type PeerHandle, type PeerHost, type PortState, startUntilReady } from "./core";
 
 export interface TcpListenerHandle extends PeerHandle {
   host: PeerHost;
@@ -12,10 +12,17 @@ export interface TcpListenerHandle extends PeerHandle {
 }
 
 /** A TCP listener that sends a banner line to every connection and closes it. */
-export async function tcpListener(host: PeerHost, port: number, opts: { ipv6?: boolean; banner?: string } = {}): Promise<TcpListenerHandle> {
+export async function tcpListener(
+  host: PeerHost,
+  port: number,
+  opts: { ipv6?: boolean; banner?: string } = {},
+): Promise<TcpListenerHandle> {
   const address = opts.ipv6 ? host.ipv6 : host.ipv4;
   const banner = opts.banner ?? `HNFT-LISTENER-${host.name}-${port}`;
-  const { proc, stop } = await startUntilReady(host, agent("tcp-listen", address, port, banner), { cwd: os.tmpdir(), label: `tcp-listen@${host.name}:${port}` });
+  const { proc, stop } = await startUntilReady(host, agent("tcp-listen", address, port, banner), {
+    cwd: os.tmpdir(),
+    label: `tcp-listen@${host.name}:${port}`,
+  });
   return {
     host,
     address,
@@ -49,7 +56,13 @@ export function tcpProbe(client: PeerHost, addr: string, port: number, timeoutMs
 }
 
 /** open = a reply came back; closed = ICMP port unreachable; filtered = nothing (open|filtered). */
-export function udpProbe(client: PeerHost, addr: string, port: number, timeoutMs = 1500, payload = "hnft-probe\n"): Promise<ProbeResult> {
+export function udpProbe(
+  client: PeerHost,
+  addr: string,
+  port: number,
+  timeoutMs = 1500,
+  payload = "hnft-probe\n",
+): Promise<ProbeResult> {
   return agentOnce<ProbeResult>(client, "udp-probe", timeoutMs + 10_000, "udp-probe", addr, port, timeoutMs, payload);
 }
 
@@ -59,7 +72,11 @@ export interface ScanResult {
 }
 
 /** Sampled scan: every port probed in parallel (64 at a time) from the client. */
-export async function scan(client: PeerHost, addr: string, ports: { tcp?: number[]; udp?: number[]; timeoutMs?: number }): Promise<ScanResult> {
+export async function scan(
+  client: PeerHost,
+  addr: string,
+  ports: { tcp?: number[]; udp?: number[]; timeoutMs?: number },
+): Promise<ScanResult> {
   const timeoutMs = ports.timeoutMs ?? 800;
   const tcp = ports.tcp ?? [];
   const udp = ports.udp ?? [];

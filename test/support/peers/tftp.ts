@@ -19,7 +19,22 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { type PeerHost, type Target, type PeerHandle, addrOf, hostPort, sha256, makeTempDir, removeTempDir, writeRandomFile, startProc, runIn, makeHandle, userExists, waitBound } from "./core";
+import {
+  addrOf,
+  hostPort,
+  makeHandle,
+  makeTempDir,
+  type PeerHandle,
+  type PeerHost,
+  removeTempDir,
+  runIn,
+  sha256,
+  startProc,
+  type Target,
+  userExists,
+  waitBound,
+  writeRandomFile,
+} from "./core";
 
 export interface TftpdOptions {
   portRange: [number, number];
@@ -82,7 +97,12 @@ export interface TftpFetchResult {
   ms: number;
 }
 
-export async function tftpFetch(client: PeerHost, server: Target, file: string, opts: TftpFetchOptions = {}): Promise<TftpFetchResult> {
+export async function tftpFetch(
+  client: PeerHost,
+  server: Target,
+  file: string,
+  opts: TftpFetchOptions = {},
+): Promise<TftpFetchResult> {
   const ipv6 = opts.ipv6 ?? false;
   const addr = addrOf(server, ipv6);
   const timeoutSec = opts.timeoutSec ?? 3;
@@ -93,8 +113,21 @@ export async function tftpFetch(client: PeerHost, server: Target, file: string, 
     if (opts.localPortRange) argv.push("-R", `${opts.localPortRange[0]}:${opts.localPortRange[1]}`);
     argv.push(addr, String(opts.port ?? 69));
     // rexmt 1: retransmit every second, so a short total timeout is honoured (the default rexmt is 5 s)
-    const script = ["verbose", "mode octet", "rexmt 1", `timeout ${timeoutSec}`, `get ${file} ${local}`, "quit", ""].join("\n");
-    const r = await runIn(client, argv, { timeoutMs: timeoutSec * 1000 + 10_000, label: `tftp@${client.name}`, stdin: script, cwd: dir });
+    const script = [
+      "verbose",
+      "mode octet",
+      "rexmt 1",
+      `timeout ${timeoutSec}`,
+      `get ${file} ${local}`,
+      "quit",
+      "",
+    ].join("\n");
+    const r = await runIn(client, argv, {
+      timeoutMs: timeoutSec * 1000 + 10_000,
+      label: `tftp@${client.name}`,
+      stdin: script,
+      cwd: dir,
+    });
     const output = `${r.stdout}${r.stderr}`;
     const received = /Received (\d+) bytes/.exec(output);
     const data = fs.existsSync(local) ? fs.readFileSync(local) : undefined;

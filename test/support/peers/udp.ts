@@ -1,6 +1,6 @@
 import * as os from "node:os";
-import { type PeerHost, type Target, type PeerHandle, addrOf, startUntilReady } from "./core";
 import { agent, agentOnce } from "./agent";
+import { addrOf, type PeerHandle, type PeerHost, startUntilReady, type Target } from "./core";
 
 export interface UdpEchoHandle extends PeerHandle {
   host: PeerHost;
@@ -10,9 +10,16 @@ export interface UdpEchoHandle extends PeerHandle {
   received(): Array<{ from: string; port: number; bytes: number }>;
 }
 
-export async function udpEchoListener(host: PeerHost, port: number, opts: { ipv6?: boolean } = {}): Promise<UdpEchoHandle> {
+export async function udpEchoListener(
+  host: PeerHost,
+  port: number,
+  opts: { ipv6?: boolean } = {},
+): Promise<UdpEchoHandle> {
   const address = opts.ipv6 ? host.ipv6 : host.ipv4;
-  const { proc, stop } = await startUntilReady(host, agent("udp-echo", address, port), { cwd: os.tmpdir(), label: `udp-echo@${host.name}:${port}` });
+  const { proc, stop } = await startUntilReady(host, agent("udp-echo", address, port), {
+    cwd: os.tmpdir(),
+    label: `udp-echo@${host.name}:${port}`,
+  });
   return {
     host,
     address,
@@ -47,5 +54,15 @@ export async function sendUdp(
 ): Promise<SendUdpResult> {
   const addr = addrOf(server, opts.ipv6 ?? false);
   const waitMs = opts.waitMs ?? 1000;
-  return agentOnce<SendUdpResult>(client, "send-udp", waitMs + 10_000, "send-udp", addr, port, payload, waitMs, opts.sourcePort ?? 0);
+  return agentOnce<SendUdpResult>(
+    client,
+    "send-udp",
+    waitMs + 10_000,
+    "send-udp",
+    addr,
+    port,
+    payload,
+    waitMs,
+    opts.sourcePort ?? 0,
+  );
 }
