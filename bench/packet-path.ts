@@ -357,15 +357,13 @@ export async function runPacketPath(opts: PacketOptions): Promise<PacketResult> 
           steal: after.map((a, i) => round((a.steal - before[i]!.steal) / Math.max(1, a.total - before[i]!.total), 2)),
         };
         const cpuMicrosPerConnection = round(((ticks / CLOCK_TICKS) * 1e6) / Math.max(1, out.total), 2);
-        variants
-          .get(spec.id)!
-          .runs.push({
-            rate: round(out.rate, 0),
-            connections: out.connections,
-            failed: out.failed,
-            cpu,
-            cpuMicrosPerConnection,
-          });
+        variants.get(spec.id)!.runs.push({
+          rate: round(out.rate, 0),
+          connections: out.connections,
+          failed: out.failed,
+          cpu,
+          cpuMicrosPerConnection,
+        });
         log(
           `packet: round ${r}/${opts.rounds} ${spec.id}: ${round(out.rate, 0)} conn/s, ${cpuMicrosPerConnection} CPU us/conn (cpu busy ${cpu.busy.join("/")}, steal ${cpu.steal.join("/")})`,
         );

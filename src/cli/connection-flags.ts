@@ -9,7 +9,7 @@
  */
 import { readFileSync } from "node:fs";
 import type { parseArgs } from "node:util";
-import { gatherIssues, type Issue, type Result } from "../fields/issues";
+import { gatherIssues, type Issue, type Result, uniqueIssues } from "../fields/issues";
 import { type Connection, parseConnection, redact } from "../model/connection";
 
 /** parseArgs options for the connection; spread into each host command's options. */
@@ -135,7 +135,7 @@ export function parseHostSpec(flag: string, spec: string): Result<HostSpec> {
   let port: string | undefined;
   if (rest.startsWith("[")) {
     const m = /^\[([^\]]*)\](?::(.*))?$/.exec(rest);
-    if (!m || !m[1]) return refuse(`expected [IPv6]:PORT or [IPv6], got "${spec}"`);
+    if (!m?.[1]) return refuse(`expected [IPv6]:PORT or [IPv6], got "${spec}"`);
     if (!m[1].includes(":")) return refuse(`brackets are for IPv6 addresses, got "${spec}"`);
     host = m[1];
     port = m[2];
@@ -307,12 +307,10 @@ export function connectionFromFlags(
     if (target === undefined && flagged.path[0] === "--host") continue;
     issues.push(flagged);
   }
-  const seen = new Set<string>();
-  const unique = issues
-    .map((i) => ({ ...i, message: redact(i.message, input) }))
-    .filter((i) => {
-      const key = `${String(i.path[0])}\0${i.message}`;
-      return seen.has(key) ? false : (seen.add(key), true);
-    });
+  // One issue per flag and message: both hops can report the same thing about one flag.
+  const unique = uniqueIssues(
+    issues.map((i) => ({ ...i, message: redact(i.message, input) })),
+    (i) => `${String(i.path[0])}\0${i.message}`,
+  );
   return { ok: false, issues: unique };
 }

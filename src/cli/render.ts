@@ -5,6 +5,7 @@ import { explanationText } from "../render/explain";
 import { managedPaths } from "../render/paths";
 import { DEFAULT_KERNEL, parseKernelProfile } from "../render/profile";
 import { EXIT } from "./exit-codes";
+import { hostOptionsFromFlags } from "./host-command";
 import { type Io, outputFormat, printIssues } from "./io";
 import { policyFromFiles, UsageError } from "./policy-file";
 
@@ -58,10 +59,11 @@ export async function renderCommand(argv: string[], io: Io): Promise<number> {
   if (!kernel.ok) throw new UsageError(`--kernel: ${kernel.issues.map((i) => i.message).join("; ")}`);
   const profile = kernel.value;
   const parsed = policyFromFiles(values.policy);
-  if (!parsed.ok) {
-    printIssues(io, `invalid policy ${values.policy.join(" + ")}`, parsed.issues);
-    return EXIT.invalidPolicy;
-  }
+  if (!parsed.ok) printIssues(io, `invalid policy ${values.policy.join(" + ")}`, parsed.issues);
+  // --table is checked like every host command's (it names the files the table would live in)
+  const options = hostOptionsFromFlags({ table: values.table });
+  if (!options.ok) printIssues(io, "invalid arguments", options.issues);
+  if (!parsed.ok || !options.ok) return EXIT.invalidPolicy;
   let artefacts: Artefacts;
   try {
     artefacts = renderPolicy(parsed.value, { profile, table: values.table });

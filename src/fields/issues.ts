@@ -53,9 +53,18 @@ export function formatIssues(issues: readonly Issue[], root = "policy"): string[
   return [...new Set(issues.map((i) => formatIssue(i, root)))];
 }
 
-/** The same issues, found at `prefix` inside a larger input. */
-export function placeIssues(issues: readonly Issue[], prefix: readonly PropertyKey[]): Issue[] {
-  return issues.map((i) => ({ ...i, path: [...prefix, ...i.path] }));
+/** The issues without repeats: one issue per `keyOf` (by default its whole path and message). */
+export function uniqueIssues(
+  issues: readonly Issue[],
+  keyOf: (issue: Issue) => string = (i) => `${i.path.map(String).join("\0")}\0${i.message}`,
+): Issue[] {
+  const seen = new Set<string>();
+  return issues.filter((issue) => {
+    const key = keyOf(issue);
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
 }
 
 /** Gathers the issues of several results: `take` returns a result's value, or keeps its issues and returns undefined. */

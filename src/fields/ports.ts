@@ -55,9 +55,6 @@ export const PortList = z
   .union([PortSpec, z.array(PortSpec).min(1, { error: "needs at least one port" })])
   .transform((value): PortRange[] => normalizeRanges(Array.isArray(value) ? value : [value]));
 
-export type PortSpecInput = z.input<typeof PortSpec>;
-export type PortListInput = z.input<typeof PortList>;
-
 /** Sorts and merges overlapping or adjacent ranges, so output is canonical. */
 export function normalizeRanges(ranges: readonly PortRange[]): PortRange[] {
   const sorted = [...ranges].sort((a, b) => a.from - b.from || a.to - b.to);

@@ -1,7 +1,13 @@
 /** The host layer: everything that touches a machine, over one SSH connection per operation. */
 
 export { type Connection, type ConnectionInput, ConnectionSchema, parseConnection, redact } from "../model/connection";
-export { DEFAULT_CONFIRM_TIMEOUT, HostOptionsError, HostOptionsSchema, parseHostOptions } from "../model/host-options";
+export {
+  DEFAULT_CONFIRM_TIMEOUT,
+  HostOptionsError,
+  type HostOptionsInput,
+  HostOptionsSchema,
+  parseHostOptions,
+} from "../model/host-options";
 export { type ManagedPaths, managedPaths, type PathOverrides } from "../render/paths";
 export {
   HostOperationError,

@@ -18,13 +18,13 @@
  */
 import type { ParsedKey } from "ssh2";
 import { z } from "zod";
-import type { Issue, Result } from "../fields/issues";
+import { type Issue, type Result, uniqueIssues } from "../fields/issues";
 import { type PinnedHostKey, parseHostKey } from "./host-key";
 import { parsePrivateKey } from "./private-key";
 import { redact } from "./redact";
 
 export { fingerprintOf, type PinnedHostKey, parseHostKey } from "./host-key";
-export { redact, SECRET_FIELDS } from "./redact";
+export { redact } from "./redact";
 
 const WHITESPACE = /\s/;
 
@@ -240,16 +240,12 @@ function connectionIssues(issues: readonly z.core.$ZodIssue[], prefix: readonly 
 export function parseConnection(input: unknown, path = "connection"): Result<Connection> {
   const result = ConnectionSchema.safeParse(input);
   if (result.success) return { ok: true, value: result.data };
-  const seen = new Set<string>();
-  const issues = connectionIssues(result.error.issues, [path])
-    .map((i) => ({
+  const issues = uniqueIssues(
+    connectionIssues(result.error.issues, [path]).map((i) => ({
       ...i,
       path: i.path.map((p) => (typeof p === "string" ? redact(p, input) : p)),
       message: redact(i.message, input),
-    }))
-    .filter((i) => {
-      const key = `${i.path.join("\0")}\0${i.message}`;
-      return seen.has(key) ? false : (seen.add(key), true);
-    });
+    })),
+  );
   return { ok: false, issues };
 }

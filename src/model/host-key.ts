@@ -10,7 +10,7 @@ export type PinnedHostKey =
 
 /** OpenSSH-style SHA256 fingerprint of a public key blob: `SHA256:<base64 without padding>`. */
 export function fingerprintOf(blob: Buffer): string {
-  return "SHA256:" + createHash("sha256").update(blob).digest("base64").replace(/=+$/, "");
+  return `SHA256:${createHash("sha256").update(blob).digest("base64").replace(/=+$/, "")}`;
 }
 
 const NOT_A_KEY = 'not an OpenSSH public key line ("ssh-ed25519 AAAA...") or "SHA256:..." fingerprint';

@@ -102,7 +102,9 @@ export function mergeNamedPolicies(
       }
     }
   };
-  parts.forEach((value, part) => mergeInto(merged, value as Record<string, unknown>, [], part));
+  parts.forEach((value, part) => {
+    mergeInto(merged, value as Record<string, unknown>, [], part);
+  });
   if (issues.length > 0) throw new PolicyError(issues);
 
   // Problems only the whole has (two exposures of one name, one port with two helper modes, ...),

@@ -14,7 +14,7 @@ import { formatRanges, PortList, type PortRange, type Protocol, rangesOverlap } 
 import { PrefixSchema } from "../fields/prefix";
 import { renderedSetNames } from "./set-names";
 
-const Protocol = z.enum(["tcp", "udp"]);
+const PortProtocol = z.enum(["tcp", "udp"]);
 
 /** A port exposure of no catalog service: the common fields, name and ports required. */
 export const CustomExposureSchema = z.strictObject({
@@ -22,7 +22,7 @@ export const CustomExposureSchema = z.strictObject({
   ...commonFields,
   name: exposureFields.name,
   ports: exposureFields.ports,
-  protocol: Protocol.meta({ description: '"tcp" or "udp".', examples: ["tcp"] }),
+  protocol: PortProtocol.meta({ description: '"tcp" or "udp".', examples: ["tcp"] }),
   helper: z
     .literal("none", { error: '"scoped" needs a kernel conntrack helper; custom exposures have none' })
     .default("none")
@@ -227,7 +227,7 @@ export const OutputAllowSchema = z.strictObject({
     description: "Name of the allowance (a-z, 0-9 and -, at most 24 characters).",
     examples: ["dns-out"],
   }),
-  protocol: Protocol.meta({ description: '"tcp" or "udp".', examples: ["udp"] }),
+  protocol: PortProtocol.meta({ description: '"tcp" or "udp".', examples: ["udp"] }),
   ports: PortList.meta({
     description: 'Destination ports: a number, a range string "a-b", or a list of them.',
     examples: [53],
@@ -276,12 +276,9 @@ export const PolicyFields = {
         .enum(["accept", "drop"])
         .default("accept")
         .meta({ description: '"accept" (default) or "drop".', examples: ["drop"] }),
-      allow: z
-        .array(OutputAllowSchema)
-        .default([])
-        .meta({
-          description: "With policy drop: the connections this host may open (established replies always pass).",
-        }),
+      allow: z.array(OutputAllowSchema).default([]).meta({
+        description: "With policy drop: the connections this host may open (established replies always pass).",
+      }),
     })
     .default({ policy: "accept", allow: [] })
     .meta({
@@ -508,7 +505,7 @@ function crossChecks(policy: z.output<z.ZodObject<typeof PolicyFields>>): Proble
   exposures.forEach((exposure, index) => {
     if (isCustom(exposure) || exposure.helper !== "scoped") return;
     const service = catalogService(exposure.service);
-    if (service.helper?.ipv4Only && exposure.sources && exposure.sources.every((s) => s.family === "ipv6")) {
+    if (service.helper?.ipv4Only && exposure.sources?.every((s) => s.family === "ipv6")) {
       problems.push({
         path: ["exposures", index, "sources"],
         message: `the ${exposure.service} helper exists only for IPv4, and every source is IPv6; use helper "none" or add IPv4 sources`,

@@ -3,7 +3,7 @@ import { serviceNames } from "../catalog";
 import { formatIssues, formatPath, type Issue, type Result } from "../fields/issues";
 import { type Policy, PolicySchema } from "./policy";
 
-export { formatIssue, formatIssues, formatPath, type Issue, type Result } from "../fields/issues";
+export { formatIssues, type Issue, type Result } from "../fields/issues";
 
 /** Thrown where a caller wants an exception; `errors` holds one `path: problem` line per issue. */
 export class PolicyError extends Error {

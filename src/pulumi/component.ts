@@ -108,6 +108,7 @@ export function policyPart(args: HostFirewallArgs): Record<string, unknown> {
  * that during `pulumi up` (apply) and `pulumi refresh` (observe). Its outputs are declared by the
  * interface of the same name (types.ts FirewallOutputsSchema).
  */
+// biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the outputs are declared once (types.ts) and typed on the class by an interface of its name; class fields would hide the values the SDK sets
 export class HostFirewall extends pulumi.ComponentResource {
   /** The custom resource (served by the provider plugin) that carries the host state. */
   public readonly hostTable: HostTable;

@@ -21,6 +21,7 @@ interface DiffRequest {
 type Callback = (err: unknown, resp?: unknown) => void;
 
 /** A module as @pulumi/pulumi itself loads it (the same gRPC server class, the same messages). */
+// biome-ignore lint/suspicious/noExplicitAny: the SDK's generated protobuf modules have no type declarations
 function sdkRequire(id: string): any {
   const sdkRoot = dirname(require.resolve("@pulumi/pulumi/package.json"));
   return require(require.resolve(id, { paths: [sdkRoot] }));

@@ -80,7 +80,7 @@ export function liveRuleLines(desired: readonly string[], report: TableDrift): s
     // A set others fill has one line, its declaration: gone with the set.
     if (set.change === "missing")
       replace(
-        lines.findIndex((l) => l !== undefined && l.startsWith(`${setGroup(set.name)}: (`)),
+        lines.findIndex((l) => l?.startsWith(`${setGroup(set.name)}: (`)),
         undefined,
       );
     const lastOfSet = lines.reduce<number>(

@@ -13,6 +13,7 @@ import { HostFirewall, type HostFirewallArgs } from "./component";
 import * as impl from "./provider-impl";
 import { HOST_FIREWALL_TOKEN, HOST_TABLE_TOKEN, packageSchema } from "./schema";
 import { revealed, withSecrets } from "./secrets";
+import { FIREWALL_OUTPUT_KEYS } from "./types";
 import { PACKAGE_VERSION } from "./version";
 
 type Props = Record<string, unknown>;
@@ -30,21 +31,6 @@ function hostTableOnly(urn: string): void {
   const type = typeOfUrn(urn);
   if (type !== HOST_TABLE_TOKEN) throw new Error(`hardened-nftables: unknown resource type ${type}`);
 }
-
-const FIREWALL_OUTPUTS = [
-  "table",
-  "target",
-  "renderedTable",
-  "ruleLines",
-  "sysctlConf",
-  "modprobeConf",
-  "hostProfile",
-  "appliedHash",
-  "inSync",
-  "drift",
-  "driftSummary",
-  "warnings",
-] as const satisfies readonly (keyof HostFirewall)[];
 
 export function hardenedNftablesProvider(): provider.Provider {
   const schema = JSON.stringify(packageSchema(PACKAGE_VERSION));
@@ -91,7 +77,7 @@ export function hardenedNftablesProvider(): provider.Provider {
         options as pulumi.ComponentResourceOptions,
       );
       const state: Record<string, pulumi.Input<unknown>> = {};
-      for (const key of FIREWALL_OUTPUTS) state[key] = firewall[key];
+      for (const key of FIREWALL_OUTPUT_KEYS) state[key] = firewall[key];
       return { urn: firewall.urn, state };
     },
   };

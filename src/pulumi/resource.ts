@@ -36,6 +36,7 @@ export interface HostTable extends OutputsOf<TableOutputs> {
  * provider-impl.ts). Used by {@link HostFirewall}; usable on its own. Its output properties are
  * declared by the interface of the same name, so the SDK sets them (a class field would hide them).
  */
+// biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the outputs are declared once (types.ts) and typed on the class by an interface of its name; class fields would hide the values the SDK sets
 export class HostTable extends pulumi.CustomResource {
   constructor(name: string, args: HostTableArgs, opts: pulumi.CustomResourceOptions = {}) {
     super(

@@ -145,7 +145,3 @@ export async function closeAllSessions(): Promise<void> {
     }),
   );
 }
-
-export function pooledSessionCount(): number {
-  return pool.size;
-}

@@ -6,7 +6,7 @@ import type { ManagedPaths } from "./paths";
  */
 export function renderUnit(table: string, paths: ManagedPaths, nftBinary: string): string {
   return [
-    "# pulumi-hardened-nftables: loads table inet " + table + " at boot",
+    `# pulumi-hardened-nftables: loads table inet ${table} at boot`,
     "[Unit]",
     `Description=hardened-nftables table inet ${table}`,
     "DefaultDependencies=no",

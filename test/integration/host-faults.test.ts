@@ -215,7 +215,7 @@ describe.runIf(requireRoot("host faults", ["ip", "sshd", "nft", "ss"]))("host la
 
   it("controller gone right after the apply step (session destroyed before the proof): rolled back; an apply started meanwhile waits for the lock and converges", async () => {
     const { session, facts, artefacts } = await prepare();
-    const wrapped = intercept(session, async (n, run) => {
+    const wrapped = intercept(session, async (_n, run) => {
       const r = await run();
       expect(r.stdout).toContain("hnft-status armed");
       await session.close();
@@ -249,7 +249,7 @@ describe.runIf(requireRoot("host faults", ["ip", "sshd", "nft", "ss"]))("host la
   it("controller gone right after the apply step, nothing else: the host is fully old after the timeout", async () => {
     const { session, facts, artefacts } = await prepare();
     const wrapped = intercept(session, async (_n, run) => {
-      const r = await run();
+      await run();
       await session.close();
       throw new Error("controller crashed");
     });

@@ -242,7 +242,10 @@ describe.runIf(requireRoot("proof attacks", ["ip", "nft", "sshd", "vsftpd", "sip
           },
         });
         const counts = (r: Record<number, string>): Record<string, number> =>
-          Object.values(r).reduce<Record<string, number>>((acc, st) => ({ ...acc, [st]: (acc[st] ?? 0) + 1 }), {});
+          Object.values(r).reduce<Record<string, number>>((acc, st) => {
+            acc[st] = (acc[st] ?? 0) + 1;
+            return acc;
+          }, {});
         console.info(
           `proof-attacks scan: IPv4 tcp ${JSON.stringify(counts(s4.tcp))} udp ${JSON.stringify(counts(s4.udp))}; IPv6 tcp ${JSON.stringify(counts(s6.tcp))} udp ${JSON.stringify(counts(s6.udp))}`,
         );

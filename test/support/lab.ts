@@ -155,15 +155,11 @@ function run(cmd: string, args: string[], opts: RunOptions = {}): Promise<ExecRe
         stdout: Buffer.concat(out).toString("utf8"),
         stderr: Buffer.concat(err).toString("utf8"),
       };
-      if (spawnError) return reject(spawnError);
-      if (timedOut) {
-        const e = new ExecError(`timed out after ${timeoutMs} ms: ${describe(cmd, args)}`, res);
-        return reject(e);
-      }
-      if (res.code !== 0 && !opts.allowFail) {
-        return reject(new ExecError(`exit ${res.code}: ${describe(cmd, args)}\n${res.stderr.trim()}`, res));
-      }
-      resolve(res);
+      if (spawnError) reject(spawnError);
+      else if (timedOut) reject(new ExecError(`timed out after ${timeoutMs} ms: ${describe(cmd, args)}`, res));
+      else if (res.code !== 0 && !opts.allowFail) {
+        reject(new ExecError(`exit ${res.code}: ${describe(cmd, args)}\n${res.stderr.trim()}`, res));
+      } else resolve(res);
     };
     child.on("error", (e) => finish(e));
     child.on("exit", (code, signal) => {

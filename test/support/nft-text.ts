@@ -27,7 +27,10 @@ export function tableBlocks(text: string, table: string): TableBlocks {
     if (line === "" || line.startsWith("#")) continue;
     if (elements !== undefined) {
       elements += ` ${line}`;
-      if (line.endsWith("}")) block!.push(...elementLines(elements)), (elements = undefined);
+      if (line.endsWith("}")) {
+        block!.push(...elementLines(elements));
+        elements = undefined;
+      }
       continue;
     }
     if (!block) {
@@ -41,7 +44,10 @@ export function tableBlocks(text: string, table: string): TableBlocks {
     if (line === "}") block = undefined;
     else if (line.startsWith("elements = {")) {
       elements = line;
-      if (line.endsWith("}")) block.push(...elementLines(elements)), (elements = undefined);
+      if (line.endsWith("}")) {
+        block.push(...elementLines(elements));
+        elements = undefined;
+      }
     } else block.push(line);
   }
   return blocks;

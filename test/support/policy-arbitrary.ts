@@ -8,7 +8,6 @@ const v4 = fc.tuple(fc.ipV4(), fc.integer({ min: 0, max: 32 })).map(([a, l]) => 
 const v6 = fc.tuple(fc.ipV6(), fc.integer({ min: 0, max: 128 })).map(([a, l]) => `${a}/${l}`);
 const sources = fc.option(fc.array(fc.oneof(v4, v4, v6), { minLength: 1, maxLength: 12 }), { nil: undefined });
 const comment = fc.option(fc.stringMatching(/^[A-Za-z0-9 .,:_()-]{0,40}$/), { nil: undefined });
-const helper = fc.constantFrom("none", "scoped");
 const rate = fc
   .tuple(fc.integer({ min: 1, max: 999 }), fc.constantFrom("second", "minute", "hour", "day"))
   .map(([n, u]) => `${n}/${u}`);

@@ -39,7 +39,7 @@ function errorsOf(input: unknown, path?: string): string[] {
   return formatIssues(r.issues);
 }
 
-function valueOf(input: unknown): Connection {
+function connectionOf(input: unknown): Connection {
   const r = parseConnection(input);
   if (!r.ok) throw new Error(formatIssues(r.issues).join("\n"));
   return r.value;
@@ -60,7 +60,7 @@ function expectNoSecret(messages: string[]): void {
 
 describe("parseConnection: defaults", () => {
   it("applies the @pulumi/command defaults and ours", () => {
-    const v = valueOf(base);
+    const v = connectionOf(base);
     expect(v).toMatchObject({
       host: "198.18.1.10",
       port: 22,
@@ -74,22 +74,22 @@ describe("parseConnection: defaults", () => {
   });
 
   it("sudo defaults to true for a non-root user, and can be turned off", () => {
-    expect(valueOf({ ...base, user: "hnftop" }).sudo).toBe(true);
-    expect(valueOf({ ...base, user: "hnftop", sudo: false }).sudo).toBe(false);
-    expect(valueOf({ ...base, sudo: true }).sudo).toBe(true);
+    expect(connectionOf({ ...base, user: "hnftop" }).sudo).toBe(true);
+    expect(connectionOf({ ...base, user: "hnftop", sudo: false }).sudo).toBe(false);
+    expect(connectionOf({ ...base, sudo: true }).sudo).toBe(true);
   });
 
   it("accepts password-only, agent-only, and -1 / 0 as in @pulumi/command", () => {
-    expect(valueOf({ host: "h", password: PASSWORD, hostKey: HOST_KEY }).password).toBe(PASSWORD);
-    expect(valueOf({ host: "h", agentSocketPath: "/tmp/agent.sock", hostKey: HOST_KEY }).agentSocketPath).toBe(
+    expect(connectionOf({ host: "h", password: PASSWORD, hostKey: HOST_KEY }).password).toBe(PASSWORD);
+    expect(connectionOf({ host: "h", agentSocketPath: "/tmp/agent.sock", hostKey: HOST_KEY }).agentSocketPath).toBe(
       "/tmp/agent.sock",
     );
-    const v = valueOf({ ...base, dialErrorLimit: -1, perDialTimeout: 0 });
+    const v = connectionOf({ ...base, dialErrorLimit: -1, perDialTimeout: 0 });
     expect([v.dialErrorLimit, v.perDialTimeout]).toEqual([-1, 0]);
   });
 
   it("is the same as ConnectionSchema.parse", () => {
-    expect(ConnectionSchema.parse(base)).toEqual(valueOf(base));
+    expect(ConnectionSchema.parse(base)).toEqual(connectionOf(base));
   });
 });
 
@@ -98,7 +98,9 @@ describe("parseConnection: host key", () => {
     expect(errorsOf({ host: "h", password: PASSWORD })).toEqual([
       "connection.hostKey: required (pin the host's public key) unless insecureIgnoreHostKey is true",
     ]);
-    expect(valueOf({ host: "h", password: PASSWORD, insecureIgnoreHostKey: true }).insecureIgnoreHostKey).toBe(true);
+    expect(connectionOf({ host: "h", password: PASSWORD, insecureIgnoreHostKey: true }).insecureIgnoreHostKey).toBe(
+      true,
+    );
   });
 
   it("rejects hostKey together with insecureIgnoreHostKey", () => {
@@ -108,9 +110,9 @@ describe("parseConnection: host key", () => {
   });
 
   it("accepts an OpenSSH public key line (with or without comment) and a SHA256 fingerprint", () => {
-    expect(valueOf({ ...base, hostKey: HOST_KEY.split(" ").slice(0, 2).join(" ") }).hostKey).toBeDefined();
-    expect(valueOf({ ...base, hostKey: HOST_FP }).hostKey).toBe(HOST_FP);
-    expect(valueOf({ ...base, hostKey: `${HOST_FP}=` }).hostKey).toBe(`${HOST_FP}=`);
+    expect(connectionOf({ ...base, hostKey: HOST_KEY.split(" ").slice(0, 2).join(" ") }).hostKey).toBeDefined();
+    expect(connectionOf({ ...base, hostKey: HOST_FP }).hostKey).toBe(HOST_FP);
+    expect(connectionOf({ ...base, hostKey: `${HOST_FP}=` }).hostKey).toBe(`${HOST_FP}=`);
   });
 
   it("computes fingerprints exactly as ssh-keygen -lf does", () => {
@@ -171,7 +173,7 @@ describe("parseConnection: credentials", () => {
     const errors = errorsOf({ ...base, privateKey, privateKeyPassword: "wrong-passphrase-Qw3" });
     expect(errors).toEqual(["connection.privateKeyPassword: cannot decrypt connection.privateKey"]);
     expectNoSecret(errors);
-    expect(valueOf({ ...base, privateKey, privateKeyPassword: PASSPHRASE }).privateKeyPassword).toBe(PASSPHRASE);
+    expect(connectionOf({ ...base, privateKey, privateKeyPassword: PASSPHRASE }).privateKeyPassword).toBe(PASSPHRASE);
   });
 
   it("rejects privateKeyPassword without privateKey", () => {
@@ -209,7 +211,7 @@ describe("parseConnection: fields", () => {
     expect(errorsOf({ ...base, host: "198.18.1.10:22" })).toEqual([
       'connection.host: must not include a port (use the port field, not "host:port")',
     ]);
-    expect(valueOf({ ...base, host: "2001:2:0:1::11" }).host).toBe("2001:2:0:1::11");
+    expect(connectionOf({ ...base, host: "2001:2:0:1::11" }).host).toBe("2001:2:0:1::11");
     expect(errorsOf({ ...base, host: "[2001:2:0:1::11]" })[0]).toMatch(
       /^connection\.host: write an IPv6 address without brackets/,
     );
@@ -250,7 +252,7 @@ describe("parseConnection: proxy", () => {
   const proxy = { host: "198.18.1.11", privateKey: plain.private, hostKey: HOST_KEY };
 
   it("applies defaults to the proxy too", () => {
-    expect(valueOf({ ...base, proxy }).proxy).toMatchObject({
+    expect(connectionOf({ ...base, proxy }).proxy).toMatchObject({
       port: 22,
       user: "root",
       dialErrorLimit: 10,
@@ -327,7 +329,7 @@ describe("no secret in any message", () => {
 
 describe("a validated connection carries its parsed credentials", () => {
   it("parses (and decrypts) the key and the pinned host key once, for the connection and its proxy", () => {
-    const conn = valueOf({
+    const conn = connectionOf({
       ...base,
       privateKey: encrypted.private,
       privateKeyPassword: PASSPHRASE,

@@ -45,7 +45,13 @@ describe("ruleTexts: rule lines per chain from a text listing", () => {
 
 describe("diffTables: the candidate against the live table, both listed by the host's nft", () => {
   it("the same table is no drift, whatever the handles", () => {
-    const d = diff(live((doc) => rules(doc).forEach((r, i) => (r.handle = 100 + i))));
+    const d = diff(
+      live((doc) =>
+        rules(doc).forEach((r, i) => {
+          r.handle = 100 + i;
+        }),
+      ),
+    );
     expect(d).toEqual({
       livePresent: true,
       rules: { added: [], removed: [], changed: [] },

@@ -149,6 +149,23 @@ describe("every front end reports the schema's issue", () => {
     }
   });
 
+  it("render checks --table like the host commands", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hnft-host-options-"));
+    try {
+      const file = path.join(dir, "policy.json");
+      fs.writeFileSync(file, JSON.stringify(policy));
+      let err = "";
+      const code = await main(["render", "--policy", file, "--table", "add"], {
+        out: () => undefined,
+        err: (t) => void (err += t),
+      });
+      expect(code).toBe(2);
+      expect(err).toBe(`invalid arguments:\n  --table: ${KEYWORD}\n`);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("the CLI prints the issue under the flag and exits 2 before connecting", async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hnft-host-options-"));
     try {

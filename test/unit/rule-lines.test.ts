@@ -37,6 +37,8 @@ describe("rule lines: one module writes and reads them", () => {
             // The one note a render holds: the declaration of a set whose elements the kernel or another tool writes.
             expect(sets.find((s) => setGroup(s.name) === parsed!.group)?.owner ?? "policy").not.toBe("policy");
             return line;
+          default:
+            throw new Error(`unknown line kind: ${line}`);
         }
       });
       expect(rewritten).toEqual(artefacts.ruleLines);

@@ -40,16 +40,11 @@ const TAG_PREFIX = `hnft-peer-${process.pid}-`;
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** Single-quote for sh. */
-export function shq(s: string): string {
-  return `'${s.replace(/'/g, `'\\''`)}'`;
-}
-
 export function addrOf(t: Target, ipv6: boolean): string {
   return typeof t === "string" ? t : ipv6 ? t.ipv6 : t.ipv4;
 }
 
-export function isV6(addr: string): boolean {
+function isV6(addr: string): boolean {
   return addr.includes(":");
 }
 

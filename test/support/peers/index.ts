@@ -15,14 +15,12 @@
  * Everything here uses /usr/bin/python3 (stdlib only) for probes, listeners and the exploit
  * actors, plus the Debian packages vsftpd, tftpd-hpa, tftp-hpa, sip-tester, curl, conntrack.
  */
-
-export * from "./agent";
-export * from "./core";
-export * from "./ftp";
-export * from "./ftp-exploit";
-export * from "./gre";
-export * from "./nft";
-export * from "./sip";
-export * from "./tcp";
-export * from "./tftp";
-export * from "./udp";
+export { leftoverPeerPids, type PeerHandle, stopAllPeers } from "./core";
+export { type FtpFetchResult, ftpFetch, startVsftpd, type VsftpdHandle } from "./ftp";
+export { type ExploitResult, ftpHelperExploit } from "./ftp-exploit";
+export { type GreTunnelHandle, greTunnel } from "./gre";
+export { baselineVulnerableRuleset, nftDeleteTable, nftLoad } from "./nft";
+export { runSippUac, type SippUacResult, type SippUasHandle, startSippUas } from "./sip";
+export { type ScanResult, scan, type TcpListenerHandle, tcpListener, tcpProbe, udpProbe } from "./tcp";
+export { startTftpd, type TftpdHandle, tftpFetch } from "./tftp";
+export { sendUdp, type UdpEchoHandle, udpEchoListener } from "./udp";
