@@ -3,6 +3,7 @@
  * and <name>.md (tables, targets with verdicts and reasons, method), and prints a compact
  * summary with the ratios.
  */
+import type { BlockSetsResult } from "./block-sets";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { FleetResult, OperationResult, Tool } from "./fleet";
@@ -32,6 +33,7 @@ export interface BenchReport {
   uptimeAfter: string;
   fleet?: FleetResult;
   scale?: ScaleResult;
+  blockSets?: BlockSetsResult;
   /** when the benchmarks of one report come from more than one run: which, when, at which commit, and why */
   parts?: Record<string, { startedAt: string; git: { commit: string }; durationSeconds: number; why?: string }>;
   packet?: PacketResult;

@@ -1,5 +1,5 @@
 /**
- * npm run bench [-- --only fleet|packet|render|scale[,...]] [-- --quick]
+ * npm run bench [-- --only fleet|packet|render|scale|blocksets[,...]] [-- --quick]
  *
  * Runs the benchmarks in one process, side by side on the same machine and lab hosts, writes
  * bench/results/latest.{md,json} (a full run) or bench/results/partial.{md,json} (--quick or
@@ -7,6 +7,7 @@
  */
 import { spawnSync } from "node:child_process";
 import * as path from "node:path";
+import { runBlockSets } from "./block-sets";
 import { runFleet } from "./fleet";
 import { runPacketPath } from "./packet-path";
 import { runRenderScale } from "./render-scale";
@@ -14,8 +15,8 @@ import { type BenchReport, evaluateTargets, summary, writeReport } from "./repor
 import { runScale } from "./scale";
 import { machineInfo, REPO, runCleanups, snapshotDist, uptime, which } from "./util";
 
-type Bench = "fleet" | "packet" | "render" | "scale";
-const ALL: Bench[] = ["render", "packet", "fleet", "scale"];
+type Bench = "fleet" | "packet" | "render" | "scale" | "blocksets";
+const ALL: Bench[] = ["render", "packet", "fleet", "scale", "blocksets"];
 
 interface Args {
   only: Bench[];
@@ -33,7 +34,7 @@ function parseArgs(argv: string[]): Args {
         if (!ALL.includes(v as Bench)) usage(`unknown benchmark "${v}"`);
         args.only.push(v as Bench);
       }
-      if (args.only.length === 0) usage("--only needs fleet, packet, render or scale");
+      if (args.only.length === 0) usage("--only needs fleet, packet, render, scale or blocksets");
     } else if (a === "--help" || a === "-h") usage();
     else usage(`unknown argument "${a}"`);
   }
@@ -42,7 +43,7 @@ function parseArgs(argv: string[]): Args {
 
 function usage(problem?: string): never {
   if (problem) console.error(`bench: ${problem}`);
-  console.error("usage: npm run bench [-- --only fleet|packet|render|scale[,...]] [-- --quick]");
+  console.error("usage: npm run bench [-- --only fleet|packet|render|scale|blocksets[,...]] [-- --quick]");
   process.exit(problem ? 2 : 0);
 }
 
@@ -66,6 +67,11 @@ const NEEDS: Record<Bench, { cmd: string; pkg: string }[]> = {
     { cmd: "flock", pkg: "util-linux" },
     { cmd: "python3", pkg: "python3" },
     { cmd: "go", pkg: "golang (the Pulumi engine is built from its Go modules)" },
+  ],
+  blocksets: [
+    { cmd: "/usr/sbin/sshd", pkg: "openssh-server" },
+    { cmd: "nft", pkg: "nftables" },
+    { cmd: "ip", pkg: "iproute2" },
   ],
   scale: [
     { cmd: "ssh-keygen", pkg: "openssh-client" },
@@ -157,6 +163,8 @@ async function main(): Promise<void> {
           pin: true,
           log,
         });
+      } else if (b === "blocksets") {
+        report.blockSets = await runBlockSets({ sizes: [0, 100_000], rounds: q ? 3 : 7, log });
       } else if (b === "scale") {
         report.scale = await runScale({ sizes: q ? [12_000] : [12_000, 100_000], log });
       } else {

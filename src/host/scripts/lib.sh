@@ -129,10 +129,13 @@ carry_owned_elements() { # file out
       echo "hnft-warning block set $owned_set was $have and is now $want: its elements are not kept"
       continue
     fi
+    # Streamed line by line (a block list is 100,000 elements: no string grows with it).
     awk -v t="$table" -v s="$owned_set" '
-      /elements = \{/ { sub(/.*elements = \{/, ""); on = 1 }
-      on { buf = buf " " $0; if ($0 ~ /\}$/) on = 0 }
-      END { if (buf != "") { sub(/\}[ \t]*$/, "", buf); print "add element inet " t " " s " {" buf " }" } }' "$2.set" >>"$2"
+      /elements = \{/ { sub(/.*elements = \{/, ""); on = 1; printf "add element inet %s %s {\n", t, s }
+      on {
+        if ($0 ~ /\}[ \t]*$/) { sub(/\}[ \t]*$/, ""); on = 0; print; print "}"; next }
+        print
+      }' "$2.set" >>"$2"
   done <"$2.names"
   rm -f "$2.set" "$2.names"
 }
