@@ -34,7 +34,12 @@ const TABLE = "hnftbench";
 const HOST_PATHS = { stateRoot: "/etc/hardened-nftables/.state", runRoot: "/etc/hardened-nftables/.run" };
 
 function connectionFor(host: LabHost): Connection {
-  const r = parseConnection({ host: host.ipv4, user: host.root.user, privateKey: host.root.privateKey, hostKey: host.hostKey });
+  const r = parseConnection({
+    host: host.ipv4,
+    user: host.root.user,
+    privateKey: host.root.privateKey,
+    hostKey: host.hostKey,
+  });
   if (!r.ok) throw new Error(`block sets: ${JSON.stringify(r.issues)}`);
   return r.value;
 }
@@ -86,7 +91,9 @@ export async function runBlockSets(opts: { sizes: number[]; rounds: number; log:
         applyMs.push(round(ms, 0));
         const kept = await count(host);
         keptMin = Math.min(keptMin, kept);
-        opts.log(`block sets: ${elements} elements: apply ${r}/${opts.rounds} ${round(ms, 0)} ms, ${kept} elements kept`);
+        opts.log(
+          `block sets: ${elements} elements: apply ${r}/${opts.rounds} ${round(ms, 0)} ms, ${kept} elements kept`,
+        );
       }
       measures.push({ elements, applyMs, medianApplyMs: round(median(applyMs), 0), keptMin });
     }
@@ -96,7 +103,8 @@ export async function runBlockSets(opts: { sizes: number[]; rounds: number; log:
       method: {
         host: "one lab host (network namespace, real sshd), applyPolicy over SSH",
         change: "each apply alternates between two policies (http added, removed): a real change every time",
-        elements: "distinct IPv4 /32s in 10.0.0.0/8 added with nft add element into a block set (flags interval,timeout, size 200000)",
+        elements:
+          "distinct IPv4 /32s in 10.0.0.0/8 added with nft add element into a block set (flags interval,timeout, size 200000)",
       },
       measures,
       ratio: round(full.medianApplyMs / none.medianApplyMs, 3),

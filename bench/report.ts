@@ -3,9 +3,10 @@
  * and <name>.md (tables, targets with verdicts and reasons, method), and prints a compact
  * summary with the ratios.
  */
-import type { BlockSetsResult } from "./block-sets";
+
 import * as fs from "node:fs";
 import * as path from "node:path";
+import type { BlockSetsResult } from "./block-sets";
 import type { FleetResult, OperationResult, Tool } from "./fleet";
 import type { PacketResult } from "./packet-path";
 import type { RenderResult } from "./render-scale";

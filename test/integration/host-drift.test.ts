@@ -120,7 +120,11 @@ describe.runIf(requireRoot("host drift", ["ip", "sshd", "nft"]))("host layer: dr
       rules: {
         added: [],
         removed: [
-          { chain: "input", text: 'tcp dport 80 counter accept comment "http: web requests"', comment: "http: web requests" },
+          {
+            chain: "input",
+            text: 'tcp dport 80 counter accept comment "http: web requests"',
+            comment: "http: web requests",
+          },
         ],
         changed: [],
       },
