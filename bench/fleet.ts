@@ -110,6 +110,7 @@ export function fleetPolicy(): unknown {
 const WORKER = `
 const t0 = performance.now();
 const host = require(process.argv[1] + "/host");
+const { assertPolicy } = require(process.argv[1] + "/model/validate");
 let raw = "";
 process.stdin.on("data", (d) => (raw += d));
 process.stdin.on("end", async () => {
@@ -119,6 +120,10 @@ process.stdin.on("end", async () => {
     const parsed = host.parseConnection(input);
     if (!parsed.ok) return { ok: false, error: parsed.errors.join("; ") };
     try {
+      if (req.op === "audit") {
+        const a = await host.auditHost(parsed.value);
+        return { ok: true, findings: a.findings.length, stats: a.stats };
+      }
       const r = req.op === "observe"
         ? await host.observePolicy(parsed.value, assertPolicy(req.policy), { paths: req.paths })
         : await host.applyPolicy(parsed.value, assertPolicy(req.policy), { paths: req.paths });
@@ -131,8 +136,10 @@ process.stdin.on("end", async () => {
 });
 `;
 
-interface WorkerHostResult {
+export interface WorkerHostResult {
   ok: boolean;
+  /** audit: findings on the host */
+  findings?: number;
   error?: string;
   changed?: boolean;
   inSync?: boolean;
@@ -144,8 +151,8 @@ function connectionInput(h: LabHost): Record<string, string> {
   return { host: h.ipv4, user: "root", privateKey: h.root.privateKey, hostKey: h.hostKey };
 }
 
-async function runOurs(
-  op: "apply" | "observe",
+export async function runOurs(
+  op: "apply" | "observe" | "audit",
   hosts: LabHost[],
   policy: unknown,
 ): Promise<{ wallMs: number; inProcessMs: number; results: WorkerHostResult[] }> {
@@ -315,12 +322,15 @@ async function runAnsible(
 
 // ---------------------------------------------------------------- host-side evidence
 
-function sshdLogSizes(hosts: LabHost[]): number[] {
+export function sshdLogSizes(hosts: LabHost[]): number[] {
   return hosts.map((h) => fs.statSync(h.sshdLog).size);
 }
 
 /** Connections and channels each host's sshd logged since `offsets`. */
-async function sshdCounts(hosts: LabHost[], offsets: number[]): Promise<{ connections: number; sessions: number }[]> {
+export async function sshdCounts(
+  hosts: LabHost[],
+  offsets: number[],
+): Promise<{ connections: number; sessions: number }[]> {
   await sleep(150); // sshd writes its log lines as it goes; let the last ones land
   return hosts.map((h, i) => {
     const fd = fs.openSync(h.sshdLog, "r");
@@ -340,7 +350,7 @@ async function sshdCounts(hosts: LabHost[], offsets: number[]): Promise<{ connec
 }
 
 /** Everything the host owns that either tool could write, plus the live table with handles. */
-async function snapshot(h: LabHost): Promise<{ files: Map<string, string>; table: string }> {
+export async function snapshot(h: LabHost): Promise<{ files: Map<string, string>; table: string }> {
   const dirs = ["/etc/hardened-nftables", "/etc/sysctl.d", "/etc/modprobe.d", "/etc/systemd", h.root.home];
   const out = await h.sh(
     `for d in ${dirs.map((d) => `'${d}'`).join(" ")}; do find "$d" -printf '%p\\t%i %s %T@ %C@\\n' 2>/dev/null; done; echo '::table::'; nft -a list table inet ${TABLE} 2>&1`,
@@ -355,7 +365,7 @@ async function snapshot(h: LabHost): Promise<{ files: Map<string, string>; table
   return { files: map, table };
 }
 
-function compareSnapshots(
+export function compareSnapshots(
   before: Awaited<ReturnType<typeof snapshot>>[],
   after: Awaited<ReturnType<typeof snapshot>>[],
 ): { hostsWithWrites: number; changed: string[]; tableReloaded: boolean } {
@@ -394,7 +404,7 @@ function describeChange(before: string, after: string): string {
   return what.join("+");
 }
 
-async function resetHosts(hosts: LabHost[]): Promise<void> {
+export async function resetHosts(hosts: LabHost[]): Promise<void> {
   const p = managedPaths(TABLE, PATHS);
   await Promise.all(
     hosts.map((h) =>

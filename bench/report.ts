@@ -6,6 +6,7 @@
 
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { type AuditFleetResult, auditTable } from "./audit-fleet";
 import type { BlockSetsResult } from "./block-sets";
 import type { FleetResult, OperationResult, Tool } from "./fleet";
 import type { PacketResult } from "./packet-path";
@@ -33,6 +34,7 @@ export interface BenchReport {
   machine: MachineInfo;
   uptimeAfter: string;
   fleet?: FleetResult;
+  audit?: AuditFleetResult;
   scale?: ScaleResult;
   blockSets?: BlockSetsResult;
   /** when the benchmarks of one report come from more than one run: which, when, at which commit, and why */
@@ -452,6 +454,17 @@ export function markdown(r: BenchReport): string {
     );
   if (r.render)
     L.push("## 3. Render scale", "", ...renderTable(r.render), "", "Method:", "", ...methodList(r.render.method), "");
+  if (r.audit)
+    L.push(
+      "## Audit beside the drift check",
+      "",
+      ...auditTable(r.audit),
+      "",
+      "Method:",
+      "",
+      ...methodList(r.audit.method),
+      "",
+    );
   if (r.scale)
     L.push(
       "## 4. Scale end to end: rendered, checked and applied over SSH",

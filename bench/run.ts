@@ -1,5 +1,5 @@
 /**
- * npm run bench [-- --only fleet|packet|render|scale|blocksets[,...]] [-- --quick]
+ * npm run bench [-- --only fleet|audit|packet|render|scale|blocksets[,...]] [-- --quick]
  *
  * Runs the benchmarks in one process, side by side on the same machine and lab hosts, writes
  * bench/results/latest.{md,json} (a full run) or bench/results/partial.{md,json} (--quick or
@@ -7,6 +7,7 @@
  */
 import { spawnSync } from "node:child_process";
 import * as path from "node:path";
+import { runAuditFleet } from "./audit-fleet";
 import { runBlockSets } from "./block-sets";
 import { runFleet } from "./fleet";
 import { runPacketPath } from "./packet-path";
@@ -15,8 +16,8 @@ import { type BenchReport, evaluateTargets, summary, writeReport } from "./repor
 import { runScale } from "./scale";
 import { machineInfo, REPO, runCleanups, snapshotDist, uptime, which } from "./util";
 
-type Bench = "fleet" | "packet" | "render" | "scale" | "blocksets";
-const ALL: Bench[] = ["render", "packet", "fleet", "scale", "blocksets"];
+type Bench = "fleet" | "audit" | "packet" | "render" | "scale" | "blocksets";
+const ALL: Bench[] = ["render", "packet", "fleet", "audit", "scale", "blocksets"];
 
 interface Args {
   only: Bench[];
@@ -34,7 +35,7 @@ function parseArgs(argv: string[]): Args {
         if (!ALL.includes(v as Bench)) usage(`unknown benchmark "${v}"`);
         args.only.push(v as Bench);
       }
-      if (args.only.length === 0) usage("--only needs fleet, packet, render, scale or blocksets");
+      if (args.only.length === 0) usage("--only needs fleet, audit, packet, render, scale or blocksets");
     } else if (a === "--help" || a === "-h") usage();
     else usage(`unknown argument "${a}"`);
   }
@@ -43,7 +44,7 @@ function parseArgs(argv: string[]): Args {
 
 function usage(problem?: string): never {
   if (problem) console.error(`bench: ${problem}`);
-  console.error("usage: npm run bench [-- --only fleet|packet|render|scale|blocksets[,...]] [-- --quick]");
+  console.error("usage: npm run bench [-- --only fleet|audit|packet|render|scale|blocksets[,...]] [-- --quick]");
   process.exit(problem ? 2 : 0);
 }
 
@@ -67,6 +68,11 @@ const NEEDS: Record<Bench, { cmd: string; pkg: string }[]> = {
     { cmd: "flock", pkg: "util-linux" },
     { cmd: "python3", pkg: "python3" },
     { cmd: "go", pkg: "golang (the Pulumi engine is built from its Go modules)" },
+  ],
+  audit: [
+    { cmd: "/usr/sbin/sshd", pkg: "openssh-server" },
+    { cmd: "nft", pkg: "nftables" },
+    { cmd: "ip", pkg: "iproute2" },
   ],
   blocksets: [
     { cmd: "/usr/sbin/sshd", pkg: "openssh-server" },
@@ -94,7 +100,10 @@ function checkPrerequisites(benches: Bench[]): void {
     }
   }
   if (
-    (benches.includes("fleet") || benches.includes("packet") || benches.includes("scale")) &&
+    (benches.includes("fleet") ||
+      benches.includes("audit") ||
+      benches.includes("packet") ||
+      benches.includes("scale")) &&
     process.getuid?.() !== 0
   ) {
     problems.push(
@@ -167,6 +176,8 @@ async function main(): Promise<void> {
         report.blockSets = await runBlockSets({ sizes: [0, 100_000], rounds: q ? 3 : 7, log });
       } else if (b === "scale") {
         report.scale = await runScale({ sizes: q ? [12_000] : [12_000, 100_000], log });
+      } else if (b === "audit") {
+        report.audit = await runAuditFleet({ sizes: q ? [3] : [1, 10, 30], repeats: q ? 1 : 3, log });
       } else {
         report.fleet = await runFleet({
           sizes: q ? [1, 3] : [1, 10, 30],

@@ -18,6 +18,8 @@ DEBIAN_PACKAGES=(
   sane-utils libsane1 libsane-common ngircd
   amanda-server amanda-client openbsd-inetd libencode-locale-perl
   shellcheck fail2ban
+  keepalived
+  iptables ufw
 )
 
 step() { printf '\n==> %s\n' "$*" >&2; }
@@ -36,7 +38,13 @@ fi
 # amanda's mailx) and fail2ban starts the machine's own daemons. The suites start theirs inside lab
 # namespaces; the machine's nmbd would also register and answer NetBIOS names on the lab bridges,
 # and the machine's fail2ban would ban in the machine's own firewall. Stop and disable them.
-for service in nmbd smbd samba-ad-dc snmpd ngircd inetd exim4 fail2ban; do
+# keepalived (the VRRP proof runs its own pair inside lab namespaces) would announce
+# VRRP on the machine's interfaces if it ever got a configuration. ufw (for the audit's anchor
+# proofs, run only inside lab hosts) is disabled without being stopped: its stop flushes the
+# machine's rules when enabled, and it is never enabled here.
+if [ -d /run/systemd/system ]; then systemctl disable ufw >/dev/null 2>&1 || true
+elif command -v update-rc.d >/dev/null 2>&1; then update-rc.d ufw disable >/dev/null 2>&1 || true; fi
+for service in nmbd smbd samba-ad-dc snmpd ngircd inetd exim4 keepalived fail2ban; do
   if [ -d /run/systemd/system ]; then
     systemctl disable --now "${service}" >/dev/null 2>&1 || true
   elif [ -x "/etc/init.d/${service/inetd/openbsd-inetd}" ]; then

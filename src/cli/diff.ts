@@ -47,6 +47,7 @@ export async function diffCommand(argv: string[], io: Io): Promise<number> {
         : [
             ...formatDrift(report),
             ...(report.armed ? ["  note: an apply is waiting for confirmation right now (its rollback is armed)"] : []),
+            ...(report.lastTransaction ? [`  note: ${report.lastTransaction}`] : []),
             ...(report.appliedHash && report.appliedHash !== report.desiredHash
               ? [`  note: the last committed apply was of another policy (hash ${report.appliedHash})`]
               : []),

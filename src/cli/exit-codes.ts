@@ -13,6 +13,12 @@ export const EXIT = {
    * now and what to do.
    */
   stepFailed: 7,
+  /**
+   * The host could not be reached at all while it waited for the proof of access (a new connection
+   * failed and the applying session went silent too): the ruleset was not judged; the host
+   * restores its previous state by itself.
+   */
+  lostContact: 8,
   /** stdout or stderr failed before every byte was written (the reader went away): 128 + SIGPIPE, as a shell reports a writer killed by it. */
   outputFailed: 141,
 } as const;

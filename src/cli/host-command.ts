@@ -6,7 +6,13 @@
 
 import type { parseArgs } from "node:util";
 import { failed, type Issue, type Result } from "../fields/issues";
-import { HostOperationError, HostStepFailedError, LockoutRolledBackError, NftRejectedError } from "../host/errors";
+import {
+  HostOperationError,
+  HostStepFailedError,
+  LockoutRolledBackError,
+  LostContactError,
+  NftRejectedError,
+} from "../host/errors";
 import { ConnectionError, HostKeyMismatchError } from "../host/ssh";
 import type { HostOptions } from "../host/wire/params";
 import { type Connection, redact } from "../model/connection";
@@ -53,12 +59,15 @@ Output:
   -h, --help                  this text`;
 
 export const EXIT_HELP = `Exit codes: 0 done (or nothing to change), 1 drift (diff only), 2 invalid policy or arguments
-(nothing contacted), 3 nft rejected the table (host unchanged), 4 rolled back (the new ruleset
-would have locked you out; the host is back exactly as before), 5 connection or host-key
+(nothing contacted), 3 nft rejected the table (host unchanged), 4 rolled back (a new connection
+failed while the applying session still answered: the new ruleset would have locked you out; the
+host is back exactly as before), 5 connection or host-key
 failure, 6 a host step could not run (not root, sudo refused, nft missing, lock held by another
 run, another run ended this one, or another table of this project on the host), 7 a step failed
 after the host was changed, or the host could not put back exactly what it had: the message says
-what the host runs now and what to do, 141 stdout or stderr failed before all output was written
+what the host runs now and what to do, 8 lost contact (neither a new connection nor the session
+that applied reached the host during the confirmation window: the ruleset was not judged, the host
+restores its previous state by itself), 141 stdout or stderr failed before all output was written
 (the reader went away).`;
 
 /** The values parseArgs returns for {@link TABLE_HOST_OPTIONS} (probe's are a subset). */
@@ -195,6 +204,10 @@ export function reportHostError(err: unknown, io: Io, connection: Connection): n
   if (err instanceof LockoutRolledBackError) {
     say(`the new ruleset would lock you out; rolled back\n  ${err.target}: ${err.reason}`);
     return EXIT.rolledBack;
+  }
+  if (err instanceof LostContactError) {
+    say(err.message);
+    return EXIT.lostContact;
   }
   if (err instanceof HostKeyMismatchError || err instanceof ConnectionError) {
     say(err.message);

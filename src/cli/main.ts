@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { APPLY_HELP, applyCommand } from "./apply";
+import { AUDIT_HELP, auditCommand } from "./audit";
 import { DIFF_HELP, diffCommand } from "./diff";
 import { EXIT } from "./exit-codes";
 import { exitAfterOutput, type Io, processIo, watchOutput } from "./io";
@@ -9,6 +10,7 @@ import { REFERENCE_HELP, referenceCommand } from "./reference-command";
 import { REMOVE_HELP, removeCommand } from "./remove";
 import { RENDER_HELP, renderCommand } from "./render";
 import { STATS_HELP, statsCommand } from "./stats";
+import { CLI_VERSION } from "./version";
 
 type Command = { summary: string; help: string; run: (argv: string[], io: Io) => Promise<number> };
 
@@ -39,6 +41,11 @@ export const commands: Record<string, Command> = {
     help: STATS_HELP,
     run: statsCommand,
   },
+  audit: {
+    summary: "judge hosts' firewalls (helpers, related accepts, open input); changes nothing; exit 1 on findings",
+    help: AUDIT_HELP,
+    run: auditCommand,
+  },
   remove: {
     summary: "delete this project's table, files and state from a host (nothing else)",
     help: REMOVE_HELP,
@@ -53,11 +60,15 @@ export const commands: Record<string, Command> = {
 
 function mainHelp(): string {
   const lines = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(8)} ${c.summary}`);
-  return `Usage: hardened-nftables <command> [options]\n\nCommands:\n${lines.join("\n")}\n\nRun 'hardened-nftables <command> --help' for a command's options.\n`;
+  return `Usage: hardened-nftables <command> [options]\n\nCommands:\n${lines.join("\n")}\n\nRun 'hardened-nftables <command> --help' for a command's options; --version prints the version.\n`;
 }
 
 export async function main(argv: string[], io: Io = processIo): Promise<number> {
   const [name, ...rest] = argv;
+  if (name === "--version" || name === "-V") {
+    io.out(`${CLI_VERSION}\n`);
+    return EXIT.ok;
+  }
   if (!name || name === "--help" || name === "-h" || name === "help") {
     io.out(mainHelp());
     return name ? EXIT.ok : EXIT.invalidPolicy;

@@ -4,6 +4,8 @@
  * model may assemble the catalog's schemas without the catalog importing the model back.
  */
 import { z } from "zod";
+import { Destinations } from "./destinations";
+import { InterfaceList } from "./interfaces";
 import { LimitSchema } from "./limit";
 import { PortList } from "./ports";
 import { PrefixSchema } from "./prefix";
@@ -33,7 +35,7 @@ export const exposureFields = {
   }),
   ports: PortList.meta({
     description:
-      'Ports: a number, a range string "a-b", or a list of them. Required for custom exposures; for a catalog service it moves the service\'s control port(s).',
+      'Ports: a number, a range string "a-b", or a list of them. Required for custom exposures of tcp, udp and sctp (the IP protocols esp, ah, gre, vrrp and igmp take none); for a catalog service it moves the service\'s control port(s).',
     examples: [2222, "8000-8080", [80, "8080-8081"]],
   }),
   sources: Sources.meta({
@@ -50,6 +52,16 @@ export const exposureFields = {
       "Per-source limits on new connections to the exposure (rate, burst) and on concurrent ones (connections); what goes over is dropped (rejected when the policy rejects), counted and optionally logged.",
     examples: [{ rate: "6/minute", burst: 3, connections: 10 }],
   }),
+  interfaces: InterfaceList.meta({
+    description:
+      'Accept only what arrives on these interfaces (names as nft matches them, at most 15 bytes; a trailing * matches every name starting so, e.g. "br-*"). Left out: any interface.',
+    examples: [["eth1"], ["wg0", "br-*"]],
+  }),
+  destinations: Destinations.meta({
+    description:
+      "Accept only what is addressed to these of the host's own addresses or prefixes (IPv4 or IPv6, unicast). Left out: any of its addresses.",
+    examples: [["198.18.0.10"], ["198.18.0.10", "2001:2::10"]],
+  }),
 };
 
 /** The fields every exposure has, optional (a catalog service's; a custom exposure requires name and ports). */
@@ -59,6 +71,8 @@ export const commonFields = {
   sources: exposureFields.sources.optional(),
   comment: exposureFields.comment.optional(),
   limit: exposureFields.limit.optional(),
+  interfaces: exposureFields.interfaces.optional(),
+  destinations: exposureFields.destinations.optional(),
 };
 
 /** The `helper` field's description: the same field in every exposure, though each service takes its own values. */

@@ -26,6 +26,38 @@ export class LockoutRolledBackError extends Error {
   }
 }
 
+/**
+ * No proof of access could arrive because the host could not be reached at all while it waited
+ * for one: a new connection failed AND the session that applied the change went silent (a
+ * partition, the host's link down). The ruleset was not judged and nothing says it is wrong; the
+ * host restores its previous state by itself (its guardian needs no controller). `hostState` is
+ * the guardian's word when the controller could read it afterwards, "" when it could not.
+ */
+export class LostContactError extends Error {
+  readonly code = "lost-contact";
+  constructor(
+    readonly target: string,
+    /** the longest stretch the applying session did not answer, in whole seconds */
+    readonly silentSeconds: number,
+    readonly hostState: string,
+    /** The host's own account (the guardian's record), when it could be read. */
+    readonly details: readonly string[],
+    /** One sentence: what the host runs now, or will once its window ends. */
+    readonly stateText: string,
+  ) {
+    super(
+      [
+        `${target}: lost contact with the host while it waited for the proof of access: no answer for ${silentSeconds}s, ` +
+          "neither on a new connection nor on the session that applied the change. The new ruleset was not judged (nothing says it locks you out). " +
+          stateText,
+        ...details.map((d) => `  ${d}`),
+        "What to do: restore the network path to the host, then apply again (the next apply starts from what the host runs).",
+      ].join("\n"),
+    );
+    this.name = "LostContactError";
+  }
+}
+
 /** A host step failed in a way that is neither nft's verdict nor the connection. */
 export class HostOperationError extends Error {
   readonly code = "host";

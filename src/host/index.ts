@@ -10,9 +10,21 @@ export {
 } from "../model/host-options";
 export { type ManagedPaths, managedPaths, type PathOverrides } from "../render/paths";
 export {
+  atOrAbove,
+  type Finding,
+  factsFromGathered,
+  type HostAuditFacts,
+  judge,
+  SEVERITIES,
+  type Severity,
+} from "./audit/findings";
+export { type Proposal, type ProposedExposure, propose } from "./audit/propose";
+export { auditJson, auditSarif, formatAuditText } from "./audit/report";
+export {
   HostOperationError,
   HostStepFailedError,
   LockoutRolledBackError,
+  LostContactError,
   NftRejectedError,
   OtherTablesError,
 } from "./errors";
@@ -23,6 +35,7 @@ export {
   applyOnSession,
   applyPolicy,
 } from "./operations/apply";
+export { auditFleet, auditHost, auditSession, type FleetResult, type HostAudit } from "./operations/audit";
 export { type AllowOtherTables, modulesOtherTablesNeed, otherManagedTables } from "./operations/coexist";
 export {
   type DriftReport,

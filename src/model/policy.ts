@@ -9,20 +9,32 @@ import {
   SERVICE_FIELD,
   Sources,
 } from "../fields/exposure";
+import { InterfaceList, interfaceCovers } from "../fields/interfaces";
 import { Duration, Rate } from "../fields/limit";
 import { formatRanges, PortList, type PortRange, type Protocol, rangesOverlap } from "../fields/ports";
 import { PrefixSchema } from "../fields/prefix";
+import {
+  CUSTOM_PROTOCOLS,
+  hasPorts,
+  IPV4_ONLY_PROTOCOLS,
+  type PortlessProtocol,
+  type PortProtocol,
+} from "../fields/protocols";
 import { renderedSetNames } from "./set-names";
 
-const PortProtocol = z.enum(["tcp", "udp"]);
+/** What output.allow takes (custom exposures take more: fields/protocols.ts). */
+const OutputProtocol = z.enum(["tcp", "udp"]);
 
-/** A port exposure of no catalog service: the common fields, name and ports required. */
+/** An exposure of no catalog service: the common fields, name required (ports too for tcp, udp and sctp: checked with the other scope checks). */
 export const CustomExposureSchema = z.strictObject({
   service: z.literal("custom").optional().meta(SERVICE_FIELD),
   ...commonFields,
   name: exposureFields.name,
-  ports: exposureFields.ports,
-  protocol: PortProtocol.meta({ description: '"tcp" or "udp".', examples: ["tcp"] }),
+  protocol: z.enum(CUSTOM_PROTOCOLS).meta({
+    description:
+      '"tcp", "udp" or "sctp" (with ports), or an IP protocol accepted whole, without ports: "esp", "ah", "gre", "vrrp" (IP protocol 112, to its group 224.0.0.18 / ff02::12) or "igmp" (IPv4).',
+    examples: ["tcp", "sctp", "esp", "vrrp"],
+  }),
   helper: z
     .literal("none", { error: '"scoped" needs a kernel conntrack helper; custom exposures have none' })
     .default("none")
@@ -227,7 +239,7 @@ export const OutputAllowSchema = z.strictObject({
     description: "Name of the allowance (a-z, 0-9 and -, at most 24 characters).",
     examples: ["dns-out"],
   }),
-  protocol: PortProtocol.meta({ description: '"tcp" or "udp".', examples: ["udp"] }),
+  protocol: OutputProtocol.meta({ description: '"tcp" or "udp".', examples: ["udp"] }),
   ports: PortList.meta({
     description: 'Destination ports: a number, a range string "a-b", or a list of them.',
     examples: [53],
@@ -368,6 +380,27 @@ export const PolicyFields = {
       description: "Accept DHCPv6 replies to this host's own client (udp 547 -> 546). Default true.",
       examples: [false],
     }),
+  trustedInterfaces: InterfaceList.optional().meta({
+    description:
+      "Interfaces everything arriving on is accepted (a private management network, a VPN), before any exposure. Names as in exposures[].interfaces.",
+    examples: [["wg0"], ["eth1", "tailscale0"]],
+  }),
+  denied: z
+    .enum(["drop", "reject"])
+    .default("drop")
+    .meta({
+      description:
+        '"drop" (default): refused packets are dropped silently. "reject": TCP is answered with a reset and everything else with ICMP/ICMPv6 administratively prohibited, at most 10/second, never to broadcast or multicast.',
+      examples: ["reject"],
+    }),
+  reversePath: z
+    .enum(["strict", "loose", "off"])
+    .default("off")
+    .meta({
+      description:
+        '"strict": drop packets whose source would not be routed back out of the interface they came in on; "loose": drop only sources with no route back at all; "off" (default): no check in the table.',
+      examples: ["strict", "loose"],
+    }),
 };
 
 export const PolicySchema = z.strictObject(PolicyFields).superRefine((policy, ctx) => {
@@ -383,7 +416,7 @@ export type CustomExposure = z.output<typeof CustomExposureSchema>;
 export type OutputAllow = z.output<typeof OutputAllowSchema>;
 
 export interface ControlOpening {
-  protocol: Protocol;
+  protocol: Protocol | PortProtocol;
   ports: PortRange[];
   label: string;
   /** The server also sends new packets from these ports (allowed out when output is restricted). */
@@ -398,7 +431,10 @@ export function isCustom(exposure: Exposure): exposure is CustomExposure {
 
 /** Control openings after `ports` overrides: the single place that decides which ports a control uses. */
 export function controlOpenings(exposure: Exposure): ControlOpening[] {
-  if (isCustom(exposure)) return [{ protocol: exposure.protocol, ports: exposure.ports, label: "ports" }];
+  if (isCustom(exposure))
+    return hasPorts(exposure.protocol)
+      ? [{ protocol: exposure.protocol, ports: exposure.ports ?? [], label: "ports" }]
+      : [];
   return exposedService(exposure).controls.map((control) => {
     const overridden = exposure.ports !== undefined && !control.fixed;
     return {
@@ -409,6 +445,11 @@ export function controlOpenings(exposure: Exposure): ControlOpening[] {
       broadcasts: control.broadcasts,
     };
   });
+}
+
+/** The IP protocol a custom exposure accepts whole (esp, vrrp, ...), if it is one. */
+export function portlessProtocol(exposure: Exposure): PortlessProtocol | undefined {
+  return isCustom(exposure) && !hasPorts(exposure.protocol) ? exposure.protocol : undefined;
 }
 
 export function exposureService(exposure: Exposure): string {
@@ -463,7 +504,9 @@ function crossChecks(policy: z.output<z.ZodObject<typeof PolicyFields>>): Proble
     }
   });
 
-  const seenControls: { index: number; protocol: Protocol; ports: PortRange[]; helper: string }[] = [];
+  problems.push(...scopeChecks(policy));
+
+  const seenControls: { index: number; protocol: Protocol | PortProtocol; ports: PortRange[]; helper: string }[] = [];
   exposures.forEach((exposure, index) => {
     const helper = exposure.helper ?? "none";
     for (const control of controlOpenings(exposure)) {
@@ -509,6 +552,52 @@ function crossChecks(policy: z.output<z.ZodObject<typeof PolicyFields>>): Proble
       problems.push({
         path: ["exposures", index, "sources"],
         message: `the ${exposure.service} helper exists only for IPv4, and every source is IPv6; use helper "none" or add IPv4 sources`,
+      });
+    }
+  });
+  return problems;
+}
+
+/** The checks of the fields that scope exposures to protocols, interfaces and the host's addresses. */
+function scopeChecks(policy: z.output<z.ZodObject<typeof PolicyFields>>): Problem[] {
+  const problems: Problem[] = [];
+  const trusted = policy.trustedInterfaces ?? [];
+  policy.exposures.forEach((exposure, index) => {
+    const at = (field: string) => ["exposures", index, field];
+    if (isCustom(exposure)) {
+      const { protocol } = exposure;
+      if (hasPorts(protocol) && exposure.ports === undefined)
+        problems.push({ path: at("ports"), message: `is required for protocol ${protocol}` });
+      if (!hasPorts(protocol) && exposure.ports !== undefined) {
+        problems.push({
+          path: at("ports"),
+          message: `protocol ${protocol} has no ports; leave ports out (the whole protocol is accepted)`,
+        });
+      }
+      if ((protocol === "vrrp" || protocol === "igmp") && exposure.destinations) {
+        problems.push({
+          path: at("destinations"),
+          message: `${protocol} is sent to multicast groups, not to this host's addresses; leave destinations out`,
+        });
+      }
+      const ipv4Only = (IPV4_ONLY_PROTOCOLS as readonly string[]).includes(protocol);
+      if (ipv4Only && exposure.sources?.every((s) => s.family === "ipv6")) {
+        problems.push({ path: at("sources"), message: `${protocol} exists only for IPv4, and every source is IPv6` });
+      }
+    }
+    const sourceFamilies = new Set((exposure.sources ?? []).map((s) => s.family));
+    if (exposure.sources && exposure.destinations && !exposure.destinations.some((d) => sourceFamilies.has(d.family))) {
+      problems.push({
+        path: at("destinations"),
+        message:
+          "has no address of the families of sources (IPv4 sources reach IPv4 destinations only): no packet could match",
+      });
+    }
+    const covered = exposure.interfaces?.filter((name) => trusted.some((t) => interfaceCovers(t, name)));
+    if (exposure.interfaces && covered && covered.length === exposure.interfaces.length) {
+      problems.push({
+        path: at("interfaces"),
+        message: `${covered.map((c) => `"${c}"`).join(", ")} ${covered.length === 1 ? "is" : "are"} already trusted (trustedInterfaces accepts everything arriving there): the exposure would change nothing; remove it or the trusted interface`,
       });
     }
   });

@@ -8,18 +8,32 @@ function logDropped(policy: Policy, table: string, chain: PlannedChain["name"]):
 
 const blocked = (sets: readonly PlannedSet[]): BaselineRule[] => (sets.length > 0 ? [{ kind: "blocked", sets }] : []);
 
+/**
+ * Rejecting is for input only: the forward chain routes nothing, and what the output chain drops
+ * already fails at once in the sending program (EPERM). The rate bounds what a scan can make the
+ * host send.
+ */
+const REJECT_RATE = "10/second";
+function rejectDenied(policy: Policy): Pick<PlannedChain, "rejectDenied"> {
+  return policy.denied === "reject" ? { rejectDenied: { rate: REJECT_RATE } } : {};
+}
+
 function inputBaseline(policy: Policy, blockSets: readonly PlannedSet[]): BaselineRule[] {
   return [
     { kind: "loopback" },
     { kind: "loopback-spoofed" },
     { kind: "neighbour-discovery" },
     { kind: "multicast-listener-queries" },
+    // after loopback and neighbour discovery (duplicate address detection comes from ::, which
+    // has no route back), before connection state, so a spoofed packet matches nothing else
+    ...(policy.reversePath !== "off" ? [{ kind: "reverse-path" as const, mode: policy.reversePath }] : []),
     { kind: "invalid" },
     { kind: "established" },
     ...blocked(blockSets),
     { kind: "icmp-errors" },
     ...(policy.icmp.echo ? [{ kind: "echo" as const, rate: policy.icmp.echoRate }] : []),
     ...(policy.dhcpv6Client ? [{ kind: "dhcpv6-client" as const }] : []),
+    ...(policy.trustedInterfaces ?? []).map((name) => ({ kind: "trusted-interface" as const, name })),
   ];
 }
 
@@ -48,6 +62,7 @@ export function plannedChains(
       policy: "drop",
       baseline: inputBaseline(policy, blockSets),
       logDropped: logDropped(policy, table, "input"),
+      ...rejectDenied(policy),
       countDropped: true,
     },
   ];

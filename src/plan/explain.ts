@@ -1,8 +1,11 @@
 import { helperTypes } from "../catalog";
+import { portlessProtocol } from "../model/policy";
 import type { Explanation, ExposureContext } from "./types";
 
 function why(ctx: ExposureContext): string {
   const { exposed, scoped } = ctx;
+  const whole = portlessProtocol(ctx.exposure);
+  if (whole) return `a custom exposure of IP protocol ${whole}, accepted whole (it has no ports)`;
   if (!exposed) return "a custom port exposure";
   const range = exposed.dataRange;
   if (scoped) {

@@ -1,12 +1,20 @@
 import { type ExposedService, expectingHelper, exposedService, type HelperFacts } from "../catalog";
-import type { ControlPort, DataRange, KernelHelper } from "../catalog/types";
+import type { DataRange, KernelHelper } from "../catalog/types";
 import { formatRange, formatRanges, type PortRange } from "../fields/ports";
 import type { Family } from "../fields/prefix";
-import { type ControlOpening, controlOpenings, type Exposure, exposureService, isCustom } from "../model/policy";
+import { IPV4_ONLY_PROTOCOLS, type PortlessProtocol, VRRP_GROUP } from "../fields/protocols";
+import {
+  type ControlOpening,
+  controlOpenings,
+  type Exposure,
+  exposureService,
+  isCustom,
+  portlessProtocol,
+} from "../model/policy";
 import { explanationOf } from "./explain";
 import { planLimit } from "./limit";
 import { describePeers, familiesOf, peersFor } from "./peers";
-import type { ExposureContext, ExposurePlan, Opening, PlannedHelper } from "./types";
+import type { ExposureContext, ExposurePlan, LocalAddresses, Opening, PlannedHelper, PlannedSet } from "./types";
 
 /** Openings and the sentences saying what they open, for one concern of an exposure. */
 interface Part {
@@ -25,7 +33,7 @@ const helperObjectName = (ctx: ExposureContext, kernel: KernelHelper) => `${ctx.
 
 const ipv4OnlyFamily = (helper: HelperFacts): Family | undefined => (helper.ipv4Only ? "ipv4" : undefined);
 
-function kernelHelperFor(ctx: ExposureContext, protocol: ControlPort["protocol"]): KernelHelper | undefined {
+function kernelHelperFor(ctx: ExposureContext, protocol: ControlOpening["protocol"]): KernelHelper | undefined {
   return ctx.scoped?.helpers.find((h) => h.protocol === protocol);
 }
 
@@ -73,7 +81,7 @@ function inboundHelperControl(
     {
       chain: "input",
       kind: "helper",
-      protocol: control.protocol,
+      protocol: kernel.protocol,
       ports: control.ports,
       peers: ctx.peers,
       family: ipv4OnlyFamily(helper),
@@ -119,7 +127,7 @@ function outboundHelperControl(
       {
         chain: "output",
         kind: "helper",
-        protocol: control.protocol,
+        protocol: kernel.protocol,
         ports: control.ports,
         portSide: "dport",
         peers: ctx.peers,
@@ -150,7 +158,7 @@ function serverSends(ctx: ExposureContext, control: ControlOpening): Part {
       comment: commentFor(ctx, `${control.label} sent by the server`),
     });
   }
-  if (control.broadcasts) {
+  if (control.broadcasts && control.protocol !== "sctp") {
     sent.openings.push({
       chain: "output",
       kind: "broadcast",
@@ -322,6 +330,69 @@ function servicePart(ctx: ExposureContext, exposed: ExposedService): Part {
   return merge(parts);
 }
 
+/** A custom exposure of a whole IP protocol (esp, vrrp, ...): accepted from its peers, and sent to them when output is restricted. */
+function portlessPart(ctx: ExposureContext, protocol: PortlessProtocol): Part {
+  const family = (IPV4_ONLY_PROTOCOLS as readonly string[]).includes(protocol) ? ("ipv4" as const) : undefined;
+  const group = protocol === "vrrp" ? VRRP_GROUP : undefined;
+  const to = group ? ` to ${group.ipv4} / ${group.ipv6}` : "";
+  const result = part(
+    [
+      {
+        chain: "input",
+        kind: "new",
+        protocol,
+        ports: [],
+        peers: ctx.peers,
+        family,
+        group,
+        comment: commentFor(ctx, protocol),
+      },
+    ],
+    [`ip protocol ${protocol}${to} ${ctx.where}`],
+  );
+  if (ctx.outputRestricted) {
+    // IGMP reports go to multicast groups, never to the peers the exposure admits
+    const receivers = protocol === "igmp" ? ({ kind: "any" } as const) : ctx.peers;
+    result.openings.push({
+      chain: "output",
+      kind: "new",
+      protocol,
+      ports: [],
+      peers: receivers,
+      family,
+      group,
+      comment: commentFor(ctx, `${protocol} sent by this host`),
+    });
+    result.opens.push(`ip protocol ${protocol}${to} sent by this host`);
+  }
+  return result;
+}
+
+/** The sets of this host's own addresses an exposure is scoped to: `<id>_dst_v4`, `<id>_dst_v6`. */
+function localSets(id: string, exposure: Exposure): { local?: LocalAddresses; sets: PlannedSet[] } {
+  if (!exposure.destinations) return { sets: [] };
+  const { peers, sets } = peersFor(`${id}_dst`, exposure.destinations);
+  return peers.kind === "sets" ? { local: { ipv4: peers.ipv4, ipv6: peers.ipv6 }, sets } : { sets };
+}
+
+/** Interfaces and own addresses apply to every opening of the exposure (broadcasts leave to the subnets, unscoped). */
+function scoped(
+  openings: readonly Opening[],
+  interfaces: readonly string[] | undefined,
+  local: LocalAddresses | undefined,
+): Opening[] {
+  if (!interfaces && !local) return [...openings];
+  return openings.map((o) =>
+    o.kind === "broadcast" ? o : { ...o, ...(interfaces ? { interfaces } : {}), ...(local ? { local } : {}) },
+  );
+}
+
+function whereOf(exposure: Exposure): string {
+  const on = exposure.interfaces ? ` on ${exposure.interfaces.join(", ")}` : "";
+  const to = exposure.destinations ? ` ${describePeers(exposure.destinations, "to")}` : "";
+  return `${describePeers(exposure.sources)}${on}${to}`;
+}
+
 function contextOf(exposure: Exposure, id: string, outputRestricted: boolean): ExposureContext {
   const exposed = isCustom(exposure) ? undefined : exposedService(exposure);
   const { peers, sets } = peersFor(id, exposure.sources);
@@ -333,7 +404,7 @@ function contextOf(exposure: Exposure, id: string, outputRestricted: boolean): E
     peers,
     sets,
     families: familiesOf(peers),
-    where: describePeers(exposure.sources),
+    where: whereOf(exposure),
     outputRestricted,
   };
 }
@@ -341,19 +412,26 @@ function contextOf(exposure: Exposure, id: string, outputRestricted: boolean): E
 export function planExposure(exposure: Exposure, id: string, outputRestricted: boolean): ExposurePlan {
   const ctx = contextOf(exposure, id, outputRestricted);
   const controls = controlOpenings(exposure);
+  const whole = portlessProtocol(exposure);
   const planned = merge([
     ...controls.map((control) => controlPart(ctx, control)),
     ...(ctx.exposed ? [servicePart(ctx, ctx.exposed)] : []),
+    ...(whole ? [portlessPart(ctx, whole)] : []),
   ]);
   const service = exposureService(exposure);
   const limited = exposure.limit ? planLimit(id, exposure.limit, ctx.families) : undefined;
+  const local = localSets(id, exposure);
   return {
     id,
     service,
     ...(limited ? { limit: limited.limit } : {}),
-    title: isCustom(exposure) ? `custom ${exposure.protocol} ports` : ctx.exposed!.service.title,
-    openings: planned.openings,
-    sets: [...ctx.sets, ...(limited?.sets ?? [])],
+    title: isCustom(exposure)
+      ? whole
+        ? `custom ${whole}`
+        : `custom ${exposure.protocol} ports`
+      : ctx.exposed!.service.title,
+    openings: scoped(planned.openings, exposure.interfaces, local.local),
+    sets: [...ctx.sets, ...local.sets, ...(limited?.sets ?? [])],
     helpers: plannedHelpers(ctx, controls),
     modules: ctx.scoped ? [ctx.scoped.module, ...(ctx.scoped.natModule ? [ctx.scoped.natModule] : [])] : [],
     explanation: explanationOf(ctx, service, planned.opens),

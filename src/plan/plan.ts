@@ -38,7 +38,11 @@ function warnings(policy: Policy, exposures: readonly ExposurePlan[]): string[] 
   const opensSsh = policy.exposures.some((e) =>
     controlOpenings(e).some((c) => c.protocol === "tcp" && c.ports.some((r) => r.from <= 22 && 22 <= r.to)),
   );
-  if (!opensSsh)
+  if (!opensSsh && policy.trustedInterfaces) {
+    out.push(
+      "No exposure opens tcp/22: unless SSH comes in over a trusted interface or listens on another declared port, an apply will be rolled back as a lock-out.",
+    );
+  } else if (!opensSsh)
     out.push(
       "No exposure opens tcp/22: unless SSH listens on another declared port, an apply will be rolled back as a lock-out.",
     );

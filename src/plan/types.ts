@@ -1,6 +1,7 @@
 import type { ExposedService, HelperFacts } from "../catalog";
 import type { PortRange } from "../fields/ports";
 import type { Family } from "../fields/prefix";
+import type { PortlessProtocol, PortProtocol } from "../fields/protocols";
 import type { Exposure, Policy } from "../model/policy";
 
 /** Who a rule admits: anyone, or the members of per-family address sets. */
@@ -43,15 +44,27 @@ export interface PlannedHelper {
   readonly l3proto: "inet" | "ip";
 }
 
+/** Names of the sets of this host's own addresses an exposure is scoped to, per family. */
+export interface LocalAddresses {
+  readonly ipv4?: string;
+  readonly ipv6?: string;
+}
+
 interface OpeningBase {
   readonly chain: "input" | "output";
-  readonly protocol: "tcp" | "udp" | "gre";
+  readonly protocol: PortProtocol | PortlessProtocol;
   /** Destination ports for input, source ports for output unless portSide says otherwise; empty = any port. */
   readonly ports: readonly PortRange[];
   readonly portSide?: "dport" | "sport";
   readonly peers: Peers;
   /** Restricts an opening to one family where a helper exists only for IPv4. */
   readonly family?: Family;
+  /** The interfaces it arrives on (input) or leaves by (output), one rule each; absent = any. */
+  readonly interfaces?: readonly string[];
+  /** Sets of this host's own addresses it is addressed to (input) or sent from (output); absent = any. */
+  readonly local?: LocalAddresses;
+  /** A multicast group it is sent to, in both chains (VRRP's); absent = none. */
+  readonly group?: { readonly ipv4: string; readonly ipv6: string };
   readonly comment: string;
 }
 
@@ -100,7 +113,9 @@ export type BaselineRule =
   | { readonly kind: "blocked"; readonly sets: readonly PlannedSet[] }
   | { readonly kind: "icmp-errors" }
   | { readonly kind: "echo"; readonly rate: string }
-  | { readonly kind: "dhcpv6-client" };
+  | { readonly kind: "dhcpv6-client" }
+  | { readonly kind: "reverse-path"; readonly mode: "strict" | "loose" }
+  | { readonly kind: "trusted-interface"; readonly name: string };
 
 export interface PlannedChain {
   readonly name: "input" | "forward" | "output";
@@ -110,6 +125,8 @@ export interface PlannedChain {
   readonly logDropped?: { readonly rate: string; readonly prefix: string };
   /** What falls through is dropped by a counted rule (a chain whose policy drops). */
   readonly countDropped: boolean;
+  /** What falls through is answered (TCP reset, ICMP administratively prohibited) at most at this rate, then dropped. */
+  readonly rejectDenied?: { readonly rate: string };
 }
 
 export interface Explanation {

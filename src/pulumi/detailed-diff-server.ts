@@ -5,8 +5,9 @@
  * the same fields plus the provider's detailed diff (detailed-diff.ts): the engine then prints
  * exactly the rule and file lines that change. Every other handler is the SDK's own.
  */
-import { dirname } from "node:path";
+
 import type { HostTableDiff } from "./provider-impl";
+import { sdkRequire } from "./sdk-modules";
 
 type Diff = (id: string, urn: string, olds: unknown, news: unknown) => Promise<HostTableDiff>;
 interface Struct {
@@ -19,13 +20,6 @@ interface DiffRequest {
   getNews(): Struct;
 }
 type Callback = (err: unknown, resp?: unknown) => void;
-
-/** A module as @pulumi/pulumi itself loads it (the same gRPC server class, the same messages). */
-// biome-ignore lint/suspicious/noExplicitAny: the SDK's generated protobuf modules have no type declarations
-function sdkRequire(id: string): any {
-  const sdkRoot = dirname(require.resolve("@pulumi/pulumi/package.json"));
-  return require(require.resolve(id, { paths: [sdkRoot] }));
-}
 
 async function diffResponse(diff: Diff, request: DiffRequest): Promise<unknown> {
   const messages = sdkRequire("@pulumi/pulumi/proto/provider_pb");

@@ -10,6 +10,7 @@
 import type * as pulumi from "@pulumi/pulumi";
 import type * as provider from "@pulumi/pulumi/provider";
 import { HostFirewall, type HostFirewallArgs } from "./component";
+import { engineWarn } from "./engine-log";
 import * as impl from "./provider-impl";
 import { HOST_FIREWALL_TOKEN, HOST_TABLE_TOKEN, packageSchema } from "./schema";
 import { revealed, withSecrets } from "./secrets";
@@ -32,6 +33,10 @@ function hostTableOnly(urn: string): void {
   if (type !== HOST_TABLE_TOKEN) throw new Error(`hardened-nftables: unknown resource type ${type}`);
 }
 
+async function warnAll(urn: string, notices: readonly string[] | undefined): Promise<void> {
+  for (const n of notices ?? []) await engineWarn(urn, n);
+}
+
 export function hardenedNftablesProvider(): provider.Provider {
   const schema = JSON.stringify(packageSchema(PACKAGE_VERSION));
   return {
@@ -49,11 +54,13 @@ export function hardenedNftablesProvider(): provider.Provider {
     async create(urn, inputs) {
       hostTableOnly(urn);
       const result = await impl.create(revealed<Props>(inputs));
+      await warnAll(urn, result.notices);
       return { id: result.id, outs: withSecrets(result.outs as Props, SECRET_KEYS) };
     },
     async read(id, urn, props) {
       hostTableOnly(urn);
-      const result = await impl.read(id, revealed<Props | undefined>(props) ?? {});
+      const { notices, ...result } = await impl.read(id, revealed<Props | undefined>(props) ?? {});
+      await warnAll(urn, notices);
       return {
         ...result,
         ...(result.props ? { props: withSecrets(result.props as Props, SECRET_KEYS) } : {}),
@@ -63,6 +70,7 @@ export function hardenedNftablesProvider(): provider.Provider {
     async update(id, urn, olds, news) {
       hostTableOnly(urn);
       const result = await impl.update(id, revealed<Props>(olds), revealed<Props>(news));
+      await warnAll(urn, result.notices);
       return { outs: withSecrets(result.outs as Props, SECRET_KEYS) };
     },
     async delete(id, urn, props) {

@@ -335,27 +335,42 @@ export async function diff(_id: string, olds: Props, news: Props): Promise<HostT
   return { changes: Object.keys(detailed).length > 0, replaces, deleteBeforeReplace, detailedDiff: detailed };
 }
 
-async function apply(inputs: Props): Promise<HostTableOutputs> {
+/**
+ * What the plugin shows the operator beside a step's result (engine-log.ts): the outcome of an
+ * earlier apply that no controller read (its run was killed or lost the host), redacted.
+ */
+export interface Notices {
+  readonly notices?: readonly string[];
+}
+
+async function apply(inputs: Props): Promise<{ outs: HostTableOutputs } & Notices> {
   const connection = connectionOf(inputs);
   return onProbedHost(inputs, async (session, artefacts, facts) => {
     const result = await applyOnSession(session, connection, artefacts, facts, hostOptions(inputs));
-    return applyOutputs(inputs, artefacts, facts, result.warnings);
+    return {
+      outs: applyOutputs(inputs, artefacts, facts, result.warnings),
+      ...noticesOf(result.lastTransaction, connection),
+    };
   });
 }
 
-export function create(inputs: Props): Promise<CreateResult> {
+function noticesOf(lastTransaction: string | undefined, connection: unknown): Notices {
+  return lastTransaction ? { notices: [redact(lastTransaction, connection)] } : {};
+}
+
+export function create(inputs: Props): Promise<CreateResult & Notices> {
   return guarded(inputs.connection, async () => {
-    const outs = await apply(inputs);
-    return { id: tableId(inputs.connection as object, outs.table), outs };
+    const { outs, notices } = await apply(inputs);
+    return { id: tableId(inputs.connection as object, outs.table), outs, ...(notices ? { notices } : {}) };
   });
 }
 
-export function update(_id: string, _olds: Props, news: Props): Promise<UpdateResult> {
-  return guarded(news.connection, async () => ({ outs: await apply(news) }));
+export function update(_id: string, _olds: Props, news: Props): Promise<UpdateResult & Notices> {
+  return guarded(news.connection, async () => apply(news));
 }
 
 /** Refresh: `props` is the stored state. Import: nothing but the id (import-id.ts). */
-export async function read(id: string, stored: Props): Promise<ReadResult> {
+export async function read(id: string, stored: Props): Promise<ReadResult & Notices> {
   // an import's own errors name the id and the environment variable, never a value from it
   const props = stored.connection === undefined ? await imported(id) : stored;
   return guarded(props.connection, async () => {
@@ -383,7 +398,7 @@ export async function read(id: string, stored: Props): Promise<ReadResult> {
     // what the dynamic provider of releases up to 0.1.x stored goes with the first refresh
     delete live.__provider;
     delete live.version;
-    return { id, props: live, inputs: pickInputs(live) };
+    return { id, props: live, inputs: pickInputs(live), ...noticesOf(report.lastTransaction, props.connection) };
   });
 }
 

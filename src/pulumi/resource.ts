@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { HOST_TABLE_TOKEN } from "./schema";
+import { HOST_TABLE_TOKEN, PLUGIN_DOWNLOAD_URL } from "./schema";
 import { type HostOptionArgs, TABLE_OUTPUT_KEYS, type TableOutputs } from "./types";
 import { PACKAGE_VERSION } from "./version";
 
@@ -50,6 +50,7 @@ export class HostTable extends pulumi.CustomResource {
       },
       {
         version: PACKAGE_VERSION,
+        pluginDownloadURL: PLUGIN_DOWNLOAD_URL,
         ...opts,
         aliases: [...(opts.aliases ?? []), { type: DYNAMIC_HOST_TABLE_TYPE }],
         additionalSecretOutputs: [...new Set([...(opts.additionalSecretOutputs ?? []), "connection"])],

@@ -217,6 +217,15 @@ function policyJson(): Json {
 /** The Go SDK's module: `pulumi package add` names it in the consumer's go.mod replace line. */
 export const GO_MODULE = "github.com/hardened-nftables/pulumi-hardened-nftables/sdk/go";
 
+/**
+ * Where the engine downloads the plugin archive when it is not installed: the release's assets,
+ * `${VERSION}` filled in by the engine, the archive's name (pulumi-resource-hardened-nftables-v<version>-<os>-<arch>.tar.gz)
+ * appended (docs/release.md). package.json's `pulumi.server` is the same URL.
+ */
+export const PLUGIN_DOWNLOAD_URL =
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: ${VERSION} is the engine's placeholder, filled in when it downloads
+  "https://github.com/hardened-nftables/pulumi-hardened-nftables/releases/download/v${VERSION}";
+
 /** The package schema for provider version `version`. */
 export function packageSchema(version: string) {
   const b = new SchemaBuilder();
@@ -240,6 +249,7 @@ export function packageSchema(version: string) {
       "A host's nftables firewall and conntrack-helper hardening as declarative state: rendered default-drop, validated with nft -c on the host, applied over SSH with an on-host rollback, observed for drift on refresh.",
     keywords: ["nftables", "firewall", "ssh", "category/infrastructure", "kind/component"],
     license: "Apache-2.0",
+    pluginDownloadURL: PLUGIN_DOWNLOAD_URL,
     meta: { moduleFormat: "(.*)" },
     // without them Go's SDK would be the placeholder module example.com/pulumi-hardened-nftables/sdk/go
     language: { go: { importBasePath: `${GO_MODULE}/hardenednftables`, modulePath: GO_MODULE } },

@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import type { Prefix } from "../fields/prefix";
 import type { Policy } from "../model/policy";
 import { assertPolicy } from "../model/validate";
 import { type Explanation, type Plan, planPolicy } from "../plan/plan";
@@ -27,6 +28,23 @@ export interface Artefacts {
   /** sha256 over the three files: equal hashes mean nothing to push. */
   readonly hash: string;
   readonly rendered: RenderedTable;
+  /** The interfaces and own addresses the policy names: an apply warns about those the host lacks. */
+  readonly names: PolicyNames;
+}
+
+export interface PolicyNames {
+  /** Interface names and trailing-* patterns, of exposures and trustedInterfaces. */
+  readonly interfaces: readonly string[];
+  readonly destinations: readonly Prefix[];
+}
+
+function namesOf(policy: Policy): PolicyNames {
+  const interfaces = [...(policy.trustedInterfaces ?? []), ...policy.exposures.flatMap((e) => e.interfaces ?? [])];
+  const destinations = policy.exposures.flatMap((e) => e.destinations ?? []);
+  return {
+    interfaces: [...new Set(interfaces)],
+    destinations: [...new Map(destinations.map((d) => [d.text, d])).values()],
+  };
 }
 
 export class KernelSupportError extends Error {
@@ -76,6 +94,7 @@ export function renderPlan(
     neededModules: plan.neededModules,
     hash,
     rendered,
+    names: namesOf(plan.policy),
   };
 }
 

@@ -1,5 +1,6 @@
 import { formatRange } from "../fields/ports";
 import type { Family } from "../fields/prefix";
+import { hasPorts, type PortProtocol } from "../fields/protocols";
 import type {
   BaselineRule,
   ExposurePlan,
@@ -11,7 +12,7 @@ import type {
   PlannedLimit,
   PlannedSet,
 } from "../plan/plan";
-import { limitStatements, OVER_LIMIT_CHAIN } from "./limit-rules";
+import { limitStatements, OVER_LIMIT_CHAIN, refusal } from "./limit-rules";
 import { helperLine, noteLine, policyLine, ruleLine, ruleText, setElementLine, setGroup } from "./rule-lines";
 
 /** A rule as it stands in the table: chain, statement, and the comment naming what it serves. */
@@ -50,6 +51,7 @@ const ICMP_ERRORS = "icmp type { destination-unreachable, time-exceeded, paramet
 const ICMPV6_ERRORS = "icmpv6 type { destination-unreachable, packet-too-big, time-exceeded, parameter-problem }";
 const ND_IN =
   "icmpv6 type { nd-router-solicit, nd-router-advert, nd-neighbor-solicit, nd-neighbor-advert } ip6 hoplimit 255";
+// in type order (mld-listener-report is 131): nft lists set elements so, and drift compares the text
 const ND_OUT =
   "icmpv6 type { mld-listener-report, nd-router-solicit, nd-neighbor-solicit, nd-neighbor-advert, mld2-listener-report }";
 
@@ -91,17 +93,47 @@ function baselineRules(chain: Chain, baseline: BaselineRule): RenderedRule[] {
       ];
     case "dhcpv6-client":
       return [rule(chain, `ip6 saddr fe80::/10 udp sport 547 udp dport 546 accept`, "dhcpv6 client")];
+    case "reverse-path":
+      // strict looks the source up as if routed out of the interface it came in on, loose anywhere;
+      // the counter (no values with nft -s, so drift ignores them) shows how many were dropped
+      return [
+        rule(
+          chain,
+          `fib saddr ${baseline.mode === "strict" ? ". iif " : ""}oif missing counter drop`,
+          `reversePath ${baseline.mode}: source not routed back ${baseline.mode === "strict" ? "out of the interface it came in on" : "at all"}`,
+        ),
+      ];
+    case "trusted-interface":
+      return [rule(chain, `iifname "${baseline.name}" accept`, `trustedInterfaces: ${baseline.name}`)];
   }
 }
 
-function portMatch(protocol: "tcp" | "udp", direction: "dport" | "sport", ports: Opening["ports"]): string {
+/** The end of an input chain that rejects: answered at once, rate limited, never to broadcast or multicast. */
+function rejectRules(chain: Chain, rate: string): RenderedRule[] {
+  return [
+    rule(chain, `meta pkttype != host counter drop`, "denied reject: not to broadcast or multicast"),
+    rule(chain, `fib daddr type { broadcast, multicast } counter drop`, "denied reject: not to broadcast or multicast"),
+    rule(
+      chain,
+      `meta l4proto tcp limit rate ${rate} counter reject with tcp reset`,
+      `denied reject: tcp reset (${rate})`,
+    ),
+    rule(
+      chain,
+      `limit rate ${rate} counter reject with icmpx admin-prohibited`,
+      `denied reject: administratively prohibited (${rate})`,
+    ),
+  ];
+}
+
+function portMatch(protocol: PortProtocol, direction: "dport" | "sport", ports: Opening["ports"]): string {
   if (ports.length === 0) return `meta l4proto ${protocol}`;
   const list = ports.map(formatRange);
   return `${protocol} ${direction} ${list.length === 1 ? list[0] : `{ ${list.join(", ")} }`}`;
 }
 
 function l4Match(opening: Exclude<Opening, { kind: "broadcast" }>): string {
-  if (opening.protocol === "gre") return "meta l4proto gre";
+  if (!hasPorts(opening.protocol)) return `meta l4proto ${opening.protocol}`;
   return portMatch(
     opening.protocol,
     opening.portSide ?? (opening.chain === "input" ? "dport" : "sport"),
@@ -109,20 +141,42 @@ function l4Match(opening: Exclude<Opening, { kind: "broadcast" }>): string {
   );
 }
 
-/** The address matches an opening expands to: one per family it admits ("" for anyone), with the families each covers. */
+/**
+ * The address matches an opening expands to: one per family it admits, or one for "anyone", with
+ * the families each covers (a limit's meter is per family). Peers are the source of what comes in
+ * and the destination of what goes out; the host's own addresses (local) the other way round; a
+ * multicast group is always the destination.
+ */
 function peerMatches(opening: Exclude<Opening, { kind: "broadcast" }>): { text: string; families: Family[] }[] {
-  const { peers, family } = opening;
-  const field = opening.chain === "input" ? "saddr" : "daddr";
-  if (peers.kind === "any")
+  const { peers, family, local, group } = opening;
+  const input = opening.chain === "input";
+  if (peers.kind === "any" && !local && !group)
     return [{ text: family ? `meta nfproto ${family}` : "", families: family ? [family] : ["ipv4", "ipv6"] }];
   const families: Family[] = family ? [family] : ["ipv4", "ipv6"];
   return families
-    .filter((f) => peers[f] !== undefined)
-    .map((f) => ({ text: `${f === "ipv4" ? "ip" : "ip6"} ${field} @${peers[f]}`, families: [f] }));
+    .filter((f) => (peers.kind === "any" || peers[f] !== undefined) && (!local || local[f] !== undefined))
+    .map((f) => {
+      const ip = f === "ipv4" ? "ip" : "ip6";
+      const text = [
+        // what goes out to a group is addressed to the group, not to the peers
+        peers.kind === "sets" && (input || !group) ? `${ip} ${input ? "saddr" : "daddr"} @${peers[f]}` : "",
+        local ? `${ip} ${input ? "daddr" : "saddr"} @${local[f]}` : "",
+        group ? `${ip} daddr ${group[f]}` : "",
+      ]
+        .filter((m) => m !== "")
+        .join(" ");
+      return { text, families: [f] };
+    });
+}
+
+/** One match per interface the opening is scoped to (a rule each: nft lists an anonymous set of names in an order of its own). */
+function interfaceMatches(opening: Exclude<Opening, { kind: "broadcast" }>): string[] {
+  if (!opening.interfaces) return [""];
+  return opening.interfaces.map((name) => `${opening.chain === "input" ? "iifname" : "oifname"} "${name}"`);
 }
 
 /** An opening's accept rules, each counted; before them, the exposure's limits on new connections from its sources. */
-function openingRules(opening: Opening, limit: PlannedLimit | undefined): RenderedRule[] {
+function openingRules(opening: Opening, limit: PlannedLimit | undefined, reject: boolean): RenderedRule[] {
   if (opening.kind === "broadcast") {
     const { protocol, ports } = opening;
     return [
@@ -137,24 +191,29 @@ function openingRules(opening: Opening, limit: PlannedLimit | undefined): Render
     opening.kind === "helper" ? `counter ct helper set "${opening.helperObject}" accept` : "counter accept";
   const state = opening.kind === "related" ? `ct state related ct helper "${opening.kernelHelper}" ` : "";
   const limited = limit && opening.chain === "input" && opening.kind !== "related" ? limit : undefined;
-  return peerMatches(opening).flatMap((peer) => [
-    ...(limited
-      ? peer.families.flatMap((f) =>
-          limitStatements(limited, peer.text, f, l4Match(opening)).map((text) =>
-            rule(opening.chain, text, `${opening.comment}, over limit`),
-          ),
-        )
-      : []),
-    rule(opening.chain, `${state}${peer.text ? `${peer.text} ` : ""}${l4Match(opening)} ${verdict}`, opening.comment),
-  ]);
+  return interfaceMatches(opening).flatMap((iface) =>
+    peerMatches(opening).flatMap((peer) => {
+      const matches = [iface, peer.text].filter((m) => m !== "").join(" ");
+      return [
+        ...(limited
+          ? peer.families.flatMap((f) =>
+              limitStatements(limited, matches, f, l4Match(opening), reject).map((text) =>
+                rule(opening.chain, text, `${opening.comment}, over limit`),
+              ),
+            )
+          : []),
+        rule(opening.chain, `${state}${matches ? `${matches} ` : ""}${l4Match(opening)} ${verdict}`, opening.comment),
+      ];
+    }),
+  );
 }
 
-function groupSection(chain: Chain, group: OpeningGroup | ExposurePlan): Section {
+function groupSection(chain: Chain, group: OpeningGroup | ExposurePlan, reject: boolean): Section {
   const scoped = "explanation" in group && group.explanation.helper === "scoped" ? ", helper scoped" : "";
   const limit = "limit" in group ? group.limit : undefined;
   return {
     heading: `${group.id}: ${group.title}${scoped}`,
-    rules: group.openings.filter((o) => o.chain === chain).flatMap((o) => openingRules(o, limit)),
+    rules: group.openings.filter((o) => o.chain === chain).flatMap((o) => openingRules(o, limit, reject)),
   };
 }
 
@@ -181,15 +240,29 @@ function baselineHeading(chain: PlannedChain): string | undefined {
 function chainSections(plan: Plan, chain: PlannedChain): Section[] {
   const groups =
     chain.name === "output" ? [...plan.exposures, ...plan.outputAllow] : chain.name === "input" ? plan.exposures : [];
+  const trusted = chain.baseline.filter((b) => b.kind === "trusted-interface");
   const sections: Section[] = [
-    { heading: baselineHeading(chain), rules: chain.baseline.flatMap((b) => baselineRules(chain.name, b)) },
-    ...groups.map((g) => groupSection(chain.name, g)),
+    {
+      heading: baselineHeading(chain),
+      rules: chain.baseline.filter((b) => b.kind !== "trusted-interface").flatMap((b) => baselineRules(chain.name, b)),
+    },
+    {
+      heading: "trustedInterfaces: everything arriving on them is accepted",
+      rules: trusted.flatMap((b) => baselineRules(chain.name, b)),
+    },
+    ...groups.map((g) => groupSection(chain.name, g, chain.rejectDenied !== undefined)),
   ];
   if (chain.logDropped) {
     const { rate, prefix } = chain.logDropped;
     sections.push({
       heading: `everything else: logged (at most ${rate}), then dropped by the chain's policy`,
       rules: [rule(chain.name, `limit rate ${rate} log prefix "${prefix}" level info`, `log dropped (${rate})`)],
+    });
+  }
+  if (chain.rejectDenied) {
+    sections.push({
+      heading: `denied: "reject": what is left is answered at once (at most ${chain.rejectDenied.rate}), counted`,
+      rules: rejectRules(chain.name, chain.rejectDenied.rate),
     });
   }
   if (chain.countDropped) {
@@ -264,11 +337,15 @@ function chainBlock(
 function overLimitSection(plan: Plan): Section | undefined {
   if (!plan.limitLog) return undefined;
   const { rate, prefix } = plan.limitLog;
+  const reject = plan.chains.some((c) => c.name === "input" && c.rejectDenied !== undefined);
   return {
-    heading: `over a per-source limit: logged (at most ${rate}), then dropped`,
+    heading: `over a per-source limit: logged (at most ${rate}), then ${reject ? "rejected" : "dropped"}`,
     rules: [
       rule(OVER_LIMIT_CHAIN, `limit rate ${rate} log prefix "${prefix}" level info`, `log over limit (${rate})`),
-      rule(OVER_LIMIT_CHAIN, "drop", "over limit"),
+      ...(reject
+        ? [rule(OVER_LIMIT_CHAIN, `meta l4proto tcp ${refusal(true, "meta l4proto tcp")}`, "over limit")]
+        : []),
+      rule(OVER_LIMIT_CHAIN, refusal(reject, ""), "over limit"),
     ],
   };
 }

@@ -20,25 +20,38 @@ import { requireRoot } from "../support/privileges";
 const TABLE = "quickstart";
 
 /** How each example spells the exposures the steps below change. */
-const source: Record<Language, { ftp: string; badFtp: string; ssh: string; sshAndHttp: string }> = {
+const source: Record<
+  Language,
+  { ftp: string; badFtp: string; ssh: string; sshAndHttp: string; log: string; logAndDenied: string }
+> = {
   python: {
     ftp: 'passive_ports="50000-50100"',
     badFtp: 'passive_ports="51000-50000"',
     ssh: 'hnft.ExposureArgs(service="ssh"),',
-    sshAndHttp: 'hnft.ExposureArgs(service="ssh"),\n        hnft.ExposureArgs(service="http"),',
+    // issue 19's fields from each language: an interface-scoped exposure, an IP protocol, denied
+    sshAndHttp:
+      'hnft.ExposureArgs(service="ssh"),\n        hnft.ExposureArgs(service="http", interfaces=["eth0"]),\n        hnft.ExposureArgs(name="ipsec", protocol="esp"),',
+    log: "log=hnft.LogPolicyArgs(dropped=True),",
+    logAndDenied: 'log=hnft.LogPolicyArgs(dropped=True),\n    denied="reject",',
   },
   go: {
     ftp: 'pulumi.String("50000-50100")',
     badFtp: 'pulumi.String("51000-50000")',
     ssh: 'hnft.ExposureArgs{Service: pulumi.StringPtr("ssh")},',
     sshAndHttp:
-      'hnft.ExposureArgs{Service: pulumi.StringPtr("ssh")},\n\t\t\thnft.ExposureArgs{Service: pulumi.StringPtr("http")},',
+      'hnft.ExposureArgs{Service: pulumi.StringPtr("ssh")},\n\t\t\thnft.ExposureArgs{Service: pulumi.StringPtr("http"), Interfaces: pulumi.StringArray{pulumi.String("eth0")}},\n\t\t\thnft.ExposureArgs{Name: pulumi.StringPtr("ipsec"), Protocol: pulumi.StringPtr("esp")},',
+    log: "Log:       hnft.LogPolicyArgs{Dropped: pulumi.BoolPtr(true)},",
+    logAndDenied:
+      'Log:       hnft.LogPolicyArgs{Dropped: pulumi.BoolPtr(true)},\n\t\tDenied: pulumi.StringPtr("reject"),',
   },
   yaml: {
     ftp: "passivePorts: 50000-50100",
     badFtp: "passivePorts: 51000-50000",
     ssh: "- service: ssh\n",
-    sshAndHttp: "- service: ssh\n        - service: http\n",
+    sshAndHttp:
+      "- service: ssh\n        - service: http\n          interfaces: [eth0]\n        - name: ipsec\n          protocol: esp\n",
+    log: "log:\n        dropped: true\n",
+    logAndDenied: "log:\n        dropped: true\n      denied: reject\n",
   },
 };
 
@@ -110,16 +123,29 @@ describe.runIf(requireRoot("engine languages", ["ip", "nft", "sshd", "ssh-keygen
 
       it("preview --diff after a policy change shows the changed rule lines; up applies them", async () => {
         project.edit(text.ssh, text.sshAndHttp);
+        project.edit(text.log, text.logAndDenied);
         const preview = expectOk(await project.pulumi(["preview", "--diff"]), "preview --diff");
+        const added = diffLines(preview.stdout, "+");
         expect(
-          diffLines(preview.stdout, "+").some((l) =>
-            l.startsWith('chain input: tcp dport 80 accept comment "http: web requests"'),
+          added.some((l) =>
+            l.startsWith('chain input: iifname "eth0" tcp dport 80 accept comment "http: web requests"'),
+          ),
+        ).toBe(true);
+        expect(added.some((l) => l.startsWith('chain input: meta l4proto esp accept comment "ipsec: esp"'))).toBe(true);
+        expect(
+          added.some((l) =>
+            l.startsWith(
+              'chain input: meta l4proto tcp limit rate 10/second reject with tcp reset comment "denied reject: tcp reset (10/second)"',
+            ),
           ),
         ).toBe(true);
         expect(diffLines(preview.stdout, "-").some((l) => l.includes("tcp dport 80 accept"))).toBe(false);
         expect(await listTable(host, TABLE)).not.toContain("tcp dport 80 accept"); // a preview changes nothing
         expectOk(await project.pulumi(["up", "--yes"]), "up");
-        expect(await listTable(host, TABLE)).toContain("tcp dport 80 accept");
+        const table = await listTable(host, TABLE);
+        expect(table).toContain('iifname "eth0" tcp dport 80 accept');
+        expect(table).toContain("meta l4proto esp accept");
+        expect(table).toContain("reject with tcp reset");
       }, 600_000);
 
       it("drift made by hand is found by preview --refresh --expect-no-changes and repaired by up --refresh", async () => {

@@ -124,4 +124,49 @@ export const goldenCases: readonly GoldenCase[] = [
       forward: { policy: "accept" },
     },
   },
+  {
+    // issue 21 wired to issue 19: what goes over a limit is rejected when the policy rejects
+    name: "limits-reject",
+    policy: {
+      table: "golden",
+      exposures: [
+        { service: "ssh", interfaces: ["eth1"], limit: { rate: "6/minute", burst: 3, connections: 3 } },
+        { name: "dns", protocol: "udp", ports: 53, limit: { rate: "50/second", log: true } },
+      ],
+      denied: "reject",
+      log: { dropped: true },
+    },
+  },
+  {
+    name: "two-interfaces-trusted-reject",
+    policy: {
+      table: "golden",
+      exposures: [
+        { service: "ssh", interfaces: ["eth1"], sources: ["198.18.0.0/24"] },
+        { service: "https", http3: true, interfaces: ["eth0"], destinations: ["198.18.12.10", "2001:2:0:12::10"] },
+        { service: "http", destinations: ["198.18.12.11"] },
+        { name: "metrics", protocol: "tcp", ports: 9100, interfaces: ["eth1", "br-*"] },
+      ],
+      trustedInterfaces: ["wg0"],
+      denied: "reject",
+      reversePath: "strict",
+    },
+  },
+  {
+    name: "ip-protocols-loose",
+    policy: {
+      table: "golden",
+      exposures: [
+        ssh,
+        { name: "ipsec", protocol: "esp", sources: ["198.18.13.0/24", "2001:2:0:13::/64"] },
+        { name: "ipsec-auth", protocol: "ah", sources: ["198.18.13.0/24"] },
+        { name: "tunnel", protocol: "gre", sources: ["198.18.13.1"], interfaces: ["eth0"] },
+        { name: "keepalived", protocol: "vrrp", sources: ["198.18.14.0/24"], interfaces: ["eth1"] },
+        { name: "multicast", protocol: "igmp", interfaces: ["eth1"] },
+        { name: "signalling", protocol: "sctp", ports: [2905, "3868"], sources: ["198.18.15.0/24"] },
+      ],
+      output: { policy: "drop" },
+      reversePath: "loose",
+    },
+  },
 ];

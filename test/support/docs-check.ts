@@ -253,7 +253,7 @@ export function checkWrapper(args: string[], grammar: Grammar = wrapperGrammar()
 
 async function checkCli(args: string[]): Promise<string | undefined> {
   const [sub, ...rest] = args;
-  if (sub === "--help" || sub === "-h") return undefined;
+  if (sub === "--help" || sub === "-h" || sub === "--version" || sub === "-V") return undefined;
   if (!sub || !Object.hasOwn(cliCommands, sub))
     return `hardened-nftables: no command "${sub ?? ""}" (it has ${Object.keys(cliCommands).join(", ")})`;
   // --help after the documented flags: the command's own strict parser reads every flag first

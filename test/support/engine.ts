@@ -43,6 +43,8 @@ export interface EngineProject {
   readonly transcript: string[];
   /** `pulumi <args>` for this project and stack */
   pulumi(args: string[], opts?: RunOptions): Promise<CommandResult>;
+  /** the same, started: for a test that signals it while it runs */
+  startPulumi(args: string[], opts?: RunOptions): RunningCommand;
   /** the pinned CLI itself in the project dir (`pulumi <args> --stack <stack>`), for commands that run no program (import) */
   cli(args: string[], opts?: RunOptions): Promise<CommandResult>;
   /** `pulumi config set KEY VALUE [--secret]` (objects are stored as JSON) */
@@ -50,6 +52,12 @@ export interface EngineProject {
   /** the stack's state (`pulumi stack export`) */
   exportState(): Promise<StackState>;
   remove(): void;
+}
+
+export interface RunningCommand {
+  /** the command's pid (the leader of its own process group) */
+  readonly pid: number;
+  readonly done: Promise<CommandResult>;
 }
 
 export interface StateResource {
@@ -125,11 +133,12 @@ export function engineProject(label: string, opts: ProjectOptions = {}): EngineP
     NODE_OPTIONS: "",
     FORCE_COLOR: "0",
   };
-  const tsx = path.join(REPO, "node_modules/.bin/tsx");
   const driver = path.join(REPO, "tools/engine/run.ts");
+  // as scripts/pulumi runs it: one node process with tsx as a loader (it takes the signals itself)
+  const driverArgs = (args: string[]) => ["--import", TSX_LOADER, driver, "--cwd", dir, "--stack", stack, ...args];
 
   const pulumi = async (args: string[], o: RunOptions = {}): Promise<CommandResult> => {
-    const r = await runProcess(tsx, [driver, "--cwd", dir, "--stack", stack, ...args], {
+    const r = await runProcess(process.execPath, driverArgs(args), {
       cwd: dir,
       env: { ...env, ...o.env },
       stdin: o.stdin,
@@ -137,6 +146,22 @@ export function engineProject(label: string, opts: ProjectOptions = {}): EngineP
     });
     transcript.push(`$ pulumi ${args.join(" ")}\n${r.stdout}\n${r.stderr}`);
     return r;
+  };
+
+  const startPulumi = (args: string[], o: RunOptions = {}): RunningCommand => {
+    const running = startProcess(process.execPath, driverArgs(args), {
+      cwd: dir,
+      env: { ...env, ...o.env },
+      stdin: o.stdin,
+      timeoutMs: o.timeoutMs ?? 240_000,
+    });
+    return {
+      pid: running.pid,
+      done: running.done.then((r) => {
+        transcript.push(`$ pulumi ${args.join(" ")}\n${r.stdout}\n${r.stderr}`);
+        return r;
+      }),
+    };
   };
 
   const cli = async (args: string[], o: RunOptions = {}): Promise<CommandResult> => {
@@ -166,6 +191,7 @@ export function engineProject(label: string, opts: ProjectOptions = {}): EngineP
     backend,
     transcript,
     pulumi,
+    startPulumi,
     cli,
     async config(key, value, secret = false) {
       const text = typeof value === "string" ? value : JSON.stringify(value);
@@ -184,15 +210,28 @@ export function engineProject(label: string, opts: ProjectOptions = {}): EngineP
   };
 }
 
+export const TSX_LOADER = path.join(REPO, "node_modules/tsx/dist/loader.mjs");
+
 /** Runs a command in its own process group (killed whole at the timeout), collecting its output. */
 export function runProcess(
   file: string,
   args: readonly string[],
   o: { cwd: string; env: NodeJS.ProcessEnv; stdin?: string; timeoutMs: number },
 ): Promise<CommandResult> {
-  return new Promise((resolve, reject) => {
+  return startProcess(file, args, o).done;
+}
+
+/** runProcess, with the pid while it runs. */
+export function startProcess(
+  file: string,
+  args: readonly string[],
+  o: { cwd: string; env: NodeJS.ProcessEnv; stdin?: string; timeoutMs: number },
+): RunningCommand {
+  let pid = 0;
+  const done = new Promise<CommandResult>((resolve, reject) => {
     const started = Date.now();
     const child = spawn(file, args, { cwd: o.cwd, env: o.env, stdio: ["pipe", "pipe", "pipe"], detached: true });
+    pid = child.pid ?? 0;
     // a command that exits without reading its input closes the pipe: EPIPE is then no failure of
     // ours (its exit status says how it ended), but unhandled it would fail the whole run
     child.stdin.on("error", (err: NodeJS.ErrnoException) => {
@@ -216,6 +255,7 @@ export function runProcess(
       resolve({ code: code ?? 255, stdout, stderr, ms: Date.now() - started });
     });
   });
+  return { pid, done };
 }
 
 /** Fails with the command's whole output when it did not exit 0. */

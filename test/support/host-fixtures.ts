@@ -182,6 +182,7 @@ export function intercept(
       return real.stats;
     },
     run: (script: string, o?: RunOptions) => hook(++n, () => real.run(script, o), realRun),
+    answers: (timeoutMs: number) => real.answers(timeoutMs),
     close: () => real.close(),
   } as unknown as HostSession;
 }

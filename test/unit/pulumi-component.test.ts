@@ -188,6 +188,22 @@ describe("HostFirewall under mocks", () => {
     expect(inputs.table).toBe("web");
   });
 
+  it("passes every policy field to the table: trusted interfaces, denied and reverse path too", async () => {
+    const policy = {
+      exposures: [
+        { service: "ssh" as const, interfaces: ["eth1"] },
+        { name: "ha", protocol: "vrrp" as const },
+      ],
+      trustedInterfaces: ["wg0"],
+      denied: "reject" as const,
+      reversePath: "strict" as const,
+    };
+    const fw = new HostFirewall("scoped", { connection: connection(), table: "scoped", ...policy });
+    await settle(fw.hostTable.urn);
+    expect(await settle(fw.renderedTable)).toBe(render({ table: "scoped", ...policy }).nft);
+    expect(registered[1]!.inputs.policy).toEqual(policy);
+  });
+
   it("derives a safe default table name from the resource name", async () => {
     const { tableNameFor } = await import("../../src/pulumi/names");
     expect(tableNameFor("web-1")).toBe("web-1");

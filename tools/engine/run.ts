@@ -4,7 +4,9 @@
  *
  *   npm run --silent pulumi -- [--cwd DIR] [--stack NAME] up|preview|refresh|destroy [flags]
  *   npm run --silent pulumi -- [--cwd DIR] [--stack NAME] config set KEY [VALUE] [--secret] [--path]
- *   npm run --silent pulumi -- [--cwd DIR] [--stack NAME] stack output [--json] | stack export [--show-secrets] | stack rm
+ *   npm run --silent pulumi -- [--cwd DIR] [--stack NAME] stack output [--json] | stack export [--show-secrets]
+ *       | stack import [--file F] | stack history | stack ls | stack rm
+ *   npm run --silent pulumi -- [--cwd DIR] [--stack NAME] cancel | about | whoami
  *
  * The Go module proxy serves the engine (`pulumi`) but not `pulumi-language-nodejs` (docs/development.md,
  * "The engine"), so the program cannot be started by the CLI itself. Here it runs as an Automation API
@@ -13,11 +15,19 @@
  * the state in the project's backend, the provider plugin it starts in the project's
  * directory. Each invocation is one fresh process, like one `pulumi` command.
  *
- * Flags: --diff, --refresh, --expect-no-changes, --parallel N (the CLI's default is 4 per core), --json
- * (stack output), --yes (accepted; never asks). The exit status is the CLI's.
+ * Interrupts behave as the CLI's own: the CLI runs in a process group of its own, and SIGINT or
+ * SIGTERM to this process (a terminal's Ctrl-C included) reaches it exactly once per signal
+ * received. The first makes it cancel (the step in flight finishes, the stack lock is released),
+ * the second makes it terminate at once (it still releases the lock), a third kills it. Without
+ * this, this process died on the signal before the CLI could release its lock.
+ *
+ * Flags: --diff, --refresh, --expect-no-changes, --clear-pending-creates (refresh), --parallel N (the CLI's default is 4 per core), --json
+ * (stack output), --yes (accepted; never asks), --file (stack import; stdin without it). The exit
+ * status is the CLI's; 130 or 143 when a SIGINT or SIGTERM ended the command.
  */
-import { execFileSync } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
 import {
@@ -70,16 +80,135 @@ function programOf(dir: string, project: ProjectFile): () => Promise<OutputMap |
   return async () => ({ ...(require(entry) as Record<string, unknown>) });
 }
 
+// ---------------------------------------------------------------- the CLI's process and signals
+
+/** The CLI processes running now (one at a time in practice). */
+const running = new Set<ChildProcess>();
+/** The first interrupt this process received, and how many. */
+let interrupted: { signal: NodeJS.Signals; count: number } | undefined;
+
+/**
+ * One SIGINT/SIGTERM forwarded per one received: the CLI cancels on the first and terminates on the
+ * second (both release the lock: they end the update, not the process); the third kills it. With
+ * no CLI running, this process ends as an interrupted command does.
+ */
+function onSignal(signal: NodeJS.Signals): void {
+  interrupted = { signal: interrupted?.signal ?? signal, count: (interrupted?.count ?? 0) + 1 };
+  const exitCode = 128 + (os.constants.signals[signal] ?? 2);
+  if (running.size === 0) process.exit(exitCode);
+  const n = interrupted.count;
+  process.stderr.write(
+    n === 1
+      ? `\nscripts/pulumi: ${signal} received; asking pulumi to cancel: the step in flight finishes and the stack lock is released. Send it again to terminate at once.\n`
+      : n === 2
+        ? `\nscripts/pulumi: ${signal} received again; asking pulumi to terminate at once. Once more kills it (that may leave the stack locked: \`scripts/pulumi cancel\`).\n`
+        : `\nscripts/pulumi: ${signal} received a third time; killing pulumi.\n`,
+  );
+  for (const child of running) child.kill(n <= 2 ? signal : "SIGKILL");
+}
+process.on("SIGINT", onSignal);
+process.on("SIGTERM", onSignal);
+
+interface CliRun {
+  stdout: string;
+  stderr: string;
+  code: number;
+}
+
+/**
+ * Runs the CLI in a process group of its own (so that a terminal's Ctrl-C reaches it only through
+ * onSignal, once), streaming its output. stdin: "inherit" for `stack import` from a pipe.
+ */
+function runCli(
+  command: string,
+  args: string[],
+  opts: {
+    cwd: string;
+    env: Record<string, string>;
+    onOutput?: (s: string) => void;
+    onError?: (s: string) => void;
+    stdin?: "inherit" | "ignore";
+  },
+): Promise<CliRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, {
+      cwd: opts.cwd,
+      env: { ...process.env, ...opts.env },
+      detached: true,
+      stdio: [opts.stdin ?? "ignore", "pipe", "pipe"],
+    });
+    running.add(child);
+    const out: string[] = [];
+    const err: string[] = [];
+    child.stdout!.setEncoding("utf8").on("data", (d: string) => {
+      out.push(d);
+      opts.onOutput?.(d);
+    });
+    child.stderr!.setEncoding("utf8").on("data", (d: string) => {
+      err.push(d);
+      opts.onError?.(d);
+    });
+    child.on("error", (e) => {
+      running.delete(child);
+      reject(e);
+    });
+    child.on("close", (code, signal) => {
+      running.delete(child);
+      resolve({
+        stdout: out.join(""),
+        stderr: err.join(""),
+        code: code ?? 128 + (signal ? (os.constants.signals[signal] ?? 1) : 1),
+      });
+    });
+  });
+}
+
+// The Automation API's own result and error (internal to its typings): the callers above it, and
+// the error handling at the end of this file, read them as they read the ones it makes itself.
+const { CommandResult } = require("@pulumi/pulumi/automation/cmd") as {
+  CommandResult: new (stdout: string, stderr: string, code: number) => unknown;
+};
+const { createCommandError } = require("@pulumi/pulumi/automation/errors") as {
+  createCommandError: (result: unknown) => Error;
+};
+
+/**
+ * The Automation API's PulumiCommand runs the CLI in this process's group; this one (the same
+ * arguments and environment as its own run()) runs it through runCli, and fails as it does.
+ */
+function ownProcessGroup(pulumiCommand: PulumiCommand): PulumiCommand {
+  const command = pulumiCommand.command;
+  Object.assign(pulumiCommand, {
+    async run(
+      args: string[],
+      cwd: string,
+      additionalEnv: Record<string, string>,
+      onOutput?: (s: string) => void,
+      onError?: (s: string) => void,
+    ) {
+      if (!args.includes("--non-interactive")) args.push("--non-interactive");
+      const env: Record<string, string> = { ...additionalEnv, PULUMI_AUTOMATION_API: "true" };
+      if (path.isAbsolute(command))
+        env.PATH = `${path.dirname(command)}${path.delimiter}${additionalEnv.PATH ?? process.env.PATH ?? ""}`;
+      const r = await runCli(command, args, { cwd, env, onOutput, onError });
+      const result = new CommandResult(r.stdout, r.stderr, r.code);
+      if (r.code !== 0) throw createCommandError(result);
+      return result;
+    },
+  });
+  return pulumiCommand;
+}
+
 interface OpenStack {
   stack: Stack;
-  /** runs the pinned CLI itself, for what the Automation API does differently (it exports with --show-secrets) */
-  cli(args: string[]): string;
+  /** runs the pinned CLI itself, for what the Automation API does not have or does differently (it exports with --show-secrets) */
+  cli(args: string[], opts?: { stdin?: "inherit"; stack?: false }): Promise<number>;
 }
 
 async function openStack(dir: string, stackName: string): Promise<OpenStack> {
   const project = YAML.parse(fs.readFileSync(path.join(dir, "Pulumi.yaml"), "utf8")) as ProjectFile;
   const bin = engineBinDir();
-  const pulumiCommand = await PulumiCommand.get({ root: path.dirname(bin), skipVersionCheck: false });
+  const pulumiCommand = ownProcessGroup(await PulumiCommand.get({ root: path.dirname(bin), skipVersionCheck: false }));
   const backend = backendUrl(project, dir);
   const envVars: Record<string, string> = {
     PULUMI_SKIP_UPDATE_CHECK: "true",
@@ -91,14 +220,20 @@ async function openStack(dir: string, stackName: string): Promise<OpenStack> {
     { stackName, projectName: project.name, program: programOf(dir, project) },
     { workDir: dir, pulumiCommand, envVars },
   );
-  const cli = (args: string[]) =>
-    execFileSync(path.join(bin, "pulumi"), [...args, "--stack", stackName], {
-      cwd: dir,
-      env: { ...process.env, ...envVars },
-      encoding: "utf8",
-      maxBuffer: 1 << 30,
-      stdio: ["ignore", "pipe", "inherit"],
-    });
+  const cli = async (args: string[], opts: { stdin?: "inherit"; stack?: false } = {}) => {
+    const r = await runCli(
+      path.join(bin, "pulumi"),
+      [...args, ...(opts.stack === false ? [] : ["--stack", stackName]), "--non-interactive"],
+      {
+        cwd: dir,
+        env: envVars,
+        onOutput: write,
+        onError: writeError,
+        stdin: opts.stdin,
+      },
+    );
+    return r.code;
+  };
   return { stack, cli };
 }
 
@@ -129,10 +264,12 @@ async function run(argv: string[]): Promise<number> {
       diff: { type: "boolean" },
       refresh: { type: "boolean" },
       "expect-no-changes": { type: "boolean" },
+      "clear-pending-creates": { type: "boolean" },
       secret: { type: "boolean" },
       path: { type: "boolean" },
       json: { type: "boolean" },
       yes: { type: "boolean", short: "y" },
+      file: { type: "string" },
       "skip-preview": { type: "boolean" },
       "show-secrets": { type: "boolean" },
       parallel: { type: "string", short: "p" },
@@ -170,7 +307,12 @@ async function run(argv: string[]): Promise<number> {
       });
       return 0;
     case "refresh":
-      await stack.refresh({ ...common, expectNoChanges: values["expect-no-changes"] });
+      // --clear-pending-creates: what the CLI names when a killed run left a create half-done
+      await stack.refresh({
+        ...common,
+        expectNoChanges: values["expect-no-changes"],
+        clearPendingCreates: values["clear-pending-creates"],
+      });
       return 0;
     case "destroy":
       await stack.destroy({ ...common });
@@ -200,24 +342,58 @@ async function run(argv: string[]): Promise<number> {
       }
       if (sub === "export") {
         // as `pulumi stack export` prints it: secrets stay encrypted
-        write(cli(["stack", "export", ...(values["show-secrets"] ? ["--show-secrets"] : [])]));
-        return 0;
+        return cli(["stack", "export", ...(values["show-secrets"] ? ["--show-secrets"] : [])]);
       }
+      if (sub === "import") {
+        // the recovery after a run left the state behind the host: export, edit, import
+        return cli(["stack", "import", ...(values.file ? ["--file", values.file] : [])], {
+          stdin: values.file ? undefined : "inherit",
+        });
+      }
+      if (sub === "history") return cli(["stack", "history"]);
+      if (sub === "ls") return cli(["stack", "ls"]);
       if (sub === "rm") {
         await stack.workspace.removeStack(stackName, { force: true });
         return 0;
       }
-      throw new Error("usage: stack output [--json] | stack export | stack rm");
+      throw new Error(
+        "usage: stack output [--json] | stack export [--show-secrets] | stack import [--file F] | stack history | stack ls | stack rm",
+      );
+    case "cancel":
+      // `pulumi cancel`: removes the lock a killed run left (the local backend keeps it as a file)
+      return cli(["cancel", "--yes"]);
+    case "about":
+      return cli(["about"]);
+    case "whoami":
+      return cli(["whoami", "--verbose"], { stack: false });
     default:
       throw new Error(
-        `usage: [--cwd DIR] [--stack NAME] up|preview|refresh|destroy|config set|stack output|stack export|stack rm`,
+        "usage: [--cwd DIR] [--stack NAME] up|preview|refresh|destroy|config set|stack output [--json]|stack export [--show-secrets]|stack import [--file F]|stack history|stack ls|stack rm|cancel|about|whoami",
       );
   }
 }
 
+/** After an interrupt, one line that says how the command ended and what to do about it. */
+function reportInterrupt(code: number): number {
+  if (!interrupted) return code;
+  const { signal, count } = interrupted;
+  if (code === 0) {
+    // the signal came as the command ended: nothing was cancelled
+    process.stderr.write(`scripts/pulumi: ${signal} received, but pulumi had already finished the command (exit 0).\n`);
+    return 0;
+  }
+  const exit = 128 + (os.constants.signals[signal] ?? 2);
+  process.stderr.write(
+    count === 1
+      ? `scripts/pulumi: interrupted by ${signal}; pulumi cancelled the update after the step in flight (exit ${code}) and released the stack lock. \`scripts/pulumi up\` continues from the recorded state.\n`
+      : `scripts/pulumi: interrupted by ${signal} ${count} times; pulumi was ${count === 2 ? "terminated" : "killed"} (exit ${code}). If a command reports the stack locked, run \`scripts/pulumi cancel\`; then \`scripts/pulumi preview --refresh\` shows what the host runs.\n`,
+  );
+  return exit;
+}
+
 run(process.argv.slice(2)).then(
   (code) => {
-    process.exitCode = code;
+    process.exitCode = reportInterrupt(code);
   },
   (err: unknown) => {
     if (err instanceof CommandError) {
@@ -227,7 +403,7 @@ run(process.argv.slice(2)).then(
         err as unknown as { commandResult: { stderr: string; code: number; err?: { exitCode?: number } } }
       ).commandResult;
       if (!streamedErrors) process.stderr.write(result.stderr.endsWith("\n") ? result.stderr : `${result.stderr}\n`);
-      process.exitCode = result.err?.exitCode ?? (result.code > 0 ? result.code : 1);
+      process.exitCode = reportInterrupt(result.err?.exitCode ?? (result.code > 0 ? result.code : 1));
       return;
     }
     process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);

@@ -8,10 +8,12 @@ import { managedPaths } from "../../render/paths";
 import { renderUnit } from "../../render/systemd";
 import { HostOperationError, NftRejectedError } from "../errors";
 import type { HostSession, SessionStats } from "../ssh";
+import { describeLastTransaction, parseLastTransaction } from "../wire/last-transaction";
 import { checkedOptions, type HostOptions, pathParams, sysctlParam } from "../wire/params";
 import { parseVerdict, STATUS } from "../wire/protocol";
 import { type RemoteOutput, runStep } from "../wire/remote";
 import { type StateContext, stepFailed } from "../wire/verdict";
+import { absentNameWarnings } from "./absent-names";
 import type { AllowOtherTables } from "./coexist";
 import { proveAccessAndCommit } from "./confirm";
 import { makeRoomBesideOtherTables } from "./make-room";
@@ -40,6 +42,8 @@ export interface ApplyResult {
   /** Connections whose helper the policy no longer allows, deleted after commit. */
   readonly flushedConnections: number;
   readonly warnings: readonly string[];
+  /** An earlier apply whose outcome no controller read, as the host recorded it (also among the warnings). */
+  readonly lastTransaction?: string;
   /** SSH connections and round trips this apply used (the confirming connection included). */
   readonly stats: SessionStats;
 }
@@ -93,7 +97,16 @@ export async function applyOnSession(
     },
     files,
   });
-  const base = { target: session.target, hash: artefacts.hash, facts, artefacts, warnings: out.warnings };
+  const last = parseLastTransaction(out.lastTransaction);
+  const lastWarning = last ? [describeLastTransaction(last, { table, nftPath: paths.nft, confirmTimeout })] : [];
+  const base = {
+    target: session.target,
+    hash: artefacts.hash,
+    facts,
+    artefacts,
+    warnings: [...lastWarning, ...absentNameWarnings(artefacts.names, facts.interfaces), ...out.warnings],
+    ...(lastWarning[0] ? { lastTransaction: lastWarning[0] } : {}),
+  };
   if (!armedByApplyStep(session, out, artefacts, { table, nftPath: paths.nft, confirmTimeout })) {
     log(`${session.target}: unchanged`);
     return { ...base, changed: false, flushedConnections: 0, confirmStats: { connections: 0, roundTrips: 0 } };
@@ -108,8 +121,8 @@ export async function applyOnSession(
     onLog: options.onLog,
   });
   const warnings = confirmed.conntrackToolMissing
-    ? [...out.warnings, "conntrack tool missing: connections that carry a helper were not flushed"]
-    : out.warnings;
+    ? [...base.warnings, "conntrack tool missing: connections that carry a helper were not flushed"]
+    : base.warnings;
   return {
     ...base,
     warnings,

@@ -4,12 +4,13 @@
  */
 import type { Connection } from "../../model/connection";
 import type { ManagedPaths } from "../../render/paths";
-import { HostOperationError, LockoutRolledBackError } from "../errors";
+import { HostOperationError, LockoutRolledBackError, LostContactError } from "../errors";
 import { HostSession, type SessionStats } from "../ssh";
 import { pathParams } from "../wire/params";
 import { CAUSE, parseVerdict, STATUS } from "../wire/protocol";
 import { type RemoteOutput, runStep } from "../wire/remote";
 import { describeHostState, stepFailed } from "../wire/verdict";
+import { type ContactSeen, lostContact, watchContact } from "./contact";
 
 export interface ProofContext {
   readonly table: string;
@@ -30,7 +31,9 @@ export interface Committed {
 
 /**
  * Resolves when the guardian committed; otherwise throws what the host did instead
- * (LockoutRolledBackError when it restored the previous state exactly, HostStepFailedError else).
+ * (LockoutRolledBackError when it restored the previous state exactly after a new connection failed
+ * while the applying session answered, LostContactError when the host could not be reached at all,
+ * HostStepFailedError else).
  */
 export async function proveAccessAndCommit(
   session: HostSession,
@@ -38,7 +41,7 @@ export async function proveAccessAndCommit(
   ctx: ProofContext,
 ): Promise<Committed> {
   const stateCtx = { table: ctx.table, nftPath: ctx.paths.nft, confirmTimeout: ctx.confirmTimeout };
-  const { out: verdictOut, failure, stats: confirmStats } = await askForVerdict(session, connection, ctx);
+  const { out: verdictOut, failure, stats: confirmStats, seen } = await askForVerdict(session, connection, ctx);
   const verdict = parseVerdict(verdictOut.status);
   const { cause, step } = verdict.fields;
   const restoredExactly = verdict.word === STATUS.rolledBack && verdict.fields.files === undefined;
@@ -50,17 +53,29 @@ export async function proveAccessAndCommit(
       stats: confirmStats,
     };
   }
-  if (restoredExactly && cause === undefined)
-    throw new LockoutRolledBackError(
-      session.target,
-      failure ? `a new SSH connection failed: ${failure}` : "not confirmed in time",
-    );
   const guardianWords: string[] = [
     STATUS.rolledBack,
     STATUS.rolledBackToPersisted,
     STATUS.tableRemoved,
     STATUS.rollbackFailed,
   ];
+  if (restoredExactly && cause === undefined && lostContact(seen)) {
+    // the proof could not travel: the guardian rolled back for want of a proof, not because the ruleset failed one
+    // (a rollback that could not restore exactly stays a failed step, exit 7, below, naming the lost contact)
+    const { stateText } = describeHostState(verdict.word, stateCtx);
+    throw new LostContactError(
+      session.target,
+      silentSeconds(seen),
+      verdict.word,
+      verdictOut.details.map((l) => session.redact(l)),
+      stateText,
+    );
+  }
+  if (restoredExactly && cause === undefined)
+    throw new LockoutRolledBackError(
+      session.target,
+      failure ? `a new SSH connection failed: ${failure}` : "not confirmed in time",
+    );
   if (!guardianWords.includes(verdict.word)) {
     // No verdict of the guardian's (another run removed the transaction, or killed the guardian):
     // this apply was ended from outside, and what the host runs is that other run's doing.
@@ -75,7 +90,9 @@ export async function proveAccessAndCommit(
       ? `the new ruleset let a new SSH connection in, but persisting it (commit, step ${step ?? "unknown"})`
       : cause !== undefined
         ? `the transaction (${cause})`
-        : `the new ruleset would lock you out (${failure ? `a new SSH connection failed: ${failure}` : "not confirmed in time"}); restoring the previous state`;
+        : lostContact(seen)
+          ? `the proof of access (lost contact with the host: no answer for ${silentSeconds(seen)}s, so the new ruleset was not judged); restoring the previous state`
+          : `the new ruleset would lock you out (${failure ? `a new SSH connection failed: ${failure}` : "not confirmed in time"}); restoring the previous state`;
   throw stepFailed(
     session.target,
     what,
@@ -93,6 +110,23 @@ async function askForVerdict(
   session: HostSession,
   connection: Connection,
   ctx: ProofContext,
+): Promise<{ out: RemoteOutput; failure: string; stats: SessionStats; seen: ContactSeen }> {
+  const contact = watchContact(session);
+  try {
+    const asked = await askForVerdictWatched(session, connection, ctx, contact.stop);
+    return { ...asked, seen: contact.stop() };
+  } finally {
+    contact.stop();
+  }
+}
+
+const silentSeconds = (seen: ContactSeen) => Math.round(seen.longestSilenceMs / 1000);
+
+async function askForVerdictWatched(
+  session: HostSession,
+  connection: Connection,
+  ctx: ProofContext,
+  contactSoFar: () => ContactSeen,
 ): Promise<{ out: RemoteOutput; failure: string; stats: SessionStats }> {
   const { table, paths, token, confirmTimeout } = ctx;
   const log = ctx.onLog ?? (() => undefined);
@@ -124,6 +158,16 @@ async function askForVerdict(
     try {
       verdictOut = await runStep(session, { main: "confirm", params: { ...confirmParams, mode: "wait" } });
     } catch (err) {
+      const seen = contactSoFar();
+      if (lostContact(seen)) {
+        throw new LostContactError(
+          session.target,
+          silentSeconds(seen),
+          "",
+          [],
+          `The host restores its previous state by itself within ${confirmTimeout}s of the apply (no proof of access reached it); \`hardened-nftables diff\` or \`pulumi preview --refresh\` shows what it runs once it is reachable.`,
+        );
+      }
       throw new LockoutRolledBackError(
         session.target,
         `a new SSH connection failed (${failure}); the host rolls back by itself within ${confirmTimeout}s (${(err as Error).message})`,

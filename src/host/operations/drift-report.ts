@@ -27,6 +27,11 @@ export interface DriftReport extends TableDiff {
   readonly desiredHash: string;
   /** A rollback guardian is waiting for confirmation right now. */
   readonly armed: boolean;
+  /**
+   * An earlier apply whose outcome no controller read (it was interrupted, killed, or lost the
+   * host): what the host's guardian did, in one message. Reported until the next apply.
+   */
+  readonly lastTransaction?: string;
   readonly facts: HostFacts;
   readonly stats: SessionStats;
 }

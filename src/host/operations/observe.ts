@@ -5,6 +5,7 @@ import { managedPaths } from "../../render/paths";
 import { renderUnit } from "../../render/systemd";
 import { HostOperationError } from "../errors";
 import type { HostSession } from "../ssh";
+import { describeLastTransaction, parseLastTransaction } from "../wire/last-transaction";
 import { checkedOptions, type HostOptions, pathParams, sysctlParam } from "../wire/params";
 import { runStep } from "../wire/remote";
 import { diffTables } from "./drift";
@@ -55,8 +56,18 @@ export async function observeOnSession(
     appliedHash,
     desiredHash: artefacts.hash,
     armed: (s.armed ?? "").trim() === "yes",
+    ...lastTransactionOf(s["last-transaction"], artefacts.table, paths.nft),
     facts,
   };
+}
+
+function lastTransactionOf(
+  section: string | undefined,
+  table: string,
+  nftPath: string,
+): Pick<DriftReport, "lastTransaction"> {
+  const last = parseLastTransaction((section ?? "").split("\n").filter(Boolean));
+  return last ? { lastTransaction: describeLastTransaction(last, { table, nftPath, confirmTimeout: 0 }) } : {};
 }
 
 export interface ObserveOptions extends HostOptions {

@@ -21,6 +21,26 @@ export interface HostFacts {
   readonly profile: HostProfile;
   /** Tables of this project on the host (this one included), found by the files each apply writes under /etc. */
   readonly managedTables: readonly ManagedTable[];
+  /** The host's network interfaces and their addresses (`198.18.0.10/24`), as it reports them now. */
+  readonly interfaces: readonly HostInterface[];
+}
+
+export interface HostInterface {
+  readonly name: string;
+  readonly addresses: readonly string[];
+}
+
+/** The "interfaces" section: "link <name>" and "addr <name> <address>/<length>" lines. */
+export function interfacesFromOutput(section: string): HostInterface[] {
+  const found = new Map<string, string[]>();
+  for (const line of section.split("\n")) {
+    const [kind, name, address] = line.trim().split(/\s+/);
+    if (!name) continue;
+    const addresses = found.get(name) ?? [];
+    found.set(name, addresses);
+    if (kind === "addr" && address) addresses.push(address);
+  }
+  return [...found.entries()].map(([name, addresses]) => ({ name, addresses }));
 }
 
 export interface ManagedTable {
@@ -73,6 +93,7 @@ export function factsFromOutput(
   values: Readonly<Record<string, string>>,
   tables: string,
   managedTables: readonly ManagedTable[] = [],
+  interfaces: readonly HostInterface[] = [],
 ): HostFacts {
   const kernel = values.kernel ?? "";
   const version = /v(\d+\.\d+(?:\.\d+)?)/.exec(values.nft ?? "")?.[1] ?? "";
@@ -98,6 +119,7 @@ export function factsFromOutput(
       helperModuleParam: values.helperParam === "yes",
     },
     managedTables,
+    interfaces,
   };
 }
 
@@ -105,7 +127,12 @@ export async function probeSession(session: HostSession): Promise<HostFacts> {
   const out = await runStep(session, { main: "probe", params: {} });
   if (out.code !== 0)
     throw new HostOperationError(session.target, `probe failed: ${session.redact(out.stderr.trim())}`);
-  const facts = factsFromOutput(out.values, out.sections.tables ?? "", managedTablesFromOutput(out.sections));
+  const facts = factsFromOutput(
+    out.values,
+    out.sections.tables ?? "",
+    managedTablesFromOutput(out.sections),
+    interfacesFromOutput(out.sections.interfaces ?? ""),
+  );
   if (out.values.uid !== "0")
     throw new HostOperationError(
       session.target,

@@ -25,6 +25,7 @@ host_state() {
     sleep 0.1
     i=$((i + 1))
   done
+  if [ -f "$txn/result" ]; then : >"$txn/reported" 2>/dev/null || true; fi
   if [ -f "$txn/record" ]; then sed 's/^/hnft-detail guardian: /' "$txn/record"; fi
   # No verdict yet: the guardian is still armed and rolls back by itself when its time is up.
   host_now=$STATUS_ARMED
@@ -101,6 +102,10 @@ step=lock
 mkdir -p "$run_dir"
 exec 9>>"$lock"
 if ! flock -w "$lock_wait" 9; then status "$STATUS_BUSY"; end_with "$EXIT_BUSY"; fi
+
+# What the last apply here ended with, when its controller never read it: this run reports it.
+step=report-last
+unreported_transaction mark
 
 step=check
 if ! nft -c -f "$B/files/nft" 2>"$B/nft.err"; then

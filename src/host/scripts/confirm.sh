@@ -18,6 +18,7 @@ own_txn() {
 }
 # The guardian's verdict, after its record (what failed, what it did instead) as detail lines.
 verdict() {
+  : >"$1/reported" 2>/dev/null || true
   if [ -f "$1/record" ]; then sed 's/^/hnft-detail guardian: /' "$1/record"; fi
   status "$(cat "$1/result")"
   end_with "$EXIT_OK"

@@ -71,6 +71,18 @@ guardian_alive() {
   [ -f "$txn/guardian.pid" ] && [ ! -f "$txn/result" ] && kill -0 "$(cat "$txn/guardian.pid")" 2>/dev/null
 }
 
+# The last transaction's outcome when no controller read it (its controller was killed, lost the
+# host, or stopped): `hnft-last-transaction` lines, the start (epoch seconds), the guardian's result
+# line, then its record. Prints nothing while the guardian still waits, or once a controller read it.
+# A controller that reads a verdict marks it ($txn/reported): confirm.sh, apply.sh, and this with mark.
+unreported_transaction() { # read|mark
+  [ -f "$txn/result" ] && [ ! -f "$txn/reported" ] || return 0
+  echo "hnft-last-transaction started $(stat -c %Y "$txn/token" 2>/dev/null || echo 0)"
+  echo "hnft-last-transaction result $(cat "$txn/result")"
+  if [ -f "$txn/record" ]; then sed 's/^/hnft-last-transaction record /' "$txn/record"; fi
+  if [ "$1" = mark ]; then : >"$txn/reported" 2>/dev/null || true; fi
+}
+
 # Reporting a failure: after catch_failures, a command that fails unexpectedly (set -e) ends the
 # script with its message as detail lines and `failed step=$step host=STATE`, where STATE comes
 # host_state leaves in $host_now (a script that changes the host redefines it; it may print

@@ -47,4 +47,7 @@ section recorded
 cat "$state_dir/applied.hash" 2>/dev/null || true; echo
 section armed
 guardian_alive && echo yes || echo no
+# read, not marked: a diff or a refresh changes nothing on the host; the next apply marks it
+section last-transaction
+unreported_transaction read
 section end

@@ -82,6 +82,17 @@ managed_sysctl_sections() {
   done
 }
 
+# The host's interfaces and their addresses ("link <name>", "addr <name> <address>/<length>"):
+# reported, and compared with the interfaces and destinations a policy names.
+host_interfaces() {
+  for d in /sys/class/net/*; do
+    [ -e "$d" ] && echo "link ${d##*/}"
+  done
+  if command -v ip >/dev/null 2>&1; then
+    ip -o addr show 2>/dev/null | awk '{print "addr", $2, $4}'
+  fi
+}
+
 echo "kernel=$(uname -r)"
 echo "nft=$(nft --version 2>/dev/null | head -n 1)"
 echo "nftPath=$(command -v nft || true)"
@@ -98,4 +109,6 @@ section managed
 managed_tables
 managed_modprobe_sections
 managed_sysctl_sections
+section interfaces
+host_interfaces
 section end

@@ -232,6 +232,41 @@ export class HostSession {
     });
   }
 
+  /**
+   * Whether the host answers on this session within `timeoutMs`: one `true` on a channel of its
+   * own, beside the serialized steps (a step may be waiting on the host meanwhile). Not counted in
+   * the stats: it runs only while a proof of access is pending, to tell a lock-out (this session
+   * still answers) from lost contact (nothing does).
+   */
+  answers(timeoutMs: number): Promise<boolean> {
+    if (this.#closed || this.#lost !== undefined) return Promise.resolve(false);
+    return new Promise<boolean>((resolve) => {
+      let settled = false;
+      const done = (ok: boolean) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        resolve(ok);
+      };
+      const timer = setTimeout(() => done(false), timeoutMs);
+      try {
+        this.#client.exec("true", (err, stream: ClientChannel) => {
+          if (err) return done(false);
+          if (settled) return stream.close();
+          stream.on("error", () => done(false));
+          stream.on("exit", () => done(true));
+          // a channel closed by a lost connection has no exit status: no answer
+          stream.on("close", () => done(false));
+          stream.resume();
+          stream.stderr.resume();
+          stream.end();
+        });
+      } catch {
+        done(false);
+      }
+    });
+  }
+
   /** Close the session (and the proxy hop). Safe to call twice. */
   async close(): Promise<void> {
     if (this.#closed) return;

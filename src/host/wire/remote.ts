@@ -1,6 +1,7 @@
 import { HostOperationError } from "../errors";
 import type { HostSession } from "../ssh";
 import { BOOTSTRAP, type BundleInput, bundle } from "./bundle";
+import { LAST_TRANSACTION_PREFIX } from "./last-transaction";
 import { HOST_EXIT } from "./protocol";
 
 export interface RemoteOutput {
@@ -14,6 +15,8 @@ export interface RemoteOutput {
   readonly warnings: readonly string[];
   /** `hnft-detail ...` lines: what failed and what the host did about it, in order. */
   readonly details: readonly string[];
+  /** `hnft-last-transaction ...` lines: the outcome of an earlier apply no controller read (last-transaction.ts). */
+  readonly lastTransaction: readonly string[];
   readonly stdout: string;
   readonly stderr: string;
 }
@@ -23,6 +26,7 @@ export function parseOutput(code: number, stdout: string, stderr: string): Remot
   const sections: Record<string, string[]> = {};
   const warnings: string[] = [];
   const details: string[] = [];
+  const lastTransaction: string[] = [];
   let status = "";
   let current: string | undefined;
   for (const line of stdout.split("\n")) {
@@ -39,13 +43,14 @@ export function parseOutput(code: number, stdout: string, stderr: string): Remot
     if (line.startsWith("hnft-status ")) status = line.slice("hnft-status ".length);
     else if (line.startsWith("hnft-warning ")) warnings.push(line.slice("hnft-warning ".length));
     else if (line.startsWith("hnft-detail ")) details.push(line.slice("hnft-detail ".length));
+    else if (line.startsWith(LAST_TRANSACTION_PREFIX)) lastTransaction.push(line);
     else {
       const eq = line.indexOf("=");
       if (eq > 0) values[line.slice(0, eq)] = line.slice(eq + 1);
     }
   }
   const joined = Object.fromEntries(Object.entries(sections).map(([k, v]) => [k, v.join("\n").replace(/\n+$/, "")]));
-  return { code, values, sections: joined, status, warnings, details, stdout, stderr };
+  return { code, values, sections: joined, status, warnings, details, lastTransaction, stdout, stderr };
 }
 
 export interface StepOptions {

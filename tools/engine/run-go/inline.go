@@ -10,7 +10,14 @@
 //
 //	PROGRAM --cwd DIR [--stack NAME] up|preview|refresh|destroy [--diff] [--refresh] [--expect-no-changes] [--yes]
 //
-// The exit status is the CLI's (1 when it is not known), 2 for bad usage.
+// The exit status is the CLI's (1 when it is not known), 2 for bad usage, 130 or 143 when a SIGINT or
+// SIGTERM ended it.
+//
+// Interrupts as engine/run.ts takes them: the Automation API runs the CLI in a process group of its
+// own, and each SIGINT/SIGTERM this process receives reaches it once, from takeInterrupts: the first
+// makes it cancel (the step in flight finishes, the stack lock is released), the second terminate,
+// the third is a SIGKILL. The context is never cancelled for it: the SDK then kills the CLI 10 s
+// after its interrupt (exec.Cmd.WaitDelay), which may be before it released its lock.
 package main
 
 import (
@@ -19,9 +26,12 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
+	"syscall"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optdestroy"
@@ -59,23 +69,104 @@ func runInline() int {
 		return 2
 	}
 
+	interrupted := takeInterrupts()
 	ctx := context.Background()
 	dir, err := filepath.Abs(*cwd)
 	if err == nil {
 		err = run(ctx, dir, *stackName, command, *diff, *refresh, *expectNoChanges)
 	}
-	if err == nil {
-		return 0
-	}
-	// stdout and stderr were streamed as they came; end with the CLI's status.
-	if m := cliStatus.FindStringSubmatch(err.Error()); m != nil {
-		if code, _ := strconv.Atoi(m[1]); code > 0 {
-			return code
+	code := 0
+	if err != nil {
+		code = 1
+		// stdout and stderr were streamed as they came; end with the CLI's status.
+		if m := cliStatus.FindStringSubmatch(err.Error()); m != nil {
+			if c, _ := strconv.Atoi(m[1]); c > 0 {
+				code = c
+			}
+		} else {
+			fmt.Fprintln(os.Stderr, err)
 		}
-		return 1
 	}
-	fmt.Fprintln(os.Stderr, err)
-	return 1
+	if first := interrupted(); first != 0 {
+		fmt.Fprintf(os.Stderr, "inline: interrupted by %v; pulumi ended with exit %d\n", first, code)
+		return 128 + int(first)
+	}
+	return code
+}
+
+// takeInterrupts forwards each SIGINT/SIGTERM to the CLI processes this process started (its
+// children named pulumi); it returns what reports the first signal received (0: none).
+func takeInterrupts() func() syscall.Signal {
+	signals := make(chan os.Signal, 4)
+	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
+	var first syscall.Signal
+	received := make(chan syscall.Signal, 1)
+	go func() {
+		n := 0
+		for s := range signals {
+			sig := s.(syscall.Signal)
+			n++
+			if n == 1 {
+				received <- sig
+			}
+			children := cliChildren()
+			if len(children) == 0 {
+				os.Exit(128 + int(sig))
+			}
+			forward := sig
+			switch n {
+			case 1:
+				fmt.Fprintf(os.Stderr, "\ninline: %v received; asking pulumi to cancel: the step in flight finishes and the stack lock is released. Send it again to terminate at once.\n", sig)
+			case 2:
+				fmt.Fprintf(os.Stderr, "\ninline: %v received; asking pulumi to terminate at once. Once more kills it (that may leave the stack locked: `pulumi cancel`).\n", sig)
+			default:
+				fmt.Fprintf(os.Stderr, "\ninline: %v received; killing pulumi.\n", sig)
+				forward = syscall.SIGKILL
+			}
+			for _, pid := range children {
+				_ = syscall.Kill(pid, forward)
+			}
+		}
+	}()
+	return func() syscall.Signal {
+		select {
+		case first = <-received:
+		default:
+		}
+		return first
+	}
+}
+
+// cliChildren: the pids of this process's children whose command is pulumi (from /proc).
+func cliChildren() []int {
+	entries, _ := os.ReadDir("/proc")
+	self := os.Getpid()
+	var pids []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...: comm may hold spaces, so read after its closing parenthesis
+		text := string(stat)
+		end := strings.LastIndexByte(text, ')')
+		start := strings.IndexByte(text, '(')
+		if end < 0 || start < 0 {
+			continue
+		}
+		fields := strings.Fields(text[end+1:])
+		if len(fields) < 2 {
+			continue
+		}
+		if ppid, _ := strconv.Atoi(fields[1]); ppid == self && text[start+1:end] == "pulumi" {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
 }
 
 func run(ctx context.Context, dir, stackName, command string, diff, refresh, expectNoChanges bool) error {
