@@ -166,7 +166,9 @@ describe.runIf(requireRoot("engine lifecycle", ["ip", "nft", "sshd", "ssh-keygen
       const kernel = os.release().split(".").slice(0, 2).join(".");
       expect(out.tables).toEqual([TABLE]);
       expect(out.targets).toEqual([`root@${h1.ipv4}:22`]);
-      expect(out.ruleLines[0]).toContain('chain input: tcp dport 443 counter accept comment "https: web requests over TLS"');
+      expect(out.ruleLines[0]).toContain(
+        'chain input: tcp dport 443 counter accept comment "https: web requests over TLS"',
+      );
       expect(out.renderedTables[0]).toContain(`table inet ${TABLE} {`);
       expect(out.hostProfiles[0]).toMatchObject({ kernel, kernelRelease: os.release() });
       expect(out.appliedHashes[0]).toMatch(/^[0-9a-f]{64}$/);
