@@ -106,6 +106,35 @@ export function renderedRuleset(n: number): string {
   return artefacts.nft;
 }
 
+/**
+ * The rendered ruleset of `renderedRuleset(0)` plus a per-source limit on the admitted port (a
+ * rate no single client reaches: every connection still passes the meter), or plus a deny list of
+ * `blocked` prefixes none of which holds the client (issue 21: both at least 95% of without).
+ */
+export function limitedRuleset(): string {
+  return render({
+    table: "bench",
+    exposures: [
+      {
+        name: "bench",
+        protocol: "tcp",
+        ports: PORT,
+        limit: { rate: "999999/second", burst: 10000, connections: 65535 },
+      },
+    ],
+  }).nft;
+}
+
+export function blockedRuleset(blocked: number): string {
+  // 10.0.0.0/8 upwards in /30 steps: never 198.19.255.0/24, where the client is
+  const sources = Array.from(
+    { length: blocked },
+    (_, i) => `10.${(i >> 14) & 255}.${(i >> 6) & 255}.${(i & 63) << 2}/30`,
+  );
+  return render({ table: "bench", exposures: [{ name: "bench", protocol: "tcp", ports: PORT }], deny: { sources } })
+    .nft;
+}
+
 export function perRuleRuleset(n: number): string {
   const list = allowList(n);
   const rules =
@@ -235,6 +264,15 @@ export async function runPacketPath(opts: PacketOptions): Promise<PacketResult> 
         fs.writeFileSync(file, kind === "rendered" ? renderedRuleset(n) : perRuleRuleset(n));
         specs.push({ id: `${kind}-${n}`, kind, prefixes: n, file });
       }
+    }
+    // issue 21: the per-source limit and the 100,000-prefix deny list, each beside rendered-0 (same table without it)
+    for (const [id, text] of [
+      ["limit", limitedRuleset()],
+      ["blocked-100000", blockedRuleset(100_000)],
+    ] as const) {
+      const file = path.join(work, `${id}.nft`);
+      fs.writeFileSync(file, text);
+      specs.push({ id, kind: "rendered", prefixes: 0, file });
     }
     const variants = new Map<string, PacketVariant>();
     const hasConntrackTool =

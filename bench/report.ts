@@ -3,9 +3,11 @@
  * and <name>.md (tables, targets with verdicts and reasons, method), and prints a compact
  * summary with the ratios.
  */
+
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { type AuditFleetResult, auditTable } from "./audit-fleet";
+import type { BlockSetsResult } from "./block-sets";
 import type { FleetResult, OperationResult, Tool } from "./fleet";
 import type { PacketResult } from "./packet-path";
 import type { RenderResult } from "./render-scale";
@@ -34,6 +36,7 @@ export interface BenchReport {
   fleet?: FleetResult;
   audit?: AuditFleetResult;
   scale?: ScaleResult;
+  blockSets?: BlockSetsResult;
   /** when the benchmarks of one report come from more than one run: which, when, at which commit, and why */
   parts?: Record<string, { startedAt: string; git: { commit: string }; durationSeconds: number; why?: string }>;
   packet?: PacketResult;

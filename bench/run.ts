@@ -1,5 +1,5 @@
 /**
- * npm run bench [-- --only fleet|audit|packet|render|scale[,...]] [-- --quick]
+ * npm run bench [-- --only fleet|audit|packet|render|scale|blocksets[,...]] [-- --quick]
  *
  * Runs the benchmarks in one process, side by side on the same machine and lab hosts, writes
  * bench/results/latest.{md,json} (a full run) or bench/results/partial.{md,json} (--quick or
@@ -8,6 +8,7 @@
 import { spawnSync } from "node:child_process";
 import * as path from "node:path";
 import { runAuditFleet } from "./audit-fleet";
+import { runBlockSets } from "./block-sets";
 import { runFleet } from "./fleet";
 import { runPacketPath } from "./packet-path";
 import { runRenderScale } from "./render-scale";
@@ -15,8 +16,8 @@ import { type BenchReport, evaluateTargets, summary, writeReport } from "./repor
 import { runScale } from "./scale";
 import { machineInfo, REPO, runCleanups, snapshotDist, uptime, which } from "./util";
 
-type Bench = "fleet" | "audit" | "packet" | "render" | "scale";
-const ALL: Bench[] = ["render", "packet", "fleet", "audit", "scale"];
+type Bench = "fleet" | "audit" | "packet" | "render" | "scale" | "blocksets";
+const ALL: Bench[] = ["render", "packet", "fleet", "audit", "scale", "blocksets"];
 
 interface Args {
   only: Bench[];
@@ -34,7 +35,7 @@ function parseArgs(argv: string[]): Args {
         if (!ALL.includes(v as Bench)) usage(`unknown benchmark "${v}"`);
         args.only.push(v as Bench);
       }
-      if (args.only.length === 0) usage("--only needs fleet, audit, packet, render or scale");
+      if (args.only.length === 0) usage("--only needs fleet, audit, packet, render, scale or blocksets");
     } else if (a === "--help" || a === "-h") usage();
     else usage(`unknown argument "${a}"`);
   }
@@ -43,7 +44,7 @@ function parseArgs(argv: string[]): Args {
 
 function usage(problem?: string): never {
   if (problem) console.error(`bench: ${problem}`);
-  console.error("usage: npm run bench [-- --only fleet|audit|packet|render|scale[,...]] [-- --quick]");
+  console.error("usage: npm run bench [-- --only fleet|audit|packet|render|scale|blocksets[,...]] [-- --quick]");
   process.exit(problem ? 2 : 0);
 }
 
@@ -69,6 +70,11 @@ const NEEDS: Record<Bench, { cmd: string; pkg: string }[]> = {
     { cmd: "go", pkg: "golang (the Pulumi engine is built from its Go modules)" },
   ],
   audit: [
+    { cmd: "/usr/sbin/sshd", pkg: "openssh-server" },
+    { cmd: "nft", pkg: "nftables" },
+    { cmd: "ip", pkg: "iproute2" },
+  ],
+  blocksets: [
     { cmd: "/usr/sbin/sshd", pkg: "openssh-server" },
     { cmd: "nft", pkg: "nftables" },
     { cmd: "ip", pkg: "iproute2" },
@@ -166,6 +172,8 @@ async function main(): Promise<void> {
           pin: true,
           log,
         });
+      } else if (b === "blocksets") {
+        report.blockSets = await runBlockSets({ sizes: [0, 100_000], rounds: q ? 3 : 7, log });
       } else if (b === "scale") {
         report.scale = await runScale({ sizes: q ? [12_000] : [12_000, 100_000], log });
       } else if (b === "audit") {

@@ -17,7 +17,7 @@ DEBIAN_PACKAGES=(
   snmpd snmp samba samba-common-bin traceroute
   sane-utils libsane1 libsane-common ngircd
   amanda-server amanda-client openbsd-inetd libencode-locale-perl
-  shellcheck
+  shellcheck fail2ban
   keepalived
   iptables ufw
   docker.io busybox-static dnsmasq-base
@@ -49,9 +49,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
 fi
 # Installing samba, snmpd, ngircd, openbsd-inetd (Debian's amandad line) and exim4 (pulled in by
-# amanda's mailx) starts the machine's own daemons. The suites start theirs inside lab namespaces;
-# the machine's nmbd would also register and answer NetBIOS names on the lab bridges. Stop and
-# disable them. keepalived (the VRRP proof runs its own pair inside lab namespaces) would announce
+# amanda's mailx) and fail2ban starts the machine's own daemons. The suites start theirs inside lab
+# namespaces; the machine's nmbd would also register and answer NetBIOS names on the lab bridges,
+# and the machine's fail2ban would ban in the machine's own firewall. Stop and disable them.
+# keepalived (the VRRP proof runs its own pair inside lab namespaces) would announce
 # VRRP on the machine's interfaces if it ever got a configuration. ufw (for the audit's anchor
 # proofs, run only inside lab hosts) is disabled without being stopped: its stop flushes the
 # machine's rules when enabled, and it is never enabled here.
@@ -60,7 +61,7 @@ elif command -v update-rc.d >/dev/null 2>&1; then update-rc.d ufw disable >/dev/
 # docker.io (the Docker proof runs dockerd only inside a lab host's namespace, through nsenter,
 # with its own data root and socket) would start dockerd and containerd in the machine's own
 # namespace, where Docker sets the FORWARD policy to DROP and cuts the lab bridges.
-for service in nmbd smbd samba-ad-dc snmpd ngircd inetd exim4 keepalived docker.socket docker containerd; do
+for service in nmbd smbd samba-ad-dc snmpd ngircd inetd exim4 keepalived fail2ban docker.socket docker containerd; do
   if [ -d /run/systemd/system ]; then
     systemctl disable --now "${service}" >/dev/null 2>&1 || true
   elif [ -x "/etc/init.d/${service/inetd/openbsd-inetd}" ]; then

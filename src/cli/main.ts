@@ -9,6 +9,7 @@ import { PROBE_HELP, probeCommand } from "./probe";
 import { REFERENCE_HELP, referenceCommand } from "./reference-command";
 import { REMOVE_HELP, removeCommand } from "./remove";
 import { RENDER_HELP, renderCommand } from "./render";
+import { STATS_HELP, statsCommand } from "./stats";
 import { CLI_VERSION } from "./version";
 
 type Command = { summary: string; help: string; run: (argv: string[], io: Io) => Promise<number> };
@@ -34,6 +35,11 @@ export const commands: Record<string, Command> = {
     summary: "compare a host with a policy (exit 1 on drift); changes nothing",
     help: DIFF_HELP,
     run: diffCommand,
+  },
+  stats: {
+    summary: "per exposure, block set and chain: packets, bytes and rates from the table's counters",
+    help: STATS_HELP,
+    run: statsCommand,
   },
   audit: {
     summary: "judge hosts' firewalls (helpers, related accepts, open input); changes nothing; exit 1 on findings",

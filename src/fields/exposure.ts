@@ -6,6 +6,7 @@
 import { z } from "zod";
 import { Destinations } from "./destinations";
 import { InterfaceList } from "./interfaces";
+import { LimitSchema } from "./limit";
 import { PortList } from "./ports";
 import { PrefixSchema } from "./prefix";
 
@@ -46,6 +47,11 @@ export const exposureFields = {
       "Text added to the exposure's rules as an nft comment (printable ASCII without quotes, backslashes or $, at most 64 characters).",
     examples: ["office VPN"],
   }),
+  limit: LimitSchema.meta({
+    description:
+      "Per-source limits on new connections to the exposure (rate, burst) and on concurrent ones (connections); what goes over is dropped (rejected when the policy rejects), counted and optionally logged.",
+    examples: [{ rate: "6/minute", burst: 3, connections: 10 }],
+  }),
   interfaces: InterfaceList.meta({
     description:
       'Accept only what arrives on these interfaces (names as nft matches them, at most 15 bytes; a trailing * matches every name starting so, e.g. "br-*"). Left out: any interface.',
@@ -64,6 +70,7 @@ export const commonFields = {
   ports: exposureFields.ports.optional(),
   sources: exposureFields.sources.optional(),
   comment: exposureFields.comment.optional(),
+  limit: exposureFields.limit.optional(),
   interfaces: exposureFields.interfaces.optional(),
   destinations: exposureFields.destinations.optional(),
 };

@@ -49,5 +49,13 @@ export { type GuestInterface, guestInterfacesOf, guestsCutOff, RUNTIME_INTERFACE
 export { observeOnSession, observePolicy } from "./operations/observe";
 export { type HostFacts, type ManagedTable, probeHost, probeSession } from "./operations/probe";
 export { type RemoveResult, removeOnSession, removeTable } from "./operations/remove";
+export {
+  type Counter,
+  type CounterKind,
+  countersFromJson,
+  statsOnSession,
+  type TableCounters,
+  tableStats,
+} from "./operations/stats";
 export { ConnectionError, HostKeyMismatchError, HostSession, type SessionStats, withSession } from "./ssh";
 export type { HostOptions } from "./wire/params";

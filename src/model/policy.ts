@@ -10,7 +10,9 @@ import {
   Sources,
 } from "../fields/exposure";
 import { InterfaceList, interfaceCovers } from "../fields/interfaces";
+import { Duration, Rate } from "../fields/limit";
 import { formatRanges, PortList, type PortRange, type Protocol, rangesOverlap } from "../fields/ports";
+import { PrefixSchema } from "../fields/prefix";
 import {
   CUSTOM_PROTOCOLS,
   hasPorts,
@@ -18,6 +20,7 @@ import {
   type PortlessProtocol,
   type PortProtocol,
 } from "../fields/protocols";
+import { renderedSetNames } from "./set-names";
 
 /** What output.allow takes (custom exposures take more: fields/protocols.ts). */
 const OutputProtocol = z.enum(["tcp", "udp"]);
@@ -192,8 +195,42 @@ export const TableName = z
   .regex(TABLE_NAME, { error: "must start with a letter and use only letters, digits, _ and -, at most 64 characters" })
   .refine((name) => !NFT_KEYWORDS.has(name.toLowerCase()), { error: "is an nft keyword; choose another table name" });
 
-const RATE = /^[1-9][0-9]{0,5}\/(second|minute|hour|day)$/;
-export const Rate = z.string().regex(RATE, { error: "must look like 10/second, 30/minute, 100/hour or 1000/day" });
+export { Rate };
+
+const SET_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,31}$/;
+
+export const BlockSetSchema = z.strictObject({
+  name: z
+    .string()
+    .regex(SET_NAME, { error: "must start with a letter and use only letters, digits, _ and -, at most 32 characters" })
+    .refine((name) => !NFT_KEYWORDS.has(name.toLowerCase()), { error: "is an nft keyword; choose another set name" })
+    .meta({
+      description: "Name of the set, as the other tool writes it (fail2ban's nftables action: addr-set-<jail>).",
+      examples: ["f2b-sshd"],
+    }),
+  family: z
+    .enum(["ipv4", "ipv6"])
+    .meta({ description: '"ipv4" or "ipv6": the addresses the set holds.', examples: ["ipv4"] }),
+  timeout: Duration.meta({
+    description:
+      'How long an element stays unless its writer says otherwise, e.g. "1h" (nft time: a number and s, m, h or d).',
+    examples: ["1h"],
+  }),
+  size: z
+    .number()
+    .int()
+    .min(1, { error: "is below 1" })
+    .max(16_777_216, { error: "is above 16777216" })
+    .optional()
+    .meta({
+      description: "Most elements the set holds (1 to 16777216). Left out: nft's default (65535).",
+      examples: [200000],
+    }),
+  comment: Comment.optional().meta({
+    description: "Text kept with the set as its nft comment.",
+    examples: ["fail2ban sshd"],
+  }),
+});
 
 const LOG_PREFIX = /^[A-Za-z0-9 ._:()/=#-]{1,48}$/;
 
@@ -320,6 +357,30 @@ export const PolicyFields = {
     })
     .default({})
     .meta({ description: "Connection-tracking limits.", examples: [{ max: 262144 }] }),
+  blockSets: z
+    .array(BlockSetSchema)
+    .default([])
+    .meta({
+      description:
+        "Sets whose elements another tool writes (fail2ban, CrowdSec's bouncer in set-only mode, a script's `nft add element`): their sources are dropped on input (and forward while it drops) right after loopback and established traffic, before any exposure. Their elements survive every apply and rollback and are never drift.",
+      examples: [[{ name: "f2b-sshd", family: "ipv4", timeout: "1h", comment: "fail2ban sshd" }]],
+    }),
+  deny: z
+    .strictObject({
+      sources: z
+        .array(PrefixSchema)
+        .default([])
+        .meta({
+          description:
+            "Addresses or prefixes always dropped (a block list: 100,000 prefixes are fine), declared like any other set.",
+          examples: [["203.0.113.0/24"]],
+        }),
+    })
+    .default({ sources: [] })
+    .meta({
+      description: "Sources dropped before any exposure, as declared state.",
+      examples: [{ sources: ["203.0.113.0/24"] }],
+    }),
   dhcpv6Client: z
     .boolean()
     .default(true)
@@ -469,6 +530,27 @@ function crossChecks(policy: z.output<z.ZodObject<typeof PolicyFields>>): Proble
       }
       seenControls.push({ index, protocol: control.protocol, ports: control.ports, helper });
     }
+  });
+
+  const reserved = renderedSetNames(
+    exposureIds(exposures),
+    policy.output.allow.map((a) => a.name),
+  );
+  const blockNames = new Map<string, number>();
+  policy.blockSets.forEach((set, index) => {
+    if (reserved.has(set.name)) {
+      problems.push({
+        path: ["blockSets", index, "name"],
+        message: `"${set.name}" is a set the table makes itself; choose another name`,
+      });
+    }
+    const first = blockNames.get(set.name);
+    if (first !== undefined)
+      problems.push({
+        path: ["blockSets", index, "name"],
+        message: `"${set.name}" is already used by blockSets[${first}]`,
+      });
+    else blockNames.set(set.name, index);
   });
 
   exposures.forEach((exposure, index) => {

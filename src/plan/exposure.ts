@@ -12,6 +12,7 @@ import {
   portlessProtocol,
 } from "../model/policy";
 import { explanationOf } from "./explain";
+import { planLimit } from "./limit";
 import { describePeers, familiesOf, peersFor } from "./peers";
 import type { ExposureContext, ExposurePlan, LocalAddresses, Opening, PlannedHelper, PlannedSet } from "./types";
 
@@ -418,17 +419,19 @@ export function planExposure(exposure: Exposure, id: string, outputRestricted: b
     ...(whole ? [portlessPart(ctx, whole)] : []),
   ]);
   const service = exposureService(exposure);
+  const limited = exposure.limit ? planLimit(id, exposure.limit, ctx.families) : undefined;
   const local = localSets(id, exposure);
   return {
     id,
     service,
+    ...(limited ? { limit: limited.limit } : {}),
     title: isCustom(exposure)
       ? whole
         ? `custom ${whole}`
         : `custom ${exposure.protocol} ports`
       : ctx.exposed!.service.title,
     openings: scoped(planned.openings, exposure.interfaces, local.local),
-    sets: [...ctx.sets, ...local.sets],
+    sets: [...ctx.sets, ...local.sets, ...(limited?.sets ?? [])],
     helpers: plannedHelpers(ctx, controls),
     modules: ctx.scoped ? [ctx.scoped.module, ...(ctx.scoped.natModule ? [ctx.scoped.natModule] : [])] : [],
     explanation: explanationOf(ctx, service, planned.opens),

@@ -1,4 +1,5 @@
 import { type Family, minimalPrefixes, type Prefix } from "../fields/prefix";
+import { peerSetName } from "../model/set-names";
 import type { Peers, PlannedSet } from "./types";
 
 /**
@@ -14,7 +15,7 @@ export function peersFor(id: string, prefixes: readonly Prefix[] | undefined): {
   for (const family of ["ipv4", "ipv6"] as const) {
     const members = minimalPrefixes(prefixes.filter((p) => p.family === family));
     if (members.length === 0) continue;
-    const name = `${id}_${family === "ipv4" ? "v4" : "v6"}`;
+    const name = peerSetName(id, family);
     sets.push({ name, family, elements: members.map((p) => p.text) });
     peers[family] = name;
   }

@@ -2,10 +2,11 @@ import { catalogService } from "../catalog";
 import { formatRanges } from "../fields/ports";
 import { hasPorts, type PortProtocol } from "../fields/protocols";
 import { controlOpenings, exposureIds, type OutputAllow, type Policy } from "../model/policy";
+import { denySetName } from "../model/set-names";
 import { plannedChains } from "./baseline";
 import { planExposure } from "./exposure";
 import { peersFor } from "./peers";
-import type { ExposurePlan, OpeningGroup, Plan, PublishedOpening } from "./types";
+import type { ExposurePlan, OpeningGroup, Plan, PlannedSet, PublishedOpening } from "./types";
 
 export type * from "./types";
 
@@ -83,6 +84,24 @@ function withPublished(plan: ExposurePlan): ExposurePlan {
   return published.length > 0 ? { ...plan, openings: [...plan.openings, ...published] } : plan;
 }
 
+/** The sets dropped early: the policy's block sets (elements written by other tools), then deny.sources (declared). */
+function plannedBlockSets(policy: Policy): PlannedSet[] {
+  const owned: PlannedSet[] = policy.blockSets.map((b) => ({
+    name: b.name,
+    family: b.family,
+    elements: [],
+    owner: "others",
+    timeout: b.timeout,
+    ...(b.size !== undefined ? { size: b.size } : {}),
+    ...(b.comment !== undefined ? { comment: b.comment } : {}),
+  }));
+  const denied = peersFor("deny", policy.deny.sources.length > 0 ? policy.deny.sources : undefined).sets.map((s) => ({
+    ...s,
+    name: denySetName(s.family),
+  }));
+  return [...owned, ...denied];
+}
+
 /** policy -> plan: every chain, baseline rule, opening, set and helper object the table will hold, and why. Pure. */
 export function planPolicy(policy: Policy, fallbackTable = DEFAULT_TABLE): Plan {
   const table = policy.table ?? fallbackTable;
@@ -95,10 +114,16 @@ export function planPolicy(policy: Policy, fallbackTable = DEFAULT_TABLE): Plan 
   const attachesOutboundHelpers = exposures.some((e) =>
     e.openings.some((o) => o.chain === "output" && o.kind === "helper"),
   );
+  const blockSets = plannedBlockSets(policy);
+  const limitLog = exposures.some((e) => e.limit?.log)
+    ? { rate: policy.log.rate, prefix: `${policy.log.prefix ?? `hnft ${table}`} limit: ` }
+    : undefined;
   return {
     table,
     policy,
-    chains: plannedChains(policy, table, attachesOutboundHelpers),
+    chains: plannedChains(policy, table, attachesOutboundHelpers, blockSets),
+    blockSets,
+    ...(limitLog ? { limitLog } : {}),
     exposures,
     outputAllow: outputRestricted ? policy.output.allow.map(planOutputAllow) : [],
     neededModules: [...new Set(exposures.flatMap((e) => e.modules))].sort(),

@@ -10,7 +10,31 @@ export type Peers = { kind: "any" } | { kind: "sets"; ipv4?: string; ipv6?: stri
 export interface PlannedSet {
   readonly name: string;
   readonly family: Family;
+  /** The declared elements; none for a set whose elements the kernel or another tool writes. */
   readonly elements: readonly string[];
+  /**
+   * Who writes the elements: the policy (default: declared state, drift compares them), the
+   * kernel (a per-source limit's meter) or another tool (a block set). Only the declaration of a
+   * kernel's or another tool's set is state; its elements are never drift and survive applies.
+   */
+  readonly owner?: "policy" | "kernel" | "others";
+  /** Elements expire after this long (nft time, e.g. "1h"). */
+  readonly timeout?: string;
+  readonly size?: number;
+  readonly comment?: string;
+}
+
+/** A per-source limit of an exposure, with the sets it needs. */
+export interface PlannedLimit {
+  readonly rate?: { readonly rate: string; readonly burst?: number };
+  readonly connections?: number;
+  /** Prefix length that makes one source, per family. */
+  readonly sourceBits: Readonly<Record<Family, number>>;
+  /** Sets of the sources the limit skips, per family. */
+  readonly exempt: { readonly ipv4?: string; readonly ipv6?: string };
+  /** The meter sets, per family: [rate, connections]. */
+  readonly meters: Readonly<Record<Family, { readonly rate?: string; readonly conn?: string }>>;
+  readonly log: boolean;
 }
 
 export interface PlannedHelper {
@@ -97,6 +121,7 @@ export type BaselineRule =
   | { readonly kind: "multicast-listener-queries" }
   | { readonly kind: "invalid" }
   | { readonly kind: "established" }
+  | { readonly kind: "blocked"; readonly sets: readonly PlannedSet[] }
   | { readonly kind: "icmp-errors" }
   | { readonly kind: "echo"; readonly rate: string }
   | { readonly kind: "dhcpv6-client" }
@@ -110,6 +135,8 @@ export interface PlannedChain {
   readonly baseline: readonly BaselineRule[];
   /** Rate-limited logging of what falls through to the drop policy. */
   readonly logDropped?: { readonly rate: string; readonly prefix: string };
+  /** What falls through is dropped by a counted rule (a chain whose policy drops). */
+  readonly countDropped: boolean;
   /** What falls through is answered (TCP reset, ICMP administratively prohibited) at most at this rate, then dropped. */
   readonly rejectDenied?: { readonly rate: string };
 }
@@ -135,6 +162,7 @@ export interface OpeningGroup {
 
 export interface ExposurePlan extends OpeningGroup {
   readonly service: string;
+  readonly limit?: PlannedLimit;
   readonly helpers: readonly PlannedHelper[];
   readonly modules: readonly string[];
   readonly explanation: Explanation;
@@ -149,6 +177,10 @@ export interface Plan {
   readonly outputAllow: readonly OpeningGroup[];
   /** Helper and NAT helper modules some scoped exposure needs; every other one is denied. */
   readonly neededModules: readonly string[];
+  /** Block sets and the deny set, dropped early on input (and forward). */
+  readonly blockSets: readonly PlannedSet[];
+  /** The log of over-limit refusals, when some limit logs. */
+  readonly limitLog?: { readonly rate: string; readonly prefix: string };
   readonly warnings: readonly string[];
 }
 

@@ -77,6 +77,12 @@ export function liveRuleLines(desired: readonly string[], report: TableDrift): s
   }
   for (const set of report.sets) {
     for (const e of set.removed) replace(lines.indexOf(setElementLine(set.name, e)), undefined);
+    // A set others fill has one line, its declaration: gone with the set.
+    if (set.change === "missing")
+      replace(
+        lines.findIndex((l) => l?.startsWith(`${setGroup(set.name)}: (`)),
+        undefined,
+      );
     const lastOfSet = lines.reduce<number>(
       (at, l, i) => (l !== undefined && inGroup(setGroup(set.name))(l) ? i : at),
       -1,

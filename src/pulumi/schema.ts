@@ -69,6 +69,16 @@ const OBJECT_TYPES: Record<string, { readonly name: string; readonly description
   "Policy.log": { name: "LogPolicy" },
   "Policy.conntrack": { name: "ConntrackPolicy" },
   "OutputPolicy.allow": { name: "OutputAllow" },
+  "Exposure.limit": {
+    name: "ExposureLimit",
+    description: "Per-source limits on new and concurrent connections to an exposure.",
+  },
+  "Policy.blockSets": {
+    name: "BlockSet",
+    description:
+      "A set whose elements another tool writes (fail2ban, CrowdSec, a script); its sources are dropped early.",
+  },
+  "Policy.deny": { name: "DenyPolicy" },
   "arguments.connection": {
     name: "Connection",
     description:

@@ -9,13 +9,15 @@ import type {
   Plan,
   PlannedChain,
   PlannedHelper,
+  PlannedLimit,
   PlannedSet,
 } from "../plan/plan";
-import { helperLine, policyLine, ruleLine, ruleText, setElementLine } from "./rule-lines";
+import { limitStatements, OVER_LIMIT_CHAIN, refusal } from "./limit-rules";
+import { helperLine, noteLine, policyLine, ruleLine, ruleText, setElementLine, setGroup } from "./rule-lines";
 
 /** A rule as it stands in the table: chain, statement, and the comment naming what it serves. */
 export interface RenderedRule {
-  readonly chain: "input" | "forward" | "output";
+  readonly chain: "input" | "forward" | "output" | typeof OVER_LIMIT_CHAIN;
   readonly statement: string;
   readonly comment: string;
 }
@@ -75,6 +77,10 @@ function baselineRules(chain: Chain, baseline: BaselineRule): RenderedRule[] {
       return [rule(chain, `ct state invalid drop`, "invalid")];
     case "established":
       return [rule(chain, `ct state established accept`, "established")];
+    case "blocked":
+      return baseline.sets.map((s) =>
+        rule(chain, `${s.family === "ipv4" ? "ip" : "ip6"} saddr @${s.name} counter drop`, `blocked: ${s.name}`),
+      );
     case "icmp-errors":
       return [
         rule(chain, `ct state related ${ICMP_ERRORS} accept`, "icmp errors of tracked connections"),
@@ -109,12 +115,16 @@ function baselineRules(chain: Chain, baseline: BaselineRule): RenderedRule[] {
 /** The end of an input chain that rejects: answered at once, rate limited, never to broadcast or multicast. */
 function rejectRules(chain: Chain, rate: string): RenderedRule[] {
   return [
-    rule(chain, `meta pkttype != host drop`, "denied reject: not to broadcast or multicast"),
-    rule(chain, `fib daddr type { broadcast, multicast } drop`, "denied reject: not to broadcast or multicast"),
-    rule(chain, `meta l4proto tcp limit rate ${rate} reject with tcp reset`, `denied reject: tcp reset (${rate})`),
+    rule(chain, `meta pkttype != host counter drop`, "denied reject: not to broadcast or multicast"),
+    rule(chain, `fib daddr type { broadcast, multicast } counter drop`, "denied reject: not to broadcast or multicast"),
     rule(
       chain,
-      `limit rate ${rate} reject with icmpx admin-prohibited`,
+      `meta l4proto tcp limit rate ${rate} counter reject with tcp reset`,
+      `denied reject: tcp reset (${rate})`,
+    ),
+    rule(
+      chain,
+      `limit rate ${rate} counter reject with icmpx admin-prohibited`,
       `denied reject: administratively prohibited (${rate})`,
     ),
   ];
@@ -153,23 +163,25 @@ function l4Match(opening: Exclude<AddressedOpening, { kind: "published" }>): str
 }
 
 /**
- * The address matches an opening expands to: one per family it admits, or none for "anyone".
- * Peers are the source of what comes in and the destination of what goes out; the host's own
- * addresses (local) the other way round; a multicast group is always the destination.
+ * The address matches an opening expands to: one per family it admits, or one for "anyone", with
+ * the families each covers (a limit's meter is per family). Peers are the source of what comes in
+ * and the destination of what goes out; the host's own addresses (local) the other way round; a
+ * multicast group is always the destination.
  */
-function peerMatches(opening: AddressedOpening): string[] {
+function peerMatches(opening: AddressedOpening): { text: string; families: Family[] }[] {
   const { peers, family } = opening;
   const local = opening.kind === "published" ? undefined : opening.local;
   const group = opening.kind === "published" ? undefined : opening.group;
   // forwarded as received: the client is the source
   const input = opening.chain !== "output";
-  if (peers.kind === "any" && !local && !group) return [family ? `meta nfproto ${family}` : ""];
+  if (peers.kind === "any" && !local && !group)
+    return [{ text: family ? `meta nfproto ${family}` : "", families: family ? [family] : ["ipv4", "ipv6"] }];
   const families: Family[] = family ? [family] : ["ipv4", "ipv6"];
   return families
     .filter((f) => (peers.kind === "any" || peers[f] !== undefined) && (!local || local[f] !== undefined))
     .map((f) => {
       const ip = f === "ipv4" ? "ip" : "ip6";
-      return [
+      const text = [
         // what goes out to a group is addressed to the group, not to the peers
         peers.kind === "sets" && (input || !group) ? `${ip} ${input ? "saddr" : "daddr"} @${peers[f]}` : "",
         local ? `${ip} ${input ? "daddr" : "saddr"} @${local[f]}` : "",
@@ -177,6 +189,7 @@ function peerMatches(opening: AddressedOpening): string[] {
       ]
         .filter((m) => m !== "")
         .join(" ");
+      return { text, families: [f] };
     });
 }
 
@@ -186,40 +199,51 @@ function interfaceMatches(opening: AddressedOpening): string[] {
   return opening.interfaces.map((name) => `${opening.chain === "output" ? "oifname" : "iifname"} "${name}"`);
 }
 
-function openingRules(opening: Opening): RenderedRule[] {
+/** An opening's accept rules, each counted; before them, the exposure's limits on new connections from its sources. */
+function openingRules(opening: Opening, limit: PlannedLimit | undefined, reject: boolean): RenderedRule[] {
   if (opening.kind === "broadcast") {
     const { protocol, ports } = opening;
     return [
       rule(
         "output",
-        `meta nfproto ipv4 ${portMatch(protocol, "sport", ports)} ${portMatch(protocol, "dport", ports)} fib daddr type broadcast accept`,
+        `meta nfproto ipv4 ${portMatch(protocol, "sport", ports)} ${portMatch(protocol, "dport", ports)} fib daddr type broadcast counter accept`,
         opening.comment,
       ),
     ];
   }
-  const verdict = opening.kind === "helper" ? `ct helper set "${opening.helperObject}" accept` : "accept";
+  const verdict =
+    opening.kind === "helper" ? `counter ct helper set "${opening.helperObject}" accept` : "counter accept";
   const state =
     opening.kind === "related"
       ? `ct state related ct helper "${opening.kernelHelper}" `
       : opening.kind === "published"
         ? "ct status dnat "
         : "";
+  // limits count new connections to this host's own services (input); published ports are not limited
+  const limited = limit && opening.chain === "input" && opening.kind !== "related" ? limit : undefined;
   return interfaceMatches(opening).flatMap((iface) =>
     peerMatches(opening).flatMap((peer) => {
-      const matches = [iface, peer]
-        .filter((m) => m !== "")
-        .map((m) => `${m} `)
-        .join("");
-      return l4Matches(opening).map((l4) => rule(opening.chain, `${state}${matches}${l4} ${verdict}`, opening.comment));
+      const matches = [iface, peer.text].filter((m) => m !== "").join(" ");
+      return l4Matches(opening).flatMap((l4) => [
+        ...(limited
+          ? peer.families.flatMap((f) =>
+              limitStatements(limited, matches, f, l4, reject).map((text) =>
+                rule(opening.chain, text, `${opening.comment}, over limit`),
+              ),
+            )
+          : []),
+        rule(opening.chain, `${state}${matches ? `${matches} ` : ""}${l4} ${verdict}`, opening.comment),
+      ]);
     }),
   );
 }
 
-function groupSection(chain: Chain, group: OpeningGroup | ExposurePlan): Section {
+function groupSection(chain: Chain, group: OpeningGroup | ExposurePlan, reject: boolean): Section {
   const scoped = "explanation" in group && group.explanation.helper === "scoped" ? ", helper scoped" : "";
+  const limit = "limit" in group ? group.limit : undefined;
   return {
     heading: `${group.id}: ${group.title}${scoped}`,
-    rules: group.openings.filter((o) => o.chain === chain).flatMap(openingRules),
+    rules: group.openings.filter((o) => o.chain === chain).flatMap((o) => openingRules(o, limit, reject)),
   };
 }
 
@@ -263,7 +287,7 @@ function chainSections(plan: Plan, chain: PlannedChain): Section[] {
       heading: "trustedInterfaces: everything arriving on them is accepted",
       rules: trusted.flatMap((b) => baselineRules(chain.name, b)),
     },
-    ...groups.map((g) => groupSection(chain.name, g)),
+    ...groups.map((g) => groupSection(chain.name, g, chain.rejectDenied !== undefined)),
   ];
   if (chain.logDropped) {
     const { rate, prefix } = chain.logDropped;
@@ -274,16 +298,40 @@ function chainSections(plan: Plan, chain: PlannedChain): Section[] {
   }
   if (chain.rejectDenied) {
     sections.push({
-      heading: `denied: "reject": what is left is answered at once (at most ${chain.rejectDenied.rate}), then dropped by the chain's policy`,
+      heading: `denied: "reject": what is left is answered at once (at most ${chain.rejectDenied.rate}), counted`,
       rules: rejectRules(chain.name, chain.rejectDenied.rate),
+    });
+  }
+  if (chain.countDropped) {
+    sections.push({
+      heading: "everything else: counted and dropped",
+      rules: [rule(chain.name, "counter drop", "dropped: end of chain")],
     });
   }
   // The first section keeps its heading even without rules: it says why the chain exists.
   return sections.filter((s, i) => s.rules.length > 0 || (i === 0 && s.heading !== undefined));
 }
 
+/** The flags line of a set as nft lists it. */
+function setFlags(set: PlannedSet): string {
+  if (set.owner === "kernel") return set.timeout ? "dynamic,timeout" : "dynamic";
+  if (set.owner === "others") return "interval,timeout";
+  return "interval";
+}
+
 function setBlock(set: PlannedSet): string[] {
   const type = set.family === "ipv4" ? "ipv4_addr" : "ipv6_addr";
+  const head = [`\tset ${set.name} {`, `\t\ttype ${type}`, ...(set.size !== undefined ? [`\t\tsize ${set.size}`] : [])];
+  if ((set.owner ?? "policy") !== "policy") {
+    // No elements: the kernel (a limit's meter) or another tool (a block set) writes them.
+    return [
+      ...head,
+      `\t\tflags ${setFlags(set)}`,
+      ...(set.timeout ? [`\t\ttimeout ${set.timeout}`] : []),
+      ...(set.comment ? [`\t\tcomment "${set.comment}"`] : []),
+      "\t}",
+    ];
+  }
   const elements =
     set.elements.length <= 4
       ? [`\t\telements = { ${set.elements.join(", ")} }`]
@@ -292,7 +340,7 @@ function setBlock(set: PlannedSet): string[] {
           ...set.elements.map((e, i) => `\t\t\t${e}${i < set.elements.length - 1 ? "," : ""}`),
           "\t\t}",
         ];
-  return [`\tset ${set.name} {`, `\t\ttype ${type}`, "\t\tflags interval", ...elements, "\t}"];
+  return [...head, `\t\tflags ${setFlags(set)}`, ...elements, "\t}"];
 }
 
 function helperBlock(helper: PlannedHelper): string[] {
@@ -304,10 +352,13 @@ function helperBlock(helper: PlannedHelper): string[] {
   ];
 }
 
-function chainBlock(chain: PlannedChain, sections: readonly Section[]): string[] {
+function chainBlock(
+  chain: { name: string; policy: string; regular?: boolean },
+  sections: readonly Section[],
+): string[] {
   return [
     `\tchain ${chain.name} {`,
-    `\t\ttype filter hook ${chain.name} priority filter; policy ${chain.policy};`,
+    ...(chain.regular ? [] : [`\t\ttype filter hook ${chain.name} priority filter; policy ${chain.policy};`]),
     ...sections.flatMap((s) => [
       ...(s.heading ? s.heading.split("\n").map((line) => `\t\t# ${line}`) : []),
       ...s.rules.map((r) => `\t\t${ruleText(r.statement, r.comment)}`),
@@ -316,15 +367,55 @@ function chainBlock(chain: PlannedChain, sections: readonly Section[]): string[]
   ];
 }
 
+/**
+ * Where a limit that logs sends what goes over: a regular chain that logs at the policy's log
+ * rate, then refuses (the verdict's single place: see overLimitVerdict).
+ */
+function overLimitSection(plan: Plan): Section | undefined {
+  if (!plan.limitLog) return undefined;
+  const { rate, prefix } = plan.limitLog;
+  const reject = plan.chains.some((c) => c.name === "input" && c.rejectDenied !== undefined);
+  return {
+    heading: `over a per-source limit: logged (at most ${rate}), then ${reject ? "rejected" : "dropped"}`,
+    rules: [
+      rule(OVER_LIMIT_CHAIN, `limit rate ${rate} log prefix "${prefix}" level info`, `log over limit (${rate})`),
+      ...(reject
+        ? [rule(OVER_LIMIT_CHAIN, `meta l4proto tcp ${refusal(true, "meta l4proto tcp")}`, "over limit")]
+        : []),
+      rule(OVER_LIMIT_CHAIN, refusal(reject, ""), "over limit"),
+    ],
+  };
+}
+
+/** A set's lines for preview and drift: its elements, or for a set others write one line declaring it (its elements are never drift). */
+function setLines(set: PlannedSet): string[] {
+  if ((set.owner ?? "policy") === "policy") return set.elements.map((e) => setElementLine(set.name, e));
+  const what = set.owner === "kernel" ? "elements written by the kernel" : "elements written by other tools";
+  const details = [
+    set.family,
+    ...(set.timeout ? [`timeout ${set.timeout}`] : []),
+    ...(set.size !== undefined ? [`size ${set.size}`] : []),
+    what,
+  ];
+  return [noteLine(setGroup(set.name), details.join(", "))];
+}
+
 export function renderNftables(plan: Plan): RenderedTable {
   const { table } = plan;
-  const sets = [...plan.exposures.flatMap((e) => e.sets), ...plan.outputAllow.flatMap((a) => a.sets)];
+  const sets = [
+    ...plan.blockSets,
+    ...plan.exposures.flatMap((e) => e.sets),
+    ...plan.outputAllow.flatMap((a) => a.sets),
+  ];
   const helpers = plan.exposures.flatMap((e) => e.helpers);
   const chains = plan.chains.map((chain) => ({ chain, sections: chainSections(plan, chain) }));
+  const overLimit = overLimitSection(plan);
 
   const blocks: string[][] = [
     ...helpers.map(helperBlock),
     ...sets.map(setBlock),
+    // Before the chains that go to it, so that a listing shows it where the file has it.
+    ...(overLimit ? [chainBlock({ name: OVER_LIMIT_CHAIN, policy: "drop", regular: true }, [overLimit])] : []),
     ...chains.map((c) => chainBlock(c.chain, c.sections)),
   ];
   const text = [
@@ -342,10 +433,10 @@ export function renderNftables(plan: Plan): RenderedTable {
   const chainPolicies: Record<string, "accept" | "drop"> = Object.fromEntries(
     plan.chains.map((c) => [c.name, c.policy]),
   );
-  const rules = chains.flatMap((c) => c.sections.flatMap((s) => s.rules));
+  const rules = [...chains.flatMap((c) => c.sections.flatMap((s) => s.rules)), ...(overLimit?.rules ?? [])];
   const ruleLines = [
     ...helpers.map(helperLine),
-    ...sets.flatMap((s) => s.elements.map((e) => setElementLine(s.name, e))),
+    ...sets.flatMap(setLines),
     ...plan.chains.map((c) => policyLine(c.name, c.policy)),
     ...rules.map((r) => ruleLine(r.chain, ruleText(r.statement, r.comment))),
   ];

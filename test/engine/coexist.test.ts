@@ -70,7 +70,7 @@ describe.runIf(requireRoot("engine coexist", ["ip", "nft", "sshd", "ssh-keygen"]
       expect(`${r.stdout}\n${r.stderr}`).toContain(
         "refusing to apply table inet app: this host already has table inet base (/etc/hardened-nftables/base.nft",
       );
-      expect(await listTable(h, "base")).toContain("tcp dport 22 accept");
+      expect(await listTable(h, "base")).toContain("tcp dport 22 counter accept");
       expect(await listTable(h, "app")).toBe("");
       expect(etcSnapshot().filter((f) => f.includes("app"))).toEqual([]);
     });
@@ -92,7 +92,7 @@ describe.runIf(requireRoot("engine coexist", ["ip", "nft", "sshd", "ssh-keygen"]
       expect(await listTable(h, "base")).toBe("");
       expect(await listTable(h, "app")).toBe("");
       const web = await listTable(h, "web");
-      expect(web).toContain("tcp dport 22 accept");
+      expect(web).toContain("tcp dport 22 counter accept");
       expect(web).toMatch(/ct helper set "ftp[^"]*"/);
 
       await project.config("mode", "renamed");
@@ -101,7 +101,7 @@ describe.runIf(requireRoot("engine coexist", ["ip", "nft", "sshd", "ssh-keygen"]
       expect(deleted).toBeGreaterThan(-1);
       expect(up.stdout.indexOf("web-table created replacement")).toBeGreaterThan(deleted);
       expect(await listTable(h, "web")).toBe("");
-      expect(await listTable(h, "web2")).toContain("tcp dport 22 accept");
+      expect(await listTable(h, "web2")).toContain("tcp dport 22 counter accept");
       expectOk(await project.pulumi(["destroy", "--yes"]), "destroy");
       expect(etcSnapshot().filter((f) => !f.startsWith("hardened-nftables/."))).toEqual([]);
     });

@@ -58,7 +58,7 @@ describe.runIf(requireRoot("engine examples", ["ip", "nft", "sshd", "ssh-keygen"
       await p.config("hostPaths", HOST_PATHS);
       expectOk(await p.pulumi(["up", "--yes"]), "up");
       const table = await listTable(h, "quickstart");
-      expect(table).toContain("tcp dport 50000-50100 accept");
+      expect(table).toContain("tcp dport 50000-50100 counter accept");
       const out = JSON.parse(expectOk(await p.pulumi(["stack", "output", "--json"]), "stack output").stdout);
       expect(out.drift).toBe(`root@${h.ipv4}:22: table inet quickstart in sync`);
       expectOk(await p.pulumi(["preview", "--refresh", "--expect-no-changes"]), "drift check");
@@ -77,7 +77,7 @@ describe.runIf(requireRoot("engine examples", ["ip", "nft", "sshd", "ssh-keygen"
       const up = expectOk(await p.pulumi(["up", "--yes"]), "up");
       expect(up.stdout).toContain("Asterisk rtp.conf: rtpstart=10000, rtpend=20000");
       const table = await listTable(h, "pbx");
-      expect(table).toContain("udp dport 10000-20000 accept");
+      expect(table).toContain("udp dport 10000-20000 counter accept");
       expect(table).toMatch(/chain output \{[^}]*policy drop/);
       expectOk(await p.pulumi(["preview", "--refresh", "--expect-no-changes"]), "drift check");
       expectOk(await p.pulumi(["destroy", "--yes"]), "destroy");
@@ -115,10 +115,10 @@ describe.runIf(requireRoot("engine examples", ["ip", "nft", "sshd", "ssh-keygen"
       fs.rmSync(path.dirname(events), { recursive: true, force: true });
 
       const [web, db, mail] = await Promise.all(hosts.map((h) => listTable(h, "fleet")));
-      expect(web).toContain("udp dport 443 accept");
-      expect(db).toContain("tcp dport 5432 accept");
+      expect(web).toContain("udp dport 443 counter accept");
+      expect(db).toContain("tcp dport 5432 counter accept");
       expect(db).toMatch(/chain output \{[^}]*policy drop/);
-      expect(mail).toContain("tcp dport 993 accept");
+      expect(mail).toContain("tcp dport 993 counter accept");
       expect(fs.readFileSync(path.join(hosts[2]!.etc, "sysctl.d/60-hardened-nftables-fleet.conf"), "utf8")).toContain(
         "nf_conntrack_max = 131072",
       );

@@ -152,8 +152,8 @@ describe.runIf(requireRoot("engine lifecycle", ["ip", "nft", "sshd", "ssh-keygen
       expect(r.stdout).toMatch(/\+ 3 created/);
 
       const table = await listTable(h1, TABLE);
-      expect(table).toContain("tcp dport 22 accept");
-      expect(table).toContain("tcp dport 443 accept");
+      expect(table).toContain("tcp dport 22 counter accept");
+      expect(table).toContain("tcp dport 443 counter accept");
       expect(presentFiles(h1, TABLE)).toEqual(Object.values(managed(TABLE)));
       expect(
         fs.readlinkSync(path.join(h1.etc, `systemd/system/sysinit.target.wants/hardened-nftables-${TABLE}.service`)),
@@ -166,7 +166,9 @@ describe.runIf(requireRoot("engine lifecycle", ["ip", "nft", "sshd", "ssh-keygen
       const kernel = os.release().split(".").slice(0, 2).join(".");
       expect(out.tables).toEqual([TABLE]);
       expect(out.targets).toEqual([`root@${h1.ipv4}:22`]);
-      expect(out.ruleLines[0]).toContain('chain input: tcp dport 443 accept comment "https: web requests over TLS"');
+      expect(out.ruleLines[0]).toContain(
+        'chain input: tcp dport 443 counter accept comment "https: web requests over TLS"',
+      );
       expect(out.renderedTables[0]).toContain(`table inet ${TABLE} {`);
       expect(out.hostProfiles[0]).toMatchObject({ kernel, kernelRelease: os.release() });
       expect(out.appliedHashes[0]).toMatch(/^[0-9a-f]{64}$/);
@@ -183,21 +185,21 @@ describe.runIf(requireRoot("engine lifecycle", ["ip", "nft", "sshd", "ssh-keygen
       const removed = diffLines(plannedStep(preview.stdout), "-");
       // exactly the rule lines that change, one per line; nothing else of the table
       expect(added.filter((l) => l.startsWith("chain "))).toEqual([
-        'chain input: tcp dport 25 accept comment "smtp: mail from other servers"',
-        'chain input: tcp dport 80 accept comment "http: web requests"',
+        'chain input: tcp dport 25 counter accept comment "smtp: mail from other servers"',
+        'chain input: tcp dport 80 counter accept comment "http: web requests"',
       ]);
       expect(removed.filter((l) => l.startsWith("chain "))).toEqual([
-        'chain input: tcp dport 443 accept comment "https: web requests over TLS"',
+        'chain input: tcp dport 443 counter accept comment "https: web requests over TLS"',
       ]);
       expect(preview.stdout).toContain(`~ ${HOST_TABLE}: (update)`);
       expect(preview.stdout).toMatch(/~ 1 to update/);
-      expect(await listTable(h1, TABLE)).toContain("tcp dport 443 accept"); // a preview changes nothing
+      expect(await listTable(h1, TABLE)).toContain("tcp dport 443 counter accept"); // a preview changes nothing
 
       expectOk(await project.pulumi(["up", "--yes"]), "up");
       const table = await listTable(h1, TABLE);
-      expect(table).toContain("tcp dport 80 accept");
-      expect(table).toContain("tcp dport 25 accept");
-      expect(table).not.toContain("tcp dport 443 accept");
+      expect(table).toContain("tcp dport 80 counter accept");
+      expect(table).toContain("tcp dport 25 counter accept");
+      expect(table).not.toContain("tcp dport 443 counter accept");
     });
 
     it("a no-op up reports no changes and writes nothing on the host (rule handles and inodes kept)", async () => {
@@ -257,7 +259,7 @@ describe.runIf(requireRoot("engine lifecycle", ["ip", "nft", "sshd", "ssh-keygen
       const again = await project.pulumi(["preview", "--expect-no-changes", "--diff"]);
       expect(again.code).not.toBe(0);
       expect(diffLines(plannedStep(again.stdout), "-")).toContain(
-        'chain input: tcp dport 22 accept comment "ssh: remote logins"',
+        'chain input: tcp dport 22 counter accept comment "ssh: remote logins"',
       );
       await project.config("policy", SSH_HTTP_SMTP);
       expectOk(await project.pulumi(["preview", "--expect-no-changes"]), "preview back on the applied policy");
@@ -302,7 +304,7 @@ describe.runIf(requireRoot("engine lifecycle", ["ip", "nft", "sshd", "ssh-keygen
         );
       }
       expectOk(await project.pulumi(["up", "--yes"]), "up after the fault");
-      expect(await listTable(h1, TABLE)).toContain("tcp dport 443 accept");
+      expect(await listTable(h1, TABLE)).toContain("tcp dport 443 counter accept");
       await project.config("policy", SSH_HTTP_SMTP);
       expectOk(await project.pulumi(["up", "--yes"]), "back to the policy the later tests expect");
     });
@@ -319,7 +321,7 @@ describe.runIf(requireRoot("engine lifecycle", ["ip", "nft", "sshd", "ssh-keygen
       expect(created).toBeGreaterThan(deleted);
       expect(await listTable(h1, TABLE)).toBe("");
       expect(presentFiles(h1, TABLE)).toEqual([]);
-      expect(await listTable(h2, TABLE)).toContain("tcp dport 80 accept");
+      expect(await listTable(h2, TABLE)).toContain("tcp dport 80 counter accept");
 
       await h2.sh(
         "nft add table inet foreign; nft add chain inet foreign input '{ type filter hook input priority 10; policy accept; }'; nft add rule inet foreign input tcp dport 9090 counter accept",

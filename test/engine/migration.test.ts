@@ -4,8 +4,9 @@
  * to the provider plugin by a plain `pulumi up` with the new package: the HostTable's alias finds
  * the old state, the engine accepts the change of provider without a replace (the plugin
  * implements no DiffConfig: pkg/resource/deploy/step_generator.go providerChanged), and the
- * plugin's diff sees nothing to do. The host's table is not touched (same rule handles, same file
- * inodes), the state holds no code afterwards, and the next preview is empty.
+ * plugin's diff sees only the counters 0.3.0 puts on every accept rule: one in-place update
+ * rewrites the rule lines (the ruleset is the same but for them; the sysctl and modprobe files are
+ * written again with the same content), the state holds no code afterwards, and the next preview and up touch nothing.
  *
  * The old release is built from this repository's history: the first parent of the commit that deleted
  * src/pulumi/provider.ts (the dynamic provider) on the main line, compiled against the same node_modules.
@@ -107,7 +108,7 @@ describe.runIf(requireRoot("engine migration", ["ip", "nft", "sshd", "ssh-keygen
       await lab?.destroy();
     });
 
-    it("up with the new package keeps the host's table as it is; the state holds the plugin's resource and no code; the next preview is empty", async () => {
+    it("up with the new package updates the table once, in place, to count its rules; the state holds the plugin's resource and no code; the next preview is empty", async () => {
       usePackage(oldDir);
       expectOk(await project.pulumi(["up", "--yes"]), "up with the dynamic-provider release");
       const before = await project.exportState();
@@ -115,19 +116,41 @@ describe.runIf(requireRoot("engine migration", ["ip", "nft", "sshd", "ssh-keygen
       expect(oldTable, "the old release created a dynamic HostTable").toBeDefined();
       expect(String(oldTable!.inputs?.__provider)).toContain("provider-impl.js");
       const handles = await listRulesetWithHandles(h);
-      const inodes = fileInodes();
+      const sideFiles = () =>
+        ["sysctl.d/60-hardened-nftables-migrate.conf", "modprobe.d/hardened-nftables-migrate.conf"].map((f) =>
+          fs.readFileSync(path.join(h.etc, f), "utf8"),
+        );
+      const sideBefore = sideFiles();
       expect(handles).toContain(`table inet ${TABLE}`);
 
       usePackage(REPO);
+      // 0.3.0 counts every exposure's accepts (issue 21), so the first up after the upgrade
+      // rewrites the rule lines, once, in place: an update, never a replacement; what else the
+      // table holds (chains, sets, the other files' content) is as the old release left it
       const preview = expectOk(await project.pulumi(["preview", "--diff"]), "preview with the plugin");
       const tableLines = (out: string) => out.split("\n").filter((l) => l.includes("HostTable"));
       expect(tableLines(preview.stdout).join("\n")).not.toMatch(/replace|delete|create/);
       const up = expectOk(await project.pulumi(["up", "--yes"]), "up with the plugin");
-      expect(tableLines(up.stdout).join("\n")).not.toMatch(/replace|delete|create|update/);
+      expect(tableLines(up.stdout).join("\n")).not.toMatch(/replace|delete|create/);
+      expect(up.stdout).toMatch(/1 updated/);
 
-      // the host: not a rule re-added, not a file rewritten
-      expect(await listRulesetWithHandles(h)).toBe(handles);
-      expect(fileInodes()).toBe(inodes);
+      // the host: the same ruleset but for the counters on the rules and the counted drop ending
+      // each chain (which drops what the chain's policy dropped before)
+      const END = 'counter drop comment "dropped: end of chain"';
+      const uncounted = (listing: string) =>
+        listing
+          .replace(/ # handle \d+/g, "")
+          .replace(/ counter(?= )/g, "")
+          .split("\n")
+          .filter((l) => l.trim() !== "" && !l.includes("dropped: end of chain"))
+          .join("\n");
+      const counted = await listRulesetWithHandles(h);
+      expect(counted).toMatch(/tcp dport 22 counter accept/);
+      expect(counted.split("\n").filter((l) => l.includes(END))).toHaveLength(2);
+      expect(uncounted(counted)).toBe(uncounted(handles));
+      // an apply writes its files whole: the sysctl and modprobe files are rewritten, unchanged
+      expect(sideFiles()).toEqual(sideBefore);
+      const afterUpgrade = { handles: counted, inodes: fileInodes() };
 
       const after = await project.exportState();
       const types = (after.deployment.resources ?? []).map((r) => r.type);
@@ -144,7 +167,9 @@ describe.runIf(requireRoot("engine migration", ["ip", "nft", "sshd", "ssh-keygen
       const refreshed = (await project.exportState()).deployment.resources?.find((r) => r.type === NEW_TYPE);
       expect(JSON.stringify(refreshed)).not.toMatch(/__provider|provider-impl/);
       expectOk(await project.pulumi(["preview", "--refresh", "--expect-no-changes"]), "the drift check passes");
-      expect(await listRulesetWithHandles(h)).toBe(handles);
+      // from then on nothing touches the host: not a rule re-added, not a file rewritten
+      expect(await listRulesetWithHandles(h)).toBe(afterUpgrade.handles);
+      expect(fileInodes()).toBe(afterUpgrade.inodes);
     }, 600_000);
   },
 );

@@ -100,6 +100,44 @@ export const goldenCases: readonly GoldenCase[] = [
     policy: { table: "golden", exposures: [ssh, { service: "ftp", passivePorts: "50000-50100", helper: "scoped" }] },
   },
   {
+    name: "limits-block-sets",
+    policy: {
+      table: "golden",
+      exposures: [
+        { service: "ssh", limit: { rate: "6/minute", burst: 3, connections: 3, exemptSources: ["198.18.0.10", "2001:2::10"], log: true } },
+        { service: "https", sources: ["198.18.1.0/24", "2001:2:0:1::/64"], limit: { connections: 20, ipv4Prefix: 24, ipv6Prefix: 56 } },
+      ],
+      blockSets: [
+        { name: "f2b-sshd", family: "ipv4", timeout: "1h", comment: "fail2ban sshd" },
+        { name: "crowdsec6", family: "ipv6", timeout: "4h", size: 200000 },
+      ],
+      deny: { sources: ["203.0.113.0/24", "192.0.2.7", "2001:db8::/32"] },
+      log: { dropped: true },
+    },
+  },
+  {
+    name: "block-sets-forwarding",
+    policy: {
+      table: "golden",
+      exposures: [ssh],
+      blockSets: [{ name: "crowdsec", family: "ipv4", timeout: "4h" }],
+      forward: { policy: "accept" },
+    },
+  },
+  {
+    // issue 21 wired to issue 19: what goes over a limit is rejected when the policy rejects
+    name: "limits-reject",
+    policy: {
+      table: "golden",
+      exposures: [
+        { service: "ssh", interfaces: ["eth1"], limit: { rate: "6/minute", burst: 3, connections: 3 } },
+        { name: "dns", protocol: "udp", ports: 53, limit: { rate: "50/second", log: true } },
+      ],
+      denied: "reject",
+      log: { dropped: true },
+    },
+  },
+  {
     name: "two-interfaces-trusted-reject",
     policy: {
       table: "golden",

@@ -84,9 +84,9 @@ describe("hardened-nftables render (the compiled bin)", () => {
     const nft = (JSON.parse(r.stdout) as { nft: string }).nft;
     expect(nft.match(/^table inet fleet \{$/gm)).toHaveLength(1);
     for (const part of [
-      "ip saddr @ssh_v4 tcp dport 22 accept",
-      "tcp dport 443 accept",
-      "udp dport 53 accept",
+      "ip saddr @ssh_v4 tcp dport 22 counter accept",
+      "tcp dport 443 counter accept",
+      "udp dport 53 counter accept",
       'log prefix "hnft fleet input drop: "',
     ])
       expect(nft).toContain(part);

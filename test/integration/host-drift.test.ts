@@ -120,7 +120,11 @@ describe.runIf(requireRoot("host drift", ["ip", "sshd", "nft"]))("host layer: dr
       rules: {
         added: [],
         removed: [
-          { chain: "input", text: 'tcp dport 80 accept comment "http: web requests"', comment: "http: web requests" },
+          {
+            chain: "input",
+            text: 'tcp dport 80 counter accept comment "http: web requests"',
+            comment: "http: web requests",
+          },
         ],
         changed: [],
       },
@@ -141,14 +145,14 @@ describe.runIf(requireRoot("host drift", ["ip", "sshd", "nft"]))("host layer: dr
         changed: [
           {
             chain: "input",
-            before: 'tcp dport 80 accept comment "http: web requests"',
+            before: 'tcp dport 80 counter accept comment "http: web requests"',
             after: 'tcp dport 8080 accept comment "http: web requests"',
           },
         ],
       },
     });
     expect(formatDrift(report).join("\n")).toContain(
-      '~ input: tcp dport 80 accept comment "http: web requests"\n      now: tcp dport 8080 accept comment "http: web requests"',
+      '~ input: tcp dport 80 counter accept comment "http: web requests"\n      now: tcp dport 8080 accept comment "http: web requests"',
     );
     await restore();
   });

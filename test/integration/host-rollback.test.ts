@@ -197,16 +197,16 @@ describe.runIf(requireRoot("host rollback", ["ip", "sshd", "nft"]))(
     it("a syntax error: NftRejectedError with nft's message and the offending line; host unchanged", async () => {
       const { err, nft } = await rejectWith((text) =>
         text.replace(
-          'tcp dport 80 accept comment "http: web requests"',
-          'tcp dport 80 acept comment "http: web requests"',
+          'tcp dport 80 counter accept comment "http: web requests"',
+          'tcp dport 80 counter acept comment "http: web requests"',
         ),
       );
       expect(err.target).toBe(`root@${h1.ipv4}:22`);
       expect(err.nftMessage).toMatch(/Error: syntax error/);
       expect(err.line).toBe(nft.split("\n").findIndex((l) => l.includes("acept")) + 1);
-      expect(err.lineText).toBe('tcp dport 80 acept comment "http: web requests"');
+      expect(err.lineText).toBe('tcp dport 80 counter acept comment "http: web requests"');
       expect(err.message).toContain("nothing changed");
-      expect(err.message).toContain(`offending line ${err.line}: tcp dport 80 acept`);
+      expect(err.message).toContain(`offending line ${err.line}: tcp dport 80 counter acept`);
     });
 
     it("a table the kernel refuses (unknown conntrack helper): NftRejectedError naming it; host unchanged", async () => {
@@ -224,8 +224,8 @@ describe.runIf(requireRoot("host rollback", ["ip", "sshd", "nft"]))(
       // rendering adds rules that use a set the candidate does not define: nft -c fails on the target
       const { err } = await rejectWith((text) =>
         text.replace(
-          'tcp dport 80 accept comment "http: web requests"',
-          'ip saddr @not_defined tcp dport 80 accept comment "http: web requests"',
+          'tcp dport 80 counter accept comment "http: web requests"',
+          'ip saddr @not_defined tcp dport 80 counter accept comment "http: web requests"',
         ),
       );
       expect(err.nftMessage).toMatch(/not_defined/);

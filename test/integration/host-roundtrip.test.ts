@@ -87,8 +87,8 @@ describe.runIf(requireRoot("host round trip", ["ip", "sshd", "nft"]))(
       expect(first.stats).toEqual({ connections: 2, roundTrips: 3 });
       expect(first.flushedConnections).toBe(0);
       const live = await listTable(h1);
-      expect(live).toContain("tcp dport 22 accept");
-      expect(live).toContain("tcp dport 443 accept");
+      expect(live).toContain("tcp dport 22 counter accept");
+      expect(live).toContain("tcp dport 443 counter accept");
       const files = await managedFiles(h1);
       const byPath = Object.fromEntries(files.map((f) => [f.path, f]));
       expect(byPath[MANAGED.nft]!.content).toBe(first.artefacts.nft);
@@ -130,13 +130,13 @@ describe.runIf(requireRoot("host round trip", ["ip", "sshd", "nft"]))(
       // a different policy is applied over it (a real change), then back: both in sync
       const alt = await applyPolicy(conn, assertPolicy(ALT_POLICY), opts);
       expect(alt.changed).toBe(true);
-      expect(await listTable(h1)).toContain("tcp dport 25 accept");
+      expect(await listTable(h1)).toContain("tcp dport 25 counter accept");
       expect((await observePolicy(conn, assertPolicy(ALT_POLICY), { paths: HOST_PATHS })).inSync).toBe(true);
       const stale = await observePolicy(conn, assertPolicy(BASE_POLICY), { paths: HOST_PATHS });
       expect(stale.inSync).toBe(false);
       expect(stale.appliedHash).toBe(alt.hash);
       expect(stale.rules.added.map((r) => r.text)).toEqual(
-        expect.arrayContaining([expect.stringContaining("tcp dport 25 accept")]),
+        expect.arrayContaining([expect.stringContaining("tcp dport 25 counter accept")]),
       );
 
       const removed = await timed("remove", () => removeTable(conn, TABLE, { paths: HOST_PATHS }));
@@ -274,7 +274,7 @@ describe.runIf(requireRoot("host round trip", ["ip", "sshd", "nft"]))(
       expect(applied.changed).toBe(true);
       expect(applied.stats).toEqual({ connections: 2, roundTrips: 3 });
       expect(applied.target).toBe(`hnftop@${h1.ipv4}:22`);
-      expect(await listTable(h1)).toContain("tcp dport 443 accept");
+      expect(await listTable(h1)).toContain("tcp dport 443 counter accept");
       // files belong to root, as if root had written them
       expect((await h1.sh(`stat -c '%U %a' '${MANAGED.nft}'`)).stdout.trim()).toBe("root 644");
       expect((await observePolicy(conn, assertPolicy(BASE_POLICY), { paths: HOST_PATHS })).inSync).toBe(true);

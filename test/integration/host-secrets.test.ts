@@ -212,7 +212,11 @@ describe.runIf(requireRoot("host secrets", ["ip", "sshd", "nft", "ssh-keygen"]))
             applyOnSession(
               session,
               conn,
-              { ...good, nft: good.nft.replace("tcp dport 443 accept", "tcp dport 443 acept"), hash: "x" },
+              {
+                ...good,
+                nft: good.nft.replace("tcp dport 443 counter accept", "tcp dport 443 counter acept"),
+                hash: "x",
+              },
               facts,
               { paths: HOST_PATHS, onLog },
             ),

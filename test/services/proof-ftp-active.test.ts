@@ -172,8 +172,8 @@ describe.runIf(requireRoot("proof ftp active", ["ip", "nft", "sshd", "vsftpd", "
       expect(await liveComments(p.server, "output")).toContain(COMMENT);
       const rendered = render({ ...policy({ activeMode: true }), table: "t" });
       expect(rendered.ruleLines.filter((l) => l.includes(COMMENT))).toEqual([
-        `chain output: ip daddr @ftp_v4 tcp sport 20 accept comment "${COMMENT}"`,
-        `chain output: ip6 daddr @ftp_v6 tcp sport 20 accept comment "${COMMENT}"`,
+        `chain output: ip daddr @ftp_v4 tcp sport 20 counter accept comment "${COMMENT}"`,
+        `chain output: ip6 daddr @ftp_v6 tcp sport 20 counter accept comment "${COMMENT}"`,
       ]);
       const explain = rendered.explain.find((e) => e.service === "ftp")!;
       expect(explain.serverSettings).toContain(

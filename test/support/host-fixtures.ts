@@ -64,9 +64,9 @@ export async function listTable(host: LabHost, table = TABLE, family = "inet"): 
   return r.code === 0 ? r.stdout : "";
 }
 
-/** The whole ruleset, handles included (`nft -a list ruleset`). */
+/** The whole ruleset, handles included, without counter values (`nft -a -s list ruleset`): traffic must not look like a change. */
 export async function listRulesetWithHandles(host: LabHost): Promise<string> {
-  return (await host.sh("nft -a list ruleset")).stdout;
+  return (await host.sh("nft -a -s list ruleset")).stdout;
 }
 
 export interface FileState {

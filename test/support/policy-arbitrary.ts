@@ -8,6 +8,35 @@ const v4 = fc.tuple(fc.ipV4(), fc.integer({ min: 0, max: 32 })).map(([a, l]) => 
 const v6 = fc.tuple(fc.ipV6(), fc.integer({ min: 0, max: 128 })).map(([a, l]) => `${a}/${l}`);
 const sources = fc.option(fc.array(fc.oneof(v4, v4, v6), { minLength: 1, maxLength: 12 }), { nil: undefined });
 const comment = fc.option(fc.stringMatching(/^[A-Za-z0-9 .,:_()-]{0,40}$/), { nil: undefined });
+const rate = fc
+  .tuple(fc.integer({ min: 1, max: 999 }), fc.constantFrom("second", "minute", "hour", "day"))
+  .map(([n, u]) => `${n}/${u}`);
+const limit = fc.option(
+  fc
+    .record({
+      rate: fc.option(rate, { nil: undefined }),
+      burst: fc.option(fc.integer({ min: 1, max: 100 }), { nil: undefined }),
+      connections: fc.option(fc.integer({ min: 1, max: 1000 }), { nil: undefined }),
+      ipv4Prefix: fc.option(fc.integer({ min: 8, max: 32 }), { nil: undefined }),
+      ipv6Prefix: fc.option(fc.integer({ min: 16, max: 128 }), { nil: undefined }),
+      exemptSources: sources,
+      log: fc.boolean(),
+    })
+    // Mostly valid: a burst only with a rate, and a rate or a connection count.
+    .map((l) => ({
+      ...l,
+      rate: l.rate ?? (l.connections ? undefined : "6/minute"),
+      burst: l.rate ? l.burst : undefined,
+    }))
+    .map((l) => Object.fromEntries(Object.entries(l).filter(([, v]) => v !== undefined))),
+  { nil: undefined, freq: 3 },
+);
+const blockSet = fc.record({
+  name: fc.stringMatching(/^[a-z][a-z0-9-]{0,10}$/).map((n) => `bl-${n}`),
+  family: fc.constantFrom("ipv4", "ipv6"),
+  timeout: fc.tuple(fc.integer({ min: 1, max: 999 }), fc.constantFrom("s", "m", "h", "d")).map(([n, u]) => `${n}${u}`),
+  size: fc.option(fc.integer({ min: 1, max: 1 << 20 }), { nil: undefined }),
+});
 // interface names as Linux allows them, sometimes with nft's trailing wildcard; destinations are
 // random prefixes, so some are multicast or cover everything and the policy is refused
 const ifname = fc
@@ -37,14 +66,16 @@ const withCommon = <T extends Record<string, unknown>>(base: fc.Arbitrary<T>): f
       base,
       sources,
       comment,
+      limit,
       ports: fc.option(fc.oneof(range, fc.array(range, { minLength: 1, maxLength: 3 })), { nil: undefined }),
       interfaces,
       destinations,
     })
-    .map(({ base: b, sources: s, comment: c, ports: p, interfaces: i, destinations: d }) => ({
+    .map(({ base: b, sources: s, comment: c, limit: l, ports: p, interfaces: i, destinations: d }) => ({
       ...b,
       ...(s ? { sources: s } : {}),
       ...(c ? { comment: c } : {}),
+      ...(l ? { limit: l } : {}),
       ...(p !== undefined ? { ports: p } : {}),
       ...(i ? { interfaces: i } : {}),
       ...(d ? { destinations: d } : {}),
@@ -61,7 +92,7 @@ function fieldValue(json: FieldJson): fc.Arbitrary<unknown> {
 }
 
 /** Fields withCommon sets (or the service's own literal). */
-const COMMON = new Set(["service", "name", "ports", "sources", "comment", "interfaces", "destinations"]);
+const COMMON = new Set(["service", "name", "ports", "sources", "comment", "limit", "interfaces", "destinations"]);
 
 /** Every catalog service (src/catalog), each with every field of its own schema. */
 const catalogExposures = (CatalogExposureSchema as unknown as { options: z.ZodType[] }).options.map((option) => {
@@ -121,6 +152,10 @@ export const policyArbitrary = fc
     }),
     icmp: fc.record({ echo: fc.boolean() }),
     log: fc.record({ dropped: fc.boolean() }),
+    blockSets: fc
+      .uniqueArray(blockSet, { maxLength: 3, selector: (b) => b.name })
+      .map((sets) => sets.map((b) => Object.fromEntries(Object.entries(b).filter(([, v]) => v !== undefined)))),
+    deny: fc.record({ sources: fc.array(fc.oneof(v4, v6), { maxLength: 20 }) }),
     conntrack: fc.record({ max: fc.option(fc.integer({ min: 1024, max: 1 << 22 }), { nil: undefined }) }),
     trustedInterfaces: sometimes(fc.array(ifname, { minLength: 1, maxLength: 2 })),
     denied: fc.constantFrom("drop", "reject"),

@@ -93,10 +93,10 @@ describe("examples run under mocks", () => {
     expect(t!.inputs.table).toBe("quickstart");
     expect(t!.inputs.target).toBe("root@198.51.100.10:22");
     expect(Object.keys(t!.inputs.rules as object)).toContain(
-      'chain input: tcp dport 443 accept comment "https: web requests over TLS"',
+      'chain input: tcp dport 443 counter accept comment "https: web requests over TLS"',
     );
     expect(Object.keys(t!.inputs.rules as object)).toContain(
-      'chain input: tcp dport 50000-50100 accept comment "ftp: passive data"',
+      'chain input: tcp dport 50000-50100 counter accept comment "ftp: passive data"',
     );
   });
 
@@ -109,10 +109,10 @@ describe("examples run under mocks", () => {
     expect(commands[1]!.inputs.create).toContain("pasv_min_port=50000\\npasv_max_port=50100");
     const [t] = await tables(regs);
     expect(Object.keys(t!.inputs.rules as object)).toContain(
-      'chain input: tcp dport 21 ct helper set "ftp-helper" accept comment "ftp: control, helper ftp"',
+      'chain input: tcp dport 21 counter ct helper set "ftp-helper" accept comment "ftp: control, helper ftp"',
     );
     expect(Object.keys(t!.inputs.rules as object)).toContain(
-      'chain input: ct state related ct helper "ftp" tcp dport 50000-50100 accept comment "ftp: passive data, expected by helper ftp"',
+      'chain input: ct state related ct helper "ftp" tcp dport 50000-50100 counter accept comment "ftp: passive data, expected by helper ftp"',
     );
     expect(fromLineMap(t!.inputs.modprobe as LineMap)).toContain(
       "# Allowed for scoped exposures: nf_conntrack_ftp, nf_nat_ftp",
@@ -126,7 +126,7 @@ describe("examples run under mocks", () => {
     const lines = Object.keys(t!.inputs.rules as object);
     expect(t!.inputs.table).toBe("pbx");
     expect(lines).toContain("chain output: policy drop");
-    expect(lines.some((l) => /udp dport 10000-20000 accept/.test(l))).toBe(true);
+    expect(lines.some((l) => /udp dport 10000-20000 counter accept/.test(l))).toBe(true);
     expect(lines.some((l) => /ct helper set/.test(l))).toBe(false);
     expect(fromLineMap(t!.inputs.sysctl as LineMap)).toContain("net.netfilter.nf_conntrack_max = 262144");
   });
@@ -150,9 +150,9 @@ describe("examples run under mocks", () => {
       expect(lines.some((l) => l.includes('comment "ssh: remote logins"'))).toBe(true);
     expect(web!.some((l) => l.includes("udp dport 443"))).toBe(true);
     expect(db!).toContain("chain output: policy drop");
-    expect(db!.some((l) => l.includes('tcp dport 5432 accept comment "postgres: ports (app servers only)"'))).toBe(
-      true,
-    );
+    expect(
+      db!.some((l) => l.includes('tcp dport 5432 counter accept comment "postgres: ports (app servers only)"')),
+    ).toBe(true);
     expect(web!.some((l) => l.includes("5432"))).toBe(false);
     expect(ts[2]!.inputs.target).toBe("ops@203.0.113.13:22");
     expect(fromLineMap(ts[2]!.inputs.sysctl as LineMap)).toContain("net.netfilter.nf_conntrack_max = 131072");

@@ -25,8 +25,10 @@ const ssh = { service: "ssh", sources: ["198.18.0.0/24"] };
 const guests = { policy: "drop", guestInterfaces: ["docker0", "br-*"] };
 
 describe("forward chain with guest interfaces", () => {
-  it("without guest interfaces the forward chain holds no rule: it drops everything", () => {
-    expect(forwardRules({ exposures: [ssh, { name: "app", protocol: "tcp", ports: 8080 }] })).toEqual([]);
+  it("without guest interfaces the forward chain admits nothing: it drops (and counts) everything", () => {
+    expect(forwardRules({ exposures: [ssh, { name: "app", protocol: "tcp", ports: 8080 }] })).toEqual([
+      'counter drop comment "dropped: end of chain"',
+    ]);
   });
 
   it("guests send out and between each other, replies return, published ports by the exposure's original port and sources", () => {
@@ -38,7 +40,7 @@ describe("forward chain with guest interfaces", () => {
     expect(rules).toContain('iifname "br-*" accept comment "guestInterfaces: br-*, what its guests send"');
     expect(rules).toContain('ct state established accept comment "established"');
     expect(rules).toContain(
-      'ct status dnat ip saddr @app_v4 meta l4proto tcp ct original proto-dst 8080 accept comment "app: ports, also when DNATed to a guest"',
+      'ct status dnat ip saddr @app_v4 meta l4proto tcp ct original proto-dst 8080 counter accept comment "app: ports, also when DNATed to a guest"',
     );
     // nothing admits a DNATed connection to a port no exposure opens, and no blanket related accept
     expect(rules.filter((r) => r.includes("ct status dnat") && !r.includes("proto-dst"))).toEqual([]);

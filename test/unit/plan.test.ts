@@ -59,7 +59,12 @@ describe("plan: chains and their baseline", () => {
 
   it("output accepted but a helper attached to this host's own connections (irc): an accepting output chain with no baseline", () => {
     const p = plan({ exposures: [ssh, { service: "irc", helper: "scoped" }] });
-    expect(p.chains.find((c) => c.name === "output")).toEqual({ name: "output", policy: "accept", baseline: [] });
+    expect(p.chains.find((c) => c.name === "output")).toEqual({
+      name: "output",
+      policy: "accept",
+      baseline: [],
+      countDropped: false,
+    });
   });
 });
 

@@ -211,7 +211,7 @@ describe("live lines from a drift report", () => {
     expect(live).toContain("set ssh_v4: 0.0.0.0/0");
     expect(live).not.toContain("set ssh_v4: 198.51.100.0/24");
     expect(live.some((l) => l.startsWith("ct helper ftp-helper"))).toBe(false);
-    expect(live[live.length - 1]).toBe("chain input: tcp dport 8080 accept");
+    expect(live.filter((l) => l.startsWith("chain input: ")).at(-1)).toBe("chain input: tcp dport 8080 accept");
   });
 
   it("files: missing -> [], changed -> desired minus removed plus added", () => {

@@ -45,8 +45,8 @@ describe("nftables renderer", () => {
 
   it("opens fixed ranges instead of helpers by default, and attaches no helper", () => {
     const { nft, rendered } = render(readme);
-    expect(nft).toContain('tcp dport 50000-51000 accept comment "ftp: passive data"');
-    expect(nft).toContain('udp dport 10000-20000 accept comment "sip: RTP media"');
+    expect(nft).toContain('tcp dport 50000-51000 counter accept comment "ftp: passive data"');
+    expect(nft).toContain('udp dport 10000-20000 counter accept comment "sip: RTP media"');
     expect(nft).not.toContain("ct helper");
     expect(rendered.helpers).toEqual([]);
   });
@@ -59,9 +59,9 @@ describe("nftables renderer", () => {
       ],
     });
     expect(nft).toContain('ct helper ftp-helper {\n\t\ttype "ftp" protocol tcp\n\t\tl3proto inet\n\t}');
-    expect(nft).toContain('ip saddr @ftp_v4 tcp dport 2121 ct helper set "ftp-helper" accept');
-    expect(nft).toContain('ct state related ct helper "ftp" ip saddr @ftp_v4 tcp dport 50000-51000 accept');
-    expect(nft).not.toMatch(/tcp dport 50000-51000 accept comment "ftp: passive data"$/m);
+    expect(nft).toContain('ip saddr @ftp_v4 tcp dport 2121 counter ct helper set "ftp-helper" accept');
+    expect(nft).toContain('ct state related ct helper "ftp" ip saddr @ftp_v4 tcp dport 50000-51000 counter accept');
+    expect(nft).not.toMatch(/tcp dport 50000-51000 counter accept comment "ftp: passive data"$/m);
   });
 
   it("ftp activeMode: with output drop, new connections out from tcp/20 to the exposure's sources only", () => {
@@ -72,14 +72,14 @@ describe("nftables renderer", () => {
       ],
       output: { policy: output },
     });
-    const line = 'chain output: tcp sport 20 accept comment "ftp: active data from tcp/20"';
+    const line = 'chain output: tcp sport 20 counter accept comment "ftp: active data from tcp/20"';
     expect(render(policy(true, "drop")).ruleLines).toContain(line);
     const scopedToSources = render(policy(true, "drop", ["198.51.100.0/24", "2001:db8::/32"]));
     expect(scopedToSources.ruleLines).toContain(
-      'chain output: ip daddr @ftp_v4 tcp sport 20 accept comment "ftp: active data from tcp/20"',
+      'chain output: ip daddr @ftp_v4 tcp sport 20 counter accept comment "ftp: active data from tcp/20"',
     );
     expect(scopedToSources.ruleLines).toContain(
-      'chain output: ip6 daddr @ftp_v6 tcp sport 20 accept comment "ftp: active data from tcp/20"',
+      'chain output: ip6 daddr @ftp_v6 tcp sport 20 counter accept comment "ftp: active data from tcp/20"',
     );
     // the input chain does not change: the client's answers are established traffic
     expect(scopedToSources.ruleLines.filter((l) => l.startsWith("chain input:"))).toEqual(
@@ -109,10 +109,10 @@ describe("nftables renderer", () => {
       output: { policy: "drop" },
     });
     expect(ruleLines).toContain(
-      'chain output: ip daddr @netbios-ns_v4 udp sport 137 accept comment "netbios-ns: name service sent by the server"',
+      'chain output: ip daddr @netbios-ns_v4 udp sport 137 counter accept comment "netbios-ns: name service sent by the server"',
     );
     expect(ruleLines).toContain(
-      'chain output: meta nfproto ipv4 udp sport 137 udp dport 137 fib daddr type broadcast accept comment "netbios-ns: name service broadcasts"',
+      'chain output: meta nfproto ipv4 udp sport 137 udp dport 137 fib daddr type broadcast counter accept comment "netbios-ns: name service broadcasts"',
     );
     expect(explain[1]!.opens).toContain("udp/137 (name service) broadcasts out to the same port");
     // nothing of it while output is accepted
@@ -132,9 +132,9 @@ describe("nftables renderer", () => {
   it("IPv4-only helpers attach only to IPv4, and IPv6 peers get the port without a helper", () => {
     const { nft } = render({ exposures: [{ service: "ssh" }, { service: "pptp", helper: "scoped" }] });
     expect(nft).toContain('ct helper pptp-helper {\n\t\ttype "pptp" protocol tcp\n\t\tl3proto ip');
-    expect(nft).toContain('meta nfproto ipv4 tcp dport 1723 ct helper set "pptp-helper" accept');
-    expect(nft).toContain("meta nfproto ipv6 tcp dport 1723 accept");
-    expect(nft).toContain('ct state related ct helper "pptp" meta nfproto ipv4 meta l4proto gre accept');
+    expect(nft).toContain('meta nfproto ipv4 tcp dport 1723 counter ct helper set "pptp-helper" accept');
+    expect(nft).toContain("meta nfproto ipv6 tcp dport 1723 counter accept");
+    expect(nft).toContain('ct state related ct helper "pptp" meta nfproto ipv4 meta l4proto gre counter accept');
   });
 
   it("irc scoped: the helper is attached to this host's own connections to IRC servers (the kernel irc helper expects DCC back to the side that opened the connection)", () => {
@@ -146,13 +146,13 @@ describe("nftables renderer", () => {
     });
     expect(nft).toContain('ct helper irc-helper {\n\t\ttype "irc" protocol tcp\n\t\tl3proto ip');
     // inbound clients of an IRC server on this host: plain accept, no helper (it would expect connections to them)
-    expect(nft).toContain('ip saddr @irc_v4 tcp dport 6667 accept comment "irc: client connections"');
+    expect(nft).toContain('ip saddr @irc_v4 tcp dport 6667 counter accept comment "irc: client connections"');
     expect(nft).not.toMatch(/saddr[^\n]*ct helper set "irc-helper"/);
     expect(nft).toContain("type filter hook output priority filter; policy accept;");
     expect(nft).toContain(
-      'ip daddr @irc_v4 tcp dport 6667 ct helper set "irc-helper" accept comment "irc: connections from this host, helper irc"',
+      'ip daddr @irc_v4 tcp dport 6667 counter ct helper set "irc-helper" accept comment "irc: connections from this host, helper irc"',
     );
-    expect(nft).toContain('ct state related ct helper "irc" ip saddr @irc_v4 tcp dport 40200-40209 accept');
+    expect(nft).toContain('ct state related ct helper "irc" ip saddr @irc_v4 tcp dport 40200-40209 counter accept');
     expect(rendered.chainPolicies).toEqual({ input: "drop", forward: "drop", output: "accept" });
     // output restricted: the same assignment, inside the restricted chain
     const restricted = render({
@@ -160,7 +160,7 @@ describe("nftables renderer", () => {
       output: { policy: "drop" },
     }).nft;
     expect(restricted).toContain("type filter hook output priority filter; policy drop;");
-    expect(restricted).toContain('meta nfproto ipv4 tcp dport 6667 ct helper set "irc-helper" accept');
+    expect(restricted).toContain('meta nfproto ipv4 tcp dport 6667 counter ct helper set "irc-helper" accept');
     // helper none: no output chain at all
     expect(render({ exposures: [{ service: "ssh" }, { service: "irc", dccPorts: "40200-40209" }] }).nft).not.toContain(
       "hook output",
@@ -169,8 +169,8 @@ describe("nftables renderer", () => {
 
   it("pptp without a helper opens tcp/1723 and GRE", () => {
     const { nft } = render({ exposures: [{ service: "pptp" }] });
-    expect(nft).toContain('tcp dport 1723 accept comment "pptp: control"');
-    expect(nft).toContain('meta l4proto gre accept comment "pptp: gre"');
+    expect(nft).toContain('tcp dport 1723 counter accept comment "pptp: control"');
+    expect(nft).toContain('meta l4proto gre counter accept comment "pptp: gre"');
   });
 
   it("sources become named interval sets: the rule count does not grow with prefixes", () => {
@@ -180,15 +180,15 @@ describe("nftables renderer", () => {
     const count = (a: typeof small) => a.rendered.rules.length;
     expect(count(large)).toBe(count(small) + 1); // one more rule for the IPv6 set, none per prefix
     expect(large.rendered.sets.find((s) => s.name === "ssh_v4")!.elements).toHaveLength(5000);
-    expect(large.nft).toContain("ip saddr @ssh_v4 tcp dport 22 accept");
-    expect(large.nft).toContain("ip6 saddr @ssh_v6 tcp dport 22 accept");
+    expect(large.nft).toContain("ip saddr @ssh_v4 tcp dport 22 counter accept");
+    expect(large.nft).toContain("ip6 saddr @ssh_v6 tcp dport 22 counter accept");
   });
 
   it("v4-only sources close the port to IPv6 entirely", () => {
     const { nft } = render({ exposures: [{ service: "ssh", sources: ["198.51.100.0/24"] }] });
-    expect(nft).toContain("ip saddr @ssh_v4 tcp dport 22 accept");
+    expect(nft).toContain("ip saddr @ssh_v4 tcp dport 22 counter accept");
     expect(nft).not.toMatch(/ip6 saddr @ssh/);
-    expect(nft).not.toMatch(/^\t\ttcp dport 22 accept/m);
+    expect(nft).not.toMatch(/^\t\ttcp dport 22 counter accept/m);
   });
 
   it("every rule carries a comment naming what it serves", () => {
@@ -225,8 +225,8 @@ describe("nftables renderer", () => {
       output: { policy: "drop", allow: [{ name: "dns", protocol: "udp", ports: 53, destinations: ["192.0.2.53"] }] },
     }).nft;
     expect(restricted).toContain("type filter hook output priority filter; policy drop;");
-    expect(restricted).toContain("ip daddr @out-dns_v4 udp dport 53 accept");
-    expect(restricted).toContain('udp sport 10000-20000 accept comment "sip: RTP media sent by the server"');
+    expect(restricted).toContain("ip daddr @out-dns_v4 udp dport 53 counter accept");
+    expect(restricted).toContain('udp sport 10000-20000 counter accept comment "sip: RTP media sent by the server"');
   });
 
   it("logs dropped packets rate limited, only when asked", () => {

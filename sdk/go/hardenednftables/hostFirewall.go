@@ -72,6 +72,8 @@ type hostFirewallArgs struct {
 	AllowNothing *bool `pulumi:"allowNothing"`
 	// Another table of this project already on the host is refused (two tables admit only what both admit). true allows any, a list allows exactly those tables.
 	AllowOtherTables interface{} `pulumi:"allowOtherTables"`
+	// Sets whose elements another tool writes (fail2ban, CrowdSec's bouncer in set-only mode, a script's `nft add element`): their sources are dropped on input (and forward while it drops) right after loopback and established traffic, before any exposure. Their elements survive every apply and rollback and are never drift.
+	BlockSets []BlockSet `pulumi:"blockSets"`
 	// Seconds the host waits for a NEW SSH connection to prove access after an apply before it rolls back (5-600, default 30).
 	ConfirmTimeoutSeconds *int `pulumi:"confirmTimeoutSeconds"`
 	// How to reach the host over SSH. Stored as a secret: password, privateKey and privateKeyPassword never appear in previews, logs or state in clear.
@@ -80,11 +82,13 @@ type hostFirewallArgs struct {
 	Conntrack *ConntrackPolicy `pulumi:"conntrack"`
 	// "drop" (default): refused packets are dropped silently. "reject": TCP is answered with a reset and everything else with ICMP/ICMPv6 administratively prohibited, at most 10/second, never to broadcast or multicast.
 	Denied *string `pulumi:"denied"`
+	// Sources dropped before any exposure, as declared state.
+	Deny *DenyPolicy `pulumi:"deny"`
 	// Accept DHCPv6 replies to this host's own client (udp 547 -> 546). Default true.
 	Dhcpv6Client *bool `pulumi:"dhcpv6Client"`
 	// What the host offers to the network: one entry per service (see Exposure). Empty only with allowNothing: true.
 	Exposures []Exposure `pulumi:"exposures"`
-	// Policy of the forward chain.
+	// Policy of the forward chain, and the container and VM networks it serves.
 	Forward *ForwardPolicy `pulumi:"forward"`
 	// Where state and the lock live on the host.
 	HostPaths *HostPaths `pulumi:"hostPaths"`
@@ -108,6 +112,8 @@ type HostFirewallArgs struct {
 	AllowNothing pulumi.BoolPtrInput
 	// Another table of this project already on the host is refused (two tables admit only what both admit). true allows any, a list allows exactly those tables.
 	AllowOtherTables pulumi.Input
+	// Sets whose elements another tool writes (fail2ban, CrowdSec's bouncer in set-only mode, a script's `nft add element`): their sources are dropped on input (and forward while it drops) right after loopback and established traffic, before any exposure. Their elements survive every apply and rollback and are never drift.
+	BlockSets BlockSetArrayInput
 	// Seconds the host waits for a NEW SSH connection to prove access after an apply before it rolls back (5-600, default 30).
 	ConfirmTimeoutSeconds pulumi.IntPtrInput
 	// How to reach the host over SSH. Stored as a secret: password, privateKey and privateKeyPassword never appear in previews, logs or state in clear.
@@ -116,11 +122,13 @@ type HostFirewallArgs struct {
 	Conntrack ConntrackPolicyPtrInput
 	// "drop" (default): refused packets are dropped silently. "reject": TCP is answered with a reset and everything else with ICMP/ICMPv6 administratively prohibited, at most 10/second, never to broadcast or multicast.
 	Denied pulumi.StringPtrInput
+	// Sources dropped before any exposure, as declared state.
+	Deny DenyPolicyPtrInput
 	// Accept DHCPv6 replies to this host's own client (udp 547 -> 546). Default true.
 	Dhcpv6Client pulumi.BoolPtrInput
 	// What the host offers to the network: one entry per service (see Exposure). Empty only with allowNothing: true.
 	Exposures ExposureArrayInput
-	// Policy of the forward chain.
+	// Policy of the forward chain, and the container and VM networks it serves.
 	Forward ForwardPolicyPtrInput
 	// Where state and the lock live on the host.
 	HostPaths HostPathsPtrInput

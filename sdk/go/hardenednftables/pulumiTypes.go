@@ -13,6 +13,142 @@ import (
 
 var _ = internal.GetEnvOrDefault
 
+// A set whose elements another tool writes (fail2ban, CrowdSec, a script); its sources are dropped early.
+type BlockSet struct {
+	// Text kept with the set as its nft comment.
+	Comment *string `pulumi:"comment"`
+	// "ipv4" or "ipv6": the addresses the set holds.
+	Family string `pulumi:"family"`
+	// Name of the set, as the other tool writes it (fail2ban's nftables action: addr-set-<jail>).
+	Name string `pulumi:"name"`
+	// Most elements the set holds (1 to 16777216). Left out: nft's default (65535).
+	Size *int `pulumi:"size"`
+	// How long an element stays unless its writer says otherwise, e.g. "1h" (nft time: a number and s, m, h or d).
+	Timeout string `pulumi:"timeout"`
+}
+
+// BlockSetInput is an input type that accepts BlockSetArgs and BlockSetOutput values.
+// You can construct a concrete instance of `BlockSetInput` via:
+//
+//	BlockSetArgs{...}
+type BlockSetInput interface {
+	pulumi.Input
+
+	ToBlockSetOutput() BlockSetOutput
+	ToBlockSetOutputWithContext(context.Context) BlockSetOutput
+}
+
+// A set whose elements another tool writes (fail2ban, CrowdSec, a script); its sources are dropped early.
+type BlockSetArgs struct {
+	// Text kept with the set as its nft comment.
+	Comment pulumi.StringPtrInput `pulumi:"comment"`
+	// "ipv4" or "ipv6": the addresses the set holds.
+	Family pulumi.StringInput `pulumi:"family"`
+	// Name of the set, as the other tool writes it (fail2ban's nftables action: addr-set-<jail>).
+	Name pulumi.StringInput `pulumi:"name"`
+	// Most elements the set holds (1 to 16777216). Left out: nft's default (65535).
+	Size pulumi.IntPtrInput `pulumi:"size"`
+	// How long an element stays unless its writer says otherwise, e.g. "1h" (nft time: a number and s, m, h or d).
+	Timeout pulumi.StringInput `pulumi:"timeout"`
+}
+
+func (BlockSetArgs) ElementType() reflect.Type {
+	return reflect.TypeOf((*BlockSet)(nil)).Elem()
+}
+
+func (i BlockSetArgs) ToBlockSetOutput() BlockSetOutput {
+	return i.ToBlockSetOutputWithContext(context.Background())
+}
+
+func (i BlockSetArgs) ToBlockSetOutputWithContext(ctx context.Context) BlockSetOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(BlockSetOutput)
+}
+
+// BlockSetArrayInput is an input type that accepts BlockSetArray and BlockSetArrayOutput values.
+// You can construct a concrete instance of `BlockSetArrayInput` via:
+//
+//	BlockSetArray{ BlockSetArgs{...} }
+type BlockSetArrayInput interface {
+	pulumi.Input
+
+	ToBlockSetArrayOutput() BlockSetArrayOutput
+	ToBlockSetArrayOutputWithContext(context.Context) BlockSetArrayOutput
+}
+
+type BlockSetArray []BlockSetInput
+
+func (BlockSetArray) ElementType() reflect.Type {
+	return reflect.TypeOf((*[]BlockSet)(nil)).Elem()
+}
+
+func (i BlockSetArray) ToBlockSetArrayOutput() BlockSetArrayOutput {
+	return i.ToBlockSetArrayOutputWithContext(context.Background())
+}
+
+func (i BlockSetArray) ToBlockSetArrayOutputWithContext(ctx context.Context) BlockSetArrayOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(BlockSetArrayOutput)
+}
+
+// A set whose elements another tool writes (fail2ban, CrowdSec, a script); its sources are dropped early.
+type BlockSetOutput struct{ *pulumi.OutputState }
+
+func (BlockSetOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*BlockSet)(nil)).Elem()
+}
+
+func (o BlockSetOutput) ToBlockSetOutput() BlockSetOutput {
+	return o
+}
+
+func (o BlockSetOutput) ToBlockSetOutputWithContext(ctx context.Context) BlockSetOutput {
+	return o
+}
+
+// Text kept with the set as its nft comment.
+func (o BlockSetOutput) Comment() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v BlockSet) *string { return v.Comment }).(pulumi.StringPtrOutput)
+}
+
+// "ipv4" or "ipv6": the addresses the set holds.
+func (o BlockSetOutput) Family() pulumi.StringOutput {
+	return o.ApplyT(func(v BlockSet) string { return v.Family }).(pulumi.StringOutput)
+}
+
+// Name of the set, as the other tool writes it (fail2ban's nftables action: addr-set-<jail>).
+func (o BlockSetOutput) Name() pulumi.StringOutput {
+	return o.ApplyT(func(v BlockSet) string { return v.Name }).(pulumi.StringOutput)
+}
+
+// Most elements the set holds (1 to 16777216). Left out: nft's default (65535).
+func (o BlockSetOutput) Size() pulumi.IntPtrOutput {
+	return o.ApplyT(func(v BlockSet) *int { return v.Size }).(pulumi.IntPtrOutput)
+}
+
+// How long an element stays unless its writer says otherwise, e.g. "1h" (nft time: a number and s, m, h or d).
+func (o BlockSetOutput) Timeout() pulumi.StringOutput {
+	return o.ApplyT(func(v BlockSet) string { return v.Timeout }).(pulumi.StringOutput)
+}
+
+type BlockSetArrayOutput struct{ *pulumi.OutputState }
+
+func (BlockSetArrayOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*[]BlockSet)(nil)).Elem()
+}
+
+func (o BlockSetArrayOutput) ToBlockSetArrayOutput() BlockSetArrayOutput {
+	return o
+}
+
+func (o BlockSetArrayOutput) ToBlockSetArrayOutputWithContext(ctx context.Context) BlockSetArrayOutput {
+	return o
+}
+
+func (o BlockSetArrayOutput) Index(i pulumi.IntInput) BlockSetOutput {
+	return pulumi.All(o, i).ApplyT(func(vs []interface{}) BlockSet {
+		return vs[0].([]BlockSet)[vs[1].(int)]
+	}).(BlockSetOutput)
+}
+
 // How to reach a host over SSH (the fields of @pulumi/command's remote.ConnectionArgs, plus insecureIgnoreHostKey and sudo).
 type Connection struct {
 	// Path of an ssh-agent socket to authenticate with.
@@ -316,6 +452,146 @@ func (o ConntrackPolicyPtrOutput) Max() pulumi.IntPtrOutput {
 	}).(pulumi.IntPtrOutput)
 }
 
+// DenyPolicy (see HostFirewall's deny).
+type DenyPolicy struct {
+	// Addresses or prefixes always dropped (a block list: 100,000 prefixes are fine), declared like any other set.
+	Sources []string `pulumi:"sources"`
+}
+
+// DenyPolicyInput is an input type that accepts DenyPolicyArgs and DenyPolicyOutput values.
+// You can construct a concrete instance of `DenyPolicyInput` via:
+//
+//	DenyPolicyArgs{...}
+type DenyPolicyInput interface {
+	pulumi.Input
+
+	ToDenyPolicyOutput() DenyPolicyOutput
+	ToDenyPolicyOutputWithContext(context.Context) DenyPolicyOutput
+}
+
+// DenyPolicy (see HostFirewall's deny).
+type DenyPolicyArgs struct {
+	// Addresses or prefixes always dropped (a block list: 100,000 prefixes are fine), declared like any other set.
+	Sources pulumi.StringArrayInput `pulumi:"sources"`
+}
+
+func (DenyPolicyArgs) ElementType() reflect.Type {
+	return reflect.TypeOf((*DenyPolicy)(nil)).Elem()
+}
+
+func (i DenyPolicyArgs) ToDenyPolicyOutput() DenyPolicyOutput {
+	return i.ToDenyPolicyOutputWithContext(context.Background())
+}
+
+func (i DenyPolicyArgs) ToDenyPolicyOutputWithContext(ctx context.Context) DenyPolicyOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(DenyPolicyOutput)
+}
+
+func (i DenyPolicyArgs) ToDenyPolicyPtrOutput() DenyPolicyPtrOutput {
+	return i.ToDenyPolicyPtrOutputWithContext(context.Background())
+}
+
+func (i DenyPolicyArgs) ToDenyPolicyPtrOutputWithContext(ctx context.Context) DenyPolicyPtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(DenyPolicyOutput).ToDenyPolicyPtrOutputWithContext(ctx)
+}
+
+// DenyPolicyPtrInput is an input type that accepts DenyPolicyArgs, DenyPolicyPtr and DenyPolicyPtrOutput values.
+// You can construct a concrete instance of `DenyPolicyPtrInput` via:
+//
+//	        DenyPolicyArgs{...}
+//
+//	or:
+//
+//	        nil
+type DenyPolicyPtrInput interface {
+	pulumi.Input
+
+	ToDenyPolicyPtrOutput() DenyPolicyPtrOutput
+	ToDenyPolicyPtrOutputWithContext(context.Context) DenyPolicyPtrOutput
+}
+
+type denyPolicyPtrType DenyPolicyArgs
+
+func DenyPolicyPtr(v *DenyPolicyArgs) DenyPolicyPtrInput {
+	return (*denyPolicyPtrType)(v)
+}
+
+func (*denyPolicyPtrType) ElementType() reflect.Type {
+	return reflect.TypeOf((**DenyPolicy)(nil)).Elem()
+}
+
+func (i *denyPolicyPtrType) ToDenyPolicyPtrOutput() DenyPolicyPtrOutput {
+	return i.ToDenyPolicyPtrOutputWithContext(context.Background())
+}
+
+func (i *denyPolicyPtrType) ToDenyPolicyPtrOutputWithContext(ctx context.Context) DenyPolicyPtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(DenyPolicyPtrOutput)
+}
+
+// DenyPolicy (see HostFirewall's deny).
+type DenyPolicyOutput struct{ *pulumi.OutputState }
+
+func (DenyPolicyOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*DenyPolicy)(nil)).Elem()
+}
+
+func (o DenyPolicyOutput) ToDenyPolicyOutput() DenyPolicyOutput {
+	return o
+}
+
+func (o DenyPolicyOutput) ToDenyPolicyOutputWithContext(ctx context.Context) DenyPolicyOutput {
+	return o
+}
+
+func (o DenyPolicyOutput) ToDenyPolicyPtrOutput() DenyPolicyPtrOutput {
+	return o.ToDenyPolicyPtrOutputWithContext(context.Background())
+}
+
+func (o DenyPolicyOutput) ToDenyPolicyPtrOutputWithContext(ctx context.Context) DenyPolicyPtrOutput {
+	return o.ApplyTWithContext(ctx, func(_ context.Context, v DenyPolicy) *DenyPolicy {
+		return &v
+	}).(DenyPolicyPtrOutput)
+}
+
+// Addresses or prefixes always dropped (a block list: 100,000 prefixes are fine), declared like any other set.
+func (o DenyPolicyOutput) Sources() pulumi.StringArrayOutput {
+	return o.ApplyT(func(v DenyPolicy) []string { return v.Sources }).(pulumi.StringArrayOutput)
+}
+
+type DenyPolicyPtrOutput struct{ *pulumi.OutputState }
+
+func (DenyPolicyPtrOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((**DenyPolicy)(nil)).Elem()
+}
+
+func (o DenyPolicyPtrOutput) ToDenyPolicyPtrOutput() DenyPolicyPtrOutput {
+	return o
+}
+
+func (o DenyPolicyPtrOutput) ToDenyPolicyPtrOutputWithContext(ctx context.Context) DenyPolicyPtrOutput {
+	return o
+}
+
+func (o DenyPolicyPtrOutput) Elem() DenyPolicyOutput {
+	return o.ApplyT(func(v *DenyPolicy) DenyPolicy {
+		if v != nil {
+			return *v
+		}
+		var ret DenyPolicy
+		return ret
+	}).(DenyPolicyOutput)
+}
+
+// Addresses or prefixes always dropped (a block list: 100,000 prefixes are fine), declared like any other set.
+func (o DenyPolicyPtrOutput) Sources() pulumi.StringArrayOutput {
+	return o.ApplyT(func(v *DenyPolicy) []string {
+		if v == nil {
+			return nil
+		}
+		return v.Sources
+	}).(pulumi.StringArrayOutput)
+}
+
 // One thing the host offers to the network: a catalog service (with its own fields, documented per service) or a custom port exposure (service "custom", with name, protocol and ports).
 type Exposure struct {
 	// ftp only: allow active-mode data connections the server opens from tcp/20 (needed when output is restricted).
@@ -334,6 +610,8 @@ type Exposure struct {
 	Http3 *bool `pulumi:"http3"`
 	// Accept only what arrives on these interfaces (names as nft matches them, at most 15 bytes; a trailing * matches every name starting so, e.g. "br-*"). Left out: any interface.
 	Interfaces []string `pulumi:"interfaces"`
+	// Per-source limits on new connections to the exposure (rate, burst) and on concurrent ones (connections); what goes over is dropped (rejected when the policy rejects), counted and optionally logged.
+	Limit *ExposureLimit `pulumi:"limit"`
 	// h323 only: the media range the endpoint is configured with, a range string "a-b".
 	MediaPorts interface{} `pulumi:"mediaPorts"`
 	// Name of the exposure (a-z, 0-9 and -, at most 24 characters, starting with a letter); rules, sets and helper objects are named after it. Default: the service name.
@@ -385,6 +663,8 @@ type ExposureArgs struct {
 	Http3 pulumi.BoolPtrInput `pulumi:"http3"`
 	// Accept only what arrives on these interfaces (names as nft matches them, at most 15 bytes; a trailing * matches every name starting so, e.g. "br-*"). Left out: any interface.
 	Interfaces pulumi.StringArrayInput `pulumi:"interfaces"`
+	// Per-source limits on new connections to the exposure (rate, burst) and on concurrent ones (connections); what goes over is dropped (rejected when the policy rejects), counted and optionally logged.
+	Limit ExposureLimitPtrInput `pulumi:"limit"`
 	// h323 only: the media range the endpoint is configured with, a range string "a-b".
 	MediaPorts pulumi.Input `pulumi:"mediaPorts"`
 	// Name of the exposure (a-z, 0-9 and -, at most 24 characters, starting with a letter); rules, sets and helper objects are named after it. Default: the service name.
@@ -499,6 +779,11 @@ func (o ExposureOutput) Interfaces() pulumi.StringArrayOutput {
 	return o.ApplyT(func(v Exposure) []string { return v.Interfaces }).(pulumi.StringArrayOutput)
 }
 
+// Per-source limits on new connections to the exposure (rate, burst) and on concurrent ones (connections); what goes over is dropped (rejected when the policy rejects), counted and optionally logged.
+func (o ExposureOutput) Limit() ExposureLimitPtrOutput {
+	return o.ApplyT(func(v Exposure) *ExposureLimit { return v.Limit }).(ExposureLimitPtrOutput)
+}
+
 // h323 only: the media range the endpoint is configured with, a range string "a-b".
 func (o ExposureOutput) MediaPorts() pulumi.AnyOutput {
 	return o.ApplyT(func(v Exposure) interface{} { return v.MediaPorts }).(pulumi.AnyOutput)
@@ -569,8 +854,264 @@ func (o ExposureArrayOutput) Index(i pulumi.IntInput) ExposureOutput {
 	}).(ExposureOutput)
 }
 
+// Per-source limits on new and concurrent connections to an exposure.
+type ExposureLimit struct {
+	// New connections a source may open at once above the rate (1 to 10000; nft's default 5 when left out). Needs rate.
+	Burst *int `pulumi:"burst"`
+	// At most this many concurrent connections per source (ct count, 1 to 65535); a new one above it is refused.
+	Connections *int `pulumi:"connections"`
+	// Sources the limit never applies to (the admin network, monitoring, the deployer: see docs/policy.md).
+	ExemptSources []string `pulumi:"exemptSources"`
+	// What one IPv4 source is: the address (32, default) or its /N network.
+	Ipv4Prefix *int `pulumi:"ipv4Prefix"`
+	// What one IPv6 source is: its /N network (64, default: one site's LAN), 128 for the address.
+	Ipv6Prefix *int `pulumi:"ipv6Prefix"`
+	// Log what the limit refuses, at the policy's log rate and prefix (log.rate, log.prefix). Default false.
+	Log *bool `pulumi:"log"`
+	// New connections each source may open, e.g. "6/minute"; more are dropped (or rejected when the policy rejects) until the rate falls.
+	Rate *string `pulumi:"rate"`
+}
+
+// ExposureLimitInput is an input type that accepts ExposureLimitArgs and ExposureLimitOutput values.
+// You can construct a concrete instance of `ExposureLimitInput` via:
+//
+//	ExposureLimitArgs{...}
+type ExposureLimitInput interface {
+	pulumi.Input
+
+	ToExposureLimitOutput() ExposureLimitOutput
+	ToExposureLimitOutputWithContext(context.Context) ExposureLimitOutput
+}
+
+// Per-source limits on new and concurrent connections to an exposure.
+type ExposureLimitArgs struct {
+	// New connections a source may open at once above the rate (1 to 10000; nft's default 5 when left out). Needs rate.
+	Burst pulumi.IntPtrInput `pulumi:"burst"`
+	// At most this many concurrent connections per source (ct count, 1 to 65535); a new one above it is refused.
+	Connections pulumi.IntPtrInput `pulumi:"connections"`
+	// Sources the limit never applies to (the admin network, monitoring, the deployer: see docs/policy.md).
+	ExemptSources pulumi.StringArrayInput `pulumi:"exemptSources"`
+	// What one IPv4 source is: the address (32, default) or its /N network.
+	Ipv4Prefix pulumi.IntPtrInput `pulumi:"ipv4Prefix"`
+	// What one IPv6 source is: its /N network (64, default: one site's LAN), 128 for the address.
+	Ipv6Prefix pulumi.IntPtrInput `pulumi:"ipv6Prefix"`
+	// Log what the limit refuses, at the policy's log rate and prefix (log.rate, log.prefix). Default false.
+	Log pulumi.BoolPtrInput `pulumi:"log"`
+	// New connections each source may open, e.g. "6/minute"; more are dropped (or rejected when the policy rejects) until the rate falls.
+	Rate pulumi.StringPtrInput `pulumi:"rate"`
+}
+
+func (ExposureLimitArgs) ElementType() reflect.Type {
+	return reflect.TypeOf((*ExposureLimit)(nil)).Elem()
+}
+
+func (i ExposureLimitArgs) ToExposureLimitOutput() ExposureLimitOutput {
+	return i.ToExposureLimitOutputWithContext(context.Background())
+}
+
+func (i ExposureLimitArgs) ToExposureLimitOutputWithContext(ctx context.Context) ExposureLimitOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(ExposureLimitOutput)
+}
+
+func (i ExposureLimitArgs) ToExposureLimitPtrOutput() ExposureLimitPtrOutput {
+	return i.ToExposureLimitPtrOutputWithContext(context.Background())
+}
+
+func (i ExposureLimitArgs) ToExposureLimitPtrOutputWithContext(ctx context.Context) ExposureLimitPtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(ExposureLimitOutput).ToExposureLimitPtrOutputWithContext(ctx)
+}
+
+// ExposureLimitPtrInput is an input type that accepts ExposureLimitArgs, ExposureLimitPtr and ExposureLimitPtrOutput values.
+// You can construct a concrete instance of `ExposureLimitPtrInput` via:
+//
+//	        ExposureLimitArgs{...}
+//
+//	or:
+//
+//	        nil
+type ExposureLimitPtrInput interface {
+	pulumi.Input
+
+	ToExposureLimitPtrOutput() ExposureLimitPtrOutput
+	ToExposureLimitPtrOutputWithContext(context.Context) ExposureLimitPtrOutput
+}
+
+type exposureLimitPtrType ExposureLimitArgs
+
+func ExposureLimitPtr(v *ExposureLimitArgs) ExposureLimitPtrInput {
+	return (*exposureLimitPtrType)(v)
+}
+
+func (*exposureLimitPtrType) ElementType() reflect.Type {
+	return reflect.TypeOf((**ExposureLimit)(nil)).Elem()
+}
+
+func (i *exposureLimitPtrType) ToExposureLimitPtrOutput() ExposureLimitPtrOutput {
+	return i.ToExposureLimitPtrOutputWithContext(context.Background())
+}
+
+func (i *exposureLimitPtrType) ToExposureLimitPtrOutputWithContext(ctx context.Context) ExposureLimitPtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(ExposureLimitPtrOutput)
+}
+
+// Per-source limits on new and concurrent connections to an exposure.
+type ExposureLimitOutput struct{ *pulumi.OutputState }
+
+func (ExposureLimitOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*ExposureLimit)(nil)).Elem()
+}
+
+func (o ExposureLimitOutput) ToExposureLimitOutput() ExposureLimitOutput {
+	return o
+}
+
+func (o ExposureLimitOutput) ToExposureLimitOutputWithContext(ctx context.Context) ExposureLimitOutput {
+	return o
+}
+
+func (o ExposureLimitOutput) ToExposureLimitPtrOutput() ExposureLimitPtrOutput {
+	return o.ToExposureLimitPtrOutputWithContext(context.Background())
+}
+
+func (o ExposureLimitOutput) ToExposureLimitPtrOutputWithContext(ctx context.Context) ExposureLimitPtrOutput {
+	return o.ApplyTWithContext(ctx, func(_ context.Context, v ExposureLimit) *ExposureLimit {
+		return &v
+	}).(ExposureLimitPtrOutput)
+}
+
+// New connections a source may open at once above the rate (1 to 10000; nft's default 5 when left out). Needs rate.
+func (o ExposureLimitOutput) Burst() pulumi.IntPtrOutput {
+	return o.ApplyT(func(v ExposureLimit) *int { return v.Burst }).(pulumi.IntPtrOutput)
+}
+
+// At most this many concurrent connections per source (ct count, 1 to 65535); a new one above it is refused.
+func (o ExposureLimitOutput) Connections() pulumi.IntPtrOutput {
+	return o.ApplyT(func(v ExposureLimit) *int { return v.Connections }).(pulumi.IntPtrOutput)
+}
+
+// Sources the limit never applies to (the admin network, monitoring, the deployer: see docs/policy.md).
+func (o ExposureLimitOutput) ExemptSources() pulumi.StringArrayOutput {
+	return o.ApplyT(func(v ExposureLimit) []string { return v.ExemptSources }).(pulumi.StringArrayOutput)
+}
+
+// What one IPv4 source is: the address (32, default) or its /N network.
+func (o ExposureLimitOutput) Ipv4Prefix() pulumi.IntPtrOutput {
+	return o.ApplyT(func(v ExposureLimit) *int { return v.Ipv4Prefix }).(pulumi.IntPtrOutput)
+}
+
+// What one IPv6 source is: its /N network (64, default: one site's LAN), 128 for the address.
+func (o ExposureLimitOutput) Ipv6Prefix() pulumi.IntPtrOutput {
+	return o.ApplyT(func(v ExposureLimit) *int { return v.Ipv6Prefix }).(pulumi.IntPtrOutput)
+}
+
+// Log what the limit refuses, at the policy's log rate and prefix (log.rate, log.prefix). Default false.
+func (o ExposureLimitOutput) Log() pulumi.BoolPtrOutput {
+	return o.ApplyT(func(v ExposureLimit) *bool { return v.Log }).(pulumi.BoolPtrOutput)
+}
+
+// New connections each source may open, e.g. "6/minute"; more are dropped (or rejected when the policy rejects) until the rate falls.
+func (o ExposureLimitOutput) Rate() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v ExposureLimit) *string { return v.Rate }).(pulumi.StringPtrOutput)
+}
+
+type ExposureLimitPtrOutput struct{ *pulumi.OutputState }
+
+func (ExposureLimitPtrOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((**ExposureLimit)(nil)).Elem()
+}
+
+func (o ExposureLimitPtrOutput) ToExposureLimitPtrOutput() ExposureLimitPtrOutput {
+	return o
+}
+
+func (o ExposureLimitPtrOutput) ToExposureLimitPtrOutputWithContext(ctx context.Context) ExposureLimitPtrOutput {
+	return o
+}
+
+func (o ExposureLimitPtrOutput) Elem() ExposureLimitOutput {
+	return o.ApplyT(func(v *ExposureLimit) ExposureLimit {
+		if v != nil {
+			return *v
+		}
+		var ret ExposureLimit
+		return ret
+	}).(ExposureLimitOutput)
+}
+
+// New connections a source may open at once above the rate (1 to 10000; nft's default 5 when left out). Needs rate.
+func (o ExposureLimitPtrOutput) Burst() pulumi.IntPtrOutput {
+	return o.ApplyT(func(v *ExposureLimit) *int {
+		if v == nil {
+			return nil
+		}
+		return v.Burst
+	}).(pulumi.IntPtrOutput)
+}
+
+// At most this many concurrent connections per source (ct count, 1 to 65535); a new one above it is refused.
+func (o ExposureLimitPtrOutput) Connections() pulumi.IntPtrOutput {
+	return o.ApplyT(func(v *ExposureLimit) *int {
+		if v == nil {
+			return nil
+		}
+		return v.Connections
+	}).(pulumi.IntPtrOutput)
+}
+
+// Sources the limit never applies to (the admin network, monitoring, the deployer: see docs/policy.md).
+func (o ExposureLimitPtrOutput) ExemptSources() pulumi.StringArrayOutput {
+	return o.ApplyT(func(v *ExposureLimit) []string {
+		if v == nil {
+			return nil
+		}
+		return v.ExemptSources
+	}).(pulumi.StringArrayOutput)
+}
+
+// What one IPv4 source is: the address (32, default) or its /N network.
+func (o ExposureLimitPtrOutput) Ipv4Prefix() pulumi.IntPtrOutput {
+	return o.ApplyT(func(v *ExposureLimit) *int {
+		if v == nil {
+			return nil
+		}
+		return v.Ipv4Prefix
+	}).(pulumi.IntPtrOutput)
+}
+
+// What one IPv6 source is: its /N network (64, default: one site's LAN), 128 for the address.
+func (o ExposureLimitPtrOutput) Ipv6Prefix() pulumi.IntPtrOutput {
+	return o.ApplyT(func(v *ExposureLimit) *int {
+		if v == nil {
+			return nil
+		}
+		return v.Ipv6Prefix
+	}).(pulumi.IntPtrOutput)
+}
+
+// Log what the limit refuses, at the policy's log rate and prefix (log.rate, log.prefix). Default false.
+func (o ExposureLimitPtrOutput) Log() pulumi.BoolPtrOutput {
+	return o.ApplyT(func(v *ExposureLimit) *bool {
+		if v == nil {
+			return nil
+		}
+		return v.Log
+	}).(pulumi.BoolPtrOutput)
+}
+
+// New connections each source may open, e.g. "6/minute"; more are dropped (or rejected when the policy rejects) until the rate falls.
+func (o ExposureLimitPtrOutput) Rate() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *ExposureLimit) *string {
+		if v == nil {
+			return nil
+		}
+		return v.Rate
+	}).(pulumi.StringPtrOutput)
+}
+
 // ForwardPolicy (see HostFirewall's forward).
 type ForwardPolicy struct {
+	// The host's container and VM networks, as interface names (a trailing * matches every name starting so: "br-*", "veth*"). With policy drop, what their guests send is forwarded (out, and between guests), replies return, and connections a runtime DNATs to a guest (published ports) are admitted by the exposures whose port and sources match the port and address the client used; nothing else is forwarded. Left out: this host forwards nothing.
+	GuestInterfaces []string `pulumi:"guestInterfaces"`
 	// "drop" (default) or "accept".
 	Policy *string `pulumi:"policy"`
 }
@@ -588,6 +1129,8 @@ type ForwardPolicyInput interface {
 
 // ForwardPolicy (see HostFirewall's forward).
 type ForwardPolicyArgs struct {
+	// The host's container and VM networks, as interface names (a trailing * matches every name starting so: "br-*", "veth*"). With policy drop, what their guests send is forwarded (out, and between guests), replies return, and connections a runtime DNATs to a guest (published ports) are admitted by the exposures whose port and sources match the port and address the client used; nothing else is forwarded. Left out: this host forwards nothing.
+	GuestInterfaces pulumi.StringArrayInput `pulumi:"guestInterfaces"`
 	// "drop" (default) or "accept".
 	Policy pulumi.StringPtrInput `pulumi:"policy"`
 }
@@ -670,6 +1213,11 @@ func (o ForwardPolicyOutput) ToForwardPolicyPtrOutputWithContext(ctx context.Con
 	}).(ForwardPolicyPtrOutput)
 }
 
+// The host's container and VM networks, as interface names (a trailing * matches every name starting so: "br-*", "veth*"). With policy drop, what their guests send is forwarded (out, and between guests), replies return, and connections a runtime DNATs to a guest (published ports) are admitted by the exposures whose port and sources match the port and address the client used; nothing else is forwarded. Left out: this host forwards nothing.
+func (o ForwardPolicyOutput) GuestInterfaces() pulumi.StringArrayOutput {
+	return o.ApplyT(func(v ForwardPolicy) []string { return v.GuestInterfaces }).(pulumi.StringArrayOutput)
+}
+
 // "drop" (default) or "accept".
 func (o ForwardPolicyOutput) Policy() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v ForwardPolicy) *string { return v.Policy }).(pulumi.StringPtrOutput)
@@ -697,6 +1245,16 @@ func (o ForwardPolicyPtrOutput) Elem() ForwardPolicyOutput {
 		var ret ForwardPolicy
 		return ret
 	}).(ForwardPolicyOutput)
+}
+
+// The host's container and VM networks, as interface names (a trailing * matches every name starting so: "br-*", "veth*"). With policy drop, what their guests send is forwarded (out, and between guests), replies return, and connections a runtime DNATs to a guest (published ports) are admitted by the exposures whose port and sources match the port and address the client used; nothing else is forwarded. Left out: this host forwards nothing.
+func (o ForwardPolicyPtrOutput) GuestInterfaces() pulumi.StringArrayOutput {
+	return o.ApplyT(func(v *ForwardPolicy) []string {
+		if v == nil {
+			return nil
+		}
+		return v.GuestInterfaces
+	}).(pulumi.StringArrayOutput)
 }
 
 // "drop" (default) or "accept".
@@ -1504,15 +2062,19 @@ func (o OutputPolicyPtrOutput) Policy() pulumi.StringPtrOutput {
 type Policy struct {
 	// true to accept an empty exposure list: the table then opens nothing, SSH included.
 	AllowNothing *bool `pulumi:"allowNothing"`
+	// Sets whose elements another tool writes (fail2ban, CrowdSec's bouncer in set-only mode, a script's `nft add element`): their sources are dropped on input (and forward while it drops) right after loopback and established traffic, before any exposure. Their elements survive every apply and rollback and are never drift.
+	BlockSets []BlockSet `pulumi:"blockSets"`
 	// Connection-tracking limits.
 	Conntrack *ConntrackPolicy `pulumi:"conntrack"`
 	// "drop" (default): refused packets are dropped silently. "reject": TCP is answered with a reset and everything else with ICMP/ICMPv6 administratively prohibited, at most 10/second, never to broadcast or multicast.
 	Denied *string `pulumi:"denied"`
+	// Sources dropped before any exposure, as declared state.
+	Deny *DenyPolicy `pulumi:"deny"`
 	// Accept DHCPv6 replies to this host's own client (udp 547 -> 546). Default true.
 	Dhcpv6Client *bool `pulumi:"dhcpv6Client"`
 	// What the host offers to the network: one entry per service (see Exposure). Empty only with allowNothing: true.
 	Exposures []Exposure `pulumi:"exposures"`
-	// Policy of the forward chain.
+	// Policy of the forward chain, and the container and VM networks it serves.
 	Forward *ForwardPolicy `pulumi:"forward"`
 	// Echo requests (ping) and their rate limit.
 	Icmp *IcmpPolicy `pulumi:"icmp"`
@@ -1541,15 +2103,19 @@ type PolicyInput interface {
 type PolicyArgs struct {
 	// true to accept an empty exposure list: the table then opens nothing, SSH included.
 	AllowNothing pulumi.BoolPtrInput `pulumi:"allowNothing"`
+	// Sets whose elements another tool writes (fail2ban, CrowdSec's bouncer in set-only mode, a script's `nft add element`): their sources are dropped on input (and forward while it drops) right after loopback and established traffic, before any exposure. Their elements survive every apply and rollback and are never drift.
+	BlockSets BlockSetArrayInput `pulumi:"blockSets"`
 	// Connection-tracking limits.
 	Conntrack ConntrackPolicyPtrInput `pulumi:"conntrack"`
 	// "drop" (default): refused packets are dropped silently. "reject": TCP is answered with a reset and everything else with ICMP/ICMPv6 administratively prohibited, at most 10/second, never to broadcast or multicast.
 	Denied pulumi.StringPtrInput `pulumi:"denied"`
+	// Sources dropped before any exposure, as declared state.
+	Deny DenyPolicyPtrInput `pulumi:"deny"`
 	// Accept DHCPv6 replies to this host's own client (udp 547 -> 546). Default true.
 	Dhcpv6Client pulumi.BoolPtrInput `pulumi:"dhcpv6Client"`
 	// What the host offers to the network: one entry per service (see Exposure). Empty only with allowNothing: true.
 	Exposures ExposureArrayInput `pulumi:"exposures"`
-	// Policy of the forward chain.
+	// Policy of the forward chain, and the container and VM networks it serves.
 	Forward ForwardPolicyPtrInput `pulumi:"forward"`
 	// Echo requests (ping) and their rate limit.
 	Icmp IcmpPolicyPtrInput `pulumi:"icmp"`
@@ -1595,6 +2161,11 @@ func (o PolicyOutput) AllowNothing() pulumi.BoolPtrOutput {
 	return o.ApplyT(func(v Policy) *bool { return v.AllowNothing }).(pulumi.BoolPtrOutput)
 }
 
+// Sets whose elements another tool writes (fail2ban, CrowdSec's bouncer in set-only mode, a script's `nft add element`): their sources are dropped on input (and forward while it drops) right after loopback and established traffic, before any exposure. Their elements survive every apply and rollback and are never drift.
+func (o PolicyOutput) BlockSets() BlockSetArrayOutput {
+	return o.ApplyT(func(v Policy) []BlockSet { return v.BlockSets }).(BlockSetArrayOutput)
+}
+
 // Connection-tracking limits.
 func (o PolicyOutput) Conntrack() ConntrackPolicyPtrOutput {
 	return o.ApplyT(func(v Policy) *ConntrackPolicy { return v.Conntrack }).(ConntrackPolicyPtrOutput)
@@ -1603,6 +2174,11 @@ func (o PolicyOutput) Conntrack() ConntrackPolicyPtrOutput {
 // "drop" (default): refused packets are dropped silently. "reject": TCP is answered with a reset and everything else with ICMP/ICMPv6 administratively prohibited, at most 10/second, never to broadcast or multicast.
 func (o PolicyOutput) Denied() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v Policy) *string { return v.Denied }).(pulumi.StringPtrOutput)
+}
+
+// Sources dropped before any exposure, as declared state.
+func (o PolicyOutput) Deny() DenyPolicyPtrOutput {
+	return o.ApplyT(func(v Policy) *DenyPolicy { return v.Deny }).(DenyPolicyPtrOutput)
 }
 
 // Accept DHCPv6 replies to this host's own client (udp 547 -> 546). Default true.
@@ -1615,7 +2191,7 @@ func (o PolicyOutput) Exposures() ExposureArrayOutput {
 	return o.ApplyT(func(v Policy) []Exposure { return v.Exposures }).(ExposureArrayOutput)
 }
 
-// Policy of the forward chain.
+// Policy of the forward chain, and the container and VM networks it serves.
 func (o PolicyOutput) Forward() ForwardPolicyPtrOutput {
 	return o.ApplyT(func(v Policy) *ForwardPolicy { return v.Forward }).(ForwardPolicyPtrOutput)
 }
@@ -2030,11 +2606,17 @@ func (o ProxyConnectionPtrOutput) User() pulumi.StringPtrOutput {
 }
 
 func init() {
+	pulumi.RegisterInputType(reflect.TypeOf((*BlockSetInput)(nil)).Elem(), BlockSetArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*BlockSetArrayInput)(nil)).Elem(), BlockSetArray{})
 	pulumi.RegisterInputType(reflect.TypeOf((*ConnectionInput)(nil)).Elem(), ConnectionArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*ConntrackPolicyInput)(nil)).Elem(), ConntrackPolicyArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*ConntrackPolicyPtrInput)(nil)).Elem(), ConntrackPolicyArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*DenyPolicyInput)(nil)).Elem(), DenyPolicyArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*DenyPolicyPtrInput)(nil)).Elem(), DenyPolicyArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*ExposureInput)(nil)).Elem(), ExposureArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*ExposureArrayInput)(nil)).Elem(), ExposureArray{})
+	pulumi.RegisterInputType(reflect.TypeOf((*ExposureLimitInput)(nil)).Elem(), ExposureLimitArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*ExposureLimitPtrInput)(nil)).Elem(), ExposureLimitArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*ForwardPolicyInput)(nil)).Elem(), ForwardPolicyArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*ForwardPolicyPtrInput)(nil)).Elem(), ForwardPolicyArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*HostPathsInput)(nil)).Elem(), HostPathsArgs{})
@@ -2050,11 +2632,17 @@ func init() {
 	pulumi.RegisterInputType(reflect.TypeOf((*PolicyInput)(nil)).Elem(), PolicyArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*ProxyConnectionInput)(nil)).Elem(), ProxyConnectionArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*ProxyConnectionPtrInput)(nil)).Elem(), ProxyConnectionArgs{})
+	pulumi.RegisterOutputType(BlockSetOutput{})
+	pulumi.RegisterOutputType(BlockSetArrayOutput{})
 	pulumi.RegisterOutputType(ConnectionOutput{})
 	pulumi.RegisterOutputType(ConntrackPolicyOutput{})
 	pulumi.RegisterOutputType(ConntrackPolicyPtrOutput{})
+	pulumi.RegisterOutputType(DenyPolicyOutput{})
+	pulumi.RegisterOutputType(DenyPolicyPtrOutput{})
 	pulumi.RegisterOutputType(ExposureOutput{})
 	pulumi.RegisterOutputType(ExposureArrayOutput{})
+	pulumi.RegisterOutputType(ExposureLimitOutput{})
+	pulumi.RegisterOutputType(ExposureLimitPtrOutput{})
 	pulumi.RegisterOutputType(ForwardPolicyOutput{})
 	pulumi.RegisterOutputType(ForwardPolicyPtrOutput{})
 	pulumi.RegisterOutputType(HostPathsOutput{})

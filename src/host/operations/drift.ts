@@ -73,6 +73,24 @@ export function ruleTexts(listing: string): Map<string, string[]> {
   return out;
 }
 
+/**
+ * Sets whose elements the kernel (a limit's meter: flags dynamic) or another tool (a block set:
+ * flags interval,timeout) writes, from a text listing: their declaration is compared, their
+ * elements never (the JSON listing does not say "dynamic", the text does).
+ */
+export function ownedElsewhere(listing: string): Set<string> {
+  const owned = new Set<string>();
+  let set: string | undefined;
+  for (const raw of listing.split("\n")) {
+    const line = raw.trim();
+    const start = /^set (\S+) \{$/.exec(line);
+    if (start) set = start[1]!;
+    else if (line === "}") set = undefined;
+    else if (set && /^flags /.test(line) && /dynamic|timeout/.test(line)) owned.add(set);
+  }
+  return owned;
+}
+
 function parse(json: string, listing: string): Parsed | undefined {
   if (!json.trim()) return undefined;
   const doc = JSON.parse(json) as { nftables: NftObject[] };
@@ -160,10 +178,15 @@ export function diffTables(
     if (live && !desired.chains.has(name)) chains.push({ name, change: "unexpected" });
 
   const sets: { name: string; added: string[]; removed: string[]; change?: string }[] = [];
+  const owned = ownedElsewhere(desiredText);
   for (const [name, s] of desired.sets) {
     const ls = l.sets.get(name);
     if (!ls) {
       sets.push({ name, added: [], removed: s.elements, change: "missing" });
+      continue;
+    }
+    if (owned.has(name)) {
+      if (ls.props !== s.props) sets.push({ name, added: [], removed: [], change: "type or flags changed" });
       continue;
     }
     // sets of 100,000 prefixes: membership by Set, not Array.includes (which made observe quadratic: 82 s)

@@ -50,7 +50,8 @@ set_live_sysctls() {
 # last committed), the same files and enablement link, the same live sysctls.
 already_applied() {
   [ "$(cat "$state_dir/applied.hash" 2>/dev/null || true)" = "$hash" ] &&
-    [ -f "$B/live.listing" ] && cmp -s "$B/live.listing" "$state_dir/applied.listing" &&
+    [ -f "$B/live.listing" ] && strip_owned_elements "$B/live.listing" >"$B/live.declared" &&
+    cmp -s "$B/live.declared" "$state_dir/applied.listing" &&
     managed_files_match && unit_link_matches && live_sysctls_match
 }
 
@@ -80,7 +81,8 @@ live_sysctls_match() {
 # The previous table, files, enablement link, live sysctls and recorded state, for the guardian.
 back_up_host() {
   if [ -f "$B/live.listing" ]; then
-    { echo "table inet $table"; echo "delete table inet $table"; cat "$B/live.listing"; } >"$txn/backup/table.nft"
+    # Without the elements other tools own: a rollback carries the live ones over (carry_owned_elements).
+    { echo "table inet $table"; echo "delete table inet $table"; strip_owned_elements "$B/live.listing"; } >"$txn/backup/table.nft"
   fi
   managed_files | while read -r name path; do
     if [ -f "$path" ]; then cp -p "$path" "$txn/backup/$name"; else : >"$txn/backup/$name.absent"; fi
@@ -135,7 +137,9 @@ echo $! >"$txn/guardian.pid"
 armed=yes
 
 step=load-table
-if ! nft -f "$txn/new/nft" 2>"$B/nft.err"; then
+# The block sets' live elements go into the same transaction as the new table (docs/apply-and-rollback.md).
+carry_owned_elements "$txn/new/nft" "$txn/load.nft"
+if ! nft -f "$txn/load.nft" 2>"$B/nft.err"; then
   sed 's/^/nft: /' "$B/nft.err"
   host_state
   status "$STATUS_FAILED" "step=$step" "host=$host_now"

@@ -33,7 +33,9 @@ restore_table() {
     echo "$STATUS_ROLLBACK_FAILED"
     return 0
   fi
-  if err=$(nft -f "$txn/backup/table.nft" 2>&1); then echo "$STATUS_ROLLED_BACK"; return 0; fi
+  # What other tools wrote into block sets since the apply stays (docs/apply-and-rollback.md).
+  carry_owned_elements "$txn/backup/table.nft" "$txn/backup/table.load" >>"$txn/record" 2>&1 || cp "$txn/backup/table.nft" "$txn/backup/table.load"
+  if err=$(nft -f "$txn/backup/table.load" 2>&1); then echo "$STATUS_ROLLED_BACK"; return 0; fi
   note "loading the backup of the previous table ($txn/backup/table.nft) failed: $err"
   if [ -f "$txn/backup/nft" ]; then
     if err=$(nft -f "$txn/backup/nft" 2>&1); then
@@ -110,8 +112,11 @@ delete_connections() {
 # that came out short (nft does not report every failed write).
 record_state() {
   mkdir -p "$state_dir" &&
-    nft -s list table inet "$table" >"$state_dir/applied.listing.tmp" &&
-    nft -s list table inet "$table" | cmp -s - "$state_dir/applied.listing.tmp" &&
+    nft -s list table inet "$table" >"$state_dir/applied.listing.raw" &&
+    strip_owned_elements "$state_dir/applied.listing.raw" >"$state_dir/applied.listing.tmp" &&
+    nft -s list table inet "$table" >"$state_dir/applied.listing.raw" &&
+    strip_owned_elements "$state_dir/applied.listing.raw" | cmp -s - "$state_dir/applied.listing.tmp" &&
+    rm -f "$state_dir/applied.listing.raw" &&
     mv -f "$state_dir/applied.listing.tmp" "$state_dir/applied.listing" &&
     cp "$txn/params/hash" "$state_dir/applied.hash.tmp" &&
     mv -f "$state_dir/applied.hash.tmp" "$state_dir/applied.hash"
@@ -119,7 +124,7 @@ record_state() {
 
 commit_failed() { # step message
   note "commit failed at $1: $2"
-  rm -f "$state_dir/applied.listing.tmp" "$state_dir/applied.hash.tmp" 2>/dev/null || true
+  rm -f "$state_dir/applied.listing.tmp" "$state_dir/applied.listing.raw" "$state_dir/applied.hash.tmp" 2>/dev/null || true
   rollback "cause=$CAUSE_COMMIT_FAILED" "step=$1"
 }
 

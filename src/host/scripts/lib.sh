@@ -111,3 +111,43 @@ on_exit() {
 }
 # Ends the script with a verdict it has printed itself.
 end_with() { reported=yes; exit "$1"; }
+
+# Sets whose elements the kernel (a limit's meter: flags dynamic) or another tool (a block set:
+# flags interval,timeout) writes. Their elements are not what this project declared: the listing
+# it records and compares leaves them out, and an apply or rollback carries them over.
+#
+# FILE as `nft -s list table` prints it (or as rendered), without those sets' elements.
+strip_owned_elements() { # file
+  awk '
+    /^\tset [^ ]+ \{$/ { inset = 1; owned = 0 }
+    inset && /^\t\tflags / && ($0 ~ /dynamic/ || $0 ~ /timeout/) { owned = 1 }
+    inset && owned && /^\t\telements = \{/ { skipping = 1 }
+    skipping { if ($0 ~ /\}$/) skipping = 0; next }
+    /^\t}$/ { inset = 0 }
+    { print }' "$1"
+}
+
+# FILE followed by `add element` lines holding the live elements of its block sets (flags
+# interval,timeout), in the same nft -f transaction: the replaced table has them from its first
+# moment, each with its remaining time. A live set of another type is left out, with a warning.
+carry_owned_elements() { # file out
+  cp "$1" "$2"
+  awk '/^\tset [^ ]+ \{$/ { name = $2 } /^\t\tflags interval,timeout$/ { print name }' "$1" >"$2.names"
+  while read -r owned_set; do
+    nft list set inet "$table" "$owned_set" >"$2.set" 2>/dev/null || continue
+    want=$(awk -v s="$owned_set" '$1 == "set" && $2 == s { on = 1 } on && $1 == "type" { print $2; exit }' "$1")
+    have=$(awk '$1 == "type" { print $2; exit }' "$2.set")
+    if [ "$want" != "$have" ]; then
+      echo "hnft-warning block set $owned_set was $have and is now $want: its elements are not kept"
+      continue
+    fi
+    # Streamed line by line (a block list is 100,000 elements: no string grows with it).
+    awk -v t="$table" -v s="$owned_set" '
+      /elements = \{/ { sub(/.*elements = \{/, ""); on = 1; printf "add element inet %s %s {\n", t, s }
+      on {
+        if ($0 ~ /\}[ \t]*$/) { sub(/\}[ \t]*$/, ""); on = 0; print; print "}"; next }
+        print
+      }' "$2.set" >>"$2"
+  done <"$2.names"
+  rm -f "$2.set" "$2.names"
+}

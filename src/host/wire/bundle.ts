@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { pack } from "tar-stream";
 import { HOST_EXIT } from "./protocol";
 
-export type ScriptName = "probe" | "apply" | "confirm" | "observe" | "remove" | "coexist" | "audit";
+export type ScriptName = "probe" | "apply" | "confirm" | "observe" | "remove" | "coexist" | "stats" | "audit";
 
 const scriptDir = join(__dirname, "..", "scripts");
 const cache = new Map<string, string>();

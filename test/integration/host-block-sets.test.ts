@@ -1,0 +1,104 @@
+/**
+ * Block sets and per-source limits on a real lab host (issue 21): the elements another tool wrote
+ * into a block set survive an apply, a no-op apply and a rollback (each with its remaining time),
+ * and are never drift; a limit's meters fill with the controller's own connections and are never
+ * drift either; the deployer's proof of access passes a limit (it counts only what comes after
+ * it), while denying the deployer's address is rolled back as a lock-out.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { applyPolicy, formatDrift, LockoutRolledBackError, observePolicy } from "../../src/host";
+import { assertPolicy } from "../../src/model/validate";
+import { connectionFor, expectRejects, HOST_PATHS, TABLE, wipeHost } from "../support/host-fixtures";
+import { createLab, type Lab, type LabHost } from "../support/lab";
+import { requireRoot } from "../support/privileges";
+
+const CONFIRM = 5;
+const opts = { paths: HOST_PATHS, confirmTimeoutSeconds: CONFIRM };
+const blockSets = [{ name: "f2b-sshd", family: "ipv4", timeout: "1h", comment: "fail2ban sshd" }];
+// A limit the test's own connections stay under: its meters fill, and must not be drift.
+const roomyLimit = { rate: "600/minute", connections: 50 };
+const policy = { table: TABLE, exposures: [{ service: "ssh", limit: roomyLimit }, { service: "https" }], blockSets };
+const changed = { ...policy, exposures: [...policy.exposures, { service: "http" }] };
+
+describe.runIf(requireRoot("host block sets", ["ip", "sshd", "nft"]))("host layer: block sets and limits", () => {
+  let lab: Lab;
+  let h1: LabHost;
+
+  const elements = async () => (await h1.sh(`nft list set inet ${TABLE} f2b-sshd`)).stdout;
+  const inSync = async (p: unknown) => {
+    const report = await observePolicy(connectionFor(h1), assertPolicy(p), { paths: HOST_PATHS });
+    expect(formatDrift(report)).toEqual([`root@${h1.ipv4}:22: table inet ${TABLE} in sync`]);
+  };
+  /** Minutes left on an element, from `nft list set`'s `expires 9m58s...`. */
+  const minutesLeft = (listing: string, element: string) =>
+    Number(new RegExp(`${element.replace(/\./g, "\\.")}[^,}]* expires (\\d+)m`).exec(listing)?.[1] ?? NaN);
+
+  beforeAll(async () => {
+    lab = await createLab({ hosts: 1, label: "host-block-sets" });
+    [h1] = lab.hosts as [LabHost];
+    await wipeHost(h1);
+  });
+  afterAll(async () => {
+    await lab?.destroy();
+  });
+
+  it("elements another tool wrote survive an apply, a no-op apply and a rollback, and are never drift", async () => {
+    expect((await applyPolicy(connectionFor(h1), assertPolicy(policy), opts)).changed).toBe(true);
+    await h1.sh(`nft add element inet ${TABLE} f2b-sshd '{ 198.51.100.7 timeout 10m, 203.0.113.0/24 }'`);
+    await inSync(policy);
+    // the meter holds the controller's address: the kernel wrote it, and it is not drift
+    expect((await h1.sh(`nft list set inet ${TABLE} ssh_rate_v4`)).stdout).toContain(lab.controllerIpv4);
+
+    expect((await applyPolicy(connectionFor(h1), assertPolicy(changed), opts)).changed).toBe(true);
+    let listed = await elements();
+    expect(listed).toContain("203.0.113.0/24");
+    // the remaining time is kept, not restarted at the set's hour
+    expect(minutesLeft(listed, "198.51.100.7")).toBeLessThanOrEqual(9);
+    await inSync(changed);
+    expect((await applyPolicy(connectionFor(h1), assertPolicy(changed), opts)).changed).toBe(false);
+
+    // a lock-out rolls back; what the tool added while the apply waited for its proof stays too
+    const lockout = { table: TABLE, exposures: [{ service: "https" }], blockSets };
+    const pending = expectRejects(applyPolicy(connectionFor(h1), assertPolicy(lockout), opts), LockoutRolledBackError);
+    await new Promise((r) => setTimeout(r, 2500));
+    await h1.sh(`nft add element inet ${TABLE} f2b-sshd '{ 192.0.2.99 }'`);
+    await pending;
+    listed = await elements();
+    for (const e of ["198.51.100.7", "203.0.113.0/24", "192.0.2.99"]) expect(listed).toContain(e);
+    await inSync(changed);
+  }, 120_000);
+
+  it("a block set whose family changed starts empty, with a warning", async () => {
+    const v6 = { ...changed, blockSets: [{ name: "f2b-sshd", family: "ipv6", timeout: "1h" }] };
+    const r = await applyPolicy(connectionFor(h1), assertPolicy(v6), opts);
+    expect(r.changed).toBe(true);
+    expect(r.warnings.join("\n")).toContain("block set f2b-sshd was ipv4_addr and is now ipv6_addr");
+    expect(await elements()).not.toContain("elements");
+    await inSync(v6);
+  }, 60_000);
+
+  it("a limit counts only connections made after it: the proof passes, the next deploy is dropped; denying the deployer is rolled back", async () => {
+    // The apply's session was made before the table: ct count never saw it, and a rate's bucket
+    // starts full, so the one new connection that proves access is always within a limit.
+    const strict = {
+      table: TABLE,
+      exposures: [{ service: "ssh", limit: { connections: 1, rate: "1/hour", burst: 1 } }],
+    };
+    expect((await applyPolicy(connectionFor(h1), assertPolicy(strict), opts)).changed).toBe(true);
+    // ...but the proof spent the deployer's hour: its next connection (the next deploy) is dropped
+    await expect(applyPolicy(connectionFor(h1), assertPolicy(strict), opts)).rejects.toThrow(/timed out connecting/);
+    await wipeHost(h1);
+    // a source the policy drops before any exposure is locked out: the guardian rolls back and says why
+    const denied = { ...strict, deny: { sources: [lab.controllerIpv4, lab.controllerIpv6] } };
+    const err = await expectRejects(applyPolicy(connectionFor(h1), assertPolicy(denied), opts), LockoutRolledBackError);
+    expect(err.message).toContain("would lock you out");
+    const exempt = {
+      table: TABLE,
+      exposures: [
+        { service: "ssh", limit: { connections: 1, exemptSources: [lab.controllerIpv4, lab.controllerIpv6] } },
+      ],
+    };
+    expect((await applyPolicy(connectionFor(h1), assertPolicy(exempt), opts)).changed).toBe(true);
+    await inSync(exempt);
+  }, 90_000);
+});

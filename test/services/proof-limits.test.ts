@@ -1,0 +1,184 @@
+/**
+ * Proof (issue 21): per-source limits of the RENDERED table APPLIED THROUGH THE HOST API, against
+ * the lab server's real sshd.
+ *
+ * What is proved:
+ * - brute force: the attacker runs real `ssh` login attempts in a loop (BatchMode, a user it has
+ *   no key for: each attempt is a new connection that sshd refuses). With `limit: { rate:
+ *   "6/minute", burst: 2 }` on ssh the first two reach sshd (`Permission denied`), most of the rest
+ *   are dropped before it (the connection times out); meanwhile the client's new connections still
+ *   get sshd's banner; after 11 s without attempts (one token every 10 s) the attacker's next
+ *   attempt reaches sshd again. The limit rule's counter counts what it dropped.
+ * - concurrent connections: with `connections: 2`, the attacker's third concurrent connection to
+ *   tcp/22 is refused while its first two stay open, and the client connects meanwhile.
+ * The test process (the controller) is exempt (exemptSources), as the docs tell a deployer to be.
+ *
+ * Negative control: the over-limit rules deleted from the live table -> the attacker's attempts
+ * all reach sshd; re-applied through the host API, refused again.
+ */
+import { execFile } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { requireRoot } from "../support/privileges";
+import {
+  afterEachProof,
+  applyToServer,
+  createProofLab,
+  deleteRuleByComment,
+  destroyProofLab,
+  PROOF_TABLE,
+  type ProofLab,
+  type ProofPolicy,
+} from "../support/proof";
+
+/** One real ssh login attempt from `from`: "reached" when sshd answered, "dropped" when the connection timed out. */
+const SSH_ATTEMPT = (target: string) =>
+  `ssh -o BatchMode=yes -o ConnectTimeout=2 -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR nobody@${target} true 2>&1; true`;
+
+/** Whether tcp/22 of `target` answers with sshd's banner within 2 s (a new connection each call). */
+const BANNER = (target: string) =>
+  `timeout 2 bash -c 'exec 3<>/dev/tcp/${target}/22; head -c 7 <&3' 2>/dev/null || true`;
+
+describe.runIf(requireRoot("proof limits", ["ip", "nft", "sshd", "ssh", "bash", "conntrack"]))(
+  "proof: per-source limits applied over SSH",
+  () => {
+    let p: ProofLab;
+
+    beforeAll(async () => {
+      p = await createProofLab("proof-limits");
+    }, 120_000);
+    afterEach(async () => afterEachProof(p));
+    afterAll(async () => destroyProofLab(p, "proof-limits"));
+
+    const exempt = () => [p.lab.controllerIpv4, p.lab.controllerIpv6];
+    const attempts = async (n: number): Promise<string[]> => {
+      const out: string[] = [];
+      for (let i = 0; i < n; i++) {
+        const r = (await p.attacker.sh(SSH_ATTEMPT(p.server.ipv4), { allowFail: true })).stdout;
+        out.push(/Permission denied/.test(r) ? "reached" : /timed out/i.test(r) ? "dropped" : `other: ${r.trim()}`);
+      }
+      return out;
+    };
+    /** The compiled CLI's `stats` for the server, as JSON (a sample file of this test's own). */
+    const sampleFile = join(mkdtempSync(join(tmpdir(), "hnft-stats-")), "stats.json");
+    const stats = (format = "json"): Promise<{ code: number; stdout: string }> =>
+      new Promise((resolve) => {
+        const args = [
+          "stats",
+          "--host",
+          `root@${p.server.ipv4}`,
+          "--identity",
+          p.server.root.keyPath,
+          "--host-key",
+          p.server.hostKey,
+          "--table",
+          PROOF_TABLE,
+          "--format",
+          format,
+          "--sample-file",
+          sampleFile,
+        ];
+        execFile(
+          process.execPath,
+          [join(__dirname, "../../dist/cli/main.js"), ...args],
+          { timeout: 60_000 },
+          (err, stdout) => resolve({ code: err ? Number((err as { code?: unknown }).code ?? -1) : 0, stdout }),
+        );
+      });
+    const row = (json: string, kind: string, name: string) =>
+      (
+        JSON.parse(json) as {
+          rows: { chain: string; kind: string; name: string; packets: number; packetRate?: number }[];
+        }[]
+      )[0]!.rows.find((r) => r.chain === "input" && r.kind === kind && r.name === name);
+    const clientBanner = async () => (await p.client.sh(BANNER(p.server.ipv4), { allowFail: true })).stdout;
+    const overLimitPackets = async (): Promise<number> => {
+      const listing = (await p.server.sh(`nft list chain inet ${PROOF_TABLE} input`)).stdout;
+      return listing
+        .split("\n")
+        .filter((l) => l.includes("over limit"))
+        .reduce((sum, l) => sum + Number(/counter packets (\d+)/.exec(l)?.[1] ?? 0), 0);
+    };
+
+    it("brute force: after the burst the attacker's new connections are dropped, the client's still work, and after the period the attacker gets through again", async () => {
+      const policy: ProofPolicy = {
+        exposures: [{ service: "ssh", limit: { rate: "6/minute", burst: 2, exemptSources: exempt() } }],
+      };
+      expect((await applyToServer(p, policy)).changed).toBe(true);
+      const before = await stats();
+      expect(before.code).toBe(0);
+      const acceptedBefore = row(before.stdout, "accept", "ssh")!.packets;
+      const first = await attempts(8);
+      console.info(`proof-limits brute force: ${JSON.stringify(first)}`);
+      expect(first.slice(0, 2)).toEqual(["reached", "reached"]);
+      const dropped = first.filter((r) => r === "dropped").length;
+      expect(dropped).toBeGreaterThanOrEqual(4);
+      expect(first.every((r) => r === "reached" || r === "dropped")).toBe(true);
+      // the client is another source: its own bucket
+      expect(await clientBanner()).toBe("SSH-2.0");
+      // each dropped attempt is a SYN and its retransmissions: counted by the limit rule
+      expect(await overLimitPackets()).toBeGreaterThanOrEqual(dropped);
+      // stats counts what was sent: each dropped attempt is its SYN and one retransmission within the
+      // 2 s connect timeout (2 packets, 3 at most); each reached one, and the client's, one SYN accepted
+      const after = await stats();
+      expect(after.code).toBe(0);
+      const refused = row(after.stdout, "over-limit", "ssh")!;
+      expect(refused.packets).toBeGreaterThanOrEqual(dropped * 2);
+      expect(refused.packets).toBeLessThanOrEqual(dropped * 3);
+      expect(refused.packetRate).toBeGreaterThan(0);
+      const reachedCount = first.filter((r) => r === "reached").length;
+      // the controller's own new connections (apply's proof, the stats calls) are counted too
+      expect(row(after.stdout, "accept", "ssh")!.packets - acceptedBefore).toBeGreaterThanOrEqual(reachedCount + 1);
+      expect(row(after.stdout, "accept", "ssh")!.packets - acceptedBefore).toBeLessThanOrEqual(reachedCount + 1 + 3);
+      const prom = await stats("prometheus");
+      expect(prom.stdout).toMatch(
+        new RegExp(
+          `hardened_nftables_packets_total\\{host="root@${p.server.ipv4.replace(/\./g, "\\.")}:22",table="${PROOF_TABLE}",chain="input",kind="over-limit",name="ssh"\\} \\d+`,
+        ),
+      );
+      console.info(`proof-limits stats: over-limit ${refused.packets} packets for ${dropped} dropped attempts`);
+      // a token every 10 s: after 11 s quiet, the attacker reaches sshd again
+      await new Promise((r) => setTimeout(r, 11_000));
+      expect(await attempts(1)).toEqual(["reached"]);
+
+      // negative control: without the over-limit rules every attempt reaches sshd
+      await deleteRuleByComment(p.server, PROOF_TABLE, "ssh: remote logins, over limit");
+      expect(await attempts(6)).toEqual(Array(6).fill("reached"));
+      p.controls.push({
+        test: "brute force",
+        change: "removed the ssh over-limit rule",
+        observed: "6 of 6 attempts reached sshd",
+      });
+      expect((await applyToServer(p, policy)).changed).toBe(true);
+      const again = await attempts(6);
+      expect(again.filter((r) => r === "dropped").length).toBeGreaterThanOrEqual(3);
+    }, 180_000);
+
+    it("concurrent connections: the attacker's third is refused while its two stay open; the client connects meanwhile", async () => {
+      const policy: ProofPolicy = {
+        exposures: [{ service: "ssh", limit: { connections: 2, exemptSources: exempt() } }],
+      };
+      expect((await applyToServer(p, policy)).changed).toBe(true);
+      const target = p.server.ipv4;
+      const held = await p.attacker.sh(
+        [
+          "bash -c '",
+          `exec 3<>/dev/tcp/${target}/22; exec 4<>/dev/tcp/${target}/22;`,
+          'a=$(head -c 7 <&3); b=$(head -c 7 <&4); echo "held $a $b";',
+          `if timeout 3 bash -c "exec 5<>/dev/tcp/${target}/22; head -c 7 <&5"; then echo " third open"; else echo "third refused"; fi;`,
+          "'",
+        ].join(" "),
+        { allowFail: true, timeoutMs: 20_000 },
+      );
+      // and while the attacker held two, the client (another source) connected
+      const banner = await clientBanner();
+      console.info(`proof-limits connections: ${held.stdout.trim().replace(/\n/g, " | ")}; client: ${banner}`);
+      expect(held.stdout).toContain("held SSH-2.0 SSH-2.0");
+      expect(held.stdout).toContain("third refused");
+      expect(banner).toBe("SSH-2.0");
+      expect(await overLimitPackets()).toBeGreaterThanOrEqual(1);
+    }, 90_000);
+  },
+);
