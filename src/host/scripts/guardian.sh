@@ -114,8 +114,7 @@ record_state() {
   mkdir -p "$state_dir" &&
     nft -s list table inet "$table" >"$state_dir/applied.listing.raw" &&
     strip_owned_elements "$state_dir/applied.listing.raw" >"$state_dir/applied.listing.tmp" &&
-    nft -s list table inet "$table" >"$state_dir/applied.listing.raw" &&
-    strip_owned_elements "$state_dir/applied.listing.raw" | cmp -s - "$state_dir/applied.listing.tmp" &&
+    nft -s list table inet "$table" | strip_owned_elements - | cmp -s - "$state_dir/applied.listing.tmp" &&
     rm -f "$state_dir/applied.listing.raw" &&
     mv -f "$state_dir/applied.listing.tmp" "$state_dir/applied.listing" &&
     cp "$txn/params/hash" "$state_dir/applied.hash.tmp" &&
