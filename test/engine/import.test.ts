@@ -112,13 +112,13 @@ describe.runIf(requireRoot("engine import", ["ip", "nft", "sshd", "ssh-keygen"])
       expect(preview.stdout).not.toMatch(/HostTable: \((replace|create|delete)\)/);
       expect(diffLines(preview.stdout, "-")).toContain("chain input: tcp dport 8080 accept");
       expect(diffLines(preview.stdout, "+")).toContain(
-        'chain input: tcp dport 443 accept comment "https: web requests over TLS"',
+        'chain input: tcp dport 443 counter accept comment "https: web requests over TLS"',
       );
 
       expectOk(await project.pulumi(["up", "--yes"]), "up after the import");
       const live = await listTable(h, TABLE);
       expect(live).not.toContain("8080");
-      expect(live).toContain('tcp dport 443 accept comment "https: web requests over TLS"');
+      expect(live).toContain('tcp dport 443 counter accept comment "https: web requests over TLS"');
       const after = await project.exportState();
       const types = (after.deployment.resources ?? []).map((res) => `${res.type} ${res.urn.split("::").pop()}`);
       expect(types.filter((t) => t.startsWith(TYPE))).toEqual([`${TYPE} web-table`]);
@@ -182,13 +182,13 @@ describe.runIf(requireRoot("engine import (YAML)", ["ip", "nft", "sshd", "ssh-ke
       expect(preview.stdout).not.toMatch(/HostTable: \((replace|create|delete)\)/);
       expect(diffLines(preview.stdout, "-")).toContain("chain input: tcp dport 8080 accept");
       expect(
-        diffLines(preview.stdout, "+").some((l) => l.startsWith("chain input: tcp dport 50000-50100 accept")),
+        diffLines(preview.stdout, "+").some((l) => l.startsWith("chain input: tcp dport 50000-50100 counter accept")),
       ).toBe(true);
 
       expectOk(await project.pulumi(["up", "--yes"]), "up after the import (YAML)");
       const live = await listTable(h, YAML_TABLE);
       expect(live).not.toContain("8080");
-      expect(live).toContain("tcp dport 50000-50100 accept");
+      expect(live).toContain("tcp dport 50000-50100 counter accept");
       const state = await project.exportState();
       expect(
         (state.deployment.resources ?? []).filter((res) => res.type === TYPE).map((res) => res.urn.split("::").pop()),

@@ -115,10 +115,10 @@ describe.runIf(requireRoot("engine languages", ["ip", "nft", "sshd", "ssh-keygen
         const r = expectOk(await project.pulumi(["up", "--yes"]), "up");
         expect(r.stdout).toMatch(/\+ +hardened-nftables:index:HostTable quickstart-table created/);
         const table = await listTable(host, TABLE);
-        expect(table).toContain("tcp dport 22 accept");
-        expect(table).toContain("tcp dport 443 accept");
-        expect(table).toContain("tcp dport 50000-50100 accept");
-        expect(table).not.toContain("tcp dport 80 accept");
+        expect(table).toContain("tcp dport 22 counter accept");
+        expect(table).toContain("tcp dport 443 counter accept");
+        expect(table).toContain("tcp dport 50000-50100 counter accept");
+        expect(table).not.toContain("tcp dport 80 counter accept");
       }, 600_000);
 
       it("preview --diff after a policy change shows the changed rule lines; up applies them", async () => {
@@ -128,10 +128,12 @@ describe.runIf(requireRoot("engine languages", ["ip", "nft", "sshd", "ssh-keygen
         const added = diffLines(preview.stdout, "+");
         expect(
           added.some((l) =>
-            l.startsWith('chain input: iifname "eth0" tcp dport 80 accept comment "http: web requests"'),
+            l.startsWith('chain input: iifname "eth0" tcp dport 80 counter accept comment "http: web requests"'),
           ),
         ).toBe(true);
-        expect(added.some((l) => l.startsWith('chain input: meta l4proto esp accept comment "ipsec: esp"'))).toBe(true);
+        expect(
+          added.some((l) => l.startsWith('chain input: meta l4proto esp counter accept comment "ipsec: esp"')),
+        ).toBe(true);
         expect(
           added.some((l) =>
             l.startsWith(
@@ -139,12 +141,12 @@ describe.runIf(requireRoot("engine languages", ["ip", "nft", "sshd", "ssh-keygen
             ),
           ),
         ).toBe(true);
-        expect(diffLines(preview.stdout, "-").some((l) => l.includes("tcp dport 80 accept"))).toBe(false);
-        expect(await listTable(host, TABLE)).not.toContain("tcp dport 80 accept"); // a preview changes nothing
+        expect(diffLines(preview.stdout, "-").some((l) => l.includes("tcp dport 80 counter accept"))).toBe(false);
+        expect(await listTable(host, TABLE)).not.toContain("tcp dport 80 counter accept"); // a preview changes nothing
         expectOk(await project.pulumi(["up", "--yes"]), "up");
         const table = await listTable(host, TABLE);
-        expect(table).toContain('iifname "eth0" tcp dport 80 accept');
-        expect(table).toContain("meta l4proto esp accept");
+        expect(table).toContain('iifname "eth0" tcp dport 80 counter accept');
+        expect(table).toContain("meta l4proto esp counter accept");
         expect(table).toContain("reject with tcp reset");
       }, 600_000);
 

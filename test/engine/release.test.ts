@@ -237,9 +237,9 @@ describe.runIf(requireRoot("engine release", ["ip", "nft", "sshd", "ssh-keygen",
       try {
         expectOk(await project.pulumi(["up"]), "up");
         const table = await listTable(host, TABLE);
-        expect(table).toContain("tcp dport 22 accept");
-        expect(table).toContain("tcp dport 443 accept");
-        expect(table).not.toContain("tcp dport 80 accept");
+        expect(table).toContain("tcp dport 22 counter accept");
+        expect(table).toContain("tcp dport 443 counter accept");
+        expect(table).not.toContain("tcp dport 80 counter accept");
 
         expectOk(await project.pulumi(["preview", "--expect-no-changes"]), "preview --expect-no-changes");
         const noop = expectOk(await project.pulumi(["up", "--expect-no-changes"]), "no-op up");
@@ -249,12 +249,12 @@ describe.runIf(requireRoot("engine release", ["ip", "nft", "sshd", "ssh-keygen",
         const preview = expectOk(await project.pulumi(["preview", "--diff"]), "preview --diff");
         expect(
           diffLines(preview.stdout, "+").some((l) =>
-            l.startsWith('chain input: tcp dport 80 accept comment "http: web requests"'),
+            l.startsWith('chain input: tcp dport 80 counter accept comment "http: web requests"'),
           ),
         ).toBe(true);
-        expect(await listTable(host, TABLE)).not.toContain("tcp dport 80 accept");
+        expect(await listTable(host, TABLE)).not.toContain("tcp dport 80 counter accept");
         expectOk(await project.pulumi(["up"]), "up (change)");
-        expect(await listTable(host, TABLE)).toContain("tcp dport 80 accept");
+        expect(await listTable(host, TABLE)).toContain("tcp dport 80 counter accept");
 
         await host.sh(`nft add rule inet ${TABLE} input tcp dport 8080 accept`);
         const drift = await project.pulumi(["preview", "--refresh", "--diff", "--expect-no-changes"]);

@@ -93,7 +93,7 @@ describe.runIf(requireRoot("cli host", ["ip", "sshd", "nft"]))(
         expect(r.stderr.includes(s), "secret on stderr").toBe(false);
       }
     };
-    const tableListing = async () => (await h.sh("nft list table inet web1", { allowFail: true })).stdout;
+    const tableListing = async () => (await h.sh("nft -s list table inet web1", { allowFail: true })).stdout;
 
     beforeAll(async () => {
       lab = await createLab({ hosts: 2, label: "cli-host" });

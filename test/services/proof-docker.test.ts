@@ -200,7 +200,7 @@ describe.runIf(
   it("a published port with an exposure answers its source, not the attacker; without one, nobody; forward accept is the bypass", async () => {
     const applied = await applyToServer(p, policy("drop"));
     expect(applied.artefacts.nft).toContain(
-      `ct status dnat ip saddr @app_v4 meta l4proto tcp ct original proto-dst ${EXPOSED} accept`,
+      `ct status dnat ip saddr @app_v4 meta l4proto tcp ct original proto-dst ${EXPOSED} counter accept`,
     );
     expect(await reach("client", EXPOSED)).toBe("open");
     expect(await reach("attacker", EXPOSED)).toBe("timeout");

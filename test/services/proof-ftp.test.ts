@@ -190,7 +190,7 @@ describe.runIf(requireRoot("proof ftp", ["ip", "nft", "sshd", "vsftpd", "sipp", 
           comment: "ftpalt: control, helper ftp",
           fails: async () => {
             await p.server.sh(
-              `nft add rule inet ${PROOF_TABLE} input tcp dport 2121 accept comment '"ftpalt: plain accept (control)"'`,
+              `nft insert rule inet ${PROOF_TABLE} input tcp dport 2121 accept comment '"ftpalt: plain accept (control)"'`,
             );
             const s0 = await expectStats(p.server);
             const observed = await fetchFails(v4, SCOPED_PASV);

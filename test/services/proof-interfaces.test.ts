@@ -84,7 +84,7 @@ describe.runIf(requireRoot("proof interfaces", ["ip", "nft", "sshd", "python3", 
       const policy = scoped();
       const applied = await applyToServer(p, policy);
       expect(applied.artefacts.nft).toContain(
-        `iifname "eth1" tcp dport ${PRIVATE_PORT} accept comment "private: ports"`,
+        `iifname "eth1" tcp dport ${PRIVATE_PORT} counter accept comment "private: ports"`,
       );
       const overPrivate = await connectFrom(p.client, link.a.ipv4, PRIVATE_PORT);
       expect(overPrivate).toMatchObject({ result: "open", banner: `HNFT-${PRIVATE_PORT}` });
@@ -160,7 +160,9 @@ describe.runIf(requireRoot("proof interfaces", ["ip", "nft", "sshd", "python3", 
     it("SSH scoped to the interface the controller comes in on applies; scoped to the other one, the lock-out rollback fires", async () => {
       const onPublic: ProofPolicy = { exposures: [{ service: "ssh", interfaces: ["eth0"] }] };
       const applied = await applyToServer(p, onPublic);
-      expect(applied.artefacts.nft).toContain(`iifname "eth0" tcp dport 22 accept comment "ssh: remote logins"`);
+      expect(applied.artefacts.nft).toContain(
+        `iifname "eth0" tcp dport 22 counter accept comment "ssh: remote logins"`,
+      );
       const before = (await p.server.sh(`nft -s list table inet ${PROOF_TABLE}`)).stdout;
 
       const onPrivate = assertPolicy({ exposures: [{ service: "ssh", interfaces: ["eth1"] }], table: PROOF_TABLE });

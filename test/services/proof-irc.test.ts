@@ -166,7 +166,7 @@ describe.runIf(requireRoot("proof irc", ["ip", "nft", "sshd", "ngircd", "conntra
     it("helper scoped (IPv4): the irc helper on the server's connection to an IRC server expects the DCC connection; only sources get it", async () => {
       const applied = await applyToServer(p, scoped);
       expect(applied.artefacts.nft).toContain(
-        `ip daddr @irc_v4 tcp dport ${IRC_PORT} ct helper set "irc-helper" accept`,
+        `ip daddr @irc_v4 tcp dport ${IRC_PORT} counter ct helper set "irc-helper" accept`,
       );
       const ngircd = await startNgircd(p.client);
       try {

@@ -87,7 +87,7 @@ describe.runIf(requireRoot("proof libvirt-style", ["ip", "nft", "sshd", "python3
 
     it("the guest gets its lease, resolves through dnsmasq and reaches a lab peer; without the dns exposure it cannot resolve", async () => {
       const applied = await applyToServer(p, policy(true));
-      expect(applied.artefacts.nft).toContain(`iifname "virbr0" udp dport 53 accept`);
+      expect(applied.artefacts.nft).toContain(`iifname "virbr0" udp dport 53 counter accept`);
       const lease = inGuest("busybox udhcpc -i eth0 -n -q -f -t 4 -T 1 -s /bin/true");
       const address = /lease of (\S+) obtained/.exec(lease)?.[1];
       expect(address, lease).toMatch(new RegExp(`^${NET.replace(/\./g, "\\.")}\\.(1\\d|20)$`));

@@ -133,7 +133,7 @@ describe.runIf(requireRoot("proof netbios", ["ip", "nft", "sshd", "nmbd", "nmblo
     it("output drop: the answer to a broadcast query leaves through the rendered output rule; negative control", async () => {
       const applied = await applyToServer(p, policy({ output: "drop" }));
       expect(applied.artefacts.ruleLines).toContain(
-        'chain output: ip daddr @netbios-ns_v4 udp sport 137 accept comment "netbios-ns: name service sent by the server"',
+        'chain output: ip daddr @netbios-ns_v4 udp sport 137 counter accept comment "netbios-ns: name service sent by the server"',
       );
       nmbd = await startNmbd(p.server);
       await lookupOk(p.client, "unicast");

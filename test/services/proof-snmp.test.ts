@@ -89,7 +89,7 @@ describe.runIf(requireRoot("proof snmp", ["ip", "nft", "sshd", "snmpd", "snmpget
     it("helper none: the client's GET is answered over IPv4 and IPv6, the attacker's is filtered; negative control", async () => {
       const applied = await applyToServer(p, policy("none"));
       expect(applied.artefacts.ruleLines).toContain(
-        'chain input: ip saddr @snmp_v4 udp dport 161 accept comment "snmp: agent"',
+        'chain input: ip saddr @snmp_v4 udp dport 161 counter accept comment "snmp: agent"',
       );
       await agentAnswersAnyone();
       await getOk(p.client, false);

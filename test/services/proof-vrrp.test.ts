@@ -48,7 +48,7 @@ describe.runIf(requireRoot("proof vrrp", ["ip", "nft", "sshd", "keepalived"]))(
       for (const host of [p.server, p.client]) {
         const applied = await apply(host);
         expect(applied.artefacts.nft).toContain(
-          `ip daddr 224.0.0.18 meta l4proto vrrp accept comment "vrrp: vrrp sent by this host"`,
+          `ip daddr 224.0.0.18 meta l4proto vrrp counter accept comment "vrrp: vrrp sent by this host"`,
         );
       }
     }, 120_000);
