@@ -137,7 +137,7 @@ describe.runIf(requireRoot("engine languages", ["ip", "nft", "sshd", "ssh-keygen
         expect(
           added.some((l) =>
             l.startsWith(
-              'chain input: meta l4proto tcp limit rate 10/second reject with tcp reset comment "denied reject: tcp reset (10/second)"',
+              'chain input: meta l4proto tcp limit rate 10/second counter reject with tcp reset comment "denied reject: tcp reset (10/second)"',
             ),
           ),
         ).toBe(true);
