@@ -141,7 +141,7 @@ describe.runIf(requireRoot("proof pptp", ["ip", "nft", "sshd", "vsftpd", "sipp",
     it("helper scoped: tcp/1723 opens, but a GRE flow no PPTP call announced is dropped", async () => {
       const applied = await applyToServer(p, SCOPED);
       expect(applied.artefacts.nft).toMatch(
-        /ct state related ct helper "pptp" meta nfproto ipv4 meta l4proto gre accept/,
+        /ct state related ct helper "pptp" meta nfproto ipv4 meta l4proto gre counter accept/,
       );
       await controlOpen();
       await greDropped();
