@@ -15,7 +15,7 @@ export interface Finding {
   readonly severity: Severity;
   readonly host: string;
   readonly title: string;
-  /** Exact quotes: `inet filter/input line 12: ct state related accept`, `/etc/sysctl.conf:4: ...`. */
+  /** Exact quotes: `inet filter/input line 12: <the rule as nft lists it>`, `/etc/sysctl.conf:4: ...`. */
   readonly evidence: readonly string[];
   readonly remedy: string;
   /** A file and line on the host, when the finding comes from one (SARIF location). */
@@ -110,7 +110,7 @@ export function factsFromGathered(g: AuditGathered): HostAuditFacts {
   };
 }
 
-/** `inet filter/input line 12: ct state related accept` (legacy: `iptables-legacy filter/INPUT line 9: -A ...`). */
+/** `inet filter/input line 12: <the rule as nft lists it>` (legacy: `iptables-legacy filter/INPUT line 9: -A ...`). */
 export function quote(rule: AuditRule): string {
   const where = rule.source === "nft" ? `${rule.table}/${rule.chain}` : `${rule.source} ${rule.table}/${rule.chain}`;
   return `${where} line ${rule.line}: ${rule.text}`;
