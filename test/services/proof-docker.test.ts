@@ -18,6 +18,8 @@
  * - an exposure's per-source limit holds on its published port: a burst over the rate from the
  *   attacker (an admitted source here) is cut to the bucket, counted by the forward chain's limit
  *   rule, while the client's new connections keep opening; the same burst without the limit all opens;
+ *   a source's budget is one for the host's own port (input) and the published port (forward), and
+ *   `connections` counts concurrent connections to a container (negative control without it);
  * - a container reaches a lab peer outside (routed: docker0 to eth0, Docker's masquerade), and two
  *   containers on docker0 reach each other (bridged: it crosses the inet forward hook because
  *   br_netfilter's bridge-nf-call-iptables is 1 in the lab namespace); negative control: with
@@ -320,6 +322,72 @@ describe.runIf(
       change: "applied the exposure without its limit",
       observed: `the attacker's burst of ${BURST}: ${JSON.stringify(free)}; with the limit: ${JSON.stringify(over)}`,
     });
+  }, 90_000);
+
+  it("the host's own port and the published port share a source's budget; concurrent connections to a container are counted", async () => {
+    const HOSTPORT = 7200;
+    const sources = [p.client.ipv4, p.attacker.ipv4];
+    const host = bannerServer(p.server, HOSTPORT, "HNFT-HOST");
+    try {
+      await waitListening(p.server, "tcp", HOSTPORT);
+      await applyToServer(p, {
+        exposures: [
+          { service: "ssh" },
+          // tcp/7200 is served by the host (input), tcp/8080 by a container (forward): one exposure
+          { name: "app", protocol: "tcp", ports: [HOSTPORT, EXPOSED], sources, limit: { rate: "1/minute", burst: 3 } },
+          { name: "echo", protocol: "tcp", ports: ECHO, sources, limit: { connections: 2 } },
+        ],
+        forward: { policy: "drop", guestInterfaces: ["docker0"] },
+      });
+      await flushConntrack(p.server);
+      // the attacker spends its burst on the host's own port, then the container's is over the rate
+      for (let i = 0; i < 3; i++) expect(await reach("attacker", HOSTPORT), `host port ${i + 1}`).toBe("open");
+      expect(await reach("attacker", EXPOSED), "published port: the same budget, spent").toBe("timeout");
+      expect(await reach("client", EXPOSED), "another source's budget").toBe("open");
+
+      // ct count: two held connections to the echo container, the third is refused, another source's opens
+      const held = p.attacker.spawn(
+        `exec python3 -u -c '
+import socket, time
+s = [socket.create_connection(("${p.server.ipv4}", ${ECHO}), timeout=5) for _ in range(2)]
+print("HELD", len(s), flush=True)
+time.sleep(60)
+'`,
+      );
+      try {
+        await new Promise((r) => setTimeout(r, 1500));
+        expect(await reach("attacker", ECHO), "a third concurrent connection").toBe("timeout");
+        expect(await reach("client", ECHO)).toBe("open");
+      } finally {
+        await held.stop();
+      }
+      // negative control: the same two held connections without the limit leave room for a third
+      await applyToServer(p, {
+        exposures: [{ service: "ssh" }, { name: "echo", protocol: "tcp", ports: ECHO, sources }],
+        forward: { policy: "drop", guestInterfaces: ["docker0"] },
+      });
+      await flushConntrack(p.server);
+      const again = p.attacker.spawn(
+        `exec python3 -u -c '
+import socket, time
+s = [socket.create_connection(("${p.server.ipv4}", ${ECHO}), timeout=5) for _ in range(2)]
+time.sleep(60)
+'`,
+      );
+      try {
+        await new Promise((r) => setTimeout(r, 1500));
+        expect(await reach("attacker", ECHO), "without the limit: a third connection").toBe("open");
+      } finally {
+        await again.stop();
+      }
+      p.controls.push({
+        test: "connections limit on a published port",
+        change: "applied the echo exposure without limit.connections",
+        observed: "with two held connections the attacker's third opened",
+      });
+    } finally {
+      await host.stop();
+    }
   }, 90_000);
 
   it("dockerd restarted and a new container: our table works and shows no drift", async () => {
