@@ -21,6 +21,7 @@ DEBIAN_PACKAGES=(
   keepalived
   iptables ufw
   docker.io busybox-static dnsmasq-base
+  podman netavark runc
 )
 
 step() { printf '\n==> %s\n' "$*" >&2; }
@@ -60,8 +61,11 @@ if [ -d /run/systemd/system ]; then systemctl disable ufw >/dev/null 2>&1 || tru
 elif command -v update-rc.d >/dev/null 2>&1; then update-rc.d ufw disable >/dev/null 2>&1 || true; fi
 # docker.io (the Docker proof runs dockerd only inside a lab host's namespace, through nsenter,
 # with its own data root and socket) would start dockerd and containerd in the machine's own
-# namespace, where Docker sets the FORWARD policy to DROP and cuts the lab bridges.
-for service in nmbd smbd samba-ad-dc snmpd ngircd inetd exim4 keepalived fail2ban docker.socket docker containerd; do
+# namespace, where Docker sets the FORWARD policy to DROP and cuts the lab bridges. podman (the
+# Podman proof runs it only inside a lab host's namespace with its own directories) starts no
+# daemon, but its units would restart containers or serve its API in the machine's namespace.
+for service in nmbd smbd samba-ad-dc snmpd ngircd inetd exim4 keepalived fail2ban docker.socket docker containerd \
+  podman.socket podman podman-restart podman-auto-update.timer; do
   if [ -d /run/systemd/system ]; then
     systemctl disable --now "${service}" >/dev/null 2>&1 || true
   elif [ -x "/etc/init.d/${service/inetd/openbsd-inetd}" ]; then

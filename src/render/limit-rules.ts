@@ -1,6 +1,7 @@
 /**
- * How nft spells an exposure's per-source limits: before each of its input openings, a rule per
- * family and kind that counts the source in a kernel-filled set and refuses what goes over.
+ * How nft spells an exposure's per-source limits: before each of its input openings and published
+ * ports (forward), a rule per family and kind that counts the source in a kernel-filled set and
+ * refuses what goes over.
  */
 import ipaddr from "ipaddr.js";
 import type { Family } from "../fields/prefix";
@@ -29,7 +30,8 @@ export function overLimitVerdict(limit: PlannedLimit, reject: boolean, l4: strin
 /** Drop, or reject as the chain's end does (tcp reset for TCP, icmpx admin-prohibited otherwise). */
 export function refusal(reject: boolean, l4: string): string {
   if (!reject) return "drop";
-  return l4.startsWith("tcp ") || l4 === "meta l4proto tcp"
+  // tcp: "tcp dport 22", a portless "meta l4proto tcp", or a published port's "meta l4proto tcp ct original ..."
+  return l4.startsWith("tcp ") || l4 === "meta l4proto tcp" || l4.startsWith("meta l4proto tcp ")
     ? "reject with tcp reset"
     : "reject with icmpx admin-prohibited";
 }

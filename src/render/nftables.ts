@@ -219,15 +219,25 @@ function openingRules(opening: Opening, limit: PlannedLimit | undefined, reject:
       : opening.kind === "published"
         ? "ct status dnat "
         : "";
-  // limits count new connections to this host's own services (input); published ports are not limited
-  const limited = limit && opening.chain === "input" && opening.kind !== "related" ? limit : undefined;
+  // Limits count the new connections an exposure admits: to this host's own services (input) and,
+  // with the same meters, to a port a runtime published (forward). The budget per source is the
+  // exposure's, not the path's: DNAT is decided before routing, so each connection crosses exactly
+  // one of the two hooks and is counted once, and a client gets no second budget because a
+  // container, not the host, serves the port (separate meters would double it, and a port moved
+  // into a container would quietly lose its limit). `ct status dnat` keeps what guests or routed
+  // peers open to the same port number out of the source's count.
+  const limited =
+    limit && (opening.chain === "input" || opening.kind === "published") && opening.kind !== "related"
+      ? limit
+      : undefined;
   return interfaceMatches(opening).flatMap((iface) =>
     peerMatches(opening).flatMap((peer) => {
       const matches = [iface, peer.text].filter((m) => m !== "").join(" ");
+      const limitMatches = [state.trim(), matches].filter((m) => m !== "").join(" ");
       return l4Matches(opening).flatMap((l4) => [
         ...(limited
           ? peer.families.flatMap((f) =>
-              limitStatements(limited, matches, f, l4, reject).map((text) =>
+              limitStatements(limited, limitMatches, f, l4, reject).map((text) =>
                 rule(opening.chain, text, `${opening.comment}, over limit`),
               ),
             )
@@ -275,6 +285,11 @@ function baselineHeading(chain: PlannedChain): string | undefined {
   return undefined;
 }
 
+/** Whether the policy answers what it denies (`denied: "reject"`), which its input chain carries. */
+function rejectsDenied(plan: Plan): boolean {
+  return plan.chains.some((c) => c.name === "input" && c.rejectDenied !== undefined);
+}
+
 function chainSections(plan: Plan, chain: PlannedChain): Section[] {
   const groups = chain.name === "output" ? [...plan.exposures, ...plan.outputAllow] : plan.exposures;
   const trusted = chain.baseline.filter((b) => b.kind === "trusted-interface");
@@ -287,7 +302,9 @@ function chainSections(plan: Plan, chain: PlannedChain): Section[] {
       heading: "trustedInterfaces: everything arriving on them is accepted",
       rules: trusted.flatMap((b) => baselineRules(chain.name, b)),
     },
-    ...groups.map((g) => groupSection(chain.name, g, chain.rejectDenied !== undefined)),
+    // over a limit is refused as the policy's input chain refuses (denied), on either path: the
+    // over-limit chain that logs is one for both, and a client of a published port fails as fast
+    ...groups.map((g) => groupSection(chain.name, g, rejectsDenied(plan))),
   ];
   if (chain.logDropped) {
     const { rate, prefix } = chain.logDropped;
@@ -374,7 +391,7 @@ function chainBlock(
 function overLimitSection(plan: Plan): Section | undefined {
   if (!plan.limitLog) return undefined;
   const { rate, prefix } = plan.limitLog;
-  const reject = plan.chains.some((c) => c.name === "input" && c.rejectDenied !== undefined);
+  const reject = rejectsDenied(plan);
   return {
     heading: `over a per-source limit: logged (at most ${rate}), then ${reject ? "rejected" : "dropped"}`,
     rules: [

@@ -184,4 +184,23 @@ export const goldenCases: readonly GoldenCase[] = [
       log: { dropped: true },
     },
   },
+  {
+    // the exposures' limits before their published-port accepts too, sharing the input meters
+    name: "container-limits",
+    policy: {
+      table: "golden",
+      exposures: [
+        { service: "ssh", limit: { rate: "6/minute", burst: 3, connections: 3, exemptSources: ["198.18.0.10"] } },
+        {
+          name: "app",
+          protocol: "tcp",
+          ports: 8080,
+          sources: ["198.18.0.0/24", "2001:2::/64"],
+          limit: { rate: "30/minute", log: true },
+        },
+      ],
+      forward: { policy: "drop", guestInterfaces: ["docker0"] },
+      denied: "reject",
+    },
+  },
 ];

@@ -154,6 +154,11 @@ describe.runIf(requireRoot("rendered tables against nft's listing", ["nft", "uns
         "per-source connection count with a prefix":
           /add @\S+_conn_v4 \{ ip saddr & 255\.255\.255\.0 ct count over \d+ \} counter drop$/,
         "exempt sources": /ip6? saddr != @\S+_exempt_v[46] /,
+        "per-source rate meter on a published port":
+          /^forward: .*ct status dnat .*ct original proto-dst \d+ ct state new update @\S+_rate_v4 \{ ip saddr limit rate over/,
+        "per-source connection count on a published port":
+          /^forward: .*ct status dnat .*ct original proto-dst \d+ ct state new add @\S+_conn_v4 \{ ip saddr ct count over \d+ \} counter reject with tcp reset$/,
+        "published port over the limit to the logging chain": /^forward: .*ct status dnat .* counter goto over_limit$/,
         "over the limit to the logging chain": /counter goto over_limit$/,
         "over the limit rejected (denied: reject)": /update @\S+ \{ [^}]+ \} counter reject with tcp reset$/,
         "over-limit chain rejecting": /^over_limit: reject with icmpx admin-prohibited$/,

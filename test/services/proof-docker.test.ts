@@ -15,7 +15,16 @@
  * - a published port with an exposure answers the exposure's source and not the attacker; a
  *   published port with no exposure answers nobody; with forward policy accept the attacker gets
  *   through (the bypass, reproduced), and the drop policy closes it again;
- * - a container reaches a lab peer outside, and two containers on docker0 reach each other;
+ * - an exposure's per-source limit holds on its published port: a burst over the rate from the
+ *   attacker (an admitted source here) is cut to the bucket, counted by the forward chain's limit
+ *   rule, while the client's new connections keep opening; the same burst without the limit all opens;
+ *   a source's budget is one for the host's own port (input) and the published port (forward), and
+ *   `connections` counts concurrent connections to a container (negative control without it);
+ * - a container reaches a lab peer outside (routed: docker0 to eth0, Docker's masquerade), and two
+ *   containers on docker0 reach each other (bridged: it crosses the inet forward hook because
+ *   br_netfilter's bridge-nf-call-iptables is 1 in the lab namespace); negative control: with
+ *   docker0 not declared (guestInterfaces names another interface, the override of the refusal)
+ *   both fail, so the positive checks are not vacuous;
  * - dockerd restarted and a new container started: our table still works and shows no drift;
  * - an apply of ours keeps an established connection to a container.
  */
@@ -34,7 +43,7 @@ import {
 import { assertPolicy } from "../../src/model/validate";
 import { connectionFor, HOST_PATHS } from "../support/host-fixtures";
 import type { LabProcess } from "../support/lab";
-import { bannerServer, connectFrom, waitListening } from "../support/lab-links";
+import { bannerServer, connectBurst, connectFrom, waitListening } from "../support/lab-links";
 import { requireRoot } from "../support/privileges";
 import {
   applyToServer,
@@ -66,6 +75,15 @@ describe.runIf(
 
   const docker = (...args: string[]): string =>
     execFileSync(DOCKER, ["-H", `unix://${sock}`, ...args], { encoding: "utf8", timeout: 60_000 }).trim();
+  /** A command in a container that may fail: its output, whatever its exit status. */
+  const dockerTry = (...args: string[]): string => {
+    try {
+      return docker(...args);
+    } catch (e) {
+      const err = e as { stdout?: string; stderr?: string };
+      return `${err.stdout ?? ""}${err.stderr ?? ""}`.trim();
+    }
+  };
 
   async function startDockerd(): Promise<void> {
     const dirs = { data: path.join(root, "data"), exec: path.join(root, "x") };
@@ -233,6 +251,144 @@ describe.runIf(
     // the host's own exposure is unchanged
     expect(await reach("client", 22)).toBe("open");
   }, 60_000);
+
+  it("negative control: docker0 not declared (the refusal overridden), a container reaches neither the lab peer nor the other container", async () => {
+    // bridged traffic between containers reaches the inet forward hook only through br_netfilter
+    expect((await p.server.sh("cat /proc/sys/net/bridge/bridge-nf-call-iptables")).stdout.trim()).toBe("1");
+    const hiddenIp = docker("inspect", "-f", "{{.NetworkSettings.IPAddress}}", "hidden");
+    const toPeer = () => dockerTry("exec", "web", "nc", "-w", "2", p.client.ipv4, String(EGRESS));
+    const toContainer = () =>
+      dockerTry("exec", "web", "sh", "-c", `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 2 ${hiddenIp} 80 2>&1`);
+    // guestInterfaces names an interface this host does not have: the apply's refusal is overridden
+    // and forward drops what docker0 sends
+    await applyToServer(p, { ...policy("drop"), forward: { policy: "drop", guestInterfaces: ["virbr9"] } });
+    await flushConntrack(p.server);
+    const routed = toPeer();
+    const bridged = toContainer();
+    expect(routed).not.toContain("HNFT-PEER");
+    expect(bridged).not.toContain("HNFT-CONTAINER");
+    p.controls.push({
+      test: "containers' network",
+      change: "applied guestInterfaces [virbr9] (docker0 not declared) with forward drop",
+      observed: `container to lab peer (routed): ${JSON.stringify(routed)}; container to container (bridged): ${JSON.stringify(bridged)}`,
+    });
+    await applyToServer(p, policy("drop"));
+    expect(toPeer()).toContain("HNFT-PEER");
+    expect(toContainer()).toContain("HNFT-CONTAINER");
+  }, 60_000);
+
+  it("an exposure's limit holds on its published port: over the rate the attacker is dropped, the client keeps connecting", async () => {
+    const BURST = 10;
+    const limited = (limit?: Record<string, unknown>): ProofPolicy => ({
+      exposures: [
+        { service: "ssh" },
+        {
+          name: "app",
+          protocol: "tcp",
+          ports: EXPOSED,
+          sources: [p.client.ipv4, p.attacker.ipv4],
+          ...(limit ? { limit } : {}),
+        },
+      ],
+      forward: { policy: "drop", guestInterfaces: ["docker0"] },
+    });
+    const overLimitPackets = async (): Promise<number> => {
+      const listing = (await p.server.sh(`nft list chain inet ${PROOF_TABLE} forward`)).stdout;
+      const line = listing.split("\n").find((l) => l.includes("also when DNATed to a guest, over limit"));
+      return Number(/counter packets (\d+)/.exec(line ?? "")?.[1] ?? Number.NaN);
+    };
+    // negative control: the same burst without the limit opens every connection
+    await applyToServer(p, limited());
+    await flushConntrack(p.server);
+    const free = await connectBurst(p.attacker, p.server.ipv4, EXPOSED, BURST);
+    expect(free).toEqual({ open: BURST });
+
+    const applied = await applyToServer(p, limited({ rate: "1/minute", burst: 3 }));
+    expect(applied.artefacts.nft).toContain(
+      `ct status dnat ip saddr @app_v4 meta l4proto tcp ct original proto-dst ${EXPOSED} ct state new update @app_rate_v4 { ip saddr limit rate over 1/minute burst 3 packets } counter drop`,
+    );
+    await flushConntrack(p.server);
+    const over = await connectBurst(p.attacker, p.server.ipv4, EXPOSED, BURST);
+    console.info(`published port, limit 1/minute burst 3: attacker's burst of ${BURST}: ${JSON.stringify(over)}`);
+    // the bucket starts full with the burst (3) and refills one a minute: the rest are dropped
+    expect(over).toEqual({ open: 3, timeout: BURST - 3 });
+    // dropped by the forward chain's limit rule, not by anything else
+    expect(await overLimitPackets()).toBeGreaterThanOrEqual(BURST - 3);
+    // the client's budget is its own: its new connections keep opening
+    for (let i = 0; i < 3; i++) expect(await reach("client", EXPOSED), `client connection ${i + 1}`).toBe("open");
+    expect(await reach("attacker", EXPOSED), "the attacker is still over its rate").toBe("timeout");
+    p.controls.push({
+      test: "limit on a published port",
+      change: "applied the exposure without its limit",
+      observed: `the attacker's burst of ${BURST}: ${JSON.stringify(free)}; with the limit: ${JSON.stringify(over)}`,
+    });
+  }, 90_000);
+
+  it("the host's own port and the published port share a source's budget; concurrent connections to a container are counted", async () => {
+    const HOSTPORT = 7200;
+    const sources = [p.client.ipv4, p.attacker.ipv4];
+    const host = bannerServer(p.server, HOSTPORT, "HNFT-HOST");
+    try {
+      await waitListening(p.server, "tcp", HOSTPORT);
+      await applyToServer(p, {
+        exposures: [
+          { service: "ssh" },
+          // tcp/7200 is served by the host (input), tcp/8080 by a container (forward): one exposure
+          { name: "app", protocol: "tcp", ports: [HOSTPORT, EXPOSED], sources, limit: { rate: "1/minute", burst: 3 } },
+          { name: "echo", protocol: "tcp", ports: ECHO, sources, limit: { connections: 2 } },
+        ],
+        forward: { policy: "drop", guestInterfaces: ["docker0"] },
+      });
+      await flushConntrack(p.server);
+      // the attacker spends its burst on the host's own port, then the container's is over the rate
+      for (let i = 0; i < 3; i++) expect(await reach("attacker", HOSTPORT), `host port ${i + 1}`).toBe("open");
+      expect(await reach("attacker", EXPOSED), "published port: the same budget, spent").toBe("timeout");
+      expect(await reach("client", EXPOSED), "another source's budget").toBe("open");
+
+      // ct count: two held connections to the echo container, the third is refused, another source's opens
+      const held = p.attacker.spawn(
+        `exec python3 -u -c '
+import socket, time
+s = [socket.create_connection(("${p.server.ipv4}", ${ECHO}), timeout=5) for _ in range(2)]
+print("HELD", len(s), flush=True)
+time.sleep(60)
+'`,
+      );
+      try {
+        await new Promise((r) => setTimeout(r, 1500));
+        expect(await reach("attacker", ECHO), "a third concurrent connection").toBe("timeout");
+        expect(await reach("client", ECHO)).toBe("open");
+      } finally {
+        await held.stop();
+      }
+      // negative control: the same two held connections without the limit leave room for a third
+      await applyToServer(p, {
+        exposures: [{ service: "ssh" }, { name: "echo", protocol: "tcp", ports: ECHO, sources }],
+        forward: { policy: "drop", guestInterfaces: ["docker0"] },
+      });
+      await flushConntrack(p.server);
+      const again = p.attacker.spawn(
+        `exec python3 -u -c '
+import socket, time
+s = [socket.create_connection(("${p.server.ipv4}", ${ECHO}), timeout=5) for _ in range(2)]
+time.sleep(60)
+'`,
+      );
+      try {
+        await new Promise((r) => setTimeout(r, 1500));
+        expect(await reach("attacker", ECHO), "without the limit: a third connection").toBe("open");
+      } finally {
+        await again.stop();
+      }
+      p.controls.push({
+        test: "connections limit on a published port",
+        change: "applied the echo exposure without limit.connections",
+        observed: "with two held connections the attacker's third opened",
+      });
+    } finally {
+      await host.stop();
+    }
+  }, 90_000);
 
   it("dockerd restarted and a new container: our table works and shows no drift", async () => {
     await applyToServer(p, policy("drop"));

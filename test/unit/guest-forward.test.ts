@@ -47,6 +47,45 @@ describe("forward chain with guest interfaces", () => {
     expect(blanketRelatedAccepts(rules.join("\n"))).toEqual([]);
   });
 
+  it("an exposure's limit stands before its published-port accept, on the input chain's meters, only for DNATed connections", () => {
+    const limited = {
+      name: "app",
+      protocol: "tcp",
+      ports: 8080,
+      sources: ["198.18.5.0/24"],
+      limit: { rate: "6/minute", burst: 3, connections: 4, exemptSources: ["198.18.5.9"] },
+    };
+    const rules = forwardRules({ exposures: [ssh, limited], forward: guests });
+    const accept = rules.findIndex((r) => r.startsWith("ct status dnat ip saddr @app_v4") && r.includes("accept"));
+    const limits = rules.filter((r) => r.includes("over limit"));
+    expect(limits).toEqual([
+      'ip saddr != @app_exempt_v4 ct status dnat ip saddr @app_v4 meta l4proto tcp ct original proto-dst 8080 ct state new update @app_rate_v4 { ip saddr limit rate over 6/minute burst 3 packets } counter drop comment "app: ports, also when DNATed to a guest, over limit"',
+      'ip saddr != @app_exempt_v4 ct status dnat ip saddr @app_v4 meta l4proto tcp ct original proto-dst 8080 ct state new add @app_conn_v4 { ip saddr ct count over 4 } counter drop comment "app: ports, also when DNATed to a guest, over limit"',
+    ]);
+    expect(rules.indexOf(limits[1]!)).toBe(accept - 1);
+    // the same meters as input: one budget per source and exposure
+    const parsed = parsePolicy({ exposures: [ssh, limited], forward: guests });
+    if (!parsed.ok) throw new Error("invalid");
+    const nft = renderPolicy(parsed.value).nft;
+    expect(nft.match(/set app_rate_v4 \{/g)).toHaveLength(1);
+    expect(nft).toContain("tcp dport 8080 ct state new update @app_rate_v4 {");
+    // without guests, the forward chain has no limit rule
+    expect(forwardRules({ exposures: [ssh, limited] }).filter((r) => r.includes("over limit"))).toEqual([]);
+  });
+
+  it("over a limit on a published port: a TCP reset with denied reject, the over-limit chain with log", () => {
+    const app = (limit: object) => ({ name: "app", protocol: "tcp", ports: 8080, limit });
+    const rejecting = forwardRules({ exposures: [ssh, app({ rate: "6/minute" })], forward: guests, denied: "reject" });
+    expect(rejecting.filter((r) => r.includes("over limit"))).toEqual([
+      'ct status dnat meta l4proto tcp ct original proto-dst 8080 ct state new update @app_rate_v4 { ip saddr limit rate over 6/minute } counter reject with tcp reset comment "app: ports, also when DNATed to a guest, over limit"',
+      'ct status dnat meta l4proto tcp ct original proto-dst 8080 ct state new update @app_rate_v6 { ip6 saddr & ffff:ffff:ffff:ffff:: limit rate over 6/minute } counter reject with tcp reset comment "app: ports, also when DNATed to a guest, over limit"',
+    ]);
+    const logging = forwardRules({ exposures: [ssh, app({ rate: "6/minute", log: true })], forward: guests });
+    expect(logging.filter((r) => r.includes("over limit")).every((r) => r.includes("counter goto over_limit "))).toBe(
+      true,
+    );
+  });
+
   it("sources are one set lookup: 10,000 prefixes add no rule", () => {
     const sources = Array.from({ length: 10_000 }, (_, i) => `10.${i >> 8}.${i & 255}.0/24`);
     const few = forwardRules({
