@@ -115,5 +115,41 @@ describe.runIf(requireRoot("host runtimes", ["ip", "sshd", "nft", "iptables-lega
       expect(text.stdout).toContain("guests: docker0 (Docker: table ip docker-bridges)\n");
       expect(await listRulesetWithHandles(h)).toBe(before);
     });
+
+    it("the CLI's diff says apply's refusal (exit 6, docker0 with its evidence, the field to set); with guestInterfaces it does not", async () => {
+      const policyFile = (name: string, forward: Record<string, unknown>) => {
+        const file = join(dir, `${name}.json`);
+        writeFileSync(file, JSON.stringify({ table: "runtimes", exposures: [{ service: "ssh" }], forward }));
+        return file;
+      };
+      const diff = (file: string) =>
+        cli([
+          "diff",
+          "--policy",
+          file,
+          "--host",
+          `root@${h.ipv4}`,
+          "--identity",
+          keyFile,
+          "--host-key",
+          h.hostKey,
+          "--state-root",
+          "/etc/hardened-nftables/.state",
+          "--run-root",
+          "/etc/hardened-nftables/.run",
+        ]);
+      const before = await listRulesetWithHandles(h);
+      const refused = await diff(policyFile("drop", { policy: "drop" }));
+      expect(refused.code, refused.stderr).toBe(6);
+      expect(refused.stderr).toContain(
+        "refusing to apply table inet runtimes: this host runs guests on docker0 (Docker: table ip docker-bridges)",
+      );
+      expect(refused.stderr).toContain('Set forward.guestInterfaces (e.g. ["docker0"])');
+      // declared: the drift of a table not applied yet (exit 1), no refusal
+      const declared = await diff(policyFile("declared", { policy: "drop", guestInterfaces: ["docker0"] }));
+      expect(declared.code, declared.stderr).toBe(1);
+      expect(`${declared.stdout}${declared.stderr}`).not.toContain("refusing");
+      expect(await listRulesetWithHandles(h)).toBe(before);
+    });
   },
 );
