@@ -330,9 +330,12 @@ export function guestsCheckTarget(
 }
 
 /**
- * The guests-cut-off refusal of apply, at check time: the engine calls Check for every resource it
- * registers (a first create and an update alike, in `pulumi preview`, `preview --diff` and up's
- * own preview, before any Diff or Create), so the refusal shows before anything changes. Only when
+ * The guests-cut-off refusal of apply, at check time. Why Check: the engine's step generator
+ * (pulumi/pulumi pkg/resource/deploy/step_generator.go) calls Check for every resource it
+ * registers, a first create (no olds) and an update alike, in `pulumi preview`, `preview --diff`
+ * and up's own preview, before anything else; Diff is called only for a resource that exists
+ * already, and Create/Update with preview only for a provider that declares preview support. A
+ * failure of Check fails the preview, before any step runs. Only when
  * guestsCheckTarget says the policy could cut guests off, a read-only probe of the host's
  * interfaces on the pooled session (sessions.ts): up's create or update then reuses it.
  *
