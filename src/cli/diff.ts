@@ -1,7 +1,10 @@
 import { parseArgs } from "node:util";
+import { GuestsCutOffError } from "../host/errors";
 import { formatDrift } from "../host/operations/drift-report";
+import { guestsCutOff } from "../host/operations/guests";
 import { observePolicy } from "../host/operations/observe";
 import { redact } from "../model/connection";
+import { renderPolicy } from "../render";
 import { EXIT } from "./exit-codes";
 import { COMMON_HELP, EXIT_HELP, onHost, prepare, TABLE_HELP, TABLE_HOST_OPTIONS } from "./host-command";
 import { type Io, outputFormat } from "./io";
@@ -14,6 +17,8 @@ Compares the host with what the policy renders for its kernel: the live table ru
 candidate is loaded into a throwaway namespace on the host, so both sides come from the same nft),
 the persisted files, the sysctls and the helper modules. Changes nothing.
 Lines: "+" live but not declared, "-" declared but not live, "~" changed.
+Exits 6 with apply's own refusal when the policy's forward drop would cut off running container or
+VM guests (docker0, br-*, virbr*...; forward.guestInterfaces not set), as apply would.
 
   --format F                  text (default) or json (the whole drift report)
 
@@ -59,6 +64,9 @@ export async function diffCommand(argv: string[], io: Io): Promise<number> {
               ),
           ].join("\n");
     io.out(`${redact(text, connection)}\n`);
+    // what apply would refuse, said here before anyone runs it (the same message and exit code)
+    const cut = guestsCutOff(renderPolicy(policy, { table }), report.facts);
+    if (cut.length > 0) throw new GuestsCutOffError(report.target, report.table, cut);
     return report.inSync ? EXIT.ok : EXIT.drift;
   });
 }

@@ -120,9 +120,9 @@ export class GuestsCutOffError extends HostOperationError {
   constructor(
     target: string,
     readonly table: string,
-    readonly guests: readonly { name: string; runtime: string }[],
+    readonly guests: readonly { name: string; runtime: string; evidence?: string }[],
   ) {
-    const list = guests.map((g) => `${g.name} (${g.runtime})`).join(", ");
+    const list = guests.map((g) => `${g.name} (${g.runtime}${g.evidence ? `: ${g.evidence}` : ""})`).join(", ");
     const names = JSON.stringify([...new Set(guests.map((g) => g.name))]);
     super(
       target,

@@ -50,6 +50,14 @@ export { observeOnSession, observePolicy } from "./operations/observe";
 export { type HostFacts, type ManagedTable, probeHost, probeSession } from "./operations/probe";
 export { type RemoveResult, removeOnSession, removeTable } from "./operations/remove";
 export {
+  describeRuntimeTable,
+  RUNTIME_CHAINS,
+  RUNTIME_TABLES,
+  RUNTIMES,
+  type RuntimeTable,
+  runtimeTablesOf,
+} from "./operations/runtime-tables";
+export {
   type Counter,
   type CounterKind,
   countersFromJson,

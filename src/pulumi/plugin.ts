@@ -45,6 +45,13 @@ export function hardenedNftablesProvider(): provider.Provider {
     async check(urn, olds, news) {
       hostTableOnly(urn);
       const result = await impl.check(revealed<Props | undefined>(olds), revealed<Props>(news));
+      // a valid policy that could cut running guests off: the host is probed now (provider-impl.ts guestsCheck)
+      if ((result.failures ?? []).length === 0) {
+        const guests = await impl.guestsCheck(revealed<Props>(news));
+        if (guests.skipped) await engineWarn(urn, guests.skipped);
+        if (guests.failures.length > 0)
+          return { ...result, failures: guests.failures, inputs: withSecrets(result.inputs as Props, SECRET_KEYS) };
+      }
       return { ...result, inputs: withSecrets(result.inputs as Props, SECRET_KEYS) };
     },
     async diff(id, urn, olds, news) {

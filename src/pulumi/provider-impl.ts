@@ -26,9 +26,11 @@ import type {
   UpdateResult,
 } from "@pulumi/pulumi/provider";
 import { formatIssues } from "../fields/issues";
+import { GuestsCutOffError } from "../host/errors";
 import { applyOnSession } from "../host/operations/apply";
 import { modulesOtherTablesNeed } from "../host/operations/coexist";
 import { formatDrift, hasRepairableDrift, summarizeDrift } from "../host/operations/drift-report";
+import { guestsCutOff } from "../host/operations/guests";
 import { observeOnSession } from "../host/operations/observe";
 import { type HostFacts, probeSession } from "../host/operations/probe";
 import { removeOnSession } from "../host/operations/remove";
@@ -295,6 +297,86 @@ export async function check(olds: Props | undefined, news: Props): Promise<Check
     inputs,
     failures: failures.map((f) => ({ property: f.property, reason: redact(f.reason, news.connection) })),
   };
+}
+
+/**
+ * How long check waits for the read-only probe of the guests check: an unreachable host then
+ * costs a preview this long, not the connection's whole dial budget (dialErrorLimit x
+ * perDialTimeout); the dial carries on in the background and pools its session if it succeeds.
+ */
+export const GUESTS_PROBE_BUDGET_MS = 20_000;
+
+/**
+ * What the guests check needs when the policy could cut running guests off (the forward chain
+ * drops and declares no guestInterfaces, and forward.policy is not accept), the policy, the
+ * table and the connection all known and valid; otherwise nothing to check.
+ */
+export function guestsCheckTarget(
+  inputs: Props,
+): { readonly connection: Connection; readonly artefacts: Artefacts; readonly table: string } | undefined {
+  if (containsUnknown(inputs.policy) || containsUnknown(inputs.table) || containsUnknown(inputs.connection)) return;
+  const policy = parsePolicy({ ...(inputs.policy as object), table: inputs.table });
+  const connection = parseConnection(inputs.connection);
+  if (!policy.ok || !connection.ok) return;
+  let artefacts: Artefacts;
+  try {
+    artefacts = renderPolicy(policy.value, { profile: DEFAULT_PROFILE, table: policy.value.table });
+  } catch {
+    return;
+  }
+  const drop = artefacts.names.forwardDrop;
+  if (!drop || drop.guestInterfaces) return;
+  return { connection: connection.value, artefacts, table: artefacts.table };
+}
+
+/**
+ * The guests-cut-off refusal of apply, at check time. Why Check: the engine's step generator
+ * (pulumi/pulumi pkg/resource/deploy/step_generator.go) calls Check for every resource it
+ * registers, a first create (no olds) and an update alike, in `pulumi preview`, `preview --diff`
+ * and up's own preview, before anything else; Diff is called only for a resource that exists
+ * already, and Create/Update with preview only for a provider that declares preview support. A
+ * failure of Check fails the preview, before any step runs. Only when
+ * guestsCheckTarget says the policy could cut guests off, a read-only probe of the host's
+ * interfaces on the pooled session (sessions.ts): up's create or update then reuses it.
+ *
+ * A host that cannot be probed now (unreachable, refused, slower than GUESTS_PROBE_BUDGET_MS) does
+ * not fail the check: `skipped` says why, and apply still refuses at up.
+ */
+export async function guestsCheck(
+  inputs: Props,
+): Promise<{ readonly failures: CheckFailure[]; readonly skipped?: string }> {
+  const target = guestsCheckTarget(inputs);
+  if (!target) return { failures: [] };
+  const probing = withPooledSession(target.connection, (session) => probeSession(session), { retryable: true });
+  probing.catch(() => undefined);
+  let timer: NodeJS.Timeout | undefined;
+  const budget = new Promise<"late">((resolve) => {
+    timer = setTimeout(() => resolve("late"), GUESTS_PROBE_BUDGET_MS);
+    timer.unref();
+  });
+  let facts: HostFacts | "late";
+  try {
+    facts = await Promise.race([probing, budget]);
+  } catch (err) {
+    return {
+      failures: [],
+      skipped: redact(
+        `the host could not be probed for running guests at preview (${(err as Error).message}); up checks again before it changes anything`,
+        inputs.connection,
+      ),
+    };
+  } finally {
+    clearTimeout(timer);
+  }
+  if (facts === "late")
+    return {
+      failures: [],
+      skipped: `the host did not answer the probe for running guests within ${GUESTS_PROBE_BUDGET_MS / 1000} s at preview; up checks again before it changes anything`,
+    };
+  const cut = guestsCutOff(target.artefacts, facts);
+  if (cut.length === 0) return { failures: [] };
+  const refusal = new GuestsCutOffError(describeTarget(target.connection), target.table, cut);
+  return { failures: [{ property: "policy", reason: redact(refusal.message, inputs.connection) }] };
 }
 
 /** DiffResult plus the detailed diff the plugin's server sends (detailed-diff-server.ts). */

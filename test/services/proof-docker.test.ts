@@ -412,9 +412,13 @@ time.sleep(60)
   it("probe sees docker0; apply refuses, before anything changes, a forward drop without guestInterfaces", async () => {
     await applyToServer(p, policy("drop"));
     const before = (await p.server.sh(`nft -s list table inet ${PROOF_TABLE}`)).stdout;
-    expect(guestInterfacesOf(await probeHost(connectionFor(p.server)))).toContainEqual({
+    // docker0, with the chain dockerd made as its evidence (probe reads the runtimes' own tables too)
+    const facts = await probeHost(connectionFor(p.server));
+    expect(facts.runtimeTables.map((t) => t.runtime)).toContain("Docker");
+    expect(guestInterfacesOf(facts)).toContainEqual({
       name: "docker0",
       runtime: "Docker",
+      evidence: expect.stringMatching(/^(table ip6?|ip6?tables-legacy table) nat chain DOCKER$/),
     });
     const err = await applyPolicy(
       connectionFor(p.server),
@@ -425,7 +429,7 @@ time.sleep(60)
       (e: unknown) => e,
     );
     expect(err).toBeInstanceOf(GuestsCutOffError);
-    expect((err as Error).message).toContain("docker0 (Docker)");
+    expect((err as Error).message).toMatch(/docker0 \(Docker: (table ip6?|ip6?tables-legacy table) nat chain DOCKER\)/);
     expect((err as Error).message).toContain("forward.guestInterfaces");
     expect((await p.server.sh(`nft -s list table inet ${PROOF_TABLE}`)).stdout).toBe(before);
     expect(await reach("client", EXPOSED)).toBe("open");

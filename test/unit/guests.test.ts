@@ -17,7 +17,7 @@ describe("guest runtimes on the host", () => {
   it("recognises Docker's and libvirt's bridges, not other interfaces", () => {
     expect(guestInterfacesOf(facts)).toEqual([
       { name: "docker0", runtime: "Docker" },
-      { name: "br-3f2a9c1d", runtime: "Docker (a user-defined network)" },
+      { name: "br-3f2a9c1d", runtime: "Docker, a user-defined network" },
       { name: "virbr0", runtime: "libvirt" },
     ]);
   });

@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { DIFF_KIND, mapKeyPath } from "../../src/pulumi/detailed-diff";
 import { fromLineMap, type LineMap, toLineMap } from "../../src/pulumi/line-map";
 import { liveFileLines, liveRuleLines } from "../../src/pulumi/live";
-import { check, diff } from "../../src/pulumi/provider-impl";
+import { check, diff, guestsCheck, guestsCheckTarget } from "../../src/pulumi/provider-impl";
 import { UNKNOWN } from "../../src/pulumi/types";
 import { render } from "../../src/render";
 import { profileForKernel } from "../../src/render/profile";
@@ -222,5 +222,41 @@ describe("live lines from a drift report", () => {
     expect(
       liveFileLines(["a", "b"], { name: "sysctl", path: "/x", status: "changed", added: ["c"], removed: ["a"] }),
     ).toEqual(["b", "c"]);
+  });
+});
+
+describe("the guests check at check time: when the host is probed", () => {
+  it("only a valid policy whose forward chain drops with no guestInterfaces, on a known connection", () => {
+    expect(guestsCheckTarget(news())).toMatchObject({ table: "web", connection: { host: "198.51.100.7" } });
+    // declared guests (any list, even empty: the operator decided) or forward accept: nothing to probe
+    expect(
+      guestsCheckTarget(news({ policy: { ...policy, forward: { policy: "drop", guestInterfaces: ["docker0"] } } })),
+    ).toBeUndefined();
+    expect(
+      guestsCheckTarget(news({ policy: { ...policy, forward: { policy: "drop", guestInterfaces: [] } } })),
+    ).toBeUndefined();
+    expect(guestsCheckTarget(news({ policy: { ...policy, forward: { policy: "accept" } } }))).toBeUndefined();
+    // unknown at preview (a computed address, policy or table): not probed, up checks
+    expect(guestsCheckTarget(news({ connection: { host: UNKNOWN, privateKey, hostKey: HOST_KEY } }))).toBeUndefined();
+    expect(guestsCheckTarget(news({ connection: UNKNOWN }))).toBeUndefined();
+    expect(guestsCheckTarget(news({ policy: UNKNOWN }))).toBeUndefined();
+    expect(guestsCheckTarget(news({ table: UNKNOWN }))).toBeUndefined();
+    // invalid inputs are check's own failures: not probed
+    expect(guestsCheckTarget(news({ connection: { host: "198.51.100.7", privateKey } }))).toBeUndefined();
+    expect(guestsCheckTarget(news({ policy: { exposures: [{ service: "nope" }] } }))).toBeUndefined();
+  });
+
+  it("nothing to probe: no failure, nothing skipped, no connection attempted", async () => {
+    expect(await guestsCheck(news({ policy: { ...policy, forward: { policy: "accept" } } }))).toEqual({ failures: [] });
+  });
+
+  it("a host that refuses the connection: the check passes, saying why (up checks again)", async () => {
+    const refused = news({
+      connection: { host: "127.0.0.1", port: 1, privateKey, hostKey: HOST_KEY, dialErrorLimit: 1, perDialTimeout: 5 },
+    });
+    const result = await guestsCheck(refused);
+    expect(result.failures).toEqual([]);
+    expect(result.skipped).toMatch(/could not be probed for running guests at preview .*; up checks again/);
+    expect(result.skipped).not.toContain(privateKey.split("\n")[1]);
   });
 });

@@ -3,6 +3,7 @@ import type { HostProfile } from "../../render/profile";
 import { HostOperationError } from "../errors";
 import { type HostSession, withSession } from "../ssh";
 import { runStep } from "../wire/remote";
+import { type RuntimeTable, runtimeTablesOf } from "./runtime-tables";
 
 export interface HostFacts {
   readonly kernel: string;
@@ -23,6 +24,11 @@ export interface HostFacts {
   readonly managedTables: readonly ManagedTable[];
   /** The host's network interfaces and their addresses (`198.18.0.10/24`), as it reports them now. */
   readonly interfaces: readonly HostInterface[];
+  /**
+   * The tables and chains of container and VM runtimes (Docker, Podman, libvirt, LXD, Incus,
+   * kube-proxy) and firewalld, in nftables or iptables-legacy: reported, never touched.
+   */
+  readonly runtimeTables: readonly RuntimeTable[];
 }
 
 export interface HostInterface {
@@ -94,6 +100,7 @@ export function factsFromOutput(
   tables: string,
   managedTables: readonly ManagedTable[] = [],
   interfaces: readonly HostInterface[] = [],
+  runtimeTables: readonly RuntimeTable[] = [],
 ): HostFacts {
   const kernel = values.kernel ?? "";
   const version = /v(\d+\.\d+(?:\.\d+)?)/.exec(values.nft ?? "")?.[1] ?? "";
@@ -120,6 +127,7 @@ export function factsFromOutput(
     },
     managedTables,
     interfaces,
+    runtimeTables,
   };
 }
 
@@ -132,6 +140,12 @@ export async function probeSession(session: HostSession): Promise<HostFacts> {
     out.sections.tables ?? "",
     managedTablesFromOutput(out.sections),
     interfacesFromOutput(out.sections.interfaces ?? ""),
+    runtimeTablesOf({
+      tables: out.sections.tables ?? "",
+      chains: out.sections.chains,
+      legacy4: out.sections.legacy4,
+      legacy6: out.sections.legacy6,
+    }),
   );
   if (out.values.uid !== "0")
     throw new HostOperationError(

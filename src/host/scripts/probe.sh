@@ -93,6 +93,14 @@ host_interfaces() {
   fi
 }
 
+# The legacy iptables tables in use, if any: read only when the kernel already has them (reading
+# /proc loads nothing; iptables-legacy-save then lists them without creating any).
+legacy_save() {
+  if [ -r "/proc/net/$1_names" ] && grep -q . "/proc/net/$1_names" && command -v "$2" >/dev/null 2>&1; then
+    "$2" 2>/dev/null | grep -E '^[*:]' || true
+  fi
+}
+
 echo "kernel=$(uname -r)"
 echo "nft=$(nft --version 2>/dev/null | head -n 1)"
 echo "nftPath=$(command -v nft || true)"
@@ -105,6 +113,13 @@ echo "init=$(init_system)"
 echo "tools=$(available_tools)"
 section tables
 nft list tables 2>/dev/null || true
+# the chains of every table (the runtimes' chains in iptables-nft's tables: DOCKER, LIBVIRT_FWO...)
+section chains
+nft -j list chains 2>/dev/null || true
+section legacy4
+legacy_save ip_tables iptables-legacy-save
+section legacy6
+legacy_save ip6_tables ip6tables-legacy-save
 section managed
 managed_tables
 managed_modprobe_sections
