@@ -16,8 +16,10 @@
  * through the host API keeps both elements (and the bouncer keeps writing into the re-created
  * table: a second decision after the apply lands too); `cscli decisions delete` removes them and
  * the attacker reaches sshd again; observe reports the table in sync throughout.
- * Negative control: before any decision the attacker reaches sshd (the set, not something else,
- * drops it).
+ * Negative controls: before any decision the attacker reaches sshd (the set, not something else,
+ * drops it); with the block sets left as sets of prefixes (the default, flags interval) the
+ * bouncer's ban becomes a range from the address to the end of the address space: why the
+ * policy's sets say `prefixes: false`.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -169,16 +171,8 @@ describe.runIf(
 
   it("a decision lands in our sets through the bouncer and drops the attacker; an apply keeps it; delete lets it in; never drift", async () => {
     expect((await applyToServer(p, policy())).changed).toBe(true);
-    const lapi = p.server.spawn(`cd ${dir} && exec crowdsec -c ${dir}/config.yaml -no-cs -no-capi`);
-    const log = (name: string) => p.server.sh(`cat ${dir}/log/${name}`, { allowFail: true }).then((r) => r.stdout);
-    let bouncer: { stop(): Promise<unknown> } | undefined;
+    const daemons = await startDaemons();
     try {
-      await until("the local API", async () => /Local API listening/.test(await log("crowdsec.log")));
-      bouncer = p.server.spawn(`cd ${dir} && exec crowdsec-firewall-bouncer -c ${dir}/bouncer.yaml`);
-      // the bouncer's first pull of the decision stream, answered
-      await until("the bouncer's first pull", async () =>
-        /GET \/v1\/decisions\/stream\?startup=true HTTP\/1.1 200/.test(await log("crowdsec_api.log")),
-      );
       // negative control: before any decision the attacker reaches sshd on v4 and v6
       expect(await reach("attacker")).toBe("SSH-2.0");
       expect(await reach("attacker", "ipv6")).toBe("SSH-2.0");
@@ -244,8 +238,52 @@ describe.runIf(
         `proof-crowdsec: bouncer log:\n${(await p.server.sh(`grep -E "decision|error" ${dir}/log/crowdsec-firewall-bouncer.log || true`)).stdout}`,
       );
     } finally {
-      await bouncer?.stop();
-      await lapi.stop();
+      await daemons.stop();
     }
   }, 120_000);
+
+  it("negative control: into a set of prefixes (the default) the bouncer writes a range to the end of the address space", async () => {
+    const prefixes = blockSets.map(({ prefixes: _single, ...b }) => b);
+    expect((await applyToServer(p, { exposures: [{ service: "ssh" }], blockSets: prefixes })).changed).toBe(true);
+    const daemons = await startDaemons();
+    try {
+      await cscli(`decisions add --ip ${p.attacker.ipv4} --duration 1h --reason hnft-proof`);
+      await until("an element in crowdsec-v4", async () => /elements = /.test(await setListing("crowdsec-v4")));
+      const listed = await setListing("crowdsec-v4");
+      console.info(`proof-crowdsec: the bouncer's element in an interval set:\n${listed}`);
+      expect(listed).toContain(`${p.attacker.ipv4}-255.255.255.255`);
+      p.controls.push({
+        test: "crowdsec prefixes",
+        change: "block sets of prefixes (flags interval,timeout, the default) instead of prefixes: false",
+        observed: `the bouncer's ban of ${p.attacker.ipv4} became the range ${p.attacker.ipv4}-255.255.255.255`,
+      });
+      await cscli(`decisions delete --ip ${p.attacker.ipv4}`);
+    } finally {
+      await daemons.stop();
+    }
+  }, 120_000);
+
+  /** The LAPI, then the bouncer, in the server's namespace; resolves once the bouncer's first pull was answered. */
+  async function startDaemons(): Promise<{ stop(): Promise<void> }> {
+    await p.server.sh(`rm -f ${dir}/log/*`);
+    const log = (name: string) => p.server.sh(`cat ${dir}/log/${name}`, { allowFail: true }).then((r) => r.stdout);
+    const lapi = p.server.spawn(`cd ${dir} && exec crowdsec -c ${dir}/config.yaml -no-cs -no-capi`);
+    let bouncer: { stop(): Promise<unknown> } | undefined;
+    const stop = async () => {
+      await bouncer?.stop();
+      await lapi.stop();
+    };
+    try {
+      await until("the local API", async () => /Local API listening/.test(await log("crowdsec.log")));
+      bouncer = p.server.spawn(`cd ${dir} && exec crowdsec-firewall-bouncer -c ${dir}/bouncer.yaml`);
+      // the bouncer's first pull of the decision stream, answered
+      await until("the bouncer's first pull", async () =>
+        /GET \/v1\/decisions\/stream\?startup=true HTTP\/1.1 200/.test(await log("crowdsec_api.log")),
+      );
+    } catch (err) {
+      await stop();
+      throw err;
+    }
+    return { stop };
+  }
 });
