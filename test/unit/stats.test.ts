@@ -113,6 +113,23 @@ describe("stats: many hosts, each with its own pinned key", () => {
     expect(r.sampled).toBe(false);
   });
 
+  it("audit reads the same variable through the same parser: a bad key there is named after the host and the variable", async () => {
+    const { auditCommand } = await import("../../src/cli/audit");
+    const file = inventory(
+      `a ansible_host=198.18.255.254 hardened_nftables_host_key="${KEY_A}"\nb ansible_host=198.18.255.253 hardened_nftables_host_key="ssh-ed25519 not-a-key"\n`,
+    );
+    const err: string[] = [];
+    process.env.HNFT_UNIT_PASSWORD = "unit-password";
+    const code = await auditCommand(["--inventory", file, "--password-env", "HNFT_UNIT_PASSWORD"], {
+      out: () => undefined,
+      err: (t) => err.push(t),
+    });
+    delete process.env.HNFT_UNIT_PASSWORD;
+    expect(code).toBe(2);
+    expect(err.join("")).toContain("--inventory b hardened_nftables_host_key");
+    expect(err.join("")).not.toContain("--inventory a");
+  });
+
   it("a host without a key of its own needs --host-key; no host at all, or an unreadable inventory, is a usage error naming the flag", async () => {
     const file = inventory(
       `a ansible_host=198.18.255.254 hardened_nftables_host_key=${FP_B}\nb ansible_host=198.18.255.253\n`,
