@@ -22,6 +22,7 @@ DEBIAN_PACKAGES=(
   iptables ufw
   docker.io busybox-static dnsmasq-base
   podman netavark runc
+  crowdsec crowdsec-firewall-bouncer
 )
 
 step() { printf '\n==> %s\n' "$*" >&2; }
@@ -34,6 +35,13 @@ if [ ${#missing[@]} -gt 0 ]; then
   step "Debian packages: ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
+  # crowdsec's postinst registers with CrowdSec's central API (online) unless its credentials file
+  # is not empty: fail offline, and never wanted (the CrowdSec proof runs a local API of its own,
+  # without the central one, inside a lab namespace). A comment in the file says so.
+  if [ ! -s /etc/crowdsec/online_api_credentials.yaml ]; then
+    mkdir -p /etc/crowdsec
+    echo "# hardened-nftables setup: no central API registration (the CrowdSec proof runs its own local API in a lab namespace)" >/etc/crowdsec/online_api_credentials.yaml
+  fi
   # No package may start its daemon in the machine's own namespace, not even for a moment (dockerd
   # would set the FORWARD policy to DROP and cut the lab bridges): without a policy-rc.d of the
   # machine's own, one that refuses every start stands while apt installs.
@@ -64,8 +72,11 @@ elif command -v update-rc.d >/dev/null 2>&1; then update-rc.d ufw disable >/dev/
 # namespace, where Docker sets the FORWARD policy to DROP and cuts the lab bridges. podman (the
 # Podman proof runs it only inside a lab host's namespace with its own directories) starts no
 # daemon, but its units would restart containers or serve its API in the machine's namespace.
+# crowdsec and crowdsec-firewall-bouncer (the CrowdSec proof runs both inside a lab host's
+# namespace, with their own config, database and pid paths) would run the machine's own LAPI and
+# write the machine's own nftables.
 for service in nmbd smbd samba-ad-dc snmpd ngircd inetd exim4 keepalived fail2ban docker.socket docker containerd \
-  podman.socket podman podman-restart podman-auto-update.timer; do
+  podman.socket podman podman-restart podman-auto-update.timer crowdsec crowdsec-firewall-bouncer; do
   if [ -d /run/systemd/system ]; then
     systemctl disable --now "${service}" >/dev/null 2>&1 || true
   elif [ -x "/etc/init.d/${service/inetd/openbsd-inetd}" ]; then

@@ -11,7 +11,7 @@ import { type Connection, redact } from "../model/connection";
 import { hostRootProblem } from "../model/host-options";
 import { CONNECTION_HELP, CONNECTION_OPTIONS, connectionFromFlags } from "./connection-flags";
 import { EXIT } from "./exit-codes";
-import { parseInventory } from "./inventory";
+import { hostFlags, hostIssue, type InventoryHost, readInventory } from "./inventory";
 import { type Io, printIssues } from "./io";
 import { UsageError } from "./policy-file";
 
@@ -27,7 +27,9 @@ reported and the others are audited.
 
   --host SPEC                 repeat it for several hosts
   --inventory FILE            an Ansible inventory, INI or YAML (ansible_host, ansible_port and
-                              ansible_user are read; the connection flags apply to every host)
+                              ansible_user are read; the connection flags apply to every host;
+                              a host's hardened_nftables_host_key pins its own key in place of
+                              --host-key)
   --concurrency N             hosts audited at once (default 8)
   --format F                  text (default), json or sarif
   --fail-on SEVERITY          exit 1 when a finding is at or above it: info, low, medium, high
@@ -76,22 +78,8 @@ export async function auditCommand(argv: string[], io: Io): Promise<number> {
     throw new UsageError(`--fail-on: expected one of ${SEVERITIES.join(", ")}, got "${values["fail-on"]}"`);
   if (!/^[1-9][0-9]{0,3}$/.test(values.concurrency))
     throw new UsageError(`--concurrency: expected a number from 1, got "${values.concurrency}"`);
-  const specs: { name: string; spec: string }[] = (values.host ?? []).map((h) => ({ name: h, spec: h }));
-  if (values.inventory !== undefined) {
-    let text: string;
-    try {
-      text = readFileSync(values.inventory, "utf8");
-    } catch (err) {
-      throw new UsageError(
-        `--inventory: cannot read ${values.inventory}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
-      );
-    }
-    try {
-      specs.push(...parseInventory(text));
-    } catch (err) {
-      throw new UsageError(`--inventory: ${(err as Error).message}`);
-    }
-  }
+  const specs: InventoryHost[] = (values.host ?? []).map((h) => ({ name: h, spec: h }));
+  if (values.inventory !== undefined) specs.push(...readInventory(values.inventory));
   if (specs.length === 0) throw new UsageError("--host or --inventory: at least one host is required");
   const stateRoot = values["state-root"];
   const rootProblem = stateRoot === undefined ? undefined : hostRootProblem(stateRoot);
@@ -100,14 +88,9 @@ export async function auditCommand(argv: string[], io: Io): Promise<number> {
   const issues: Issue[] = [];
   const targets: { name: string; connection: Connection }[] = [];
   for (const s of specs) {
-    const connection = connectionFromFlags({ ...values, host: s.spec });
+    const connection = connectionFromFlags(hostFlags(values, s));
     if (connection.ok) targets.push({ name: s.name, connection: connection.value });
-    else
-      issues.push(
-        ...connection.issues.map((i) =>
-          i.path[0] === "--host" && specs.length > 1 ? { ...i, path: [`--host ${s.name}`] } : i,
-        ),
-      );
+    else issues.push(...connection.issues.map((i) => hostIssue(i, s, specs.length)));
   }
   if (issues.length > 0) {
     printIssues(io, "invalid arguments", issues);

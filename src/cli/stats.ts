@@ -1,8 +1,10 @@
 import { parseArgs } from "node:util";
 import { type TableCounters, tableStats } from "../host/operations/stats";
+import { parseHostKey } from "../model/host-key";
 import { EXIT } from "./exit-codes";
 import { COMMON_HELP, EXIT_HELP, type HostFlagValues, onHost, prepare, TABLE_HOST_OPTIONS } from "./host-command";
-import type { Io } from "./io";
+import { hostFlags, hostIssue, type InventoryHost, readInventory } from "./inventory";
+import { type Io, printIssues } from "./io";
 import { UsageError } from "./policy-file";
 import {
   defaultSampleFile,
@@ -16,14 +18,20 @@ import {
   writeSamples,
 } from "./stats-format";
 
-export const STATS_HELP = `Usage: hardened-nftables stats --host [USER@]ADDR[:PORT] [--host ...] --host-key KEY [--identity KEYFILE] [options]
+export const STATS_HELP = `Usage: hardened-nftables stats (--host [USER@]ADDR[:PORT] ... | --inventory FILE) --host-key KEY [--identity KEYFILE] [options]
 
 Reads the table's counters on each host (in parallel): per exposure what it accepted and what its
 limits refused, per block set what it dropped, per chain what it dropped at its end; packets,
 bytes, and the rate since the last call (the last sample of each host and table is kept in
---sample-file). Changes nothing on the hosts. With several --host, the other connection flags
-apply to each (the same --host-key: use --insecure-ignore-host-key only in a lab).
+--sample-file). Changes nothing on the hosts. With several hosts, the other connection flags
+apply to each; each host pins its own key with hardened_nftables_host_key in --inventory (else
+--host-key applies to it). A host that cannot be reached (or shows another key) is reported on
+stderr and the others are read.
 
+  --host SPEC                 repeat it for several hosts
+  --inventory FILE            an Ansible inventory, INI or YAML (ansible_host, ansible_port,
+                              ansible_user, and hardened_nftables_host_key: the host's own key,
+                              "ssh-ed25519 AAAA..." quoted in INI, or "SHA256:...")
   --table NAME                the table (default: hardened; or the policy's with --policy)
   --policy FILE               take the table name from a policy
   --format F                  table (default), json, or prometheus (node_exporter textfile format)
@@ -39,6 +47,7 @@ ${EXIT_HELP}
 const STATS_OPTIONS = {
   ...TABLE_HOST_OPTIONS,
   host: { type: "string", multiple: true },
+  inventory: { type: "string" },
   format: { type: "string", default: "table" },
   "sample-file": { type: "string" },
 } as const;
@@ -53,11 +62,21 @@ export async function statsCommand(argv: string[], io: Io): Promise<number> {
   }
   const format = FORMATS[values.format as keyof typeof FORMATS];
   if (!format) throw new UsageError(`--format: "${values.format}" is not one of table, json, prometheus`);
-  if (!values.host || values.host.length === 0) throw new UsageError("--host: required ([USER@]ADDR[:PORT])");
-  // every host's flags are checked before any connection
+  const hosts: InventoryHost[] = (values.host ?? []).map((h) => ({ name: h, spec: h }));
+  if (values.inventory !== undefined) hosts.push(...readInventory(values.inventory));
+  if (hosts.length === 0) throw new UsageError("--host or --inventory: at least one host is required");
+  // every host's flags are checked before any connection; a key the inventory gave is named after it
+  const keyIssues = hosts.flatMap((h) => {
+    const key = h.hostKey === undefined ? undefined : parseHostKey(h.hostKey);
+    return key && !key.ok ? key.issues.map((i) => hostIssue({ ...i, path: ["--host-key"] }, h, hosts.length)) : [];
+  });
+  if (keyIssues.length > 0) {
+    printIssues(io, "invalid arguments", keyIssues);
+    return EXIT.invalidPolicy;
+  }
   const prepared = [];
-  for (const host of values.host) {
-    const one = prepare({ ...values, host } as HostFlagValues, io, { policy: values.policy ? "required" : "none" });
+  for (const h of hosts) {
+    const one = prepare(hostFlags(values, h) as HostFlagValues, io, { policy: values.policy ? "required" : "none" });
     if (typeof one === "number") return one;
     prepared.push(one);
   }

@@ -230,6 +230,14 @@ export const BlockSetSchema = z.strictObject({
     description: "Text kept with the set as its nft comment.",
     examples: ["fail2ban sshd"],
   }),
+  prefixes: z
+    .boolean()
+    .default(true)
+    .meta({
+      description:
+        "Whether the set holds prefixes and ranges (nft flags interval,timeout; the default) or single addresses only (flags timeout). Give false for a writer that adds single addresses without an interval end: CrowdSec's firewall bouncer (0.0.25, Debian bookworm) in set-only mode turns each address it adds to an interval set into a range up to the end of the address space.",
+      examples: [false],
+    }),
 });
 
 const LOG_PREFIX = /^[A-Za-z0-9 ._:()/=#-]{1,48}$/;

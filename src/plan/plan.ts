@@ -94,6 +94,7 @@ function plannedBlockSets(policy: Policy): PlannedSet[] {
     timeout: b.timeout,
     ...(b.size !== undefined ? { size: b.size } : {}),
     ...(b.comment !== undefined ? { comment: b.comment } : {}),
+    ...(b.prefixes === false ? { singleAddresses: true } : {}),
   }));
   const denied = peersFor("deny", policy.deny.sources.length > 0 ? policy.deny.sources : undefined).sets.map((s) => ({
     ...s,

@@ -22,6 +22,8 @@ export interface PlannedSet {
   readonly timeout?: string;
   readonly size?: number;
   readonly comment?: string;
+  /** A block set of single addresses (flags timeout), not of prefixes and ranges (flags interval,timeout). */
+  readonly singleAddresses?: boolean;
 }
 
 /** A per-source limit of an exposure, with the sets it needs. */

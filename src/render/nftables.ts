@@ -329,9 +329,13 @@ function chainSections(plan: Plan, chain: PlannedChain): Section[] {
   return sections.filter((s, i) => s.rules.length > 0 || (i === 0 && s.heading !== undefined));
 }
 
-/** The flags line of a set as nft lists it. */
-function setFlags(set: PlannedSet): string {
+/**
+ * The flags line of a set as nft lists it; none for a block set of single addresses (nft lists
+ * `flags timeout` of a set with a default timeout only as its `timeout` line).
+ */
+function setFlags(set: PlannedSet): string | undefined {
   if (set.owner === "kernel") return set.timeout ? "dynamic,timeout" : "dynamic";
+  if (set.owner === "others" && set.singleAddresses) return set.timeout ? undefined : "timeout";
   if (set.owner === "others") return "interval,timeout";
   return "interval";
 }
@@ -343,7 +347,7 @@ function setBlock(set: PlannedSet): string[] {
     // No elements: the kernel (a limit's meter) or another tool (a block set) writes them.
     return [
       ...head,
-      `\t\tflags ${setFlags(set)}`,
+      ...(setFlags(set) !== undefined ? [`\t\tflags ${setFlags(set)}`] : []),
       ...(set.timeout ? [`\t\ttimeout ${set.timeout}`] : []),
       ...(set.comment ? [`\t\tcomment "${set.comment}"`] : []),
       "\t}",

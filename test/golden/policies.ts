@@ -120,7 +120,7 @@ export const goldenCases: readonly GoldenCase[] = [
     policy: {
       table: "golden",
       exposures: [ssh],
-      blockSets: [{ name: "crowdsec", family: "ipv4", timeout: "4h" }],
+      blockSets: [{ name: "crowdsec", family: "ipv4", timeout: "4h", prefixes: false }],
       forward: { policy: "accept" },
     },
   },

@@ -4,11 +4,19 @@
  * and are never drift; a limit's meters fill with the controller's own connections and are never
  * drift either; the deployer's proof of access passes a limit (it counts only what comes after
  * it), while denying the deployer's address is rolled back as a lock-out.
+ *
+ * Boot: what the boot unit runs (its ExecStart) on a host whose kernel lost the table (a reboot)
+ * loads the table with its block sets declared and empty (the elements were the kernel's only; the
+ * tools write them again: fail2ban from its database, CrowdSec's bouncer from its local API), its
+ * deny.sources with their elements, in sync; and a block set filled after boot drops a real peer's
+ * connections (h2 reaches h1's sshd before, not while, it is in the set).
  */
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { applyPolicy, formatDrift, LockoutRolledBackError, observePolicy } from "../../src/host";
 import { assertPolicy } from "../../src/model/validate";
-import { connectionFor, expectRejects, HOST_PATHS, TABLE, wipeHost } from "../support/host-fixtures";
+import { connectionFor, expectRejects, HOST_PATHS, MANAGED, TABLE, wipeHost } from "../support/host-fixtures";
 import { createLab, type Lab, type LabHost } from "../support/lab";
 import { requireRoot } from "../support/privileges";
 
@@ -23,6 +31,7 @@ const changed = { ...policy, exposures: [...policy.exposures, { service: "http" 
 describe.runIf(requireRoot("host block sets", ["ip", "sshd", "nft"]))("host layer: block sets and limits", () => {
   let lab: Lab;
   let h1: LabHost;
+  let h2: LabHost;
 
   const elements = async () => (await h1.sh(`nft list set inet ${TABLE} f2b-sshd`)).stdout;
   const inSync = async (p: unknown) => {
@@ -34,8 +43,8 @@ describe.runIf(requireRoot("host block sets", ["ip", "sshd", "nft"]))("host laye
     Number(new RegExp(`${element.replace(/\./g, "\\.")}[^,}]* expires (\\d+)m`).exec(listing)?.[1] ?? NaN);
 
   beforeAll(async () => {
-    lab = await createLab({ hosts: 1, label: "host-block-sets" });
-    [h1] = lab.hosts as [LabHost];
+    lab = await createLab({ hosts: 2, label: "host-block-sets" });
+    [h1, h2] = lab.hosts as [LabHost, LabHost];
     await wipeHost(h1);
   });
   afterAll(async () => {
@@ -76,6 +85,70 @@ describe.runIf(requireRoot("host block sets", ["ip", "sshd", "nft"]))("host laye
     expect(await elements()).not.toContain("elements");
     await inSync(v6);
   }, 60_000);
+
+  it("boot: the unit's command loads the table with its block sets empty and deny.sources filled, in sync; a set filled after boot drops a peer", async () => {
+    await wipeHost(h1);
+    const systemd = path.join(h1.etc, "systemd", "system"); // seen on h1 as /etc/systemd/system
+    fs.mkdirSync(systemd, { recursive: true });
+    try {
+      const booting = {
+        table: TABLE,
+        exposures: [{ service: "ssh" }],
+        blockSets: [
+          { name: "f2b-sshd", family: "ipv4", timeout: "1h" },
+          { name: "crowdsec-v4", family: "ipv4", timeout: "4h", prefixes: false },
+        ],
+        deny: { sources: ["203.0.113.0/24"] },
+      };
+      const applied = await applyPolicy(connectionFor(h1), assertPolicy(booting), opts);
+      expect(applied.facts.init).toBe("systemd-offline");
+      await h1.sh(
+        `nft add element inet ${TABLE} f2b-sshd '{ 198.51.100.0/24 }'; nft add element inet ${TABLE} crowdsec-v4 '{ 192.0.2.5 }'`,
+      );
+      const unit = (await h1.sh(`cat '${MANAGED.unit}'`)).stdout;
+      const execStart = /^ExecStart=(.*)$/m.exec(unit)![1]!;
+      // the reboot: the kernel's ruleset is gone (and with it every element a tool wrote)
+      await h1.sh(`nft delete table inet ${TABLE}`);
+      const boot = await h1.sh(execStart, { allowFail: true });
+      expect(boot.code, boot.stderr).toBe(0);
+      const listed = (await h1.sh(`nft list table inet ${TABLE}`)).stdout;
+      const setBlock = (name: string) => new RegExp(`set ${name} \\{[^}]*\\}`).exec(listed)?.[0] ?? "";
+      expect(setBlock("f2b-sshd")).toContain("flags interval,timeout");
+      expect(setBlock("f2b-sshd")).not.toContain("elements");
+      expect(setBlock("crowdsec-v4")).toContain("timeout 4h");
+      expect(setBlock("crowdsec-v4")).not.toContain("elements");
+      expect(listed).toMatch(/elements = \{ 203\.0\.113\.0\/24 \}/);
+      await inSync(booting);
+
+      // a tool fills the set again after boot: the peer's new connections are dropped, then let in
+      const banner = async () =>
+        (
+          await h2.sh(`timeout 2 bash -c 'exec 3<>/dev/tcp/${h1.ipv4}/22; head -c 7 <&3' 2>/dev/null || true`, {
+            allowFail: true,
+          })
+        ).stdout;
+      expect(await banner()).toBe("SSH-2.0");
+      await h1.sh(`nft add element inet ${TABLE} crowdsec-v4 '{ ${h2.ipv4} }'`);
+      expect(await banner()).toBe("");
+      await inSync(booting);
+      // and an apply after boot keeps it
+      expect(
+        (
+          await applyPolicy(
+            connectionFor(h1),
+            assertPolicy({ ...booting, exposures: [{ service: "ssh" }, { service: "https" }] }),
+            opts,
+          )
+        ).changed,
+      ).toBe(true);
+      expect(await banner()).toBe("");
+      await h1.sh(`nft delete element inet ${TABLE} crowdsec-v4 '{ ${h2.ipv4} }'`);
+      expect(await banner()).toBe("SSH-2.0");
+    } finally {
+      await wipeHost(h1);
+      fs.rmSync(systemd, { recursive: true, force: true });
+    }
+  }, 90_000);
 
   it("a limit counts only connections made after it: the proof passes, the next deploy is dropped; denying the deployer is rolled back", async () => {
     // The apply's session was made before the table: ct count never saw it, and a rate's bucket

@@ -13,6 +13,12 @@
  *   tcp/22 is refused while its first two stay open, and the client connects meanwhile.
  * The test process (the controller) is exempt (exemptSources), as the docs tell a deployer to be.
  *
+ * - reject on the wire: under `denied: "reject"` the attacker's ssh attempts over the limit are
+ *   answered at once with a TCP reset (ssh: "Connection refused"), and its UDP datagrams over the
+ *   limit of a UDP exposure with an ICMP administratively-prohibited error (a connected UDP socket
+ *   gets EHOSTUNREACH; under the limit nothing listens, so the server's own port-unreachable
+ *   gives ECONNREFUSED); the same policy under `denied: "drop"` lets them time out.
+ *
  * Negative control: the over-limit rules deleted from the live table -> the attacker's attempts
  * all reach sshd; re-applied through the host API, refused again.
  */
@@ -57,7 +63,15 @@ describe.runIf(requireRoot("proof limits", ["ip", "nft", "sshd", "ssh", "bash", 
       const out: string[] = [];
       for (let i = 0; i < n; i++) {
         const r = (await p.attacker.sh(SSH_ATTEMPT(p.server.ipv4), { allowFail: true })).stdout;
-        out.push(/Permission denied/.test(r) ? "reached" : /timed out/i.test(r) ? "dropped" : `other: ${r.trim()}`);
+        out.push(
+          /Permission denied/.test(r)
+            ? "reached"
+            : /timed out/i.test(r)
+              ? "dropped"
+              : /Connection refused/.test(r)
+                ? "refused"
+                : `other: ${r.trim()}`,
+        );
       }
       return out;
     };
@@ -155,6 +169,68 @@ describe.runIf(requireRoot("proof limits", ["ip", "nft", "sshd", "ssh", "bash", 
       const again = await attempts(6);
       expect(again.filter((r) => r === "dropped").length).toBeGreaterThanOrEqual(3);
     }, 180_000);
+
+    it("over the limit under denied: reject the attacker gets a TCP reset and an ICMP error at once; under denied: drop it times out", async () => {
+      const exposures = [
+        { service: "ssh", limit: { rate: "6/minute", burst: 2, exemptSources: exempt() } },
+        { name: "udpsvc", protocol: "udp", ports: 5999, limit: { rate: "6/minute", burst: 2 } },
+      ];
+      // one datagram from a new socket (a new source port: a new connection each time); what comes back in 2 s
+      const udp = async (n: number): Promise<string[]> => {
+        const py = [
+          "import socket,errno",
+          "out=[]",
+          `for i in range(${n}):`,
+          "  s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.settimeout(2)",
+          `  s.connect(("${p.server.ipv4}",5999)); s.send(b"x")`,
+          "  try: s.recv(10); out.append('answered')",
+          "  except socket.timeout: out.append('timeout')",
+          "  except OSError as e: out.append(errno.errorcode.get(e.errno,str(e.errno)))",
+          "  s.close()",
+          "print(' '.join(out))",
+        ].join("\n");
+        return (await p.attacker.sh("python3 -", { stdin: py, allowFail: true, timeoutMs: 60_000 })).stdout
+          .trim()
+          .split(" ");
+      };
+      const rejecting: ProofPolicy = { exposures, denied: "reject" };
+      expect((await applyToServer(p, rejecting)).changed).toBe(true);
+      let t0 = performance.now();
+      const tcp = await attempts(6);
+      const tcpMs = Math.round((performance.now() - t0) / 6);
+      t0 = performance.now();
+      const datagrams = await udp(6);
+      const udpMs = Math.round(performance.now() - t0);
+      console.info(
+        `proof-limits reject: ssh ${JSON.stringify(tcp)} (${tcpMs} ms per attempt); udp ${JSON.stringify(datagrams)} (${udpMs} ms for 6)`,
+      );
+      expect(tcp.slice(0, 2)).toEqual(["reached", "reached"]);
+      expect(tcp.slice(2)).toEqual(Array(4).fill("refused"));
+      // under the limit no one listens on 5999: the server's kernel answers port unreachable
+      expect(datagrams.slice(0, 2)).toEqual(["ECONNREFUSED", "ECONNREFUSED"]);
+      // over it, the limit's reject: administratively prohibited
+      expect(datagrams.slice(2)).toEqual(Array(4).fill("EHOSTUNREACH"));
+      expect(await clientBanner()).toBe("SSH-2.0");
+
+      // negative control: the same limits under denied: drop time out (the table is new: full buckets again)
+      expect((await applyToServer(p, { exposures, denied: "drop" })).changed).toBe(true);
+      t0 = performance.now();
+      const tcpDropped = await attempts(4);
+      const tcpDroppedMs = Math.round((performance.now() - t0) / 4);
+      t0 = performance.now();
+      const udpDropped = await udp(4);
+      const udpDroppedMs = Math.round(performance.now() - t0);
+      console.info(
+        `proof-limits drop: ssh ${JSON.stringify(tcpDropped)} (${tcpDroppedMs} ms per attempt); udp ${JSON.stringify(udpDropped)} (${udpDroppedMs} ms for 4)`,
+      );
+      expect(tcpDropped).toEqual(["reached", "reached", "dropped", "dropped"]);
+      expect(udpDropped).toEqual(["ECONNREFUSED", "ECONNREFUSED", "timeout", "timeout"]);
+      p.controls.push({
+        test: "reject on the wire",
+        change: 'the same limits under denied: "drop"',
+        observed: "over the limit ssh and udp time out instead of a reset / admin-prohibited",
+      });
+    }, 120_000);
 
     it("concurrent connections: the attacker's third is refused while its two stay open; the client connects meanwhile", async () => {
       const policy: ProofPolicy = {

@@ -4,7 +4,7 @@
  * (src/host/operations/observed.ts), and the report's verdict and text (src/host/operations/drift-report.ts).
  */
 import { describe, expect, it } from "vitest";
-import { diffTables, ruleTexts } from "../../src/host/operations/drift";
+import { diffTables, ownedElsewhere, ruleTexts } from "../../src/host/operations/drift";
 import {
   type DriftReport,
   formatDrift,
@@ -25,6 +25,21 @@ function live(edit: (doc: Doc) => void, text: (t: string) => string = (t) => t):
 }
 const rules = (doc: Doc) => doc.nftables.filter((o) => o.rule).map((o) => o.rule!);
 const diff = ([json, text]: [string, string]) => diffTables(LISTING_JSON, LISTING_TEXT, json, text);
+
+describe("ownedElsewhere: sets whose elements the kernel or another tool writes", () => {
+  it("meters (dynamic), block sets of prefixes (interval,timeout) and of single addresses (a default timeout, no flags line); never a declared set", () => {
+    const listing = [
+      "table inet t {",
+      "\tset meter {\n\t\ttype ipv4_addr\n\t\tsize 65535\n\t\tflags dynamic\n\t}",
+      "\tset f2b {\n\t\ttype ipv4_addr\n\t\tflags interval,timeout\n\t\ttimeout 1h\n\t}",
+      // nft lists `flags timeout` of a set with a default timeout only as its timeout line
+      "\tset crowdsec {\n\t\ttype ipv4_addr\n\t\ttimeout 4h\n\t\telements = { 192.0.2.5 timeout 4h expires 3h }\n\t}",
+      "\tset ssh_v4 {\n\t\ttype ipv4_addr\n\t\tflags interval\n\t\telements = { 192.0.2.0/24 }\n\t}",
+      "}",
+    ].join("\n");
+    expect([...ownedElsewhere(listing)].sort()).toEqual(["crowdsec", "f2b", "meter"]);
+  });
+});
 
 describe("ruleTexts: rule lines per chain from a text listing", () => {
   it("takes each chain's rules in order, without its hook line, policy or braces", () => {

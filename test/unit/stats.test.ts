@@ -1,4 +1,9 @@
+import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { parseInventory } from "../../src/cli/inventory";
+import { statsCommand } from "../../src/cli/stats";
 import { formatPrometheus, formatTable, withRates } from "../../src/cli/stats-format";
 import { countersFromJson } from "../../src/host/operations/stats";
 
@@ -59,5 +64,84 @@ describe("stats: counters from the live table", () => {
     );
     expect(prom).toContain("# TYPE hardened_nftables_bytes_total counter");
     expect(prom).toContain('hardened_nftables_table_present{host="h",table="t"} 1');
+  });
+});
+
+describe("stats: many hosts, each with its own pinned key", () => {
+  const KEY_A = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl";
+  const FP_B = "SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU";
+  it("the inventory's hardened_nftables_host_key: quoted in INI (a key has a space), or a fingerprint; YAML too", () => {
+    const ini = `[fw]\na ansible_host=198.18.0.10 hardened_nftables_host_key="${KEY_A}"\nb ansible_host=198.18.0.11 hardened_nftables_host_key=${FP_B} ansible_port=2222\nc\n`;
+    expect(parseInventory(ini)).toEqual([
+      { name: "a", spec: "198.18.0.10", hostKey: KEY_A },
+      { name: "b", spec: "198.18.0.11:2222", hostKey: FP_B },
+      { name: "c", spec: "c" },
+    ]);
+    const yaml = `all:\n  hosts:\n    a:\n      ansible_host: 198.18.0.10\n      hardened_nftables_host_key: "${KEY_A}"\n    c:\n`;
+    expect(parseInventory(yaml)).toEqual([
+      { name: "a", spec: "198.18.0.10", hostKey: KEY_A },
+      { name: "c", spec: "c" },
+    ]);
+  });
+
+  const run = async (args: string[]) => {
+    const out: string[] = [];
+    const err: string[] = [];
+    const dir = mkdtempSync(join(tmpdir(), "hnft-stats-unit-"));
+    const sampleFile = join(dir, "stats.json");
+    const code = await statsCommand([...args, "--sample-file", sampleFile], {
+      out: (t) => out.push(t),
+      err: (t) => err.push(t),
+    }).catch((e: Error) => `${e.name}: ${e.message}`);
+    return { code, out: out.join(""), err: err.join(""), sampled: existsSync(sampleFile) };
+  };
+  const inventory = (text: string) => {
+    const file = join(mkdtempSync(join(tmpdir(), "hnft-inv-")), "hosts.ini");
+    writeFileSync(file, text);
+    return file;
+  };
+
+  it("a bad key in the inventory is refused before any connection, named after the host and the variable", async () => {
+    // 198.18.255.254 answers nothing: a connection attempt would hang, not return 2 at once
+    const file = inventory(
+      `a ansible_host=198.18.255.254 hardened_nftables_host_key="${KEY_A}"\nb ansible_host=198.18.255.253 hardened_nftables_host_key="ssh-ed25519 not-a-key"\n`,
+    );
+    const r = await run(["--inventory", file, "--identity", "/dev/null"]);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain("--inventory b hardened_nftables_host_key");
+    expect(r.err).not.toContain("--inventory a");
+    expect(r.sampled).toBe(false);
+  });
+
+  it("audit reads the same variable through the same parser: a bad key there is named after the host and the variable", async () => {
+    const { auditCommand } = await import("../../src/cli/audit");
+    const file = inventory(
+      `a ansible_host=198.18.255.254 hardened_nftables_host_key="${KEY_A}"\nb ansible_host=198.18.255.253 hardened_nftables_host_key="ssh-ed25519 not-a-key"\n`,
+    );
+    const err: string[] = [];
+    process.env.HNFT_UNIT_PASSWORD = "unit-password";
+    const code = await auditCommand(["--inventory", file, "--password-env", "HNFT_UNIT_PASSWORD"], {
+      out: () => undefined,
+      err: (t) => err.push(t),
+    });
+    delete process.env.HNFT_UNIT_PASSWORD;
+    expect(code).toBe(2);
+    expect(err.join("")).toContain("--inventory b hardened_nftables_host_key");
+    expect(err.join("")).not.toContain("--inventory a");
+  });
+
+  it("a host without a key of its own needs --host-key; no host at all, or an unreadable inventory, is a usage error naming the flag", async () => {
+    const file = inventory(
+      `a ansible_host=198.18.255.254 hardened_nftables_host_key=${FP_B}\nb ansible_host=198.18.255.253\n`,
+    );
+    process.env.HNFT_UNIT_PASSWORD = "unit-password";
+    const r = await run(["--inventory", file, "--password-env", "HNFT_UNIT_PASSWORD"]);
+    delete process.env.HNFT_UNIT_PASSWORD;
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/--host-key: required/);
+    expect(r.err).not.toContain("unit-password");
+    expect(r.sampled).toBe(false);
+    expect((await run([])).code).toMatch(/--host or --inventory: at least one host is required/);
+    expect((await run(["--inventory", "/nonexistent/hosts.ini"])).code).toMatch(/--inventory: cannot read/);
   });
 });

@@ -21,6 +21,8 @@ type BlockSet struct {
 	Family string `pulumi:"family"`
 	// Name of the set, as the other tool writes it (fail2ban's nftables action: addr-set-<jail>).
 	Name string `pulumi:"name"`
+	// Whether the set holds prefixes and ranges (nft flags interval,timeout; the default) or single addresses only (flags timeout). Give false for a writer that adds single addresses without an interval end: CrowdSec's firewall bouncer (0.0.25, Debian bookworm) in set-only mode turns each address it adds to an interval set into a range up to the end of the address space.
+	Prefixes *bool `pulumi:"prefixes"`
 	// Most elements the set holds (1 to 16777216). Left out: nft's default (65535).
 	Size *int `pulumi:"size"`
 	// How long an element stays unless its writer says otherwise, e.g. "1h" (nft time: a number and s, m, h or d).
@@ -46,6 +48,8 @@ type BlockSetArgs struct {
 	Family pulumi.StringInput `pulumi:"family"`
 	// Name of the set, as the other tool writes it (fail2ban's nftables action: addr-set-<jail>).
 	Name pulumi.StringInput `pulumi:"name"`
+	// Whether the set holds prefixes and ranges (nft flags interval,timeout; the default) or single addresses only (flags timeout). Give false for a writer that adds single addresses without an interval end: CrowdSec's firewall bouncer (0.0.25, Debian bookworm) in set-only mode turns each address it adds to an interval set into a range up to the end of the address space.
+	Prefixes pulumi.BoolPtrInput `pulumi:"prefixes"`
 	// Most elements the set holds (1 to 16777216). Left out: nft's default (65535).
 	Size pulumi.IntPtrInput `pulumi:"size"`
 	// How long an element stays unless its writer says otherwise, e.g. "1h" (nft time: a number and s, m, h or d).
@@ -117,6 +121,11 @@ func (o BlockSetOutput) Family() pulumi.StringOutput {
 // Name of the set, as the other tool writes it (fail2ban's nftables action: addr-set-<jail>).
 func (o BlockSetOutput) Name() pulumi.StringOutput {
 	return o.ApplyT(func(v BlockSet) string { return v.Name }).(pulumi.StringOutput)
+}
+
+// Whether the set holds prefixes and ranges (nft flags interval,timeout; the default) or single addresses only (flags timeout). Give false for a writer that adds single addresses without an interval end: CrowdSec's firewall bouncer (0.0.25, Debian bookworm) in set-only mode turns each address it adds to an interval set into a range up to the end of the address space.
+func (o BlockSetOutput) Prefixes() pulumi.BoolPtrOutput {
+	return o.ApplyT(func(v BlockSet) *bool { return v.Prefixes }).(pulumi.BoolPtrOutput)
 }
 
 // Most elements the set holds (1 to 16777216). Left out: nft's default (65535).

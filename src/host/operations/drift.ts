@@ -75,7 +75,7 @@ export function ruleTexts(listing: string): Map<string, string[]> {
 
 /**
  * Sets whose elements the kernel (a limit's meter: flags dynamic) or another tool (a block set:
- * flags interval,timeout) writes, from a text listing: their declaration is compared, their
+ * flags interval,timeout, or a default timeout) writes, from a text listing: their declaration is compared, their
  * elements never (the JSON listing does not say "dynamic", the text does).
  */
 export function ownedElsewhere(listing: string): Set<string> {
@@ -87,6 +87,8 @@ export function ownedElsewhere(listing: string): Set<string> {
     if (start) set = start[1]!;
     else if (line === "}") set = undefined;
     else if (set && /^flags /.test(line) && /dynamic|timeout/.test(line)) owned.add(set);
+    // a set of single addresses with a default timeout: nft lists its `flags timeout` as this line only
+    else if (set && /^timeout /.test(line)) owned.add(set);
   }
   return owned;
 }

@@ -113,7 +113,7 @@ on_exit() {
 end_with() { reported=yes; exit "$1"; }
 
 # Sets whose elements the kernel (a limit's meter: flags dynamic) or another tool (a block set:
-# flags interval,timeout) writes. Their elements are not what this project declared: the listing
+# flags interval,timeout, or flags timeout when it holds single addresses) writes. Their elements are not what this project declared: the listing
 # it records and compares leaves them out, and an apply or rollback carries them over.
 #
 # FILE as `nft -s list table` prints it (or as rendered), without those sets' elements.
@@ -121,6 +121,7 @@ strip_owned_elements() { # file
   awk '
     /^\tset [^ ]+ \{$/ { inset = 1; owned = 0 }
     inset && /^\t\tflags / && ($0 ~ /dynamic/ || $0 ~ /timeout/) { owned = 1 }
+    inset && /^\t\ttimeout / { owned = 1 }
     inset && owned && /^\t\telements = \{/ { skipping = 1 }
     skipping { if ($0 ~ /\}$/) skipping = 0; next }
     /^\t}$/ { inset = 0 }
@@ -128,17 +129,28 @@ strip_owned_elements() { # file
 }
 
 # FILE followed by `add element` lines holding the live elements of its block sets (flags
-# interval,timeout), in the same nft -f transaction: the replaced table has them from its first
+# interval,timeout or flags timeout), in the same nft -f transaction: the replaced table has them from its first
 # moment, each with its remaining time. A live set of another type is left out, with a warning.
 carry_owned_elements() { # file out
   cp "$1" "$2"
-  awk '/^\tset [^ ]+ \{$/ { name = $2 } /^\t\tflags interval,timeout$/ { print name }' "$1" >"$2.names"
+  # nft lists `flags timeout` of a set with a default timeout only as its `timeout` line
+  awk '
+    /^\tset [^ ]+ \{$/ { name = $2; own = 0; dyn = 0 }
+    name != "" && /^\t\tflags / { if ($0 ~ /dynamic/) dyn = 1; else if ($0 ~ /timeout/) own = 1 }
+    name != "" && /^\t\ttimeout / { own = 1 }
+    name != "" && /^\t}$/ { if (own && !dyn) print name; name = "" }' "$1" >"$2.names"
   while read -r owned_set; do
     nft list set inet "$table" "$owned_set" >"$2.set" 2>/dev/null || continue
     want=$(awk -v s="$owned_set" '$1 == "set" && $2 == s { on = 1 } on && $1 == "type" { print $2; exit }' "$1")
     have=$(awk '$1 == "type" { print $2; exit }' "$2.set")
     if [ "$want" != "$have" ]; then
       echo "hnft-warning block set $owned_set was $have and is now $want: its elements are not kept"
+      continue
+    fi
+    # prefixes and ranges do not go into a set of single addresses (the whole transaction would fail)
+    if awk '$1 == "flags" && /interval/ { found = 1 } END { exit !found }' "$2.set" &&
+      ! awk -v s="$owned_set" '$1 == "set" && $2 == s { on = 1 } on && $1 == "flags" { print; exit } on && $1 == "}" { exit }' "$1" | grep -q interval; then
+      echo "hnft-warning block set $owned_set held prefixes and now holds single addresses: its elements are not kept"
       continue
     fi
     # Streamed line by line (a block list is 100,000 elements: no string grows with it).
