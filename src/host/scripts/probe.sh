@@ -104,7 +104,7 @@ echo "helperModules=$(loaded_helper_modules)"
 echo "init=$(init_system)"
 echo "tools=$(available_tools)"
 section tables
-nft list tables 2>/dev/null || true
+list_tables
 section managed
 managed_tables
 managed_modprobe_sections
