@@ -165,7 +165,8 @@ export async function runBlockSets(opts: { sizes: number[]; rounds: number; log:
 export function blockSetsTable(result: BlockSetsResult): string {
   const ms = (xs: number[]) => `${median(xs).toFixed(0)} (${Math.min(...xs)}-${Math.max(...xs)})`;
   const rows = result.measures.map(
-    (m) => `| ${m.elements.toLocaleString("en")} | ${ms(m.applyMs)} | ${ms(m.noopMs)} | ${ms(m.driftMs)} | ${m.keptMin} |`,
+    (m) =>
+      `| ${m.elements.toLocaleString("en")} | ${ms(m.applyMs)} | ${ms(m.noopMs)} | ${ms(m.driftMs)} | ${m.keptMin} |`,
   );
   return [
     "| elements | apply, ms median (min-max) | no-op apply | drift check | fewest kept |",

@@ -120,7 +120,8 @@ export function tableFromRuleset(rulesetJson: string, setsJson: string, table: s
   }
   const merged = ours.map((obj) => {
     const [kind, body] = Object.entries(obj)[0] ?? [];
-    const elem = kind === "set" || kind === "map" ? elements.get(`${kind} ${String((body as NftObject).name)}`) : undefined;
+    const elem =
+      kind === "set" || kind === "map" ? elements.get(`${kind} ${String((body as NftObject).name)}`) : undefined;
     return elem === undefined ? obj : { [kind!]: { ...(body as NftObject), elem } };
   });
   return JSON.stringify({ nftables: merged });

@@ -252,7 +252,7 @@ emptying_commands() { # live keep
       else if (!(kind == "set" && name in keep)) others[++no] = "delete " kind " inet " t " " name
     }
     END {
-      if (bad) exit 1
+      if (bad) exit bad
       for (i = 1; i <= nc; i++) print "flush chain inet " t " " chains[i]
       for (i = 1; i <= no; i++) print others[i]
       for (i = 1; i <= nc; i++) print "delete chain inet " t " " chains[i]
