@@ -7,7 +7,8 @@
  * One lab host per size (0 and 100,000 elements), the same policies on each. Each round runs,
  * size after size (interleaved, so a slow moment of a shared machine hits both alike): an apply
  * that changes the policy (http added, then removed), a no-op apply of the same policy, and a
- * drift check (observePolicy); each timed in this process over SSH. After each changing apply the
+ * drift check (observePolicy); each timed in this process over SSH. The hosts' order alternates
+ * from round to round. After each changing apply the
  * set's element count is read on the host (not timed).
  *
  * Run alone: `sudo npx tsx bench/block-sets.ts [rounds] [elements]` (defaults 7 and 100000);
@@ -118,8 +119,11 @@ export async function runBlockSets(opts: { sizes: number[]; rounds: number; log:
     }
     for (let r = 1; r <= opts.rounds; r++) {
       const policy = assertPolicy(policies[r % 2]);
-      for (const [i, m] of measures.entries()) {
-        const host = hosts[i]!;
+      // the hosts' order alternates from round to round: neither always runs right after the other
+      const order = measures.map((_, i) => i);
+      if (r % 2 === 0) order.reverse();
+      for (const i of order) {
+        const [host, m] = [hosts[i]!, measures[i]!];
         const [applyMs, applied] = await timed(() => applyPolicy(connectionFor(host), policy, options));
         if (!applied.changed) throw new Error("block sets: an apply that changes the policy reported no change");
         const [noopMs, noop] = await timed(() => applyPolicy(connectionFor(host), policy, options));
@@ -147,7 +151,8 @@ export async function runBlockSets(opts: { sizes: number[]; rounds: number; log:
       method: {
         hosts: "one lab host per size (network namespace, real sshd), the same policies on each, operations over SSH",
         change: "each round's apply alternates between two policies (http added, removed): a real change every time",
-        rounds: "interleaved: each round runs apply, no-op apply and drift check on every host in turn",
+        rounds:
+          "interleaved: each round runs apply, no-op apply and drift check on every host in turn, the hosts' order alternating",
         elements:
           "distinct IPv4 /32s in 10.0.0.0/8 added with nft add element into a block set (flags interval,timeout, size 200000)",
       },
