@@ -77,6 +77,68 @@ describe.runIf(requireRoot("host block sets", ["ip", "sshd", "nft"]))("host laye
     await inSync(changed);
   }, 120_000);
 
+  it("an unchanged block set stays in place (same table, same set) over an apply; what was added by hand still goes; a changed declaration or table flags re-create it, the elements carried", async () => {
+    // the handles of the table and the set: a table deleted and declared again gets a new one
+    const tableHandle = async () =>
+      /table inet \S+ \{ # handle (\d+)/.exec((await h1.sh(`nft -a list table inet ${TABLE} | head -n 1`)).stdout)?.[1];
+    const handle = async () =>
+      /set f2b-sshd \{ # handle (\d+)/.exec((await h1.sh(`nft -a list set inet ${TABLE} f2b-sshd`)).stdout)?.[1];
+    const kept = async () => {
+      const listed = await elements();
+      for (const e of ["198.51.100.7", "203.0.113.0/24", "192.0.2.99"]) expect(listed).toContain(e);
+    };
+    const before = await handle();
+    const tableBefore = await tableHandle();
+    expect(before).toMatch(/^\d+$/);
+    expect(tableBefore).toMatch(/^\d+$/);
+    expect((await applyPolicy(connectionFor(h1), assertPolicy(policy), opts)).changed).toBe(true);
+    expect(await tableHandle()).toBe(tableBefore);
+    expect(await handle()).toBe(before);
+    await kept();
+    await inSync(policy);
+
+    // a rule, a chain and a set added by hand are drift, and the next apply removes them
+    await h1.sh(
+      [
+        `nft insert rule inet ${TABLE} input tcp dport 8443 accept comment '"by hand"'`,
+        `nft add chain inet ${TABLE} byhand`,
+        `nft add set inet ${TABLE} byhand_set '{ type ipv4_addr; }'`,
+      ].join(" && "),
+    );
+    const drift = formatDrift(await observePolicy(connectionFor(h1), assertPolicy(policy), { paths: HOST_PATHS })).join(
+      "\n",
+    );
+    expect(drift).toContain("by hand");
+    expect(drift).toContain("byhand");
+    expect((await applyPolicy(connectionFor(h1), assertPolicy(policy), opts)).changed).toBe(true);
+    const table = (await h1.sh(`nft -t list table inet ${TABLE}`)).stdout;
+    expect(table).not.toContain("by hand");
+    expect(table).not.toContain("byhand");
+    expect(await handle()).toBe(before);
+    await kept();
+    await inSync(policy);
+
+    // a changed timeout: the set is declared anew (here with the table: no block set is left to
+    // keep in place), its elements carried into it
+    const longer = { ...policy, blockSets: [{ ...blockSets[0]!, timeout: "2h" }] };
+    expect((await applyPolicy(connectionFor(h1), assertPolicy(longer), opts)).changed).toBe(true);
+    const tableAfter = await tableHandle();
+    expect(tableAfter).not.toBe(tableBefore);
+    expect(await elements()).toContain("timeout 2h");
+    await kept();
+    await inSync(longer);
+
+    // a table switched off by hand (flags dormant) is replaced whole: only that undoes it
+    await h1.sh(`nft add table inet ${TABLE} '{ flags dormant; }'`);
+    expect((await h1.sh(`nft -t list table inet ${TABLE}`)).stdout).toContain("dormant");
+    expect((await applyPolicy(connectionFor(h1), assertPolicy(longer), opts)).changed).toBe(true);
+    expect((await h1.sh(`nft -t list table inet ${TABLE}`)).stdout).not.toContain("dormant");
+    expect(await tableHandle()).not.toBe(tableAfter);
+    await kept();
+    await inSync(longer);
+    expect((await applyPolicy(connectionFor(h1), assertPolicy(longer), opts)).changed).toBe(false);
+  }, 120_000);
+
   it("a block set whose family changed starts empty, with a warning", async () => {
     const v6 = { ...changed, blockSets: [{ name: "f2b-sshd", family: "ipv6", timeout: "1h" }] };
     const r = await applyPolicy(connectionFor(h1), assertPolicy(v6), opts);

@@ -4,7 +4,7 @@
  * (src/host/operations/observed.ts), and the report's verdict and text (src/host/operations/drift-report.ts).
  */
 import { describe, expect, it } from "vitest";
-import { diffTables, ownedElsewhere, ruleTexts } from "../../src/host/operations/drift";
+import { diffTables, ownedElsewhere, ruleTexts, tableFromRuleset } from "../../src/host/operations/drift";
 import {
   type DriftReport,
   formatDrift,
@@ -55,6 +55,53 @@ describe("ruleTexts: rule lines per chain from a text listing", () => {
         ],
       ]),
     );
+  });
+});
+
+describe("tableFromRuleset: this table from a terse listing of the ruleset and its declared sets' own listings", () => {
+  const meta = { metainfo: { version: "1.0.6", json_schema_version: 1 } };
+  const ours = [
+    { table: { family: "inet", name: "hnft", handle: 1 } },
+    { set: { family: "inet", name: "deny_v4", table: "hnft", type: "ipv4_addr", handle: 2, flags: ["interval"] } },
+    {
+      set: {
+        family: "inet",
+        name: "crowdsec",
+        table: "hnft",
+        type: "ipv4_addr",
+        handle: 3,
+        flags: ["interval", "timeout"],
+      },
+    },
+    { chain: { family: "inet", table: "hnft", name: "input", handle: 4 } },
+  ];
+  const others = [
+    { table: { family: "ip", name: "hnft", handle: 1 } },
+    { chain: { family: "ip", table: "hnft", name: "input", handle: 2 } },
+    { table: { family: "inet", name: "other", handle: 5 } },
+    { set: { family: "inet", name: "deny_v4", table: "other", type: "ipv4_addr", handle: 6 } },
+  ];
+  const ruleset = JSON.stringify({ nftables: [meta, ...others.slice(0, 2), ...ours, ...others.slice(2)] });
+  const elem = [{ prefix: { addr: "192.0.2.0", len: 24 } }];
+  const setDoc = (table: string) =>
+    JSON.stringify({ nftables: [meta, { set: { family: "inet", name: "deny_v4", table, type: "ipv4_addr", elem } }] });
+
+  it("keeps only this table's objects, and puts each declared set's elements back", () => {
+    const doc = JSON.parse(tableFromRuleset(ruleset, `${setDoc("other")}\n${setDoc("hnft")}\n`, "hnft")) as Doc;
+    expect(doc.nftables.map((o) => Object.keys(o)[0])).toEqual(["metainfo", "table", "set", "set", "chain"]);
+    expect(doc.nftables[2]!.set).toEqual({ ...ours[1]!.set, elem });
+    // a block set's elements are never read: it stays as the terse listing has it
+    expect(doc.nftables[3]!.set).toEqual(ours[2]!.set);
+  });
+
+  it("another table's set of the same name lends this table nothing", () => {
+    const doc = JSON.parse(tableFromRuleset(ruleset, setDoc("other"), "hnft")) as Doc;
+    expect(doc.nftables[2]!.set).toEqual(ours[1]!.set);
+  });
+
+  it("no such table (or nothing listed) is an absent table", () => {
+    expect(tableFromRuleset(ruleset, "", "nothere")).toBe("");
+    expect(tableFromRuleset("", "", "hnft")).toBe("");
   });
 });
 

@@ -93,6 +93,42 @@ export function ownedElsewhere(listing: string): Set<string> {
   return owned;
 }
 
+/**
+ * Table `table` (family inet) as `nft -s -j list table` lists it, from `nft -t -s -j list ruleset`
+ * (every table, no named set's elements) and `nft -s -j list set` documents, one a line, for the
+ * sets whose elements are declared (observe.sh): block sets' and meters' elements are never read.
+ * "" when the table is absent.
+ */
+export function tableFromRuleset(rulesetJson: string, setsJson: string, table: string): string {
+  if (!rulesetJson.trim()) return "";
+  const doc = JSON.parse(rulesetJson) as { nftables: NftObject[] };
+  const inTable = (kind: string, body: Record<string, unknown>) =>
+    body.family === "inet" && (kind === "table" ? body.name === table : body.table === table);
+  const ours = doc.nftables.filter((obj) => {
+    const [kind, body] = Object.entries(obj)[0] ?? [];
+    return kind === "metainfo" || (kind !== undefined && inTable(kind, body as Record<string, unknown>));
+  });
+  if (!ours.some((obj) => obj.table)) return "";
+  const elements = new Map<string, unknown>();
+  for (const line of setsJson.split("\n")) {
+    if (!line.trim()) continue;
+    for (const obj of (JSON.parse(line) as { nftables: NftObject[] }).nftables) {
+      const [kind, body] = Object.entries(obj)[0] ?? [];
+      if ((kind === "set" || kind === "map") && inTable(kind, body as Record<string, unknown>)) {
+        const b = body as Record<string, unknown>;
+        if (b.elem !== undefined) elements.set(`${kind} ${String(b.name)}`, b.elem);
+      }
+    }
+  }
+  const merged = ours.map((obj) => {
+    const [kind, body] = Object.entries(obj)[0] ?? [];
+    const elem =
+      kind === "set" || kind === "map" ? elements.get(`${kind} ${String((body as NftObject).name)}`) : undefined;
+    return elem === undefined ? obj : { [kind!]: { ...(body as NftObject), elem } };
+  });
+  return JSON.stringify({ nftables: merged });
+}
+
 function parse(json: string, listing: string): Parsed | undefined {
   if (!json.trim()) return undefined;
   const doc = JSON.parse(json) as { nftables: NftObject[] };

@@ -8,7 +8,7 @@ import type { HostSession } from "../ssh";
 import { describeLastTransaction, parseLastTransaction } from "../wire/last-transaction";
 import { checkedOptions, type HostOptions, pathParams, sysctlParam } from "../wire/params";
 import { runStep } from "../wire/remote";
-import { diffTables } from "./drift";
+import { diffTables, tableFromRuleset } from "./drift";
 import { type DriftReport, hasRepairableDrift } from "./drift-report";
 import { compareObserved } from "./observed";
 import { withRenderedPolicy } from "./policy-session";
@@ -38,7 +38,7 @@ export async function observeOnSession(
   const table = diffTables(
     s["desired-json"] ?? "",
     s["desired-text"] ?? "",
-    s["live-json"] ?? "",
+    tableFromRuleset(s["live-json"] ?? "", s["live-sets-json"] ?? "", artefacts.table),
     s["live-text"] ?? "",
   );
 

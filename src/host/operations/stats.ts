@@ -1,5 +1,5 @@
 /**
- * The table's counters, read live (`nft -j list table`, with values): what each exposure accepted,
+ * The table's counters, read live (`nft -t -j list ruleset`, this table's rules, with values): what each exposure accepted,
  * what its limits refused, what each block set dropped and what each chain dropped at its end.
  * Counter values live only here and in the stats command's local file: never in state, drift or
  * preview (those compare `nft -s` listings, which carry no values).
@@ -9,6 +9,7 @@ import type { Connection } from "../../model/connection";
 import { HostOperationError } from "../errors";
 import { type HostSession, withSession } from "../ssh";
 import { runStep } from "../wire/remote";
+import { tableFromRuleset } from "./drift";
 
 /** What a counted rule is, from its comment: `<exposure>: ...`, `..., over limit`, `blocked: <set>`, `dropped: end of chain`. */
 export type CounterKind = "accept" | "over-limit" | "blocked" | "chain-drop";
@@ -66,7 +67,7 @@ export async function statsOnSession(session: HostSession, table: string): Promi
   const out = await runStep(session, { main: "stats", params: { table } });
   if (out.code !== 0)
     throw new HostOperationError(session.target, `stats failed: ${session.redact(out.stderr.trim())}`);
-  const json = out.sections.counters ?? "";
+  const json = tableFromRuleset(out.sections.counters ?? "", "", table);
   return { target: session.target, table, present: json.trim() !== "", counters: countersFromJson(json) };
 }
 

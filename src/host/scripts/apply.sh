@@ -50,8 +50,7 @@ set_live_sysctls() {
 # last committed), the same files and enablement link, the same live sysctls.
 already_applied() {
   [ "$(cat "$state_dir/applied.hash" 2>/dev/null || true)" = "$hash" ] &&
-    [ -f "$B/live.listing" ] && strip_owned_elements "$B/live.listing" >"$B/live.declared" &&
-    cmp -s "$B/live.declared" "$state_dir/applied.listing" &&
+    [ -f "$B/live.declared" ] && cmp -s "$B/live.declared" "$state_dir/applied.listing" &&
     managed_files_match && unit_link_matches && live_sysctls_match
 }
 
@@ -80,9 +79,9 @@ live_sysctls_match() {
 
 # The previous table, files, enablement link, live sysctls and recorded state, for the guardian.
 back_up_host() {
-  if [ -f "$B/live.listing" ]; then
-    # Without the elements other tools own: a rollback carries the live ones over (carry_owned_elements).
-    { echo "table inet $table"; echo "delete table inet $table"; strip_owned_elements "$B/live.listing"; } >"$txn/backup/table.nft"
+  if [ -f "$B/live.declared" ]; then
+    # Without the elements other tools own: a rollback keeps the live ones (load_keeping_elements).
+    { echo "table inet $table"; echo "delete table inet $table"; cat "$B/live.declared"; } >"$txn/backup/table.nft"
   fi
   managed_files | while read -r name path; do
     if [ -f "$path" ]; then cp -p "$path" "$txn/backup/$name"; else : >"$txn/backup/$name.absent"; fi
@@ -115,7 +114,8 @@ if ! nft -c -f "$B/files/nft" 2>"$B/nft.err"; then
 fi
 
 step=compare
-nft -s list table inet "$table" >"$B/live.listing" 2>/dev/null || rm -f "$B/live.listing"
+# Without the elements of block sets and meters (list_declared): neither compared nor backed up.
+list_declared >"$B/live.declared" || rm -f "$B/live.declared"
 if already_applied; then status "$STATUS_UNCHANGED"; end_with "$EXIT_OK"; fi
 
 step=backup
@@ -137,9 +137,8 @@ echo $! >"$txn/guardian.pid"
 armed=yes
 
 step=load-table
-# The block sets' live elements go into the same transaction as the new table (docs/apply-and-rollback.md).
-carry_owned_elements "$txn/new/nft" "$txn/load.nft"
-if ! nft -f "$txn/load.nft" 2>"$B/nft.err"; then
+# The block sets' live elements stay, in the same transaction as the new table (docs/apply-and-rollback.md).
+if ! load_keeping_elements "$txn/new/nft" "$txn/load.nft" "$B/nft.err"; then
   sed 's/^/nft: /' "$B/nft.err"
   host_state
   status "$STATUS_FAILED" "step=$step" "host=$host_now"

@@ -28,14 +28,14 @@ finish() { # the result line
 restore_table() {
   if [ ! -f "$txn/backup/table.nft" ]; then
     # There was no table of ours before this apply: deleting it is the exact restore.
-    if err=$(nft delete table inet "$table" 2>&1) || ! nft list table inet "$table" >/dev/null 2>&1; then echo "$STATUS_ROLLED_BACK"; return 0; fi
+    if err=$(nft delete table inet "$table" 2>&1) || ! table_exists; then echo "$STATUS_ROLLED_BACK"; return 0; fi
     note "deleting table inet $table failed: $err"
     echo "$STATUS_ROLLBACK_FAILED"
     return 0
   fi
   # What other tools wrote into block sets since the apply stays (docs/apply-and-rollback.md).
-  carry_owned_elements "$txn/backup/table.nft" "$txn/backup/table.load" >>"$txn/record" 2>&1 || cp "$txn/backup/table.nft" "$txn/backup/table.load"
-  if err=$(nft -f "$txn/backup/table.load" 2>&1); then echo "$STATUS_ROLLED_BACK"; return 0; fi
+  if load_keeping_elements "$txn/backup/table.nft" "$txn/backup/table.load" "$txn/backup/table.err" >>"$txn/record" 2>&1; then echo "$STATUS_ROLLED_BACK"; return 0; fi
+  err=$(cat "$txn/backup/table.err" 2>/dev/null || true)
   note "loading the backup of the previous table ($txn/backup/table.nft) failed: $err"
   if [ -f "$txn/backup/nft" ]; then
     if err=$(nft -f "$txn/backup/nft" 2>&1); then
@@ -47,7 +47,7 @@ restore_table() {
   else
     note "there is no committed table file to fall back on ($nft_path did not exist before this apply)"
   fi
-  if err=$(nft delete table inet "$table" 2>&1) || ! nft list table inet "$table" >/dev/null 2>&1; then
+  if err=$(nft delete table inet "$table" 2>&1) || ! table_exists; then
     note "deleted table inet $table: the host is only as closed as its other tables make it"
     echo "$STATUS_TABLE_REMOVED"
     return 0
@@ -110,12 +110,11 @@ delete_connections() {
 
 # The recorded state is written beside and renamed; the listing is read back to catch a write
 # that came out short (nft does not report every failed write).
+# Block sets' and meters' elements are neither recorded nor read (list_declared).
 record_state() {
   mkdir -p "$state_dir" &&
-    nft -s list table inet "$table" >"$state_dir/applied.listing.raw" &&
-    strip_owned_elements "$state_dir/applied.listing.raw" >"$state_dir/applied.listing.tmp" &&
-    nft -s list table inet "$table" | strip_owned_elements - | cmp -s - "$state_dir/applied.listing.tmp" &&
-    rm -f "$state_dir/applied.listing.raw" &&
+    list_declared >"$state_dir/applied.listing.tmp" &&
+    list_declared | cmp -s - "$state_dir/applied.listing.tmp" &&
     mv -f "$state_dir/applied.listing.tmp" "$state_dir/applied.listing" &&
     cp "$txn/params/hash" "$state_dir/applied.hash.tmp" &&
     mv -f "$state_dir/applied.hash.tmp" "$state_dir/applied.hash"
@@ -123,7 +122,7 @@ record_state() {
 
 commit_failed() { # step message
   note "commit failed at $1: $2"
-  rm -f "$state_dir/applied.listing.tmp" "$state_dir/applied.listing.raw" "$state_dir/applied.hash.tmp" 2>/dev/null || true
+  rm -f "$state_dir/applied.listing.tmp" "$state_dir/applied.hash.tmp" 2>/dev/null || true
   rollback "cause=$CAUSE_COMMIT_FAILED" "step=$1"
 }
 

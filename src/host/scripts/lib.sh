@@ -128,38 +128,203 @@ strip_owned_elements() { # file
     { print }' "$1"
 }
 
-# FILE followed by `add element` lines holding the live elements of its block sets (flags
-# interval,timeout or flags timeout), in the same nft -f transaction: the replaced table has them from its first
-# moment, each with its remaining time. A live set of another type is left out, with a warning.
-carry_owned_elements() { # file out
-  cp "$1" "$2"
+# The host's tables as `nft list tables` prints them ("table FAMILY NAME"), without reading any
+# set's elements: nft 1.0.6's `list tables` (and `list table`) reads them all, seconds for a block
+# set of 100,000 (the kernel walks the set again for every part of the dump); `nft -t list
+# ruleset` leaves named sets' elements out.
+list_tables() {
+  nft -t list ruleset 2>/dev/null | sed -n 's/^\(table [^ ]* [^ ]*\) {$/\1/p'
+}
+
+table_exists() { list_tables | grep -qxF "table inet $table"; }
+
+# Our table in a listing of the whole ruleset (the other tables left out); nothing when it is absent.
+table_of_ruleset() { # file
+  awk -v head="table inet $table {" '$0 == head { on = 1 } on { print } on && $0 == "}" { exit }' "$1"
+}
+
+# The sets and maps of a listing whose elements are declared (neither a meter's nor a block set's).
+declared_sets() { # file
+  awk '
+    /^\t(set|map) [^ ]+ \{$/ { kind = $1; name = $2; owned = 0; next }
+    kind == "set" && /^\t\tflags / && ($0 ~ /dynamic/ || $0 ~ /timeout/) { owned = 1 }
+    kind == "set" && /^\t\ttimeout / { owned = 1 }
+    kind != "" && /^\t}$/ { if (!owned) print kind, name; kind = "" }' "$1"
+}
+
+# Our table as `nft -s list table` lists it, without the elements of the sets owned elsewhere
+# (what strip_owned_elements leaves), on stdout; status 1 when the table is absent. Those elements
+# are never read: a listing of the table reads every set's elements, and a block set of 100,000
+# costs seconds, while `nft -t list ruleset` leaves named sets' elements out. Each set whose
+# elements are declared is listed on its own (`nft list set` reads only that set's).
+list_declared() {
+  if ! nft -t -s list ruleset >"$B/declared.ruleset" 2>/dev/null; then
+    nft -s list table inet "$table" >"$B/declared.full" 2>/dev/null || return 1
+    strip_owned_elements "$B/declared.full"
+    return 0
+  fi
+  table_of_ruleset "$B/declared.ruleset" >"$B/declared.terse" || return 1
+  [ -s "$B/declared.terse" ] || return 1
+  declared_sets "$B/declared.terse" >"$B/declared.names" || return 1
+  if [ ! -s "$B/declared.names" ]; then cat "$B/declared.terse"; return 0; fi
+  : >"$B/declared.sets"
+  while read -r kind name; do
+    nft -s list "$kind" inet "$table" "$name" >>"$B/declared.sets" 2>/dev/null || return 1
+  done <"$B/declared.names"
+  # Each set's block from its own listing in place of the terse one (lines kept in an array, not a
+  # string that grows: a deny list is 100,000 prefixes).
+  awk -v sets="$B/declared.sets" '
+    FILENAME == sets {
+      if (/^\t(set|map) [^ ]+ \{$/) { key = $1 " " $2; first[key] = n + 1 }
+      if (key != "") { line[++n] = $0; if ($0 == "\t}") { last[key] = n; key = "" } }
+      next
+    }
+    /^\t(set|map) [^ ]+ \{$/ && (($1 " " $2) in last) {
+      key = $1 " " $2
+      for (i = first[key]; i <= last[key]; i++) print line[i]
+      skip = 1
+      next
+    }
+    skip { if ($0 == "\t}") skip = 0; next }
+    { print }' "$B/declared.sets" "$B/declared.terse"
+}
+
+# The block sets of a table file or listing (flags interval,timeout, or flags timeout), by name.
+owned_set_names() { # file
   # nft lists `flags timeout` of a set with a default timeout only as its `timeout` line
   awk '
     /^\tset [^ ]+ \{$/ { name = $2; own = 0; dyn = 0 }
     name != "" && /^\t\tflags / { if ($0 ~ /dynamic/) dyn = 1; else if ($0 ~ /timeout/) own = 1 }
     name != "" && /^\t\ttimeout / { own = 1 }
-    name != "" && /^\t}$/ { if (own && !dyn) print name; name = "" }' "$1" >"$2.names"
+    name != "" && /^\t}$/ { if (own && !dyn) print name; name = "" }' "$1"
+}
+
+# Set NAME's declaration in a table file or listing: its lines, elements left out.
+set_declaration() { # file name
+  awk -v s="$2" '
+    $0 == "\tset " s " {" { on = 1 }
+    on && /^\t\telements = / { skipping = 1 }
+    skipping { if ($0 ~ /\}$/) skipping = 0; next }
+    on { print }
+    on && $0 == "\t}" { exit }' "$1"
+}
+
+# Appends to OUT an `add element` command with the live elements of block set NAME (each with its
+# remaining time), when the live set has the type FILE declares; else a warning on stdout.
+carry_set_elements() { # name file out
+  nft list set inet "$table" "$1" >"$3.set" 2>/dev/null || { rm -f "$3.set"; return 0; }
+  want=$(awk -v s="$1" '$1 == "set" && $2 == s { on = 1 } on && $1 == "type" { print $2; exit }' "$2")
+  have=$(awk '$1 == "type" { print $2; exit }' "$3.set")
+  if [ "$want" != "$have" ]; then
+    echo "hnft-warning block set $1 was $have and is now $want: its elements are not kept"
+    rm -f "$3.set"
+    return 0
+  fi
+  # prefixes and ranges do not go into a set of single addresses (the whole transaction would fail)
+  if awk '$1 == "flags" && /interval/ { found = 1 } END { exit !found }' "$3.set" &&
+    ! awk -v s="$1" '$1 == "set" && $2 == s { on = 1 } on && $1 == "flags" { print; exit } on && $1 == "}" { exit }' "$2" | grep -q interval; then
+    echo "hnft-warning block set $1 held prefixes and now holds single addresses: its elements are not kept"
+    rm -f "$3.set"
+    return 0
+  fi
+  # Streamed line by line (a block list is 100,000 elements: no string grows with it).
+  awk -v t="$table" -v s="$1" '
+    /elements = \{/ { sub(/.*elements = \{/, ""); on = 1; printf "add element inet %s %s {\n", t, s }
+    on {
+      if ($0 ~ /\}[ \t]*$/) { sub(/\}[ \t]*$/, ""); on = 0; print; print "}"; next }
+      print
+    }' "$3.set" >>"$3"
+  rm -f "$3.set"
+}
+
+# FILE followed by `add element` lines holding the live elements of its block sets (flags
+# interval,timeout or flags timeout), in the same nft -f transaction: the replaced table has them from its first
+# moment, each with its remaining time. A live set of another type is left out, with a warning.
+# Reads and writes every element again (seconds for 100,000): prepare_load avoids it when it can.
+carry_owned_elements() { # file out
+  cp "$1" "$2"
+  owned_set_names "$1" >"$2.names"
   while read -r owned_set; do
-    nft list set inet "$table" "$owned_set" >"$2.set" 2>/dev/null || continue
-    want=$(awk -v s="$owned_set" '$1 == "set" && $2 == s { on = 1 } on && $1 == "type" { print $2; exit }' "$1")
-    have=$(awk '$1 == "type" { print $2; exit }' "$2.set")
-    if [ "$want" != "$have" ]; then
-      echo "hnft-warning block set $owned_set was $have and is now $want: its elements are not kept"
-      continue
-    fi
-    # prefixes and ranges do not go into a set of single addresses (the whole transaction would fail)
-    if awk '$1 == "flags" && /interval/ { found = 1 } END { exit !found }' "$2.set" &&
-      ! awk -v s="$owned_set" '$1 == "set" && $2 == s { on = 1 } on && $1 == "flags" { print; exit } on && $1 == "}" { exit }' "$1" | grep -q interval; then
-      echo "hnft-warning block set $owned_set held prefixes and now holds single addresses: its elements are not kept"
-      continue
-    fi
-    # Streamed line by line (a block list is 100,000 elements: no string grows with it).
-    awk -v t="$table" -v s="$owned_set" '
-      /elements = \{/ { sub(/.*elements = \{/, ""); on = 1; printf "add element inet %s %s {\n", t, s }
-      on {
-        if ($0 ~ /\}[ \t]*$/) { sub(/\}[ \t]*$/, ""); on = 0; print; print "}"; next }
-        print
-      }' "$2.set" >>"$2"
+    carry_set_elements "$owned_set" "$1" "$2"
   done <"$2.names"
-  rm -f "$2.set" "$2.names"
+  rm -f "$2.names"
+}
+
+# The live table's objects as the commands that empty it, except the block sets named in KEEP:
+# every chain flushed, then the other objects deleted, then the chains. Status 1 when the live
+# table has something this cannot delete by name (a flowtable, table flags or a comment): then only
+# deleting the whole table gives the exact replacement.
+emptying_commands() { # live keep
+  awk -v t="$table" -v keepfile="$2" '
+    FILENAME == keepfile { keep[$0] = 1; next }
+    /^\t[^\t]/ {
+      if ($0 == "\t}") next
+      if ($0 !~ /^\t(chain|set|map|ct helper|ct timeout|ct expectation|counter|quota|limit|secmark|synproxy) [^ ]+ \{$/) { bad = 1; exit }
+      name = $(NF - 1)
+      kind = $1; if (kind == "ct") kind = kind " " $2
+      if (kind == "chain") chains[++nc] = name
+      else if (!(kind == "set" && name in keep)) others[++no] = "delete " kind " inet " t " " name
+    }
+    END {
+      if (bad) exit bad
+      for (i = 1; i <= nc; i++) print "flush chain inet " t " " chains[i]
+      for (i = 1; i <= no; i++) print others[i]
+      for (i = 1; i <= nc; i++) print "delete chain inet " t " " chains[i]
+    }' "$2" "$1"
+}
+
+# FILE (a table file: `table`, `delete table`, the table; rendered, or a backup listing) as OUT,
+# one nft -f transaction that keeps the elements other tools wrote into its block sets. A block set
+# that is live with the same declaration stays in place, elements and their timers untouched: the
+# transaction empties the live table of everything else and declares the table again, instead of
+# deleting it (writes nothing per element: 100,000 elements cost what none do). Otherwise (no
+# table, a changed declaration, something only deleting the table removes) carry_owned_elements.
+# Creates OUT.in-place when it keeps sets in place.
+prepare_load() { # file out
+  rm -f "$2.in-place"
+  if nft -t -s list ruleset >"$B/load.ruleset" 2>/dev/null; then table_of_ruleset "$B/load.ruleset" >"$B/load.live"; else : >"$B/load.live"; fi
+  owned_set_names "$1" >"$B/load.owned"
+  if [ ! -s "$B/load.live" ] || [ ! -s "$B/load.owned" ]; then carry_owned_elements "$1" "$2"; return 0; fi
+  keep_unchanged "$1" >"$B/load.compared"
+  # A declaration may be written otherwise than nft lists it ("90m" for 1h30m): compare it as this
+  # nft lists it, the file loaded into a throwaway network namespace.
+  # shellcheck disable=SC2016 # expanded by the inner shell, from its own arguments
+  if grep -q '^differs ' "$B/load.compared" &&
+    unshare -n sh -c 'nft -f "$1" && nft -t -s list ruleset' sh "$1" >"$B/load.canonical.ruleset" 2>/dev/null; then
+    table_of_ruleset "$B/load.canonical.ruleset" >"$B/load.canonical"
+    keep_unchanged "$B/load.canonical" >"$B/load.compared"
+  fi
+  sed -n 's/^keep //p' "$B/load.compared" >"$B/load.keep"
+  if [ ! -s "$B/load.keep" ] || ! emptying_commands "$B/load.live" "$B/load.keep" >"$B/load.empty"; then
+    carry_owned_elements "$1" "$2"
+    return 0
+  fi
+  { echo "table inet $table"; cat "$B/load.empty"; awk -v d="delete table inet $table" '$0 == d && !done { done = 1; next } { print }' "$1"; } >"$2"
+  while read -r owned_set; do
+    grep -qxF "$owned_set" "$B/load.keep" || carry_set_elements "$owned_set" "$1" "$2"
+  done <"$B/load.owned"
+  : >"$2.in-place"
+}
+
+# Each block set of the file ($B/load.owned) that is live ($B/load.live): "keep NAME" when FILE
+# declares it as the live table lists it, word for word, else "differs NAME".
+keep_unchanged() { # file
+  while read -r owned_set; do
+    live_decl=$(set_declaration "$B/load.live" "$owned_set")
+    [ -n "$live_decl" ] || continue
+    if [ "$(set_declaration "$1" "$owned_set")" = "$live_decl" ]; then echo "keep $owned_set"; else echo "differs $owned_set"; fi
+  done <"$B/load.owned"
+}
+
+# Loads FILE as the table, keeping the elements of its block sets (prepare_load; OUT is the
+# transaction). Should a transaction that keeps sets in place fail, the whole table is replaced
+# with the elements carried over, with a warning. nft's message of the last attempt in ERR.
+load_keeping_elements() { # file out err
+  prepare_load "$1" "$2" || carry_owned_elements "$1" "$2"
+  if nft -f "$2" 2>"$3"; then return 0; fi
+  [ -f "$2.in-place" ] || return 1
+  echo "hnft-warning keeping the block sets in place failed ($(head -n 1 "$3")): the table was replaced with their elements carried over"
+  rm -f "$2.in-place"
+  carry_owned_elements "$1" "$2"
+  nft -f "$2" 2>"$3"
 }

@@ -112,7 +112,7 @@ echo "helperModules=$(loaded_helper_modules)"
 echo "init=$(init_system)"
 echo "tools=$(available_tools)"
 section tables
-nft list tables 2>/dev/null || true
+list_tables
 # the chains of every table (the runtimes' chains in iptables-nft's tables: DOCKER, LIBVIRT_FWO...)
 section chains
 nft -j list chains 2>/dev/null || true

@@ -17,7 +17,7 @@ mkdir -p "$run_dir"
 exec 9>>"$lock"
 if ! flock -w "$lock_wait" 9; then status "$STATUS_BUSY"; end_with "$EXIT_BUSY"; fi
 step=delete-table
-if nft list table inet "$table" >/dev/null 2>&1; then
+if table_exists; then
   nft delete table inet "$table"
   echo "removed table inet $table"
 fi
