@@ -376,9 +376,21 @@ export async function runPacketPath(opts: PacketOptions): Promise<PacketResult> 
 
     // every variant once per round; the order reverses every other round (A B C .. C B A), so that a
     // slow or fast period of the shared machine falls on every variant alike and paired ratios
-    // (variant over its baseline in the same round) see no order bias
+    // (variant over its baseline in the same round) see no order bias. Each paired variant runs
+    // next to its baseline (rendered-0 between limit and the deny list, the block set one further;
+    // the largest allow list next to no firewall), so the pair shares the machine's moment.
+    const adjacent = [
+      ...specs.filter((x) => x.kind === "per-rule"),
+      ...specs.filter((x) => x.kind === "rendered" && /^rendered-/.test(x.id) && x.id !== "rendered-0"),
+      ...specs.filter((x) => x.kind === "none"),
+      ...specs.filter((x) => x.id === "limit"),
+      ...specs.filter((x) => x.id === "rendered-0"),
+      ...specs.filter((x) => x.id.startsWith("deny-")),
+      ...specs.filter((x) => x.id.startsWith("blockset-")),
+    ];
+    if (adjacent.length !== specs.length) throw new Error("packet: the round order lost a variant");
     for (let r = 1; r <= opts.rounds; r++) {
-      for (const spec of r % 2 === 1 ? specs : [...specs].reverse()) {
+      for (const spec of r % 2 === 1 ? adjacent : [...adjacent].reverse()) {
         await load(spec);
         await sleep(200);
         const before = cpuTimes();
