@@ -22,7 +22,8 @@ import { managedPaths } from "../src/render/paths";
 import { shareFirstKey } from "../test/support/engine";
 import { createLab, type Lab, type LabHost } from "../test/support/lab";
 import { type EngineRun, engineFleet, summarize } from "./engine-fleet";
-import { distDir, exec, type Log, median, round, sleep, tempDir } from "./util";
+import { exec, type Log, median, round, runWorker, sleep, tempDir } from "./util";
+import type { FleetAnswer, FleetRequest, WorkerHostResult } from "./workers/fleet";
 
 export type Tool = "ours" | "pulumi" | "pulumi-parallel" | "ansible" | "ansible-defaults";
 export type Operation = "apply-first" | "apply-noop" | "drift-check";
@@ -106,46 +107,9 @@ export function fleetPolicy(): unknown {
 
 // ---------------------------------------------------------------- our side: one node process per operation
 
-/** Runs in a fresh `node`: reads the request on stdin, runs the operation on every host at once. */
-const WORKER = `
-const t0 = performance.now();
-const host = require(process.argv[1] + "/host");
-const { assertPolicy } = require(process.argv[1] + "/model/validate");
-let raw = "";
-process.stdin.on("data", (d) => (raw += d));
-process.stdin.on("end", async () => {
-  const req = JSON.parse(raw);
-  const t1 = performance.now();
-  const results = await Promise.all(req.hosts.map(async (input) => {
-    const parsed = host.parseConnection(input);
-    if (!parsed.ok) return { ok: false, error: parsed.errors.join("; ") };
-    try {
-      if (req.op === "audit") {
-        const a = await host.auditHost(parsed.value);
-        return { ok: true, findings: a.findings.length, stats: a.stats };
-      }
-      const r = req.op === "observe"
-        ? await host.observePolicy(parsed.value, assertPolicy(req.policy), { paths: req.paths })
-        : await host.applyPolicy(parsed.value, assertPolicy(req.policy), { paths: req.paths });
-      return { ok: true, changed: r.changed, inSync: r.inSync, hash: r.hash ?? r.desiredHash, stats: r.stats };
-    } catch (e) {
-      return { ok: false, error: String(e && e.message || e) };
-    }
-  }));
-  process.stdout.write(JSON.stringify({ loadMs: t1 - t0, opMs: performance.now() - t1, results }));
-});
-`;
-
-export interface WorkerHostResult {
-  ok: boolean;
-  /** audit: findings on the host */
-  findings?: number;
-  error?: string;
-  changed?: boolean;
-  inSync?: boolean;
-  hash?: string;
-  stats?: { connections: number; roundTrips: number };
-}
+// The worker (bench/workers/fleet.ts) runs in a fresh `node`: it reads the request on stdin and runs
+// the operation on every host at once.
+export type { WorkerHostResult } from "./workers/fleet";
 
 function connectionInput(h: LabHost): Record<string, string> {
   return { host: h.ipv4, user: "root", privateKey: h.root.privateKey, hostKey: h.hostKey };
@@ -156,15 +120,11 @@ export async function runOurs(
   hosts: LabHost[],
   policy: unknown,
 ): Promise<{ wallMs: number; inProcessMs: number; results: WorkerHostResult[] }> {
-  const req = { op, policy, paths: PATHS, hosts: hosts.map(connectionInput) };
-  const res = await exec(process.execPath, ["-e", WORKER, distDir()], {
-    input: JSON.stringify(req),
-    timeoutMs: 300_000,
-  });
-  const out = JSON.parse(res.stdout) as { opMs: number; results: WorkerHostResult[] };
+  const req: FleetRequest = { op, policy, paths: PATHS, hosts: hosts.map(connectionInput) };
+  const { out, ms } = await runWorker<FleetAnswer>("fleet", [], req, 300_000);
   const failed = out.results.filter((r) => !r.ok);
   if (failed.length > 0) throw new Error(`fleet: ${op} failed on ${failed.length} host(s): ${failed[0]!.error}`);
-  return { wallMs: res.ms, inProcessMs: out.opMs, results: out.results };
+  return { wallMs: ms, inProcessMs: out.opMs, results: out.results };
 }
 
 // ---------------------------------------------------------------- Ansible side
@@ -237,6 +197,19 @@ function writeAnsibleFiles(dir: string, artefacts: Artefacts): AnsibleSetup {
   return { dir, templates };
 }
 
+/** Per host, from the default callback's PLAY RECAP: `name : ok=3 changed=1 unreachable=0 failed=0 ...`. */
+export function playRecap(stdout: string): Record<string, { changed: number; failures: number; unreachable: number }> {
+  const recap = stdout.split(/^PLAY RECAP \**$/m)[1] ?? "";
+  const out: Record<string, { changed: number; failures: number; unreachable: number }> = {};
+  for (const line of recap.split("\n")) {
+    const m = /^(\S+)\s+:\s+(.*)$/.exec(line.trim());
+    if (!m) continue;
+    const n = (k: string) => Number(new RegExp(`\\b${k}=(\\d+)`).exec(m[2]!)?.[1] ?? NaN);
+    out[m[1]!] = { changed: n("changed"), failures: n("failed"), unreachable: n("unreachable") };
+  }
+  return out;
+}
+
 export const ANSIBLE_SSH_ARGS = (knownHosts: string): string =>
   `-C -o ControlMaster=auto -o ControlPersist=60s -o UserKnownHostsFile=${knownHosts} -o GlobalKnownHostsFile=/dev/null -o StrictHostKeyChecking=yes -o IdentitiesOnly=yes`;
 
@@ -288,19 +261,19 @@ async function runAnsible(
     ...process.env,
     ANSIBLE_CONFIG: path.join(run, "ansible.cfg"),
     ANSIBLE_HOME: path.join(run, "home"),
-    ANSIBLE_STDOUT_CALLBACK: "json",
+    // the default callback: its PLAY RECAP is in every Ansible (the json callback is not in ansible-core)
+    ANSIBLE_STDOUT_CALLBACK: "default",
     ANSIBLE_NOCOLOR: "1",
     HNFT_BENCH_CALLS: calls,
   };
   try {
     const args = [path.join(setup.dir, "playbook.yml"), ...(check ? ["--check", "--diff"] : [])];
     const res = await exec("ansible-playbook", args, { env, cwd: run, timeoutMs: 600_000, allowFail: true });
-    let stats: Record<string, { changed: number; failures: number; unreachable: number }> = {};
-    try {
-      stats = (JSON.parse(res.stdout) as { stats: typeof stats }).stats;
-    } catch {
-      throw new Error(`fleet: ansible-playbook printed no JSON (exit ${res.code}):\n${res.stderr.slice(-3000)}`);
-    }
+    const stats = playRecap(res.stdout);
+    if (Object.keys(stats).length === 0)
+      throw new Error(
+        `fleet: ansible-playbook printed no PLAY RECAP (exit ${res.code}):\n${res.stdout.slice(-2000)}\n${res.stderr.slice(-3000)}`,
+      );
     const bad = Object.entries(stats).filter(([, s]) => s.failures > 0 || s.unreachable > 0);
     if (res.code !== 0 || bad.length > 0 || Object.keys(stats).length !== hosts.length) {
       throw new Error(
@@ -349,11 +322,15 @@ export async function sshdCounts(
   });
 }
 
-/** Everything the host owns that either tool could write, plus the live table with handles. */
+/**
+ * Everything the host owns that either tool could write, plus the live table with handles (a
+ * reload renumbers them); the counters' values are left out: the operation's own SSH connection
+ * counts in the exposure's counter without anything being written.
+ */
 export async function snapshot(h: LabHost): Promise<{ files: Map<string, string>; table: string }> {
   const dirs = ["/etc/hardened-nftables", "/etc/sysctl.d", "/etc/modprobe.d", "/etc/systemd", h.root.home];
   const out = await h.sh(
-    `for d in ${dirs.map((d) => `'${d}'`).join(" ")}; do find "$d" -printf '%p\\t%i %s %T@ %C@\\n' 2>/dev/null; done; echo '::table::'; nft -a list table inet ${TABLE} 2>&1`,
+    `for d in ${dirs.map((d) => `'${d}'`).join(" ")}; do find "$d" -printf '%p\\t%i %s %T@ %C@\\n' 2>/dev/null; done; echo '::table::'; nft -a list table inet ${TABLE} 2>&1 | sed -E 's/counter packets [0-9]+ bytes [0-9]+/counter/'`,
     { timeoutMs: 60_000 },
   );
   const [files = "", table = ""] = out.stdout.split("::table::\n");

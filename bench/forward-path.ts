@@ -11,21 +11,41 @@
  *   hnftf-<pid>-rtr  198.19.250.1 | guest0 198.19.251.1: `table ip dockerlike` DNATs tcp/8080 to
  *                    198.19.251.2:80, forwarding on, and the ruleset under test
  *   hnftf-<pid>-srv  198.19.251.2 acceptd on port 80 (the "container")
- * The client's address is the last element of the allow list. Runs are interleaved and the
- * median is reported. `npx tsx bench/forward-path.ts [rounds] [seconds]` (root).
+ * The client's address is the last element of the allow list. Both variants run once per round,
+ * their order alternating (A B, B A, ...); the ratio is the median of the per-round ratios with a
+ * confidence interval of that median, by wall clock (connections per second) and by CPU time per
+ * connection (both CPUs, hypervisor steal excluded). The client runs on CPU 0 and the "container"
+ * on CPU 1: on veth pairs the router's and the server's netfilter hooks run in the softirq of the
+ * sending CPU, so the firewall's cost lands on the client's CPU, the one that limits the rate.
+ * Part of `npm run bench` (`--only forward`); alone: `sudo npx tsx bench/forward-path.ts [rounds] [seconds]`.
  */
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { render } from "../src/render";
-import { background, exec, killGroup, median, onCleanup, prefixes, round, runCleanups, sleep, tempDir } from "./util";
+import {
+  background,
+  cpuBetween,
+  cpuTimes,
+  exec,
+  killGroup,
+  type Log,
+  median,
+  onCleanup,
+  prefixes,
+  type RatioSummary,
+  ratioSummary,
+  round,
+  runCleanups,
+  sleep,
+  tempDir,
+} from "./util";
 
 const CLIENT = "198.19.250.2";
 const OUTSIDER = "198.19.250.200";
 const HOST = "198.19.250.1";
 const GUEST = "198.19.251.2";
 const PUBLISHED = 8080;
-const SOURCES = 10_000;
 
 const DNAT = [
   "table ip dockerlike {",
@@ -40,18 +60,49 @@ const DNAT = [
   "",
 ].join("\n");
 
-export function forwardRuleset(): string {
+export interface ForwardOptions {
+  rounds: number;
+  /** measured seconds per run (after 1 s of warm-up) */
+  seconds: number;
+  /** source prefixes in the published port's exposure (the client's address the last) */
+  sources: number;
+  concurrency: number;
+  log: Log;
+}
+
+export interface ForwardRun {
+  rate: number;
+  /** CPU time (both CPUs, steal excluded) per completed handshake, microseconds */
+  cpuMicrosPerConnection: number;
+  cpu: { busy: number[]; steal: number[] };
+}
+
+export interface ForwardResult {
+  method: Record<string, string | number>;
+  sources: number;
+  runs: { "dnat-only": ForwardRun[]; ours: ForwardRun[] };
+  medianDnatOnly: number;
+  medianOurs: number;
+  minMax: { "dnat-only": [number, number]; ours: [number, number] };
+  /** per round: ours / dnat-only rate */
+  ratio: RatioSummary;
+  /** per round: dnat-only CPU per connection / ours */
+  cpuRatio: RatioSummary;
+}
+
+export function forwardRuleset(sources: number): string {
   return render({
     table: "bench",
     exposures: [
       { service: "ssh" },
-      { name: "app", protocol: "tcp", ports: PUBLISHED, sources: [...prefixes(SOURCES - 1), `${CLIENT}/32`] },
+      { name: "app", protocol: "tcp", ports: PUBLISHED, sources: [...prefixes(sources - 1), `${CLIENT}/32`] },
     ],
     forward: { policy: "drop", guestInterfaces: ["guest0"] },
   }).nft;
 }
 
-export async function runForwardPath(rounds: number, seconds: number): Promise<Record<string, unknown>> {
+export async function runForwardPath(opts: ForwardOptions): Promise<ForwardResult> {
+  const { rounds, seconds, log } = opts;
   const work = tempDir("hnft-bench-forward-");
   const bin = { acceptd: path.join(work, "acceptd"), connload: path.join(work, "connload") };
   for (const name of ["acceptd", "connload"] as const)
@@ -85,18 +136,25 @@ export async function runForwardPath(rounds: number, seconds: number): Promise<R
       `ip netns exec ${ns.cli} sysctl -qw net.ipv4.ip_local_port_range="1024 65535"`,
     ];
     await exec("sh", ["-ec", setup.join("\n")], { timeoutMs: 60_000 });
-    const srv = background("ip", ["netns", "exec", ns.srv, bin.acceptd, GUEST, "80", "3600"], 3_610_000);
+    const srv = background(
+      "ip",
+      ["netns", "exec", ns.srv, "taskset", "-c", "1", bin.acceptd, GUEST, "80", "3600"],
+      3_610_000,
+    );
     server.pid = srv.pid;
     server.stop = () => srv.stop();
     const files = { dnat: path.join(work, "dnat.nft"), ours: path.join(work, "ours.nft") };
     fs.writeFileSync(files.dnat, DNAT);
-    fs.writeFileSync(files.ours, forwardRuleset());
+    fs.writeFileSync(files.ours, forwardRuleset(opts.sources));
     const connect = async (from: string, s: number, concurrency = 1) =>
       JSON.parse(
         (
           await inNs(
             ns.cli,
             [
+              "taskset",
+              "-c",
+              "0",
               bin.connload,
               HOST,
               String(PUBLISHED),
@@ -116,32 +174,68 @@ export async function runForwardPath(rounds: number, seconds: number): Promise<R
       await inNs(ns.rtr, ["nft", "-f", files.dnat]);
       if (variant === "ours") await inNs(ns.rtr, ["nft", "-f", files.ours], 120_000);
     };
-    for (let i = 0; i < 100; i++) {
-      if ((await connect(CLIENT, 0.2).catch(() => ({ total: 0 }))).total >= 1) break;
-      await sleep(50);
+    // the published port exists once the DNAT is loaded; wait for the container's server behind it
+    await load("dnat-only");
+    let ready = false;
+    for (let i = 0; i < 100 && !ready; i++) {
+      ready = (await connect(CLIENT, 0.2).catch(() => ({ total: 0 }))).total >= 1;
+      if (!ready) await sleep(50);
     }
-    const runs: Record<string, number[]> = { "dnat-only": [], ours: [] };
+    if (!ready) throw new Error("forward: the container's server did not answer through the DNAT");
+    const runs: ForwardResult["runs"] = { "dnat-only": [], ours: [] };
     await load("ours");
     const admitted = (await connect(CLIENT, 0.3)).total >= 1;
     const outsider = (await connect(OUTSIDER, 0.3)).total;
     if (!admitted || outsider !== 0) throw new Error(`forward: client admitted ${admitted}, outsider ${outsider}`);
-    for (let r = 0; r < rounds; r++) {
-      for (const v of ["dnat-only", "ours"] as const) {
+    await load("dnat-only");
+    if ((await connect(OUTSIDER, 0.3)).total < 1)
+      throw new Error("forward: without our table the outsider should reach the published port (the DNAT alone)");
+    log(`forward: ${opts.sources} sources: the client gets through, a source outside the list does not`);
+    for (let r = 1; r <= rounds; r++) {
+      for (const v of r % 2 === 1 ? (["dnat-only", "ours"] as const) : (["ours", "dnat-only"] as const)) {
         await load(v);
         await sleep(200);
-        runs[v]!.push(round((await connect(CLIENT, seconds, 64)).rate, 0));
+        const before = cpuTimes();
+        const out = await connect(CLIENT, seconds, opts.concurrency);
+        const used = cpuBetween(before, cpuTimes());
+        const run: ForwardRun = {
+          rate: round(out.rate, 0),
+          cpuMicrosPerConnection: round((used.busySeconds * 1e6) / Math.max(1, out.total), 2),
+          cpu: { busy: used.busy, steal: used.steal },
+        };
+        runs[v].push(run);
+        log(
+          `forward: round ${r}/${rounds} ${v}: ${run.rate} conn/s, ${run.cpuMicrosPerConnection} CPU us/conn (busy ${run.cpu.busy.join("/")}, steal ${run.cpu.steal.join("/")})`,
+        );
       }
     }
-    const none = median(runs["dnat-only"]!);
-    const ours = median(runs.ours!);
+    const rates = (v: "dnat-only" | "ours") => runs[v].map((x) => x.rate);
+    const ratio = ratioSummary(runs.ours.map((x, i) => x.rate / runs["dnat-only"][i]!.rate));
+    const cpuRatio = ratioSummary(
+      runs.ours.map((x, i) => runs["dnat-only"][i]!.cpuMicrosPerConnection / x.cpuMicrosPerConnection),
+    );
+    log(
+      `forward: ours / DNAT alone, median of ${ratio.n} paired rounds ${ratio.median} (${Math.round(ratio.confidence * 100)}% CI ${ratio.low}-${ratio.high}), by CPU time ${cpuRatio.median} (${cpuRatio.low}-${cpuRatio.high})`,
+    );
     return {
-      sources: SOURCES,
-      rounds,
-      seconds,
+      method: {
+        topology:
+          "three namespaces: client 198.19.250.2 (+198.19.250.200 outside the list) -> router (table ip dockerlike: DNAT tcp/8080 to 198.19.251.2:80, forwarding on) -> guest0 -> container 198.19.251.2 (acceptd on port 80)",
+        ours: `the DNAT plus the rendered table with forward.policy drop, forward.guestInterfaces [guest0] and an exposure of tcp/8080 whose sources are ${opts.sources} prefixes (the client last)`,
+        load: `connload, ${opts.concurrency} connects in flight, 1 s warm-up then ${seconds} s measured, client on CPU 0, container on CPU 1`,
+        order: `${rounds} rounds, both variants once per round, the order alternating; ratio = median of the per-round ratios with a distribution-free confidence interval of the median`,
+        cpu: "CPU time per connection: busy jiffies of both CPUs (user, system, irq, softirq; steal excluded) over the run / completed handshakes",
+      },
+      sources: opts.sources,
       runs,
-      medianDnatOnly: none,
-      medianOurs: ours,
-      ratio: round(ours / none, 3),
+      medianDnatOnly: median(rates("dnat-only")),
+      medianOurs: median(rates("ours")),
+      minMax: {
+        "dnat-only": [Math.min(...rates("dnat-only")), Math.max(...rates("dnat-only"))],
+        ours: [Math.min(...rates("ours")), Math.max(...rates("ours"))],
+      },
+      ratio,
+      cpuRatio,
     };
   } finally {
     if (server.stop) await server.stop().catch(() => undefined);
@@ -151,8 +245,14 @@ export async function runForwardPath(rounds: number, seconds: number): Promise<R
 }
 
 if (require.main === module) {
-  const [rounds = "3", seconds = "5"] = process.argv.slice(2);
-  runForwardPath(Number(rounds), Number(seconds)).then(
+  const [rounds = "12", seconds = "2"] = process.argv.slice(2);
+  runForwardPath({
+    rounds: Number(rounds),
+    seconds: Number(seconds),
+    sources: 10_000,
+    concurrency: 64,
+    log: (line) => console.error(line),
+  }).then(
     (r) => {
       console.log(JSON.stringify(r, null, 2));
       runCleanups();

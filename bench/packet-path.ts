@@ -20,12 +20,16 @@ import { render } from "../src/render";
 import {
   type Background,
   background,
+  cpuBetween,
+  cpuTimes,
   exec,
   killGroup,
   type Log,
   median,
   onCleanup,
   prefixes,
+  type RatioSummary,
+  ratioSummary,
   round,
   sleep,
   tempDir,
@@ -39,6 +43,8 @@ export interface PacketOptions {
   concurrency: number;
   /** taskset: client on CPU 0, server on CPU 1 */
   pin: boolean;
+  /** issue 21: prefixes in the deny list and elements in the block set of the ratio variants */
+  blockedPrefixes: number;
   log: Log;
 }
 
@@ -78,9 +84,23 @@ export interface PacketVariant {
   nftLoadMs: number;
 }
 
+/** A variant measured against a baseline in the same rounds (issue 21's ratios: ratioToNone is not paired). */
+export interface PacketRatio {
+  id: string;
+  /** what it measures, e.g. "per-source limit vs the same ruleset without it" */
+  what: string;
+  variant: string;
+  baseline: string;
+  /** per round: variant rate / baseline rate (wall clock) */
+  rate: RatioSummary;
+  /** per round: baseline CPU per connection / variant CPU per connection (steal excluded) */
+  cpu: RatioSummary;
+}
+
 export interface PacketResult {
   method: Record<string, string | number | boolean>;
   variants: PacketVariant[];
+  ratios: PacketRatio[];
 }
 
 const PORT = 8080;
@@ -88,8 +108,6 @@ const SERVER = "198.19.255.1";
 const CLIENT = "198.19.255.2";
 const OUTSIDER = "198.19.255.200";
 const MAX_CONNECTIONS_PER_RUN = 20_000_000;
-/** USER_HZ: the unit of /proc/stat */
-const CLOCK_TICKS = 100;
 
 /** The allow list of `n` prefixes: n-1 generated ones below the client, then the client itself. */
 export function allowList(n: number): string[] {
@@ -125,14 +143,35 @@ export function limitedRuleset(): string {
   }).nft;
 }
 
+/** `n` distinct /30s from 10.0.0.0/8 upwards: never 198.19.255.0/24, where the client is. */
+function blockedPrefixList(n: number): string[] {
+  return Array.from({ length: n }, (_, i) => `10.${(i >> 14) & 255}.${(i >> 6) & 255}.${(i & 63) << 2}/30`);
+}
+
 export function blockedRuleset(blocked: number): string {
-  // 10.0.0.0/8 upwards in /30 steps: never 198.19.255.0/24, where the client is
-  const sources = Array.from(
-    { length: blocked },
-    (_, i) => `10.${(i >> 14) & 255}.${(i >> 6) & 255}.${(i & 63) << 2}/30`,
-  );
-  return render({ table: "bench", exposures: [{ name: "bench", protocol: "tcp", ports: PORT }], deny: { sources } })
-    .nft;
+  return render({
+    table: "bench",
+    exposures: [{ name: "bench", protocol: "tcp", ports: PORT }],
+    deny: { sources: blockedPrefixList(blocked) },
+  }).nft;
+}
+
+/** The table with a block set (issue 21: elements written by another tool, e.g. fail2ban, CrowdSec). */
+export function blockSetRuleset(): string {
+  return render({
+    table: "bench",
+    exposures: [{ name: "bench", protocol: "tcp", ports: PORT }],
+    blockSets: [{ name: "banned", family: "ipv4", timeout: "4h", size: 262_144 }],
+  }).nft;
+}
+
+/** `add element` lines for the block set: `n` /30s from 10.0.0.0/8 (none holds the client), 10,000 per line. */
+export function blockSetElements(n: number): string {
+  const list = blockedPrefixList(n);
+  const lines: string[] = [];
+  for (let i = 0; i < list.length; i += 10_000)
+    lines.push(`add element inet bench banned { ${list.slice(i, i + 10_000).join(", ")} }`);
+  return `${lines.join("\n")}\n`;
 }
 
 export function perRuleRuleset(n: number): string {
@@ -164,23 +203,6 @@ async function compile(dir: string): Promise<{ acceptd: string; connload: string
     });
   }
   return out;
-}
-
-/** Per-CPU counters from /proc/stat: [busy, steal, total] jiffies. */
-function cpuTimes(): { busy: number; steal: number; total: number }[] {
-  return fs
-    .readFileSync("/proc/stat", "utf8")
-    .split("\n")
-    .filter((l) => /^cpu\d+ /.test(l))
-    .map((l) => {
-      const f = l.trim().split(/\s+/).slice(1).map(Number);
-      const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = f;
-      return {
-        busy: user + nice + system + irq + softirq,
-        steal,
-        total: user + nice + system + idle + iowait + irq + softirq + steal,
-      };
-    });
 }
 
 /** Namespaces hnftb-<pid>-* whose creating process is gone (a crashed run). */
@@ -255,7 +277,7 @@ export async function runPacketPath(opts: PacketOptions): Promise<PacketResult> 
     if (!ready) throw new Error("packet: the server did not come up");
 
     // the variants, their rulesets written once
-    const specs: { id: string; kind: PacketVariant["kind"]; prefixes: number; file?: string }[] = [
+    const specs: { id: string; kind: PacketVariant["kind"]; prefixes: number; file?: string; elements?: string }[] = [
       { id: "none", kind: "none", prefixes: 0 },
     ];
     for (const kind of ["rendered", "per-rule"] as const) {
@@ -265,14 +287,21 @@ export async function runPacketPath(opts: PacketOptions): Promise<PacketResult> 
         specs.push({ id: `${kind}-${n}`, kind, prefixes: n, file });
       }
     }
-    // issue 21: the per-source limit and the 100,000-prefix deny list, each beside rendered-0 (same table without it)
-    for (const [id, text] of [
-      ["limit", limitedRuleset()],
-      ["blocked-100000", blockedRuleset(100_000)],
+    // issue 21: the per-source limit, the deny list and the block set, each beside rendered-0 (the same table without it)
+    const blocked = opts.blockedPrefixes;
+    for (const [id, text, elements] of [
+      ["limit", limitedRuleset(), undefined],
+      [`deny-${blocked}`, blockedRuleset(blocked), undefined],
+      [`blockset-${blocked}`, blockSetRuleset(), blockSetElements(blocked)],
     ] as const) {
       const file = path.join(work, `${id}.nft`);
       fs.writeFileSync(file, text);
-      specs.push({ id, kind: "rendered", prefixes: 0, file });
+      const spec: (typeof specs)[number] = { id, kind: "rendered", prefixes: 0, file };
+      if (elements) {
+        spec.elements = path.join(work, `${id}.elements.nft`);
+        fs.writeFileSync(spec.elements, elements);
+      }
+      specs.push(spec);
     }
     const variants = new Map<string, PacketVariant>();
     const hasConntrackTool =
@@ -284,7 +313,9 @@ export async function runPacketPath(opts: PacketOptions): Promise<PacketResult> 
       if (!spec.file) return 0;
       const started = performance.now();
       await nsExec(srv, ["nft", "-f", spec.file], 120_000);
-      return performance.now() - started;
+      const loaded = performance.now() - started;
+      if (spec.elements) await nsExec(srv, ["nft", "-f", spec.elements], 300_000);
+      return loaded;
     };
 
     // verify every variant once: loads, counts, admits the client, refuses the outsider
@@ -307,6 +338,19 @@ export async function runPacketPath(opts: PacketOptions): Promise<PacketResult> 
         throw new Error(`packet: ${spec.id}: the client could not connect through its own allow list`);
       if (spec.prefixes > 0 && outside.total !== 0)
         throw new Error(`packet: ${spec.id}: a source outside the allow list got through`);
+      if (spec.elements) {
+        const held = (
+          await exec(
+            "sh",
+            ["-c", `ip netns exec ${srv} nft list set inet bench banned | grep -o '10\\.[0-9.]*/30' | wc -l`],
+            {
+              timeoutMs: 120_000,
+            },
+          )
+        ).stdout.trim();
+        if (Number(held) !== opts.blockedPrefixes)
+          throw new Error(`packet: ${spec.id}: the block set holds ${held} elements, expected ${opts.blockedPrefixes}`);
+      }
       if (spec.kind === "rendered" && spec.prefixes > 0 && setElements !== spec.prefixes)
         throw new Error(`packet: ${spec.id}: the set holds ${setElements} elements, expected ${spec.prefixes}`);
       log(
@@ -330,8 +374,23 @@ export async function runPacketPath(opts: PacketOptions): Promise<PacketResult> 
       });
     }
 
+    // every variant once per round; the order reverses every other round (A B C .. C B A), so that a
+    // slow or fast period of the shared machine falls on every variant alike and paired ratios
+    // (variant over its baseline in the same round) see no order bias. Each paired variant runs
+    // next to its baseline (rendered-0 between limit and the deny list, the block set one further;
+    // the largest allow list next to no firewall), so the pair shares the machine's moment.
+    const adjacent = [
+      ...specs.filter((x) => x.kind === "per-rule"),
+      ...specs.filter((x) => x.kind === "rendered" && /^rendered-/.test(x.id) && x.id !== "rendered-0"),
+      ...specs.filter((x) => x.kind === "none"),
+      ...specs.filter((x) => x.id === "limit"),
+      ...specs.filter((x) => x.id === "rendered-0"),
+      ...specs.filter((x) => x.id.startsWith("deny-")),
+      ...specs.filter((x) => x.id.startsWith("blockset-")),
+    ];
+    if (adjacent.length !== specs.length) throw new Error("packet: the round order lost a variant");
     for (let r = 1; r <= opts.rounds; r++) {
-      for (const spec of specs) {
+      for (const spec of r % 2 === 1 ? adjacent : [...adjacent].reverse()) {
         await load(spec);
         await sleep(200);
         const before = cpuTimes();
@@ -349,14 +408,10 @@ export async function runPacketPath(opts: PacketOptions): Promise<PacketResult> 
           ],
           (opts.warmupSeconds + opts.durationSeconds + 30) * 1000,
         );
-        const after = cpuTimes();
+        const used = cpuBetween(before, cpuTimes());
         const out = JSON.parse(res.stdout) as { rate: number; connections: number; failed: number; total: number };
-        const ticks = after.reduce((a, x, i) => a + x.busy - before[i]!.busy, 0);
-        const cpu = {
-          busy: after.map((a, i) => round((a.busy - before[i]!.busy) / Math.max(1, a.total - before[i]!.total), 2)),
-          steal: after.map((a, i) => round((a.steal - before[i]!.steal) / Math.max(1, a.total - before[i]!.total), 2)),
-        };
-        const cpuMicrosPerConnection = round(((ticks / CLOCK_TICKS) * 1e6) / Math.max(1, out.total), 2);
+        const cpu = { busy: used.busy, steal: used.steal };
+        const cpuMicrosPerConnection = round((used.busySeconds * 1e6) / Math.max(1, out.total), 2);
         variants.get(spec.id)!.runs.push({
           rate: round(out.rate, 0),
           connections: out.connections,
@@ -384,7 +439,47 @@ export async function runPacketPath(opts: PacketOptions): Promise<PacketResult> 
       v.medianCpuMicrosPerConnection = round(median(v.runs.map((x) => x.cpuMicrosPerConnection)), 2);
       v.cpuRatioToNone = round(noneCpu / v.medianCpuMicrosPerConnection, 3);
     }
+    const paired = (id: string, what: string, variant: string, baseline: string): PacketRatio | undefined => {
+      const v = variants.get(variant);
+      const b = variants.get(baseline);
+      if (!v || !b) return undefined;
+      return {
+        id,
+        what,
+        variant,
+        baseline,
+        rate: ratioSummary(v.runs.map((x, i) => x.rate / b.runs[i]!.rate)),
+        cpu: ratioSummary(v.runs.map((x, i) => b.runs[i]!.cpuMicrosPerConnection / x.cpuMicrosPerConnection)),
+      };
+    };
+    const largest = Math.max(...opts.sizes);
+    const ratios = [
+      paired(
+        `prefixes-${largest}`,
+        `rendered ruleset with ${largest} prefixes vs no firewall`,
+        `rendered-${largest}`,
+        "none",
+      ),
+      paired("limit", "per-source limit on the admitted port vs the same ruleset without it", "limit", "rendered-0"),
+      paired(
+        "deny",
+        `deny list of ${blocked} prefixes vs the same ruleset without it`,
+        `deny-${blocked}`,
+        "rendered-0",
+      ),
+      paired(
+        "blockset",
+        `block set holding ${blocked} elements vs the same ruleset without it`,
+        `blockset-${blocked}`,
+        "rendered-0",
+      ),
+    ].filter((x): x is PacketRatio => x !== undefined);
+    for (const x of ratios)
+      log(
+        `packet: ${x.id}: ${x.variant}/${x.baseline} median of ${x.rate.n} paired rounds ${x.rate.median} (${Math.round(x.rate.confidence * 100)}% CI ${x.rate.low}-${x.rate.high}), by CPU time ${x.cpu.median} (${x.cpu.low}-${x.cpu.high})`,
+      );
     return {
+      ratios,
       method: {
         server: "acceptd (C, one blocking accept4()+close() loop)",
         client: `connload (C, epoll, ${opts.concurrency} connects in flight, each completed handshake counted then closed with RST)`,
@@ -392,6 +487,9 @@ export async function runPacketPath(opts: PacketOptions): Promise<PacketResult> 
         warmupSeconds: opts.warmupSeconds,
         durationSeconds: opts.durationSeconds,
         rounds: opts.rounds,
+        order:
+          "every variant once per round, the order reversed every other round; paired ratios = variant / baseline within a round, median over rounds with a distribution-free confidence interval of the median (binomial order statistics)",
+        blockedPrefixes: blocked,
         pinned: opts.pin ? "client taskset CPU 0, server taskset CPU 1" : "not pinned",
         serverAccepted: accepted,
         topology:

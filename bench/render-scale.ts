@@ -11,7 +11,8 @@
  *   exposures  N custom exposures (tcp ports 10000..), no sources: N rules
  *   both       N custom exposures, each allowing its own prefix: N rules and N sets
  */
-import { distDir, exec, type Log, prefixes, round } from "./util";
+import { type Log, prefixes, round, runWorker } from "./util";
+import type { RenderAnswer } from "./workers/render";
 
 export type Shape = "prefixes" | "exposures" | "both";
 
@@ -69,63 +70,32 @@ export function policyFor(shape: Shape, n: number): unknown {
   }
 }
 
-/** The child: argv[1] = dist dir, argv[2] = iterations; the policy arrives on stdin as JSON. */
-const CHILD = `
-const lib = { ...require(process.argv[1] + "/model/validate"), ...require(process.argv[1] + "/render") };
-const iterations = Number(process.argv[2]);
-let raw = "";
-process.stdin.on("data", (d) => (raw += d));
-process.stdin.on("end", () => {
-  const input = JSON.parse(raw);
-  raw = "";
-  const rssBefore = process.memoryUsage().rss;
-  const time = (fn) => { const t = performance.now(); const r = fn(); return [performance.now() - t, r]; };
-  const [coldParseMs, policy] = time(() => lib.assertPolicy(input));
-  const [coldRenderMs, artefacts] = time(() => lib.renderPolicy(policy));
-  const [coldTotalMs] = time(() => lib.render(input));
-  const parse = [], rend = [], total = [];
-  for (let i = 0; i < iterations; i++) {
-    const [p, pol] = time(() => lib.assertPolicy(input));
-    parse.push(p);
-    rend.push(time(() => lib.renderPolicy(pol))[0]);
-    total.push(time(() => lib.render(input))[0]);
-  }
-  const med = (xs) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
-  process.stdout.write(JSON.stringify({
-    coldParseMs, coldRenderMs, coldTotalMs, firstCallTotalMs: coldParseMs + coldRenderMs,
-    warmParseMs: med(parse), warmRenderMs: med(rend), warmTotalMs: med(total),
-    rssBefore, maxRssKiB: process.resourceUsage().maxRSS,
-    nftBytes: Buffer.byteLength(artefacts.nft), ruleLines: artefacts.ruleLines.length,
-  }));
-});
-`;
-
 export async function runRenderScale(opts: RenderOptions): Promise<RenderResult> {
   const measures: RenderMeasure[] = [];
   for (const shape of opts.shapes) {
     for (const size of opts.sizes) {
-      const input = JSON.stringify(policyFor(shape, size));
-      const res = await exec(process.execPath, ["-e", CHILD, distDir(), String(opts.iterations)], {
-        input,
-        timeoutMs: 600_000,
-      });
-      const o = JSON.parse(res.stdout) as Record<string, number>;
+      const { out: o } = await runWorker<RenderAnswer>(
+        "render",
+        [String(opts.iterations)],
+        policyFor(shape, size),
+        600_000,
+      );
       const m: RenderMeasure = {
         shape,
         size,
-        coldParseMs: round(o.coldParseMs!, 1),
-        coldRenderMs: round(o.coldRenderMs!, 1),
-        coldTotalMs: round(o.coldTotalMs!, 1),
-        firstCallTotalMs: round(o.firstCallTotalMs!, 1),
-        warmParseMs: round(o.warmParseMs!, 1),
-        warmRenderMs: round(o.warmRenderMs!, 1),
-        warmTotalMs: round(o.warmTotalMs!, 1),
+        coldParseMs: round(o.coldParseMs, 1),
+        coldRenderMs: round(o.coldRenderMs, 1),
+        coldTotalMs: round(o.coldTotalMs, 1),
+        firstCallTotalMs: round(o.firstCallTotalMs, 1),
+        warmParseMs: round(o.warmParseMs, 1),
+        warmRenderMs: round(o.warmRenderMs, 1),
+        warmTotalMs: round(o.warmTotalMs, 1),
         iterations: opts.iterations,
-        rssBeforeMiB: round(o.rssBefore! / 2 ** 20, 1),
-        peakRssMiB: round(o.maxRssKiB! / 1024, 1),
-        renderPeakMiB: round(o.maxRssKiB! / 1024 - o.rssBefore! / 2 ** 20, 1),
-        nftBytes: o.nftBytes!,
-        ruleLines: o.ruleLines!,
+        rssBeforeMiB: round(o.rssBefore / 2 ** 20, 1),
+        peakRssMiB: round(o.maxRssKiB / 1024, 1),
+        renderPeakMiB: round(o.maxRssKiB / 1024 - o.rssBefore / 2 ** 20, 1),
+        nftBytes: o.nftBytes,
+        ruleLines: o.ruleLines,
       };
       measures.push(m);
       opts.log(

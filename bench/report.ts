@@ -9,16 +9,18 @@ import * as path from "node:path";
 import { type AuditFleetResult, auditTable } from "./audit-fleet";
 import type { BlockSetsResult } from "./block-sets";
 import type { FleetResult, OperationResult, Tool } from "./fleet";
+import type { ForwardResult } from "./forward-path";
 import type { PacketResult } from "./packet-path";
 import type { RenderResult } from "./render-scale";
 import type { ScaleResult } from "./scale";
-import { type MachineInfo, median, round } from "./util";
+import { type MachineInfo, median, type RatioSummary, round } from "./util";
 
 export interface TargetVerdict {
   id: string;
   target: string;
   measured: string;
-  met: boolean | "not run";
+  /** "undecided": the measured ratio's confidence interval holds the target (this run cannot tell) */
+  met: boolean | "undecided" | "not run";
   /** by how much it was missed (or the margin), and why */
   notes: string;
 }
@@ -40,6 +42,7 @@ export interface BenchReport {
   /** when the benchmarks of one report come from more than one run: which, when, at which commit, and why */
   parts?: Record<string, { startedAt: string; git: { commit: string }; durationSeconds: number; why?: string }>;
   packet?: PacketResult;
+  forward?: ForwardResult;
   render?: RenderResult;
   errors: { benchmark: string; message: string }[];
   targets: TargetVerdict[];
@@ -57,7 +60,36 @@ function op(fleet: FleetResult, tool: Tool, o: OperationResult["op"], n: number)
 
 // ---------------------------------------------------------------- targets
 
-export function evaluateTargets(r: Pick<BenchReport, "fleet" | "packet" | "render">): TargetVerdict[] {
+/**
+ * A ratio target (at least `min`) measured as paired rounds: met when the median is at or above
+ * it and the confidence interval of the median does not reach below it; missed when the whole
+ * interval is below; undecided when the interval holds the target.
+ */
+function ratioVerdict(
+  rate: RatioSummary,
+  cpu: RatioSummary,
+  min: number,
+): { met: TargetVerdict["met"]; measured: string; notes: string } {
+  const ci = (x: RatioSummary) =>
+    `${pct(x.median)} (${Math.round(x.confidence * 100)}% interval of the median ${pct(x.low)}-${pct(x.high)}; min-max ${pct(x.min)}-${pct(x.max)})`;
+  const met: TargetVerdict["met"] = rate.low >= min ? true : rate.high < min ? false : "undecided";
+  const cpuSide = cpu.low >= min ? "above" : cpu.high < min ? "below" : "holds";
+  return {
+    met,
+    measured: `${ci(rate)} by connection rate over ${rate.n} paired rounds; by CPU time per connection ${ci(cpu)}`,
+    notes:
+      (met === true
+        ? `the whole interval is at or above ${pct(min)}: met beyond this run's noise.`
+        : met === false
+          ? `the whole interval is below ${pct(min)}: missed beyond this run's noise, by ${fmt((min - rate.median) * 100, 1)} points at the median.`
+          : `the interval holds ${pct(min)}: the difference is inside this run's noise (a longer run narrows it).`) +
+      ` By CPU time (steal excluded) the interval is ${cpuSide === "holds" ? `around ${pct(min)}` : `${cpuSide} ${pct(min)}`}.`,
+  };
+}
+
+export function evaluateTargets(
+  r: Pick<BenchReport, "fleet" | "packet" | "render" | "forward" | "blockSets">,
+): TargetVerdict[] {
   const out: TargetVerdict[] = [];
 
   // 1. drift check of 30 hosts at least 5x faster than Ansible's check mode
@@ -226,6 +258,84 @@ export function evaluateTargets(r: Pick<BenchReport, "fleet" | "packet" | "rende
       notes: "",
     });
 
+  // 3b. issue 21: a per-source limit, a 100,000-prefix deny list and block set cost at most 5% of the rate
+  const ratioTargets: [string, string, string][] = [
+    [
+      "packet-limit-95pct",
+      "limit",
+      "new-connection rate with a per-source limit on the admitted port at least 95% of without (issue 21)",
+    ],
+    [
+      "packet-deny-95pct",
+      "deny",
+      "new-connection rate with a 100,000-prefix deny list at least 95% of without (issue 21)",
+    ],
+    [
+      "packet-blockset-95pct",
+      "blockset",
+      "new-connection rate with a block set of 100,000 elements at least 95% of without (issue 21)",
+    ],
+  ];
+  for (const [id, ratioId, target] of ratioTargets) {
+    const x = r.packet?.ratios?.find((y) => y.id === ratioId);
+    if (!x) {
+      out.push({ id, target, measured: "-", met: "not run", notes: "" });
+      continue;
+    }
+    const v = ratioVerdict(x.rate, x.cpu, 0.95);
+    const blocked = Number(r.packet?.method.blockedPrefixes ?? 0);
+    const small = ratioId !== "limit" && blocked < 100_000;
+    out.push({
+      id,
+      target,
+      measured: `${x.variant} / ${x.baseline}: ${v.measured}`,
+      met: small ? false : v.met,
+      notes: (small ? `only ${fmt(blocked)} prefixes in this run (--quick); ` : "") + v.notes,
+    });
+  }
+
+  // 3c. issue 20: the forward path through a published port with 10,000 source prefixes
+  {
+    const target =
+      "connection rate through a published (DNATed) port with 10,000 source prefixes at least 95% of the DNAT alone (issue 20)";
+    if (r.forward) {
+      const f = r.forward;
+      const v = ratioVerdict(f.ratio, f.cpuRatio, 0.95);
+      out.push({
+        id: "forward-95pct",
+        target,
+        measured: `${fmt(f.medianOurs)} vs ${fmt(f.medianDnatOnly)} new connections/s (medians): ${v.measured}`,
+        met: f.sources < 10_000 ? false : v.met,
+        notes: (f.sources < 10_000 ? `only ${fmt(f.sources)} prefixes in this run (--quick); ` : "") + v.notes,
+      });
+    } else out.push({ id: "forward-95pct", target, measured: "-", met: "not run", notes: "" });
+  }
+
+  // 3d. issue 21: an apply with 100,000 block-set elements at most 10% longer, every element kept
+  {
+    const target =
+      "an apply with block sets holding 100,000 elements keeps them and takes at most 10% longer (issue 21)";
+    const b = r.blockSets;
+    if (b && b.measures.length >= 2) {
+      const none = b.measures[0]!;
+      const full = b.measures[b.measures.length - 1]!;
+      const kept = full.keptMin >= full.elements;
+      const met = b.ratio <= 1.1 && kept && full.elements >= 100_000;
+      out.push({
+        id: "blockset-apply-10pct",
+        target,
+        measured: `${fmt(full.elements)} elements: median apply ${fmt(full.medianApplyMs)} ms vs ${fmt(none.medianApplyMs)} ms empty (${ratio(b.ratio, 3)}); fewest elements kept after an apply ${fmt(full.keptMin)}`,
+        met,
+        notes:
+          (full.elements < 100_000 ? `only ${fmt(full.elements)} elements in this run (--quick); ` : "") +
+          (kept ? "every element kept across every apply; " : `elements lost: ${fmt(full.elements - full.keptMin)}; `) +
+          (b.ratio <= 1.1
+            ? `margin ${fmt((1.1 - b.ratio) * 100, 1)} points.`
+            : `missed by ${fmt((b.ratio - 1.1) * 100, 1)} points (samples ${full.applyMs.join(", ")} ms vs ${none.applyMs.join(", ")} ms).`),
+      });
+    } else out.push({ id: "blockset-apply-10pct", target, measured: "-", met: "not run", notes: "" });
+  }
+
   // 4. render of 10,000 prefixes under one second
   if (r.render) {
     const sizes = r.render.measures.filter((m) => m.shape === "prefixes");
@@ -258,7 +368,8 @@ export function evaluateTargets(r: Pick<BenchReport, "fleet" | "packet" | "rende
 
 // ---------------------------------------------------------------- markdown
 
-const verdict = (m: TargetVerdict["met"]): string => (m === true ? "**met**" : m === false ? "**missed**" : "not run");
+const verdict = (m: TargetVerdict["met"]): string =>
+  m === true ? "**met**" : m === false ? "**missed**" : m === "undecided" ? "**undecided** (within noise)" : "not run";
 
 function fleetTables(f: FleetResult): string[] {
   const lines: string[] = [];
@@ -356,9 +467,60 @@ function packetTable(p: PacketResult): string[] {
     const busy = [0, 1].map((c) => med(v.runs.map((r) => r.cpu.busy[c] ?? NaN)));
     const steal = [0, 1].map((c) => med(v.runs.map((r) => r.cpu.steal[c] ?? NaN)));
     lines.push(
-      `| ${v.kind === "none" ? "no firewall" : v.kind === "rendered" ? "rendered (interval set)" : "hand-written, one rule per prefix"} | ${fmt(v.prefixes)} | ${v.kind === "none" ? "-" : fmt(v.rules)} | ${fmt(v.medianRate)} | ${fmt(v.minRate)} - ${fmt(v.maxRate)} | ${pct(v.ratioToNone)} | ${fmt(v.medianCpuMicrosPerConnection, 1)} | ${pct(v.cpuRatioToNone)} | ${busy.map((b) => pct(b)).join(" ")} / ${steal.map((s) => pct(s)).join(" ")} |`,
+      `| ${v.kind === "none" ? "no firewall" : v.kind === "rendered" ? (/^rendered-/.test(v.id) ? "rendered (interval set)" : `rendered, ${v.id}`) : "hand-written, one rule per prefix"} | ${fmt(v.prefixes)} | ${v.kind === "none" ? "-" : fmt(v.rules)} | ${fmt(v.medianRate)} | ${fmt(v.minRate)} - ${fmt(v.maxRate)} | ${pct(v.ratioToNone)} | ${fmt(v.medianCpuMicrosPerConnection, 1)} | ${pct(v.cpuRatioToNone)} | ${busy.map((b) => pct(b)).join(" ")} / ${steal.map((s) => pct(s)).join(" ")} |`,
     );
   }
+  return lines;
+}
+
+function ratioCells(x: RatioSummary): string {
+  return `${pct(x.median)} | ${pct(x.low)} - ${pct(x.high)} (${Math.round(x.confidence * 100)}%) | ${pct(x.min)} - ${pct(x.max)}`;
+}
+
+function packetRatioTable(p: PacketResult): string[] {
+  if (!p.ratios?.length) return [];
+  const lines = [
+    "",
+    "Paired ratios (variant over its baseline in the same round, the order alternating between rounds; median over rounds, the interval of the median, min - max):",
+    "",
+    "| what | variant / baseline | rounds | by rate: median | interval of the median | min - max | by CPU time: median | interval of the median | min - max |",
+    "|---|---|---:|---:|---|---|---:|---|---|",
+  ];
+  for (const x of p.ratios)
+    lines.push(
+      `| ${x.what} | ${x.variant} / ${x.baseline} | ${x.rate.n} | ${ratioCells(x.rate)} | ${ratioCells(x.cpu)} |`,
+    );
+  return lines;
+}
+
+function forwardTable(f: ForwardResult): string[] {
+  const row = (v: "dnat-only" | "ours", label: string) => {
+    const runs = f.runs[v];
+    return `| ${label} | ${fmt(median(runs.map((x) => x.rate)))} | ${fmt(f.minMax[v][0])} - ${fmt(f.minMax[v][1])} | ${fmt(median(runs.map((x) => x.cpuMicrosPerConnection)), 1)} | ${runs.map((x) => fmt(x.rate)).join(", ")} |`;
+  };
+  return [
+    "| ruleset | median new connections/s | min - max | CPU µs per connection (median) | samples |",
+    "|---|---:|---|---:|---|",
+    row("dnat-only", "the runtime's DNAT alone"),
+    row("ours", `the DNAT + our table (${fmt(f.sources)} source prefixes)`),
+    "",
+    "| ratio (ours / DNAT alone) | rounds | median | interval of the median | min - max |",
+    "|---|---:|---:|---|---|",
+    `| by connection rate | ${f.ratio.n} | ${ratioCells(f.ratio)} |`,
+    `| by CPU time per connection | ${f.cpuRatio.n} | ${ratioCells(f.cpuRatio)} |`,
+  ];
+}
+
+function blockSetsTable(b: BlockSetsResult): string[] {
+  const lines = [
+    "| elements in the block set | median apply ms | samples ms | fewest elements kept after an apply |",
+    "|---:|---:|---|---:|",
+  ];
+  for (const m of b.measures)
+    lines.push(
+      `| ${fmt(m.elements)} | ${fmt(m.medianApplyMs)} | ${m.applyMs.map((x) => fmt(x)).join(", ")} | ${fmt(m.keptMin)} |`,
+    );
+  lines.push("", `Median apply with the most elements / with none: ${ratio(b.ratio, 3)}.`);
   return lines;
 }
 
@@ -446,10 +608,33 @@ export function markdown(r: BenchReport): string {
       "## 2. Packet path: new TCP connections per second",
       "",
       ...packetTable(r.packet),
+      ...packetRatioTable(r.packet),
       "",
       "Method:",
       "",
       ...methodList(r.packet.method),
+      "",
+    );
+  if (r.forward)
+    L.push(
+      "## 2a. Forward path through a published port (issue 20)",
+      "",
+      ...forwardTable(r.forward),
+      "",
+      "Method:",
+      "",
+      ...methodList(r.forward.method),
+      "",
+    );
+  if (r.blockSets)
+    L.push(
+      "## 2b. Block sets at scale: an apply while another tool's elements are in the set (issue 21)",
+      "",
+      ...blockSetsTable(r.blockSets),
+      "",
+      "Method:",
+      "",
+      ...methodList(r.blockSets.method),
       "",
     );
   if (r.render)
@@ -508,6 +693,24 @@ export function summary(r: BenchReport): string {
         `  ${v.id.padEnd(22)} ${fmt(v.medianRate).padStart(12)} ${pct(v.ratioToNone).padStart(9)} ${fmt(v.medianCpuMicrosPerConnection, 1).padStart(12)} ${pct(v.cpuRatioToNone).padStart(10)}`,
       );
   }
+  if (r.packet?.ratios?.length) {
+    L.push("packet path, paired ratios       by rate (interval)            by CPU time (interval)");
+    for (const x of r.packet.ratios)
+      L.push(
+        `  ${`${x.variant}/${x.baseline}`.padEnd(26)} ${pct(x.rate.median).padStart(7)} (${pct(x.rate.low)}-${pct(x.rate.high)})  ${pct(x.cpu.median).padStart(7)} (${pct(x.cpu.low)}-${pct(x.cpu.high)})`,
+      );
+  }
+  if (r.forward) {
+    const f = r.forward;
+    L.push(
+      `forward path: DNAT alone ${fmt(f.medianDnatOnly)} conn/s, with our table (${fmt(f.sources)} prefixes) ${fmt(f.medianOurs)}; paired ratio ${pct(f.ratio.median)} (${pct(f.ratio.low)}-${pct(f.ratio.high)}), by CPU time ${pct(f.cpuRatio.median)} (${pct(f.cpuRatio.low)}-${pct(f.cpuRatio.high)})`,
+    );
+  }
+  if (r.blockSets) {
+    L.push(
+      `block sets: apply ${r.blockSets.measures.map((m) => `${fmt(m.elements)} elements ${fmt(m.medianApplyMs)} ms (kept ${fmt(m.keptMin)})`).join(", ")}; ratio ${ratio(r.blockSets.ratio, 3)}`,
+    );
+  }
   if (r.render) {
     L.push("render (ms: first call / warm, peak RSS MiB)");
     for (const m of r.render.measures)
@@ -527,7 +730,9 @@ export function summary(r: BenchReport): string {
   }
   L.push("targets");
   for (const t of r.targets)
-    L.push(`  [${t.met === true ? "met" : t.met === false ? "MISSED" : "not run"}] ${t.target}: ${t.measured}`);
+    L.push(
+      `  [${t.met === true ? "met" : t.met === false ? "MISSED" : t.met === "undecided" ? "undecided" : "not run"}] ${t.target}: ${t.measured}`,
+    );
   return L.join("\n");
 }
 

@@ -1,27 +1,31 @@
 /**
- * npm run bench [-- --only fleet|audit|packet|render|scale|blocksets[,...]] [-- --quick]
+ * npm run bench [-- --only fleet|audit|packet|forward|render|scale|blocksets[,...]] [-- --quick] [-- --out DIR]
  *
  * Runs the benchmarks in one process, side by side on the same machine and lab hosts, writes
  * bench/results/latest.{md,json} (a full run) or bench/results/partial.{md,json} (--quick or
- * --only; git ignores those), and prints the figures with their ratios. See bench/README.md.
+ * --only; git ignores those), or DIR/{latest,partial}.{md,json} with --out, and prints the figures
+ * with their ratios. See bench/README.md.
  */
 import { spawnSync } from "node:child_process";
 import * as path from "node:path";
 import { runAuditFleet } from "./audit-fleet";
 import { runBlockSets } from "./block-sets";
 import { runFleet } from "./fleet";
+import { runForwardPath } from "./forward-path";
 import { runPacketPath } from "./packet-path";
 import { runRenderScale } from "./render-scale";
 import { type BenchReport, evaluateTargets, summary, writeReport } from "./report";
 import { runScale } from "./scale";
 import { machineInfo, REPO, runCleanups, snapshotDist, uptime, which } from "./util";
 
-type Bench = "fleet" | "audit" | "packet" | "render" | "scale" | "blocksets";
-const ALL: Bench[] = ["render", "packet", "fleet", "audit", "scale", "blocksets"];
+type Bench = "fleet" | "audit" | "packet" | "forward" | "render" | "scale" | "blocksets";
+const ALL: Bench[] = ["render", "packet", "forward", "fleet", "audit", "scale", "blocksets"];
 
 interface Args {
   only: Bench[];
   quick: boolean;
+  /** where the report goes (default bench/results) */
+  out?: string;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -29,13 +33,17 @@ function parseArgs(argv: string[]): Args {
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === "--quick") args.quick = true;
-    else if (a === "--only" || a.startsWith("--only=")) {
+    else if (a === "--out" || a.startsWith("--out=")) {
+      const value = a === "--out" ? argv[++i] : a.slice("--out=".length);
+      if (!value) usage("--out needs a directory");
+      args.out = path.resolve(value);
+    } else if (a === "--only" || a.startsWith("--only=")) {
       const value = a === "--only" ? argv[++i] : a.slice("--only=".length);
       for (const v of (value ?? "").split(",").filter(Boolean)) {
         if (!ALL.includes(v as Bench)) usage(`unknown benchmark "${v}"`);
         args.only.push(v as Bench);
       }
-      if (args.only.length === 0) usage("--only needs fleet, audit, packet, render, scale or blocksets");
+      if (args.only.length === 0) usage(`--only needs one or more of ${ALL.join(", ")}`);
     } else if (a === "--help" || a === "-h") usage();
     else usage(`unknown argument "${a}"`);
   }
@@ -44,7 +52,7 @@ function parseArgs(argv: string[]): Args {
 
 function usage(problem?: string): never {
   if (problem) console.error(`bench: ${problem}`);
-  console.error("usage: npm run bench [-- --only fleet|audit|packet|render|scale|blocksets[,...]] [-- --quick]");
+  console.error(`usage: npm run bench [-- --only ${ALL.join("|")}[,...]] [-- --quick] [-- --out DIR]`);
   process.exit(problem ? 2 : 0);
 }
 
@@ -57,8 +65,14 @@ const NEEDS: Record<Bench, { cmd: string; pkg: string }[]> = {
     { cmd: "nft", pkg: "nftables" },
     { cmd: "ip", pkg: "iproute2" },
   ],
+  forward: [
+    { cmd: "cc", pkg: "gcc" },
+    { cmd: "taskset", pkg: "util-linux" },
+    { cmd: "nft", pkg: "nftables" },
+    { cmd: "ip", pkg: "iproute2" },
+  ],
   fleet: [
-    { cmd: "ansible-playbook", pkg: "ansible" },
+    { cmd: "ansible-playbook", pkg: "ansible-core" },
     { cmd: "ssh", pkg: "openssh-client" },
     { cmd: "sftp", pkg: "openssh-client" },
     { cmd: "ssh-keygen", pkg: "openssh-client" },
@@ -99,18 +113,12 @@ function checkPrerequisites(benches: Bench[]): void {
       }
     }
   }
-  if (
-    (benches.includes("fleet") ||
-      benches.includes("audit") ||
-      benches.includes("packet") ||
-      benches.includes("scale")) &&
-    process.getuid?.() !== 0
-  ) {
+  if (benches.some((b) => b !== "render") && process.getuid?.() !== 0) {
     problems.push(
-      "fleet, packet and scale create network namespaces and need root (sudo npm run bench, or --only render)",
+      "every benchmark but render creates network namespaces and needs root (sudo npm run bench, or --only render)",
     );
   }
-  if (benches.includes("packet") && !which("conntrack"))
+  if ((benches.includes("packet") || benches.includes("forward")) && !which("conntrack"))
     console.error(
       "bench: note: `conntrack` (Debian package conntrack) not found: conntrack tables are not flushed between packet-path runs",
     );
@@ -157,30 +165,39 @@ async function main(): Promise<void> {
     try {
       if (b === "render") {
         report.render = await runRenderScale({
-          sizes: [10, 1000, 10_000],
+          sizes: q ? [10, 1000] : [10, 1000, 10_000],
           shapes: q ? ["prefixes", "exposures"] : ["prefixes", "exposures", "both"],
           iterations: q ? 3 : 7,
           log,
         });
       } else if (b === "packet") {
         report.packet = await runPacketPath({
-          sizes: [0, 1000, 10_000],
-          rounds: q ? 2 : 12,
-          warmupSeconds: 0.3,
-          durationSeconds: q ? 1 : 1.5,
+          sizes: q ? [0, 1000] : [0, 1000, 10_000],
+          rounds: q ? 2 : 16,
+          warmupSeconds: q ? 0.1 : 0.3,
+          durationSeconds: q ? 0.3 : 1.5,
           concurrency: 8,
           pin: true,
+          blockedPrefixes: q ? 1000 : 100_000,
+          log,
+        });
+      } else if (b === "forward") {
+        report.forward = await runForwardPath({
+          rounds: q ? 2 : 16,
+          seconds: q ? 0.3 : 2,
+          sources: q ? 1000 : 10_000,
+          concurrency: 64,
           log,
         });
       } else if (b === "blocksets") {
-        report.blockSets = await runBlockSets({ sizes: [0, 100_000], rounds: q ? 3 : 7, log });
+        report.blockSets = await runBlockSets({ sizes: q ? [0, 1000] : [0, 100_000], rounds: q ? 2 : 7, log });
       } else if (b === "scale") {
-        report.scale = await runScale({ sizes: q ? [12_000] : [12_000, 100_000], log });
+        report.scale = await runScale({ sizes: q ? [2000] : [12_000, 100_000], log });
       } else if (b === "audit") {
-        report.audit = await runAuditFleet({ sizes: q ? [3] : [1, 10, 30], repeats: q ? 1 : 3, log });
+        report.audit = await runAuditFleet({ sizes: q ? [2] : [1, 10, 30], repeats: q ? 1 : 3, log });
       } else {
         report.fleet = await runFleet({
-          sizes: q ? [1, 3] : [1, 10, 30],
+          sizes: q ? [2] : [1, 10, 30],
           repeats: q ? 1 : 3,
           ansibleDefaults: !q,
           engine: true,
@@ -197,11 +214,11 @@ async function main(): Promise<void> {
   report.durationSeconds = Math.round((Date.now() - started) / 1000);
   report.uptimeAfter = uptime();
   report.targets = evaluateTargets(report);
-  const dir = path.join(REPO, "bench", "results");
+  const dir = args.out ?? path.join(REPO, "bench", "results");
   const files = writeReport(report, dir, report.kind === "full" ? "latest" : "partial");
   console.log(`\n${summary(report)}\n`);
   console.log(
-    `wrote ${path.relative(REPO, files.md)} and ${path.relative(REPO, files.json)} (${report.durationSeconds} s)`,
+    `wrote ${path.relative(process.cwd(), files.md)} and ${path.relative(process.cwd(), files.json)} (${report.durationSeconds} s)`,
   );
   if (report.errors.length > 0) process.exitCode = 1;
 }

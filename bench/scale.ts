@@ -3,7 +3,7 @@
  * applied over SSH to a lab host, as an operator pushes it, beside firewalld's published reload of
  * 12,000 set entries (1.2-2.6 s after firewalld PR #1544; 78 min before it, firewalld#881).
  *
- * One fresh `node` process per size does all of it, so its peak RSS is that size's:
+ * One fresh `node` process per size (bench/workers/scale.ts) does all of it, so its peak RSS is that size's:
  *   render   parse + render of the policy (what `pulumi preview` and every apply do first)
  *   apply    applyPolicy over SSH: probe, `nft -c` on the host, back up, arm the guardian, load,
  *            prove access over a new connection, commit (the whole safe apply)
@@ -15,7 +15,8 @@
  * overlapping (so the model keeps every one), on one exposure (tcp/8443); SSH stays open.
  */
 import { createLab, type LabHost } from "../test/support/lab";
-import { distDir, exec, type Log, round } from "./util";
+import { type Log, round, runWorker } from "./util";
+import type { ScaleAnswer, ScaleRequest } from "./workers/scale";
 
 export interface ScaleMeasure {
   prefixes: number;
@@ -57,33 +58,6 @@ export function scalePrefixes(n: number): string[] {
   return out;
 }
 
-const WORKER = `
-const lib = require(process.argv[1]);
-const host = require(process.argv[1] + "/host");
-let raw = "";
-process.stdin.on("data", (d) => (raw += d));
-process.stdin.on("end", async () => {
-  const req = JSON.parse(raw);
-  const conn = host.parseConnection(req.connection);
-  if (!conn.ok) throw new Error(conn.errors.join("; "));
-  const t0 = performance.now();
-  const artefacts = lib.render(req.policy);
-  const t1 = performance.now();
-  const applied = await host.applyPolicy(conn.value, assertPolicy(req.policy), { paths: req.paths });
-  const t2 = performance.now();
-  const noop = await host.applyPolicy(conn.value, assertPolicy(req.policy), { paths: req.paths });
-  const t3 = performance.now();
-  const observed = await host.observePolicy(conn.value, assertPolicy(req.policy), { paths: req.paths });
-  const t4 = performance.now();
-  process.stdout.write(JSON.stringify({
-    nft: artefacts.nft,
-    renderMs: t1 - t0, applyMs: t2 - t1, noopApplyMs: t3 - t2, observeMs: t4 - t3,
-    changed: applied.changed, noopChanged: noop.changed, inSync: observed.inSync,
-    peakRssMiB: process.resourceUsage().maxRSS / 1024,
-  }));
-});
-`;
-
 async function hostNftTimes(h: LabHost, nft: string): Promise<{ checkMs: number; loadMs: number }> {
   const file = "/etc/hardened-nftables/.scale.nft"; // the host's own /etc
   await h.sh(`cat > ${file}`, { stdin: nft, timeoutMs: 120_000 });
@@ -109,20 +83,13 @@ export async function runScale(opts: { sizes: number[]; log: Log }): Promise<Sca
         table: "scale",
         exposures: [{ service: "ssh" }, { name: "bulk", protocol: "tcp", ports: 8443, sources: scalePrefixes(n) }],
       };
-      const req = {
+      const req: ScaleRequest = {
         policy,
         paths: PATHS,
         connection: { host: h.ipv4, user: "root", privateKey: h.root.privateKey, hostKey: h.hostKey },
       };
       opts.log(`scale: ${n} prefixes: render, apply, no-op apply and observe over SSH`);
-      const res = await exec(process.execPath, ["-e", WORKER, distDir()], {
-        input: JSON.stringify(req),
-        timeoutMs: 1_800_000,
-      });
-      const out = JSON.parse(res.stdout) as Omit<
-        ScaleMeasure,
-        "prefixes" | "nftBytes" | "hostCheckMs" | "hostLoadMs"
-      > & { nft: string };
+      const { out } = await runWorker<ScaleAnswer>("scale", [], req, 1_800_000);
       const host = await hostNftTimes(h, out.nft);
       const m: ScaleMeasure = {
         prefixes: n,

@@ -14,27 +14,62 @@ export { killGroup };
 
 export const REPO = path.resolve(__dirname, "..");
 let dist = path.join(REPO, "dist");
+let workers: string | undefined;
+
+/** The worker programs: bench/workers/<name>.ts, each run as a fresh `node` process (runWorker). */
+export type WorkerName = "fleet" | "render" | "scale";
 
 /**
  * The built library the child processes load. Other engineers rebuild dist/ while they test, so
- * the benchmark first takes a private copy (under bench/results/, whose *.tmp entries git ignores;
- * inside the repo so that node_modules resolves) and removes it at exit.
+ * the benchmark first takes a private copy (a temporary directory holding `dist/`, with
+ * `node_modules` and `package.json` linked to the repository's so that dependencies resolve) and
+ * removes it at exit. Beside it, the worker programs (bench/workers/*.ts) with their types erased
+ * (TypeScript's transpileModule: no type check here, the typecheck covers them), so that a
+ * worker's process starts as plain `node` and loads the library as a user's program does.
  */
 export function snapshotDist(): string {
-  const copy = path.join(REPO, "bench", "results", `dist-${process.pid}.tmp`);
-  fs.rmSync(copy, { recursive: true, force: true });
-  fs.mkdirSync(path.dirname(copy), { recursive: true });
-  onCleanup(() => fs.rmSync(copy, { recursive: true, force: true }));
+  const root = tempDir("hnft-bench-dist-");
+  const copy = path.join(root, "dist");
   fs.cpSync(path.join(REPO, "dist"), copy, { recursive: true });
-  for (const f of ["index.js", "host/index.js", "host/scripts/apply.sh"]) {
+  for (const f of ["index.js", "host/index.js", "host/scripts/apply.sh", "render/index.js", "model/validate.js"]) {
     if (!fs.existsSync(path.join(copy, f))) throw new Error(`dist/${f} is missing: run npm run build first`);
   }
+  fs.symlinkSync(path.join(REPO, "node_modules"), path.join(root, "node_modules"));
+  fs.symlinkSync(path.join(REPO, "package.json"), path.join(root, "package.json"));
+  const ts = require("typescript") as typeof import("typescript");
+  const out = path.join(root, "workers");
+  fs.mkdirSync(out);
+  const src = path.join(REPO, "bench", "workers");
+  for (const f of fs.readdirSync(src).filter((x) => x.endsWith(".ts"))) {
+    const js = ts.transpileModule(fs.readFileSync(path.join(src, f), "utf8"), {
+      compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true },
+      fileName: f,
+      reportDiagnostics: false,
+    }).outputText;
+    fs.writeFileSync(path.join(out, f.replace(/\.ts$/, ".js")), js);
+  }
   dist = copy;
+  workers = out;
   return copy;
 }
 
-export function distDir(): string {
-  return dist;
+/**
+ * Runs bench/workers/<name>.ts (erased to JavaScript by snapshotDist) in a fresh `node` with the
+ * private dist/ as its first argument and `input` as JSON on stdin; returns its JSON answer and
+ * the process's wall time.
+ */
+export async function runWorker<T>(
+  name: WorkerName,
+  args: readonly string[],
+  input: unknown,
+  timeoutMs: number,
+): Promise<{ out: T; ms: number }> {
+  if (!workers) throw new Error("bench: snapshotDist() must run before a worker");
+  const res = await exec(process.execPath, [path.join(workers, `${name}.js`), dist, ...args], {
+    input: JSON.stringify(input),
+    timeoutMs,
+  });
+  return { out: JSON.parse(res.stdout) as T, ms: res.ms };
 }
 
 export interface ExecResult {
@@ -235,3 +270,86 @@ export function which(cmd: string): string | undefined {
 }
 
 export type Log = (line: string) => void;
+
+// ---------------------------------------------------------------- paired ratios
+
+/**
+ * A ratio measured as pairs (B over A in the same round, the two runs next to each other, their
+ * order alternating between rounds): the median of the per-round ratios, a distribution-free
+ * confidence interval of that median (order statistics of the binomial, about 95%; with fewer
+ * than 6 rounds it is min-max and covers less), and the min and max.
+ */
+export interface RatioSummary {
+  n: number;
+  median: number;
+  low: number;
+  high: number;
+  /** the interval's coverage, e.g. 0.96 */
+  confidence: number;
+  min: number;
+  max: number;
+}
+
+function binomialCdfHalf(n: number, k: number): number {
+  // P(X <= k), X ~ Binomial(n, 1/2)
+  let c = 1;
+  let sum = 0;
+  for (let i = 0; i <= k; i++) {
+    sum += c;
+    c = (c * (n - i)) / (i + 1);
+  }
+  return sum / 2 ** n;
+}
+
+export function ratioSummary(ratios: readonly number[]): RatioSummary {
+  const s = [...ratios].filter(Number.isFinite).sort((a, b) => a - b);
+  const n = s.length;
+  if (n === 0) return { n, median: NaN, low: NaN, high: NaN, confidence: 0, min: NaN, max: NaN };
+  // the largest k with P(X < k) <= 2.5%: [x(k), x(n-k+1)] (1-based) covers the median with >= 95%
+  let k = 1;
+  while (k + 1 <= n - k && binomialCdfHalf(n, k) <= 0.025) k++;
+  return {
+    n,
+    median: round(median(s), 4),
+    low: round(s[k - 1]!, 4),
+    high: round(s[n - k]!, 4),
+    confidence: round(1 - 2 * binomialCdfHalf(n, k - 1), 3),
+    min: round(s[0]!, 4),
+    max: round(s[n - 1]!, 4),
+  };
+}
+
+// ---------------------------------------------------------------- CPU time
+
+/** USER_HZ: the unit of /proc/stat */
+export const CLOCK_TICKS = 100;
+
+/** Per-CPU counters from /proc/stat: busy (user+nice+system+irq+softirq), steal and total jiffies. */
+export function cpuTimes(): { busy: number; steal: number; total: number }[] {
+  return fs
+    .readFileSync("/proc/stat", "utf8")
+    .split("\n")
+    .filter((l) => /^cpu\d+ /.test(l))
+    .map((l) => {
+      const f = l.trim().split(/\s+/).slice(1).map(Number);
+      const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = f;
+      return {
+        busy: user + nice + system + irq + softirq,
+        steal,
+        total: user + nice + system + idle + iowait + irq + softirq + steal,
+      };
+    });
+}
+
+/** Between two cpuTimes(): each CPU's busy and steal share, and the busy CPU seconds of all CPUs. */
+export function cpuBetween(
+  before: ReturnType<typeof cpuTimes>,
+  after: ReturnType<typeof cpuTimes>,
+): { busy: number[]; steal: number[]; busySeconds: number } {
+  const ticks = after.reduce((a, x, i) => a + x.busy - (before[i]?.busy ?? 0), 0);
+  return {
+    busy: after.map((a, i) => round((a.busy - before[i]!.busy) / Math.max(1, a.total - before[i]!.total), 2)),
+    steal: after.map((a, i) => round((a.steal - before[i]!.steal) / Math.max(1, a.total - before[i]!.total), 2)),
+    busySeconds: ticks / CLOCK_TICKS,
+  };
+}

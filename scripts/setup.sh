@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what this project needs on a Debian bookworm machine, as root; idempotent, and quick
 # once done. Used by scripts/quickstart.sh, scripts/test.sh and so by CI (.ci/run).
-#   - the Debian packages the host layer and the test peers use
+#   - the Debian packages the host layer, the test peers and the benchmark (bench/run.ts, whose
+#     --quick smoke runs in CI: Ansible to compare with, a C compiler for the packet load) use
 #   - Node.js and npm, pinned (scripts/env.sh), from the npm registry, cached in ~/.cache
 #   - the project's npm packages, exactly as package-lock.json pins them (npm ci)
 #   - the Pulumi engine, built from its Go modules once per pinned version (tools/engine/pulumi-engine.sh),
@@ -23,6 +24,7 @@ DEBIAN_PACKAGES=(
   docker.io busybox-static dnsmasq-base
   podman netavark runc
   crowdsec crowdsec-firewall-bouncer
+  ansible-core gcc
 )
 
 step() { printf '\n==> %s\n' "$*" >&2; }
