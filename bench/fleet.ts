@@ -21,7 +21,7 @@ import { type Artefacts, renderPolicy } from "../src/render";
 import { managedPaths } from "../src/render/paths";
 import { shareFirstKey } from "../test/support/engine";
 import { createLab, type Lab, type LabHost } from "../test/support/lab";
-import { type EngineRun, engineFleet, summarize } from "./engine-fleet";
+import { type EngineBreakdown, type EngineRun, engineFleet, summarize } from "./engine-fleet";
 import { distDir, exec, type Log, median, round, sleep, tempDir } from "./util";
 
 export type Tool = "ours" | "pulumi" | "pulumi-parallel" | "ansible" | "ansible-defaults";
@@ -51,6 +51,8 @@ export interface OperationResult {
   /** pulumi only: first HostTable step start to last HostTable step end, per repetition (SSH + host + provider) */
   hostSpanMs?: number[];
   medianEngineOverheadMs?: number;
+  /** pulumi only: one more run of the command, traced, cut into the stretches of its critical path */
+  breakdown?: EngineBreakdown;
 }
 
 export interface NoopWriteCheck {
@@ -540,6 +542,8 @@ export async function runFleet(opts: FleetOptions): Promise<FleetResult> {
               runs.push(await fleet.run(op));
               counts.push(await sshdCounts(hosts, off));
             }
+            // the first apply cannot run twice; the others once more, traced (not among the samples)
+            const traced = op === "apply-first" ? undefined : await fleet.profile(op);
             record({
               tool: "pulumi",
               op,
@@ -547,6 +551,7 @@ export async function runFleet(opts: FleetOptions): Promise<FleetResult> {
               wallMs: runs.map((r) => round(r.wallMs, 0)),
               ...perHost(counts, n),
               ...summarize(runs),
+              ...(traced ? { breakdown: traced } : {}),
               changedHosts: op === "apply-first" ? n : 0,
               ...(op === "drift-check" ? { inSyncHosts: n } : {}), // --expect-no-changes passed
             });
