@@ -85,7 +85,7 @@ export function breakdown(
   const prelude = engineEvent("preludeEvent")[0]?.at;
   const mainStarts = cliStarts.filter((m) => prelude !== undefined && m.at <= prelude);
   const main = mainStarts[mainStarts.length - 1];
-  const mainEnd = cliEnds.find((m) => main && m.at >= main.at && m.detail === main.detail)?.at;
+  const mainEnd = main ? cliEnds[cliStarts.indexOf(main)]?.at : undefined;
   // the host steps by kind (a drift check refreshes every host, then previews: its provider plugin
   // starts again and the program runs between the two), each kind's first start and last end
   const phases = new Map<string, { first: number; last: number }>();
@@ -134,12 +134,11 @@ export function breakdown(
     const h = handshakes.find((x) => x >= l);
     return h === undefined ? Number.NaN : h - l;
   });
+  // the driver runs one CLI at a time: the i-th start ends at the i-th end
   const extraCliRuns = cliStarts
-    .filter((m) => m !== main)
-    .map((m) => ({
-      what: m.detail ?? "?",
-      ms: (cliEnds.find((e) => e.at >= m.at && e.detail === m.detail)?.at ?? m.at) - m.at,
-    }));
+    .map((m, i) => ({ m, ms: (cliEnds[i]?.at ?? m.at) - m.at }))
+    .filter(({ m }) => m !== main)
+    .map(({ m, ms }) => ({ what: m.detail ?? "?", ms }));
   const ps = at("program-start");
   const pl = at("program-loaded");
   return {

@@ -21,7 +21,10 @@
  * the second makes it terminate at once (it still releases the lock), a third kills it. Without
  * this, this process died on the signal before the CLI could release its lock.
  *
- * Flags: --diff, --refresh, --expect-no-changes, --clear-pending-creates (refresh), --parallel N (the CLI's default is 4 per core), --json
+ * Flags: --diff, --refresh, --expect-no-changes, --clear-pending-creates (refresh), --parallel N (the CLI's default is 4 per core),
+ * --run-program (up/preview with --refresh: each resource is refreshed as the program declares it,
+ * in one pass with one start of the provider plugin, instead of a refresh of the whole state before
+ * the program runs; the CLI's own flag), --json
  * (stack output), --yes (accepted; never asks), --file (stack import; stdin without it). The exit
  * status is the CLI's; 130 or 143 when a SIGINT or SIGTERM ended the command.
  */
@@ -378,6 +381,7 @@ async function run(argv: string[]): Promise<number> {
       file: { type: "string" },
       "skip-preview": { type: "boolean" },
       "show-secrets": { type: "boolean" },
+      "run-program": { type: "boolean" },
       parallel: { type: "string", short: "p" },
     },
   });
@@ -410,6 +414,7 @@ async function run(argv: string[]): Promise<number> {
         ...common,
         diff: values.diff,
         refresh: values.refresh,
+        ...(values["run-program"] ? { runProgram: true } : {}),
         expectNoChanges: values["expect-no-changes"],
       });
       return 0;
@@ -418,6 +423,7 @@ async function run(argv: string[]): Promise<number> {
         ...common,
         diff: values.diff,
         refresh: values.refresh,
+        ...(values["run-program"] ? { runProgram: true } : {}),
         expectNoChanges: values["expect-no-changes"],
       });
       return 0;
