@@ -463,6 +463,11 @@ export async function runFleet(opts: FleetOptions): Promise<FleetResult> {
       log(
         `fleet: N=${r.hosts} ${r.tool} ${r.op}: ${full.medianWallMs} ms (samples ${r.wallMs.map((x) => round(x, 0)).join(", ")}), ${round(r.connectionsPerHost, 2)} connections and ${round(r.roundTripsPerHost, 2)} round trips per host, ${r.changedHosts} changed`,
       );
+      const b = r.breakdown;
+      if (b)
+        log(
+          `fleet: N=${r.hosts} ${r.tool} ${r.op} traced, ${b.wallMs} ms: ${b.stretches.map((x) => `${x.name} ${x.ms}`).join("; ")}; plugin start-up ${b.pluginStartMs.join(", ")} ms; program load ${b.programLoadMs ?? "-"} ms; extra CLI runs ${b.extraCliRuns.map((x) => `${x.what} ${x.ms}`).join(", ") || "none"}`,
+        );
     };
     const perHost = (counts: { connections: number; sessions: number }[][], n: number) => ({
       connectionsPerHost: counts.flat().reduce((a, c) => a + c.connections, 0) / (n * counts.length),
