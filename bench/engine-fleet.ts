@@ -196,8 +196,13 @@ export async function engineFleet(
   };
   return {
     async profile(op) {
-      const r = await command(op, undefined, { PULUMI_DEBUG_GRPC: grpc, HNFT_PLUGIN_LAUNCHES: launches });
-      return breakdown(r.ms, { events, grpc, launches });
+      try {
+        const r = await command(op, undefined, { PULUMI_DEBUG_GRPC: grpc, HNFT_PLUGIN_LAUNCHES: launches });
+        return breakdown(r.ms, { events, grpc, launches });
+      } finally {
+        // the trace holds every call's payload, the provider's inputs with the deploy key among them
+        fs.rmSync(grpc, { force: true });
+      }
     },
     async run(op, parallel) {
       const r = await command(op, parallel, {});
