@@ -21,7 +21,7 @@ import { type Artefacts, renderPolicy } from "../src/render";
 import { managedPaths } from "../src/render/paths";
 import { shareFirstKey } from "../test/support/engine";
 import { createLab, type Lab, type LabHost } from "../test/support/lab";
-import { type EngineRun, engineFleet, summarize } from "./engine-fleet";
+import { type EngineBreakdown, type EngineRun, engineFleet, summarize } from "./engine-fleet";
 import { exec, type Log, median, round, runWorker, sleep, tempDir } from "./util";
 import type { FleetAnswer, FleetRequest, WorkerHostResult } from "./workers/fleet";
 
@@ -52,6 +52,8 @@ export interface OperationResult {
   /** pulumi only: first HostTable step start to last HostTable step end, per repetition (SSH + host + provider) */
   hostSpanMs?: number[];
   medianEngineOverheadMs?: number;
+  /** pulumi only: one more run of the command, traced, cut into the stretches of its critical path */
+  breakdown?: EngineBreakdown;
 }
 
 export interface NoopWriteCheck {
@@ -438,6 +440,11 @@ export async function runFleet(opts: FleetOptions): Promise<FleetResult> {
       log(
         `fleet: N=${r.hosts} ${r.tool} ${r.op}: ${full.medianWallMs} ms (samples ${r.wallMs.map((x) => round(x, 0)).join(", ")}), ${round(r.connectionsPerHost, 2)} connections and ${round(r.roundTripsPerHost, 2)} round trips per host, ${r.changedHosts} changed`,
       );
+      const b = r.breakdown;
+      if (b)
+        log(
+          `fleet: N=${r.hosts} ${r.tool} ${r.op} traced, ${b.wallMs} ms: ${b.stretches.map((x) => `${x.name} ${x.ms}`).join("; ")}; plugin start-up ${b.pluginStartMs.join(", ")} ms; program load ${b.programLoadMs ?? "-"} ms; extra CLI runs ${b.extraCliRuns.map((x) => `${x.what} ${x.ms}`).join(", ") || "none"}`,
+        );
     };
     const perHost = (counts: { connections: number; sessions: number }[][], n: number) => ({
       connectionsPerHost: counts.flat().reduce((a, c) => a + c.connections, 0) / (n * counts.length),
@@ -517,6 +524,8 @@ export async function runFleet(opts: FleetOptions): Promise<FleetResult> {
               runs.push(await fleet.run(op));
               counts.push(await sshdCounts(hosts, off));
             }
+            // the first apply cannot run twice; the others once more, traced (not among the samples)
+            const traced = op === "apply-first" ? undefined : await fleet.profile(op);
             record({
               tool: "pulumi",
               op,
@@ -524,6 +533,7 @@ export async function runFleet(opts: FleetOptions): Promise<FleetResult> {
               wallMs: runs.map((r) => round(r.wallMs, 0)),
               ...perHost(counts, n),
               ...summarize(runs),
+              ...(traced ? { breakdown: traced } : {}),
               changedHosts: op === "apply-first" ? n : 0,
               ...(op === "drift-check" ? { inSyncHosts: n } : {}), // --expect-no-changes passed
             });

@@ -413,6 +413,21 @@ function fleetTables(f: FleetResult): string[] {
       }
     }
   }
+  const traced = f.operations.filter((o) => o.tool === "pulumi" && o.breakdown);
+  if (traced.length > 0) {
+    lines.push(
+      "",
+      "Where an engine command's time goes: one more run of each command with every clock on (the driver's milestones, the engine's events, the CLI's gRPC trace, the plugin's launches), its wall time cut at its milestones in order (ms; the trace slows that run, so read the proportions), then what ran beside them:",
+      "",
+    );
+    for (const o of traced) {
+      const b = o.breakdown!;
+      lines.push(
+        `- ${o.hosts} host(s), ${o.op}, ${fmt(b.wallMs)} ms: ${b.stretches.map((x) => `${x.name} ${fmt(x.ms)}`).join("; ")}.`,
+        `  Provider plugin start-up (its exec to the engine's first call), per launch: ${b.pluginStartMs.map((x) => fmt(x)).join(", ") || "none"} ms; the program loaded (its libraries, its resources declared) in ${fmt(b.programLoadMs)} ms; the driver's extra CLI runs: ${b.extraCliRuns.map((x) => `${x.what} ${fmt(x.ms)}`).join(", ") || "none"}.`,
+      );
+    }
+  }
   const defaults = f.operations.filter((o) => o.tool === "ansible-defaults");
   if (defaults.length > 0) {
     lines.push("", "Ansible with its defaults (forks=5, pipelining off, interpreter discovery), for reference:", "");

@@ -225,6 +225,14 @@ describe.runIf(requireRoot("engine lifecycle", ["ip", "nft", "sshd", "ssh-keygen
         expect.arrayContaining(["chain input: tcp dport 8080 accept", "net.ipv4.tcp_syncookies = 0"]),
       );
       expect(diffLines(step, "+").filter((l) => l.startsWith("chain "))).toEqual([]);
+      // the same check in one pass (--run-program: each resource refreshed as the program declares it)
+      // finds the same drift
+      const onePass = await project.pulumi(["preview", "--refresh", "--run-program", "--expect-no-changes", "--diff"]);
+      expect(onePass.code).not.toBe(0);
+      expect(`${onePass.stdout}\n${onePass.stderr}`).toMatch(/no changes were expected/i);
+      expect(diffLines(plannedStep(onePass.stdout), "-")).toEqual(
+        expect.arrayContaining(["chain input: tcp dport 8080 accept", "net.ipv4.tcp_syncookies = 0"]),
+      );
 
       // one provider process serves the refresh and the update: one pooled SSH session, plus the
       // new connection that proves access = 2 connections
@@ -242,6 +250,10 @@ describe.runIf(requireRoot("engine lifecycle", ["ip", "nft", "sshd", "ssh-keygen
         "drift check after repair",
       );
       expect(again.stdout).not.toContain("8080");
+      expectOk(
+        await project.pulumi(["preview", "--refresh", "--run-program", "--expect-no-changes"]),
+        "one-pass drift check after repair",
+      );
     });
 
     it("a lock-out policy: up fails with the rollback message, the host keeps its table, the stack keeps the previous state", async () => {

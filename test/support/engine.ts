@@ -134,8 +134,8 @@ export function engineProject(label: string, opts: ProjectOptions = {}): EngineP
     FORCE_COLOR: "0",
   };
   const driver = path.join(REPO, "tools/engine/run.ts");
-  // as scripts/pulumi runs it: one node process with tsx as a loader (it takes the signals itself)
-  const driverArgs = (args: string[]) => ["--import", TSX_LOADER, driver, "--cwd", dir, "--stack", stack, ...args];
+  // as scripts/pulumi runs it: one node process (it takes the signals itself), TypeScript through DRIVER_HOOK
+  const driverArgs = (args: string[]) => ["--require", DRIVER_HOOK, driver, "--cwd", dir, "--stack", stack, ...args];
 
   const pulumi = async (args: string[], o: RunOptions = {}): Promise<CommandResult> => {
     const r = await runProcess(process.execPath, driverArgs(args), {
@@ -210,7 +210,8 @@ export function engineProject(label: string, opts: ProjectOptions = {}): EngineP
   };
 }
 
-export const TSX_LOADER = path.join(REPO, "node_modules/tsx/dist/loader.mjs");
+/** what scripts/pulumi preloads for the driver's TypeScript (and the program's): tools/engine/ts-require.cjs */
+export const DRIVER_HOOK = path.join(REPO, "tools/engine/ts-require.cjs");
 
 /** Runs a command in its own process group (killed whole at the timeout), collecting its output. */
 export function runProcess(

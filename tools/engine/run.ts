@@ -21,12 +21,16 @@
  * the second makes it terminate at once (it still releases the lock), a third kills it. Without
  * this, this process died on the signal before the CLI could release its lock.
  *
- * Flags: --diff, --refresh, --expect-no-changes, --clear-pending-creates (refresh), --parallel N (the CLI's default is 4 per core), --json
+ * Flags: --diff, --refresh, --expect-no-changes, --clear-pending-creates (refresh), --parallel N (the CLI's default is 4 per core),
+ * --run-program (up/preview with --refresh: each resource is refreshed as the program declares it,
+ * in one pass with one start of the provider plugin, instead of a refresh of the whole state before
+ * the program runs; the CLI's own flag), --json
  * (stack output), --yes (accepted; never asks), --file (stack import; stdin without it). The exit
  * status is the CLI's; 130 or 143 when a SIGINT or SIGTERM ended the command.
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import * as fs from "node:fs";
+import { createRequire } from "node:module";
 import * as os from "node:os";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
@@ -36,11 +40,29 @@ import {
   LocalWorkspace,
   type OutputMap,
   PulumiCommand,
-  type Stack,
+  Stack,
 } from "@pulumi/pulumi/automation";
 import YAML from "yaml";
 
 const repo = path.resolve(__dirname, "../..");
+
+/**
+ * HNFT_ENGINE_EVENTS=FILE appends the engine's events, each with this process's clock in ms when
+ * it arrived (the engine's own timestamps are whole seconds): the fleet test and the bench
+ * measure from it when each host's step started and ended. The same file gets this process's
+ * own milestones as `{at, driver, detail?}` lines (process start, modules loaded, each CLI run,
+ * the program loaded, exit): the bench's breakdown of the engine's overhead reads them.
+ */
+const eventLog = process.env.HNFT_ENGINE_EVENTS;
+const onEvent = eventLog
+  ? (event: EngineEvent) => fs.appendFileSync(eventLog, `${JSON.stringify({ at: Date.now(), ...event })}\n`)
+  : undefined;
+function mark(driver: string, detail?: string, at = Date.now()): void {
+  if (eventLog) fs.appendFileSync(eventLog, `${JSON.stringify({ at, driver, ...(detail ? { detail } : {}) })}\n`);
+}
+mark("start", undefined, Math.round(performance.timeOrigin));
+mark("loaded");
+process.on("exit", () => mark("exit"));
 
 interface ProjectFile {
   name: string;
@@ -67,7 +89,22 @@ function backendUrl(project: ProjectFile, dir: string): string | undefined {
   return `file://${absolute}`;
 }
 
-function programOf(dir: string, project: ProjectFile): () => Promise<OutputMap | Record<string, unknown>> {
+interface Program {
+  run: () => Promise<OutputMap | Record<string, unknown>>;
+  /** loads the libraries the program imports that are known to do nothing on import but define */
+  preload: () => void;
+}
+
+/**
+ * Libraries whose loading the driver may start before the engine runs the program: each only
+ * defines classes and functions on import. The CLI spends its first second or so starting (its
+ * backend, the state, the secrets' key) and, with --refresh, refreshing every resource before it
+ * runs the program; loading these meanwhile takes them off the command's critical path. Any other
+ * import is left to the program, which may read the stack's settings as it loads.
+ */
+const PRELOADABLE = ["pulumi-hardened-nftables", "@pulumi/pulumi"];
+
+function programOf(dir: string, project: ProjectFile): Program {
   const pkgMain = (() => {
     try {
       return (JSON.parse(fs.readFileSync(path.join(dir, "package.json"), "utf8")) as { main?: string }).main;
@@ -77,11 +114,38 @@ function programOf(dir: string, project: ProjectFile): () => Promise<OutputMap |
   })();
   const main = path.resolve(dir, project.main ?? pkgMain ?? "index.ts");
   const entry = fs.existsSync(main) && fs.statSync(main).isDirectory() ? path.join(main, "index.ts") : main;
-  return async () => ({ ...(require(entry) as Record<string, unknown>) });
+  return {
+    run: async () => {
+      mark("program-start");
+      const exports = { ...(require(entry) as Record<string, unknown>) };
+      mark("program-loaded");
+      return exports;
+    },
+    preload: () => {
+      let source: string;
+      try {
+        source = fs.readFileSync(entry, "utf8");
+      } catch {
+        return; // the program's own load reports it
+      }
+      const programRequire = createRequire(entry);
+      for (const name of PRELOADABLE) {
+        if (!source.includes(`"${name}"`) && !source.includes(`'${name}'`)) continue;
+        try {
+          programRequire(name);
+        } catch {
+          // not installed or broken: the program's own import fails with the error to show
+        }
+      }
+      mark("preloaded");
+    },
+  };
 }
 
 // ---------------------------------------------------------------- the CLI's process and signals
 
+/** Runs once, just after the next CLI process started (the program's preload). */
+let afterSpawn: (() => void) | undefined;
 /** The CLI processes running now (one at a time in practice). */
 const running = new Set<ChildProcess>();
 /** The first interrupt this process received, and how many. */
@@ -130,6 +194,8 @@ function runCli(
     stdin?: "inherit" | "ignore";
   },
 ): Promise<CliRun> {
+  const what = ["stack", "config"].includes(args[0] ?? "") ? args.slice(0, 2).join(" ") : (args[0] ?? "");
+  mark("cli-start", what);
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, {
       cwd: opts.cwd,
@@ -138,6 +204,8 @@ function runCli(
       stdio: [opts.stdin ?? "ignore", "pipe", "pipe"],
     });
     running.add(child);
+    if (afterSpawn) setImmediate(afterSpawn);
+    afterSpawn = undefined;
     const out: string[] = [];
     const err: string[] = [];
     child.stdout!.setEncoding("utf8").on("data", (d: string) => {
@@ -154,6 +222,7 @@ function runCli(
     });
     child.on("close", (code, signal) => {
       running.delete(child);
+      mark("cli-end", what);
       resolve({
         stdout: out.join(""),
         stderr: err.join(""),
@@ -203,12 +272,50 @@ interface OpenStack {
   stack: Stack;
   /** runs the pinned CLI itself, for what the Automation API does not have or does differently (it exports with --show-secrets) */
   cli(args: string[], opts?: { stdin?: "inherit"; stack?: false }): Promise<number>;
+  /** loads the program's libraries ahead (see PRELOADABLE) */
+  preload(): void;
+}
+
+const { parseAndValidatePulumiVersion } = require("@pulumi/pulumi/automation/cmd") as {
+  parseAndValidatePulumiVersion: (min: unknown, current: string, optOut: boolean) => unknown;
+};
+const { minimumVersion } = require("@pulumi/pulumi/automation/minimumVersion") as { minimumVersion: unknown };
+
+/**
+ * The CLI in `bin`, as PulumiCommand.get() makes it, without its `pulumi version` run when the
+ * directory is the pinned engine's (tools/engine/pulumi-engine.sh builds it into .../<version>-<pin>/bin
+ * and checks that `pulumi version` prints that version): one process fewer per command.
+ */
+async function pulumiCommandIn(bin: string): Promise<PulumiCommand> {
+  const pinned = /\/(v\d+\.\d+\.\d+)-[0-9a-f]{12}\/bin\/?$/.exec(bin)?.[1];
+  if (!pinned) {
+    mark("cli-start", "version");
+    const command = await PulumiCommand.get({ root: path.dirname(bin), skipVersionCheck: false });
+    mark("cli-end", "version");
+    return command;
+  }
+  const version = parseAndValidatePulumiVersion(minimumVersion, pinned, false);
+  const Command = PulumiCommand as unknown as new (command: string, version: unknown) => PulumiCommand;
+  return new Command(path.join(bin, "pulumi"), version);
+}
+
+/**
+ * Whether a file backend (file://DIR, as backendUrl() resolves it) holds the stack: its checkpoint
+ * in the project-scoped layout (.pulumi/stacks/<project>/<stack>.json, or .gz/.zst) or the legacy
+ * one. Other backends, and names with an organization, are not looked up (undefined).
+ */
+function fileBackendHasStack(backend: string | undefined, projectName: string, stackName: string): boolean | undefined {
+  if (!backend?.startsWith("file://") || backend.includes("?") || stackName.includes("/")) return undefined;
+  const stacks = path.join(backend.slice("file://".length), ".pulumi", "stacks");
+  return [path.join(stacks, projectName), stacks].some((d) =>
+    ["", ".gz", ".zst"].some((ext) => fs.existsSync(path.join(d, `${stackName}.json${ext}`))),
+  );
 }
 
 async function openStack(dir: string, stackName: string): Promise<OpenStack> {
   const project = YAML.parse(fs.readFileSync(path.join(dir, "Pulumi.yaml"), "utf8")) as ProjectFile;
   const bin = engineBinDir();
-  const pulumiCommand = ownProcessGroup(await PulumiCommand.get({ root: path.dirname(bin), skipVersionCheck: false }));
+  const pulumiCommand = ownProcessGroup(await pulumiCommandIn(bin));
   const backend = backendUrl(project, dir);
   const envVars: Record<string, string> = {
     PULUMI_SKIP_UPDATE_CHECK: "true",
@@ -216,10 +323,22 @@ async function openStack(dir: string, stackName: string): Promise<OpenStack> {
     PATH: `${bin}${path.delimiter}${process.env.PATH ?? ""}`,
     ...(backend ? { PULUMI_BACKEND_URL: backend } : {}),
   };
-  const stack = await LocalWorkspace.createOrSelectStack(
-    { stackName, projectName: project.name, program: programOf(dir, project) },
-    { workDir: dir, pulumiCommand, envVars },
-  );
+  const program = programOf(dir, project);
+  const workspace = await LocalWorkspace.create({ workDir: dir, pulumiCommand, envVars, program: program.run });
+  // Every command below names the stack (--stack): `pulumi stack select` only proves that it exists,
+  // or creates it. A file backend that holds its checkpoint needs neither: one process fewer.
+  let stack: Stack;
+  if (fileBackendHasStack(backend, project.name, stackName)) {
+    const select = workspace.selectStack;
+    workspace.selectStack = async () => {};
+    try {
+      stack = await Stack.select(stackName, workspace);
+    } finally {
+      workspace.selectStack = select;
+    }
+  } else {
+    stack = await Stack.createOrSelect(stackName, workspace);
+  }
   const cli = async (args: string[], opts: { stdin?: "inherit"; stack?: false } = {}) => {
     const r = await runCli(
       path.join(bin, "pulumi"),
@@ -234,20 +353,10 @@ async function openStack(dir: string, stackName: string): Promise<OpenStack> {
     );
     return r.code;
   };
-  return { stack, cli };
+  return { stack, cli, preload: program.preload };
 }
 
 const write = (text: string) => process.stdout.write(text);
-
-/**
- * HNFT_ENGINE_EVENTS=FILE appends the engine's events, each with this process's clock in ms when
- * it arrived (the engine's own timestamps are whole seconds): the fleet test and the bench
- * measure from it when each host's step started and ended.
- */
-const eventLog = process.env.HNFT_ENGINE_EVENTS;
-const onEvent = eventLog
-  ? (event: EngineEvent) => fs.appendFileSync(eventLog, `${JSON.stringify({ at: Date.now(), ...event })}\n`)
-  : undefined;
 let streamedErrors = false;
 const writeError = (text: string) => {
   streamedErrors = true;
@@ -272,12 +381,13 @@ async function run(argv: string[]): Promise<number> {
       file: { type: "string" },
       "skip-preview": { type: "boolean" },
       "show-secrets": { type: "boolean" },
+      "run-program": { type: "boolean" },
       parallel: { type: "string", short: "p" },
     },
   });
   const dir = path.resolve(values.cwd ?? process.cwd());
   const stackName = values.stack ?? process.env.PULUMI_STACK ?? "dev";
-  const { stack, cli } = await openStack(dir, stackName);
+  const { stack, cli, preload } = await openStack(dir, stackName);
   const parallel = values.parallel === undefined ? undefined : Number(values.parallel);
   if (parallel !== undefined && !(Number.isInteger(parallel) && parallel > 0))
     throw new Error(`--parallel: expected a whole number above 0, got "${values.parallel}"`);
@@ -289,12 +399,22 @@ async function run(argv: string[]): Promise<number> {
     ...(parallel ? { parallel } : {}),
   };
   const [command, sub, ...rest] = positionals;
+  // the commands that run the program (refresh and destroy do not): its libraries load while the CLI starts
+  if (command === "up" || command === "preview") afterSpawn = preload;
+  if (command === "up" || command === "refresh" || command === "destroy") {
+    // After these, the Automation API reads the stack's outputs (`stack output --json`, then again
+    // with --show-secrets) and its last update (`stack history`) into the result it returns. This
+    // command prints what the CLI printed and uses neither: three processes fewer, each of which
+    // loads the whole state and, for the secrets, derives the passphrase key again.
+    Object.assign(stack, { outputs: async () => ({}), info: async () => undefined });
+  }
   switch (command) {
     case "up":
       await stack.up({
         ...common,
         diff: values.diff,
         refresh: values.refresh,
+        ...(values["run-program"] ? { runProgram: true } : {}),
         expectNoChanges: values["expect-no-changes"],
       });
       return 0;
@@ -303,6 +423,7 @@ async function run(argv: string[]): Promise<number> {
         ...common,
         diff: values.diff,
         refresh: values.refresh,
+        ...(values["run-program"] ? { runProgram: true } : {}),
         expectNoChanges: values["expect-no-changes"],
       });
       return 0;
