@@ -1,5 +1,5 @@
 /**
- * npm run bench [-- --only fleet|audit|packet|render|scale|blocksets[,...]] [-- --quick]
+ * npm run bench [-- --only fleet|audit|packet|render|scale|blocksets|engine-scale[,...]] [-- --quick]
  *
  * Runs the benchmarks in one process, side by side on the same machine and lab hosts, writes
  * bench/results/latest.{md,json} (a full run) or bench/results/partial.{md,json} (--quick or
@@ -9,6 +9,7 @@ import { spawnSync } from "node:child_process";
 import * as path from "node:path";
 import { runAuditFleet } from "./audit-fleet";
 import { runBlockSets } from "./block-sets";
+import { runEngineScale } from "./engine-scale";
 import { runFleet } from "./fleet";
 import { runPacketPath } from "./packet-path";
 import { runRenderScale } from "./render-scale";
@@ -16,8 +17,8 @@ import { type BenchReport, evaluateTargets, summary, writeReport } from "./repor
 import { runScale } from "./scale";
 import { machineInfo, REPO, runCleanups, snapshotDist, uptime, which } from "./util";
 
-type Bench = "fleet" | "audit" | "packet" | "render" | "scale" | "blocksets";
-const ALL: Bench[] = ["render", "packet", "fleet", "audit", "scale", "blocksets"];
+type Bench = "fleet" | "audit" | "packet" | "render" | "scale" | "blocksets" | "engine-scale";
+const ALL: Bench[] = ["render", "packet", "fleet", "audit", "scale", "blocksets", "engine-scale"];
 
 interface Args {
   only: Bench[];
@@ -35,7 +36,7 @@ function parseArgs(argv: string[]): Args {
         if (!ALL.includes(v as Bench)) usage(`unknown benchmark "${v}"`);
         args.only.push(v as Bench);
       }
-      if (args.only.length === 0) usage("--only needs fleet, audit, packet, render, scale or blocksets");
+      if (args.only.length === 0) usage("--only needs fleet, audit, packet, render, scale, blocksets or engine-scale");
     } else if (a === "--help" || a === "-h") usage();
     else usage(`unknown argument "${a}"`);
   }
@@ -44,7 +45,9 @@ function parseArgs(argv: string[]): Args {
 
 function usage(problem?: string): never {
   if (problem) console.error(`bench: ${problem}`);
-  console.error("usage: npm run bench [-- --only fleet|audit|packet|render|scale|blocksets[,...]] [-- --quick]");
+  console.error(
+    "usage: npm run bench [-- --only fleet|audit|packet|render|scale|blocksets|engine-scale[,...]] [-- --quick]",
+  );
   process.exit(problem ? 2 : 0);
 }
 
@@ -79,6 +82,13 @@ const NEEDS: Record<Bench, { cmd: string; pkg: string }[]> = {
     { cmd: "nft", pkg: "nftables" },
     { cmd: "ip", pkg: "iproute2" },
   ],
+  "engine-scale": [
+    { cmd: "ssh-keygen", pkg: "openssh-client" },
+    { cmd: "/usr/sbin/sshd", pkg: "openssh-server" },
+    { cmd: "nft", pkg: "nftables" },
+    { cmd: "ip", pkg: "iproute2" },
+    { cmd: "go", pkg: "golang (the Pulumi engine is built from its Go modules)" },
+  ],
   scale: [
     { cmd: "ssh-keygen", pkg: "openssh-client" },
     { cmd: "/usr/sbin/sshd", pkg: "openssh-server" },
@@ -103,7 +113,8 @@ function checkPrerequisites(benches: Bench[]): void {
     (benches.includes("fleet") ||
       benches.includes("audit") ||
       benches.includes("packet") ||
-      benches.includes("scale")) &&
+      benches.includes("scale") ||
+      benches.includes("engine-scale")) &&
     process.getuid?.() !== 0
   ) {
     problems.push(
@@ -176,6 +187,12 @@ async function main(): Promise<void> {
         report.blockSets = await runBlockSets({ sizes: [0, 100_000], rounds: q ? 3 : 7, log });
       } else if (b === "scale") {
         report.scale = await runScale({ sizes: q ? [12_000] : [12_000, 100_000], log });
+      } else if (b === "engine-scale") {
+        report.engineScale = await runEngineScale({
+          hosts: q ? [3] : [30, 100, 300],
+          prefixes: q ? [2_000] : [100_000],
+          log,
+        });
       } else if (b === "audit") {
         report.audit = await runAuditFleet({ sizes: q ? [3] : [1, 10, 30], repeats: q ? 1 : 3, log });
       } else {
