@@ -38,7 +38,7 @@ import { parseHostOptions, type ValidHostOptions } from "../model/host-options";
 import type { Policy } from "../model/policy";
 import { parsePolicy } from "../model/validate";
 import { type Artefacts, DEFAULT_PROFILE, type HostProfile, renderPolicy } from "../render";
-import { ruleLineGroup } from "../render/rule-lines";
+import { isSetElementLine, ruleLineGroup } from "../render/rule-lines";
 import { DIFF_KIND, detailedDiff, type PropertyDiff } from "./detailed-diff";
 import { importedInputs, tableId } from "./import-id";
 import { toLineMap } from "./line-map";
@@ -225,7 +225,7 @@ const keptLoadable = (artefacts: Artefacts): readonly string[] => artefacts.kept
 /** Rule lines and file lines as the resource stores them: LineMaps, which the engine diffs line by line. */
 function engineLines(ruleLines: readonly string[], sysctlLines: readonly string[], modprobeLines: readonly string[]) {
   return {
-    rules: toLineMap(ruleLines, ruleLineGroup),
+    rules: toLineMap(ruleLines, ruleLineGroup, isSetElementLine),
     sysctl: toLineMap(sysctlLines),
     modprobe: toLineMap(modprobeLines),
   };

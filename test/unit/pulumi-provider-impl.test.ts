@@ -6,7 +6,7 @@ import { check, diff } from "../../src/pulumi/provider-impl";
 import { UNKNOWN } from "../../src/pulumi/types";
 import { render } from "../../src/render";
 import { profileForKernel } from "../../src/render/profile";
-import { ruleLineGroup } from "../../src/render/rule-lines";
+import { isSetElementLine, ruleLineGroup } from "../../src/render/rule-lines";
 import { generatePrivateKey, TEST_HOST_KEY } from "../support/keys";
 
 let privateKey = "";
@@ -56,7 +56,7 @@ describe("provider check", () => {
     expect(result.failures).toEqual([]);
     const inputs = result.inputs as Record<string, unknown>;
     const expected = render({ ...policy, table: "web" });
-    expect(inputs.rules).toEqual(toLineMap(expected.ruleLines, ruleLineGroup));
+    expect(inputs.rules).toEqual(toLineMap(expected.ruleLines, ruleLineGroup, isSetElementLine));
     expect(fromLineMap(inputs.sysctl as LineMap)).toEqual(expected.sysctl.trimEnd().split("\n"));
     expect(inputs.target).toBe("root@198.51.100.7:22");
     expect(inputs.hostProfile).toBeUndefined();
