@@ -21,10 +21,11 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { parseArgs } from "node:util";
 import { type EngineProject, engineProject, shareFirstKey, startProcess } from "../test/support/engine";
 import { createLab, type Lab, type LabHost } from "../test/support/lab";
 import { scalePrefixes } from "./scale";
-import { type Log, round } from "./util";
+import { type Log, round, runCleanups } from "./util";
 
 const PATHS = { stateRoot: "/etc/hardened-nftables/.state", runRoot: "/etc/hardened-nftables/.run" } as const;
 /** Hosts per lab slot for fleets that need more than one (the lab's own maximum is 200). */
@@ -32,10 +33,13 @@ const HOSTS_PER_SLOT = 150;
 
 /** The test program's shape without the fleet-sized stack outputs (a user exports what they read). */
 const PROGRAM = `import * as pulumi from "@pulumi/pulumi";
+import * as fs from "node:fs";
 import { HostFirewall } from "pulumi-hardened-nftables";
 const config = new pulumi.Config();
+// a policy of 100,000 prefixes does not fit one argument of \`pulumi config set\` (E2BIG): read from a file
+const policyFile = config.get("policyFile");
 const hosts = config.requireObject<{ name: string; host: string; user: string; hostKey: string; hostPaths?: object }[]>("hosts");
-const policy = config.requireObject<Record<string, unknown>>("policy");
+const policy = (policyFile ? JSON.parse(fs.readFileSync(policyFile, "utf8")) : config.requireObject<Record<string, unknown>>("policy"));
 const privateKey = config.requireSecret("privateKey");
 const firewalls = hosts.map(
   (h) => new HostFirewall(h.name, { ...(policy as object), connection: { host: h.host, user: h.user, hostKey: h.hostKey, privateKey }, ...(h.hostPaths ? { hostPaths: h.hostPaths } : {}) } as never),
@@ -297,7 +301,9 @@ async function prefixScale(n: number, log: Log): Promise<PrefixScale> {
   try {
     await project.config("privateKey", h.root.privateKey, true);
     await project.config("hosts", [{ name: "big", host: h.ipv4, user: "root", hostKey: h.hostKey, hostPaths: PATHS }]);
-    await project.config("policy", policy(sources));
+    const policyFile = path.join(project.dir, "policy.json");
+    fs.writeFileSync(policyFile, JSON.stringify(policy(sources)));
+    await project.config("policyFile", policyFile);
     runs.push((await measured(project, "preview", ["preview"], log)).run);
     runs.push((await measured(project, "apply-first", ["up", "--yes"], log)).run);
     runs.push((await measured(project, "apply-noop", ["up", "--yes"], log)).run);
@@ -315,7 +321,7 @@ async function prefixScale(n: number, log: Log): Promise<PrefixScale> {
     const k = Math.floor(n / 2);
     const replaced = changed[k]!;
     changed[k] = "198.19.255.4/32";
-    await project.config("policy", policy(changed));
+    fs.writeFileSync(policyFile, JSON.stringify(policy(changed)));
     const { run, stdout } = await measured(project, "preview-diff-one-changed", ["preview", "--diff"], log);
     runs.push(run);
     const lines = stdout.split("\n");
@@ -376,6 +382,26 @@ export async function runEngineScale(opts: {
     fleets,
     prefixes,
   };
+}
+
+/** `sudo npx tsx bench/engine-scale.ts [--hosts 30,100] [--prefixes 100000] [--out FILE]`: one part alone, JSON out. */
+if (require.main === module) {
+  const { values } = parseArgs({
+    options: { hosts: { type: "string" }, prefixes: { type: "string" }, out: { type: "string" } },
+  });
+  const list = (v: string | undefined) => (v ? v.split(",").filter(Boolean).map(Number) : []);
+  const started = Date.now();
+  const log: Log = (line) => console.log(`[${((Date.now() - started) / 1000).toFixed(1).padStart(6)}s] ${line}`);
+  runEngineScale({ hosts: list(values.hosts), prefixes: list(values.prefixes), log })
+    .then((r) => {
+      if (values.out) fs.writeFileSync(values.out, `${JSON.stringify(r, null, 2)}\n`);
+      console.log(engineScaleMarkdown(r).join("\n"));
+    })
+    .catch((e) => {
+      console.error(e);
+      process.exitCode = 1;
+    })
+    .finally(runCleanups);
 }
 
 /** Markdown section (bench/report.ts includes it). */
