@@ -95,6 +95,8 @@ export interface MachineLimits {
 
 export interface EngineScaleResult {
   method: Record<string, string>;
+  /** a size that failed (the others are still reported) */
+  errors: { part: string; message: string }[];
   limits: MachineLimits;
   fleets: FleetScale[];
   prefixes: PrefixScale[];
@@ -360,14 +362,32 @@ export async function runEngineScale(opts: {
   log: Log;
 }): Promise<EngineScaleResult> {
   const fleets: FleetScale[] = [];
+  const errors: EngineScaleResult["errors"] = [];
+  const failed = (part: string, e: unknown) => {
+    const message = (e as Error).stack ?? String(e);
+    opts.log(`engine-scale: ${part} FAILED: ${message}`);
+    errors.push({ part, message });
+  };
   let limits: MachineLimits | undefined;
   for (const n of opts.hosts) {
-    const { sshdRssKiB, ...f } = await fleetScale(n, opts.log);
-    limits ??= limitsOf(sshdRssKiB);
-    fleets.push(f);
+    try {
+      const { sshdRssKiB, ...f } = await fleetScale(n, opts.log);
+      limits ??= limitsOf(sshdRssKiB);
+      fleets.push(f);
+    } catch (e) {
+      failed(`${n} hosts`, e);
+    }
   }
   const prefixes: PrefixScale[] = [];
-  for (const n of opts.prefixes) prefixes.push(await prefixScale(n, opts.log));
+  for (const n of opts.prefixes) {
+    try {
+      prefixes.push(await prefixScale(n, opts.log));
+    } catch (e) {
+      failed(`${n} prefixes`, e);
+    }
+  }
+  if (errors.length > 0 && fleets.length + prefixes.length === 0)
+    throw new Error(`engine-scale: every part failed:\n${errors.map((x) => x.message).join("\n")}`);
   return {
     method: {
       fleet:
@@ -378,6 +398,7 @@ export async function runEngineScale(opts: {
         "VmHWM of each process under the command (parent links from /proc, sampled every 200 ms): the provider plugin, the pulumi CLI, the program's process",
       state: "bytes of the stack's checkpoint file in the local file backend after each command",
     },
+    errors,
     limits: limits ?? limitsOf(0),
     fleets,
     prefixes,
@@ -407,6 +428,7 @@ if (require.main === module) {
 /** Markdown section (bench/report.ts includes it). */
 export function engineScaleMarkdown(r: EngineScaleResult): string[] {
   const L: string[] = ["## Scale through the engine (`bench/engine-scale.ts`)", ""];
+  for (const e of r.errors) L.push(`**${e.part} failed**: ${e.message.split("\n")[0]}`, "");
   const row = (label: string, x: EngineScaleRun, per = 1) =>
     `| ${label} | ${x.op} | ${round(x.wallMs / 1000, 1)} | ${x.pluginMiB} | ${x.engineMiB} | ${x.programMiB} | ${round(x.stateBytes / 1024, 0)} | ${round(x.stateBytes / 1024 / per, 1)} |`;
   if (r.fleets.length > 0) {
