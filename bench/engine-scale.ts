@@ -327,9 +327,8 @@ async function prefixScale(n: number, log: Log): Promise<PrefixScale> {
     const { run, stdout } = await measured(project, "preview-diff-one-changed", ["preview", "--diff"], log);
     runs.push(run);
     const lines = stdout.split("\n");
-    const changedLines = lines
-      .filter((l) => l.includes(replaced) || l.includes("198.19.255.4/32"))
-      .map((l) => l.trim());
+    // nft lists an IPv4 /32 as the bare address
+    const changedLines = lines.filter((l) => l.includes(replaced) || l.includes("198.19.255.4")).map((l) => l.trim());
     // a neighbour of the changed prefix printed too (a successor link) counts, any other prefix too
     const others = sources.filter((_, i) => i !== k && (i === k - 1 || i === k + 1 || i % 997 === 0));
     const mentionsOfOtherPrefixes = lines.filter((l) =>

@@ -47,9 +47,9 @@ export function hardenedNftablesProvider(): provider.Provider {
       const result = await impl.check(revealed<Props | undefined>(olds), revealed<Props>(news));
       return { ...result, inputs: withSecrets(result.inputs as Props, SECRET_KEYS) };
     },
-    async diff(id, urn, olds, news) {
+    async diff(id, urn, olds, news, oldInputs?: unknown) {
       hostTableOnly(urn);
-      return impl.diff(id, revealed<Props>(olds), revealed<Props>(news));
+      return impl.diff(id, revealed<Props>(olds), revealed<Props>(news), revealed<Props | undefined>(oldInputs));
     },
     async create(urn, inputs) {
       hostTableOnly(urn);

@@ -200,15 +200,29 @@ async function onProbedHost<T>(
   );
 }
 
+/**
+ * The outputs the state keeps: every stored input but the rule lines, which the stored inputs hold
+ * (a set of 100,000 prefixes once, not twice); diff() reads them from the old inputs, and a
+ * refresh changes only the inputs' copy, so the engine's refresh display never prints the set.
+ */
+export type StoredOutputs = Omit<HostTableOutputs, "rules">;
+
+function withoutRules<T extends Props>(props: T): Omit<T, "rules"> {
+  const { rules: _rules, ...rest } = props;
+  return rest;
+}
+
 function applyOutputs(
   inputs: Props,
   artefacts: Artefacts,
   facts: HostFacts,
   warnings: readonly string[],
-): HostTableOutputs {
+): StoredOutputs {
+  const lines = engineLines([], contentLines(artefacts.sysctl), contentLines(artefacts.modprobe));
   return {
-    ...(pickInputs(inputs) as unknown as HostTableInputs),
-    ...engineLines(artefacts.ruleLines, contentLines(artefacts.sysctl), contentLines(artefacts.modprobe)),
+    ...(withoutRules(pickInputs(inputs)) as unknown as StoredOutputs),
+    sysctl: lines.sysctl,
+    modprobe: lines.modprobe,
     drift: [],
     hostProfile: probedProfile(facts),
     appliedHash: artefacts.hash,
@@ -300,7 +314,15 @@ export async function check(olds: Props | undefined, news: Props): Promise<Check
 /** DiffResult plus the detailed diff the plugin's server sends (detailed-diff-server.ts). */
 export type HostTableDiff = DiffResult & { readonly detailedDiff?: Record<string, PropertyDiff> };
 
-export async function diff(_id: string, olds: Props, news: Props): Promise<HostTableDiff> {
+/**
+ * `olds` are the stored outputs; `oldInputs` the stored inputs (DiffRequest.old_inputs), where the
+ * rule lines are kept (outputs of releases before 0.3.0 hold them too: used when present).
+ */
+export async function diff(_id: string, storedOutputs: Props, news: Props, oldInputs?: Props): Promise<HostTableDiff> {
+  const olds: Props =
+    storedOutputs.rules === undefined && oldInputs?.rules !== undefined
+      ? { ...storedOutputs, rules: oldInputs.rules }
+      : storedOutputs;
   const oldConn = (olds.connection ?? {}) as Record<string, unknown>;
   const newConn = news.connection as Record<string, unknown> | string | undefined;
   const replaces: string[] = [];
@@ -343,7 +365,7 @@ export interface Notices {
   readonly notices?: readonly string[];
 }
 
-async function apply(inputs: Props): Promise<{ outs: HostTableOutputs } & Notices> {
+async function apply(inputs: Props): Promise<{ outs: StoredOutputs } & Notices> {
   const connection = connectionOf(inputs);
   return onProbedHost(inputs, async (session, artefacts, facts) => {
     const result = await applyOnSession(session, connection, artefacts, facts, hostOptions(inputs));
@@ -398,7 +420,12 @@ export async function read(id: string, stored: Props): Promise<ReadResult & Noti
     // what the dynamic provider of releases up to 0.1.x stored goes with the first refresh
     delete live.__provider;
     delete live.version;
-    return { id, props: live, inputs: pickInputs(live), ...noticesOf(report.lastTransaction, props.connection) };
+    return {
+      id,
+      props: withoutRules(live),
+      inputs: pickInputs(live),
+      ...noticesOf(report.lastTransaction, props.connection),
+    };
   });
 }
 

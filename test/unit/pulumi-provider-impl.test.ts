@@ -136,6 +136,21 @@ describe("provider diff", () => {
     expect(await diff("id", olds, rekeyed)).toMatchObject({ changes: true, replaces: [] });
   });
 
+  it("the rule lines come from the old inputs when the stored outputs do not hold them (0.3.0 on)", async () => {
+    const { rules, ...outputs } = await outputsFor("6.1");
+    const oldInputs = { ...outputs, rules };
+    const same = (await check({}, news())).inputs as Record<string, unknown>;
+    expect(await diff("id", outputs, same, oldInputs)).toMatchObject({ changes: false, detailedDiff: {} });
+    const more = (await check({}, news({ policy: { exposures: [...policy.exposures, { service: "http" }] } })))
+      .inputs as Record<string, unknown>;
+    const d = await diff("id", outputs, more, oldInputs);
+    expect(d.changes).toBe(true);
+    // negative control: without the old inputs every rule line would look new
+    const blind = await diff("id", outputs, same);
+    expect(Object.keys(blind.detailedDiff ?? {}).filter((k) => k.startsWith("rules[")).length).toBeGreaterThan(5);
+    expect(Object.keys(d.detailedDiff ?? {}).filter((k) => k.startsWith("rules[")).length).toBeLessThan(5);
+  });
+
   it("another host or port replaces, deleting first; a renamed table replaces, deleting first too (two tables of this project on one host are refused)", async () => {
     const olds = await outputsFor("6.1");
     const moved = (await check({}, news({ connection: { host: "198.51.100.8", privateKey, hostKey: HOST_KEY } })))
