@@ -22,7 +22,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
-import { type EngineProject, engineProject, shareFirstKey, startProcess } from "../test/support/engine";
+import { type EngineProject, engineProject, shareFirstKey } from "../test/support/engine";
 import { createLab, type Lab, type LabHost } from "../test/support/lab";
 import { scalePrefixes } from "./scale";
 import { type Log, round, runCleanups } from "./util";

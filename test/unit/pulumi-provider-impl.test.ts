@@ -137,7 +137,8 @@ describe("provider diff", () => {
   });
 
   it("the rule lines come from the old inputs when the stored outputs do not hold them (0.3.0 on)", async () => {
-    const { rules, ...outputs } = await outputsFor("6.1");
+    const stored: Record<string, unknown> = await outputsFor("6.1");
+    const { rules, ...outputs } = stored;
     const oldInputs = { ...outputs, rules };
     const same = (await check({}, news())).inputs as Record<string, unknown>;
     expect(await diff("id", outputs, same, oldInputs)).toMatchObject({ changes: false, detailedDiff: {} });
