@@ -8,6 +8,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { type AuditFleetResult, auditTable } from "./audit-fleet";
 import type { BlockSetsResult } from "./block-sets";
+import { type EngineScaleResult, engineScaleMarkdown } from "./engine-scale";
 import type { FleetResult, OperationResult, Tool } from "./fleet";
 import type { ForwardResult } from "./forward-path";
 import type { PacketResult } from "./packet-path";
@@ -39,6 +40,7 @@ export interface BenchReport {
   audit?: AuditFleetResult;
   scale?: ScaleResult;
   blockSets?: BlockSetsResult;
+  engineScale?: EngineScaleResult;
   /** when the benchmarks of one report come from more than one run: which, when, at which commit, and why */
   parts?: Record<string, { startedAt: string; git: { commit: string }; durationSeconds: number; why?: string }>;
   packet?: PacketResult;
@@ -676,6 +678,7 @@ export function markdown(r: BenchReport): string {
       ...methodList(r.scale.method),
       "",
     );
+  if (r.engineScale) L.push(...engineScaleMarkdown(r.engineScale));
   return `${L.join("\n")}\n`;
 }
 

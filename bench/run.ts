@@ -1,5 +1,5 @@
 /**
- * npm run bench [-- --only fleet|audit|packet|forward|render|scale|blocksets[,...]] [-- --quick] [-- --out DIR]
+ * npm run bench [-- --only fleet|audit|packet|forward|render|scale|blocksets|engine-scale[,...]] [-- --quick] [-- --out DIR]
  *
  * Runs the benchmarks in one process, side by side on the same machine and lab hosts, writes
  * bench/results/latest.{md,json} (a full run) or bench/results/partial.{md,json} (--quick or
@@ -10,6 +10,7 @@ import { spawnSync } from "node:child_process";
 import * as path from "node:path";
 import { runAuditFleet } from "./audit-fleet";
 import { runBlockSets } from "./block-sets";
+import { runEngineScale } from "./engine-scale";
 import { runFleet } from "./fleet";
 import { runForwardPath } from "./forward-path";
 import { runPacketPath } from "./packet-path";
@@ -18,8 +19,8 @@ import { type BenchReport, evaluateTargets, summary, writeReport } from "./repor
 import { runScale } from "./scale";
 import { machineInfo, REPO, runCleanups, snapshotDist, uptime, which } from "./util";
 
-type Bench = "fleet" | "audit" | "packet" | "forward" | "render" | "scale" | "blocksets";
-const ALL: Bench[] = ["render", "packet", "forward", "fleet", "audit", "scale", "blocksets"];
+type Bench = "fleet" | "audit" | "packet" | "forward" | "render" | "scale" | "blocksets" | "engine-scale";
+const ALL: Bench[] = ["render", "packet", "forward", "fleet", "audit", "scale", "blocksets", "engine-scale"];
 
 interface Args {
   only: Bench[];
@@ -92,6 +93,13 @@ const NEEDS: Record<Bench, { cmd: string; pkg: string }[]> = {
     { cmd: "/usr/sbin/sshd", pkg: "openssh-server" },
     { cmd: "nft", pkg: "nftables" },
     { cmd: "ip", pkg: "iproute2" },
+  ],
+  "engine-scale": [
+    { cmd: "ssh-keygen", pkg: "openssh-client" },
+    { cmd: "/usr/sbin/sshd", pkg: "openssh-server" },
+    { cmd: "nft", pkg: "nftables" },
+    { cmd: "ip", pkg: "iproute2" },
+    { cmd: "go", pkg: "golang (the Pulumi engine is built from its Go modules)" },
   ],
   scale: [
     { cmd: "ssh-keygen", pkg: "openssh-client" },
@@ -193,6 +201,12 @@ async function main(): Promise<void> {
         report.blockSets = await runBlockSets({ sizes: q ? [0, 1000] : [0, 100_000], rounds: q ? 2 : 7, log });
       } else if (b === "scale") {
         report.scale = await runScale({ sizes: q ? [2000] : [12_000, 100_000], log });
+      } else if (b === "engine-scale") {
+        report.engineScale = await runEngineScale({
+          hosts: q ? [3] : [30, 100, 300],
+          prefixes: q ? [2_000] : [100_000],
+          log,
+        });
       } else if (b === "audit") {
         report.audit = await runAuditFleet({ sizes: q ? [2] : [1, 10, 30], repeats: q ? 1 : 3, log });
       } else {

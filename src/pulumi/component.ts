@@ -63,6 +63,13 @@ function hasEventualValues(value: unknown, depth = 0): boolean {
   return Object.values(value as object).some((v) => hasEventualValues(v, depth + 1));
 }
 
+/**
+ * Outputs the program renders from the policy on every run, so the state need not keep them: the
+ * program (and, through the plugin's construct, every other language) still reads them; the
+ * HostTable's stored inputs hold the same lines once.
+ */
+const NOT_STORED: readonly string[] = ["renderedTable", "ruleLines"];
+
 /** A file's text from its line map (none yet, e.g. under mocks: empty). */
 const fileText = (lines: LineMap | undefined): string => (lines ? `${fromLineMap(lines).join("\n")}\n` : "");
 
@@ -193,7 +200,13 @@ export class HostFirewall extends pulumi.ComponentResource {
       warnings: this.hostTable.warnings,
     };
     Object.assign(this, outputs);
-    this.registerOutputs(Object.fromEntries(FIREWALL_OUTPUT_KEYS.map((key) => [key, outputs[key]])));
+    // the state keeps what only the host can tell; what the program renders again on every run
+    // is not stored (a set of 100,000 prefixes would be stored twice more): NOT_STORED
+    this.registerOutputs(
+      Object.fromEntries(
+        FIREWALL_OUTPUT_KEYS.filter((key) => !NOT_STORED.includes(key)).map((key) => [key, outputs[key]]),
+      ),
+    );
   }
 }
 

@@ -3,13 +3,14 @@
  * deleteBeforeReplace of a DiffResult: never DiffResponse.detailedDiff, so the engine diffs the
  * inputs itself. This registers the provider service with a Diff handler of its own that sends
  * the same fields plus the provider's detailed diff (detailed-diff.ts): the engine then prints
- * exactly the rule and file lines that change. Every other handler is the SDK's own.
+ * exactly the rule and file lines that change. It also passes the old inputs (the SDK's handler
+ * passes only the old outputs): the rule lines are stored there alone. Every other handler is the SDK's own.
  */
 
 import type { HostTableDiff } from "./provider-impl";
 import { sdkRequire } from "./sdk-modules";
 
-type Diff = (id: string, urn: string, olds: unknown, news: unknown) => Promise<HostTableDiff>;
+type Diff = (id: string, urn: string, olds: unknown, news: unknown, oldInputs?: unknown) => Promise<HostTableDiff>;
 interface Struct {
   toJavaScript(): unknown;
 }
@@ -18,6 +19,7 @@ interface DiffRequest {
   getUrn(): string;
   getOlds(): Struct;
   getNews(): Struct;
+  getOldInputs(): Struct | undefined;
 }
 type Callback = (err: unknown, resp?: unknown) => void;
 
@@ -28,6 +30,7 @@ async function diffResponse(diff: Diff, request: DiffRequest): Promise<unknown> 
     request.getUrn(),
     request.getOlds().toJavaScript(),
     request.getNews().toJavaScript(),
+    request.getOldInputs()?.toJavaScript(),
   );
   const resp = new messages.DiffResponse();
   const changes = messages.DiffResponse.DiffChanges;

@@ -4,6 +4,7 @@
  * engine prints exactly these paths, so a preview lists the changed rules one by one.
  */
 import { isDeepStrictEqual } from "node:util";
+import { ELEMENT } from "./line-map";
 import { HostArgsFields } from "./types";
 
 /** pulumirpc.PropertyDiff.Kind */
@@ -42,7 +43,8 @@ function lineMapDiff(property: string, olds: unknown, news: unknown): [string, P
   const entries: [string, PropertyDiff][] = [];
   for (const key of Object.keys(after)) {
     if (!(key in before)) entries.push([mapKeyPath(property, key), { kind: DIFF_KIND.add, inputDiff: true }]);
-    else if (before[key] !== after[key])
+    // a set's element has no place to move to: a stored link of an older release is no change
+    else if (before[key] !== after[key] && after[key] !== ELEMENT)
       entries.push([mapKeyPath(property, key), { kind: DIFF_KIND.update, inputDiff: true }]);
   }
   for (const key of Object.keys(before)) {

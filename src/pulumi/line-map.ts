@@ -6,16 +6,28 @@
  * key. A LineMap has one key per line, the line itself, and as its value the line before it in
  * the same group (a chain, a set, a helper object, a file), so `pulumi preview --diff` prints an
  * added rule as one `+` line, a removed one as one `-` line, and a move as a `~` of the rule's
- * predecessor. Pure.
+ * predecessor. A set's elements have no order: an element's value is {@link ELEMENT}, not a link,
+ * so one prefix changed among 100,000 prints as one `-` and one `+` line (no neighbour's link
+ * changing with it) and the state holds each element once per map, not twice. Pure.
  */
 export type LineMap = Record<string, string>;
 
 export const FIRST = "(first)";
+/** The value of a line that has no place in an order (a set's element). */
+export const ELEMENT = "(element)";
 const AFTER = "after: ";
 const DUPLICATE = / \(#\d+\)$/;
 
-/** One key per line; a repeated line gets ` (#n)` so no line is lost. `groupOf` names a line's group (for rule lines: render/rule-lines.ts ruleLineGroup). */
-export function toLineMap(lines: readonly string[], groupOf: (line: string) => string = () => ""): LineMap {
+/**
+ * One key per line; a repeated line gets ` (#n)` so no line is lost. `groupOf` names a line's group
+ * (for rule lines: render/rule-lines.ts ruleLineGroup); `unordered` lines (a set's elements) get
+ * {@link ELEMENT} and are no line's predecessor.
+ */
+export function toLineMap(
+  lines: readonly string[],
+  groupOf: (line: string) => string = () => "",
+  unordered: (line: string) => boolean = () => false,
+): LineMap {
   const map: LineMap = {};
   const lastOfGroup = new Map<string, string>();
   const seen = new Map<string, number>();
@@ -23,6 +35,10 @@ export function toLineMap(lines: readonly string[], groupOf: (line: string) => s
     const n = (seen.get(line) ?? 0) + 1;
     seen.set(line, n);
     const key = n === 1 ? line : `${line} (#${n})`;
+    if (unordered(line)) {
+      map[key] = ELEMENT;
+      continue;
+    }
     const group = groupOf(line);
     const previous = lastOfGroup.get(group);
     map[key] = previous === undefined ? FIRST : `${AFTER}${previous}`;

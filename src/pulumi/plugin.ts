@@ -54,9 +54,9 @@ export function hardenedNftablesProvider(): provider.Provider {
       }
       return { ...result, inputs: withSecrets(result.inputs as Props, SECRET_KEYS) };
     },
-    async diff(id, urn, olds, news) {
+    async diff(id, urn, olds, news, oldInputs?: unknown) {
       hostTableOnly(urn);
-      return impl.diff(id, revealed<Props>(olds), revealed<Props>(news));
+      return impl.diff(id, revealed<Props>(olds), revealed<Props>(news), revealed<Props | undefined>(oldInputs));
     },
     async create(urn, inputs) {
       hostTableOnly(urn);

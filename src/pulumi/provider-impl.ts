@@ -40,7 +40,7 @@ import { parseHostOptions, type ValidHostOptions } from "../model/host-options";
 import type { Policy } from "../model/policy";
 import { parsePolicy } from "../model/validate";
 import { type Artefacts, DEFAULT_PROFILE, type HostProfile, renderPolicy } from "../render";
-import { ruleLineGroup } from "../render/rule-lines";
+import { isSetElementLine, ruleLineGroup } from "../render/rule-lines";
 import { DIFF_KIND, detailedDiff, type PropertyDiff } from "./detailed-diff";
 import { importedInputs, tableId } from "./import-id";
 import { toLineMap } from "./line-map";
@@ -50,7 +50,6 @@ import { acquire, type Lease, onLease, withPooledSession } from "./sessions";
 import {
   containsUnknown,
   type HostPaths,
-  type HostTableInputs,
   type HostTableOutputs,
   INPUT_KEYS,
   type ProbedProfile,
@@ -202,15 +201,29 @@ async function onProbedHost<T>(
   );
 }
 
+/**
+ * The outputs the state keeps: every stored input but the rule lines, which the stored inputs hold
+ * (a set of 100,000 prefixes once, not twice); diff() reads them from the old inputs, and a
+ * refresh changes only the inputs' copy, so the engine's refresh display never prints the set.
+ */
+export type StoredOutputs = Omit<HostTableOutputs, "rules">;
+
+function withoutRules<T extends Props>(props: T): Omit<T, "rules"> {
+  const { rules: _rules, ...rest } = props;
+  return rest;
+}
+
 function applyOutputs(
   inputs: Props,
   artefacts: Artefacts,
   facts: HostFacts,
   warnings: readonly string[],
-): HostTableOutputs {
+): StoredOutputs {
+  const lines = engineLines([], contentLines(artefacts.sysctl), contentLines(artefacts.modprobe));
   return {
-    ...(pickInputs(inputs) as unknown as HostTableInputs),
-    ...engineLines(artefacts.ruleLines, contentLines(artefacts.sysctl), contentLines(artefacts.modprobe)),
+    ...(withoutRules(pickInputs(inputs)) as unknown as StoredOutputs),
+    sysctl: lines.sysctl,
+    modprobe: lines.modprobe,
     drift: [],
     hostProfile: probedProfile(facts),
     appliedHash: artefacts.hash,
@@ -227,7 +240,7 @@ const keptLoadable = (artefacts: Artefacts): readonly string[] => artefacts.kept
 /** Rule lines and file lines as the resource stores them: LineMaps, which the engine diffs line by line. */
 function engineLines(ruleLines: readonly string[], sysctlLines: readonly string[], modprobeLines: readonly string[]) {
   return {
-    rules: toLineMap(ruleLines, ruleLineGroup),
+    rules: toLineMap(ruleLines, ruleLineGroup, isSetElementLine),
     sysctl: toLineMap(sysctlLines),
     modprobe: toLineMap(modprobeLines),
   };
@@ -382,7 +395,15 @@ export async function guestsCheck(
 /** DiffResult plus the detailed diff the plugin's server sends (detailed-diff-server.ts). */
 export type HostTableDiff = DiffResult & { readonly detailedDiff?: Record<string, PropertyDiff> };
 
-export async function diff(_id: string, olds: Props, news: Props): Promise<HostTableDiff> {
+/**
+ * `olds` are the stored outputs; `oldInputs` the stored inputs (DiffRequest.old_inputs), where the
+ * rule lines are kept (outputs of releases before 0.3.0 hold them too: used when present).
+ */
+export async function diff(_id: string, storedOutputs: Props, news: Props, oldInputs?: Props): Promise<HostTableDiff> {
+  const olds: Props =
+    storedOutputs.rules === undefined && oldInputs?.rules !== undefined
+      ? { ...storedOutputs, rules: oldInputs.rules }
+      : storedOutputs;
   const oldConn = (olds.connection ?? {}) as Record<string, unknown>;
   const newConn = news.connection as Record<string, unknown> | string | undefined;
   const replaces: string[] = [];
@@ -425,7 +446,7 @@ export interface Notices {
   readonly notices?: readonly string[];
 }
 
-async function apply(inputs: Props): Promise<{ outs: HostTableOutputs } & Notices> {
+async function apply(inputs: Props): Promise<{ outs: StoredOutputs } & Notices> {
   const connection = connectionOf(inputs);
   return onProbedHost(inputs, async (session, artefacts, facts) => {
     const result = await applyOnSession(session, connection, artefacts, facts, hostOptions(inputs));
@@ -480,7 +501,12 @@ export async function read(id: string, stored: Props): Promise<ReadResult & Noti
     // what the dynamic provider of releases up to 0.1.x stored goes with the first refresh
     delete live.__provider;
     delete live.version;
-    return { id, props: live, inputs: pickInputs(live), ...noticesOf(report.lastTransaction, props.connection) };
+    return {
+      id,
+      props: withoutRules(live),
+      inputs: pickInputs(live),
+      ...noticesOf(report.lastTransaction, props.connection),
+    };
   });
 }
 

@@ -94,7 +94,7 @@ export const TableOutputsSchema = z.object({
   target: hostReport.target,
   rules: LineMapSchema.meta({
     description:
-      'The table\'s lines, one key per rule, set element, helper object and chain policy; the value names the line before it in its chain or set ("(first)" or "after: <line>"), so a preview diffs rule by rule.',
+      'The table\'s lines, one key per rule, set element, helper object and chain policy; the value names the line before it in its chain ("(first)" or "after: <line>"), so a preview diffs rule by rule; a set\'s element, which has no order, has the value "(element)", so a preview diffs a set element by element. Stored in the resource\'s inputs only (the outputs do not repeat it: a set of 100,000 prefixes is kept once).',
   }),
   sysctl: LineMapSchema.meta({ description: "The sysctl.d file, one key per line (value: the line before it)." }),
   modprobe: LineMapSchema.meta({ description: "The modprobe.d file, one key per line (value: the line before it)." }),

@@ -37,6 +37,9 @@ export function ruleLineGroup(line: string): string {
   return at < 0 ? line : line.slice(0, at);
 }
 
+/** A set's element (`set <name>: <element>`): a member, in no order. */
+export const isSetElementLine = (line: string): boolean => parseRuleLine(line)?.kind === "set";
+
 /** The comment a rule's text ends with, as nft lists it. */
 export function commentOf(text: string): string | undefined {
   return / comment "([^"]*)"$/.exec(text)?.[1];

@@ -114,7 +114,7 @@ describe.runIf(
       expect(md).toContain(heading);
   });
 
-  it("fleet (ours, the Pulumi engine, Ansible), audit, scale and block sets: each part's figures and section", () => {
+  it("fleet (ours, the Pulumi engine, Ansible), audit, scale, block sets and scale through the engine: each part's figures and section", () => {
     const tools = new Set(report.fleet?.operations.map((o) => o.tool));
     expect([...tools]).toEqual(expect.arrayContaining(["ours", "pulumi", "ansible"]));
     for (const o of report.fleet!.operations) expect(o.medianWallMs, `${o.tool} ${o.op} ${o.hosts}`).toBeGreaterThan(0);
@@ -125,12 +125,16 @@ describe.runIf(
     expect(report.scale!.measures[0]!.changed && report.scale!.measures[0]!.inSync).toBe(true);
     expect(report.blockSets?.measures.map((m) => m.elements)).toEqual([0, 1000]);
     expect(report.blockSets!.measures[1]!.keptMin).toBe(1000);
+    expect(report.engineScale?.errors).toEqual([]);
+    expect(report.engineScale!.fleets.length).toBeGreaterThan(0);
+    expect(report.engineScale!.prefixes.length).toBeGreaterThan(0);
 
     for (const heading of [
       "## 1. Fleet operations",
       "## Audit beside the drift check",
       "## 4. Scale end to end",
       "## 2b. Block sets at scale",
+      "## Scale through the engine",
     ])
       expect(md).toContain(heading);
   });

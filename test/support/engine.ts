@@ -313,4 +313,4 @@ export const diffLines = (out: string, marker: "+" | "-"): string[] =>
     .split("\n")
     .map((l) => l.trim())
     .filter((l) => l.startsWith(`${marker} `))
-    .map((l) => l.slice(2).replace(/\s*: "(after: .*|\(first\))"$/, ""));
+    .map((l) => l.slice(2).replace(/\s*: "(after: .*|\(first\)|\(element\))"$/, ""));

@@ -5,6 +5,21 @@ const rules = (...lines: string[]) =>
   Object.fromEntries(lines.map((l, i) => [l, i === 0 ? "(first)" : `after: ${lines[i - 1]}`]));
 
 describe("the HostTable's detailed diff (one entry per changed line)", () => {
+  it("a set's elements stored with links by an earlier release: no change; an element gone or new: one entry", () => {
+    const olds = { rules: rules("set a_v4: 198.18.0.1/32", "set a_v4: 198.18.0.5/32", "set a_v4: 198.18.0.9/32") };
+    const news = {
+      rules: {
+        "set a_v4: 198.18.0.1/32": "(element)",
+        "set a_v4: 198.18.0.9/32": "(element)",
+        "set a_v4: 198.18.0.13/32": "(element)",
+      },
+    };
+    expect(detailedDiff(olds, news, { sysctl: {}, modprobe: {} }, [])).toEqual({
+      [mapKeyPath("rules", "set a_v4: 198.18.0.13/32")]: { kind: DIFF_KIND.add, inputDiff: true },
+      [mapKeyPath("rules", "set a_v4: 198.18.0.5/32")]: { kind: DIFF_KIND.delete, inputDiff: true },
+    });
+  });
+
   it("names each added, removed and moved rule line by its own path, quotes escaped as the engine parses them", () => {
     const olds = {
       rules: rules(

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { FIRST, fromLineMap, toLineMap } from "../../src/pulumi/line-map";
-import { ruleLineGroup } from "../../src/render/rule-lines";
+import { ELEMENT, FIRST, fromLineMap, toLineMap } from "../../src/pulumi/line-map";
+import { isSetElementLine, ruleLineGroup } from "../../src/render/rule-lines";
 
 /** The state stores objects with sorted keys: what the provider gets back. */
 const throughState = (map: Record<string, string>) =>
@@ -40,6 +40,27 @@ describe("line maps (what the engine diffs key by key)", () => {
     const changed = Object.keys(before).filter((k) => k in after && after[k] !== before[k]);
     expect(added).toEqual(['chain input: tcp dport 80 accept comment "http: control"']);
     expect(changed).toEqual(['chain input: tcp dport 443 accept comment "https: control"']);
+  });
+
+  it("a set's elements have no order: one changed prints as one key gone and one key new, nothing else", () => {
+    const elements = Array.from({ length: 1000 }, (_, i) => `set bulk_v4: 198.18.${i >> 8}.${i & 255}/32`);
+    const lines = ["chain input: policy drop", "set bulk_v4: (declared)", ...elements];
+    const before = toLineMap(lines, ruleLineGroup, isSetElementLine);
+    expect(before["set bulk_v4: 198.18.0.7/32"]).toBe(ELEMENT);
+    expect(before["set bulk_v4: (declared)"]).toBe(FIRST); // a note keeps its place
+    const changedLines = [...lines];
+    changedLines[500] = "set bulk_v4: 198.19.255.4/32";
+    const after = toLineMap(changedLines, ruleLineGroup, isSetElementLine);
+    const added = Object.keys(after).filter((k) => !(k in before));
+    const removed = Object.keys(before).filter((k) => !(k in after));
+    const changed = Object.keys(before).filter((k) => k in after && after[k] !== before[k]);
+    expect(added).toEqual(["set bulk_v4: 198.19.255.4/32"]);
+    expect(removed).toEqual([lines[500]]);
+    expect(changed).toEqual([]);
+    // negative control: without `unordered`, the neighbour's link changes with it
+    const linked = toLineMap(changedLines, ruleLineGroup);
+    const linkedBefore = toLineMap(lines, ruleLineGroup);
+    expect(Object.keys(linkedBefore).filter((k) => k in linked && linked[k] !== linkedBefore[k])).toHaveLength(1);
   });
 
   it("a file's lines come back in order from a map whose keys were sorted, repeated lines included", () => {

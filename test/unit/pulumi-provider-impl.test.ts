@@ -6,7 +6,7 @@ import { check, diff, guestsCheck, guestsCheckTarget } from "../../src/pulumi/pr
 import { UNKNOWN } from "../../src/pulumi/types";
 import { render } from "../../src/render";
 import { profileForKernel } from "../../src/render/profile";
-import { ruleLineGroup } from "../../src/render/rule-lines";
+import { isSetElementLine, ruleLineGroup } from "../../src/render/rule-lines";
 import { generatePrivateKey, TEST_HOST_KEY } from "../support/keys";
 
 let privateKey = "";
@@ -56,7 +56,7 @@ describe("provider check", () => {
     expect(result.failures).toEqual([]);
     const inputs = result.inputs as Record<string, unknown>;
     const expected = render({ ...policy, table: "web" });
-    expect(inputs.rules).toEqual(toLineMap(expected.ruleLines, ruleLineGroup));
+    expect(inputs.rules).toEqual(toLineMap(expected.ruleLines, ruleLineGroup, isSetElementLine));
     expect(fromLineMap(inputs.sysctl as LineMap)).toEqual(expected.sysctl.trimEnd().split("\n"));
     expect(inputs.target).toBe("root@198.51.100.7:22");
     expect(inputs.hostProfile).toBeUndefined();
@@ -134,6 +134,22 @@ describe("provider diff", () => {
       await check({}, news({ connection: { host: "198.51.100.7", password: "x-y-z-w", hostKey: HOST_KEY } }))
     ).inputs as Record<string, unknown>;
     expect(await diff("id", olds, rekeyed)).toMatchObject({ changes: true, replaces: [] });
+  });
+
+  it("the rule lines come from the old inputs when the stored outputs do not hold them (0.3.0 on)", async () => {
+    const stored: Record<string, unknown> = await outputsFor("6.1");
+    const { rules, ...outputs } = stored;
+    const oldInputs = { ...outputs, rules };
+    const same = (await check({}, news())).inputs as Record<string, unknown>;
+    expect(await diff("id", outputs, same, oldInputs)).toMatchObject({ changes: false, detailedDiff: {} });
+    const more = (await check({}, news({ policy: { exposures: [...policy.exposures, { service: "http" }] } })))
+      .inputs as Record<string, unknown>;
+    const d = await diff("id", outputs, more, oldInputs);
+    expect(d.changes).toBe(true);
+    // negative control: without the old inputs every rule line would look new
+    const blind = await diff("id", outputs, same);
+    expect(Object.keys(blind.detailedDiff ?? {}).filter((k) => k.startsWith("rules[")).length).toBeGreaterThan(5);
+    expect(Object.keys(d.detailedDiff ?? {}).filter((k) => k.startsWith("rules[")).length).toBeLessThan(5);
   });
 
   it("another host or port replaces, deleting first; a renamed table replaces, deleting first too (two tables of this project on one host are refused)", async () => {
