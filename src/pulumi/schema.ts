@@ -271,7 +271,8 @@ export function packageSchema(version: string) {
         inputProperties: tableInputs,
         requiredInputs: ["table", "connection", "policy"],
         properties: { ...tableInputs, ...tableOutputs },
-        required: ["table", "connection", "policy", ...Object.keys(tableOutputs)],
+        // rules lives in the stored inputs only (types.ts): an output the provider never sets is not required
+        required: ["table", "connection", "policy", ...Object.keys(tableOutputs).filter((k) => k !== "rules")],
       },
     },
   };
