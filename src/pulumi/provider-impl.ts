@@ -46,6 +46,7 @@ import { importedInputs, tableId } from "./import-id";
 import { toLineMap } from "./line-map";
 import { contentLines, liveFileLines, liveRuleLines } from "./live";
 import { describeTarget, machineOf } from "./names";
+import { memoParse, memoRender, policyKey } from "./render-memo";
 import { acquire, type Lease, onLease, withPooledSession } from "./sessions";
 import {
   containsUnknown,
@@ -93,10 +94,24 @@ function connectionOf(props: Props): Connection {
   return parsed.value;
 }
 
+/** The policy of `props` (news or state), parsed once per policy and table (render-memo.ts). */
+function parsedPolicy(props: Props) {
+  return memoParse(policyKey(props.policy, props.table), () =>
+    parsePolicy({ ...(props.policy as object), table: props.table }),
+  );
+}
+
 function policyOf(props: Props): Policy {
-  const parsed = parsePolicy({ ...(props.policy as object), table: props.table });
+  const parsed = parsedPolicy(props);
   if (!parsed.ok) throw new Error(`invalid policy:\n  ${formatIssues(parsed.issues).join("\n  ")}`);
   return parsed.value;
+}
+
+/** What `policy` (the policy of `props`) renders for `profile`, once per policy and kind of host. */
+function renderedFor(props: Props, policy: Policy, profile: HostProfile, keepLoadable: readonly string[]): Artefacts {
+  return memoRender(policyKey(props.policy, props.table), profile, keepLoadable, () =>
+    renderPolicy(policy, { profile, table: policy.table, keepLoadable: [...keepLoadable] }),
+  );
 }
 
 function renderProfile(recorded: unknown): HostProfile {
@@ -197,9 +212,7 @@ async function onProbedHost<T>(
   const policy = policyOf(props);
   const { lease, facts } = await probedLease(connection);
   const keepLoadable = keepLoadableFor(props, facts, props.table as string);
-  return onLease(lease, (session) =>
-    step(session, renderPolicy(policy, { profile: facts.profile, table: policy.table, keepLoadable }), facts),
-  );
+  return onLease(lease, (session) => step(session, renderedFor(props, policy, facts.profile, keepLoadable), facts));
 }
 
 function applyOutputs(
@@ -258,17 +271,13 @@ export async function check(olds: Props | undefined, news: Props): Promise<Check
   if (Array.isArray(kept) && kept.length > 0 && news.allowOtherTables !== undefined) inputs.keptLoadable = kept;
 
   if (!containsUnknown(news.policy) && !containsUnknown(news.table)) {
-    const parsed = parsePolicy({ ...(news.policy as object), table: news.table });
+    const parsed = parsedPolicy(news);
     if (!parsed.ok) {
       for (const reason of formatIssues(parsed.issues)) failures.push({ property: "policy", reason });
     } else {
       try {
         const keepLoadable = Array.isArray(inputs.keptLoadable) ? (inputs.keptLoadable as string[]) : [];
-        const artefacts = renderPolicy(parsed.value, {
-          profile: renderProfile(inputs.hostProfile),
-          table: parsed.value.table,
-          keepLoadable,
-        });
+        const artefacts = renderedFor(news, parsed.value, renderProfile(inputs.hostProfile), keepLoadable);
         Object.assign(
           inputs,
           engineLines(artefacts.ruleLines, contentLines(artefacts.sysctl), contentLines(artefacts.modprobe)),
@@ -404,11 +413,7 @@ export async function diff(_id: string, olds: Props, news: Props): Promise<HostT
 
   // The files depend on the kernel: compare what the policy renders for the host's recorded profile.
   const keepLoadable = Array.isArray(olds.keptLoadable) ? (olds.keptLoadable as string[]) : [];
-  const artefacts = renderPolicy(policyOf(news), {
-    profile: renderProfile(olds.hostProfile),
-    table: news.table as string,
-    keepLoadable,
-  });
+  const artefacts = renderedFor(news, policyOf(news), renderProfile(olds.hostProfile), keepLoadable);
   const files = engineLines([], contentLines(artefacts.sysctl), contentLines(artefacts.modprobe));
   const detailed = detailedDiff(olds, news, { sysctl: files.sysctl, modprobe: files.modprobe }, replaces);
   // drift the refresh found that no line shows (a refused module loaded, a live sysctl value)
