@@ -46,9 +46,11 @@ import { importedInputs, tableId } from "./import-id";
 import { toLineMap } from "./line-map";
 import { contentLines, liveFileLines, liveRuleLines } from "./live";
 import { describeTarget, machineOf } from "./names";
+import { memoParse, memoRender, policyKey, stableJson } from "./render-memo";
 import { acquire, type Lease, onLease, withPooledSession } from "./sessions";
 import {
   containsUnknown,
+  HostArgsFields,
   type HostPaths,
   type HostTableOutputs,
   INPUT_KEYS,
@@ -92,10 +94,24 @@ function connectionOf(props: Props): Connection {
   return parsed.value;
 }
 
+/** The policy of `props` (news or state), parsed once per policy and table (render-memo.ts). */
+function parsedPolicy(props: Props) {
+  return memoParse(policyKey(props.policy, props.table), () =>
+    parsePolicy({ ...(props.policy as object), table: props.table }),
+  );
+}
+
 function policyOf(props: Props): Policy {
-  const parsed = parsePolicy({ ...(props.policy as object), table: props.table });
+  const parsed = parsedPolicy(props);
   if (!parsed.ok) throw new Error(`invalid policy:\n  ${formatIssues(parsed.issues).join("\n  ")}`);
   return parsed.value;
+}
+
+/** What `policy` (the policy of `props`) renders for `profile`, once per policy and kind of host. */
+function renderedFor(props: Props, policy: Policy, profile: HostProfile, keepLoadable: readonly string[]): Artefacts {
+  return memoRender(policyKey(props.policy, props.table), profile, keepLoadable, () =>
+    renderPolicy(policy, { profile, table: policy.table, keepLoadable: [...keepLoadable] }),
+  );
 }
 
 function renderProfile(recorded: unknown): HostProfile {
@@ -196,9 +212,7 @@ async function onProbedHost<T>(
   const policy = policyOf(props);
   const { lease, facts } = await probedLease(connection);
   const keepLoadable = keepLoadableFor(props, facts, props.table as string);
-  return onLease(lease, (session) =>
-    step(session, renderPolicy(policy, { profile: facts.profile, table: policy.table, keepLoadable }), facts),
-  );
+  return onLease(lease, (session) => step(session, renderedFor(props, policy, facts.profile, keepLoadable), facts));
 }
 
 /**
@@ -271,17 +285,13 @@ export async function check(olds: Props | undefined, news: Props): Promise<Check
   if (Array.isArray(kept) && kept.length > 0 && news.allowOtherTables !== undefined) inputs.keptLoadable = kept;
 
   if (!containsUnknown(news.policy) && !containsUnknown(news.table)) {
-    const parsed = parsePolicy({ ...(news.policy as object), table: news.table });
+    const parsed = parsedPolicy(news);
     if (!parsed.ok) {
       for (const reason of formatIssues(parsed.issues)) failures.push({ property: "policy", reason });
     } else {
       try {
         const keepLoadable = Array.isArray(inputs.keptLoadable) ? (inputs.keptLoadable as string[]) : [];
-        const artefacts = renderPolicy(parsed.value, {
-          profile: renderProfile(inputs.hostProfile),
-          table: parsed.value.table,
-          keepLoadable,
-        });
+        const artefacts = renderedFor(news, parsed.value, renderProfile(inputs.hostProfile), keepLoadable);
         Object.assign(
           inputs,
           engineLines(artefacts.ruleLines, contentLines(artefacts.sysctl), contentLines(artefacts.modprobe)),
@@ -342,6 +352,11 @@ export function guestsCheckTarget(
   return { connection: connection.value, artefacts, table: artefacts.table };
 }
 
+/** The resource's own arguments (host options and the policy) equal in both, key order ignored. */
+function sameArguments(olds: Props, news: Props): boolean {
+  return [...Object.keys(HostArgsFields), "policy"].every((k) => stableJson(olds[k]) === stableJson(news[k]));
+}
+
 /**
  * The guests-cut-off refusal of apply, at check time. Why Check: the engine's step generator
  * (pulumi/pulumi pkg/resource/deploy/step_generator.go) calls Check for every resource it
@@ -354,10 +369,17 @@ export function guestsCheckTarget(
  *
  * A host that cannot be probed now (unreachable, refused, slower than GUESTS_PROBE_BUDGET_MS) does
  * not fail the check: `skipped` says why, and apply still refuses at up.
+ *
+ * Arguments the stored inputs already hold (a no-op `up`, a drift check) are not probed again:
+ * nothing new is applied from them, so nothing new can cut guests off, and a no-op command keeps
+ * costing the hosts no connection (issue #24). A repair of drift re-applies them, and apply's own
+ * check still refuses then.
  */
 export async function guestsCheck(
   inputs: Props,
+  olds?: Props,
 ): Promise<{ readonly failures: CheckFailure[]; readonly skipped?: string }> {
+  if (olds && sameArguments(olds, inputs)) return { failures: [] };
   const target = guestsCheckTarget(inputs);
   if (!target) return { failures: [] };
   const probing = withPooledSession(target.connection, (session) => probeSession(session), { retryable: true });
@@ -425,11 +447,7 @@ export async function diff(_id: string, storedOutputs: Props, news: Props, oldIn
 
   // The files depend on the kernel: compare what the policy renders for the host's recorded profile.
   const keepLoadable = Array.isArray(olds.keptLoadable) ? (olds.keptLoadable as string[]) : [];
-  const artefacts = renderPolicy(policyOf(news), {
-    profile: renderProfile(olds.hostProfile),
-    table: news.table as string,
-    keepLoadable,
-  });
+  const artefacts = renderedFor(news, policyOf(news), renderProfile(olds.hostProfile), keepLoadable);
   const files = engineLines([], contentLines(artefacts.sysctl), contentLines(artefacts.modprobe));
   const detailed = detailedDiff(olds, news, { sysctl: files.sysctl, modprobe: files.modprobe }, replaces);
   // drift the refresh found that no line shows (a refused module loaded, a live sysctl value)

@@ -12,11 +12,10 @@
 import { z } from "zod";
 import { CatalogExposureSchema, serviceNames } from "../catalog";
 import { CustomExposureSchema } from "../model/policy";
+import { HOST_FIREWALL_TOKEN, HOST_TABLE_TOKEN, PACKAGE } from "./tokens";
 import { FirewallOutputsSchema, HostArgsFields, PolicyArgsSchema, TableOutputsSchema } from "./types";
 
-export const PACKAGE = "hardened-nftables";
-export const HOST_FIREWALL_TOKEN = `${PACKAGE}:index:HostFirewall`;
-export const HOST_TABLE_TOKEN = `${PACKAGE}:index:HostTable`;
+export { HOST_FIREWALL_TOKEN, HOST_TABLE_TOKEN, PACKAGE } from "./tokens";
 
 type Json = Record<string, unknown> & {
   type?: unknown;

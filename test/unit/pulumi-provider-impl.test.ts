@@ -275,4 +275,15 @@ describe("the guests check at check time: when the host is probed", () => {
     expect(result.skipped).toMatch(/could not be probed for running guests at preview .*; up checks again/);
     expect(result.skipped).not.toContain(privateKey.split("\n")[1]);
   });
+
+  it("arguments the stored inputs already hold are not probed again (a no-op up or drift check dials nothing); changed ones are", async () => {
+    const refused = news({
+      connection: { host: "127.0.0.1", port: 1, privateKey, hostKey: HOST_KEY, dialErrorLimit: 1, perDialTimeout: 5 },
+    });
+    const stored = { ...refused, rules: { "tcp dport 22 counter accept": "(first)" } };
+    expect(await guestsCheck(refused, stored)).toEqual({ failures: [] });
+    // negative control: one changed argument (the table) and the host is probed, so the refused dial shows
+    const changed = await guestsCheck({ ...refused, table: "other" }, stored);
+    expect(changed.skipped).toMatch(/could not be probed for running guests at preview/);
+  });
 });
