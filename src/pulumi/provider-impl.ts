@@ -338,12 +338,12 @@ export function guestsCheckTarget(
   inputs: Props,
 ): { readonly connection: Connection; readonly artefacts: Artefacts; readonly table: string } | undefined {
   if (containsUnknown(inputs.policy) || containsUnknown(inputs.table) || containsUnknown(inputs.connection)) return;
-  const policy = parsePolicy({ ...(inputs.policy as object), table: inputs.table });
+  const policy = parsedPolicy(inputs);
   const connection = parseConnection(inputs.connection);
   if (!policy.ok || !connection.ok) return;
   let artefacts: Artefacts;
   try {
-    artefacts = renderPolicy(policy.value, { profile: DEFAULT_PROFILE, table: policy.value.table });
+    artefacts = renderedFor(inputs, policy.value, DEFAULT_PROFILE, []);
   } catch {
     return;
   }
