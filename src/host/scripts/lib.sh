@@ -112,19 +112,27 @@ on_exit() {
 # Ends the script with a verdict it has printed itself.
 end_with() { reported=yes; exit "$1"; }
 
-# Sets whose elements the kernel (a limit's meter: flags dynamic) or another tool (a block set:
-# flags interval,timeout, or flags timeout when it holds single addresses) writes. Their elements are not what this project declared: the listing
-# it records and compares leaves them out, and an apply or rollback carries them over.
-#
-# FILE as `nft -s list table` prints it (or as rendered), without those sets' elements.
+# Who writes a set's elements, as an awk prelude for programs reading a table file or listing:
+# at each line inside a set or map block, `kind` and `name` name it and `owner` says who writes
+# its elements: "meter" (the kernel: flags dynamic, a limit's meter), "block" (another tool: a
+# timeout, as `flags ...timeout` or, for a set of single addresses with a default timeout, only
+# its `timeout` line), else "declared" (this project). Decided by the lines before the elements,
+# as nft lists them; `kind` is "" outside any block and until the program resets it at "\t}".
+# Elements written elsewhere are not what this project declared: the listing it records and
+# compares leaves them out, and an apply or rollback carries a block set's over.
+# shellcheck disable=SC2016 # awk's own $1 and $2, not the shell's
+SET_OWNER_AWK='
+  /^\t(set|map) [^ ]+ \{$/ { kind = $1; name = $2; dyn = 0; tmo = 0 }
+  kind == "set" && /^\t\tflags / { if ($0 ~ /dynamic/) dyn = 1; else if ($0 ~ /timeout/) tmo = 1 }
+  kind == "set" && /^\t\ttimeout / { tmo = 1 }
+  { owner = (kind == "") ? "" : (dyn ? "meter" : (tmo ? "block" : "declared")) }'
+
+# FILE as `nft -s list table` prints it (or as rendered), without the elements written elsewhere.
 strip_owned_elements() { # file
-  awk '
-    /^\tset [^ ]+ \{$/ { inset = 1; owned = 0 }
-    inset && /^\t\tflags / && ($0 ~ /dynamic/ || $0 ~ /timeout/) { owned = 1 }
-    inset && /^\t\ttimeout / { owned = 1 }
-    inset && owned && /^\t\telements = \{/ { skipping = 1 }
+  awk "$SET_OWNER_AWK"'
+    owner != "" && owner != "declared" && /^\t\telements = \{/ { skipping = 1 }
     skipping { if ($0 ~ /\}$/) skipping = 0; next }
-    /^\t}$/ { inset = 0 }
+    /^\t}$/ { kind = "" }
     { print }' "$1"
 }
 
@@ -145,11 +153,8 @@ table_of_ruleset() { # file
 
 # The sets and maps of a listing whose elements are declared (neither a meter's nor a block set's).
 declared_sets() { # file
-  awk '
-    /^\t(set|map) [^ ]+ \{$/ { kind = $1; name = $2; owned = 0; next }
-    kind == "set" && /^\t\tflags / && ($0 ~ /dynamic/ || $0 ~ /timeout/) { owned = 1 }
-    kind == "set" && /^\t\ttimeout / { owned = 1 }
-    kind != "" && /^\t}$/ { if (!owned) print kind, name; kind = "" }' "$1"
+  awk "$SET_OWNER_AWK"'
+    kind != "" && /^\t}$/ { if (owner == "declared") print kind, name; kind = "" }' "$1"
 }
 
 # Our table as `nft -s list table` lists it, without the elements of the sets owned elsewhere
@@ -189,14 +194,10 @@ list_declared() {
     { print }' "$B/declared.sets" "$B/declared.terse"
 }
 
-# The block sets of a table file or listing (flags interval,timeout, or flags timeout), by name.
+# The block sets of a table file or listing, by name.
 owned_set_names() { # file
-  # nft lists `flags timeout` of a set with a default timeout only as its `timeout` line
-  awk '
-    /^\tset [^ ]+ \{$/ { name = $2; own = 0; dyn = 0 }
-    name != "" && /^\t\tflags / { if ($0 ~ /dynamic/) dyn = 1; else if ($0 ~ /timeout/) own = 1 }
-    name != "" && /^\t\ttimeout / { own = 1 }
-    name != "" && /^\t}$/ { if (own && !dyn) print name; name = "" }' "$1"
+  awk "$SET_OWNER_AWK"'
+    kind != "" && /^\t}$/ { if (owner == "block") print name; kind = "" }' "$1"
 }
 
 # Set NAME's declaration in a table file or listing: its lines, elements left out.
