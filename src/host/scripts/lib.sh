@@ -214,18 +214,18 @@ set_declaration() { # file name
 # remaining time), when the live set has the type FILE declares; else a warning on stdout.
 carry_set_elements() { # name file out
   nft list set inet "$table" "$1" >"$3.set" 2>/dev/null || { rm -f "$3.set"; return 0; }
-  want=$(awk -v s="$1" '$1 == "set" && $2 == s { on = 1 } on && $1 == "type" { print $2; exit }' "$2")
+  set_declaration "$2" "$1" >"$3.decl"
+  want=$(awk '$1 == "type" { print $2; exit }' "$3.decl")
   have=$(awk '$1 == "type" { print $2; exit }' "$3.set")
   if [ "$want" != "$have" ]; then
     echo "hnft-warning block set $1 was $have and is now $want: its elements are not kept"
-    rm -f "$3.set"
+    rm -f "$3.set" "$3.decl"
     return 0
   fi
   # prefixes and ranges do not go into a set of single addresses (the whole transaction would fail)
-  if awk '$1 == "flags" && /interval/ { found = 1 } END { exit !found }' "$3.set" &&
-    ! awk -v s="$1" '$1 == "set" && $2 == s { on = 1 } on && $1 == "flags" { print; exit } on && $1 == "}" { exit }' "$2" | grep -q interval; then
+  if grep -q '^[[:space:]]*flags .*interval' "$3.set" && ! grep -q '^[[:space:]]*flags .*interval' "$3.decl"; then
     echo "hnft-warning block set $1 held prefixes and now holds single addresses: its elements are not kept"
-    rm -f "$3.set"
+    rm -f "$3.set" "$3.decl"
     return 0
   fi
   # Streamed line by line (a block list is 100,000 elements: no string grows with it).
@@ -235,7 +235,7 @@ carry_set_elements() { # name file out
       if ($0 ~ /\}[ \t]*$/) { sub(/\}[ \t]*$/, ""); on = 0; print; print "}"; next }
       print
     }' "$3.set" >>"$3"
-  rm -f "$3.set"
+  rm -f "$3.set" "$3.decl"
 }
 
 # FILE followed by `add element` lines holding the live elements of its block sets (flags
