@@ -45,6 +45,8 @@ describe.runIf(requireRoot("host runtimes", ["ip", "sshd", "nft", "iptables-lega
       keyFile = join(dir, "root_ed25519");
       writeFileSync(keyFile, h.root.privateKey, { mode: 0o600 });
     }, 120_000);
+    /** The CLI's arguments that reach the lab host as root with its key, pinning its host key. */
+    const hostArgs = () => ["--host", `root@${h.ipv4}`, "--identity", keyFile, "--host-key", h.hostKey];
 
     afterAll(async () => {
       // the tables, chains and bridge live in the host's namespace: they go with it
@@ -90,7 +92,7 @@ describe.runIf(requireRoot("host runtimes", ["ip", "sshd", "nft", "iptables-lega
       ]);
       expect(await listRulesetWithHandles(h)).toBe(before);
 
-      const json = await cli(["probe", "--host", `root@${h.ipv4}`, "--identity", keyFile, "--host-key", h.hostKey]);
+      const json = await cli(["probe", ...hostArgs()]);
       expect(json.code, json.stderr).toBe(0);
       const out = JSON.parse(json.stdout) as { runtimeTables: { runtime: string }[]; guests: unknown[] };
       expect(new Set(out.runtimeTables.map((t) => t.runtime))).toEqual(
@@ -98,17 +100,7 @@ describe.runIf(requireRoot("host runtimes", ["ip", "sshd", "nft", "iptables-lega
       );
       expect(out.guests).toEqual([{ name: "docker0", runtime: "Docker", evidence: "table ip docker-bridges" }]);
 
-      const text = await cli([
-        "probe",
-        "--host",
-        `root@${h.ipv4}`,
-        "--identity",
-        keyFile,
-        "--host-key",
-        h.hostKey,
-        "--format",
-        "text",
-      ]);
+      const text = await cli(["probe", ...hostArgs(), "--format", "text"]);
       expect(text.code, text.stderr).toBe(0);
       expect(text.stdout).toContain("runtime Docker: table ip nat chain DOCKER\n");
       expect(text.stdout).toContain("runtime libvirt: iptables-legacy table filter chain LIBVIRT_FWO\n");
@@ -127,12 +119,7 @@ describe.runIf(requireRoot("host runtimes", ["ip", "sshd", "nft", "iptables-lega
           "diff",
           "--policy",
           file,
-          "--host",
-          `root@${h.ipv4}`,
-          "--identity",
-          keyFile,
-          "--host-key",
-          h.hostKey,
+          ...hostArgs(),
           "--state-root",
           "/etc/hardened-nftables/.state",
           "--run-root",

@@ -24,9 +24,16 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { formatDrift, observePolicy } from "../../src/host";
-import { assertPolicy } from "../../src/model/validate";
-import { connectionFor, HOST_PATHS } from "../support/host-fixtures";
+import {
+  type Ban,
+  expectApplyKeepsBans,
+  expectBanned,
+  expectInSync,
+  expectSetCounted,
+  setListing as listSet,
+  until as poll,
+  reachSshd,
+} from "../support/ban-proof";
 import { requireRoot } from "../support/privileges";
 import {
   afterEachProof,
@@ -38,8 +45,6 @@ import {
   type ProofPolicy,
 } from "../support/proof";
 
-const BANNER = (target: string) =>
-  `timeout 2 bash -c 'exec 3<>/dev/tcp/${target}/22; head -c 7 <&3' 2>/dev/null || true`;
 /** The LAPI's port on the lab server's own loopback (nothing else listens there). */
 const LAPI_PORT = 18080;
 
@@ -149,25 +154,15 @@ describe.runIf(
     if (r.code !== 0) throw new Error(`cscli ${args}: ${r.stderr || r.stdout}`);
     return r;
   }
-  const setListing = async (name: string) => (await p.server.sh(`nft list set inet ${PROOF_TABLE} ${name}`)).stdout;
-  const reach = async (from: "client" | "attacker", family: "ipv4" | "ipv6" = "ipv4") =>
-    (await p[from].sh(BANNER(family === "ipv4" ? p.server.ipv4 : p.server.ipv6), { allowFail: true })).stdout;
-  const inSync = async (pol: ProofPolicy) => {
-    const report = await observePolicy(connectionFor(p.server), assertPolicy({ ...pol, table: PROOF_TABLE }), {
-      paths: HOST_PATHS,
-    });
-    expect(formatDrift(report)).toEqual([`root@${p.server.ipv4}:22: table inet ${PROOF_TABLE} in sync`]);
-  };
-  const until = async (what: string, check: () => Promise<boolean>, ms = 20_000) => {
-    const deadline = Date.now() + ms;
-    while (!(await check())) {
-      if (Date.now() > deadline) {
-        const logs = (await p.server.sh(`tail -n 20 ${dir}/log/*.log`, { allowFail: true })).stdout;
-        throw new Error(`timed out waiting for ${what}\n${logs}`);
-      }
-      await new Promise((r) => setTimeout(r, 300));
-    }
-  };
+  const setListing = (name: string) => listSet(p, name);
+  const reach = (from: "client" | "attacker", family: "ipv4" | "ipv6" = "ipv4") => reachSshd(p, from, family);
+  /** Waits as ban-proof's until does; on a timeout the daemons' last log lines follow the message. */
+  const until = (what: string, check: () => Promise<boolean>, ms = 20_000) =>
+    poll(what, check, ms, async () => (await p.server.sh(`tail -n 20 ${dir}/log/*.log`, { allowFail: true })).stdout);
+  const bans: Ban[] = [
+    { set: "crowdsec-v4", family: "ipv4" },
+    { set: "crowdsec-v6", family: "ipv6" },
+  ];
 
   it("a decision lands in our sets through the bouncer and drops the attacker; an apply keeps it; delete lets it in; never drift", async () => {
     expect((await applyToServer(p, policy())).changed).toBe(true);
@@ -190,19 +185,10 @@ describe.runIf(
       await until("the attacker in crowdsec-v6", async () =>
         (await setListing("crowdsec-v6")).includes(p.attacker.ipv6),
       );
-      expect(await reach("attacker")).toBe("");
-      expect(await reach("attacker", "ipv6")).toBe("");
-      expect(await reach("client")).toBe("SSH-2.0");
-      expect(await reach("client", "ipv6")).toBe("SSH-2.0");
-      await inSync(policy());
+      await expectBanned(p, ["ipv4", "ipv6"], policy());
 
       // a policy change applied over SSH: both elements stay and still drop
-      expect((await applyToServer(p, changed())).changed).toBe(true);
-      expect(await setListing("crowdsec-v4")).toContain(p.attacker.ipv4);
-      expect(await setListing("crowdsec-v6")).toContain(p.attacker.ipv6);
-      expect(await reach("attacker")).toBe("");
-      expect(await reach("attacker", "ipv6")).toBe("");
-      await inSync(changed());
+      await expectApplyKeepsBans(p, changed(), bans);
       // the bouncer keeps writing into the re-created table: a decision made after the apply lands
       await cscli(`decisions add --ip ${p.client.ipv4} --duration 1h --reason hnft-proof`);
       await until("the client in crowdsec-v4", async () => (await setListing("crowdsec-v4")).includes(p.client.ipv4));
@@ -213,10 +199,7 @@ describe.runIf(
         async () => !(await setListing("crowdsec-v4")).includes(p.client.ipv4),
       );
       expect(await reach("client")).toBe("SSH-2.0");
-      const counted = /ip saddr @crowdsec-v4 counter packets (\d+)/.exec(
-        (await p.server.sh(`nft list chain inet ${PROOF_TABLE} input`)).stdout,
-      )?.[1];
-      expect(Number(counted)).toBeGreaterThanOrEqual(1);
+      await expectSetCounted(p, "crowdsec-v4");
 
       // delete the decisions: the elements go, the attacker reaches sshd again
       await cscli(`decisions delete --ip ${p.attacker.ipv4}`);
@@ -231,7 +214,7 @@ describe.runIf(
       );
       expect(await reach("attacker")).toBe("SSH-2.0");
       expect(await reach("attacker", "ipv6")).toBe("SSH-2.0");
-      await inSync(changed());
+      await expectInSync(p, changed());
       // the bouncer never made a table, chain or rule of its own
       expect((await p.server.sh("nft list tables")).stdout.trim().split("\n")).toEqual([`table inet ${PROOF_TABLE}`]);
       console.info(

@@ -16,9 +16,15 @@
 import { cpSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { formatDrift, observePolicy } from "../../src/host";
-import { assertPolicy } from "../../src/model/validate";
-import { connectionFor, HOST_PATHS } from "../support/host-fixtures";
+import {
+  expectApplyKeepsBans,
+  expectBanned,
+  expectInSync,
+  expectSetCounted,
+  reachSshd,
+  setListing,
+  until,
+} from "../support/ban-proof";
 import { requireRoot } from "../support/privileges";
 import {
   afterEachProof,
@@ -32,8 +38,6 @@ import {
 
 const SSH_ATTEMPT = (target: string) =>
   `ssh -o BatchMode=yes -o ConnectTimeout=2 -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR intruder@${target} true 2>&1; true`;
-const BANNER = (target: string) =>
-  `timeout 2 bash -c 'exec 3<>/dev/tcp/${target}/22; head -c 7 <&3' 2>/dev/null || true`;
 
 describe.runIf(
   requireRoot("proof fail2ban", ["ip", "nft", "sshd", "ssh", "bash", "fail2ban-server", "fail2ban-client"]),
@@ -91,22 +95,7 @@ describe.runIf(
 
   const client = (cmd: string) =>
     p.server.sh(`fail2ban-client -c ${dir} -s ${dir}/fail2ban.sock ${cmd}`, { allowFail: true });
-  const setListing = async () => (await p.server.sh(`nft list set inet ${PROOF_TABLE} f2b-sshd`)).stdout;
-  const reach = async (from: "client" | "attacker") =>
-    (await p[from].sh(BANNER(p.server.ipv4), { allowFail: true })).stdout;
-  const inSync = async (pol: ProofPolicy) => {
-    const report = await observePolicy(connectionFor(p.server), assertPolicy({ ...pol, table: PROOF_TABLE }), {
-      paths: HOST_PATHS,
-    });
-    expect(formatDrift(report)).toEqual([`root@${p.server.ipv4}:22: table inet ${PROOF_TABLE} in sync`]);
-  };
-  const until = async (what: string, check: () => Promise<boolean>, ms = 20_000) => {
-    const deadline = Date.now() + ms;
-    while (!(await check())) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 300));
-    }
-  };
+  const banned = async () => (await setListing(p, "f2b-sshd")).includes(p.attacker.ipv4);
 
   it("failed logins ban the attacker into the block set; a policy change keeps the ban; unban lets it in; never drift", async () => {
     expect((await applyToServer(p, policy())).changed).toBe(true);
@@ -115,37 +104,24 @@ describe.runIf(
     );
     try {
       await until("fail2ban's sshd jail", async () => /Currently banned/.test((await client("status sshd")).stdout));
-      expect(await reach("attacker")).toBe("SSH-2.0");
+      expect(await reachSshd(p, "attacker")).toBe("SSH-2.0");
       for (let i = 0; i < 5; i++) await p.attacker.sh(SSH_ATTEMPT(p.server.ipv4), { allowFail: true });
-      await until("the attacker in the set", async () => (await setListing()).includes(p.attacker.ipv4)).catch(
-        async (e: Error) => {
-          const logs = (
-            await p.server.sh(`tail -n 15 ${p.server.sshdLog}; echo ----; tail -n 30 ${dir}/fail2ban.log`, {
-              allowFail: true,
-            })
-          ).stdout;
-          throw new Error(`${e.message}\n${logs}`);
-        },
-      );
-      expect(await reach("attacker")).toBe("");
-      expect(await reach("client")).toBe("SSH-2.0");
-      await inSync(policy());
+      // on a timeout the sshd log and fail2ban's follow the message
+      await until("the attacker in the set", banned, 20_000, async () => {
+        const tails = `tail -n 15 ${p.server.sshdLog}; echo ----; tail -n 30 ${dir}/fail2ban.log`;
+        return (await p.server.sh(tails, { allowFail: true })).stdout;
+      });
+      await expectBanned(p, ["ipv4"], policy());
 
       // a policy change applied over SSH: the ban stays, and still drops
-      expect((await applyToServer(p, changed())).changed).toBe(true);
-      expect(await setListing()).toContain(p.attacker.ipv4);
-      expect(await reach("attacker")).toBe("");
-      await inSync(changed());
-      const counted = /ip saddr @f2b-sshd counter packets (\d+)/.exec(
-        (await p.server.sh(`nft list chain inet ${PROOF_TABLE} input`)).stdout,
-      )?.[1];
-      expect(Number(counted)).toBeGreaterThanOrEqual(1);
+      await expectApplyKeepsBans(p, changed(), [{ set: "f2b-sshd", family: "ipv4" }]);
+      await expectSetCounted(p, "f2b-sshd");
 
       // unban through fail2ban: the element goes, the attacker reaches sshd again
       await client(`set sshd unbanip ${p.attacker.ipv4}`);
-      await until("the attacker out of the set", async () => !(await setListing()).includes(p.attacker.ipv4));
-      expect(await reach("attacker")).toBe("SSH-2.0");
-      await inSync(changed());
+      await until("the attacker out of the set", async () => !(await banned()));
+      expect(await reachSshd(p, "attacker")).toBe("SSH-2.0");
+      await expectInSync(p, changed());
       console.info(
         `proof-fail2ban: fail2ban log:\n${(await p.server.sh(`grep -E "Ban|Unban|ERROR" ${dir}/fail2ban.log || true`)).stdout}`,
       );

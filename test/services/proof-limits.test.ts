@@ -193,17 +193,22 @@ describe.runIf(requireRoot("proof limits", ["ip", "nft", "sshd", "ssh", "bash", 
           .trim()
           .split(" ");
       };
+      /** `n` ssh attempts then `n` datagrams, timed and logged under `label`. */
+      const timedTries = async (label: string, n: number) => {
+        let t0 = performance.now();
+        const tcp = await attempts(n);
+        const tcpMs = Math.round((performance.now() - t0) / n);
+        t0 = performance.now();
+        const datagrams = await udp(n);
+        const udpMs = Math.round(performance.now() - t0);
+        console.info(
+          `proof-limits ${label}: ssh ${JSON.stringify(tcp)} (${tcpMs} ms per attempt); udp ${JSON.stringify(datagrams)} (${udpMs} ms for ${n})`,
+        );
+        return { tcp, datagrams };
+      };
       const rejecting: ProofPolicy = { exposures, denied: "reject" };
       expect((await applyToServer(p, rejecting)).changed).toBe(true);
-      let t0 = performance.now();
-      const tcp = await attempts(6);
-      const tcpMs = Math.round((performance.now() - t0) / 6);
-      t0 = performance.now();
-      const datagrams = await udp(6);
-      const udpMs = Math.round(performance.now() - t0);
-      console.info(
-        `proof-limits reject: ssh ${JSON.stringify(tcp)} (${tcpMs} ms per attempt); udp ${JSON.stringify(datagrams)} (${udpMs} ms for 6)`,
-      );
+      const { tcp, datagrams } = await timedTries("reject", 6);
       expect(tcp.slice(0, 2)).toEqual(["reached", "reached"]);
       expect(tcp.slice(2)).toEqual(Array(4).fill("refused"));
       // under the limit no one listens on 5999: the server's kernel answers port unreachable
@@ -214,15 +219,7 @@ describe.runIf(requireRoot("proof limits", ["ip", "nft", "sshd", "ssh", "bash", 
 
       // negative control: the same limits under denied: drop time out (the table is new: full buckets again)
       expect((await applyToServer(p, { exposures, denied: "drop" })).changed).toBe(true);
-      t0 = performance.now();
-      const tcpDropped = await attempts(4);
-      const tcpDroppedMs = Math.round((performance.now() - t0) / 4);
-      t0 = performance.now();
-      const udpDropped = await udp(4);
-      const udpDroppedMs = Math.round(performance.now() - t0);
-      console.info(
-        `proof-limits drop: ssh ${JSON.stringify(tcpDropped)} (${tcpDroppedMs} ms per attempt); udp ${JSON.stringify(udpDropped)} (${udpDroppedMs} ms for 4)`,
-      );
+      const { tcp: tcpDropped, datagrams: udpDropped } = await timedTries("drop", 4);
       expect(tcpDropped).toEqual(["reached", "reached", "dropped", "dropped"]);
       expect(udpDropped).toEqual(["ECONNREFUSED", "ECONNREFUSED", "timeout", "timeout"]);
       p.controls.push({
