@@ -29,21 +29,26 @@
  * - an apply of ours keeps an established connection to a container.
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { GuestsCutOffError, guestInterfacesOf, probeHost } from "../../src/host";
 import {
-  applyPolicy,
-  formatDrift,
-  GuestsCutOffError,
-  guestInterfacesOf,
-  observePolicy,
-  probeHost,
-} from "../../src/host";
-import { assertPolicy } from "../../src/model/validate";
-import { connectionFor, HOST_PATHS } from "../support/host-fixtures";
+  applyWithoutGuests,
+  busyboxRootfs,
+  expectHostNamespaceUntouched,
+  expectNoDrift,
+  guestPaths,
+  guestsPolicy,
+  outputOf,
+  proveGuestsCutOffUndeclared,
+  provePublishedPorts,
+  reachFrom,
+  removeRuntimeRoot,
+} from "../support/containers";
+import { connectionFor } from "../support/host-fixtures";
 import type { LabProcess } from "../support/lab";
-import { bannerServer, connectBurst, connectFrom, waitListening } from "../support/lab-links";
+import { bannerServer, connectBurst, waitListening } from "../support/lab-links";
 import { requireRoot } from "../support/privileges";
 import {
   applyToServer,
@@ -76,14 +81,7 @@ describe.runIf(
   const docker = (...args: string[]): string =>
     execFileSync(DOCKER, ["-H", `unix://${sock}`, ...args], { encoding: "utf8", timeout: 60_000 }).trim();
   /** A command in a container that may fail: its output, whatever its exit status. */
-  const dockerTry = (...args: string[]): string => {
-    try {
-      return docker(...args);
-    } catch (e) {
-      const err = e as { stdout?: string; stderr?: string };
-      return `${err.stdout ?? ""}${err.stderr ?? ""}`.trim();
-    }
-  };
+  const dockerTry = (...args: string[]): string => outputOf(() => docker(...args));
 
   async function startDockerd(): Promise<void> {
     const dirs = { data: path.join(root, "data"), exec: path.join(root, "x") };
@@ -133,34 +131,11 @@ describe.runIf(
     if (d.exitCode === null) d.kill("SIGKILL");
   }
 
-  /** Every process started from our exec root (containerd, shims, containers' init), then the mounts. */
-  function cleanUp(): void {
-    let pids = "";
-    try {
-      pids = execFileSync("pgrep", ["-f", root], { encoding: "utf8" });
-    } catch {} // none left
-    for (const pid of pids.split("\n").filter(Boolean).map(Number))
-      if (pid !== process.pid)
-        try {
-          process.kill(pid, "SIGKILL");
-        } catch {}
-    const mounts = readFileSync("/proc/mounts", "utf8")
-      .split("\n")
-      .map((l) => l.split(" ")[1] ?? "")
-      .filter((m) => m.startsWith(root))
-      .sort((a, b) => b.length - a.length);
-    for (const m of mounts) execFileSync("umount", ["-l", m]);
-    rmSync(root, { recursive: true, force: true });
-  }
-
-  const policy = (forward: "drop" | "accept"): ProofPolicy => ({
-    exposures: [
-      { service: "ssh" },
+  const policy = (forward: "drop" | "accept", guests = ["docker0"]): ProofPolicy =>
+    guestsPolicy(forward, guests, [
       { name: "app", protocol: "tcp", ports: EXPOSED, sources: [p.client.ipv4] },
       { name: "echo", protocol: "tcp", ports: ECHO, sources: [p.client.ipv4] },
-    ],
-    forward: { policy: forward, guestInterfaces: ["docker0"] },
-  });
+    ]);
 
   beforeAll(async () => {
     p = await createProofLab("proof-docker");
@@ -169,12 +144,7 @@ describe.runIf(
     mkdirSync(root, { recursive: true });
     await startDockerd();
     const rootfs = path.join(root, "rootfs");
-    mkdirSync(path.join(rootfs, "bin"), { recursive: true });
-    mkdirSync(path.join(rootfs, "www"), { recursive: true });
-    copyFileSync("/bin/busybox", path.join(rootfs, "bin/busybox"));
-    for (const applet of ["sh", "httpd", "nc", "cat", "sleep", "printf"])
-      symlinkSync("busybox", path.join(rootfs, "bin", applet));
-    writeFileSync(path.join(rootfs, "www/index.html"), "HNFT-CONTAINER\n");
+    busyboxRootfs(rootfs, "HNFT-CONTAINER");
     execFileSync("sh", ["-c", `tar -C '${rootfs}' -c . | ${DOCKER} -H unix://${sock} import - ${IMAGE}`]);
     docker("run", "-d", "--name", "web", "-p", `${EXPOSED}:80`, IMAGE, "/bin/httpd", "-f", "-p", "80", "-h", "/www");
     docker(
@@ -203,51 +173,27 @@ describe.runIf(
     try {
       await stopDockerd();
     } finally {
-      if (root) cleanUp();
+      if (root) removeRuntimeRoot(root);
       await destroyProofLab(p, "proof-docker");
     }
     // dockerd ran only in the lab namespace: this machine's own namespace is as it was
-    expect(execFileSync("nft", ["list", "tables"], { encoding: "utf8" }).trim()).toBe("");
-    expect(readFileSync("/proc/sys/net/ipv4/ip_forward", "utf8").trim()).toBe("0");
-    expect(existsSync(root)).toBe(false);
+    expectHostNamespaceUntouched(root);
   }, 120_000);
 
-  const reach = async (who: "client" | "attacker", port: number) =>
-    (await connectFrom(p[who], p.server.ipv4, port, { timeoutS: who === "client" ? 3 : 1 })).result;
+  const reach = (who: "client" | "attacker", port: number) => reachFrom(p)(who, port);
 
   it("a published port with an exposure answers its source, not the attacker; without one, nobody; forward accept is the bypass", async () => {
-    const applied = await applyToServer(p, policy("drop"));
-    expect(applied.artefacts.nft).toContain(
-      `ct status dnat ip saddr @app_v4 meta l4proto tcp ct original proto-dst ${EXPOSED} counter accept`,
-    );
-    expect(await reach("client", EXPOSED)).toBe("open");
-    expect(await reach("attacker", EXPOSED)).toBe("timeout");
-    expect(await reach("client", UNEXPOSED)).toBe("timeout");
-    expect(await reach("attacker", UNEXPOSED)).toBe("timeout");
-
-    await applyToServer(p, policy("accept"));
-    await flushConntrack(p.server);
-    expect(await reach("attacker", EXPOSED), "forward accept: the bypass").toBe("open");
-    expect(await reach("attacker", UNEXPOSED), "forward accept: the bypass").toBe("open");
-    await applyToServer(p, policy("drop"));
-    await flushConntrack(p.server);
-    expect(await reach("attacker", EXPOSED), "closed again").toBe("timeout");
-    p.controls.push({
-      test: "published port under forward policy accept",
-      change: "applied forward.policy accept",
-      observed: `attacker reached tcp/${EXPOSED} and tcp/${UNEXPOSED}; with drop again: timeout`,
-    });
+    await provePublishedPorts(p, policy, { exposed: EXPOSED, unexposed: UNEXPOSED, unexposedClosedAgain: false });
   }, 120_000);
 
   it("a container reaches a lab peer, and two containers on docker0 reach each other", async () => {
     await applyToServer(p, policy("drop"));
-    expect(docker("exec", "web", "nc", "-w", "3", p.client.ipv4, String(EGRESS))).toContain("HNFT-PEER");
     const hiddenIp = docker("inspect", "-f", "{{.NetworkSettings.IPAddress}}", "hidden");
+    const paths = guestPaths(docker, { peer: p.client.ipv4, port: EGRESS, hiddenIp, waitS: 3 });
+    expect(paths.toPeer()).toContain("HNFT-PEER");
     expect(hiddenIp).toMatch(/^198\.18\.251\./);
     // busybox-static's wget dies without an /etc in the image: a plain HTTP request through nc
-    expect(
-      docker("exec", "web", "sh", "-c", `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 ${hiddenIp} 80 2>&1`),
-    ).toContain("HNFT-CONTAINER");
+    expect(paths.toContainer()).toContain("HNFT-CONTAINER");
     // the host's own exposure is unchanged
     expect(await reach("client", 22)).toBe("open");
   }, 60_000);
@@ -256,42 +202,32 @@ describe.runIf(
     // bridged traffic between containers reaches the inet forward hook only through br_netfilter
     expect((await p.server.sh("cat /proc/sys/net/bridge/bridge-nf-call-iptables")).stdout.trim()).toBe("1");
     const hiddenIp = docker("inspect", "-f", "{{.NetworkSettings.IPAddress}}", "hidden");
-    const toPeer = () => dockerTry("exec", "web", "nc", "-w", "2", p.client.ipv4, String(EGRESS));
-    const toContainer = () =>
-      dockerTry("exec", "web", "sh", "-c", `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 2 ${hiddenIp} 80 2>&1`);
+    const paths = guestPaths(dockerTry, { peer: p.client.ipv4, port: EGRESS, hiddenIp, waitS: 2 });
     // guestInterfaces names an interface this host does not have: the apply's refusal is overridden
     // and forward drops what docker0 sends
-    await applyToServer(p, { ...policy("drop"), forward: { policy: "drop", guestInterfaces: ["virbr9"] } });
-    await flushConntrack(p.server);
-    const routed = toPeer();
-    const bridged = toContainer();
-    expect(routed).not.toContain("HNFT-PEER");
-    expect(bridged).not.toContain("HNFT-CONTAINER");
-    p.controls.push({
-      test: "containers' network",
-      change: "applied guestInterfaces [virbr9] (docker0 not declared) with forward drop",
-      observed: `container to lab peer (routed): ${JSON.stringify(routed)}; container to container (bridged): ${JSON.stringify(bridged)}`,
+    await proveGuestsCutOffUndeclared(p, (guests) => policy("drop", guests), paths, {
+      bridge: "docker0",
+      banner: "HNFT-CONTAINER",
+      containerAgain: true,
     });
-    await applyToServer(p, policy("drop"));
-    expect(toPeer()).toContain("HNFT-PEER");
-    expect(toContainer()).toContain("HNFT-CONTAINER");
   }, 60_000);
 
   it("an exposure's limit holds on its published port: over the rate the attacker is dropped, the client keeps connecting", async () => {
     const BURST = 10;
-    const limited = (limit?: Record<string, unknown>): ProofPolicy => ({
-      exposures: [
-        { service: "ssh" },
-        {
-          name: "app",
-          protocol: "tcp",
-          ports: EXPOSED,
-          sources: [p.client.ipv4, p.attacker.ipv4],
-          ...(limit ? { limit } : {}),
-        },
-      ],
-      forward: { policy: "drop", guestInterfaces: ["docker0"] },
-    });
+    const limited = (limit?: Record<string, unknown>): ProofPolicy =>
+      guestsPolicy(
+        "drop",
+        ["docker0"],
+        [
+          {
+            name: "app",
+            protocol: "tcp",
+            ports: EXPOSED,
+            sources: [p.client.ipv4, p.attacker.ipv4],
+            ...(limit ? { limit } : {}),
+          },
+        ],
+      );
     const overLimitPackets = async (): Promise<number> => {
       const listing = (await p.server.sh(`nft list chain inet ${PROOF_TABLE} forward`)).stdout;
       const line = listing.split("\n").find((l) => l.includes("also when DNATed to a guest, over limit"));
@@ -330,15 +266,24 @@ describe.runIf(
     const host = bannerServer(p.server, HOSTPORT, "HNFT-HOST");
     try {
       await waitListening(p.server, "tcp", HOSTPORT);
-      await applyToServer(p, {
-        exposures: [
-          { service: "ssh" },
-          // tcp/7200 is served by the host (input), tcp/8080 by a container (forward): one exposure
-          { name: "app", protocol: "tcp", ports: [HOSTPORT, EXPOSED], sources, limit: { rate: "1/minute", burst: 3 } },
-          { name: "echo", protocol: "tcp", ports: ECHO, sources, limit: { connections: 2 } },
-        ],
-        forward: { policy: "drop", guestInterfaces: ["docker0"] },
-      });
+      await applyToServer(
+        p,
+        guestsPolicy(
+          "drop",
+          ["docker0"],
+          [
+            // tcp/7200 is served by the host (input), tcp/8080 by a container (forward): one exposure
+            {
+              name: "app",
+              protocol: "tcp",
+              ports: [HOSTPORT, EXPOSED],
+              sources,
+              limit: { rate: "1/minute", burst: 3 },
+            },
+            { name: "echo", protocol: "tcp", ports: ECHO, sources, limit: { connections: 2 } },
+          ],
+        ),
+      );
       await flushConntrack(p.server);
       // the attacker spends its burst on the host's own port, then the container's is over the rate
       for (let i = 0; i < 3; i++) expect(await reach("attacker", HOSTPORT), `host port ${i + 1}`).toBe("open");
@@ -362,10 +307,10 @@ time.sleep(60)
         await held.stop();
       }
       // negative control: the same two held connections without the limit leave room for a third
-      await applyToServer(p, {
-        exposures: [{ service: "ssh" }, { name: "echo", protocol: "tcp", ports: ECHO, sources }],
-        forward: { policy: "drop", guestInterfaces: ["docker0"] },
-      });
+      await applyToServer(
+        p,
+        guestsPolicy("drop", ["docker0"], [{ name: "echo", protocol: "tcp", ports: ECHO, sources }]),
+      );
       await flushConntrack(p.server);
       const again = p.attacker.spawn(
         `exec python3 -u -c '
@@ -396,14 +341,7 @@ time.sleep(60)
     await startDockerd();
     docker("start", "web", "hidden", "echo");
     docker("run", "-d", "--name", "later", "-p", `${LATER}:80`, IMAGE, "/bin/httpd", "-f", "-p", "80", "-h", "/www");
-    const drift = await observePolicy(
-      connectionFor(p.server),
-      assertPolicy({ ...policy("drop"), table: PROOF_TABLE }),
-      {
-        paths: HOST_PATHS,
-      },
-    );
-    expect(drift.inSync, formatDrift(drift).join("\n")).toBe(true);
+    await expectNoDrift(p, policy("drop"));
     expect(await reach("client", EXPOSED)).toBe("open");
     expect(await reach("attacker", EXPOSED)).toBe("timeout");
     expect(await reach("client", LATER)).toBe("timeout");
@@ -411,7 +349,6 @@ time.sleep(60)
 
   it("probe sees docker0; apply refuses, before anything changes, a forward drop without guestInterfaces", async () => {
     await applyToServer(p, policy("drop"));
-    const before = (await p.server.sh(`nft -s list table inet ${PROOF_TABLE}`)).stdout;
     // docker0, with the chain dockerd made as its evidence (probe reads the runtimes' own tables too)
     const facts = await probeHost(connectionFor(p.server));
     expect(facts.runtimeTables.map((t) => t.runtime)).toContain("Docker");
@@ -420,18 +357,11 @@ time.sleep(60)
       runtime: "Docker",
       evidence: expect.stringMatching(/^(table ip6?|ip6?tables-legacy table) nat chain DOCKER$/),
     });
-    const err = await applyPolicy(
-      connectionFor(p.server),
-      assertPolicy({ exposures: [{ service: "ssh" }], table: PROOF_TABLE }),
-      { paths: HOST_PATHS, confirmTimeoutSeconds: 20 },
-    ).then(
-      () => undefined,
-      (e: unknown) => e,
-    );
+    const { err, before, after } = await applyWithoutGuests(p);
     expect(err).toBeInstanceOf(GuestsCutOffError);
     expect((err as Error).message).toMatch(/docker0 \(Docker: (table ip6?|ip6?tables-legacy table) nat chain DOCKER\)/);
     expect((err as Error).message).toContain("forward.guestInterfaces");
-    expect((await p.server.sh(`nft -s list table inet ${PROOF_TABLE}`)).stdout).toBe(before);
+    expect(after).toBe(before);
     expect(await reach("client", EXPOSED)).toBe("open");
     // forward accept is an explicit choice: applied
     expect((await applyToServer(p, policy("accept"))).changed).toBe(true);

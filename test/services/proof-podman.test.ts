@@ -31,37 +31,32 @@
  *   guestInterfaces before anything changes.
  */
 import { execFileSync } from "node:child_process";
-import {
-  copyFileSync,
-  existsSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  symlinkSync,
-  writeFileSync,
-} from "node:fs";
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { GuestsCutOffError, guestInterfacesOf, probeHost } from "../../src/host";
 import {
-  applyPolicy,
-  formatDrift,
-  GuestsCutOffError,
-  guestInterfacesOf,
-  observePolicy,
-  probeHost,
-} from "../../src/host";
-import { assertPolicy } from "../../src/model/validate";
-import { connectionFor, HOST_PATHS } from "../support/host-fixtures";
+  applyWithoutGuests,
+  busyboxRootfs,
+  expectHostNamespaceUntouched,
+  expectNoDrift,
+  guestPaths,
+  guestsPolicy,
+  outputOf,
+  proveGuestsCutOffUndeclared,
+  provePublishedPorts,
+  reachFrom,
+  removeRuntimeRoot,
+} from "../support/containers";
+import { connectionFor } from "../support/host-fixtures";
 import type { LabProcess } from "../support/lab";
-import { bannerServer, connectFrom, waitListening } from "../support/lab-links";
+import { bannerServer, waitListening } from "../support/lab-links";
 import { requireRoot } from "../support/privileges";
 import {
   applyToServer,
   createProofLab,
   destroyProofLab,
   flushConntrack,
-  PROOF_TABLE,
   type ProofLab,
   type ProofPolicy,
 } from "../support/proof";
@@ -132,14 +127,7 @@ describe.runIf(requireRoot("proof podman", ["ip", "nft", "sshd", "python3", "nse
         },
       ).trim();
     /** A command that may fail: its output, whatever its exit status. */
-    const podmanTry = (...args: string[]): string => {
-      try {
-        return podman(...args);
-      } catch (e) {
-        const err = e as { stdout?: string; stderr?: string };
-        return `${err.stdout ?? ""}${err.stderr ?? ""}`.trim();
-      }
-    };
+    const podmanTry = (...args: string[]): string => outputOf(() => podman(...args));
     const run = (name: string, port: number) =>
       podman(
         "run",
@@ -164,22 +152,7 @@ describe.runIf(requireRoot("proof podman", ["ip", "nft", "sshd", "python3", "nse
 
     /** Every process started from our directories (conmon, the containers), the mounts, then what podman shared. */
     function cleanUp(): void {
-      let pids = "";
-      try {
-        pids = execFileSync("pgrep", ["-f", root], { encoding: "utf8" });
-      } catch {} // none left
-      for (const pid of pids.split("\n").filter(Boolean).map(Number))
-        if (pid !== process.pid)
-          try {
-            process.kill(pid, "SIGKILL");
-          } catch {}
-      const mounts = readFileSync("/proc/mounts", "utf8")
-        .split("\n")
-        .map((l) => l.split(" ")[1] ?? "")
-        .filter((m) => m.startsWith(root))
-        .sort((a, b) => b.length - a.length);
-      for (const m of mounts) execFileSync("umount", ["-l", m]);
-      rmSync(root, { recursive: true, force: true });
+      removeRuntimeRoot(root);
       for (const name of readdirSync("/run/netns"))
         if (name.startsWith("netns-") && !before.netns.has(name))
           execFileSync("ip", ["netns", "delete", name], { stdio: "ignore" });
@@ -195,10 +168,8 @@ describe.runIf(requireRoot("proof podman", ["ip", "nft", "sshd", "python3", "nse
           } catch {} // still in use
     }
 
-    const policy = (forward: "drop" | "accept", guests = ["podman*"]): ProofPolicy => ({
-      exposures: [{ service: "ssh" }, { name: "app", protocol: "tcp", ports: EXPOSED, sources: [p.client.ipv4] }],
-      forward: { policy: forward, guestInterfaces: guests },
-    });
+    const policy = (forward: "drop" | "accept", guests = ["podman*"]): ProofPolicy =>
+      guestsPolicy(forward, guests, [{ name: "app", protocol: "tcp", ports: EXPOSED, sources: [p.client.ipv4] }]);
 
     beforeAll(async () => {
       before.shared = SHARED.filter((f) => existsSync(f));
@@ -227,11 +198,7 @@ describe.runIf(requireRoot("proof podman", ["ip", "nft", "sshd", "python3", "nse
           "",
         ].join("\n"),
       );
-      const rootfs = path.join(root, "rootfs");
-      copyFileSync("/bin/busybox", path.join(rootfs, "bin/busybox"));
-      for (const applet of ["sh", "httpd", "nc", "cat", "sleep", "printf"])
-        symlinkSync("busybox", path.join(rootfs, "bin", applet));
-      writeFileSync(path.join(rootfs, "www/index.html"), "HNFT-PODMAN\n");
+      busyboxRootfs(path.join(root, "rootfs"), "HNFT-PODMAN");
       run("web", EXPOSED);
       run("hidden", UNEXPOSED);
       peers.push(bannerServer(p.client, EGRESS, "HNFT-PEER"));
@@ -248,14 +215,11 @@ describe.runIf(requireRoot("proof podman", ["ip", "nft", "sshd", "python3", "nse
         await destroyProofLab(p, "proof-podman");
       }
       // podman ran only in the lab namespace: this machine's own namespace is as it was
-      expect(execFileSync("nft", ["list", "tables"], { encoding: "utf8" }).trim()).toBe("");
-      expect(readFileSync("/proc/sys/net/ipv4/ip_forward", "utf8").trim()).toBe("0");
-      expect(existsSync(root)).toBe(false);
+      expectHostNamespaceUntouched(root);
       for (const f of SHARED) if (!before.shared.includes(f)) expect(existsSync(f), f).toBe(false);
     }, 120_000);
 
-    const reach = async (who: "client" | "attacker", port: number) =>
-      (await connectFrom(p[who], p.server.ipv4, port, { timeoutS: who === "client" ? 3 : 1 })).result;
+    const reach = (who: "client" | "attacker", port: number) => reachFrom(p)(who, port);
 
     it("podman publishes through netavark's DNAT on podman0, in the lab namespace only", async () => {
       const ruleset = (await p.server.sh("nft list ruleset")).stdout;
@@ -266,53 +230,22 @@ describe.runIf(requireRoot("proof podman", ["ip", "nft", "sshd", "python3", "nse
     });
 
     it("a published port with an exposure answers its source, not the attacker; without one, nobody; forward accept is the bypass", async () => {
-      const applied = await applyToServer(p, policy("drop"));
-      expect(applied.artefacts.nft).toContain(
-        `ct status dnat ip saddr @app_v4 meta l4proto tcp ct original proto-dst ${EXPOSED} counter accept`,
-      );
-      expect(await reach("client", EXPOSED)).toBe("open");
-      expect(await reach("attacker", EXPOSED)).toBe("timeout");
-      expect(await reach("client", UNEXPOSED)).toBe("timeout");
-      expect(await reach("attacker", UNEXPOSED)).toBe("timeout");
-
-      await applyToServer(p, policy("accept"));
-      await flushConntrack(p.server);
-      expect(await reach("attacker", EXPOSED), "forward accept: the bypass").toBe("open");
-      expect(await reach("attacker", UNEXPOSED), "forward accept: the bypass").toBe("open");
-      await applyToServer(p, policy("drop"));
-      await flushConntrack(p.server);
-      expect(await reach("attacker", EXPOSED), "closed again").toBe("timeout");
-      expect(await reach("attacker", UNEXPOSED), "closed again").toBe("timeout");
-      p.controls.push({
-        test: "published port under forward policy accept",
-        change: "applied forward.policy accept",
-        observed: `attacker reached tcp/${EXPOSED} and tcp/${UNEXPOSED}; with drop again: timeout`,
-      });
+      await provePublishedPorts(p, policy, { exposed: EXPOSED, unexposed: UNEXPOSED, unexposedClosedAgain: true });
     }, 120_000);
 
     it("a container reaches a lab peer and another container; with podman0 not declared, neither", async () => {
       const hiddenIp = podman("inspect", "-f", "{{.NetworkSettings.IPAddress}}", "hidden");
       expect(hiddenIp).toMatch(/^198\.18\.252\./);
-      const toPeer = () => podmanTry("exec", "web", "nc", "-w", "2", p.client.ipv4, String(EGRESS));
-      const toContainer = () =>
-        podmanTry("exec", "web", "sh", "-c", `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 2 ${hiddenIp} 80 2>&1`);
+      const paths = guestPaths(podmanTry, { peer: p.client.ipv4, port: EGRESS, hiddenIp, waitS: 2 });
       await applyToServer(p, policy("drop"));
-      expect(toPeer()).toContain("HNFT-PEER");
-      expect(toContainer()).toContain("HNFT-PODMAN");
+      expect(paths.toPeer()).toContain("HNFT-PEER");
+      expect(paths.toContainer()).toContain("HNFT-PODMAN");
       // negative control: guestInterfaces names an interface this host lacks (the refusal overridden)
-      await applyToServer(p, policy("drop", ["virbr9"]));
-      await flushConntrack(p.server);
-      const routed = toPeer();
-      const bridged = toContainer();
-      expect(routed).not.toContain("HNFT-PEER");
-      expect(bridged).not.toContain("HNFT-PODMAN");
-      p.controls.push({
-        test: "containers' network",
-        change: "applied guestInterfaces [virbr9] (podman0 not declared) with forward drop",
-        observed: `container to lab peer (routed): ${JSON.stringify(routed)}; container to container (bridged): ${JSON.stringify(bridged)}`,
+      await proveGuestsCutOffUndeclared(p, (guests) => policy("drop", guests), paths, {
+        bridge: "podman0",
+        banner: "HNFT-PODMAN",
+        containerAgain: false,
       });
-      await applyToServer(p, policy("drop"));
-      expect(toPeer()).toContain("HNFT-PEER");
     }, 90_000);
 
     it("podman rewrites its rules (network reload, a new container): our table works and shows no drift", async () => {
@@ -323,12 +256,7 @@ describe.runIf(requireRoot("proof podman", ["ip", "nft", "sshd", "python3", "nse
       const natAfter = (await p.server.sh("nft list table ip nat")).stdout;
       expect(natAfter).not.toBe(natBefore);
       expect(natAfter).toContain(`tcp dport ${LATER}`);
-      const drift = await observePolicy(
-        connectionFor(p.server),
-        assertPolicy({ ...policy("drop"), table: PROOF_TABLE }),
-        { paths: HOST_PATHS },
-      );
-      expect(drift.inSync, formatDrift(drift).join("\n")).toBe(true);
+      await expectNoDrift(p, policy("drop"));
       await flushConntrack(p.server);
       expect(await reach("client", EXPOSED)).toBe("open");
       expect(await reach("attacker", EXPOSED)).toBe("timeout");
@@ -337,24 +265,16 @@ describe.runIf(requireRoot("proof podman", ["ip", "nft", "sshd", "python3", "nse
 
     it("probe sees podman0; apply refuses, before anything changes, a forward drop without guestInterfaces", async () => {
       await applyToServer(p, policy("drop"));
-      const before = (await p.server.sh(`nft -s list table inet ${PROOF_TABLE}`)).stdout;
       // the evidence is netavark's own table or chains (its iptables driver writes NETAVARK_* chains)
       expect(guestInterfacesOf(await probeHost(connectionFor(p.server)))).toContainEqual({
         name: "podman0",
         runtime: "Podman",
         evidence: expect.stringMatching(/netavark|NETAVARK/),
       });
-      const err = await applyPolicy(
-        connectionFor(p.server),
-        assertPolicy({ exposures: [{ service: "ssh" }], table: PROOF_TABLE }),
-        { paths: HOST_PATHS, confirmTimeoutSeconds: 20 },
-      ).then(
-        () => undefined,
-        (e: unknown) => e,
-      );
+      const { err, before, after } = await applyWithoutGuests(p);
       expect(err).toBeInstanceOf(GuestsCutOffError);
       expect((err as Error).message).toMatch(/podman0 \(Podman: [^)]*(netavark|NETAVARK)[^)]*\)/);
-      expect((await p.server.sh(`nft -s list table inet ${PROOF_TABLE}`)).stdout).toBe(before);
+      expect(after).toBe(before);
       expect(await reach("client", EXPOSED)).toBe("open");
     }, 60_000);
   },
