@@ -19,22 +19,24 @@
  * sending CPU, so the firewall's cost lands on the client's CPU, the one that limits the rate.
  * Part of `npm run bench` (`--only forward`); alone: `sudo npx tsx bench/forward-path.ts [rounds] [seconds]`.
  */
-import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { render } from "../src/render";
 import {
   background,
+  compilePacketTools,
+  connloadArgs,
   cpuBetween,
   cpuTimes,
   exec,
-  killGroup,
   type Log,
   median,
+  nsExec,
   onCleanup,
   prefixes,
   type RatioSummary,
   ratioSummary,
+  removeNamespaces,
   round,
   runCleanups,
   sleep,
@@ -104,19 +106,10 @@ export function forwardRuleset(sources: number): string {
 export async function runForwardPath(opts: ForwardOptions): Promise<ForwardResult> {
   const { rounds, seconds, log } = opts;
   const work = tempDir("hnft-bench-forward-");
-  const bin = { acceptd: path.join(work, "acceptd"), connload: path.join(work, "connload") };
-  for (const name of ["acceptd", "connload"] as const)
-    await exec("cc", ["-O2", "-Wall", "-o", bin[name], path.join(__dirname, "packet", `${name}.c`)], {
-      timeoutMs: 60_000,
-    });
+  const bin = await compilePacketTools(work);
   const ns = { cli: `hnftf-${process.pid}-cli`, rtr: `hnftf-${process.pid}-rtr`, srv: `hnftf-${process.pid}-srv` };
-  const inNs = (n: string, args: string[], timeoutMs = 60_000) =>
-    exec("ip", ["netns", "exec", n, ...args], { timeoutMs });
   const server = { pid: undefined as number | undefined, stop: undefined as undefined | (() => Promise<unknown>) };
-  const remove = (): void => {
-    killGroup(server.pid, "SIGKILL");
-    for (const n of Object.values(ns)) spawnSync("ip", ["netns", "del", n], { stdio: "ignore", timeout: 30_000 });
-  };
+  const remove = (): void => removeNamespaces(server.pid, Object.values(ns));
   const unregister = onCleanup(remove);
   try {
     const setup = [
@@ -149,30 +142,27 @@ export async function runForwardPath(opts: ForwardOptions): Promise<ForwardResul
     const connect = async (from: string, s: number, concurrency = 1) =>
       JSON.parse(
         (
-          await inNs(
+          await nsExec(
             ns.cli,
             [
               "taskset",
               "-c",
               "0",
-              bin.connload,
-              HOST,
-              String(PUBLISHED),
-              String(concurrency),
-              s > 1 ? "1" : "0",
-              String(s),
-              "20000000",
-              from,
+              ...connloadArgs(
+                bin.connload,
+                { host: HOST, port: PUBLISHED },
+                { concurrency, warmup: s > 1 ? 1 : 0, seconds: s, max: 20_000_000, from },
+              ),
             ],
             (s + 30) * 1000,
           )
         ).stdout,
       ) as { rate: number; total: number };
     const load = async (variant: "dnat-only" | "ours"): Promise<void> => {
-      await inNs(ns.rtr, ["nft", "flush", "ruleset"]);
-      await inNs(ns.rtr, ["conntrack", "-F"]).catch(() => undefined);
-      await inNs(ns.rtr, ["nft", "-f", files.dnat]);
-      if (variant === "ours") await inNs(ns.rtr, ["nft", "-f", files.ours], 120_000);
+      await nsExec(ns.rtr, ["nft", "flush", "ruleset"]);
+      await nsExec(ns.rtr, ["conntrack", "-F"]).catch(() => undefined);
+      await nsExec(ns.rtr, ["nft", "-f", files.dnat]);
+      if (variant === "ours") await nsExec(ns.rtr, ["nft", "-f", files.ours], 120_000);
     };
     // the published port exists once the DNAT is loaded; wait for the container's server behind it
     await load("dnat-only");

@@ -13,23 +13,25 @@
  * and matches the last of the per-prefix rules. Runs are interleaved (every variant once per
  * round) and the median of the rounds is reported.
  */
-import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { render } from "../src/render";
 import {
   type Background,
   background,
+  compilePacketTools,
+  connloadArgs,
   cpuBetween,
   cpuTimes,
   exec,
-  killGroup,
   type Log,
   median,
+  nsExec,
   onCleanup,
   prefixes,
   type RatioSummary,
   ratioSummary,
+  removeNamespaces,
   round,
   sleep,
   tempDir,
@@ -195,16 +197,6 @@ export function perRuleRuleset(n: number): string {
   ].join("\n");
 }
 
-async function compile(dir: string): Promise<{ acceptd: string; connload: string }> {
-  const out = { acceptd: path.join(dir, "acceptd"), connload: path.join(dir, "connload") };
-  for (const name of ["acceptd", "connload"] as const) {
-    await exec("cc", ["-O2", "-Wall", "-o", out[name], path.join(__dirname, "packet", `${name}.c`)], {
-      timeoutMs: 60_000,
-    });
-  }
-  return out;
-}
-
 /** Namespaces hnftb-<pid>-* whose creating process is gone (a crashed run). */
 async function sweepStale(log: Log): Promise<void> {
   let names: string[] = [];
@@ -233,19 +225,14 @@ export async function runPacketPath(opts: PacketOptions): Promise<PacketResult> 
   const { log } = opts;
   await sweepStale(log);
   const work = tempDir("hnft-bench-packet-");
-  const bin = await compile(work);
+  const bin = await compilePacketTools(work);
   const srv = `hnftb-${process.pid}-srv`;
   const cli = `hnftb-${process.pid}-cli`;
-  const nsExec = (ns: string, args: string[], timeoutMs = 60_000, input?: string) =>
-    exec("ip", ["netns", "exec", ns, ...args], { timeoutMs, ...(input !== undefined ? { input } : {}) });
+  const to = { host: SERVER, port: PORT };
 
   let server: Background | undefined;
-  const removeNamespaces = (): void => {
-    // synchronous: also runs from the exit and signal handlers (deleting a namespace deletes its veth)
-    killGroup(server?.pid, "SIGKILL");
-    for (const ns of [srv, cli]) spawnSync("ip", ["netns", "del", ns], { stdio: "ignore", timeout: 30_000 });
-  };
-  const unregister = onCleanup(removeNamespaces);
+  const remove = (): void => removeNamespaces(server?.pid, [srv, cli]);
+  const unregister = onCleanup(remove);
   try {
     const setup = [
       `ip netns add ${srv}`,
@@ -268,9 +255,11 @@ export async function runPacketPath(opts: PacketOptions): Promise<PacketResult> 
     );
     let ready = false;
     for (let i = 0; i < 100 && !ready; i++) {
-      const probe = await nsExec(cli, [bin.connload, SERVER, String(PORT), "1", "0", "0.2", "1"], 10_000).catch(
-        () => undefined,
-      );
+      const probe = await nsExec(
+        cli,
+        connloadArgs(bin.connload, to, { concurrency: 1, warmup: 0, seconds: 0.2, max: 1 }),
+        10_000,
+      ).catch(() => undefined);
       ready = probe !== undefined && (JSON.parse(probe.stdout) as { total: number }).total === 1;
       if (!ready) await sleep(50);
     }
@@ -328,12 +317,18 @@ export async function runPacketPath(opts: PacketOptions): Promise<PacketResult> 
         spec.kind === "rendered" && spec.prefixes > 0
           ? (/elements = \{([\s\S]*?)\}/.exec(listing)?.[1] ?? "").split(",").filter((e) => /\S/.test(e)).length
           : 0;
-      const inside = JSON.parse(
-        (await nsExec(cli, [bin.connload, SERVER, String(PORT), "1", "0", "0.3", "1", CLIENT], 10_000)).stdout,
-      ) as { total: number };
-      const outside = JSON.parse(
-        (await nsExec(cli, [bin.connload, SERVER, String(PORT), "1", "0", "0.3", "1", OUTSIDER], 10_000)).stdout,
-      ) as { total: number };
+      const once = async (from: string) =>
+        JSON.parse(
+          (
+            await nsExec(
+              cli,
+              connloadArgs(bin.connload, to, { concurrency: 1, warmup: 0, seconds: 0.3, max: 1, from }),
+              10_000,
+            )
+          ).stdout,
+        ) as { total: number };
+      const inside = await once(CLIENT);
+      const outside = await once(OUTSIDER);
       if (inside.total !== 1)
         throw new Error(`packet: ${spec.id}: the client could not connect through its own allow list`);
       if (spec.prefixes > 0 && outside.total !== 0)
@@ -398,13 +393,12 @@ export async function runPacketPath(opts: PacketOptions): Promise<PacketResult> 
           cli,
           [
             ...pin(0),
-            bin.connload,
-            SERVER,
-            String(PORT),
-            String(opts.concurrency),
-            String(opts.warmupSeconds),
-            String(opts.durationSeconds),
-            String(MAX_CONNECTIONS_PER_RUN),
+            ...connloadArgs(bin.connload, to, {
+              concurrency: opts.concurrency,
+              warmup: opts.warmupSeconds,
+              seconds: opts.durationSeconds,
+              max: MAX_CONNECTIONS_PER_RUN,
+            }),
           ],
           (opts.warmupSeconds + opts.durationSeconds + 30) * 1000,
         );
@@ -499,7 +493,7 @@ export async function runPacketPath(opts: PacketOptions): Promise<PacketResult> 
     };
   } finally {
     if (server) await server.stop().catch(() => undefined);
-    removeNamespaces();
+    remove();
     unregister();
   }
 }

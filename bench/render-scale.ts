@@ -12,22 +12,13 @@
  *   both       N custom exposures, each allowing its own prefix: N rules and N sets
  */
 import { type Log, prefixes, round, runWorker } from "./util";
-import type { RenderAnswer } from "./workers/render";
+import type { RenderAnswer, RenderTimings } from "./workers/render";
 
 export type Shape = "prefixes" | "exposures" | "both";
 
-export interface RenderMeasure {
+export interface RenderMeasure extends RenderTimings {
   shape: Shape;
   size: number;
-  coldParseMs: number;
-  coldRenderMs: number;
-  /** parse + render in one `render(input)` call, the first after the cold calls */
-  coldTotalMs: number;
-  /** a fresh process's first parse + first render: what a CLI run pays */
-  firstCallTotalMs: number;
-  warmParseMs: number;
-  warmRenderMs: number;
-  warmTotalMs: number;
   iterations: number;
   /** RSS after loading the library and building the input, before the first parse */
   rssBeforeMiB: number;

@@ -89,6 +89,27 @@ function ratioVerdict(
   };
 }
 
+/**
+ * The row of a ratio target of at least 95% (issue 20, 21): "not run" without a measurement;
+ * missed whatever the ratios when the run measured fewer prefixes than the target names (`short`:
+ * how many it did).
+ */
+function ratioTarget(
+  id: string,
+  target: string,
+  m: { rate: RatioSummary; cpu: RatioSummary; what: string; short?: string } | undefined,
+): TargetVerdict {
+  if (!m) return { id, target, measured: "-", met: "not run", notes: "" };
+  const v = ratioVerdict(m.rate, m.cpu, 0.95);
+  return {
+    id,
+    target,
+    measured: `${m.what}: ${v.measured}`,
+    met: m.short !== undefined ? false : v.met,
+    notes: (m.short !== undefined ? `only ${m.short} prefixes in this run (--quick); ` : "") + v.notes,
+  };
+}
+
 export function evaluateTargets(
   r: Pick<BenchReport, "fleet" | "packet" | "render" | "forward" | "blockSets">,
 ): TargetVerdict[] {
@@ -280,37 +301,39 @@ export function evaluateTargets(
   ];
   for (const [id, ratioId, target] of ratioTargets) {
     const x = r.packet?.ratios?.find((y) => y.id === ratioId);
-    if (!x) {
-      out.push({ id, target, measured: "-", met: "not run", notes: "" });
-      continue;
-    }
-    const v = ratioVerdict(x.rate, x.cpu, 0.95);
     const blocked = Number(r.packet?.method.blockedPrefixes ?? 0);
     const small = ratioId !== "limit" && blocked < 100_000;
-    out.push({
-      id,
-      target,
-      measured: `${x.variant} / ${x.baseline}: ${v.measured}`,
-      met: small ? false : v.met,
-      notes: (small ? `only ${fmt(blocked)} prefixes in this run (--quick); ` : "") + v.notes,
-    });
+    out.push(
+      ratioTarget(
+        id,
+        target,
+        x && {
+          rate: x.rate,
+          cpu: x.cpu,
+          what: `${x.variant} / ${x.baseline}`,
+          ...(small ? { short: fmt(blocked) } : {}),
+        },
+      ),
+    );
   }
 
   // 3c. issue 20: the forward path through a published port with 10,000 source prefixes
   {
     const target =
       "connection rate through a published (DNATed) port with 10,000 source prefixes at least 95% of the DNAT alone (issue 20)";
-    if (r.forward) {
-      const f = r.forward;
-      const v = ratioVerdict(f.ratio, f.cpuRatio, 0.95);
-      out.push({
-        id: "forward-95pct",
+    const f = r.forward;
+    out.push(
+      ratioTarget(
+        "forward-95pct",
         target,
-        measured: `${fmt(f.medianOurs)} vs ${fmt(f.medianDnatOnly)} new connections/s (medians): ${v.measured}`,
-        met: f.sources < 10_000 ? false : v.met,
-        notes: (f.sources < 10_000 ? `only ${fmt(f.sources)} prefixes in this run (--quick); ` : "") + v.notes,
-      });
-    } else out.push({ id: "forward-95pct", target, measured: "-", met: "not run", notes: "" });
+        f && {
+          rate: f.ratio,
+          cpu: f.cpuRatio,
+          what: `${fmt(f.medianOurs)} vs ${fmt(f.medianDnatOnly)} new connections/s (medians)`,
+          ...(f.sources < 10_000 ? { short: fmt(f.sources) } : {}),
+        },
+      ),
+    );
   }
 
   // 3d. issue 21: an apply with 100,000 block-set elements at most 10% longer, every element kept
@@ -576,6 +599,11 @@ function methodList(method: Record<string, unknown>): string[] {
   return Object.entries(method).map(([k, v]) => `- ${k}: ${Array.isArray(v) ? v.join("; ") : String(v)}`);
 }
 
+/** A part's section of the markdown: its heading, its tables, then its method. */
+function section(heading: string, tables: string[], method: Record<string, unknown>): string[] {
+  return [heading, "", ...tables, "", "Method:", "", ...methodList(method), ""];
+}
+
 export function markdown(r: BenchReport): string {
   const L: string[] = [];
   L.push(
@@ -610,73 +638,32 @@ export function markdown(r: BenchReport): string {
   if (r.errors.length)
     L.push("## Errors", "", ...r.errors.map((e) => `- ${e.benchmark}: ${e.message.split("\n")[0]}`), "");
   if (r.fleet)
-    L.push(
-      "## 1. Fleet operations (this project vs Ansible)",
-      "",
-      ...fleetTables(r.fleet),
-      "",
-      "Method:",
-      "",
-      ...methodList(r.fleet.method),
-      "",
-    );
+    L.push(...section("## 1. Fleet operations (this project vs Ansible)", fleetTables(r.fleet), r.fleet.method));
   if (r.packet)
     L.push(
-      "## 2. Packet path: new TCP connections per second",
-      "",
-      ...packetTable(r.packet),
-      ...packetRatioTable(r.packet),
-      "",
-      "Method:",
-      "",
-      ...methodList(r.packet.method),
-      "",
+      ...section(
+        "## 2. Packet path: new TCP connections per second",
+        [...packetTable(r.packet), ...packetRatioTable(r.packet)],
+        r.packet.method,
+      ),
     );
   if (r.forward)
     L.push(
-      "## 2a. Forward path through a published port (issue 20)",
-      "",
-      ...forwardTable(r.forward),
-      "",
-      "Method:",
-      "",
-      ...methodList(r.forward.method),
-      "",
+      ...section("## 2a. Forward path through a published port (issue 20)", forwardTable(r.forward), r.forward.method),
     );
   if (r.blockSets)
     L.push(
-      "## 2b. Block sets at scale: an apply while another tool's elements are in the set (issue 21)",
-      "",
-      ...blockSetsTable(r.blockSets),
-      "",
-      "Method:",
-      "",
-      ...methodList(r.blockSets.method),
-      "",
+      ...section(
+        "## 2b. Block sets at scale: an apply while another tool's elements are in the set (issue 21)",
+        blockSetsTable(r.blockSets),
+        r.blockSets.method,
+      ),
     );
-  if (r.render)
-    L.push("## 3. Render scale", "", ...renderTable(r.render), "", "Method:", "", ...methodList(r.render.method), "");
-  if (r.audit)
-    L.push(
-      "## Audit beside the drift check",
-      "",
-      ...auditTable(r.audit),
-      "",
-      "Method:",
-      "",
-      ...methodList(r.audit.method),
-      "",
-    );
+  if (r.render) L.push(...section("## 3. Render scale", renderTable(r.render), r.render.method));
+  if (r.audit) L.push(...section("## Audit beside the drift check", auditTable(r.audit), r.audit.method));
   if (r.scale)
     L.push(
-      "## 4. Scale end to end: rendered, checked and applied over SSH",
-      "",
-      ...scaleTable(r.scale),
-      "",
-      "Method:",
-      "",
-      ...methodList(r.scale.method),
-      "",
+      ...section("## 4. Scale end to end: rendered, checked and applied over SSH", scaleTable(r.scale), r.scale.method),
     );
   if (r.engineScale) L.push(...engineScaleMarkdown(r.engineScale));
   return `${L.join("\n")}\n`;

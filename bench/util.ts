@@ -187,6 +187,51 @@ export function tempDir(prefix: string): string {
   return dir;
 }
 
+// ---------------------------------------------------------------- the packet tools and their namespaces
+
+/** bench/packet/acceptd.c and connload.c compiled into `dir` (the packet and forward benches). */
+export async function compilePacketTools(dir: string): Promise<{ acceptd: string; connload: string }> {
+  const out = { acceptd: path.join(dir, "acceptd"), connload: path.join(dir, "connload") };
+  for (const name of ["acceptd", "connload"] as const) {
+    await exec("cc", ["-O2", "-Wall", "-o", out[name], path.join(__dirname, "packet", `${name}.c`)], {
+      timeoutMs: 60_000,
+    });
+  }
+  return out;
+}
+
+/** `args` run inside network namespace `ns` (`ip netns exec`). */
+export function nsExec(ns: string, args: string[], timeoutMs = 60_000, input?: string): Promise<ExecResult> {
+  return exec("ip", ["netns", "exec", ns, ...args], { timeoutMs, ...(input !== undefined ? { input } : {}) });
+}
+
+/**
+ * Kills the server's process group and deletes the namespaces (their veths with them). Synchronous:
+ * also runs from the exit and signal handlers.
+ */
+export function removeNamespaces(serverPid: number | undefined, names: readonly string[]): void {
+  killGroup(serverPid, "SIGKILL");
+  for (const ns of names) spawnSync("ip", ["netns", "del", ns], { stdio: "ignore", timeout: 30_000 });
+}
+
+/** connload's arguments: `connload DST PORT CONCURRENCY WARMUP_S DURATION_S MAX_CONNECTIONS [BIND_ADDR]`. */
+export function connloadArgs(
+  connload: string,
+  to: { host: string; port: number },
+  run: { concurrency: number; warmup: number; seconds: number; max: number; from?: string },
+): string[] {
+  return [
+    connload,
+    to.host,
+    String(to.port),
+    String(run.concurrency),
+    String(run.warmup),
+    String(run.seconds),
+    String(run.max),
+    ...(run.from !== undefined ? [run.from] : []),
+  ];
+}
+
 // ---------------------------------------------------------------- statistics
 
 export function median(xs: readonly number[]): number {

@@ -12,14 +12,20 @@ const { assertPolicy } = load<typeof Validate>("model/validate");
 const { render, renderPolicy } = load<typeof Render>("render");
 const iterations = Number(process.argv[3]);
 
-export interface RenderAnswer {
+/** The times the worker measures, in ms (bench/render-scale.ts's RenderMeasure carries them as they are, rounded). */
+export interface RenderTimings {
   coldParseMs: number;
   coldRenderMs: number;
+  /** parse + render in one `render(input)` call, the first after the cold calls */
   coldTotalMs: number;
+  /** a fresh process's first parse + first render: what a CLI run pays */
   firstCallTotalMs: number;
   warmParseMs: number;
   warmRenderMs: number;
   warmTotalMs: number;
+}
+
+export interface RenderAnswer extends RenderTimings {
   /** bytes */
   rssBefore: number;
   maxRssKiB: number;

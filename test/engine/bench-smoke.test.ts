@@ -61,6 +61,10 @@ describe.runIf(
   let resultsBefore: string[];
   const results = path.join(REPO, "bench", "results");
   const listResults = () => (fs.existsSync(results) ? fs.readdirSync(results).sort() : []);
+  /** The report's markdown holds each of these section headings. */
+  const expectSections = (headings: readonly string[]): void => {
+    for (const heading of headings) expect(md).toContain(heading);
+  };
 
   beforeAll(async () => {
     out = fs.mkdtempSync(path.join(os.tmpdir(), "hnft-bench-smoke-"));
@@ -105,13 +109,12 @@ describe.runIf(
     expect(report.forward!.medianOurs).toBeGreaterThan(0);
     expect(report.forward!.ratio.median).toBeGreaterThan(0);
 
-    for (const heading of [
+    expectSections([
       "## 3. Render scale",
       "## 2. Packet path",
       "Paired ratios",
       "## 2a. Forward path through a published port",
-    ])
-      expect(md).toContain(heading);
+    ]);
   });
 
   it("fleet (ours, the Pulumi engine, Ansible), audit, scale, block sets and scale through the engine: each part's figures and section", () => {
@@ -129,14 +132,13 @@ describe.runIf(
     expect(report.engineScale!.fleets.length).toBeGreaterThan(0);
     expect(report.engineScale!.prefixes.length).toBeGreaterThan(0);
 
-    for (const heading of [
+    expectSections([
       "## 1. Fleet operations",
       "## Audit beside the drift check",
       "## 4. Scale end to end",
       "## 2b. Block sets at scale",
       "## Scale through the engine",
-    ])
-      expect(md).toContain(heading);
+    ]);
   });
 
   it("the Targets table judges every target the parts measure (none left 'not run')", () => {
