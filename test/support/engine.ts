@@ -275,7 +275,7 @@ interface TimedEvent {
 
 /**
  * When each host's step ran, from an HNFT_ENGINE_EVENTS file (tools/engine/run.ts stamps every engine
- * event with this machine's clock): per HostTable resource, its step's start and end in ms.
+ * event with this machine's clock): per HostTable resource, its first step's start and its last step's end in ms.
  */
 export function hostStepSpans(eventsFile: string): { urn: string; start: number; end: number }[] {
   const spans = new Map<string, { start?: number; end?: number }>();
@@ -283,8 +283,15 @@ export function hostStepSpans(eventsFile: string): { urn: string; start: number;
     const e = JSON.parse(line) as TimedEvent;
     const pre = e.resourcePreEvent?.metadata;
     const done = e.resOutputsEvent?.metadata;
-    if (pre?.type === HOST_TABLE_TYPE) spans.set(pre.urn, { ...spans.get(pre.urn), start: e.at });
-    if (done?.type === HOST_TABLE_TYPE) spans.set(done.urn, { ...spans.get(done.urn), end: e.at });
+    // a command may run several steps per host (a drift check: refresh, then same): first start, last end
+    if (pre?.type === HOST_TABLE_TYPE) {
+      const s = spans.get(pre.urn);
+      spans.set(pre.urn, { ...s, start: Math.min(s?.start ?? e.at, e.at) });
+    }
+    if (done?.type === HOST_TABLE_TYPE) {
+      const s = spans.get(done.urn);
+      spans.set(done.urn, { ...s, end: Math.max(s?.end ?? e.at, e.at) });
+    }
   }
   return [...spans]
     .filter(([, s]) => s.start !== undefined && s.end !== undefined)
