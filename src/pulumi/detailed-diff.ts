@@ -4,7 +4,6 @@
  * engine prints exactly these paths, so a preview lists the changed rules one by one.
  */
 import { isDeepStrictEqual } from "node:util";
-import { ELEMENT } from "./line-map";
 import { HostArgsFields } from "./types";
 
 /** pulumirpc.PropertyDiff.Kind */
@@ -43,8 +42,7 @@ function lineMapDiff(property: string, olds: unknown, news: unknown): [string, P
   const entries: [string, PropertyDiff][] = [];
   for (const key of Object.keys(after)) {
     if (!(key in before)) entries.push([mapKeyPath(property, key), { kind: DIFF_KIND.add, inputDiff: true }]);
-    // a set's element has no place to move to: a stored link of an older release is no change
-    else if (before[key] !== after[key] && after[key] !== ELEMENT)
+    else if (before[key] !== after[key])
       entries.push([mapKeyPath(property, key), { kind: DIFF_KIND.update, inputDiff: true }]);
   }
   for (const key of Object.keys(before)) {

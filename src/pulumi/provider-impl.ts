@@ -40,10 +40,10 @@ import { parseHostOptions, type ValidHostOptions } from "../model/host-options";
 import type { Policy } from "../model/policy";
 import { parsePolicy } from "../model/validate";
 import { type Artefacts, DEFAULT_PROFILE, type HostProfile, renderPolicy } from "../render";
-import { isSetElementLine, ruleLineGroup } from "../render/rule-lines";
+import { ruleLineGroup, setElementOf } from "../render/rule-lines";
 import { DIFF_KIND, detailedDiff, type PropertyDiff } from "./detailed-diff";
 import { importedInputs, tableId } from "./import-id";
-import { toLineMap } from "./line-map";
+import { foldedElements, type LineMap, toLineMap } from "./line-map";
 import { contentLines, liveFileLines, liveRuleLines } from "./live";
 import { describeTarget, machineOf } from "./names";
 import { memoParse, memoRender, policyKey, stableJson } from "./render-memo";
@@ -254,7 +254,7 @@ const keptLoadable = (artefacts: Artefacts): readonly string[] => artefacts.kept
 /** Rule lines and file lines as the resource stores them: LineMaps, which the engine diffs line by line. */
 function engineLines(ruleLines: readonly string[], sysctlLines: readonly string[], modprobeLines: readonly string[]) {
   return {
-    rules: toLineMap(ruleLines, ruleLineGroup, isSetElementLine),
+    rules: toLineMap(ruleLines, ruleLineGroup, setElementOf),
     sysctl: toLineMap(sysctlLines),
     modprobe: toLineMap(modprobeLines),
   };
@@ -422,10 +422,11 @@ export type HostTableDiff = DiffResult & { readonly detailedDiff?: Record<string
  * rule lines are kept (outputs of releases before 0.3.0 hold them too: used when present).
  */
 export async function diff(_id: string, storedOutputs: Props, news: Props, oldInputs?: Props): Promise<HostTableDiff> {
+  const storedRules = (storedOutputs.rules ?? oldInputs?.rules) as LineMap | undefined;
   const olds: Props =
-    storedOutputs.rules === undefined && oldInputs?.rules !== undefined
-      ? { ...storedOutputs, rules: oldInputs.rules }
-      : storedOutputs;
+    storedRules === undefined
+      ? storedOutputs
+      : { ...storedOutputs, rules: foldedElements(storedRules, ruleLineGroup, setElementOf) };
   const oldConn = (olds.connection ?? {}) as Record<string, unknown>;
   const newConn = news.connection as Record<string, unknown> | string | undefined;
   const replaces: string[] = [];

@@ -94,7 +94,7 @@ export const TableOutputsSchema = z.object({
   target: hostReport.target,
   rules: LineMapSchema.meta({
     description:
-      'The table\'s lines, one key per rule, set element, helper object and chain policy; the value names the line before it in its chain ("(first)" or "after: <line>"), so a preview diffs rule by rule; a set\'s element, which has no order, has the value "(element)", so a preview diffs a set element by element. Stored in the resource\'s inputs only (the outputs do not repeat it: a set of 100,000 prefixes is kept once).',
+      'The table\'s lines, one key per rule, helper object and chain policy; the value names the line before it in its chain ("(first)" or "after: <line>"), so a preview diffs rule by rule. A set is one key (`set <name>`) whose value is `| <n> elements` then its elements one a line, sorted, so a preview prints a changed set as a line diff: the elements gone and new, with two unchanged lines of context. Stored in the resource\'s inputs only (the outputs do not repeat it: a set of 100,000 prefixes is kept once).',
   }),
   sysctl: LineMapSchema.meta({ description: "The sysctl.d file, one key per line (value: the line before it)." }),
   modprobe: LineMapSchema.meta({ description: "The modprobe.d file, one key per line (value: the line before it)." }),

@@ -37,8 +37,11 @@ export function ruleLineGroup(line: string): string {
   return at < 0 ? line : line.slice(0, at);
 }
 
-/** A set's element (`set <name>: <element>`): a member, in no order. */
-export const isSetElementLine = (line: string): boolean => parseRuleLine(line)?.kind === "set";
+/** The element of a set's element line (`set <name>: <element>`, a member in no order); undefined for any other line. */
+export function setElementOf(line: string): string | undefined {
+  const parsed = parseRuleLine(line);
+  return parsed?.kind === "set" ? parsed.element : undefined;
+}
 
 /** The comment a rule's text ends with, as nft lists it. */
 export function commentOf(text: string): string | undefined {

@@ -174,7 +174,7 @@ describe("examples run under mocks", () => {
     expect(inner!.inputs.target).toBe("admin@10.0.0.20:22 via jump@203.0.113.5:22");
     const conn = unsecret(inner!.inputs.connection) as { proxy?: { host: string } };
     expect(conn.proxy?.host).toBe("203.0.113.5");
-    expect(Object.keys(inner!.inputs.rules as object)).toContain("set ssh_v4: 10.0.0.5");
+    expect((inner!.inputs.rules as Record<string, string>)["set ssh_v4"]).toBe("| 1 element\n10.0.0.5\n");
     const command = regs.find((r) => r.type === "command:remote:Command");
     expect((unsecret(command!.inputs.connection) as { proxy?: { host: string } }).proxy?.host).toBe("203.0.113.5");
   });

@@ -10,7 +10,7 @@ import { fromLineMap, type LineMap, toLineMap } from "../../src/pulumi/line-map"
 import { check } from "../../src/pulumi/provider-impl";
 import { FIREWALL_OUTPUT_KEYS, POLICY_KEYS } from "../../src/pulumi/types";
 import { render } from "../../src/render";
-import { isSetElementLine, ruleLineGroup } from "../../src/render/rule-lines";
+import { ruleLineGroup, setElementOf } from "../../src/render/rule-lines";
 import { generatePrivateKey, TEST_HOST_KEY } from "../support/keys";
 
 interface Registered {
@@ -73,7 +73,7 @@ describe("HostFirewall under mocks", () => {
     expect(failures).toEqual([]);
     expect(inputs.table).toBe("Web-1");
     expect(inputs.target).toBe("root@198.51.100.7:22");
-    expect(inputs.rules).toEqual(toLineMap(expected.ruleLines, ruleLineGroup, isSetElementLine));
+    expect(inputs.rules).toEqual(toLineMap(expected.ruleLines, ruleLineGroup, setElementOf));
     expect(fromLineMap(inputs.sysctl as LineMap)).toEqual(expected.sysctl.trimEnd().split("\n"));
     expect(fromLineMap(inputs.modprobe as LineMap)).toEqual(expected.modprobe.trimEnd().split("\n"));
     expect(inputs.drift).toEqual([]);
@@ -184,7 +184,7 @@ describe("HostFirewall under mocks", () => {
       ...registeredInputs,
       connection: (registeredInputs.connection as Record<string, unknown>).value,
     });
-    expect(inputs.rules).toEqual(toLineMap(expected.ruleLines, ruleLineGroup, isSetElementLine));
+    expect(inputs.rules).toEqual(toLineMap(expected.ruleLines, ruleLineGroup, setElementOf));
     expect(inputs.table).toBe("web");
   });
 

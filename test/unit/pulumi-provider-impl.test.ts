@@ -6,7 +6,7 @@ import { check, diff, guestsCheck, guestsCheckTarget } from "../../src/pulumi/pr
 import { UNKNOWN } from "../../src/pulumi/types";
 import { render } from "../../src/render";
 import { profileForKernel } from "../../src/render/profile";
-import { isSetElementLine, ruleLineGroup } from "../../src/render/rule-lines";
+import { ruleLineGroup, setElementOf } from "../../src/render/rule-lines";
 import { generatePrivateKey, TEST_HOST_KEY } from "../support/keys";
 
 let privateKey = "";
@@ -56,7 +56,7 @@ describe("provider check", () => {
     expect(result.failures).toEqual([]);
     const inputs = result.inputs as Record<string, unknown>;
     const expected = render({ ...policy, table: "web" });
-    expect(inputs.rules).toEqual(toLineMap(expected.ruleLines, ruleLineGroup, isSetElementLine));
+    expect(inputs.rules).toEqual(toLineMap(expected.ruleLines, ruleLineGroup, setElementOf));
     expect(fromLineMap(inputs.sysctl as LineMap)).toEqual(expected.sysctl.trimEnd().split("\n"));
     expect(inputs.target).toBe("root@198.51.100.7:22");
     expect(inputs.hostProfile).toBeUndefined();
@@ -150,6 +150,33 @@ describe("provider diff", () => {
     const blind = await diff("id", outputs, same);
     expect(Object.keys(blind.detailedDiff ?? {}).filter((k) => k.startsWith("rules[")).length).toBeGreaterThan(5);
     expect(Object.keys(d.detailedDiff ?? {}).filter((k) => k.startsWith("rules[")).length).toBeLessThan(5);
+  });
+
+  it("a set stored one key per element (0.2.0, linked; earlier 0.3.0 builds, valued) is no change; one element is one set path", async () => {
+    const sources = ["198.51.100.0/24", "203.0.113.9/32", "192.0.2.0/25"];
+    const withSet = news({ policy: { exposures: [{ service: "ssh", sources }] } });
+    const checked = (await check({}, withSet)).inputs as Record<string, unknown>;
+    const ruleLines = render({ exposures: [{ service: "ssh", sources }], table: "web" }).ruleLines;
+    const outputs = await outputsFor("6.1", { rules: undefined, policy: withSet.policy });
+    const linked = toLineMap(ruleLines, ruleLineGroup);
+    expect(Object.keys(linked)).toContain("set ssh_v4: 203.0.113.9");
+    const valued = Object.fromEntries(
+      Object.entries(linked).map(([k, v]) => [k, setElementOf(k) === undefined ? v : "(element)"]),
+    );
+    for (const rules of [linked, valued])
+      expect(await diff("id", outputs, checked, { ...outputs, rules })).toMatchObject({
+        changes: false,
+        detailedDiff: {},
+      });
+    const changed = (
+      await check(
+        {},
+        news({ policy: { exposures: [{ service: "ssh", sources: [...sources.slice(1), "192.0.2.128/25"] }] } }),
+      )
+    ).inputs as Record<string, unknown>;
+    expect((await diff("id", outputs, changed, { ...outputs, rules: linked })).detailedDiff).toEqual({
+      [mapKeyPath("rules", "set ssh_v4")]: { kind: DIFF_KIND.update, inputDiff: true },
+    });
   });
 
   it("another host or port replaces, deleting first; a renamed table replaces, deleting first too (two tables of this project on one host are refused)", async () => {

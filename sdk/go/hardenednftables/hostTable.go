@@ -40,7 +40,7 @@ type HostTable struct {
 	Modprobe pulumi.StringMapOutput `pulumi:"modprobe"`
 	// The firewall policy (every field of HostFirewall's policy arguments).
 	Policy PolicyOutput `pulumi:"policy"`
-	// The table's lines, one key per rule, set element, helper object and chain policy; the value names the line before it in its chain ("(first)" or "after: <line>"), so a preview diffs rule by rule; a set's element, which has no order, has the value "(element)", so a preview diffs a set element by element. Stored in the resource's inputs only (the outputs do not repeat it: a set of 100,000 prefixes is kept once).
+	// The table's lines, one key per rule, helper object and chain policy; the value names the line before it in its chain ("(first)" or "after: <line>"), so a preview diffs rule by rule. A set is one key (`set <name>`) whose value is `| <n> elements` then its elements one a line, sorted, so a preview prints a changed set as a line diff: the elements gone and new, with two unchanged lines of context. Stored in the resource's inputs only (the outputs do not repeat it: a set of 100,000 prefixes is kept once).
 	Rules pulumi.StringMapOutput `pulumi:"rules"`
 	// The sysctl.d file, one key per line (value: the line before it).
 	Sysctl pulumi.StringMapOutput `pulumi:"sysctl"`
@@ -241,7 +241,7 @@ func (o HostTableOutput) Policy() PolicyOutput {
 	return o.ApplyT(func(v *HostTable) PolicyOutput { return v.Policy }).(PolicyOutput)
 }
 
-// The table's lines, one key per rule, set element, helper object and chain policy; the value names the line before it in its chain ("(first)" or "after: <line>"), so a preview diffs rule by rule; a set's element, which has no order, has the value "(element)", so a preview diffs a set element by element. Stored in the resource's inputs only (the outputs do not repeat it: a set of 100,000 prefixes is kept once).
+// The table's lines, one key per rule, helper object and chain policy; the value names the line before it in its chain ("(first)" or "after: <line>"), so a preview diffs rule by rule. A set is one key (`set <name>`) whose value is `| <n> elements` then its elements one a line, sorted, so a preview prints a changed set as a line diff: the elements gone and new, with two unchanged lines of context. Stored in the resource's inputs only (the outputs do not repeat it: a set of 100,000 prefixes is kept once).
 func (o HostTableOutput) Rules() pulumi.StringMapOutput {
 	return o.ApplyT(func(v *HostTable) pulumi.StringMapOutput { return v.Rules }).(pulumi.StringMapOutput)
 }
