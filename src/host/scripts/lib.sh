@@ -176,9 +176,14 @@ list_declared() {
   while read -r kind name; do
     nft -s list "$kind" inet "$table" "$name" >>"$B/declared.sets" 2>/dev/null || return 1
   done <"$B/declared.names"
-  # Each set's block from its own listing in place of the terse one (lines kept in an array, not a
-  # string that grows: a deny list is 100,000 prefixes).
-  awk -v sets="$B/declared.sets" '
+  splice_sets "$B/declared.sets" "$B/declared.terse"
+}
+
+# TERSE (a listing without named sets' elements) with each set or map block that SETS (`nft list
+# set` listings, one after another) holds in place of its terse one.
+splice_sets() { # sets terse
+  # Lines kept in an array, not a string that grows: a deny list is 100,000 prefixes.
+  awk -v sets="$1" '
     FILENAME == sets {
       if (/^\t(set|map) [^ ]+ \{$/) { key = $1 " " $2; first[key] = n + 1 }
       if (key != "") { line[++n] = $0; if ($0 == "\t}") { last[key] = n; key = "" } }
@@ -191,7 +196,7 @@ list_declared() {
       next
     }
     skip { if ($0 == "\t}") skip = 0; next }
-    { print }' "$B/declared.sets" "$B/declared.terse"
+    { print }' "$1" "$2"
 }
 
 # The block sets of a table file or listing, by name.
