@@ -199,6 +199,50 @@ splice_sets() { # sets terse
     { print }' "$1" "$2"
 }
 
+# Each set or map of NAMES ("kind name" lines) as `nft -s -j list` prints it as DIR/N.json (N: its
+# line), its handle left out: the one thing two equal sets of two tables list differently (the
+# first "handle" of that one-line document is the set's; its elements come after it).
+list_sets_json() { # names dir
+  mkdir -p "$2"
+  n=0
+  while read -r kind name; do
+    n=$((n + 1))
+    nft -s -j list "$kind" inet "$table" "$name" 2>/dev/null | sed 's/"handle": [0-9]*, //' >"$2/$n.json" || true
+  done <"$1"
+}
+
+# Observe's candidate side, in a throwaway network namespace (unshare -n) that dies with it, while
+# the live side lists its declared sets ($B/live.names, $B/live.sets) and then writes `listed` on
+# stdin. Loads the candidate and lists it without named sets' elements ($B/desired.json,
+# $B/desired.terse), its declared sets as JSON ($B/desired.sets); each that the live side listed
+# byte for byte the same (both sides by this nft, in one form) is named in $B/same.names, each other
+# is listed in full ($B/desired.sets.text) while the namespace lives. Nothing when it does not load.
+candidate_listings() {
+  nft -f "$B/files/nft" </dev/null || return 0
+  nft -t -s -j list ruleset >"$B/desired.json"
+  nft -t -s list ruleset >"$B/desired.ruleset"
+  table_of_ruleset "$B/desired.ruleset" >"$B/desired.terse"
+  declared_sets "$B/desired.terse" >"$B/desired.names"
+  list_sets_json "$B/desired.names" "$B/desired.sets"
+  : >"$B/same.names"
+  : >"$B/desired.sets.text"
+  # Without `listed` (the live side failed) the live listings may be short: nothing is the same.
+  live_done=
+  read -r live_done || true
+  n=0
+  while read -r kind name; do
+    n=$((n + 1))
+    at=$(awk -v k="$kind $name" '$0 == k { print NR; exit }' "$B/live.names")
+    # an empty listing (nft failed) is never the same as anything
+    if [ "$live_done" = listed ] && [ -n "$at" ] && [ -s "$B/desired.sets/$n.json" ] &&
+      cmp -s "$B/live.sets/$at.json" "$B/desired.sets/$n.json"; then
+      echo "$kind $name" >>"$B/same.names"
+    else
+      nft -s list "$kind" inet "$table" "$name" >>"$B/desired.sets.text" 2>/dev/null || true
+    fi
+  done <"$B/desired.names"
+}
+
 # The block sets of a table file or listing, by name.
 owned_set_names() { # file
   awk "$SET_OWNER_AWK"'
