@@ -215,8 +215,9 @@ list_sets_json() { # names dir
 # the live side lists its declared sets ($B/live.names, $B/live.sets) and then writes `listed` on
 # stdin. Loads the candidate and lists it without named sets' elements ($B/desired.json,
 # $B/desired.terse), its declared sets as JSON ($B/desired.sets); each that the live side listed
-# byte for byte the same (both sides by this nft, in one form) is named in $B/same.names, each other
-# is listed in full ($B/desired.sets.text) while the namespace lives. Nothing when it does not load.
+# byte for byte the same (both sides by this nft, in one form) is named in $B/same.names, then it
+# says `compared` on stdout, and each other is listed in full ($B/desired.sets.text) while the
+# namespace lives. Nothing when it does not load.
 candidate_listings() {
   nft -f "$B/files/nft" </dev/null || return 0
   nft -t -s -j list ruleset >"$B/desired.json"
@@ -229,6 +230,7 @@ candidate_listings() {
   # Without `listed` (the live side failed) the live listings may be short: nothing is the same.
   live_done=
   read -r live_done || true
+  : >"$B/desired.differ"
   n=0
   while read -r kind name; do
     n=$((n + 1))
@@ -238,9 +240,13 @@ candidate_listings() {
       cmp -s "$B/live.sets/$at.json" "$B/desired.sets/$n.json"; then
       echo "$kind $name" >>"$B/same.names"
     else
-      nft -s list "$kind" inet "$table" "$name" >>"$B/desired.sets.text" 2>/dev/null || true
+      echo "$kind $name" >>"$B/desired.differ"
     fi
   done <"$B/desired.names"
+  echo compared
+  while read -r kind name; do
+    nft -s list "$kind" inet "$table" "$name" >>"$B/desired.sets.text" 2>/dev/null || true
+  done <"$B/desired.differ"
 }
 
 # The block sets of a table file or listing, by name.

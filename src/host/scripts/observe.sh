@@ -22,6 +22,13 @@ differing_sets_json() { # side
   differing_sets "$1" | while read -r n _ _; do cat "$B/$1.sets/$n.json" 2>/dev/null || true; done
 }
 
+# The full text listings of the live declared sets that differ, one after another.
+list_differing_live_text() {
+  differing_sets live | while read -r _ kind name; do
+    nft -s list "$kind" inet "$table" "$name" 2>/dev/null || true
+  done >"$B/live.sets.text"
+}
+
 step=observe
 # An absent table or file is a finding, not a failure: those reads may fail.
 # Named sets' elements are read only where this project declares them (never a block set's or a
@@ -39,21 +46,20 @@ if nft -t -s list ruleset >"$B/live.ruleset" 2>/dev/null; then
   declared_sets "$B/live.terse" >"$B/live.names"
 fi
 if [ -f "$B/files/nft" ]; then
+  # The candidate's session says `compared` once $B/same.names is complete (or ends without a
+  # word): the live side's full listings of the sets that differ go beside the candidate's.
   # shellcheck disable=SC2016 # expanded by the inner shell, from its own arguments
   { list_sets_json "$B/live.names" "$B/live.sets"; echo listed; } |
-    unshare -n sh -c 'B=$1; . "$B/lib.sh"; load_common_params; candidate_listings' sh "$B" 2>/dev/null || true
+    { unshare -n sh -c 'B=$1; . "$B/lib.sh"; load_common_params; candidate_listings' sh "$B" 2>/dev/null || true; } |
+    { read -r _ || true; list_differing_live_text; }
 else
   list_sets_json "$B/live.names" "$B/live.sets"
+  list_differing_live_text
 fi
 section live-sets-json
 differing_sets_json live
 section live-text
-if [ -s "$B/live.terse" ]; then
-  differing_sets live | while read -r _ kind name; do
-    nft -s list "$kind" inet "$table" "$name" 2>/dev/null || true
-  done >"$B/live.sets.text"
-  splice_sets "$B/live.sets.text" "$B/live.terse"
-fi
+if [ -s "$B/live.terse" ]; then splice_sets "$B/live.sets.text" "$B/live.terse"; fi
 if [ -f "$B/desired.json" ]; then
   section desired-json
   cat "$B/desired.json"
