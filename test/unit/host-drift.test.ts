@@ -214,6 +214,26 @@ describe("diffTables: the candidate against the live table, both listed by the h
     expect(d.helpers).toEqual([{ name: "ftp-std", change: "missing" }]);
   });
 
+  it("a set the host found the same on both sides is compared by declaration only; any other set with no elements listed is empty", () => {
+    const withoutElements = (doc: Doc) => {
+      for (const o of doc.nftables) if (o.set) delete o.set.elem;
+    };
+    const [desiredTerse] = live(withoutElements);
+    const same = new Set(["ssh_v4"]);
+    expect(diffTables(desiredTerse, LISTING_TEXT, ...live(withoutElements), same).sets).toEqual([]);
+    const reflagged = live((doc) => {
+      withoutElements(doc);
+      for (const o of doc.nftables) if (o.set) o.set.flags = ["interval", "timeout"];
+    });
+    expect(diffTables(desiredTerse, LISTING_TEXT, ...reflagged, same).sets).toEqual([
+      { name: "ssh_v4", added: [], removed: [], change: "type or flags changed" },
+    ]);
+    // negative control: not named the same, a live set listed without elements is an emptied set
+    expect(diffTables(LISTING_JSON, LISTING_TEXT, ...live(withoutElements)).sets).toEqual([
+      { name: "ssh_v4", added: [], removed: ["198.18.0.0/24", "198.19.0.1"] },
+    ]);
+  });
+
   it("no live table: present is false and every desired rule is missing", () => {
     const d = diffTables(LISTING_JSON, LISTING_TEXT, "", "");
     expect(d.livePresent).toBe(false);

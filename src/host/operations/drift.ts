@@ -96,8 +96,8 @@ export function ownedElsewhere(listing: string): Set<string> {
 /**
  * Table `table` (family inet) as `nft -s -j list table` lists it, from `nft -t -s -j list ruleset`
  * (every table, no named set's elements) and `nft -s -j list set` documents, one a line, for the
- * sets whose elements are declared (observe.sh): block sets' and meters' elements are never read.
- * "" when the table is absent.
+ * sets whose elements are declared and differ from the other side's (observe.sh): block sets' and
+ * meters' elements are never read, equal sets' never shipped. "" when the table is absent.
  */
 export function tableFromRuleset(rulesetJson: string, setsJson: string, table: string): string {
   if (!rulesetJson.trim()) return "";
@@ -179,11 +179,17 @@ function unmatched(rules: Parsed["rules"], others: Parsed["rules"]): RuleRef[] {
   return out;
 }
 
+/**
+ * Sets named in `sameSets` were compared on the host and found equal there (observe.sh leaves
+ * their elements out of both listings): their elements are not compared here, their declarations
+ * are. Any other set's elements are taken as listed, none listed being an empty set.
+ */
 export function diffTables(
   desiredJson: string,
   desiredText: string,
   liveJson: string,
   liveText: string,
+  sameSets: ReadonlySet<string> = new Set(),
 ): TableDiff & { livePresent: boolean } {
   const desired = parse(desiredJson, desiredText);
   const live = parse(liveJson, liveText);
@@ -223,7 +229,7 @@ export function diffTables(
       sets.push({ name, added: [], removed: s.elements, change: "missing" });
       continue;
     }
-    if (owned.has(name)) {
+    if (owned.has(name) || sameSets.has(name)) {
       if (ls.props !== s.props) sets.push({ name, added: [], removed: [], change: "type or flags changed" });
       continue;
     }

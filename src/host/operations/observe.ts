@@ -36,10 +36,11 @@ export async function observeOnSession(
       "could not load the candidate into a throwaway namespace on the host (unshare -n and nft needed)",
     );
   const table = diffTables(
-    s["desired-json"] ?? "",
+    tableFromRuleset(s["desired-json"] ?? "", s["desired-sets-json"] ?? "", artefacts.table),
     s["desired-text"] ?? "",
     tableFromRuleset(s["live-json"] ?? "", s["live-sets-json"] ?? "", artefacts.table),
     s["live-text"] ?? "",
+    sameSets(s["sets-same"] ?? ""),
   );
 
   const unit = facts.init.startsWith("systemd") ? renderUnit(artefacts.table, paths, facts.nftBinary) : undefined;
@@ -59,6 +60,12 @@ export async function observeOnSession(
     ...lastTransactionOf(s["last-transaction"], artefacts.table, paths.nft),
     facts,
   };
+}
+
+/** The sets (not maps: diffTables compares no map's elements) that observe.sh found equal on both sides. */
+function sameSets(section: string): Set<string> {
+  const names = section.split("\n").flatMap((line) => /^set (\S+)$/.exec(line)?.[1] ?? []);
+  return new Set(names);
 }
 
 function lastTransactionOf(

@@ -176,9 +176,14 @@ list_declared() {
   while read -r kind name; do
     nft -s list "$kind" inet "$table" "$name" >>"$B/declared.sets" 2>/dev/null || return 1
   done <"$B/declared.names"
-  # Each set's block from its own listing in place of the terse one (lines kept in an array, not a
-  # string that grows: a deny list is 100,000 prefixes).
-  awk -v sets="$B/declared.sets" '
+  splice_sets "$B/declared.sets" "$B/declared.terse"
+}
+
+# TERSE (a listing without named sets' elements) with each set or map block that SETS (`nft list
+# set` listings, one after another) holds in place of its terse one.
+splice_sets() { # sets terse
+  # Lines kept in an array, not a string that grows: a deny list is 100,000 prefixes.
+  awk -v sets="$1" '
     FILENAME == sets {
       if (/^\t(set|map) [^ ]+ \{$/) { key = $1 " " $2; first[key] = n + 1 }
       if (key != "") { line[++n] = $0; if ($0 == "\t}") { last[key] = n; key = "" } }
@@ -191,7 +196,57 @@ list_declared() {
       next
     }
     skip { if ($0 == "\t}") skip = 0; next }
-    { print }' "$B/declared.sets" "$B/declared.terse"
+    { print }' "$1" "$2"
+}
+
+# Each set or map of NAMES ("kind name" lines) as `nft -s -j list` prints it as DIR/N.json (N: its
+# line), its handle left out: the one thing two equal sets of two tables list differently (the
+# first "handle" of that one-line document is the set's; its elements come after it).
+list_sets_json() { # names dir
+  mkdir -p "$2"
+  n=0
+  while read -r kind name; do
+    n=$((n + 1))
+    nft -s -j list "$kind" inet "$table" "$name" 2>/dev/null | sed 's/"handle": [0-9]*, //' >"$2/$n.json" || true
+  done <"$1"
+}
+
+# Observe's candidate side, in a throwaway network namespace (unshare -n) that dies with it, while
+# the live side lists its declared sets ($B/live.names, $B/live.sets) and then writes `listed` on
+# stdin. Loads the candidate and lists it without named sets' elements ($B/desired.json,
+# $B/desired.terse), its declared sets as JSON ($B/desired.sets); each that the live side listed
+# byte for byte the same (both sides by this nft, in one form) is named in $B/same.names, then it
+# says `compared` on stdout, and each other is listed in full ($B/desired.sets.text) while the
+# namespace lives. Nothing when it does not load.
+candidate_listings() {
+  nft -f "$B/files/nft" </dev/null || return 0
+  nft -t -s -j list ruleset >"$B/desired.json"
+  nft -t -s list ruleset >"$B/desired.ruleset"
+  table_of_ruleset "$B/desired.ruleset" >"$B/desired.terse"
+  declared_sets "$B/desired.terse" >"$B/desired.names"
+  list_sets_json "$B/desired.names" "$B/desired.sets"
+  : >"$B/same.names"
+  : >"$B/desired.sets.text"
+  # Without `listed` (the live side failed) the live listings may be short: nothing is the same.
+  live_done=
+  read -r live_done || true
+  : >"$B/desired.differ"
+  n=0
+  while read -r kind name; do
+    n=$((n + 1))
+    at=$(awk -v k="$kind $name" '$0 == k { print NR; exit }' "$B/live.names")
+    # an empty listing (nft failed) is never the same as anything
+    if [ "$live_done" = listed ] && [ -n "$at" ] && [ -s "$B/desired.sets/$n.json" ] &&
+      cmp -s "$B/live.sets/$at.json" "$B/desired.sets/$n.json"; then
+      echo "$kind $name" >>"$B/same.names"
+    else
+      echo "$kind $name" >>"$B/desired.differ"
+    fi
+  done <"$B/desired.names"
+  echo compared
+  while read -r kind name; do
+    nft -s list "$kind" inet "$table" "$name" >>"$B/desired.sets.text" 2>/dev/null || true
+  done <"$B/desired.differ"
 }
 
 # The block sets of a table file or listing, by name.

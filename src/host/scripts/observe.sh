@@ -7,33 +7,68 @@ B=$1
 load_common_params
 catch_failures
 
-# The candidate as this host's nft lists it (JSON and text), loaded once into a throwaway network
-# namespace: $B/desired.json and $B/desired.text, absent or empty when it does not load.
-list_candidate() {
-  # shellcheck disable=SC2016 # expanded by the inner shell, from its own arguments
-  unshare -n sh -c 'nft -f "$1" || exit 0; nft -s -j list table inet "$2" >"$3.json"; nft -s list table inet "$2" >"$3.text"' \
-    sh "$B/files/nft" "$table" "$B/desired" 2>/dev/null || true
+# The declared sets of SIDE (live or desired) not named in $B/same.names, as "N kind name" (N: its
+# listing's number in $B/SIDE.sets).
+differing_sets() { # side
+  n=0
+  while read -r kind name; do
+    n=$((n + 1))
+    grep -qxF "$kind $name" "$B/same.names" || echo "$n $kind $name"
+  done <"$B/$1.names"
+}
+
+# Their JSON listings, one a line.
+differing_sets_json() { # side
+  differing_sets "$1" | while read -r n _ _; do cat "$B/$1.sets/$n.json" 2>/dev/null || true; done
+}
+
+# The full text listings of the live declared sets that differ, one after another.
+list_differing_live_text() {
+  differing_sets live | while read -r _ kind name; do
+    nft -s list "$kind" inet "$table" "$name" 2>/dev/null || true
+  done >"$B/live.sets.text"
 }
 
 step=observe
 # An absent table or file is a finding, not a failure: those reads may fail.
-# Never the elements of block sets and meters (not compared, and seconds to read for 100,000):
-# the whole ruleset without named sets' elements (observe.ts keeps this table's objects), then
-# each set whose elements are declared on its own, one JSON document a line.
+# Named sets' elements are read only where this project declares them (never a block set's or a
+# meter's: not compared, and seconds to read for 100,000), and shipped only for the sets that
+# differ: the live table and the candidate (loaded into a throwaway network namespace) list each
+# such set concurrently, and the host compares the two listings. Everything else is listed
+# without named sets' elements (milliseconds for any size). A set listed the same on both sides
+# is named in sets-same, its elements in no section.
 section live-json
 nft -t -s -j list ruleset 2>/dev/null || true
-section live-sets-json
-if list_declared >"$B/live.declared"; then
-  declared_sets "$B/declared.terse" | while read -r kind name; do nft -s -j list "$kind" inet "$table" "$name" 2>/dev/null || true; done
+: >"$B/live.names"
+: >"$B/same.names"
+if nft -t -s list ruleset >"$B/live.ruleset" 2>/dev/null; then
+  table_of_ruleset "$B/live.ruleset" >"$B/live.terse"
+  declared_sets "$B/live.terse" >"$B/live.names"
 fi
-section live-text
-cat "$B/live.declared" 2>/dev/null || true
 if [ -f "$B/files/nft" ]; then
-  list_candidate
+  # The candidate's session says `compared` once $B/same.names is complete (or ends without a
+  # word): the live side's full listings of the sets that differ go beside the candidate's.
+  # shellcheck disable=SC2016 # expanded by the inner shell, from its own arguments
+  { list_sets_json "$B/live.names" "$B/live.sets"; echo listed; } |
+    { unshare -n sh -c 'B=$1; . "$B/lib.sh"; load_common_params; candidate_listings' sh "$B" 2>/dev/null || true; } |
+    { read -r _ || true; list_differing_live_text; }
+else
+  list_sets_json "$B/live.names" "$B/live.sets"
+  list_differing_live_text
+fi
+section live-sets-json
+differing_sets_json live
+section live-text
+if [ -s "$B/live.terse" ]; then splice_sets "$B/live.sets.text" "$B/live.terse"; fi
+if [ -f "$B/desired.json" ]; then
   section desired-json
-  cat "$B/desired.json" 2>/dev/null || true
+  cat "$B/desired.json"
+  section desired-sets-json
+  differing_sets_json desired
   section desired-text
-  cat "$B/desired.text" 2>/dev/null || true
+  splice_sets "$B/desired.sets.text" "$B/desired.terse"
+  section sets-same
+  cat "$B/same.names"
 fi
 managed_files | while read -r name path; do
   if [ -f "$path" ]; then section "file $name present"; base64 -w 0 "$path"; echo; else section "file $name missing"; fi
