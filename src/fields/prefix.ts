@@ -33,13 +33,20 @@ export function parsePrefix(value: string): Result<Prefix> {
     return refused(`"${value}" has a zone index, which a firewall set cannot hold`);
   }
   const family: Family = address.kind() === "ipv4" ? "ipv4" : "ipv6";
-  const network =
-    family === "ipv4"
-      ? ipaddr.IPv4.networkAddressFromCIDR(`${address.toString()}/${length}`)
-      : ipaddr.IPv6.networkAddressFromCIDR(`${address.toString()}/${length}`);
+  const network = networkOf(address, length);
   const bits = family === "ipv4" ? 32 : 128;
   const text = length === bits ? network.toString() : `${network.toString()}/${length}`;
   return { ok: true, value: { family, text } };
+}
+
+/** The address with its host bits cleared (what ipaddr's networkAddressFromCIDR does, without printing and parsing it again). */
+function networkOf(address: ipaddr.IPv4 | ipaddr.IPv6, length: number): ipaddr.IPv4 | ipaddr.IPv6 {
+  const bytes = address.toByteArray();
+  for (let i = 0; i < bytes.length; i++) {
+    const kept = Math.min(8, Math.max(0, length - i * 8));
+    bytes[i] = bytes[i]! & ((0xff << (8 - kept)) & 0xff);
+  }
+  return ipaddr.fromByteArray(bytes);
 }
 
 export const PrefixSchema = z

@@ -7,6 +7,7 @@ import { PolicyError, parsePolicy } from "../model/validate";
 import { renderPolicy } from "../render";
 import { fromLineMap, type LineMap } from "./line-map";
 import { describeTarget, tableNameFor } from "./names";
+import { memoParse, policyKey } from "./render-memo";
 import { HostTable, type OutputsOf } from "./resource";
 import {
   FIREWALL_OUTPUT_KEYS,
@@ -85,10 +86,17 @@ export function argumentErrors(plain: {
   return formatIssues(argumentIssues(plain));
 }
 
+/**
+ * Parsed once per policy and table in this process: a plain policy is checked in the constructor
+ * and again when its Output resolves (100,000 prefixes take a second to parse).
+ */
+const parsedOnce = (policy: Record<string, unknown>, table: string | undefined) =>
+  memoParse(policyKey(policy, table), () => parsePolicy({ ...policy, table }));
+
 function argumentIssues(plain: { policy?: Record<string, unknown>; table?: string; connection?: unknown }): Issue[] {
   const issues: Issue[] = [];
   if (plain.policy !== undefined) {
-    const policy = parsePolicy({ ...plain.policy, table: plain.table });
+    const policy = parsedOnce(plain.policy, plain.table);
     if (!policy.ok) issues.push(...policy.issues);
   }
   if (plain.connection !== undefined) {
@@ -144,12 +152,14 @@ export class HostFirewall extends pulumi.ComponentResource {
       table: string;
     }>;
     const checked = resolvedPolicy.apply((value) => {
-      const parsed = parsePolicy({ ...value.policy, table: value.table });
+      const parsed = parsedOnce(value.policy, value.table);
       if (!parsed.ok) throw new HostFirewallArgsError(name, parsed.issues);
       const artefacts = renderPolicy(parsed.value, { table: value.table });
       return {
         table: value.table,
-        policy: value.policy,
+        // as its JSON text: one value in every engine message and copy of the state, where an
+        // object is one value per prefix (100,000 of them took seconds per message to encode)
+        policyJson: JSON.stringify(value.policy),
         nft: artefacts.nft,
         ruleLines: [...artefacts.ruleLines],
       };
@@ -174,7 +184,7 @@ export class HostFirewall extends pulumi.ComponentResource {
       {
         table: checked.table,
         connection: checkedConnection,
-        policy: checked.policy,
+        policy: checked.policyJson,
         // every host option but the table (checked above): passed on as given
         ...Object.fromEntries(
           HOST_OPTION_KEYS.filter((key) => key !== "table" && args[key] !== undefined).map((key) => [key, args[key]]),

@@ -25,7 +25,7 @@ import type {
   ReadResult,
   UpdateResult,
 } from "@pulumi/pulumi/provider";
-import { formatIssues } from "../fields/issues";
+import { formatIssues, type Issue } from "../fields/issues";
 import { GuestsCutOffError } from "../host/errors";
 import { applyOnSession } from "../host/operations/apply";
 import { modulesOtherTablesNeed } from "../host/operations/coexist";
@@ -94,11 +94,27 @@ function connectionOf(props: Props): Connection {
   return parsed.value;
 }
 
-/** The policy of `props` (news or state), parsed once per policy and table (render-memo.ts). */
+/**
+ * The policy of `props` (news or state), parsed once per policy and table (render-memo.ts). The
+ * policy is an object, or its JSON text (what HostFirewall passes: component.ts).
+ */
 function parsedPolicy(props: Props) {
-  return memoParse(policyKey(props.policy, props.table), () =>
-    parsePolicy({ ...(props.policy as object), table: props.table }),
-  );
+  return memoParse(policyKey(props.policy, props.table), () => {
+    const policy = policyValue(props.policy);
+    return policy.ok ? parsePolicy({ ...(policy.value as object), table: props.table }) : policy;
+  });
+}
+
+function policyValue(input: unknown): { ok: true; value: unknown } | { ok: false; issues: Issue[] } {
+  if (typeof input !== "string") return { ok: true, value: input };
+  try {
+    return { ok: true, value: JSON.parse(input) };
+  } catch (err) {
+    return {
+      ok: false,
+      issues: [{ path: [], message: `the policy's JSON text does not parse: ${(err as Error).message}` }],
+    };
+  }
 }
 
 function policyOf(props: Props): Policy {

@@ -237,7 +237,13 @@ export function packageSchema(version: string) {
 
   const firewallInputs = { ...policyType.properties, ...args };
   const firewallOutputs = b.properties("outputs", toJson(FirewallOutputsSchema));
-  const tableInputs = { ...args, policy: { ...policy, description: policyJsonSchema.description! } };
+  const tableInputs = {
+    ...args,
+    policy: {
+      ...policy,
+      description: `${policyJsonSchema.description!} The provider also takes it as its JSON text, which is what HostFirewall passes: one value in every engine message and state copy instead of one per prefix.`,
+    },
+  };
   const tableOutputs = b.properties("outputs", toJson(TableOutputsSchema));
 
   return {

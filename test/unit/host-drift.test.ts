@@ -302,6 +302,16 @@ describe("compareObserved: files, enablement link, sysctls and modules as observ
     ]);
   });
 
+  it("the table file the host found the same as the candidate it was sent is in sync without its content", () => {
+    const { "file nft present": _, ...rest } = inSyncSections;
+    const sameOnHost = { ...rest, "file nft same": "" };
+    expect(compareObserved(sameOnHost, { artefacts, paths, unit: "[Unit]\n" }).files).toEqual([]);
+    // negative control: neither same nor present is a missing file
+    expect(compareObserved(rest, { artefacts, paths, unit: "[Unit]\n" }).files).toEqual([
+      { name: "nft", path: paths.nft, status: "missing", added: [], removed: [] },
+    ]);
+  });
+
   it("a live sysctl off its value, and a denied module that is loaded", () => {
     const found = compareObserved(
       {

@@ -77,7 +77,10 @@ describe("HostFirewall under mocks", () => {
     expect(fromLineMap(inputs.sysctl as LineMap)).toEqual(expected.sysctl.trimEnd().split("\n"));
     expect(fromLineMap(inputs.modprobe as LineMap)).toEqual(expected.modprobe.trimEnd().split("\n"));
     expect(inputs.drift).toEqual([]);
-    expect(inputs.policy).toEqual({ exposures: [{ service: "ssh" }, { service: "ftp", passivePorts: "50000-50100" }] });
+    // the policy goes to HostTable as its JSON text (one value, not one per prefix)
+    expect(JSON.parse(inputs.policy as string)).toEqual({
+      exposures: [{ service: "ssh" }, { service: "ftp", passivePorts: "50000-50100" }],
+    });
     expect(inputs.hostPaths).toEqual({ stateRoot: "/etc/hardened-nftables/.state" });
     expect(await settle(fw.renderedTable)).toBe(expected.nft);
     expect(await settle(fw.ruleLines)).toEqual(expected.ruleLines);
@@ -201,7 +204,7 @@ describe("HostFirewall under mocks", () => {
     const fw = new HostFirewall("scoped", { connection: connection(), table: "scoped", ...policy });
     await settle(fw.hostTable.urn);
     expect(await settle(fw.renderedTable)).toBe(render({ table: "scoped", ...policy }).nft);
-    expect(registered[1]!.inputs.policy).toEqual(policy);
+    expect(JSON.parse(registered[1]!.inputs.policy as string)).toEqual(policy);
   });
 
   it("derives a safe default table name from the resource name", async () => {
@@ -242,7 +245,7 @@ describe("HostFirewall under mocks", () => {
     });
     await settle(fw.hostTable.urn);
     const inputs = registered[1]!.inputs;
-    expect(inputs.policy).toEqual(policy);
+    expect(JSON.parse(inputs.policy as string)).toEqual(policy);
     expect(inputs.confirmTimeoutSeconds).toBe(20);
     for (const key of FIREWALL_OUTPUT_KEYS)
       expect(pulumi.Output.isInstance((fw as unknown as Record<string, unknown>)[key]), key).toBe(true);

@@ -71,6 +71,15 @@ describe("provider check", () => {
     expect(inputs.hostProfile).toEqual(olds.hostProfile);
   });
 
+  it("takes the policy as its JSON text too (what HostFirewall passes), and says when the text does not parse", async () => {
+    const asObject = (await check(undefined, news())).inputs;
+    const asText = (await check(undefined, news({ policy: JSON.stringify(policy) }))).inputs;
+    expect(asText.rules).toEqual(asObject.rules);
+    expect(asText.policy).toBe(JSON.stringify(policy));
+    const { failures } = await check(undefined, news({ policy: "{ exposures: " }));
+    expect(failures).toEqual([{ property: "policy", reason: expect.stringContaining("JSON text does not parse") }]);
+  });
+
   it("reports every problem with its path, never a secret", async () => {
     const result = await check(
       undefined,

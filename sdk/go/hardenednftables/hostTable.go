@@ -38,7 +38,7 @@ type HostTable struct {
 	KeptLoadable pulumi.StringArrayOutput `pulumi:"keptLoadable"`
 	// The modprobe.d file, one key per line (value: the line before it).
 	Modprobe pulumi.StringMapOutput `pulumi:"modprobe"`
-	// The firewall policy (every field of HostFirewall's policy arguments).
+	// The firewall policy (every field of HostFirewall's policy arguments). The provider also takes it as its JSON text, which is what HostFirewall passes: one value in every engine message and state copy instead of one per prefix.
 	Policy PolicyOutput `pulumi:"policy"`
 	// The table's lines, one key per rule, helper object and chain policy; the value names the line before it in its chain ("(first)" or "after: <line>"), so a preview diffs rule by rule. A set is one key (`set <name>`) whose value is `| <n> elements` then its elements one a line, sorted, so a preview prints a changed set as a line diff: the elements gone and new, with two unchanged lines of context. Stored in the resource's inputs only (the outputs do not repeat it: a set of 100,000 prefixes is kept once).
 	Rules pulumi.StringMapOutput `pulumi:"rules"`
@@ -122,7 +122,7 @@ type hostTableArgs struct {
 	Connection Connection `pulumi:"connection"`
 	// Where state and the lock live on the host.
 	HostPaths *HostPaths `pulumi:"hostPaths"`
-	// The firewall policy (every field of HostFirewall's policy arguments).
+	// The firewall policy (every field of HostFirewall's policy arguments). The provider also takes it as its JSON text, which is what HostFirewall passes: one value in every engine message and state copy instead of one per prefix.
 	Policy Policy `pulumi:"policy"`
 	// Name of the `table inet` this resource owns. HostFirewall's default: the resource name, made a safe nft identifier; the CLI's: hardened.
 	Table string `pulumi:"table"`
@@ -138,7 +138,7 @@ type HostTableArgs struct {
 	Connection ConnectionInput
 	// Where state and the lock live on the host.
 	HostPaths HostPathsPtrInput
-	// The firewall policy (every field of HostFirewall's policy arguments).
+	// The firewall policy (every field of HostFirewall's policy arguments). The provider also takes it as its JSON text, which is what HostFirewall passes: one value in every engine message and state copy instead of one per prefix.
 	Policy PolicyInput
 	// Name of the `table inet` this resource owns. HostFirewall's default: the resource name, made a safe nft identifier; the CLI's: hardened.
 	Table pulumi.StringInput
@@ -236,7 +236,7 @@ func (o HostTableOutput) Modprobe() pulumi.StringMapOutput {
 	return o.ApplyT(func(v *HostTable) pulumi.StringMapOutput { return v.Modprobe }).(pulumi.StringMapOutput)
 }
 
-// The firewall policy (every field of HostFirewall's policy arguments).
+// The firewall policy (every field of HostFirewall's policy arguments). The provider also takes it as its JSON text, which is what HostFirewall passes: one value in every engine message and state copy instead of one per prefix.
 func (o HostTableOutput) Policy() PolicyOutput {
 	return o.ApplyT(func(v *HostTable) PolicyOutput { return v.Policy }).(PolicyOutput)
 }
