@@ -202,12 +202,16 @@ splice_sets() { # sets terse
 # Each set or map of NAMES ("kind name" lines) as `nft -s -j list` prints it as DIR/N.json (N: its
 # line), its handle left out: the one thing two equal sets of two tables list differently (the
 # first "handle" of that one-line document is the set's; its elements come after it).
-list_sets_json() { # names dir
+list_sets_json() { # names dir [whole: handles kept, nothing compares them]
   mkdir -p "$2"
   n=0
   while read -r kind name; do
     n=$((n + 1))
-    nft -s -j list "$kind" inet "$table" "$name" 2>/dev/null | sed 's/"handle": [0-9]*, //' >"$2/$n.json" || true
+    if [ "${3:-}" = whole ]; then
+      nft -s -j list "$kind" inet "$table" "$name" >"$2/$n.json" 2>/dev/null || true
+    else
+      nft -s -j list "$kind" inet "$table" "$name" 2>/dev/null | sed 's/"handle": [0-9]*, //' >"$2/$n.json" || true
+    fi
   done <"$1"
 }
 

@@ -10,10 +10,15 @@ catch_failures
 # The declared sets of SIDE (live or desired) not named in $B/same.names, as "N kind name" (N: its
 # listing's number in $B/SIDE.sets).
 differing_sets() { # side
+  same="
+$(cat "$B/same.names")
+"
   n=0
   while read -r kind name; do
     n=$((n + 1))
-    grep -qxF "$kind $name" "$B/same.names" || echo "$n $kind $name"
+    case "$same" in *"
+$kind $name
+"*) ;; *) echo "$n $kind $name" ;; esac
   done <"$B/$1.names"
 }
 
@@ -28,6 +33,9 @@ list_differing_live_text() {
     nft -s list "$kind" inet "$table" "$name" 2>/dev/null || true
   done >"$B/live.sets.text"
 }
+
+# Candidates up to this size (bytes) are listed whole: about 3,000 set elements.
+WHOLE_BELOW=65536
 
 step=observe
 # An absent table or file is a finding, not a failure: those reads may fail.
@@ -45,7 +53,19 @@ if nft -t -s list ruleset >"$B/live.ruleset" 2>/dev/null; then
   table_of_ruleset "$B/live.ruleset" >"$B/live.terse"
   declared_sets "$B/live.terse" >"$B/live.names"
 fi
-if [ -f "$B/files/nft" ]; then
+if [ -f "$B/files/nft" ] && [ "$(wc -c <"$B/files/nft")" -le "$WHOLE_BELOW" ]; then
+  # A small candidate (no big set): listed whole in the throwaway namespace, every declared set
+  # shipped and compared in JS. Comparing each set on the host costs a few processes per set,
+  # which a fleet of small tables pays on every host for nothing.
+  list_sets_json "$B/live.names" "$B/live.sets" whole
+  # shellcheck disable=SC2016 # expanded by the inner shell, from its own arguments
+  unshare -n sh -c 'nft -f "$1" </dev/null || exit 0; nft -s -j list ruleset >"$2.json"; nft -s list ruleset >"$2.ruleset"' \
+    sh "$B/files/nft" "$B/desired" 2>/dev/null || true
+  if [ -s "$B/desired.json" ]; then table_of_ruleset "$B/desired.ruleset" >"$B/desired.terse"; fi
+  : >"$B/desired.names"
+  : >"$B/desired.sets.text"
+  list_differing_live_text
+elif [ -f "$B/files/nft" ]; then
   # The candidate's session says `compared` once $B/same.names is complete (or ends without a
   # word): the live side's full listings of the sets that differ go beside the candidate's.
   # shellcheck disable=SC2016 # expanded by the inner shell, from its own arguments
