@@ -4,10 +4,10 @@ import { formatIssues, type Issue } from "../fields/issues";
 import { type ConnectionInput, parseConnection, redact } from "../model/connection";
 import type { ExposureInput } from "../model/policy";
 import { PolicyError, parsePolicy } from "../model/validate";
-import { renderPolicy } from "../render";
+import { DEFAULT_PROFILE, renderPolicy } from "../render";
 import { fromLineMap, type LineMap } from "./line-map";
 import { describeTarget, tableNameFor } from "./names";
-import { memoParse, policyKey } from "./render-memo";
+import { memoParse, memoRender, policyKey } from "./render-memo";
 import { HostTable, type OutputsOf } from "./resource";
 import {
   FIREWALL_OUTPUT_KEYS,
@@ -90,8 +90,8 @@ export function argumentErrors(plain: {
  * Parsed once per policy and table in this process: a plain policy is checked in the constructor
  * and again when its Output resolves (100,000 prefixes take a second to parse).
  */
-const parsedOnce = (policy: Record<string, unknown>, table: string | undefined) =>
-  memoParse(policyKey(policy, table), () => parsePolicy({ ...policy, table }));
+const parsedOnce = (policy: Record<string, unknown>, table: string | undefined, key = policyKey(policy, table)) =>
+  memoParse(key, () => parsePolicy({ ...policy, table }));
 
 function argumentIssues(plain: { policy?: Record<string, unknown>; table?: string; connection?: unknown }): Issue[] {
   const issues: Issue[] = [];
@@ -152,9 +152,11 @@ export class HostFirewall extends pulumi.ComponentResource {
       table: string;
     }>;
     const checked = resolvedPolicy.apply((value) => {
-      const parsed = parsedOnce(value.policy, value.table);
+      const key = policyKey(value.policy, value.table);
+      const parsed = parsedOnce(value.policy, value.table, key);
       if (!parsed.ok) throw new HostFirewallArgsError(name, parsed.issues);
-      const artefacts = renderPolicy(parsed.value, { table: value.table });
+      // a fleet's hosts mostly share one policy: rendered once, not once per host
+      const artefacts = memoRender(key, DEFAULT_PROFILE, [], () => renderPolicy(parsed.value, { table: value.table }));
       return {
         table: value.table,
         // as its JSON text: one value in every engine message and copy of the state, where an
