@@ -84,8 +84,32 @@ describe.runIf(requireRoot("observe sets", ["ip", "sshd", "nft", "unshare"]))(
       expect((await applyPolicy(connectionFor(h1), policy, opts)).changed).toBe(true);
     });
 
-    it("in sync: both sets named the same, and no section carries an element", async () => {
+    /** The listing the guardian recorded at commit gone: the table is listed and compared again. */
+    const forgetCommittedListing = () => h1.sh(`rm -f ${HOST_PATHS.stateRoot}/${TABLE}/applied.listing`);
+
+    it("in sync as committed: the host says so, and nothing of the table is listed, loaded or shipped", async () => {
       const { report, sections } = await observe();
+      expect(report.inSync).toBe(true);
+      expect(report.tablePresent).toBe(true);
+      expect(sections).toHaveProperty("table-as-applied");
+      for (const k of TABLE_SECTIONS) expect(sections).not.toHaveProperty(k);
+      // the table file, the same as the candidate the step uploaded, is not shipped back either
+      expect(sections).toHaveProperty("file nft same");
+      expect(sections).not.toHaveProperty("file nft present");
+    });
+
+    it("a rule added by hand is not the table as committed: listed, compared and named", async () => {
+      await h1.sh(`nft insert rule inet ${TABLE} input tcp dport 9999 accept`);
+      const { report, sections } = await observe();
+      expect(sections).not.toHaveProperty("table-as-applied");
+      expect(report.inSync).toBe(false);
+      expect(report.rules.added.map((r) => r.text)).toEqual(["tcp dport 9999 accept"]);
+    });
+
+    it("in sync: both sets named the same, and no section carries an element", async () => {
+      await forgetCommittedListing();
+      const { report, sections } = await observe();
+      expect(sections).not.toHaveProperty("table-as-applied");
       expect(report.inSync).toBe(true);
       expect(report.sets).toEqual([]);
       expect(sections["sets-same"]?.split("\n").sort()).toEqual(["set bulk_v4", "set bulk_v6"]);

@@ -14,6 +14,15 @@ import { compareObserved } from "./observed";
 import { withRenderedPolicy } from "./policy-session";
 import type { HostFacts } from "./probe";
 
+/** A table the host found exactly as committed: present, nothing added, removed or changed. */
+const AS_APPLIED: ReturnType<typeof diffTables> = {
+  livePresent: true,
+  rules: { added: [], removed: [], changed: [] },
+  chains: [],
+  sets: [],
+  helpers: [],
+};
+
 /** Reads the host once (probe and observe: two round trips on one connection) and compares. */
 export async function observeOnSession(
   session: HostSession,
@@ -24,24 +33,28 @@ export async function observeOnSession(
   const paths = managedPaths(artefacts.table, options.paths);
   const out = await runStep(session, {
     main: "observe",
-    params: { ...pathParams(artefacts.table, paths), sysctl: sysctlParam(artefacts) },
+    params: { ...pathParams(artefacts.table, paths), sysctl: sysctlParam(artefacts), hash: artefacts.hash },
     files: { nft: artefacts.nft },
   });
   if (out.code !== 0)
     throw new HostOperationError(session.target, `observe failed: ${session.redact(out.stderr.trim())}`);
   const s = out.sections;
-  if (!s["desired-json"]?.trim())
+  // the host found the table as the last apply of these very artefacts committed it (observe.sh)
+  const asApplied = s["table-as-applied"] !== undefined && (s.recorded ?? "").trim() === artefacts.hash;
+  if (!asApplied && !s["desired-json"]?.trim())
     throw new HostOperationError(
       session.target,
       "could not load the candidate into a throwaway namespace on the host (unshare -n and nft needed)",
     );
-  const table = diffTables(
-    tableFromRuleset(s["desired-json"] ?? "", s["desired-sets-json"] ?? "", artefacts.table),
-    s["desired-text"] ?? "",
-    tableFromRuleset(s["live-json"] ?? "", s["live-sets-json"] ?? "", artefacts.table),
-    s["live-text"] ?? "",
-    sameSets(s["sets-same"] ?? ""),
-  );
+  const table = asApplied
+    ? AS_APPLIED
+    : diffTables(
+        tableFromRuleset(s["desired-json"] ?? "", s["desired-sets-json"] ?? "", artefacts.table),
+        s["desired-text"] ?? "",
+        tableFromRuleset(s["live-json"] ?? "", s["live-sets-json"] ?? "", artefacts.table),
+        s["live-text"] ?? "",
+        sameSets(s["sets-same"] ?? ""),
+      );
 
   const unit = facts.init.startsWith("systemd") ? renderUnit(artefacts.table, paths, facts.nftBinary) : undefined;
   const { files, sysctls, loadedDeniedModules } = compareObserved(s, { artefacts, paths, unit });
