@@ -102,7 +102,8 @@ describe.runIf(requireRoot("engine set scale", ["ip", "nft", "sshd", "ssh-keygen
       expect(count(removed)).toBe(3);
       const table = exported.deployment.resources?.find((r) => r.type === "hardened-nftables:index:HostTable");
       // the set is one key, its elements one a line
-      expect((table?.inputs?.rules as Record<string, string>)["set bulk_v6"]?.split("\n")).toContain(removed);
+      const rules = (table?.inputs?.rules ?? {}) as Record<string, string>;
+      expect(rules["set bulk_v6"]?.split("\n")).toContain(removed);
       expect(table?.outputs).not.toHaveProperty("rules");
       expect(table?.outputs).toHaveProperty("sysctl");
       const component = exported.deployment.resources?.find((r) => r.type === "hardened-nftables:index:HostFirewall");
