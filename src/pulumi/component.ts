@@ -3,11 +3,11 @@ import type { z } from "zod";
 import { formatIssues, type Issue } from "../fields/issues";
 import { type ConnectionInput, parseConnection, redact } from "../model/connection";
 import type { ExposureInput } from "../model/policy";
-import { PolicyError, parsePolicy } from "../model/validate";
+import { PolicyError } from "../model/validate";
 import { DEFAULT_PROFILE, renderPolicy } from "../render";
 import { fromLineMap, type LineMap } from "./line-map";
 import { describeTarget, tableNameFor } from "./names";
-import { memoParse, memoRender, policyKey } from "./render-memo";
+import { memoRender, parsedPolicyInput, policyKey } from "./render-memo";
 import { HostTable, type OutputsOf } from "./resource";
 import {
   FIREWALL_OUTPUT_KEYS,
@@ -86,17 +86,10 @@ export function argumentErrors(plain: {
   return formatIssues(argumentIssues(plain));
 }
 
-/**
- * Parsed once per policy and table in this process: a plain policy is checked in the constructor
- * and again when its Output resolves (100,000 prefixes take a second to parse).
- */
-const parsedOnce = (policy: Record<string, unknown>, table: string | undefined, key = policyKey(policy, table)) =>
-  memoParse(key, () => parsePolicy({ ...policy, table }));
-
 function argumentIssues(plain: { policy?: Record<string, unknown>; table?: string; connection?: unknown }): Issue[] {
   const issues: Issue[] = [];
   if (plain.policy !== undefined) {
-    const policy = parsedOnce(plain.policy, plain.table);
+    const policy = parsedPolicyInput(plain.policy, plain.table);
     if (!policy.ok) issues.push(...policy.issues);
   }
   if (plain.connection !== undefined) {
@@ -153,7 +146,7 @@ export class HostFirewall extends pulumi.ComponentResource {
     }>;
     const checked = resolvedPolicy.apply((value) => {
       const key = policyKey(value.policy, value.table);
-      const parsed = parsedOnce(value.policy, value.table, key);
+      const parsed = parsedPolicyInput(value.policy, value.table, key);
       if (!parsed.ok) throw new HostFirewallArgsError(name, parsed.issues);
       // a fleet's hosts mostly share one policy: rendered once, not once per host
       const artefacts = memoRender(key, DEFAULT_PROFILE, [], () => renderPolicy(parsed.value, { table: value.table }));

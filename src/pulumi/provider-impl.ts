@@ -25,7 +25,7 @@ import type {
   ReadResult,
   UpdateResult,
 } from "@pulumi/pulumi/provider";
-import { formatIssues, type Issue } from "../fields/issues";
+import { formatIssues } from "../fields/issues";
 import { GuestsCutOffError } from "../host/errors";
 import { applyOnSession } from "../host/operations/apply";
 import { modulesOtherTablesNeed } from "../host/operations/coexist";
@@ -38,7 +38,6 @@ import { ConnectionError, type HostSession } from "../host/ssh";
 import { type Connection, parseConnection, redact } from "../model/connection";
 import { parseHostOptions, type ValidHostOptions } from "../model/host-options";
 import type { Policy } from "../model/policy";
-import { parsePolicy } from "../model/validate";
 import { type Artefacts, DEFAULT_PROFILE, type HostProfile, renderPolicy } from "../render";
 import { ruleLineGroup, setElementOf } from "../render/rule-lines";
 import { DIFF_KIND, detailedDiff, type PropertyDiff } from "./detailed-diff";
@@ -46,7 +45,7 @@ import { importedInputs, tableId } from "./import-id";
 import { foldedElements, type LineMap, toLineMap } from "./line-map";
 import { contentLines, liveFileLines, liveRuleLines } from "./live";
 import { describeTarget, machineOf } from "./names";
-import { memoParse, memoRender, policyKey, stableJson } from "./render-memo";
+import { memoRender, parsedPolicyInput, policyKey, stableJson } from "./render-memo";
 import { acquire, type Lease, onLease, withPooledSession } from "./sessions";
 import {
   containsUnknown,
@@ -94,27 +93,9 @@ function connectionOf(props: Props): Connection {
   return parsed.value;
 }
 
-/**
- * The policy of `props` (news or state), parsed once per policy and table (render-memo.ts). The
- * policy is an object, or its JSON text (what HostFirewall passes: component.ts).
- */
+/** The policy of `props` (news or state), parsed once per policy and table (render-memo.ts). */
 function parsedPolicy(props: Props) {
-  return memoParse(policyKey(props.policy, props.table), () => {
-    const policy = policyValue(props.policy);
-    return policy.ok ? parsePolicy({ ...(policy.value as object), table: props.table }) : policy;
-  });
-}
-
-function policyValue(input: unknown): { ok: true; value: unknown } | { ok: false; issues: Issue[] } {
-  if (typeof input !== "string") return { ok: true, value: input };
-  try {
-    return { ok: true, value: JSON.parse(input) };
-  } catch (err) {
-    return {
-      ok: false,
-      issues: [{ path: [], message: `the policy's JSON text does not parse: ${(err as Error).message}` }],
-    };
-  }
+  return parsedPolicyInput(props.policy, props.table);
 }
 
 function policyOf(props: Props): Policy {

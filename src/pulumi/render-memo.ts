@@ -10,7 +10,9 @@
  * Callers treat the artefacts as read-only (their type says so).
  */
 import { createHash } from "node:crypto";
+import type { Issue } from "../fields/issues";
 import type { Policy } from "../model/policy";
+import { parsePolicy } from "../model/validate";
 import type { Artefacts, HostProfile } from "../render";
 
 /** Distinct renders kept: kinds of host x policies of one run, not hosts. */
@@ -79,4 +81,32 @@ export function memoRender(
 export function clearRenderMemo(): void {
   parsed.clear();
   rendered.clear();
+}
+
+/**
+ * A policy input (an object, or its JSON text: what HostFirewall passes HostTable) with its table,
+ * parsed once per key in this process: the program's component and the plugin both ask for it
+ * more than once per resource, and 100,000 prefixes take a second to parse.
+ */
+export function parsedPolicyInput(
+  policyInput: unknown,
+  table: unknown,
+  key = policyKey(policyInput, table),
+): { ok: true; value: Policy } | { ok: false; issues: Issue[] } {
+  return memoParse(key, () => {
+    const policy = policyValue(policyInput);
+    return policy.ok ? parsePolicy({ ...(policy.value as object), table }) : policy;
+  });
+}
+
+function policyValue(input: unknown): { ok: true; value: unknown } | { ok: false; issues: Issue[] } {
+  if (typeof input !== "string") return { ok: true, value: input };
+  try {
+    return { ok: true, value: JSON.parse(input) };
+  } catch (err) {
+    return {
+      ok: false,
+      issues: [{ path: [], message: `the policy's JSON text does not parse: ${(err as Error).message}` }],
+    };
+  }
 }
