@@ -31,7 +31,7 @@ import { applyOnSession } from "../host/operations/apply";
 import { modulesOtherTablesNeed } from "../host/operations/coexist";
 import { formatDrift, hasRepairableDrift, summarizeDrift } from "../host/operations/drift-report";
 import { guestsCutOff } from "../host/operations/guests";
-import { observeOnSession } from "../host/operations/observe";
+import { probeAndObserveOnSession } from "../host/operations/observe";
 import { type HostFacts, probeSession } from "../host/operations/probe";
 import { removeOnSession } from "../host/operations/remove";
 import { ConnectionError, type HostSession } from "../host/ssh";
@@ -210,6 +210,28 @@ async function onProbedHost<T>(
   const { lease, facts } = await probedLease(connection);
   const keepLoadable = keepLoadableFor(props, facts, props.table as string);
   return onLease(lease, (session) => step(session, renderedFor(props, policy, facts.profile, keepLoadable), facts));
+}
+
+/**
+ * The host probed and observed for a refresh, in one round trip where the host is as the state
+ * recorded it (its profile, and what other tables kept loadable): the step probes, then observes
+ * with what that renders; a host found otherwise is observed again (observe.ts). Read-only, so a
+ * reused session that fails is retried on a fresh one.
+ */
+async function observedHost(props: Props) {
+  const policy = policyOf(props);
+  const recordedKept = Array.isArray(props.keptLoadable) ? (props.keptLoadable as string[]) : [];
+  const expected = renderedFor(props, policy, renderProfile(props.hostProfile), recordedKept);
+  const renderFor = (facts: HostFacts) =>
+    renderedFor(props, policy, facts.profile, keepLoadableFor(props, facts, props.table as string));
+  return withPooledSession(
+    connectionOf(props),
+    async (session) => {
+      const observed = await probeAndObserveOnSession(session, expected, renderFor, hostOptions(props));
+      return { ...observed, report: { ...observed.report, stats: session.stats } };
+    },
+    { retryable: true },
+  );
 }
 
 /**
@@ -493,11 +515,7 @@ export async function read(id: string, stored: Props): Promise<ReadResult & Noti
   // an import's own errors name the id and the environment variable, never a value from it
   const props = stored.connection === undefined ? await imported(id) : stored;
   return guarded(props.connection, async () => {
-    const { report, artefacts, facts } = await onProbedHost(props, async (session, artefacts, facts) => ({
-      report: { ...(await observeOnSession(session, artefacts, facts, hostOptions(props))), stats: session.stats },
-      artefacts,
-      facts,
-    }));
+    const { report, artefacts, facts } = await observedHost(props);
     const fileDrift = (name: string) => report.files.find((f) => f.name === name);
     const live: Props = {
       ...props,

@@ -5,14 +5,15 @@ import { managedPaths } from "../../render/paths";
 import { renderUnit } from "../../render/systemd";
 import { HostOperationError } from "../errors";
 import type { HostSession } from "../ssh";
+import type { BundleInput } from "../wire/bundle";
 import { describeLastTransaction, parseLastTransaction } from "../wire/last-transaction";
 import { checkedOptions, type HostOptions, pathParams, sysctlParam } from "../wire/params";
-import { runStep } from "../wire/remote";
+import { type RemoteOutput, runStep } from "../wire/remote";
 import { diffTables, tableFromRuleset } from "./drift";
 import { type DriftReport, hasRepairableDrift } from "./drift-report";
 import { compareObserved } from "./observed";
 import { withRenderedPolicy } from "./policy-session";
-import type { HostFacts } from "./probe";
+import { type HostFacts, probedFacts } from "./probe";
 
 /** A table the host found exactly as committed: present, nothing added, removed or changed. */
 const AS_APPLIED: ReturnType<typeof diffTables> = {
@@ -23,19 +24,65 @@ const AS_APPLIED: ReturnType<typeof diffTables> = {
   helpers: [],
 };
 
-/** Reads the host once (probe and observe: two round trips on one connection) and compares. */
+/** Observes the host (one round trip) with the artefacts rendered for its probed facts, and compares. */
 export async function observeOnSession(
   session: HostSession,
   artefacts: Artefacts,
   facts: HostFacts,
   options: HostOptions = {},
 ): Promise<Omit<DriftReport, "stats">> {
+  const out = await runStep(session, observeInput("observe", artefacts, options));
+  return observedReport(session, out, artefacts, facts, options);
+}
+
+export interface ProbedObservation {
+  readonly facts: HostFacts;
+  readonly artefacts: Artefacts;
+  readonly report: Omit<DriftReport, "stats">;
+}
+
+/**
+ * Probe and observe in one round trip, for a caller that knows what to expect of the host (a
+ * refresh: the profile the last apply or refresh recorded, rendered as `expected`): the host
+ * probes, then observes with `expected`. When its facts render something else (`renderFor`: a
+ * new kernel, another table's needs), observe runs again with that: a second round trip.
+ */
+export async function probeAndObserveOnSession(
+  session: HostSession,
+  expected: Artefacts,
+  renderFor: (facts: HostFacts) => Artefacts,
+  options: HostOptions = {},
+): Promise<ProbedObservation> {
+  const out = await runStep(session, observeInput("probe-observe", expected, options));
+  if (out.values.probe !== "done")
+    throw new HostOperationError(session.target, `probe failed: ${session.redact(out.stderr.trim())}`);
+  const facts = probedFacts(session, out);
+  const artefacts = renderFor(facts);
+  const same = artefacts.hash === expected.hash && sysctlParam(artefacts) === sysctlParam(expected);
+  const report = same
+    ? observedReport(session, out, artefacts, facts, options)
+    : await observeOnSession(session, artefacts, facts, options);
+  return { facts, artefacts, report };
+}
+
+function observeInput(main: "observe" | "probe-observe", artefacts: Artefacts, options: HostOptions): BundleInput {
   const paths = managedPaths(artefacts.table, options.paths);
-  const out = await runStep(session, {
-    main: "observe",
+  return {
+    main,
     params: { ...pathParams(artefacts.table, paths), sysctl: sysctlParam(artefacts), hash: artefacts.hash },
     files: { nft: artefacts.nft },
-  });
+  };
+}
+
+/** What observe.sh's sections say, compared with `artefacts`. */
+function observedReport(
+  session: HostSession,
+  out: RemoteOutput,
+  artefacts: Artefacts,
+  facts: HostFacts,
+  options: HostOptions,
+): Omit<DriftReport, "stats"> {
+  const paths = managedPaths(artefacts.table, options.paths);
   if (out.code !== 0)
     throw new HostOperationError(session.target, `observe failed: ${session.redact(out.stderr.trim())}`);
   const s = out.sections;

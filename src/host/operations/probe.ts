@@ -2,7 +2,7 @@ import type { Connection } from "../../model/connection";
 import type { HostProfile } from "../../render/profile";
 import { HostOperationError } from "../errors";
 import { type HostSession, withSession } from "../ssh";
-import { runStep } from "../wire/remote";
+import { type RemoteOutput, runStep } from "../wire/remote";
 import { type RuntimeTable, runtimeTablesOf } from "./runtime-tables";
 
 export interface HostFacts {
@@ -113,7 +113,7 @@ export function factsFromOutput(
     netfilter: (["builtin", "modular"].includes(values.netfilter ?? "")
       ? values.netfilter
       : "unknown") as HostFacts["netfilter"],
-    loadedHelperModules: (values.helperModules ?? "").split(/\s+/).filter(Boolean),
+    loadedHelperModules: (values.helperModules ?? "").split(/\s+/).filter(Boolean).sort(),
     init: INIT_SYSTEMS.find((i) => i === values.init) ?? "none",
     tables: tables
       .split("\n")
@@ -135,6 +135,11 @@ export async function probeSession(session: HostSession): Promise<HostFacts> {
   const out = await runStep(session, { main: "probe", params: {} });
   if (out.code !== 0)
     throw new HostOperationError(session.target, `probe failed: ${session.redact(out.stderr.trim())}`);
+  return probedFacts(session, out);
+}
+
+/** The facts of a probe's output (probe.sh, alone or before observe), refused where no step can run. */
+export function probedFacts(session: HostSession, out: RemoteOutput): HostFacts {
   const facts = factsFromOutput(
     out.values,
     out.sections.tables ?? "",

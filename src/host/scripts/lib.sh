@@ -7,7 +7,14 @@ umask 022
 # shellcheck source=status.env
 . "$B/status.env"
 
-param() { cat "$B/params/$1" 2>/dev/null || true; }
+# A file's text on stdout (nothing when it is absent or unreadable), with no process: read and
+# printf are built in, and an observe step reads a dozen small files, where a cat each cost more
+# than the rest of the step's shell work.
+read_file() { # file
+  { while IFS= read -r _line || [ -n "$_line" ]; do printf '%s\n' "$_line"; done <"$1"; } 2>/dev/null || true
+}
+
+param() { read_file "$B/params/$1"; }
 
 # The verdict line: the controller reads the last one a step prints.
 status() { echo "hnft-status $*"; }
@@ -44,7 +51,16 @@ install_file() { # src dest
   return 1
 }
 
-sysctl_path() { echo "/proc/sys/$(echo "$1" | tr . /)"; }
+# net.ipv4.ip_forward -> /proc/sys/net/ipv4/ip_forward, every dot a slash (built-ins only).
+sysctl_path() { # key
+  _rest=$1 _path=/proc/sys
+  while :; do
+    case $_rest in
+      *.*) _path="$_path/${_rest%%.*}" _rest=${_rest#*.} ;;
+      *) echo "$_path/$_rest"; return 0 ;;
+    esac
+  done
+}
 
 section() { echo "::$1::"; }
 
@@ -68,7 +84,7 @@ managed_files() {
 }
 
 guardian_alive() {
-  [ -f "$txn/guardian.pid" ] && [ ! -f "$txn/result" ] && kill -0 "$(cat "$txn/guardian.pid")" 2>/dev/null
+  [ -f "$txn/guardian.pid" ] && [ ! -f "$txn/result" ] && kill -0 "$(read_file "$txn/guardian.pid")" 2>/dev/null
 }
 
 # The last transaction's outcome when no controller read it (its controller was killed, lost the
@@ -106,7 +122,7 @@ on_exit() {
     status "$STATUS_FAILED" "step=$step" "host=$host_now"
     rc=$EXIT_FAILED
   fi
-  cat "$B/stderr" >&8 || true
+  if [ -s "$B/stderr" ]; then cat "$B/stderr" >&8 || true; fi
   exit "$rc"
 }
 # Ends the script with a verdict it has printed itself.
@@ -157,11 +173,20 @@ declared_sets() { # file
     kind != "" && /^\t}$/ { if (owner == "declared") print kind, name; kind = "" }' "$1"
 }
 
+# Each set and map of a listing as "owner kind name" (owner: declared, meter or block, as
+# SET_OWNER_AWK decides).
+set_owners() { # file
+  awk "$SET_OWNER_AWK"'
+    kind != "" && /^\t}$/ { print owner, kind, name; kind = "" }' "$1"
+}
+
 # Our table as `nft -s list table` lists it, without the elements of the sets owned elsewhere
 # (what strip_owned_elements leaves), on stdout; status 1 when the table is absent. Those elements
 # are never read: a listing of the table reads every set's elements, and a block set of 100,000
 # costs seconds, while `nft -t list ruleset` leaves named sets' elements out. Each set whose
-# elements are declared is listed on its own (`nft list set` reads only that set's).
+# elements are declared is listed on its own (`nft list set` reads only that set's), unless every
+# set's are: then the table is listed whole, in one nft run instead of one per set (the same text,
+# byte for byte: nft-listing.test.ts).
 list_declared() {
   if ! nft -t -s list ruleset >"$B/declared.ruleset" 2>/dev/null; then
     nft -s list table inet "$table" >"$B/declared.full" 2>/dev/null || return 1
@@ -170,8 +195,14 @@ list_declared() {
   fi
   table_of_ruleset "$B/declared.ruleset" >"$B/declared.terse" || return 1
   [ -s "$B/declared.terse" ] || return 1
-  declared_sets "$B/declared.terse" >"$B/declared.names" || return 1
+  set_owners "$B/declared.terse" >"$B/declared.owners" || return 1
+  : >"$B/declared.names"
+  elsewhere=no
+  while read -r owner kind name; do
+    if [ "$owner" = declared ]; then echo "$kind $name" >>"$B/declared.names"; else elsewhere=yes; fi
+  done <"$B/declared.owners"
   if [ ! -s "$B/declared.names" ]; then cat "$B/declared.terse"; return 0; fi
+  if [ "$elsewhere" = no ]; then nft -s list table inet "$table" 2>/dev/null; return; fi
   : >"$B/declared.sets"
   while read -r kind name; do
     nft -s list "$kind" inet "$table" "$name" >>"$B/declared.sets" 2>/dev/null || return 1

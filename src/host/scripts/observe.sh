@@ -45,7 +45,7 @@ step=observe
 # the listing of its declared parts recorded at commit, as the no-op apply compares it): no table
 # drift, and nothing to load into a throwaway namespace or ship. A fleet's drift check is mostly
 # this; anything else (a rule added by hand, a set changed, another policy) is listed and compared.
-if [ "$(cat "$state_dir/applied.hash" 2>/dev/null || true)" = "$hash" ] && [ -f "$state_dir/applied.listing" ] &&
+if [ "$(read_file "$state_dir/applied.hash")" = "$hash" ] && [ -f "$state_dir/applied.listing" ] &&
   list_declared >"$B/as-applied" && cmp -s "$B/as-applied" "$state_dir/applied.listing"; then
   section table-as-applied
 else
@@ -115,13 +115,13 @@ if [ -f "$B/params/sysctl" ]; then
   while read -r key _; do
     p=$(sysctl_path "$key")
     # "-": absent, or read-only here (a container's network namespace): not drift, apply cannot set it.
-    if [ -w "$p" ]; then echo "$key $(cat "$p")"; else echo "$key -"; fi
+    if [ -w "$p" ]; then echo "$key $(read_file "$p")"; else echo "$key -"; fi
   done <"$B/params/sysctl"
 fi
 section modules
 if [ -r /proc/modules ]; then awk '$1 ~ /^nf_(conntrack|nat)_/ {print $1}' /proc/modules; fi
 section recorded
-cat "$state_dir/applied.hash" 2>/dev/null || true; echo
+read_file "$state_dir/applied.hash"; echo
 section armed
 guardian_alive && echo yes || echo no
 # read, not marked: a diff or a refresh changes nothing on the host; the next apply marks it

@@ -19,14 +19,15 @@ helper_param() {
 netfilter_kind() {
   if [ -e /sys/module/nf_conntrack/initstate ]; then echo modular
   elif [ -d /sys/module/nf_conntrack ] || [ -d /proc/sys/net/netfilter ]; then
-    if [ -e /proc/modules ] && [ -d "/lib/modules/$(uname -r)" ] && find "/lib/modules/$(uname -r)" -name 'nf_conntrack.ko*' 2>/dev/null | grep -q .; then echo modular; else echo builtin; fi
-  elif [ -d "/lib/modules/$(uname -r)" ]; then echo modular
+    if [ -e /proc/modules ] && [ -d "/lib/modules/$kernel" ] && find "/lib/modules/$kernel" -name 'nf_conntrack.ko*' 2>/dev/null | grep -q .; then echo modular; else echo builtin; fi
+  elif [ -d "/lib/modules/$kernel" ]; then echo modular
   else echo unknown; fi
 }
 
+# Space-separated, in /proc/modules' order (probe.ts sorts them).
 loaded_helper_modules() {
   if [ -r /proc/modules ]; then
-    awk '$1 ~ /^nf_(conntrack|nat)_/ && $1 !~ /^nf_conntrack_(netlink|ipv4|ipv6)$/ {print $1}' /proc/modules | sort | tr '\n' ' '
+    awk '$1 ~ /^nf_(conntrack|nat)_/ && $1 !~ /^nf_conntrack_(netlink|ipv4|ipv6)$/ {printf "%s ", $1}' /proc/modules
   fi
 }
 
@@ -89,20 +90,25 @@ host_interfaces() {
     [ -e "$d" ] && echo "link ${d##*/}"
   done
   if command -v ip >/dev/null 2>&1; then
-    ip -o addr show 2>/dev/null | awk '{print "addr", $2, $4}'
+    ip -o addr show 2>/dev/null | while read -r _ name _ address _; do echo "addr $name $address"; done
   fi
 }
 
 # The legacy iptables tables in use, if any: read only when the kernel already has them (reading
 # /proc loads nothing; iptables-legacy-save then lists them without creating any).
 legacy_save() {
-  if [ -r "/proc/net/$1_names" ] && grep -q . "/proc/net/$1_names" && command -v "$2" >/dev/null 2>&1; then
+  if { read -r _ <"/proc/net/$1_names"; } 2>/dev/null && command -v "$2" >/dev/null 2>&1; then
     "$2" 2>/dev/null | grep -E '^[*:]' || true
   fi
 }
 
-echo "kernel=$(uname -r)"
-echo "nft=$(nft --version 2>/dev/null | head -n 1)"
+kernel=$(read_file /proc/sys/kernel/osrelease)
+[ -n "$kernel" ] || kernel=$(uname -r)
+echo "kernel=$kernel"
+nft_version=$(nft --version 2>/dev/null || true)
+# its first line only: every line here is a key=value pair
+echo "nft=${nft_version%%
+*}"
 echo "nftPath=$(command -v nft || true)"
 echo "uid=$(id -u)"
 if [ -e /proc/sys/net/netfilter/nf_conntrack_helper ]; then echo "helperSysctl=yes"; else echo "helperSysctl=no"; fi

@@ -3,7 +3,16 @@ import { join } from "node:path";
 import { pack } from "tar-stream";
 import { HOST_EXIT } from "./protocol";
 
-export type ScriptName = "probe" | "apply" | "confirm" | "observe" | "remove" | "coexist" | "stats" | "audit";
+export type ScriptName =
+  | "probe"
+  | "apply"
+  | "confirm"
+  | "observe"
+  | "probe-observe"
+  | "remove"
+  | "coexist"
+  | "stats"
+  | "audit";
 
 const scriptDir = join(__dirname, "..", "scripts");
 const cache = new Map<string, string>();
@@ -16,8 +25,14 @@ function script(name: string): string {
   return text;
 }
 
-/** What the apply step leaves on the host for its guardian, which outlives the step. */
-const GUARDIAN_FILES = ["guardian.sh", "conntrack-deletions.awk"];
+/**
+ * The scripts a step runs besides its main one: apply leaves its guardian's on the host (the
+ * guardian outlives the step); probe-observe runs the probe and observe steps in turn.
+ */
+const COMPANIONS: Partial<Record<ScriptName, readonly string[]>> = {
+  apply: ["guardian.sh", "conntrack-deletions.awk"],
+  "probe-observe": ["probe.sh", "observe.sh"],
+};
 
 export interface BundleInput {
   readonly main: ScriptName;
@@ -35,7 +50,7 @@ export function bundle(input: BundleInput): Promise<Buffer> {
     ["main.sh", script(`${input.main}.sh`)],
     ["lib.sh", script("lib.sh")],
     ["status.env", script("status.env")],
-    ...(input.main === "apply" ? GUARDIAN_FILES.map((name): [string, string] => [name, script(name)]) : []),
+    ...(COMPANIONS[input.main] ?? []).map((name): [string, string] => [name, script(name)]),
     ["params/", ""],
     ...Object.entries(input.params).map(([k, v]) => [`params/${k}`, v] as [string, string]),
     ["files/", ""],
