@@ -161,9 +161,11 @@ export function evaluateTargets(
           `${n} hosts: engine ${fmt(pul.medianWallMs)} ms with the CLI's default --parallel 8 (${ratio(x)})` +
           (par ? `, ${fmt(par.medianWallMs)} ms with --parallel ${n} (${ratio(xp)})` : "") +
           `; Ansible --check --diff ${fmt(ans.medianWallMs)} ms`,
-        met: (x >= 5 || (xp ?? 0) >= 5) && n >= 30,
+        // what users run: the CLI's default parallelism decides; --parallel N is reported beside it
+        met: x >= 5 && n >= 30,
         notes:
           (n < 30 ? `only ${n} hosts in this run (--quick); ` : "") +
+          `stretch target 8x ${x >= 8 ? "met" : "not met"} at the default --parallel; ` +
           `engine's own overhead ${fmt(pul.medianEngineOverheadMs)} ms per command (Node and the inline program starting, the Automation API's extra CLI calls, the plan, the state); host span (first refresh step start to last end) ${fmt(median(pul.hostSpanMs ?? []))} ms at --parallel 8` +
           (par ? `, ${fmt(median(par.hostSpanMs ?? []))} ms at --parallel ${n}` : "") +
           `; ${fmt(pul.connectionsPerHost, 1)} connection and ${fmt(pul.roundTripsPerHost, 1)} round trips per host.`,
