@@ -111,6 +111,16 @@ function renderedFor(props: Props, policy: Policy, profile: HostProfile, keepLoa
   );
 }
 
+/**
+ * What `policy` (the policy of `props`) renders for the host `recorded` (a stored state, or
+ * check's inputs) says it is: the profile the last apply or refresh probed, and the modules it left
+ * loadable for other tables. Check, diff and a refresh's first guess all render this.
+ */
+function renderedAsRecorded(props: Props, policy: Policy, recorded: Props): Artefacts {
+  const kept = Array.isArray(recorded.keptLoadable) ? (recorded.keptLoadable as string[]) : [];
+  return renderedFor(props, policy, renderProfile(recorded.hostProfile), kept);
+}
+
 function renderProfile(recorded: unknown): HostProfile {
   const p = recorded as Partial<ProbedProfile> | undefined;
   if (
@@ -220,8 +230,7 @@ async function onProbedHost<T>(
  */
 async function observedHost(props: Props) {
   const policy = policyOf(props);
-  const recordedKept = Array.isArray(props.keptLoadable) ? (props.keptLoadable as string[]) : [];
-  const expected = renderedFor(props, policy, renderProfile(props.hostProfile), recordedKept);
+  const expected = renderedAsRecorded(props, policy, props);
   const renderFor = (facts: HostFacts) =>
     renderedFor(props, policy, facts.profile, keepLoadableFor(props, facts, props.table as string));
   return withPooledSession(
@@ -309,8 +318,7 @@ export async function check(olds: Props | undefined, news: Props): Promise<Check
       for (const reason of formatIssues(parsed.issues)) failures.push({ property: "policy", reason });
     } else {
       try {
-        const keepLoadable = Array.isArray(inputs.keptLoadable) ? (inputs.keptLoadable as string[]) : [];
-        const artefacts = renderedFor(news, parsed.value, renderProfile(inputs.hostProfile), keepLoadable);
+        const artefacts = renderedAsRecorded(news, parsed.value, inputs);
         Object.assign(
           inputs,
           engineLines(artefacts.ruleLines, contentLines(artefacts.sysctl), contentLines(artefacts.modprobe)),
@@ -466,8 +474,7 @@ export async function diff(_id: string, storedOutputs: Props, news: Props, oldIn
   if (containsUnknown(news)) return { changes: true, replaces, deleteBeforeReplace };
 
   // The files depend on the kernel: compare what the policy renders for the host's recorded profile.
-  const keepLoadable = Array.isArray(olds.keptLoadable) ? (olds.keptLoadable as string[]) : [];
-  const artefacts = renderedFor(news, policyOf(news), renderProfile(olds.hostProfile), keepLoadable);
+  const artefacts = renderedAsRecorded(news, policyOf(news), olds);
   const files = engineLines([], contentLines(artefacts.sysctl), contentLines(artefacts.modprobe));
   const detailed = detailedDiff(olds, news, { sysctl: files.sysctl, modprobe: files.modprobe }, replaces);
   // drift the refresh found that no line shows (a refused module loaded, a live sysctl value)

@@ -4,7 +4,14 @@
  * something else is observed again with those.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { applyPolicy, HostSession, observeOnSession, probeSession } from "../../src/host";
+import {
+  applyPolicy,
+  type HostSession,
+  observeOnSession,
+  observePolicy,
+  probeSession,
+  withSession,
+} from "../../src/host";
 import { probeAndObserveOnSession } from "../../src/host/operations/observe";
 import { assertPolicy } from "../../src/model/validate";
 import { renderPolicy } from "../../src/render";
@@ -27,14 +34,7 @@ describe.runIf(requireRoot("probe and observe", ["ip", "sshd", "nft", "unshare"]
     let lab: Lab;
     let h1: LabHost;
 
-    const onSession = async <T>(step: (session: HostSession) => Promise<T>) => {
-      const session = await HostSession.open(connectionFor(h1));
-      try {
-        return await step(session);
-      } finally {
-        await session.close();
-      }
-    };
+    const onSession = <T>(step: (session: HostSession) => Promise<T>) => withSession(connectionFor(h1), step);
 
     beforeAll(async () => {
       lab = await createLab({ hosts: 1, label: "probe-observe" });
@@ -49,17 +49,9 @@ describe.runIf(requireRoot("probe and observe", ["ip", "sshd", "nft", "unshare"]
     });
 
     it("a host as expected: one round trip, the same facts and findings as the two steps", async () => {
-      const twoSteps = await onSession(async (session) => {
-        const facts = await probeSession(session);
-        const report = await observeOnSession(
-          session,
-          renderPolicy(policy, { profile: facts.profile }),
-          facts,
-          options,
-        );
-        return { facts, report, roundTrips: session.stats.roundTrips };
-      });
-      expect(twoSteps.roundTrips).toBe(2);
+      // the host API's drift check: probe, then observe, two round trips
+      const { stats, ...twoSteps } = await observePolicy(connectionFor(h1), policy, options);
+      expect(stats.roundTrips).toBe(2);
       const expected = renderPolicy(policy, { profile: twoSteps.facts.profile });
       const oneStep = await onSession(async (session) => {
         const observed = await probeAndObserveOnSession(session, expected, () => expected, options);
@@ -69,7 +61,7 @@ describe.runIf(requireRoot("probe and observe", ["ip", "sshd", "nft", "unshare"]
       expect(oneStep.artefacts).toBe(expected);
       expect(oneStep.report.inSync).toBe(true);
       expect(oneStep.facts).toEqual(twoSteps.facts);
-      expect(oneStep.report).toEqual(twoSteps.report);
+      expect(oneStep.report).toEqual(twoSteps);
     });
 
     it("drift is found in the one round trip: a rule added by hand is named", async () => {
@@ -110,14 +102,11 @@ describe.runIf(requireRoot("probe and observe", ["ip", "sshd", "nft", "unshare"]
 
     it("a login that is not root is refused as the probe refuses it, before any finding", async () => {
       const expected = renderPolicy(policy, { profile: OLD_KERNEL });
-      const session = await HostSession.open(connectionFor(h1, "operator", { sudo: false }));
-      try {
-        await expect(probeAndObserveOnSession(session, expected, () => expected, options)).rejects.toThrow(
-          /host steps need root/,
-        );
-      } finally {
-        await session.close();
-      }
+      await expect(
+        withSession(connectionFor(h1, "operator", { sudo: false }), (session) =>
+          probeAndObserveOnSession(session, expected, () => expected, options),
+        ),
+      ).rejects.toThrow(/host steps need root/);
     });
   },
 );

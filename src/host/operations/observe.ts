@@ -58,10 +58,11 @@ export async function probeAndObserveOnSession(
     throw new HostOperationError(session.target, `probe failed: ${session.redact(out.stderr.trim())}`);
   const facts = probedFacts(session, out);
   const artefacts = renderFor(facts);
-  const same = artefacts.hash === expected.hash && sysctlParam(artefacts) === sysctlParam(expected);
-  const report = same
-    ? observedReport(session, out, artefacts, facts, options)
-    : await observeOnSession(session, artefacts, facts, options);
+  // the hash covers the table and both files (the sysctl settings are the sysctl file's)
+  const report =
+    artefacts.hash === expected.hash
+      ? observedReport(session, out, artefacts, facts, options)
+      : await observeOnSession(session, artefacts, facts, options);
   return { facts, artefacts, report };
 }
 

@@ -167,18 +167,18 @@ table_of_ruleset() { # file
   awk -v head="table inet $table {" '$0 == head { on = 1 } on { print } on && $0 == "}" { exit }' "$1"
 }
 
-# The sets and maps of a listing whose elements are declared (neither a meter's nor a block set's).
-declared_sets() { # file
-  awk "$SET_OWNER_AWK"'
-    kind != "" && /^\t}$/ { if (owner == "declared") print kind, name; kind = "" }' "$1"
+# Each set and map of a listing as "owner kind name" (owner: declared, meter or block, as
+# SET_OWNER_AWK decides), or, given an owner, only that owner's, as "kind name".
+set_owners() { # file [owner]
+  awk -v only="${2:-}" "$SET_OWNER_AWK"'
+    kind != "" && /^\t}$/ {
+      if (only == "") print owner, kind, name; else if (owner == only) print kind, name
+      kind = ""
+    }' "$1"
 }
 
-# Each set and map of a listing as "owner kind name" (owner: declared, meter or block, as
-# SET_OWNER_AWK decides).
-set_owners() { # file
-  awk "$SET_OWNER_AWK"'
-    kind != "" && /^\t}$/ { print owner, kind, name; kind = "" }' "$1"
-}
+# The sets and maps of a listing whose elements are declared (neither a meter's nor a block set's).
+declared_sets() { set_owners "$1" declared; }
 
 # Our table as `nft -s list table` lists it, without the elements of the sets owned elsewhere
 # (what strip_owned_elements leaves), on stdout; status 1 when the table is absent. Those elements
